@@ -1,0 +1,41 @@
+# pgpriv — PGXS build.  `make && make install`, then CREATE EXTENSION pgpriv.
+
+EXTENSION = pgpriv
+MODULE_big = pgpriv
+EXTVERSION = 0.1.0
+
+OBJS = \
+	src/pgpriv.o \
+	src/crypto/oprf.o \
+	src/crypto/parallel.o \
+	src/primitives.o \
+	src/catalog/identity.o \
+	src/catalog/dataset.o \
+	src/catalog/audit.o \
+	src/peer/fdw_validator.o
+
+DATA = sql/pgpriv--$(EXTVERSION).sql
+PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"
+
+# pg_regress inputs live in sql/, outputs in expected/ (the PGXS defaults).
+REGRESS = install oprf_vectors oprf_errors catalog fdw
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(libpq_srcdir) -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror -pthread
+SHLIB_LINK_INTERNAL = $(libpq)
+SHLIB_LINK = -lsodium -lcrypto -pthread
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Standalone benchmark of the pure crypto layer (no server needed).
+BENCH_OBJS = src/crypto/oprf.o src/crypto/parallel.o
+test/bench/bench_oprf: test/bench/bench_oprf.c $(BENCH_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
+
+.PHONY: bench
+bench: test/bench/bench_oprf
+	./test/bench/bench_oprf
+
+EXTRA_CLEAN = test/bench/bench_oprf

@@ -1,0 +1,138 @@
+/*
+ * dataset.c — what the catalog needs from C: who is really calling, and what
+ * columns a dataset's query yields when run as its publisher.
+ *
+ * publish() is SECURITY DEFINER so that it can write catalog tables no one
+ * else may touch; inside it current_user is the extension owner.  The role
+ * that owns the dataset is the *outer* role (the login role, or the one set
+ * by SET ROLE), which SECURITY DEFINER does not change.  The dataset query is
+ * always run as that role, never as the extension owner.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "catalog/dataset.h"
+
+PG_FUNCTION_INFO_V1(pgpriv_outer_role);
+PG_FUNCTION_INFO_V1(pgpriv_describe_query);
+
+/* pgpriv._outer_role() → name of the role the session acts as outside any SECURITY DEFINER function. */
+Datum
+pgpriv_outer_role(PG_FUNCTION_ARGS)
+{
+	char	   *rolname = GetUserNameFromId(GetOuterUserId(), false);
+
+	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(rolname)));
+}
+
+void
+dataset_enter_role(const char *role, const char *search_path, DatasetRoleContext *ctx)
+{
+	Oid			roleid = get_role_oid(role, false);
+	char	   *path;
+
+	GetUserIdAndSecContext(&ctx->save_userid, &ctx->save_sec_context);
+
+	/*
+	 * Restricted operation: the query cannot SET ROLE, create temp objects or
+	 * otherwise escape the publisher's rights (as REFRESH MATERIALIZED VIEW
+	 * runs a view's query).
+	 */
+	SetUserIdAndSecContext(roleid,
+						   ctx->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	/*
+	 * The publisher's search path, with pg_temp forced last so that the
+	 * serving session (a peer's login) cannot shadow the publisher's tables
+	 * with temporary ones.
+	 */
+	ctx->guc_nestlevel = NewGUCNestLevel();
+	path = psprintf("%s, pg_temp", (search_path && *search_path) ? search_path : "pg_catalog");
+	(void) set_config_option("search_path", path,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+dataset_leave_role(DatasetRoleContext *ctx)
+{
+	AtEOXact_GUC(true, ctx->guc_nestlevel);
+	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec_context);
+}
+
+/*
+ * pgpriv._describe_query(query text, as_role name, search_path text)
+ *   → TABLE(column_name name, type_name text)
+ *
+ * Plans and runs the query with LIMIT 0 as as_role, read-only.  Wrapping it
+ * as a subquery keeps it to a single SELECT: SPI_prepare refuses several
+ * statements, and a data-modifying WITH is not allowed below top level.
+ */
+Datum
+pgpriv_describe_query(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *role = NameStr(*PG_GETARG_NAME(1));
+	char	   *search_path = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	DatasetRoleContext ctx;
+	SPIPlanPtr	plan;
+	TupleDesc	desc;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (strlen(query) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dataset query is empty")));
+
+	dataset_enter_role(role, search_path, &ctx);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	plan = SPI_prepare(psprintf("SELECT * FROM (%s\n) AS pgpriv_dataset LIMIT 0", query), 0, NULL);
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dataset query could not be prepared: %s",
+						SPI_result_code_string(SPI_result)),
+				 errhint("The query must be a single SELECT.")));
+
+	if (SPI_execute_plan(plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dataset query must be a single SELECT")));
+
+	desc = SPI_tuptable->tupdesc;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (att->attisdropped)
+			continue;
+		values[0] = DirectFunctionCall1(namein, CStringGetDatum(NameStr(att->attname)));
+		values[1] = CStringGetTextDatum(format_type_be(att->atttypid));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	SPI_finish();
+	dataset_leave_role(&ctx);
+
+	return (Datum) 0;
+}

@@ -1,0 +1,15 @@
+/*
+ * pgpriv.h — module-wide settings shared by the SQL-facing C files.
+ */
+#ifndef PGPRIV_H
+#define PGPRIV_H
+
+#define PGPRIV_VERSION "0.1.0"
+
+/* GUC pgpriv.crypto_threads: threads for batch crypto; 0 = all online cores. */
+extern int	pgpriv_crypto_threads;
+
+/* Threads to use for one batch, resolving 0 to the core count. */
+extern int	pgpriv_threads_for_batch(void);
+
+#endif

@@ -1,0 +1,53 @@
+#!/usr/bin/perl
+# Runs TAP test files (Perl .pl, or pgTAP .sql through psql) and prints one
+# line "LABEL: N passed, N failed" so test/run can sum every suite.
+#
+#   harness.pl --label tap test/t/*.pl
+#   harness.pl --label pgtap --dbname db --host dir --port 5432 --user u test/pgtap/*.sql
+use strict;
+use warnings;
+use Getopt::Long;
+use TAP::Harness;
+
+my ($label, $dbname, $host, $port, $user, $verbose) = ('tap', undef, undef, undef, undef, 0);
+GetOptions(
+	'label=s'  => \$label,
+	'dbname=s' => \$dbname,
+	'host=s'   => \$host,
+	'port=s'   => \$port,
+	'user=s'   => \$user,
+	'verbose'  => \$verbose,
+) or die "usage: $0 [--label L] [--dbname D --host H --port P --user U] files...\n";
+
+my @files = @ARGV;
+if (!@files) {
+	print "$label: 0 passed, 0 failed\n";
+	exit 0;
+}
+
+my %args = (verbosity => $verbose ? 1 : 0, color => 0, merge => 1, timer => 1);
+if (defined $dbname) {
+	$args{sources} = {
+		pgTAP => {
+			dbname => $dbname,
+			(defined $host ? (host => $host) : ()),
+			(defined $port ? (port => $port) : ()),
+			(defined $user ? (username => $user) : ()),
+			suffix => '.sql',
+		},
+	};
+}
+
+my $aggregate = TAP::Harness->new(\%args)->runtests(@files);
+
+# A file that died, exited non-zero or broke its plan without failing an
+# assertion still counts as one failure: "no test failed" is not "it worked".
+my $failed = scalar $aggregate->failed;
+for my $file ($aggregate->descriptions) {
+	for my $parser ($aggregate->parsers($file)) {
+		$failed++ if $parser->has_problems && scalar($parser->failed) == 0;
+	}
+}
+my $passed = scalar $aggregate->passed;
+print "$label: $passed passed, $failed failed\n";
+exit($failed ? 1 : 0);
