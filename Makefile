@@ -12,7 +12,9 @@ OBJS = \
 	src/catalog/identity.o \
 	src/catalog/dataset.o \
 	src/catalog/audit.o \
-	src/peer/fdw_validator.o
+	src/peer/fdw_validator.o \
+	src/peer/connection.o \
+	src/peer/identity_check.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"

@@ -219,6 +219,7 @@ CREATE TABLE pgpriv.audit_log (
   row_hash    bytea NOT NULL CHECK (length(row_hash) = 32)
 );
 REVOKE ALL ON pgpriv.audit_log FROM PUBLIC;
+COMMENT ON SEQUENCE pgpriv.audit_log_id_seq IS 'ids of audit rows, in chain order';
 COMMENT ON TABLE pgpriv.audit_log IS
   'Append-only record of every pgpriv run and catalog change; row_hash = SHA-256(prev_hash || row), checked by pgpriv.audit_verify()';
 
@@ -234,7 +235,7 @@ CREATE FUNCTION pgpriv._audit_row_hash(
     -- encoding is independent of DateStyle and TimeZone and unambiguous.
     SELECT pg_catalog.sha256(prev_hash || pg_catalog.convert_to(pg_catalog.format(
       'pgpriv-audit-v1|%s|%s|%L|%L|%L|%L|%L|%s|%s|%s|%s|%L|%L',
-      id, (pg_catalog.extract(epoch FROM at) * 1000000)::numeric(30,0),
+      id, (pg_catalog.extract('epoch', at) * 1000000)::numeric(30,0),
       actor, side, peer, capability, dataset,
       keys_in, keys_out, bytes_in, bytes_out, outcome, detail), 'UTF8'))
   $$;
@@ -578,7 +579,7 @@ CREATE FUNCTION pgpriv._publish(dataset text, query text, key_column text, calle
          SET query = _publish.query, key_column = _publish.key_column,
              columns = pg_catalog.array_remove(cols, _publish.key_column::name),
              column_types = (SELECT pg_catalog.array_agg(t ORDER BY o)
-                               FROM pg_catalog.unnest(cols, types) WITH ORDINALITY AS u(c, t, o)
+                               FROM ROWS FROM (pg_catalog.unnest(cols), pg_catalog.unnest(types)) WITH ORDINALITY AS u(c, t, o)
                               WHERE c <> _publish.key_column),
              owner_role = caller, search_path = caller_path,
              version = d.version + 1, published_at = pg_catalog.clock_timestamp()
@@ -588,7 +589,7 @@ CREATE FUNCTION pgpriv._publish(dataset text, query text, key_column text, calle
         SELECT _publish.dataset, _publish.query, _publish.key_column,
                pg_catalog.array_remove(cols, _publish.key_column::name),
                coalesce((SELECT pg_catalog.array_agg(t ORDER BY o)
-                           FROM pg_catalog.unnest(cols, types) WITH ORDINALITY AS u(c, t, o)
+                           FROM ROWS FROM (pg_catalog.unnest(cols), pg_catalog.unnest(types)) WITH ORDINALITY AS u(c, t, o)
                           WHERE c <> _publish.key_column), '{}'),
                caller, caller_path;
     END IF;
@@ -658,7 +659,8 @@ CREATE FUNCTION pgpriv.permit(
         USING ERRCODE = 'undefined_column',
               DETAIL = pg_catalog.format('Payload columns of "%s": %s.', d.name,
                          coalesce(nullif(pg_catalog.array_to_string(d.columns, ', '), ''), 'none')),
-              HINT = CASE WHEN bad = d.key_column THEN 'The key column is never a payload column.' END;
+              HINT = CASE WHEN bad = d.key_column THEN 'The key column is never a payload column.'
+                          ELSE 'Permit only columns the dataset''s query yields.' END;
     END IF;
     IF (SELECT pg_catalog.count(DISTINCT c) <> pg_catalog.cardinality(cols) FROM pg_catalog.unnest(cols) AS c) THEN
       RAISE EXCEPTION 'permit names a column twice' USING ERRCODE = 'duplicate_column';
@@ -789,6 +791,13 @@ COMMENT ON FUNCTION pgpriv.fdw_validator(text[], oid) IS
 CREATE FOREIGN DATA WRAPPER pgpriv VALIDATOR pgpriv.fdw_validator;
 COMMENT ON FOREIGN DATA WRAPPER pgpriv IS
   'pgpriv peers: CREATE SERVER name FOREIGN DATA WRAPPER pgpriv OPTIONS (host, port, dbname, public_key)';
+
+CREATE FUNCTION pgpriv.peer_identity(peer name)
+  RETURNS TABLE(public_key bytea, fingerprint text, matches boolean)
+  AS 'MODULE_PATHNAME', 'pgpriv_peer_identity'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.peer_identity(name) IS
+  'Connect to a peer, read its identity, and say whether it matches the server''s public_key option (NULL if none is pinned)';
 
 -- ---------------------------------------------------------------------------
 -- This party's identity, made at install

@@ -17,6 +17,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -98,6 +100,22 @@ pgpriv_describe_query(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("dataset query is empty")));
+
+	/*
+	 * A dataset is one plain SELECT.  Say so clearly here rather than let the
+	 * wrapped query below fail with a confusing syntax error.
+	 */
+	{
+		List	   *parsed = pg_parse_query(query);
+		RawStmt    *raw = list_length(parsed) == 1 ? linitial_node(RawStmt, parsed) : NULL;
+
+		if (raw == NULL || !IsA(raw->stmt, SelectStmt) ||
+			((SelectStmt *) raw->stmt)->intoClause != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("dataset query must be a single SELECT"),
+					 errhint("Publish a query such as SELECT key, col1, col2 FROM schema.table.")));
+	}
 
 	dataset_enter_role(role, search_path, &ctx);
 

@@ -11,6 +11,11 @@ my $gov  = PostgreSQL::Test::Cluster->new('gov');
 my $bank = PostgreSQL::Test::Cluster->new('bank');
 for my $node ($gov, $bank) {
 	$node->init;
+	# Parties reach each other over loopback TCP with SCRAM passwords.
+	$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
+	open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die $!;
+	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+	close $hba;
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
 }
@@ -44,15 +49,45 @@ is($bank->safe_psql('postgres',
 is($bank->safe_psql('postgres', qq{SELECT pgpriv._fingerprint('\\x$gov_key'::bytea)}),
 	$gov_fp, 'bank computes the fingerprint gov shows');
 
+# A real libpq connection from bank to gov, authenticated by SCRAM: the bank
+# reads gov's identity and checks it against the key it pinned.
+$gov->safe_psql('postgres', q{CREATE ROLE bank_zs LOGIN PASSWORD 'pw'});
+is($bank->safe_psql('postgres',
+		q{SELECT encode(public_key, 'hex') || ' ' || matches FROM pgpriv.peer_identity('gov')}),
+	"$gov_key true", 'bank reads gov identity over libpq and it matches the pinned key');
+
+# A non-superuser analyst with a password mapping can do the same.
+$bank->safe_psql('postgres', q{
+	CREATE ROLE analyst LOGIN;
+	GRANT USAGE ON FOREIGN SERVER gov TO analyst;
+	CREATE USER MAPPING FOR analyst SERVER gov OPTIONS (user 'bank_zs', password 'pw');
+});
+is($bank->safe_psql('postgres', q{SET ROLE analyst; SELECT matches FROM pgpriv.peer_identity('gov')}),
+	't', 'a non-superuser analyst reaches gov with its own password');
+my ($rc, $out, $err) = $bank->psql('postgres', q{
+	CREATE ROLE intern LOGIN; SET ROLE intern; SELECT * FROM pgpriv.peer_identity('gov')});
+like($err, qr/permission denied for foreign server gov/, 'a role without USAGE on the server is refused');
+
+# A wrong pinned key is reported (after the option change, a fresh connection is used).
+$bank->safe_psql('postgres', q{ALTER SERVER gov OPTIONS (SET public_key '\x0101010101010101010101010101010101010101010101010101010101010101')});
+is($bank->safe_psql('postgres', q{SELECT matches FROM pgpriv.peer_identity('gov')}),
+	'f', 'a key mismatch is reported');
+$bank->safe_psql('postgres', qq{ALTER SERVER gov OPTIONS (SET public_key '\\x$gov_key')});
+
+# A wrong password is a connection error naming the peer (class 08).
+$bank->safe_psql('postgres', q{ALTER USER MAPPING FOR analyst SERVER gov OPTIONS (SET password 'wrong')});
+($rc, $out, $err) = $bank->psql('postgres', q{SET ROLE analyst; SELECT * FROM pgpriv.peer_identity('gov')},
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/08001: could not connect to peer "gov"/, 'bad credentials: SQLSTATE 08001 naming the peer');
+
 # A mistyped key is refused at declaration time.
-my ($rc, $out, $err) = $bank->psql('postgres', qq{
+($rc, $out, $err) = $bank->psql('postgres', qq{
 	CREATE SERVER gov2 FOREIGN DATA WRAPPER pgpriv OPTIONS (public_key '\\x${gov_key}00')});
 isnt($rc, 0, 'a 33-byte key is refused');
 like($err, qr/invalid value for option "public_key"/, 'the error names the option');
 
 # Dump and restore keep the identity, datasets and permits (extension config tables).
 $gov->safe_psql('postgres', q{
-	CREATE ROLE bank_zs LOGIN PASSWORD 'pw';
 	CREATE TABLE tax (code text PRIMARY KEY, tax_grade text);
 	INSERT INTO tax VALUES ('91310000MA1FL0TEST', 'A');
 	SELECT pgpriv.publish('tax', 'SELECT code, tax_grade FROM public.tax', 'code');
@@ -72,5 +107,12 @@ is($gov->safe_psql('restored', q{SELECT encode(pgpriv._oprf_key('tax', 'bank_zs'
 	$key_before, 'restored database keeps its OPRF keys');
 is($gov->safe_psql('restored', q{SELECT valid FROM pgpriv.audit_verify()}),
 	't', 'restored audit chain verifies');
+
+# A peer that is down: class 08 error naming it, and the bank's backend survives.
+$gov->stop;
+($rc, $out, $err) = $bank->psql('postgres', q{SELECT * FROM pgpriv.peer_identity('gov')},
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/08\d\d\d: (could not connect to|lost connection to) peer "gov"/, 'a stopped peer: class 08 naming it');
+is($bank->safe_psql('postgres', 'SELECT 1'), '1', 'the bank backend is fine afterwards');
 
 done_testing();

@@ -1,0 +1,468 @@
+/*
+ * connection.c — libpq connections from this backend to peers.
+ *
+ * The postgres_fdw pattern: one cached connection per user mapping; every
+ * wait (connecting, sending, reading) goes through the latch so query
+ * cancel, statement_timeout and pg_terminate_backend interrupt it; a
+ * connection that was busy when a transaction aborted is dropped, since its
+ * state is unknown.  Peers are only ever called through schema-qualified
+ * pgpriv functions, with the peer session's search_path pinned.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "libpq-fe.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "peer/connection.h"
+#include "peer/fdw_options.h"
+
+typedef struct PeerConnEntry
+{
+	Oid			umid;			/* hash key: user mapping OID */
+	PGconn	   *conn;
+	bool		busy;			/* a command is in flight */
+	bool		invalidated;	/* options changed: reconnect on next use */
+	Oid			serverid;
+	uint32		server_hashvalue;
+	uint32		mapping_hashvalue;
+} PeerConnEntry;
+
+static HTAB *peer_connections = NULL;
+
+static void peer_xact_callback(XactEvent event, void *arg);
+static void peer_inval_callback(Datum arg, int cacheid, uint32 hashvalue);
+
+static void
+peer_disconnect(PeerConnEntry *entry)
+{
+	if (entry->conn)
+	{
+		PQfinish(entry->conn);
+		entry->conn = NULL;
+	}
+	entry->busy = false;
+}
+
+/* Wait for the socket (or the latch) while honouring interrupts. */
+static void
+peer_wait(PGconn *conn, int events, const char *peer)
+{
+	int			rc;
+
+	rc = WaitLatchOrSocket(MyLatch,
+						   WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | events,
+						   PQsocket(conn), -1L, PG_WAIT_EXTENSION);
+	if (rc & WL_LATCH_SET)
+	{
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* Build the libpq keyword/value arrays from server and mapping options. */
+static void
+peer_conninfo(ForeignServer *server, UserMapping *mapping,
+			  const char ***keywords_out, const char ***values_out)
+{
+	List	   *options = list_concat(list_copy(server->options), mapping->options);
+	int			n = list_length(options) + 3;
+	const char **keywords = palloc0(sizeof(char *) * n);
+	const char **values = palloc0(sizeof(char *) * n);
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (!peer_option_is_libpq(def->defname))
+			continue;
+		keywords[i] = def->defname;
+		values[i] = defGetString(def);
+		i++;
+	}
+	keywords[i] = "fallback_application_name";
+	values[i] = "pgpriv";
+	i++;
+	/* The peer must speak our encoding: protocol messages carry text keys. */
+	keywords[i] = "client_encoding";
+	values[i] = GetDatabaseEncodingName();
+	i++;
+	keywords[i] = NULL;
+	values[i] = NULL;
+
+	*keywords_out = keywords;
+	*values_out = values;
+}
+
+static bool
+mapping_password_required(UserMapping *mapping)
+{
+	ListCell   *lc;
+
+	foreach(lc, mapping->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "password_required") == 0)
+			return defGetBoolean(def);
+	}
+	return true;
+}
+
+static bool
+mapping_has_password(UserMapping *mapping)
+{
+	ListCell   *lc;
+
+	foreach(lc, mapping->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "password") == 0)
+			return true;
+	}
+	return false;
+}
+
+static PGconn *
+peer_connect(ForeignServer *server, UserMapping *mapping)
+{
+	const char **keywords;
+	const char **values;
+	PGconn	   *volatile conn;
+	bool		superuser_mapping = superuser_arg(mapping->userid);
+
+	/*
+	 * postgres_fdw's rule: a non-superuser must authenticate with a password
+	 * of their own, so that the backend's own credentials (peer auth, a
+	 * service file, the server's certificate) are never lent to them.
+	 */
+	if (!superuser_mapping && mapping_password_required(mapping) && !mapping_has_password(mapping))
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required to reach peer \"%s\"", server->servername),
+				 errdetail("Non-superusers must give a password in the user mapping.")));
+
+	peer_conninfo(server, mapping, &keywords, &values);
+
+	conn = PQconnectStartParams(keywords, values, false);
+	if (conn == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("could not connect to peer \"%s\": out of memory", server->servername)));
+
+	PG_TRY();
+	{
+		PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+
+		if (PQstatus(conn) == CONNECTION_BAD)
+			status = PGRES_POLLING_FAILED;
+		while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
+		{
+			peer_wait(conn, status == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE,
+					  server->servername);
+			status = PQconnectPoll(conn);
+		}
+		if (status == PGRES_POLLING_FAILED)
+		{
+			char	   *msg = pchomp(PQerrorMessage(conn));
+
+			ereport(ERROR,
+					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+					 errmsg("could not connect to peer \"%s\"", server->servername),
+					 errdetail_internal("%s", msg)));
+		}
+
+		if (!superuser_mapping && mapping_password_required(mapping) &&
+			!PQconnectionUsedPassword(conn))
+			ereport(ERROR,
+					(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+					 errmsg("peer \"%s\" did not ask for the password", server->servername),
+					 errdetail("Non-superusers may only reach peers that authenticate them by password."),
+					 errhint("Ask the peer's DBA to require password (scram-sha-256) authentication in pg_hba.conf.")));
+	}
+	PG_CATCH();
+	{
+		PQfinish(conn);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	pfree(keywords);
+	pfree(values);
+	return conn;
+}
+
+static void
+peer_configure_session(PeerConnEntry *entry, const char *peer)
+{
+	PGresult   *res;
+
+	/*
+	 * Only pgpriv's own schema-qualified functions are called, but pin the
+	 * session anyway so nothing on the peer resolves through a search_path
+	 * its users could influence, and text forms are stable.
+	 */
+	res = peer_exec(entry->conn, peer,
+					"SELECT pg_catalog.set_config('search_path', 'pg_catalog', false), "
+					"pg_catalog.set_config('datestyle', 'ISO', false), "
+					"pg_catalog.set_config('intervalstyle', 'postgres', false), "
+					"pg_catalog.set_config('extra_float_digits', '3', false)", 0, NULL);
+	PQclear(res);
+}
+
+PGconn *
+peer_get_connection(ForeignServer *server, UserMapping *mapping)
+{
+	PeerConnEntry *entry;
+	bool		found;
+
+	if (peer_connections == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(PeerConnEntry);
+		peer_connections = hash_create("pgpriv peer connections", 8, &ctl,
+									   HASH_ELEM | HASH_BLOBS);
+		RegisterXactCallback(peer_xact_callback, NULL);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, peer_inval_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(USERMAPPINGOID, peer_inval_callback, (Datum) 0);
+	}
+
+	entry = hash_search(peer_connections, &mapping->umid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->conn = NULL;
+		entry->busy = false;
+		entry->invalidated = false;
+	}
+
+	if (entry->conn && (entry->invalidated || PQstatus(entry->conn) != CONNECTION_OK))
+		peer_disconnect(entry);
+
+	if (entry->conn == NULL)
+	{
+		entry->invalidated = false;
+		entry->serverid = server->serverid;
+		entry->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
+														ObjectIdGetDatum(server->serverid));
+		entry->mapping_hashvalue = GetSysCacheHashValue1(USERMAPPINGOID,
+														 ObjectIdGetDatum(mapping->umid));
+		entry->conn = peer_connect(server, mapping);
+		entry->busy = true;
+		peer_configure_session(entry, server->servername);
+		entry->busy = false;
+	}
+	return entry->conn;
+}
+
+PGconn *
+peer_connection_by_name(const char *servername)
+{
+	ForeignServer *server = GetForeignServerByName(servername, false);
+	UserMapping *mapping;
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+
+	if (strcmp(fdw->fdwname, "pgpriv") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("server \"%s\" is not a pgpriv peer", servername),
+				 errdetail("It uses the foreign-data wrapper \"%s\".", fdw->fdwname)));
+
+	/* As for foreign tables: USAGE on the server is needed to use it. */
+	{
+		AclResult	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
+
+		if (aclresult != ACLCHECK_OK)
+			aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
+	}
+
+	mapping = GetUserMapping(GetUserId(), server->serverid);
+	return peer_get_connection(server, mapping);
+}
+
+static PeerConnEntry *
+entry_for_conn(PGconn *conn)
+{
+	HASH_SEQ_STATUS scan;
+	PeerConnEntry *entry;
+
+	if (peer_connections == NULL)
+		return NULL;
+	hash_seq_init(&scan, peer_connections);
+	while ((entry = hash_seq_search(&scan)))
+	{
+		if (entry->conn == conn)
+		{
+			hash_seq_term(&scan);
+			return entry;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Send a command with binary-safe text parameters and wait for its single
+ * result.  A lost peer is SQLSTATE class 08 naming the peer; an error
+ * raised by the peer keeps the peer's SQLSTATE and message (e.g. 42501 for
+ * a missing permit), prefixed with the peer's name.
+ */
+PGresult *
+peer_exec_params(PGconn *conn, const char *peer, const char *command,
+				 int nparams, const Oid *types, const char *const *values,
+				 const int *lengths, const int *formats, int result_format)
+{
+	PeerConnEntry *volatile entry = entry_for_conn(conn);
+	PGresult   *volatile last = NULL;
+
+	if (entry)
+		entry->busy = true;
+
+	if (!PQsendQueryParams(conn, command, nparams, types, values, lengths, formats, result_format))
+		peer_report_lost(conn, peer);
+
+	PG_TRY();
+	{
+		for (;;)
+		{
+			PGresult   *res;
+
+			while (PQisBusy(conn))
+			{
+				peer_wait(conn, WL_SOCKET_READABLE, peer);
+				if (!PQconsumeInput(conn))
+					peer_report_lost(conn, peer);
+			}
+			res = PQgetResult(conn);
+			if (res == NULL)
+				break;
+			PQclear(last);
+			last = res;
+			if (PQstatus(conn) == CONNECTION_BAD)
+				break;
+		}
+	}
+	PG_CATCH();
+	{
+		PQclear(last);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (entry)
+		entry->busy = false;
+
+	if (last == NULL)
+		peer_report_lost(conn, peer);
+	if (PQresultStatus(last) != PGRES_TUPLES_OK && PQresultStatus(last) != PGRES_COMMAND_OK)
+		peer_report_result_error(conn, last, peer);
+	return last;
+}
+
+PGresult *
+peer_exec(PGconn *conn, const char *peer, const char *command,
+		  int nparams, const char *const *values)
+{
+	return peer_exec_params(conn, peer, command, nparams, NULL, values, NULL, NULL, 0);
+}
+
+void
+peer_report_lost(PGconn *conn, const char *peer)
+{
+	char	   *msg = pchomp(PQerrorMessage(conn));
+	PeerConnEntry *entry = entry_for_conn(conn);
+
+	if (entry)
+		peer_disconnect(entry);
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("lost connection to peer \"%s\"", peer),
+			 errdetail_internal("%s", msg)));
+}
+
+void
+peer_report_result_error(PGconn *conn, PGresult *res, const char *peer)
+{
+	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	char	   *primary = pstrdup(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+								  ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+								  : pchomp(PQerrorMessage(conn)));
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+	char	   *detail_copy = detail ? pstrdup(detail) : NULL;
+	char	   *hint_copy = hint ? pstrdup(hint) : NULL;
+	int			code = ERRCODE_CONNECTION_FAILURE;
+
+	if (sqlstate && strlen(sqlstate) == 5)
+		code = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2], sqlstate[3], sqlstate[4]);
+	else if (PQstatus(conn) == CONNECTION_BAD)
+	{
+		PQclear(res);
+		peer_report_lost(conn, peer);
+	}
+	PQclear(res);
+
+	/* Administrator shutdown / terminated backend on the peer: it is gone. */
+	if (code == ERRCODE_ADMIN_SHUTDOWN || code == ERRCODE_CRASH_SHUTDOWN)
+		code = ERRCODE_CONNECTION_FAILURE;
+
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("peer \"%s\": %s", peer, primary),
+			 detail_copy ? errdetail_internal("%s", detail_copy) : 0,
+			 hint_copy ? errhint("%s", hint_copy) : 0));
+}
+
+/*
+ * A connection that was in the middle of a command when the transaction
+ * aborted (cancel, timeout, error) is in an unknown state: drop it.
+ */
+static void
+peer_xact_callback(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	PeerConnEntry *entry;
+
+	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	hash_seq_init(&scan, peer_connections);
+	while ((entry = hash_seq_search(&scan)))
+	{
+		if (entry->conn && entry->busy)
+			peer_disconnect(entry);
+	}
+}
+
+/* Server or user mapping options changed: reconnect at next use. */
+static void
+peer_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	PeerConnEntry *entry;
+
+	hash_seq_init(&scan, peer_connections);
+	while ((entry = hash_seq_search(&scan)))
+	{
+		if (entry->conn == NULL)
+			continue;
+		if (hashvalue == 0 ||
+			(cacheid == FOREIGNSERVEROID && entry->server_hashvalue == hashvalue) ||
+			(cacheid == USERMAPPINGOID && entry->mapping_hashvalue == hashvalue))
+			entry->invalidated = true;
+	}
+}

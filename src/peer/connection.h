@@ -1,0 +1,24 @@
+/*
+ * connection.h — cached, interruptible libpq connections to peers.
+ */
+#ifndef PGPRIV_PEER_CONNECTION_H
+#define PGPRIV_PEER_CONNECTION_H
+
+#include "foreign/foreign.h"
+#include "libpq-fe.h"
+
+/* The connection for the current user's mapping to the named pgpriv server. */
+extern PGconn *peer_connection_by_name(const char *servername);
+extern PGconn *peer_get_connection(ForeignServer *server, UserMapping *mapping);
+
+/* Run one command and return its result; errors are raised, never returned. */
+extern PGresult *peer_exec(PGconn *conn, const char *peer, const char *command,
+						   int nparams, const char *const *values);
+extern PGresult *peer_exec_params(PGconn *conn, const char *peer, const char *command,
+								  int nparams, const Oid *types, const char *const *values,
+								  const int *lengths, const int *formats, int result_format);
+
+extern void peer_report_lost(PGconn *conn, const char *peer) pg_attribute_noreturn();
+extern void peer_report_result_error(PGconn *conn, PGresult *res, const char *peer) pg_attribute_noreturn();
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * message.h — pgpriv wire messages: framing with a version byte and strict
+ * lengths.
+ *
+ * Every protocol message that crosses between parties is a bytea:
+ *
+ *   byte 0      version (WIRE_VERSION)
+ *   byte 1      message type (WireType)
+ *   bytes 2..5  count of items, uint32 big-endian
+ *   bytes 6..9  item size in bytes, uint32 big-endian (0 = variable-size items)
+ *   bytes 10..  the items: fixed-size items back to back; variable-size items
+ *               each prefixed by their length, uint32 big-endian
+ *
+ * Decoding checks all of it before anything is used: version, type, the
+ * count against the caller's limit, the item size, and that the lengths add
+ * up to exactly the message's size.  A message that fails is a protocol
+ * violation (SQLSTATE 08P01) naming the sender.
+ */
+#ifndef PGPRIV_WIRE_MESSAGE_H
+#define PGPRIV_WIRE_MESSAGE_H
+
+#include "postgres.h"
+
+#define WIRE_VERSION		1
+#define WIRE_HEADER_BYTES	10
+
+typedef enum WireType
+{
+	WIRE_BLINDED = 1,			/* blinded elements, asker → owner */
+	WIRE_EVALUATED = 2,			/* evaluated elements, owner → asker */
+	WIRE_TABLE_CHUNK = 3,		/* encrypted table entries, owner → asker */
+	WIRE_OWNER_ELEMENTS = 4		/* owner's own masked elements (psi_count) */
+} WireType;
+
+/* Fixed-size items: encode count items of item_size bytes. */
+extern bytea *wire_pack_fixed(WireType type, const uint8 *items, uint32 count, uint32 item_size);
+
+/*
+ * Decode a fixed-size message; returns a pointer to the first item inside
+ * msg.  sender names the party in errors.
+ */
+extern const uint8 *wire_unpack_fixed(bytea *msg, WireType type, uint32 item_size,
+									  uint32 max_count, uint32 *count, const char *sender);
+
+/* Variable-size items, built incrementally. */
+typedef struct WireBuilder
+{
+	StringInfoData buf;
+	uint32		count;
+	WireType	type;
+} WireBuilder;
+
+extern void wire_builder_init(WireBuilder *b, WireType type);
+extern void wire_builder_add(WireBuilder *b, const uint8 *item, uint32 len);
+extern bytea *wire_builder_finish(WireBuilder *b);
+
+/* Iterate over variable-size items; validates the whole message first. */
+typedef struct WireReader
+{
+	const uint8 *pos;
+	const uint8 *end;
+	uint32		remaining;
+} WireReader;
+
+extern void wire_reader_init(WireReader *r, bytea *msg, WireType type, uint32 max_count,
+							 uint32 max_item, const char *sender);
+extern bool wire_reader_next(WireReader *r, const uint8 **item, uint32 *len);
+
+#endif
