@@ -14,7 +14,8 @@ OBJS = \
 	src/catalog/audit.o \
 	src/peer/fdw_validator.o \
 	src/peer/connection.o \
-	src/peer/identity_check.o
+	src/peer/identity_check.o \
+	src/wire/message.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"
