@@ -15,7 +15,13 @@ OBJS = \
 	src/peer/fdw_validator.o \
 	src/peer/connection.o \
 	src/peer/identity_check.o \
-	src/wire/message.o
+	src/wire/message.o \
+	src/catalog/pgpriv_catalog.o \
+	src/peer/call.o \
+	src/protocol/batch.o \
+	src/protocol/keys.o \
+	src/protocol/progress.o \
+	src/protocol/psi_oprf.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"

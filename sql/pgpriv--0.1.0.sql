@@ -770,6 +770,128 @@ REVOKE ALL ON FUNCTION pgpriv.rotate_oprf_key(text, name) FROM PUBLIC;
 COMMENT ON FUNCTION pgpriv.rotate_oprf_key(text, name) IS
   'Replace the OPRF key a peer role is served with for a dataset; returns the new generation';
 
+CREATE TABLE pgpriv.budget (
+  dataset     text NOT NULL REFERENCES pgpriv.dataset(name) ON DELETE CASCADE,
+  peer_role   name NOT NULL,
+  capability  text NOT NULL,
+  day         date NOT NULL,
+  keys        bigint NOT NULL CHECK (keys >= 0),
+  PRIMARY KEY (dataset, peer_role, capability, day)
+);
+REVOKE ALL ON pgpriv.budget FROM PUBLIC;
+COMMENT ON TABLE pgpriv.budget IS
+  'Keys each peer role asked per dataset, capability and day, counted against the permit''s max_keys';
+
+CREATE VIEW pgpriv.budgets WITH (security_barrier) AS
+  SELECT b.dataset, b.peer_role, b.capability, b.day, b.keys AS keys_used, p.max_keys
+    FROM pgpriv.budget AS b
+    JOIN pgpriv.dataset AS d ON d.name = b.dataset
+    LEFT JOIN pgpriv.permit AS p
+      ON p.dataset = b.dataset AND p.peer_role = b.peer_role AND p.capability = b.capability
+   WHERE pgpriv._may_manage(d.owner_role) OR b.peer_role = pgpriv._outer_role();
+GRANT SELECT ON pgpriv.budgets TO PUBLIC;
+COMMENT ON VIEW pgpriv.budgets IS
+  'How much of each day''s max_keys budget peers have used (owners see their datasets, peers their own use)';
+
+-- ---------------------------------------------------------------------------
+-- Blinded join (psi, psi_fetch by OPRF table; psi_count by shuffled ECDH)
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE pgpriv.served_table (
+  dataset     text NOT NULL REFERENCES pgpriv.dataset(name) ON DELETE CASCADE,
+  peer_role   name NOT NULL,
+  capability  text NOT NULL,
+  version     text NOT NULL,
+  columns     text[] NOT NULL,
+  entries     bigint NOT NULL,
+  chunk       integer NOT NULL,
+  data        bytea NOT NULL,
+  built_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  PRIMARY KEY (dataset, peer_role, capability, chunk)
+);
+-- Sealed entries do not compress: store them out of line without trying.
+ALTER TABLE pgpriv.served_table ALTER COLUMN data SET STORAGE EXTERNAL;
+REVOKE ALL ON pgpriv.served_table FROM PUBLIC;
+COMMENT ON TABLE pgpriv.served_table IS
+  'Owner side: the encrypted OPRF tables served to each peer role (a derived cache, rebuilt when the data, key or permit changes)';
+
+CREATE TABLE pgpriv.peer_table (
+  server      text NOT NULL,
+  remote_user text NOT NULL,
+  dataset     text NOT NULL,
+  capability  text NOT NULL,
+  version     text NOT NULL,
+  chunk       integer NOT NULL,
+  data        bytea NOT NULL,
+  fetched_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  PRIMARY KEY (server, remote_user, dataset, capability, chunk)
+);
+ALTER TABLE pgpriv.peer_table ALTER COLUMN data SET STORAGE EXTERNAL;
+REVOKE ALL ON pgpriv.peer_table FROM PUBLIC;
+COMMENT ON TABLE pgpriv.peer_table IS
+  'Asker side: encrypted tables downloaded from peers, reused while their version is unchanged';
+
+CREATE FUNCTION pgpriv.serve_psi_table(dataset text, capability text)
+  RETURNS TABLE(version text, entries bigint, chunks integer, columns text[], batch_limit integer)
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_table'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_psi_table(text, text) IS
+  'Serving (called by a peer): check the permit, refresh the encrypted OPRF table, describe it';
+
+CREATE FUNCTION pgpriv.serve_psi_chunk(dataset text, capability text, version text, chunk integer)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_chunk'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_psi_chunk(text, text, text, integer) IS
+  'Serving (called by a peer): one chunk of the encrypted OPRF table';
+
+CREATE FUNCTION pgpriv.serve_oprf(dataset text, capability text, run text, blinded bytea)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_oprf'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_oprf(text, text, text, bytea) IS
+  'Serving (called by a peer): RFC 9497 BlindEvaluate of a batch of blinded keys, within the permit''s budget';
+
+CREATE FUNCTION pgpriv.psi(peer name, dataset text, keys_query text)
+  RETURNS TABLE(key text)
+  AS 'MODULE_PATHNAME', 'pgpriv_psi'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.psi(name, text, text) IS
+  'Which of your keys (first column of keys_query) are in the peer''s dataset; the peer learns only how many keys you asked';
+
+CREATE FUNCTION pgpriv.psi_fetch(peer name, dataset text, keys_query text)
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'pgpriv_psi_fetch'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.psi_fetch(name, text, text) IS
+  'Permitted columns of the peer''s rows whose keys you hold; AS t(key text, col type, ...) chooses the columns';
+
+CREATE FUNCTION pgpriv._progress_rows()
+  RETURNS TABLE(pid integer, role name, capability text, peer text, dataset text, phase text,
+                keys bigint, done bigint, total bigint, bytes_in bigint, bytes_out bigint,
+                started timestamptz)
+  AS 'MODULE_PATHNAME', 'pgpriv_progress_rows'
+  LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv._progress_rows() IS
+  'internal: raw progress records of the backends running pgpriv protocols';
+
+CREATE VIEW pgpriv.progress AS
+  SELECT r.pid, r.role, r.capability, r.peer, r.dataset, r.phase, r.keys, r.done, r.total,
+         CASE WHEN r.total > 0 THEN round(100.0 * r.done / r.total, 1) END AS percent,
+         r.bytes_in, r.bytes_out, r.started,
+         pg_catalog.clock_timestamp() - r.started AS elapsed
+    FROM pgpriv._progress_rows() AS r
+    JOIN pg_catalog.pg_stat_activity AS a ON a.pid = r.pid
+   WHERE r.role = pgpriv._outer_role()
+      OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
+      OR pgpriv._may_manage(r.role);
+GRANT SELECT ON pgpriv.progress TO PUBLIC;
+COMMENT ON VIEW pgpriv.progress IS
+  'Protocol runs in progress (phase, elements done of total, bytes each way), like pg_stat_progress_*';
+
 -- pg_dump keeps configuration: datasets, permits, keys, identity, audit.
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.identity_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.dataset', '');

@@ -10,12 +10,16 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include <sodium.h>
+
 #include "pgpriv.h"
 #include "crypto/parallel.h"
 
 PG_MODULE_MAGIC;
 
 int			pgpriv_crypto_threads = 0;
+int			pgpriv_batch_size = 65536;
+int			pgpriv_max_table_mb = 1024;
 static bool pgpriv_audit_maintenance = false;
 
 void		_PG_init(void);
@@ -23,6 +27,12 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/* Picks libsodium's implementations; randomness then comes from getrandom(). */
+	if (sodium_init() < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("libsodium could not be initialised")));
+
 	DefineCustomIntVariable("pgpriv.crypto_threads",
 							"Threads used for batch cryptography (0 = one per online core).",
 							"Worker threads only run pure crypto; the backend itself is one of them.",
@@ -30,6 +40,25 @@ _PG_init(void)
 							0, 0, 256,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgpriv.batch_size",
+							"Elements per protocol message, sent or accepted.",
+							"An owner refuses messages carrying more elements than this; "
+							"no buffer is sized by a peer beyond it.",
+							&pgpriv_batch_size,
+							65536, 16, 4194304,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgpriv.max_table_mb",
+							"Largest encrypted table an asker downloads from a peer, in megabytes.",
+							NULL,
+							&pgpriv_max_table_mb,
+							1024, 1, 1048576,
+							PGC_USERSET,
+							GUC_UNIT_MB,
 							NULL, NULL, NULL);
 
 	/*

@@ -9,6 +9,12 @@
 /* GUC pgpriv.crypto_threads: threads for batch crypto; 0 = all online cores. */
 extern int	pgpriv_crypto_threads;
 
+/* GUC pgpriv.batch_size: elements per protocol message (sent, and accepted). */
+extern int	pgpriv_batch_size;
+
+/* GUC pgpriv.max_table_mb: the largest encrypted table an asker accepts. */
+extern int	pgpriv_max_table_mb;
+
 /* Threads to use for one batch, resolving 0 to the core count. */
 extern int	pgpriv_threads_for_batch(void);
 

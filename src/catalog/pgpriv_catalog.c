@@ -1,0 +1,276 @@
+/*
+ * pgpriv_catalog.c — datasets, permits, budgets, OPRF keys and audit, for the
+ * protocols (see pgpriv_catalog.h).
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "access/genam.h"
+#include "access/table.h"
+
+#include "catalog/pgpriv_catalog.h"
+
+/* The role that owns the pgpriv extension (and so its tables). */
+static Oid
+extension_owner(void)
+{
+	Oid			extoid = get_extension_oid("pgpriv", false);
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "pgpriv extension %u not found", extoid);
+	owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+void
+catalog_enter_owner(OwnerContext *ctx)
+{
+	GetUserIdAndSecContext(&ctx->save_userid, &ctx->save_sec_context);
+	SetUserIdAndSecContext(extension_owner(),
+						   ctx->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+catalog_leave_owner(OwnerContext *ctx)
+{
+	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec_context);
+}
+
+char *
+session_role_name(void)
+{
+	return GetUserNameFromId(GetSessionUserId(), false);
+}
+
+/* A text[] (the queries below cast name[] to text[]) as a List of C strings. */
+static List *
+text_array_to_list(Datum d)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	List	   *out = NIL;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			out = lappend(out, TextDatumGetCString(elems[i]));
+	return out;
+}
+
+static char *
+spi_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	return v ? v : pstrdup("");
+}
+
+static int64
+spi_int8_or(HeapTuple tup, TupleDesc desc, int col, int64 dflt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	if (isnull)
+		return dflt;
+	if (TupleDescAttr(desc, col - 1)->atttypid == INT4OID)
+		return DatumGetInt32(d);
+	return DatumGetInt64(d);
+}
+
+void
+permit_require(const char *dataset, const char *capability, Dataset *ds, Permit *permit)
+{
+	char	   *peer = session_role_name();
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	MemoryContext caller = CurrentMemoryContext;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = CStringGetTextDatum(peer);
+	args[2] = CStringGetTextDatum(capability);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(
+							  "SELECT d.name, d.query, d.key_column::text, d.columns::text[], d.owner_role::text, "
+							  "       d.search_path, d.version, p.columns::text[], p.max_keys, p.min_parties, p.min_group "
+							  "  FROM pgpriv.dataset AS d JOIN pgpriv.permit AS p ON p.dataset = d.name "
+							  " WHERE d.name = $1 AND p.peer_role = $2 AND p.capability = $3",
+							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.permit");
+
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: role \"%s\" has no %s permit on dataset \"%s\"",
+						peer, capability, dataset),
+				 errhint("The owner grants it with pgpriv.permit('%s', '%s', '%s', ...).",
+						 dataset, peer, capability)));
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	{
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		ds->name = pstrdup(spi_text(tup, desc, 1));
+		ds->query = pstrdup(spi_text(tup, desc, 2));
+		ds->key_column = pstrdup(spi_text(tup, desc, 3));
+		ds->columns = text_array_to_list(SPI_getbinval(tup, desc, 4, &isnull));
+		ds->owner_role = pstrdup(spi_text(tup, desc, 5));
+		ds->search_path = pstrdup(spi_text(tup, desc, 6));
+		ds->version = spi_int8_or(tup, desc, 7, 0);
+		permit->columns = text_array_to_list(SPI_getbinval(tup, desc, 8, &isnull));
+		permit->max_keys = spi_int8_or(tup, desc, 9, -1);
+		permit->min_parties = (int32) spi_int8_or(tup, desc, 10, -1);
+		permit->min_group = (int32) spi_int8_or(tup, desc, 11, -1);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+}
+
+void
+budget_charge(const char *dataset, const char *capability, int64 n, const Permit *permit)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, INT8OID};
+	Datum		args[4];
+	bool		isnull;
+	int64		used;
+
+	if (permit->max_keys < 0 || n == 0)
+		return;
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = CStringGetTextDatum(session_role_name());
+	args[2] = CStringGetTextDatum(capability);
+	args[3] = Int64GetDatum(n);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * The row lock taken by the upsert serialises concurrent runs of the
+	 * same peer, so two of them cannot both slip under the limit.
+	 */
+	if (SPI_execute_with_args(
+							  "INSERT INTO pgpriv.budget AS b (dataset, peer_role, capability, day, keys) "
+							  "VALUES ($1, $2, $3, CURRENT_DATE, $4) "
+							  "ON CONFLICT ON CONSTRAINT budget_pkey DO UPDATE SET keys = b.keys + EXCLUDED.keys "
+							  "RETURNING b.keys",
+							  4, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not update pgpriv.budget");
+	used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+
+	/* Raising aborts the transaction, so the charge above is undone too. */
+	if (used > permit->max_keys)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("budget exceeded: max_keys %lld per day for %s on dataset \"%s\"",
+						(long long) permit->max_keys, capability, dataset),
+				 errdetail("This request asks %lld keys; %lld were already asked today.",
+						   (long long) n, (long long) (used - n)),
+				 errhint("The owner can raise max_keys with pgpriv.permit().")));
+}
+
+void
+oprf_key_for_peer(const char *dataset, uint8 sk[32], int32 *generation)
+{
+	Oid			argtypes[2] = {TEXTOID, NAMEOID};
+	Datum		args[2];
+	bool		isnull;
+	bytea	   *k;
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = DirectFunctionCall1(namein, CStringGetDatum(session_role_name()));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* First call makes the key, so its generation is read by a later statement. */
+	if (SPI_execute_with_args("SELECT pgpriv._oprf_key($1, $2)",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the OPRF key");
+	k = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull || VARSIZE_ANY_EXHDR(k) != 32)
+		elog(ERROR, "OPRF key of dataset \"%s\" is malformed", dataset);
+	memcpy(sk, VARDATA_ANY(k), 32);
+	/* the key's copy in SPI memory is wiped before SPI frees it */
+	sodium_memzero(VARDATA_ANY(k), 32);
+	if (generation)
+	{
+		if (SPI_execute_with_args("SELECT generation FROM pgpriv.oprf_key WHERE dataset = $1 AND peer_role = $2",
+								  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not read the OPRF key generation");
+		*generation = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+}
+
+void
+audit_append(const char *side, const char *peer, const char *capability,
+			 const char *dataset, int64 keys_in, int64 keys_out,
+			 int64 bytes_in, int64 bytes_out, const char *outcome,
+			 const char *detail)
+{
+	Oid			argtypes[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID,
+	INT8OID, INT8OID, TEXTOID, TEXTOID};
+	Datum		args[10];
+	char		nulls[11] = "          ";
+
+	args[0] = CStringGetTextDatum(side);
+	args[1] = peer ? CStringGetTextDatum(peer) : (Datum) 0;
+	nulls[1] = peer ? ' ' : 'n';
+	args[2] = CStringGetTextDatum(capability);
+	args[3] = dataset ? CStringGetTextDatum(dataset) : (Datum) 0;
+	nulls[3] = dataset ? ' ' : 'n';
+	args[4] = Int64GetDatum(keys_in);
+	nulls[4] = keys_in < 0 ? 'n' : ' ';
+	args[5] = Int64GetDatum(keys_out);
+	nulls[5] = keys_out < 0 ? 'n' : ' ';
+	args[6] = Int64GetDatum(bytes_in);
+	nulls[6] = bytes_in < 0 ? 'n' : ' ';
+	args[7] = Int64GetDatum(bytes_out);
+	nulls[7] = bytes_out < 0 ? 'n' : ' ';
+	args[8] = CStringGetTextDatum(outcome);
+	args[9] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
+	nulls[9] = detail ? ' ' : 'n';
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT pgpriv._audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+							  10, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not append to the audit log");
+	SPI_finish();
+}

@@ -1,0 +1,65 @@
+/*
+ * pgpriv_catalog.h — what the protocols read from and write to pgpriv's catalog:
+ * datasets, permits, budgets, OPRF keys and the audit log.
+ *
+ * All of these run SPI against tables only the extension owner may touch.
+ * Owner-side callers are SECURITY DEFINER functions, so they already act as
+ * the extension owner; asker-side callers wrap the calls in
+ * catalog_enter_owner()/catalog_leave_owner().
+ */
+#ifndef PGPRIV_CATALOG_CATALOG_H
+#define PGPRIV_CATALOG_CATALOG_H
+
+#include "nodes/pg_list.h"
+
+typedef struct Dataset
+{
+	char	   *name;
+	char	   *query;
+	char	   *key_column;
+	List	   *columns;		/* payload column names (char *) */
+	char	   *owner_role;
+	char	   *search_path;
+	int64		version;
+} Dataset;
+
+typedef struct Permit
+{
+	List	   *columns;		/* permitted payload columns (char *), in dataset order */
+	int64		max_keys;		/* -1: no limit */
+	int32		min_parties;	/* -1: none */
+	int32		min_group;		/* -1: none */
+} Permit;
+
+typedef struct OwnerContext
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} OwnerContext;
+
+/* Act as the extension owner (for catalog access from non-definer code). */
+extern void catalog_enter_owner(OwnerContext *ctx);
+extern void catalog_leave_owner(OwnerContext *ctx);
+
+/*
+ * The permit of the session's login role (the peer) for capability on
+ * dataset; raises 42501 naming both when there is none.  Fills *ds too.
+ */
+extern void permit_require(const char *dataset, const char *capability, Dataset *ds, Permit *permit);
+
+/* Count n keys against today's max_keys; raises 54000 when over. */
+extern void budget_charge(const char *dataset, const char *capability, int64 n, const Permit *permit);
+
+/* The OPRF key for (dataset, session's login role); *generation set if not NULL. */
+extern void oprf_key_for_peer(const char *dataset, uint8 sk[32], int32 *generation);
+
+/* Append a row to the audit log (through pgpriv._audit_append). */
+extern void audit_append(const char *side, const char *peer, const char *capability,
+						 const char *dataset, int64 keys_in, int64 keys_out,
+						 int64 bytes_in, int64 bytes_out, const char *outcome,
+						 const char *detail);
+
+/* Name of the session's login role (the peer, on the owner's side). */
+extern char *session_role_name(void);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * call.c — calling a peer's serving functions (see call.h).
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "peer/call.h"
+#include "peer/connection.h"
+
+void
+peer_call_open(PeerCall *call, const char *server)
+{
+	call->conn = peer_connection_by_name(server);
+	call->peer = pstrdup(server);
+	call->bytes_out = 0;
+	call->bytes_in = 0;
+}
+
+PGresult *
+peer_call_text(PeerCall *call, const char *sql, int nparams, const char *const *params)
+{
+	PGresult   *res;
+	int			i;
+
+	for (i = 0; i < nparams; i++)
+		call->bytes_out += params[i] ? strlen(params[i]) : 0;
+	res = peer_exec(call->conn, call->peer, sql, nparams, params);
+	for (i = 0; i < PQntuples(res); i++)
+	{
+		int			j;
+
+		for (j = 0; j < PQnfields(res); j++)
+			call->bytes_in += PQgetlength(res, i, j);
+	}
+	return res;
+}
+
+bytea *
+peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+				const bytea *msg)
+{
+	int			n = ntext + (msg ? 1 : 0);
+	const char **values = palloc0(sizeof(char *) * Max(n, 1));
+	int		   *lengths = palloc0(sizeof(int) * Max(n, 1));
+	int		   *formats = palloc0(sizeof(int) * Max(n, 1));
+	Oid		   *types = palloc0(sizeof(Oid) * Max(n, 1));
+	PGresult   *res;
+	bytea	   *out;
+	int			i;
+	size_t		len;
+
+	for (i = 0; i < ntext; i++)
+	{
+		values[i] = text_params[i];
+		types[i] = 25;			/* text */
+		call->bytes_out += text_params[i] ? strlen(text_params[i]) : 0;
+	}
+	if (msg)
+	{
+		values[ntext] = VARDATA_ANY(msg);
+		lengths[ntext] = VARSIZE_ANY_EXHDR(msg);
+		formats[ntext] = 1;
+		types[ntext] = 17;		/* bytea */
+		call->bytes_out += VARSIZE_ANY_EXHDR(msg);
+	}
+
+	res = peer_exec_params(call->conn, call->peer, sql, n, types, values, lengths, formats, 1);
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", call->peer),
+				 errdetail("Expected one message, got none.")));
+	}
+	len = PQgetlength(res, 0, 0);
+	out = (bytea *) palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (out == NULL)
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory for a message of %zu bytes from peer \"%s\"", len, call->peer)));
+	}
+	SET_VARSIZE(out, VARHDRSZ + len);
+	memcpy(VARDATA(out), PQgetvalue(res, 0, 0), len);
+	call->bytes_in += len;
+	PQclear(res);
+	return out;
+}
+
+char *
+peer_remote_user(const char *server)
+{
+	ForeignServer *fs = GetForeignServerByName(server, false);
+	UserMapping *um = GetUserMapping(GetUserId(), fs->serverid);
+	ListCell   *lc;
+
+	foreach(lc, um->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "user") == 0)
+			return pstrdup(defGetString(def));
+	}
+	/* libpq's default: the local role's name */
+	return GetUserNameFromId(GetUserId(), false);
+}
+
+char *
+peer_new_run_id(void)
+{
+	unsigned char raw[16];
+	char	   *hex = palloc(33);
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(hex, 33, raw, sizeof(raw));
+	return hex;
+}

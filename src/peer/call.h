@@ -1,0 +1,42 @@
+/*
+ * call.h — calling a peer's pgpriv serving functions.
+ *
+ * Metadata travels as text; protocol messages travel as binary bytea
+ * parameters and results, one message per call, never one round trip per
+ * row.  Every byte sent and received is counted for the audit log and the
+ * progress view.
+ */
+#ifndef PGPRIV_PEER_CALL_H
+#define PGPRIV_PEER_CALL_H
+
+#include "libpq-fe.h"
+
+typedef struct PeerCall
+{
+	PGconn	   *conn;
+	const char *peer;			/* server name, for errors */
+	int64		bytes_out;
+	int64		bytes_in;
+} PeerCall;
+
+/* Open (or reuse) the connection to the named pgpriv server. */
+extern void peer_call_open(PeerCall *call, const char *server);
+
+/* Call sql with text parameters; text results (caller PQclears). */
+extern PGresult *peer_call_text(PeerCall *call, const char *sql, int nparams, const char *const *params);
+
+/*
+ * Call sql whose last parameter is the bytea msg (or no bytea if msg is
+ * NULL) and whose result is a single bytea; returns it (palloc'd).  A NULL
+ * or missing result is a protocol violation.
+ */
+extern bytea *peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+							  const bytea *msg);
+
+/* The role this session logs in as on the peer (the user mapping's user). */
+extern char *peer_remote_user(const char *server);
+
+/* A fresh random run id (32 hex digits) tying an asker's calls together. */
+extern char *peer_new_run_id(void);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * keys.c — read the asker's keys and the owner's rows (see keys.h).
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+
+#include "catalog/dataset.h"
+#include "protocol/keys.h"
+
+#define FETCH_ROWS 10000
+
+/* Grow-by-doubling arrays of a KeySet under construction. */
+typedef struct KeyBuilder
+{
+	KeySet	   *set;
+	size_t		cap;
+} KeyBuilder;
+
+static void
+key_builder_add(KeyBuilder *b, const char *text)
+{
+	KeySet	   *s = b->set;
+	size_t		len = strlen(text);
+	char	   *utf8;
+
+	if (s->n == b->cap)
+	{
+		b->cap = b->cap ? b->cap * 2 : 1024;
+		s->data = repalloc_huge(s->data, sizeof(uint8 *) * b->cap);
+		s->lens = repalloc_huge(s->lens, sizeof(size_t) * b->cap);
+		s->text = repalloc_huge(s->text, sizeof(char *) * b->cap);
+	}
+	s->text[s->n] = pstrdup(text);
+	utf8 = pg_server_to_any(s->text[s->n], len, PG_UTF8);
+	s->data[s->n] = (const uint8 *) utf8;
+	s->lens[s->n] = utf8 == s->text[s->n] ? len : strlen(utf8);
+	s->n++;
+}
+
+static void
+key_builder_init(KeyBuilder *b, KeySet *set)
+{
+	set->n = 0;
+	set->data = palloc(sizeof(uint8 *));
+	set->lens = palloc(sizeof(size_t));
+	set->text = palloc(sizeof(char *));
+	b->set = set;
+	b->cap = 1;
+}
+
+static int
+compare_key_index(const void *a, const void *b, void *arg)
+{
+	const KeySet *s = arg;
+	size_t		i = *(const size_t *) a;
+	size_t		j = *(const size_t *) b;
+	size_t		n = Min(s->lens[i], s->lens[j]);
+	int			c = memcmp(s->data[i], s->data[j], n);
+
+	if (c != 0)
+		return c;
+	return (s->lens[i] > s->lens[j]) - (s->lens[i] < s->lens[j]);
+}
+
+/* Sort and drop duplicates, in place. */
+static void
+keys_unique(KeySet *s)
+{
+	size_t	   *order;
+	size_t		i;
+	size_t		out = 0;
+	const uint8 **data;
+	size_t	   *lens;
+	char	  **text;
+
+	if (s->n < 2)
+		return;
+	order = palloc_extended(sizeof(size_t) * s->n, MCXT_ALLOC_HUGE);
+	for (i = 0; i < s->n; i++)
+		order[i] = i;
+	qsort_arg(order, s->n, sizeof(size_t), compare_key_index, s);
+
+	data = palloc_extended(sizeof(uint8 *) * s->n, MCXT_ALLOC_HUGE);
+	lens = palloc_extended(sizeof(size_t) * s->n, MCXT_ALLOC_HUGE);
+	text = palloc_extended(sizeof(char *) * s->n, MCXT_ALLOC_HUGE);
+	for (i = 0; i < s->n; i++)
+	{
+		size_t		k = order[i];
+
+		if (out > 0 && lens[out - 1] == s->lens[k] &&
+			memcmp(data[out - 1], s->data[k], s->lens[k]) == 0)
+			continue;
+		data[out] = s->data[k];
+		lens[out] = s->lens[k];
+		text[out] = s->text[k];
+		out++;
+	}
+	s->data = data;
+	s->lens = lens;
+	s->text = text;
+	s->n = out;
+}
+
+void
+keys_collect(const char *keys_query, KeySet *keys)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *parsed = pg_parse_query(keys_query);
+	SPIPlanPtr	plan;
+	Portal		portal;
+	KeyBuilder	b;
+
+	/* Refuse anything but one query that returns rows, before running it. */
+	if (list_length(parsed) != 1 ||
+		!IsA(linitial_node(RawStmt, parsed)->stmt, SelectStmt) ||
+		((SelectStmt *) linitial_node(RawStmt, parsed)->stmt)->intoClause != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("keys_query must be a single SELECT"),
+				 errhint("For example: SELECT credit_code FROM applicants")));
+
+	key_builder_init(&b, keys);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(keys_query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		uint64		i;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		if (SPI_tuptable->tupdesc->natts < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("keys_query returns no column")));
+		for (i = 0; i < SPI_processed; i++)
+		{
+			char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			MemoryContext spi;
+
+			if (v == NULL)
+				continue;		/* NULL keys are ignored */
+			spi = MemoryContextSwitchTo(caller);
+			key_builder_add(&b, v);
+			MemoryContextSwitchTo(spi);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+
+	keys_unique(keys);
+}
+
+void
+dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	StringInfoData sql;
+	DatasetRoleContext role;
+	KeyBuilder	b;
+	size_t		cap = 0;
+	ListCell   *lc;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int			ncol = list_length(columns);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT d.%s::pg_catalog.text", quote_identifier(ds->key_column));
+	foreach(lc, columns)
+		appendStringInfo(&sql, ", d.%s::pg_catalog.text", quote_identifier((char *) lfirst(lc)));
+	appendStringInfo(&sql, " FROM (%s\n) AS d WHERE d.%s IS NOT NULL",
+					 ds->query, quote_identifier(ds->key_column));
+
+	key_builder_init(&b, &rows->keys);
+	rows->ncolumns = ncol;
+	rows->values = palloc(sizeof(char *));
+
+	/* The publisher's rights and search_path, never the extension owner's. */
+	dataset_enter_role(ds->owner_role, ds->search_path, &role);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(sql.data, 0, NULL);
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dataset \"%s\" can no longer be read: %s", ds->name,
+						SPI_result_code_string(SPI_result))));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		uint64		i;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+			size_t		row = rows->keys.n;
+			int			c;
+
+			key_builder_add(&b, SPI_getvalue(tup, desc, 1));
+			if (ncol > 0)
+			{
+				if (row + 1 > cap)
+				{
+					cap = Max(cap * 2, 1024);
+					rows->values = repalloc_huge(rows->values, sizeof(char *) * cap * ncol);
+				}
+				for (c = 0; c < ncol; c++)
+				{
+					char	   *v = SPI_getvalue(tup, desc, c + 2);
+
+					rows->values[row * ncol + c] =
+						v ? pg_server_to_any(pstrdup(v), strlen(v), PG_UTF8) : NULL;
+				}
+			}
+			MemoryContextSwitchTo(spi);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	dataset_leave_role(&role);
+}

@@ -1,0 +1,29 @@
+/*
+ * keys.h — the two sets a protocol joins: the asker's keys (from its
+ * keys_query, run with the caller's rights) and the owner's rows (from the
+ * dataset's query, run with the publisher's rights).
+ *
+ * Keys are compared as the exact bytes of their text form in UTF-8, so two
+ * databases in different encodings still agree.  NULL keys are ignored.
+ */
+#ifndef PGPRIV_PROTOCOL_KEYS_H
+#define PGPRIV_PROTOCOL_KEYS_H
+
+#include "catalog/pgpriv_catalog.h"
+#include "protocol/batch.h"
+
+/* Run keys_query; its first column, as text, is the key.  Duplicates count once. */
+extern void keys_collect(const char *keys_query, KeySet *keys);
+
+/* The owner's rows: key and permitted payload columns as text (NULL kept). */
+typedef struct DatasetRows
+{
+	KeySet		keys;			/* one per row; duplicates kept (several rows may share a key) */
+	int			ncolumns;
+	char	  **values;			/* nrows × ncolumns, NULL for SQL NULL (UTF-8) */
+} DatasetRows;
+
+/* Run the dataset's query as its publisher and read key + columns. */
+extern void dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows);
+
+#endif

@@ -1,0 +1,1108 @@
+/*
+ * psi_oprf.c — blinded join by OPRF table: psi and psi_fetch
+ * (ARCHITECTURE.md protocol 1), the owner's half and the asker's half.
+ *
+ * Owner.  For each (dataset, peer role) there is a long-term OPRF key k.
+ * From it the owner materialises an encrypted table: per row
+ * F = OPRF(k, key) (RFC 9497 Evaluate), tag = F[0..16), and for psi_fetch the
+ * permitted columns sealed with XChaCha20-Poly1305 under F[32..64) and a
+ * random nonce.  Entries are sorted by tag, which hides the dataset's row
+ * order.  The table is versioned by a digest of everything it depends on (the
+ * rows, the key generation, the permit's columns), so a data change or a key
+ * rotation yields a new version and an unchanged dataset keeps its version.
+ *
+ * Asker.  Blinds its keys, has the owner evaluate the blinded elements
+ * (counted against max_keys), finalizes, fetches the encrypted table unless
+ * its cached copy has the current version, and matches tags; for psi_fetch
+ * it opens the matching entries.
+ *
+ * What crosses the wire: blinded and evaluated ristretto255 elements, the
+ * sorted tags and sealed payloads.  The owner learns how many keys were
+ * asked; the asker learns which of its keys are present, their permitted
+ * columns (psi_fetch), and the number of rows in the dataset.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/fmgroids.h"
+#include "common/hashfn.h"
+#include "port/pg_bswap.h"
+
+#include "pgpriv.h"
+#include "catalog/pgpriv_catalog.h"
+#include "crypto/oprf.h"
+#include "peer/call.h"
+#include "protocol/batch.h"
+#include "protocol/keys.h"
+#include "protocol/progress.h"
+#include "wire/message.h"
+
+#define TAG_BYTES		16
+#define NONCE_BYTES		crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEAL_KEY_OFFSET 32		/* F[32..64) seals the payload; F[0..16) is the tag */
+#define MAX_ENTRY_BYTES (1024 * 1024)
+#define MAX_CHUNK_ENTRIES (1 << 22)
+#define CHUNK_TARGET_BYTES (8 * 1024 * 1024)
+
+PG_FUNCTION_INFO_V1(pgpriv_serve_psi_table);
+PG_FUNCTION_INFO_V1(pgpriv_serve_psi_chunk);
+PG_FUNCTION_INFO_V1(pgpriv_serve_oprf);
+PG_FUNCTION_INFO_V1(pgpriv_psi);
+PG_FUNCTION_INFO_V1(pgpriv_psi_fetch);
+
+/* The capabilities this protocol serves. */
+static void
+check_capability(const char *capability)
+{
+	if (strcmp(capability, "psi") != 0 && strcmp(capability, "psi_fetch") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the OPRF table serves psi and psi_fetch, not \"%s\"", capability)));
+}
+
+/* Additional data binding a sealed payload to its dataset and capability. */
+static char *
+seal_context(const char *dataset, const char *capability)
+{
+	return psprintf("pgpriv-psi-v1|%s|%s", dataset, capability);
+}
+
+/* ----------------------------------------------------------------------
+ * Owner's half
+ * ----------------------------------------------------------------------
+ */
+
+/* Serialise one row's permitted values: per column u32 length (or ~0 for NULL) and bytes. */
+static void
+payload_serialise(StringInfo buf, char **values, int ncol)
+{
+	int			c;
+
+	resetStringInfo(buf);
+	for (c = 0; c < ncol; c++)
+	{
+		uint32		len = values[c] ? (uint32) strlen(values[c]) : 0xFFFFFFFF;
+		uint32		be = pg_hton32(len);
+
+		appendBinaryStringInfo(buf, (char *) &be, 4);
+		if (values[c])
+			appendBinaryStringInfo(buf, values[c], len);
+	}
+}
+
+static int
+compare_hash16(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+/*
+ * Digest of the table's inputs, independent of row order: the sorted
+ * BLAKE2b hashes of the rows, then the key generation, capability and
+ * columns.  Equal digests mean an identical table could be served again.
+ */
+static char *
+table_version(const DatasetRows *rows, int32 key_generation, const char *capability,
+			  List *columns)
+{
+	size_t		n = rows->keys.n;
+	uint8	   *hashes = palloc_extended(Max(n, 1) * 16, MCXT_ALLOC_HUGE);
+	crypto_generichash_state st;
+	StringInfoData buf;
+	uint8		digest[16];
+	char		hex[33];
+	size_t		i;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	for (i = 0; i < n; i++)
+	{
+		crypto_generichash_state rs;
+
+		payload_serialise(&buf, rows->values + i * rows->ncolumns, rows->ncolumns);
+		crypto_generichash_init(&rs, NULL, 0, 16);
+		crypto_generichash_update(&rs, (const uint8 *) &rows->keys.lens[i], sizeof(size_t));
+		crypto_generichash_update(&rs, rows->keys.data[i], rows->keys.lens[i]);
+		crypto_generichash_update(&rs, (const uint8 *) buf.data, buf.len);
+		crypto_generichash_final(&rs, hashes + i * 16, 16);
+		if ((i & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	qsort(hashes, n, 16, compare_hash16);
+
+	crypto_generichash_init(&st, NULL, 0, 16);
+	crypto_generichash_update(&st, hashes, n * 16);
+	crypto_generichash_update(&st, (const uint8 *) &key_generation, sizeof(key_generation));
+	crypto_generichash_update(&st, (const uint8 *) capability, strlen(capability) + 1);
+	foreach(lc, columns)
+		crypto_generichash_update(&st, (const uint8 *) lfirst(lc), strlen(lfirst(lc)) + 1);
+	crypto_generichash_final(&st, digest, sizeof(digest));
+	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	pfree(hashes);
+	return pstrdup(hex);
+}
+
+/* Current version of the served table for (dataset, peer, capability), or NULL. */
+static char *
+stored_version(const char *dataset, const char *peer, const char *capability,
+			   int64 *entries, int32 *chunks)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	char	   *version = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = CStringGetTextDatum(peer);
+	args[2] = CStringGetTextDatum(capability);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT version, entries, count(*) OVER () FROM pgpriv.served_table "
+							  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3 LIMIT 1",
+							  3, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.served_table");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		version = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		*entries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		*chunks = (int32) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	SPI_finish();
+	return version;
+}
+
+typedef struct EntryRef
+{
+	const uint8 *bytes;
+	uint32		len;
+} EntryRef;
+
+static int
+compare_entry(const void *a, const void *b)
+{
+	return memcmp(((const EntryRef *) a)->bytes, ((const EntryRef *) b)->bytes, TAG_BYTES);
+}
+
+/* Build the encrypted table from the rows and store it in chunks. */
+static void
+build_table(const Dataset *ds, const char *peer, const char *capability, List *columns,
+			const DatasetRows *rows, const char *version, int64 *entries_out, int32 *chunks_out)
+{
+	size_t		n = rows->keys.n;
+	int			ncol = rows->ncolumns;
+	bool		sealed = strcmp(capability, "psi_fetch") == 0;
+	uint8		sk[32];
+	uint8	   *outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
+	EntryRef   *refs = palloc_extended(Max(n, 1) * sizeof(EntryRef), MCXT_ALLOC_HUGE);
+	char	   *ad = seal_context(ds->name, capability);
+	StringInfoData plain;
+	size_t		i;
+	int32		chunk = 0;
+	Oid			del_types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		del_args[3];
+	SPIPlanPtr	insert;
+	Oid			ins_types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, BYTEAOID};
+
+	oprf_key_for_peer(ds->name, sk, NULL);
+	progress_phase("owner: evaluating the OPRF over the dataset", n);
+	batch_evaluate_unblinded(&rows->keys, sk, outputs);
+	sodium_memzero(sk, sizeof(sk));
+
+	progress_phase("owner: sealing the table", n);
+	initStringInfo(&plain);
+	for (i = 0; i < n; i++)
+	{
+		const uint8 *F = outputs + i * OPRF_OUTPUT_BYTES;
+		uint8	   *entry;
+		uint32		len;
+
+		if (sealed)
+		{
+			unsigned long long ctlen;
+
+			payload_serialise(&plain, rows->values + i * ncol, ncol);
+			if (plain.len + TAG_BYTES + NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES > MAX_ENTRY_BYTES)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("a row of dataset \"%s\" has more than %d bytes of permitted columns",
+								ds->name, MAX_ENTRY_BYTES)));
+			len = TAG_BYTES + NONCE_BYTES + plain.len + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+			entry = palloc(len);
+			memcpy(entry, F, TAG_BYTES);
+			/* A fresh random nonce: rows sharing a key share the sealing key. */
+			randombytes_buf(entry + TAG_BYTES, NONCE_BYTES);
+			crypto_aead_xchacha20poly1305_ietf_encrypt(entry + TAG_BYTES + NONCE_BYTES, &ctlen,
+													   (const uint8 *) plain.data, plain.len,
+													   (const uint8 *) ad, strlen(ad), NULL,
+													   entry + TAG_BYTES, F + SEAL_KEY_OFFSET);
+		}
+		else
+		{
+			len = TAG_BYTES;
+			entry = palloc(len);
+			memcpy(entry, F, TAG_BYTES);
+		}
+		refs[i].bytes = entry;
+		refs[i].len = len;
+		if ((i & 0xfff) == 0)
+		{
+			CHECK_FOR_INTERRUPTS();
+			progress_advance(i, 0, 0);
+		}
+	}
+	sodium_memzero(outputs, Max(n, 1) * OPRF_OUTPUT_BYTES);
+	qsort(refs, n, sizeof(EntryRef), compare_entry);
+
+	/* Replace the stored table. */
+	del_args[0] = CStringGetTextDatum(ds->name);
+	del_args[1] = CStringGetTextDatum(peer);
+	del_args[2] = CStringGetTextDatum(capability);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("DELETE FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
+							  3, del_types, del_args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clear pgpriv.served_table");
+	insert = SPI_prepare("INSERT INTO pgpriv.served_table (dataset, peer_role, capability, version, columns, entries, chunk, data) "
+						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, ins_types);
+	if (insert == NULL)
+		elog(ERROR, "could not prepare the served table insert");
+
+	i = 0;
+	do
+	{
+		WireBuilder wb;
+		size_t		bytes = 0;
+		Datum		args[8];
+		Datum	   *coldatums;
+		int			c = 0;
+		ListCell   *lc;
+
+		wire_builder_init(&wb, WIRE_TABLE_CHUNK);
+		while (i < n && bytes < CHUNK_TARGET_BYTES && wb.count < (uint32) pgpriv_batch_size)
+		{
+			wire_builder_add(&wb, refs[i].bytes, refs[i].len);
+			bytes += refs[i].len + 4;
+			i++;
+		}
+		coldatums = palloc(sizeof(Datum) * Max(list_length(columns), 1));
+		foreach(lc, columns)
+			coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
+		args[0] = del_args[0];
+		args[1] = del_args[1];
+		args[2] = del_args[2];
+		args[3] = CStringGetTextDatum(version);
+		args[4] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+		args[5] = Int64GetDatum((int64) n);
+		args[6] = Int32GetDatum(chunk);
+		args[7] = PointerGetDatum(wire_builder_finish(&wb));
+		if (SPI_execute_plan(insert, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store a served table chunk");
+		chunk++;
+		CHECK_FOR_INTERRUPTS();
+	} while (i < n);
+	SPI_finish();
+
+	*entries_out = (int64) n;
+	*chunks_out = chunk;
+}
+
+/*
+ * pgpriv.serve_psi_table(dataset, capability)
+ *   → TABLE(version text, entries bigint, chunks int, columns text[], batch_limit int)
+ *
+ * Called by a peer: checks its permit, rebuilds the encrypted table if the
+ * dataset changed, and describes it.
+ */
+Datum
+pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *peer = session_role_name();
+	Dataset		ds;
+	Permit		permit;
+	DatasetRows rows;
+	int32		generation;
+	uint8		sk[32];
+	char	   *version;
+	char	   *current;
+	int64		entries = 0;
+	int32		chunks = 0;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	Datum	   *coldatums;
+	int			c = 0;
+	ListCell   *lc;
+
+	check_capability(capability);
+	permit_require(dataset, capability, &ds, &permit);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "serve_psi_table must return a composite type");
+
+	/* One builder at a time per (dataset, peer, capability). */
+	DirectFunctionCall1(pg_advisory_xact_lock_int8,
+						Int64GetDatum((int64) hash_bytes((const unsigned char *) psprintf("%s|%s|%s", dataset, peer, capability),
+														 strlen(dataset) + strlen(peer) + strlen(capability) + 2)));
+
+	progress_begin("psi table", peer, dataset, 0);
+	progress_phase("owner: reading the dataset", 0);
+	dataset_rows_fetch(&ds, permit.columns, &rows);
+	oprf_key_for_peer(dataset, sk, &generation);
+	sodium_memzero(sk, sizeof(sk));
+	version = table_version(&rows, generation, capability, permit.columns);
+
+	current = stored_version(dataset, peer, capability, &entries, &chunks);
+	if (current == NULL || strcmp(current, version) != 0)
+	{
+		build_table(&ds, peer, capability, permit.columns, &rows, version, &entries, &chunks);
+		audit_append("owner", peer, capability, dataset, -1, entries, -1, -1,
+					 "ok", psprintf("encrypted table built, version %s", version));
+	}
+	progress_end();
+
+	coldatums = palloc(sizeof(Datum) * Max(list_length(permit.columns), 1));
+	foreach(lc, permit.columns)
+		coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
+	values[0] = CStringGetTextDatum(version);
+	values[1] = Int64GetDatum(entries);
+	values[2] = Int32GetDatum(chunks);
+	values[3] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+	values[4] = Int32GetDatum(pgpriv_batch_size);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/* pgpriv.serve_psi_chunk(dataset, capability, version, chunk) → bytea */
+Datum
+pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *version = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int32		chunk = PG_GETARG_INT32(3);
+	Dataset		ds;
+	Permit		permit;
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Datum		args[5];
+	bytea	   *out = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	check_capability(capability);
+	permit_require(dataset, capability, &ds, &permit);
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = CStringGetTextDatum(session_role_name());
+	args[2] = CStringGetTextDatum(capability);
+	args[3] = CStringGetTextDatum(version);
+	args[4] = Int32GetDatum(chunk);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT data FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 "
+							  "AND capability = $3 AND version = $4 AND chunk = $5",
+							  5, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.served_table");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		out = DatumGetByteaPCopy(d);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	if (out == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("encrypted table of dataset \"%s\" has no chunk %d at version %s", dataset, chunk, version),
+				 errhint("The dataset changed during the run; run the query again.")));
+	PG_RETURN_BYTEA_P(out);
+}
+
+/*
+ * pgpriv.serve_oprf(dataset, capability, run, blinded bytea) → bytea
+ *
+ * RFC 9497 BlindEvaluate of one batch of the asker's blinded elements, after
+ * the permit and the day's budget allow it.
+ */
+Datum
+pgpriv_serve_oprf(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
+	Dataset		ds;
+	Permit		permit;
+	uint32		count;
+	const uint8 *elements;
+	uint8	   *evaluated;
+	uint8		sk[32];
+	bytea	   *reply;
+
+	check_capability(capability);
+	permit_require(dataset, capability, &ds, &permit);
+	elements = wire_unpack_fixed(msg, WIRE_BLINDED, OPRF_ELEMENT_BYTES,
+								 (uint32) pgpriv_batch_size, &count, "the asker");
+	budget_charge(dataset, capability, count, &permit);
+
+	evaluated = palloc_extended(Max(count, 1) * (Size) OPRF_ELEMENT_BYTES, MCXT_ALLOC_HUGE);
+	oprf_key_for_peer(dataset, sk, NULL);
+	PG_TRY();
+	{
+		batch_mult(count, sk, elements, evaluated, "the asker");
+	}
+	PG_FINALLY();
+	{
+		sodium_memzero(sk, sizeof(sk));
+	}
+	PG_END_TRY();
+
+	reply = wire_pack_fixed(WIRE_EVALUATED, evaluated, count, OPRF_ELEMENT_BYTES);
+	audit_append("owner", session_role_name(), capability, dataset, count, count,
+				 VARSIZE_ANY_EXHDR(msg), VARSIZE_ANY_EXHDR(reply), "ok",
+				 psprintf("run %s", run));
+	PG_RETURN_BYTEA_P(reply);
+}
+
+/* ----------------------------------------------------------------------
+ * Asker's half
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct TableInfo
+{
+	char	   *version;
+	int64		entries;
+	int32		chunks;
+	List	   *columns;
+	int32		batch_limit;
+} TableInfo;
+
+/* The downloaded table, entries in tag order. */
+typedef struct Table
+{
+	size_t		n;
+	EntryRef   *entries;
+} Table;
+
+static List *
+parse_text_array_literal(const char *lit, const char *peer)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		d = (Datum) 0;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	List	   *out = NIL;
+
+	/* A literal that does not parse is the peer's fault: report it as such. */
+	PG_TRY();
+	{
+		d = OidInputFunctionCall(F_ARRAY_IN, (char *) lit, TEXTOID, -1);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", peer),
+				 errdetail("The column list does not parse.")));
+	}
+	PG_END_TRY();
+	arr = DatumGetArrayTypeP(d);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", peer),
+				 errdetail("Column list is not one-dimensional.")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from peer \"%s\"", peer),
+					 errdetail("Column list has a NULL.")));
+		out = lappend(out, TextDatumGetCString(elems[i]));
+	}
+	return out;
+}
+
+static int64
+parse_count(const char *s, int64 lo, int64 hi, const char *what, const char *peer)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", peer),
+				 errdetail("Impossible %s: \"%s\".", what, s)));
+	return v;
+}
+
+static void
+fetch_table_info(PeerCall *call, const char *dataset, const char *capability, TableInfo *info)
+{
+	const char *params[2] = {dataset, capability};
+	PGresult   *res;
+
+	res = peer_call_text(call, "SELECT version, entries, chunks, columns, batch_limit "
+						 "FROM pgpriv.serve_psi_table($1, $2)", 2, params);
+	if (PQntuples(res) != 1 || PQnfields(res) != 5 ||
+		PQgetisnull(res, 0, 0) || strlen(PQgetvalue(res, 0, 0)) != 32)
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", call->peer),
+				 errdetail("The table description is malformed.")));
+	}
+	info->version = pstrdup(PQgetvalue(res, 0, 0));
+	info->entries = parse_count(PQgetvalue(res, 0, 1), 0, PG_INT64_MAX, "entry count", call->peer);
+	info->chunks = (int32) parse_count(PQgetvalue(res, 0, 2), 1, PG_INT32_MAX, "chunk count", call->peer);
+	info->columns = parse_text_array_literal(PQgetvalue(res, 0, 3), call->peer);
+	info->batch_limit = (int32) parse_count(PQgetvalue(res, 0, 4), 1, PG_INT32_MAX, "batch limit", call->peer);
+	PQclear(res);
+}
+
+/* The asker's cached copy of a table, as a list of chunk messages, or NIL. */
+static List *
+cache_load(const char *server, const char *remote_user, const char *dataset,
+		   const char *capability, const char *version)
+{
+	OwnerContext owner;
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[5];
+	List	   *chunks = NIL;
+	MemoryContext caller = CurrentMemoryContext;
+	uint64		i;
+
+	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(remote_user);
+	args[2] = CStringGetTextDatum(dataset);
+	args[3] = CStringGetTextDatum(capability);
+	args[4] = CStringGetTextDatum(version);
+	catalog_enter_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT data FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
+							  "AND dataset = $3 AND capability = $4 AND version = $5 ORDER BY chunk",
+							  5, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.peer_table");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		chunks = lappend(chunks, DatumGetByteaPCopy(d));
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	catalog_leave_owner(&owner);
+	return chunks;
+}
+
+static void
+cache_store(const char *server, const char *remote_user, const char *dataset,
+			const char *capability, const char *version, List *chunks)
+{
+	OwnerContext owner;
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BYTEAOID};
+	Datum		args[7];
+	SPIPlanPtr	plan;
+	ListCell   *lc;
+	int32		chunk = 0;
+
+	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(remote_user);
+	args[2] = CStringGetTextDatum(dataset);
+	args[3] = CStringGetTextDatum(capability);
+	args[4] = CStringGetTextDatum(version);
+	catalog_enter_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("DELETE FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
+							  "AND dataset = $3 AND capability = $4",
+							  4, types, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clear pgpriv.peer_table");
+	plan = SPI_prepare("INSERT INTO pgpriv.peer_table (server, remote_user, dataset, capability, version, chunk, data) "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
+	foreach(lc, chunks)
+	{
+		args[5] = Int32GetDatum(chunk++);
+		args[6] = PointerGetDatum(lfirst(lc));
+		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store a table chunk");
+	}
+	SPI_finish();
+	catalog_leave_owner(&owner);
+}
+
+/* Index the entries of the chunks, checking framing and tag order. */
+static void
+table_index(List *chunks, int64 expected, const char *peer, bool sealed, Table *table)
+{
+	size_t		cap = 1024;
+	ListCell   *lc;
+	char	   *sender = psprintf("peer \"%s\"", peer);
+
+	table->n = 0;
+	table->entries = palloc(sizeof(EntryRef) * cap);
+	foreach(lc, chunks)
+	{
+		WireReader r;
+		const uint8 *item;
+		uint32		len;
+
+		wire_reader_init(&r, (bytea *) lfirst(lc), WIRE_TABLE_CHUNK, MAX_CHUNK_ENTRIES,
+						 MAX_ENTRY_BYTES, sender);
+		while (wire_reader_next(&r, &item, &len))
+		{
+			if (len < TAG_BYTES ||
+				(sealed && len < TAG_BYTES + NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES) ||
+				(!sealed && len != TAG_BYTES))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("malformed message from %s", sender),
+						 errdetail("Table entry %zu has %u bytes.", table->n + 1, len)));
+			if (table->n > 0 && memcmp(table->entries[table->n - 1].bytes, item, TAG_BYTES) > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("malformed message from %s", sender),
+						 errdetail("Table entries are not in tag order.")));
+			if (table->n == cap)
+			{
+				cap *= 2;
+				table->entries = repalloc_huge(table->entries, sizeof(EntryRef) * cap);
+			}
+			table->entries[table->n].bytes = item;
+			table->entries[table->n].len = len;
+			table->n++;
+		}
+	}
+	if ((int64) table->n != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", sender),
+				 errdetail("The table has %zu entries, %lld were announced.", table->n, (long long) expected)));
+}
+
+/* First entry whose tag is >= tag (binary search). */
+static size_t
+table_lower_bound(const Table *t, const uint8 *tag)
+{
+	size_t		lo = 0;
+	size_t		hi = t->n;
+
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (memcmp(t->entries[mid].bytes, tag, TAG_BYTES) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Get the table at info->version: from the cache, or downloaded and cached. */
+static List *
+obtain_table(PeerCall *call, const char *dataset, const char *capability, const TableInfo *info,
+			 bool *cached)
+{
+	char	   *remote_user = peer_remote_user(call->peer);
+	List	   *chunks = cache_load(call->peer, remote_user, dataset, capability, info->version);
+	int32		c;
+	int64		total = 0;
+	int64		limit = (int64) pgpriv_max_table_mb * 1024 * 1024;
+	char		chunkbuf[16];
+
+	if (list_length(chunks) == info->chunks)
+	{
+		*cached = true;
+		return chunks;
+	}
+	*cached = false;
+	chunks = NIL;
+	progress_phase("asker: downloading the encrypted table", info->chunks);
+	for (c = 0; c < info->chunks; c++)
+	{
+		const char *params[4] = {dataset, capability, info->version, chunkbuf};
+		bytea	   *chunk;
+
+		snprintf(chunkbuf, sizeof(chunkbuf), "%d", c);
+		chunk = peer_call_bytea(call, "SELECT pgpriv.serve_psi_chunk($1, $2, $3, $4::int4)", 4, params, NULL);
+		total += VARSIZE_ANY_EXHDR(chunk);
+		if (total > limit)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the encrypted table of dataset \"%s\" at peer \"%s\" exceeds pgpriv.max_table_mb (%d MB)",
+							dataset, call->peer, pgpriv_max_table_mb)));
+		chunks = lappend(chunks, chunk);
+		progress_advance(c + 1, call->bytes_in, call->bytes_out);
+	}
+	cache_store(call->peer, remote_user, dataset, capability, info->version, chunks);
+	return chunks;
+}
+
+/* The OPRF outputs of the asker's keys, through the peer (blind, evaluate, finalize). */
+static uint8 *
+oprf_through_peer(PeerCall *call, const char *dataset, const char *capability,
+				  const KeySet *keys, int32 batch_limit, const char *run)
+{
+	size_t		n = keys->n;
+	uint8	   *blinds = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
+	uint8	   *blinded = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
+	uint8	   *evaluated = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
+	uint8	   *outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
+	size_t		batch = (size_t) Min(pgpriv_batch_size, batch_limit);
+	size_t		start;
+	char	   *sender = psprintf("peer \"%s\"", call->peer);
+
+	progress_phase("asker: blinding keys", n);
+	batch_random_scalars(n, blinds);
+	batch_blind(keys, blinds, blinded);
+
+	progress_phase("asker: owner evaluates blinded keys", n);
+	for (start = 0; start < n; start += batch)
+	{
+		size_t		m = Min(batch, n - start);
+		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * 32, (uint32) m, 32);
+		const char *params[3] = {dataset, capability, run};
+		bytea	   *reply = peer_call_bytea(call, "SELECT pgpriv.serve_oprf($1, $2, $3, $4)", 3, params, msg);
+		uint32		count;
+		const uint8 *items = wire_unpack_fixed(reply, WIRE_EVALUATED, 32, (uint32) m, &count, sender);
+
+		if (count != m)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from %s", sender),
+					 errdetail("%u evaluated elements for %zu blinded ones.", count, m)));
+		memcpy(evaluated + start * 32, items, m * 32);
+		pfree(msg);
+		pfree(reply);
+		progress_advance(start + m, call->bytes_in, call->bytes_out);
+	}
+
+	progress_phase("asker: finalizing", n);
+	batch_finalize(keys, blinds, evaluated, outputs, sender);
+	sodium_memzero(blinds, Max(n, 1) * 32);
+	return outputs;
+}
+
+typedef struct JoinRun
+{
+	PeerCall	call;
+	KeySet		keys;
+	TableInfo	info;
+	Table		table;
+	uint8	   *outputs;
+	bool		cached;
+	char	   *run;
+} JoinRun;
+
+/* What psi and psi_fetch share, first half: keys and the owner's table. */
+static void
+join_begin(JoinRun *jr, const char *server, const char *dataset, const char *capability,
+		   const char *keys_query)
+{
+	List	   *chunks;
+
+	keys_collect(keys_query, &jr->keys);
+	jr->run = peer_new_run_id();
+	peer_call_open(&jr->call, server);
+	progress_begin(capability, server, dataset, jr->keys.n);
+	progress_phase("asker: owner prepares its table", 0);
+	fetch_table_info(&jr->call, dataset, capability, &jr->info);
+	chunks = obtain_table(&jr->call, dataset, capability, &jr->info, &jr->cached);
+	table_index(chunks, jr->info.entries, server, strcmp(capability, "psi_fetch") == 0, &jr->table);
+}
+
+/* Second half: the OPRF outputs of the keys (this is what max_keys counts). */
+static void
+join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
+{
+	jr->outputs = oprf_through_peer(&jr->call, dataset, capability, &jr->keys,
+									jr->info.batch_limit, jr->run);
+	progress_phase("asker: matching", jr->keys.n);
+}
+
+static void
+join_audit(JoinRun *jr, const char *dataset, const char *capability, int64 keys_out)
+{
+	OwnerContext owner;
+
+	catalog_enter_owner(&owner);
+	audit_append("asker", jr->call.peer, capability, dataset, (int64) jr->keys.n, keys_out,
+				 jr->call.bytes_in, jr->call.bytes_out, "ok",
+				 psprintf("run %s, table version %s%s", jr->run, jr->info.version,
+						  jr->cached ? " (cached)" : " (downloaded)"));
+	catalog_leave_owner(&owner);
+	progress_end();
+}
+
+/*
+ * Set up a materialised result of one text column.  (RETURNS TABLE(key
+ * text) is a set of scalars to the executor, so InitMaterializedSRF's row
+ * type lookup does not apply.)
+ */
+static void
+materialize_key_srf(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	TupleDesc	desc;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	desc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(desc, (AttrNumber) 1, "key", TEXTOID, -1, 0);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0,
+											  false, work_mem);
+	rsinfo->setDesc = desc;
+	MemoryContextSwitchTo(old);
+}
+
+/* pgpriv.psi(peer name, dataset text, keys_query text) → TABLE(key text) */
+Datum
+pgpriv_psi(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *server = NameStr(*PG_GETARG_NAME(0));
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	JoinRun		jr;
+	size_t		i;
+	int64		matched = 0;
+
+	materialize_key_srf(fcinfo);
+	join_begin(&jr, server, dataset, "psi", keys_query);
+	join_evaluate(&jr, dataset, "psi");
+	for (i = 0; i < jr.keys.n; i++)
+	{
+		const uint8 *tag = jr.outputs + i * OPRF_OUTPUT_BYTES;
+		size_t		pos = table_lower_bound(&jr.table, tag);
+
+		if (pos < jr.table.n && memcmp(jr.table.entries[pos].bytes, tag, TAG_BYTES) == 0)
+		{
+			Datum		v = CStringGetTextDatum(jr.keys.text[i]);
+			bool		isnull = false;
+
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &isnull);
+			matched++;
+		}
+	}
+	sodium_memzero(jr.outputs, Max(jr.keys.n, 1) * OPRF_OUTPUT_BYTES);
+	join_audit(&jr, dataset, "psi", matched);
+	return (Datum) 0;
+}
+
+/* Open one sealed entry; false if it does not open (not ours, or tampered). */
+static bool
+entry_open(const EntryRef *e, const uint8 *F, const char *ad, StringInfo plain)
+{
+	const uint8 *nonce = e->bytes + TAG_BYTES;
+	const uint8 *ct = nonce + NONCE_BYTES;
+	size_t		ctlen = e->len - TAG_BYTES - NONCE_BYTES;
+	unsigned long long plen;
+
+	resetStringInfo(plain);
+	enlargeStringInfo(plain, ctlen);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8 *) plain->data, &plen, NULL, ct, ctlen,
+												   (const uint8 *) ad, strlen(ad), nonce,
+												   F + SEAL_KEY_OFFSET) != 0)
+		return false;
+	plain->len = (int) plen;
+	return true;
+}
+
+/* Split an opened payload into ncol values (NULL for SQL NULL). */
+static void
+payload_split(StringInfo plain, int ncol, char **values, const char *peer)
+{
+	const uint8 *p = (const uint8 *) plain->data;
+	const uint8 *end = p + plain->len;
+	int			c;
+
+	for (c = 0; c < ncol; c++)
+	{
+		uint32		len;
+
+		if (end - p < 4)
+			goto bad;
+		memcpy(&len, p, 4);
+		len = pg_ntoh32(len);
+		p += 4;
+		if (len == 0xFFFFFFFF)
+		{
+			values[c] = NULL;
+			continue;
+		}
+		if ((size_t) (end - p) < len)
+			goto bad;
+		values[c] = pg_any_to_server(pnstrdup((const char *) p, len), len, PG_UTF8);
+		p += len;
+	}
+	if (p == end)
+		return;
+bad:
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from peer \"%s\"", peer),
+			 errdetail("An opened table entry does not hold %d column values.", ncol)));
+}
+
+/*
+ * pgpriv.psi_fetch(peer name, dataset text, keys_query text) → SETOF record
+ *
+ * The caller's column definition list is the projection: the key first,
+ * then permitted columns by name, converted to the declared types.
+ */
+Datum
+pgpriv_psi_fetch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *server = NameStr(*PG_GETARG_NAME(0));
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	TupleDesc	want;
+	JoinRun		jr;
+	int		   *source;			/* per output column: payload index, -1 for the key */
+	FmgrInfo   *infuncs;
+	Oid		   *ioparams;
+	int			natts;
+	int			a;
+	int			ncol;
+	char	  **values;
+	Datum	   *outvals;
+	bool	   *outnulls;
+	StringInfoData plain;
+	char	   *ad = seal_context(dataset, "psi_fetch");
+	size_t		i;
+	int64		rows_out = 0;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("a column definition list is required for pgpriv.psi_fetch"),
+				 errhint("For example: SELECT * FROM pgpriv.psi_fetch('gov', 'tax', $$SELECT code FROM applicants$$) "
+						 "AS t(code text, tax_grade text).")));
+	want = CreateTupleDescCopy(rsinfo->expectedDesc);
+	natts = want->natts;
+	if (natts < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("the column definition list of pgpriv.psi_fetch needs the key column first")));
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	join_begin(&jr, server, dataset, "psi_fetch", keys_query);
+	ncol = list_length(jr.info.columns);
+
+	/* Map the caller's columns to permitted payload columns. */
+	source = palloc(sizeof(int) * natts);
+	infuncs = palloc(sizeof(FmgrInfo) * natts);
+	ioparams = palloc(sizeof(Oid) * natts);
+	for (a = 0; a < natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(want, a);
+		Oid			infunc;
+
+		source[a] = -1;
+		if (a > 0)
+		{
+			ListCell   *lc;
+			int			c = 0;
+
+			foreach(lc, jr.info.columns)
+			{
+				if (strcmp((char *) lfirst(lc), NameStr(att->attname)) == 0)
+					source[a] = c;
+				c++;
+			}
+			if (source[a] < 0)
+			{
+				StringInfoData permitted;
+				ListCell   *lc2;
+
+				initStringInfo(&permitted);
+				foreach(lc2, jr.info.columns)
+					appendStringInfo(&permitted, "%s%s", permitted.len ? ", " : "", (char *) lfirst(lc2));
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("column \"%s\" of dataset \"%s\" is not permitted for psi_fetch at peer \"%s\"",
+								NameStr(att->attname), dataset, server),
+						 errdetail("Permitted columns: %s.", permitted.len ? permitted.data : "none")));
+			}
+		}
+		getTypeInputInfo(att->atttypid, &infunc, &ioparams[a]);
+		fmgr_info(infunc, &infuncs[a]);
+	}
+
+	/* Only now, with the projection known to be permitted, spend the budget. */
+	join_evaluate(&jr, dataset, "psi_fetch");
+
+	values = palloc(sizeof(char *) * Max(ncol, 1));
+	outvals = palloc(sizeof(Datum) * natts);
+	outnulls = palloc(sizeof(bool) * natts);
+	initStringInfo(&plain);
+	for (i = 0; i < jr.keys.n; i++)
+	{
+		const uint8 *F = jr.outputs + i * OPRF_OUTPUT_BYTES;
+		size_t		pos;
+
+		for (pos = table_lower_bound(&jr.table, F);
+			 pos < jr.table.n && memcmp(jr.table.entries[pos].bytes, F, TAG_BYTES) == 0; pos++)
+		{
+			if (!entry_open(&jr.table.entries[pos], F, ad, &plain))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("malformed message from peer \"%s\"", server),
+						 errdetail("A table entry with a matching tag does not open.")));
+			payload_split(&plain, ncol, values, server);
+			for (a = 0; a < natts; a++)
+			{
+				Form_pg_attribute att = TupleDescAttr(want, a);
+				char	   *text = source[a] < 0 ? jr.keys.text[i] : values[source[a]];
+
+				outnulls[a] = text == NULL;
+				outvals[a] = InputFunctionCall(&infuncs[a], text, ioparams[a], att->atttypmod);
+			}
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, outvals, outnulls);
+			rows_out++;
+		}
+		if ((i & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	sodium_memzero(jr.outputs, Max(jr.keys.n, 1) * OPRF_OUTPUT_BYTES);
+	join_audit(&jr, dataset, "psi_fetch", rows_out);
+	return (Datum) 0;
+}
