@@ -21,7 +21,8 @@ OBJS = \
 	src/protocol/batch.o \
 	src/protocol/keys.o \
 	src/protocol/progress.o \
-	src/protocol/psi_oprf.o
+	src/protocol/psi_oprf.o \
+	src/protocol/psi_count.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"

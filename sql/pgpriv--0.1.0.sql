@@ -869,6 +869,40 @@ CREATE FUNCTION pgpriv.psi_fetch(peer name, dataset text, keys_query text)
 COMMENT ON FUNCTION pgpriv.psi_fetch(name, text, text) IS
   'Permitted columns of the peer''s rows whose keys you hold; AS t(key text, col type, ...) chooses the columns';
 
+CREATE FUNCTION pgpriv.serve_count_begin(dataset text, run text, nkeys bigint) RETURNS integer
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_count_begin'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_count_begin(text, text, bigint) IS
+  'Serving (called by a peer): open a psi_count run of nkeys keys, within the permit''s budget; returns the batch limit';
+
+CREATE FUNCTION pgpriv.serve_count_push(run text, batch bytea) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_count_push'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_count_push(text, bytea) IS
+  'Serving (called by a peer): receive a batch of masked keys of a psi_count run';
+
+CREATE FUNCTION pgpriv.serve_count_finish(run text) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_count_finish'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_count_finish(text) IS
+  'Serving (called by a peer): mask both sets of a psi_count run; returns the number of distinct dataset keys';
+
+CREATE FUNCTION pgpriv.serve_count_pull(run text, part text, start bigint) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_count_pull'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_count_pull(text, text, bigint) IS
+  'Serving (called by a peer): a batch of the masked, sorted results of a psi_count run';
+
+CREATE FUNCTION pgpriv.psi_count(peer name, dataset text, keys_query text) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgpriv_psi_count'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.psi_count(name, text, text) IS
+  'How many of your keys are in the peer''s dataset, and nothing about which (shuffled ECDH)';
+
 CREATE FUNCTION pgpriv._progress_rows()
   RETURNS TABLE(pid integer, role name, capability text, peer text, dataset text, phase text,
                 keys bigint, done bigint, total bigint, bytes_in bigint, bytes_out bigint,

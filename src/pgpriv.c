@@ -20,6 +20,7 @@ PG_MODULE_MAGIC;
 int			pgpriv_crypto_threads = 0;
 int			pgpriv_batch_size = 65536;
 int			pgpriv_max_table_mb = 1024;
+int			pgpriv_max_run_keys = 16777216;
 static bool pgpriv_audit_maintenance = false;
 
 void		_PG_init(void);
@@ -59,6 +60,15 @@ _PG_init(void)
 							1024, 1, 1048576,
 							PGC_USERSET,
 							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgpriv.max_run_keys",
+							"Most keys one protocol run may carry, on either side.",
+							"Bounds the memory a run holds; a peer announcing more is refused.",
+							&pgpriv_max_run_keys,
+							16777216, 1, INT_MAX,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	/*

@@ -15,6 +15,9 @@ extern int	pgpriv_batch_size;
 /* GUC pgpriv.max_table_mb: the largest encrypted table an asker accepts. */
 extern int	pgpriv_max_table_mb;
 
+/* GUC pgpriv.max_run_keys: most keys one run may carry (memory bound). */
+extern int	pgpriv_max_run_keys;
+
 /* Threads to use for one batch, resolving 0 to the core count. */
 extern int	pgpriv_threads_for_batch(void);
 

@@ -41,9 +41,10 @@ peer_call_text(PeerCall *call, const char *sql, int nparams, const char *const *
 	return res;
 }
 
-bytea *
-peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
-				const bytea *msg)
+/* Send text parameters plus an optional binary bytea; results in result_format. */
+static PGresult *
+call_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+			  const bytea *msg, int result_format)
 {
 	int			n = ntext + (msg ? 1 : 0);
 	const char **values = palloc0(sizeof(char *) * Max(n, 1));
@@ -51,9 +52,7 @@ peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *t
 	int		   *formats = palloc0(sizeof(int) * Max(n, 1));
 	Oid		   *types = palloc0(sizeof(Oid) * Max(n, 1));
 	PGresult   *res;
-	bytea	   *out;
 	int			i;
-	size_t		len;
 
 	for (i = 0; i < ntext; i++)
 	{
@@ -69,8 +68,39 @@ peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *t
 		types[ntext] = 17;		/* bytea */
 		call->bytes_out += VARSIZE_ANY_EXHDR(msg);
 	}
+	res = peer_exec_params(call->conn, call->peer, sql, n, types, values, lengths, formats, result_format);
+	pfree(values);
+	pfree(lengths);
+	pfree(formats);
+	pfree(types);
+	return res;
+}
 
-	res = peer_exec_params(call->conn, call->peer, sql, n, types, values, lengths, formats, 1);
+PGresult *
+peer_call_msg(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+			  const bytea *msg)
+{
+	PGresult   *res = call_with_msg(call, sql, ntext, text_params, msg, 0);
+	int			i;
+
+	for (i = 0; i < PQntuples(res); i++)
+	{
+		int			j;
+
+		for (j = 0; j < PQnfields(res); j++)
+			call->bytes_in += PQgetlength(res, i, j);
+	}
+	return res;
+}
+
+bytea *
+peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+				const bytea *msg)
+{
+	PGresult   *res = call_with_msg(call, sql, ntext, text_params, msg, 1);
+	bytea	   *out;
+	size_t		len;
+
 	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
 	{
 		PQclear(res);

@@ -33,6 +33,10 @@ extern PGresult *peer_call_text(PeerCall *call, const char *sql, int nparams, co
 extern bytea *peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
 							  const bytea *msg);
 
+/* Like peer_call_bytea, but text results (caller PQclears). */
+extern PGresult *peer_call_msg(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+							   const bytea *msg);
+
 /* The role this session logs in as on the peer (the user mapping's user). */
 extern char *peer_remote_user(const char *server);
 

@@ -68,8 +68,7 @@ compare_key_index(const void *a, const void *b, void *arg)
 	return (s->lens[i] > s->lens[j]) - (s->lens[i] < s->lens[j]);
 }
 
-/* Sort and drop duplicates, in place. */
-static void
+void
 keys_unique(KeySet *s)
 {
 	size_t	   *order;

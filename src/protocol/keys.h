@@ -15,6 +15,9 @@
 /* Run keys_query; its first column, as text, is the key.  Duplicates count once. */
 extern void keys_collect(const char *keys_query, KeySet *keys);
 
+/* Sort a key set and drop duplicates, in place. */
+extern void keys_unique(KeySet *keys);
+
 /* The owner's rows: key and permitted payload columns as text (NULL kept). */
 typedef struct DatasetRows
 {

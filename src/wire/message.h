@@ -21,6 +21,8 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
+
 #define WIRE_VERSION		1
 #define WIRE_HEADER_BYTES	10
 

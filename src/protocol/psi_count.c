@@ -1,0 +1,425 @@
+/*
+ * psi_count.c — intersection size by shuffled ECDH (ARCHITECTURE.md
+ * protocol 2), the owner's half and the asker's half.
+ *
+ * Per run, the asker picks a secret scalar a and the owner a secret scalar
+ * b, both fresh.  The asker sends a·H(x) for its keys x; the owner returns
+ * b·a·H(x) for all of them and b·H(y) for its own keys y, each set sorted by
+ * value (from the asker's view a uniformly random order, since it cannot
+ * compute b·a·H(x) itself); the asker computes a·b·H(y) and counts how many
+ * land in the first set.  The owner learns how many keys were asked; the
+ * asker learns the count and the dataset's number of distinct keys, and
+ * cannot tell which of its keys matched.  H is RFC 9497 HashToGroup.
+ *
+ * The owner keeps a run's state in the serving backend's memory between
+ * the asker's calls (the asker's connection is one session); it is wiped when
+ * the run ends, a new run starts, or the session ends.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "pgpriv.h"
+#include "catalog/pgpriv_catalog.h"
+#include "crypto/oprf.h"
+#include "peer/call.h"
+#include "protocol/batch.h"
+#include "protocol/keys.h"
+#include "protocol/progress.h"
+#include "wire/message.h"
+
+#define EL 32					/* bytes per ristretto255 element */
+
+PG_FUNCTION_INFO_V1(pgpriv_serve_count_begin);
+PG_FUNCTION_INFO_V1(pgpriv_serve_count_push);
+PG_FUNCTION_INFO_V1(pgpriv_serve_count_finish);
+PG_FUNCTION_INFO_V1(pgpriv_serve_count_pull);
+PG_FUNCTION_INFO_V1(pgpriv_psi_count);
+
+static int
+compare_element(const void *a, const void *b)
+{
+	return memcmp(a, b, EL);
+}
+
+/* True if n elements are strictly ascending (sorted, no duplicates). */
+static bool
+strictly_ascending(const uint8 *elements, size_t n)
+{
+	size_t		i;
+
+	for (i = 1; i < n; i++)
+		if (memcmp(elements + (i - 1) * EL, elements + i * EL, EL) >= 0)
+			return false;
+	return true;
+}
+
+/* ----------------------------------------------------------------------
+ * Owner's half
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct CountRun
+{
+	MemoryContext cxt;
+	char		run[64];
+	char		dataset[NAMEDATALEN * 2];
+	uint8		b[32];			/* this run's secret scalar */
+	int64		expected;		/* keys the asker announced (and was charged for) */
+	int64		received;
+	uint8	   *asker;			/* received a·H(x), then b·a·H(x) sorted */
+	int64		owner_n;
+	uint8	   *owner;			/* b·H(y) for the distinct dataset keys, sorted */
+	bool		finished;
+	int64		bytes_in;
+	int64		bytes_out;
+} CountRun;
+
+static CountRun *count_run = NULL;
+
+static void
+count_run_free(void)
+{
+	if (count_run == NULL)
+		return;
+	sodium_memzero(count_run->b, sizeof(count_run->b));
+	MemoryContextDelete(count_run->cxt);
+	count_run = NULL;
+}
+
+static CountRun *
+count_run_get(const char *run)
+{
+	if (count_run == NULL || strcmp(count_run->run, run) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("No psi_count run \"%s\" is open in this session.", run)));
+	return count_run;
+}
+
+/*
+ * pgpriv.serve_count_begin(dataset, run, nkeys) → batch limit
+ *
+ * Checks the permit and charges nkeys to the day's budget, then opens the
+ * run with a fresh secret scalar b.
+ */
+Datum
+pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int64		nkeys = PG_GETARG_INT64(2);
+	Dataset		ds;
+	Permit		permit;
+	MemoryContext cxt;
+
+	permit_require(dataset, "psi_count", &ds, &permit);
+	if (nkeys < 0 || nkeys > (int64) pgpriv_max_run_keys)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a psi_count run may ask at most %d keys (pgpriv.max_run_keys), not %lld",
+						pgpriv_max_run_keys, (long long) nkeys)));
+	if (strlen(run) >= sizeof(count_run->run) || strlen(dataset) >= sizeof(count_run->dataset))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("Run id or dataset name too long.")));
+	budget_charge(dataset, "psi_count", nkeys, &permit);
+
+	count_run_free();
+	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv psi_count run", ALLOCSET_DEFAULT_SIZES);
+	count_run = MemoryContextAllocZero(cxt, sizeof(CountRun));
+	count_run->cxt = cxt;
+	strlcpy(count_run->run, run, sizeof(count_run->run));
+	strlcpy(count_run->dataset, dataset, sizeof(count_run->dataset));
+	oprf_random_scalar(count_run->b);
+	count_run->expected = nkeys;
+	count_run->asker = MemoryContextAllocExtended(cxt, Max(nkeys, 1) * EL, MCXT_ALLOC_HUGE);
+	PG_RETURN_INT32(pgpriv_batch_size);
+}
+
+/* pgpriv.serve_count_push(run, batch) → keys received so far */
+Datum
+pgpriv_serve_count_push(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
+	CountRun   *cr = count_run_get(run);
+	uint32		count;
+	const uint8 *items;
+
+	if (cr->finished)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("Keys sent after the run was finished.")));
+	items = wire_unpack_fixed(msg, WIRE_BLINDED, EL, (uint32) pgpriv_batch_size, &count, "the asker");
+	if (cr->received + count > cr->expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("More keys than the %lld announced.", (long long) cr->expected)));
+	memcpy(cr->asker + cr->received * EL, items, (size_t) count * EL);
+	cr->received += count;
+	cr->bytes_in += VARSIZE_ANY_EXHDR(msg);
+	PG_RETURN_INT64(cr->received);
+}
+
+/*
+ * pgpriv.serve_count_finish(run) → the number of distinct dataset keys
+ *
+ * Masks the asker's elements with b and sorts them, and masks the dataset's
+ * own keys: the work of the run, on all cores.
+ */
+Datum
+pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	CountRun   *cr = count_run_get(run);
+	Dataset		ds;
+	Permit		permit;
+	DatasetRows rows;
+	uint8	   *masked;
+
+	if (cr->finished || cr->received != cr->expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("%lld of %lld announced keys were sent.",
+						   (long long) cr->received, (long long) cr->expected)));
+
+	/* The permit may have been revoked while the run was open. */
+	permit_require(cr->dataset, "psi_count", &ds, &permit);
+	progress_begin("psi_count", session_role_name(), cr->dataset, cr->received);
+
+	progress_phase("owner: masking the asker's keys", cr->received);
+	masked = MemoryContextAllocExtended(cr->cxt, Max(cr->received, 1) * EL, MCXT_ALLOC_HUGE);
+	batch_mult((size_t) cr->received, cr->b, cr->asker, masked, "the asker");
+	pfree(cr->asker);
+	qsort(masked, (size_t) cr->received, EL, compare_element);
+	cr->asker = masked;
+
+	progress_phase("owner: masking the dataset's keys", 0);
+	dataset_rows_fetch(&ds, NIL, &rows);
+	keys_unique(&rows.keys);
+	cr->owner_n = (int64) rows.keys.n;
+	cr->owner = MemoryContextAllocExtended(cr->cxt, Max(rows.keys.n, 1) * EL, MCXT_ALLOC_HUGE);
+	batch_hash_and_mult(&rows.keys, cr->b, cr->owner);
+	qsort(cr->owner, rows.keys.n, EL, compare_element);
+	sodium_memzero(cr->b, sizeof(cr->b));
+	cr->finished = true;
+
+	audit_append("owner", session_role_name(), "psi_count", cr->dataset, cr->received, cr->owner_n,
+				 cr->bytes_in, -1, "ok", psprintf("run %s", cr->run));
+	progress_end();
+	PG_RETURN_INT64(cr->owner_n);
+}
+
+/*
+ * pgpriv.serve_count_pull(run, part, start) → bytea
+ *
+ * Up to batch_size elements of part ('asker': b·a·H(x); 'owner': b·H(y))
+ * from position start.  Pulling the owner part's last element ends the run.
+ */
+Datum
+pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *part = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int64		start = PG_GETARG_INT64(2);
+	CountRun   *cr = count_run_get(run);
+	bool		owner_part = strcmp(part, "owner") == 0;
+	const uint8 *src;
+	int64		n;
+	int64		m;
+	bytea	   *reply;
+
+	if (!cr->finished || (!owner_part && strcmp(part, "asker") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("Results of part \"%s\" are not available.", part)));
+	src = owner_part ? cr->owner : cr->asker;
+	n = owner_part ? cr->owner_n : cr->received;
+	if (start < 0 || start > n)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("Position %lld is outside the %lld results.", (long long) start, (long long) n)));
+	m = Min((int64) pgpriv_batch_size, n - start);
+	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, src + start * EL, (uint32) m, EL);
+	cr->bytes_out += VARSIZE_ANY_EXHDR(reply);
+	if (owner_part && start + m == n)
+		count_run_free();
+	PG_RETURN_BYTEA_P(reply);
+}
+
+/* ----------------------------------------------------------------------
+ * Asker's half
+ * ----------------------------------------------------------------------
+ */
+
+static int64
+parse_reply_int(PGresult *res, const char *peer)
+{
+	char	   *end;
+	long long	v;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+		goto bad;
+	errno = 0;
+	v = strtoll(PQgetvalue(res, 0, 0), &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0)
+		goto bad;
+	PQclear(res);
+	return v;
+bad:
+	PQclear(res);
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from peer \"%s\"", peer),
+			 errdetail("Expected a count.")));
+}
+
+/* Pull n elements of part into a new buffer. */
+static uint8 *
+pull_part(PeerCall *call, const char *run, const char *part, int64 n, int64 batch)
+{
+	uint8	   *out = palloc_extended(Max(n, 1) * EL, MCXT_ALLOC_HUGE);
+	int64		got = 0;
+	char	   *sender = psprintf("peer \"%s\"", call->peer);
+
+	/* At least one pull even when n is 0: the owner ends the run on it. */
+	do
+	{
+		char		startbuf[32];
+		const char *params[3] = {run, part, startbuf};
+		bytea	   *reply;
+		uint32		count;
+		const uint8 *items;
+		int64		want = Min(batch, n - got);
+
+		snprintf(startbuf, sizeof(startbuf), INT64_FORMAT, got);
+		reply = peer_call_bytea(call, "SELECT pgpriv.serve_count_pull($1, $2, $3::int8)", 3, params, NULL);
+		items = wire_unpack_fixed(reply, WIRE_OWNER_ELEMENTS, EL, (uint32) want, &count, sender);
+		if ((int64) count != want)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from %s", sender),
+					 errdetail("%u elements where %lld were due.", count, (long long) want)));
+		memcpy(out + got * EL, items, (size_t) count * EL);
+		got += count;
+		pfree(reply);
+		progress_advance(got, call->bytes_in, call->bytes_out);
+	} while (got < n);
+	if (!strictly_ascending(out, (size_t) n))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", sender),
+				 errdetail("Masked elements are not distinct and sorted.")));
+	return out;
+}
+
+/* pgpriv.psi_count(peer name, dataset text, keys_query text) → bigint */
+Datum
+pgpriv_psi_count(PG_FUNCTION_ARGS)
+{
+	char	   *server = NameStr(*PG_GETARG_NAME(0));
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	KeySet		keys;
+	PeerCall	call;
+	char	   *run;
+	uint8		a[32];
+	uint8	   *blinded;
+	uint8	   *volatile theirs = NULL;	/* b·a·H(x), sorted */
+	uint8	   *owner;			/* b·H(y) */
+	uint8	   *volatile mine = NULL;	/* a·b·H(y) */
+	volatile int64 owner_n = 0;
+	int64		batch;
+	int64		start;
+	int64		matched = 0;
+	char		nbuf[32];
+	char	   *sender;
+	OwnerContext oc;
+	size_t		i;
+
+	keys_collect(keys_query, &keys);
+	run = peer_new_run_id();
+	peer_call_open(&call, server);
+	sender = psprintf("peer \"%s\"", server);
+	progress_begin("psi_count", server, dataset, keys.n);
+
+	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
+	{
+		const char *params[3] = {dataset, run, nbuf};
+
+		batch = parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_begin($1, $2, $3::int8)", 3, params),
+								server);
+	}
+	batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
+
+	progress_phase("asker: masking keys", keys.n);
+	oprf_random_scalar(a);
+	blinded = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
+	PG_TRY();
+	{
+		batch_hash_and_mult(&keys, a, blinded);
+
+		progress_phase("asker: sending masked keys", keys.n);
+		for (start = 0; start < (int64) keys.n; start += batch)
+		{
+			int64		m = Min(batch, (int64) keys.n - start);
+			bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * EL, (uint32) m, EL);
+			const char *params[1] = {run};
+
+			PQclear(peer_call_msg(&call, "SELECT pgpriv.serve_count_push($1, $2)", 1, params, msg));
+			pfree(msg);
+			progress_advance(start + m, call.bytes_in, call.bytes_out);
+		}
+
+		progress_phase("asker: owner masks both sets", 0);
+		{
+			const char *params[1] = {run};
+
+			owner_n = parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_finish($1)", 1, params),
+									  server);
+		}
+		if (owner_n > (int64) pgpriv_max_run_keys)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
+							server, (long long) owner_n, pgpriv_max_run_keys)));
+
+		progress_phase("asker: receiving masked keys", keys.n);
+		theirs = pull_part(&call, run, "asker", (int64) keys.n, batch);
+		progress_phase("asker: receiving the dataset's masked keys", owner_n);
+		owner = pull_part(&call, run, "owner", owner_n, batch);
+
+		progress_phase("asker: counting", owner_n);
+		mine = palloc_extended(Max(owner_n, 1) * EL, MCXT_ALLOC_HUGE);
+		batch_mult((size_t) owner_n, a, owner, mine, sender);
+	}
+	PG_FINALLY();
+	{
+		sodium_memzero(a, sizeof(a));
+	}
+	PG_END_TRY();
+
+	for (i = 0; i < (size_t) owner_n; i++)
+		if (bsearch(mine + i * EL, theirs, keys.n, EL, compare_element) != NULL)
+			matched++;
+
+	catalog_enter_owner(&oc);
+	audit_append("asker", server, "psi_count", dataset, (int64) keys.n, matched,
+				 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run));
+	catalog_leave_owner(&oc);
+	progress_end();
+	PG_RETURN_INT64(matched);
+}
