@@ -44,8 +44,15 @@ BENCH_OBJS = src/crypto/oprf.o src/crypto/parallel.o
 test/bench/bench_oprf: test/bench/bench_oprf.c $(BENCH_OBJS)
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
 
-.PHONY: bench
+test/bench/unit_costs: test/bench/unit_costs.c src/crypto/oprf.o
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium
+
+.PHONY: bench bench-join
 bench: test/bench/bench_oprf
 	./test/bench/bench_oprf
 
-EXTRA_CLEAN = test/bench/bench_oprf
+# Two local clusters; see test/bench/blinded_join.sh for the knobs.
+bench-join: test/bench/unit_costs
+	bash test/bench/blinded_join.sh
+
+EXTRA_CLEAN = test/bench/bench_oprf test/bench/unit_costs

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# test/bench/blinded_join.sh — blinded join between two local clusters.
+#
+# Prints, in one run:
+#   - psi_fetch of BENCH_KEYS asker keys against BENCH_ROWS owner rows: wall
+#     time of the first run (owner builds its encrypted table) and of a second,
+#     cached run, each as a ratio to the single-core cost of the protocol's
+#     crypto measured in the same run (per key: first run 2 HashToGroup + 4
+#     scalar multiplications; cached run 1 + 3).  Goals: first <= 0.75,
+#     cached <= 0.6.
+#   - psi_count over the same sets, with its own ratio (2 + 4 per key).
+#   - each backend's peak memory (VmHWM), and a plain SQL join of the same
+#     data inside one database, for scale.
+# With BENCH_BIG=1 it also runs psi of 1M x 1M keys (goal <= 60 s).
+#
+# Needs pgpriv installed (make install) and the test/bench/unit_costs binary
+# (make test/bench/unit_costs); run as root or as a user that can run initdb.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+KEYS=${BENCH_KEYS:-100000}
+ROWS=${BENCH_ROWS:-100000}
+GOV_PORT=${BENCH_GOV_PORT:-55470}
+BANK_PORT=${BENCH_BANK_PORT:-55471}
+
+work=$(make_workdir bench)
+trap 'stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
+for node in gov bank; do
+	mkdir -p "$work/$node"
+	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
+done
+start_cluster "$work/gov" "$GOV_PORT"
+start_cluster "$work/bank" "$BANK_PORT"
+printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$work/gov/data/pg_hba.conf"
+as_pg pg_ctl -D "$work/gov/data" reload >/dev/null
+
+gov() { as_pg psql -X -q -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+bank() { as_pg psql -X -q -A -t -h "$work/bank" -p "$BANK_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { print $1 }"; }
+
+gov <<SQL
+CREATE EXTENSION pgpriv;
+CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
+CREATE TABLE enterprise AS
+  SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
+         (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
+         round((i * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid,
+         (i % 300) AS ss_headcount
+    FROM generate_series(1, $ROWS) AS i;
+SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid, ss_headcount FROM public.enterprise', 'credit_code');
+SELECT pgpriv.permit('tax', 'bank_zs', 'psi_fetch', '{tax_grade,tax_paid,ss_headcount}');
+SELECT pgpriv.permit('tax', 'bank_zs', 'psi');
+SELECT pgpriv.permit('tax', 'bank_zs', 'psi_count');
+SQL
+key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
+# Half the asker's keys are in the dataset.
+bank <<SQL
+CREATE EXTENSION pgpriv;
+CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
+  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$key', sslmode 'disable');
+CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
+CREATE TABLE applicants AS
+  SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
+SQL
+
+eval "$(./test/bench/unit_costs 2000)"
+echo "single-core unit costs: HashToGroup ${hash_to_group_us} us, scalar multiplication ${scalarmult_us} us"
+first_base=$(calc "$KEYS * (2 * $hash_to_group_us + 4 * $scalarmult_us) / 1000000")
+cached_base=$(calc "$KEYS * (1 * $hash_to_group_us + 3 * $scalarmult_us) / 1000000")
+
+# One bank session for all runs; before it ends it records its own peak
+# memory and that of its serving backend on gov (which lives as long as the
+# bank's cached connection).
+cat > "$work/govhwm.sh" <<SH
+pid=\$(psql -X -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -c "SELECT pid FROM pg_stat_activity WHERE usename = 'bank_zs' LIMIT 1")
+grep VmHWM /proc/\$pid/status | awk '{ print "gov_hwm_kb=" \$2 }'
+SH
+chmod 755 "$work/govhwm.sh"
+out=$(bank <<SQL
+SELECT 't0=' || extract(epoch FROM clock_timestamp());
+SELECT 'fetched1=' || count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT credit_code FROM applicants')
+  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
+SELECT 't1=' || extract(epoch FROM clock_timestamp());
+SELECT 'fetched2=' || count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT credit_code FROM applicants')
+  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
+SELECT 't2=' || extract(epoch FROM clock_timestamp());
+SELECT 'count=' || pgpriv.psi_count('gov', 'tax', 'SELECT credit_code FROM applicants');
+SELECT 't3=' || extract(epoch FROM clock_timestamp());
+SELECT 'bank_hwm_kb=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+SELECT 'bytes_first=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_fetch' ORDER BY id LIMIT 1;
+SELECT 'bytes_cached=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_fetch' ORDER BY id DESC LIMIT 1;
+\\! sh $work/govhwm.sh
+SQL
+)
+eval "$(echo "$out" | grep -E '^[a-z_0-9]+=')"
+
+expected=$(gov -c "SELECT count(*) FROM enterprise WHERE credit_code IN (SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' FROM generate_series(1, $KEYS) AS i)")
+join_t0=$(now)
+gov -c "CREATE TEMP TABLE k AS SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i; SELECT count(*) FROM enterprise JOIN k USING (credit_code)" >/dev/null
+join_s=$(calc "$(now) - $join_t0")
+
+first_s=$(calc "$t1 - $t0")
+cached_s=$(calc "$t2 - $t1")
+count_s=$(calc "$t3 - $t2")
+printf '\npsi_fetch %d asker keys x %d owner rows (%d matches; plain join says %d)\n' "$KEYS" "$ROWS" "$fetched1" "$expected"
+printf '  first run : %7.2f s   crypto baseline %7.2f s   ratio %.2f (goal <= 0.75)\n' "$first_s" "$first_base" "$(calc "$first_s / $first_base")"
+printf '  cached run: %7.2f s   crypto baseline %7.2f s   ratio %.2f (goal <= 0.60)\n' "$cached_s" "$cached_base" "$(calc "$cached_s / $cached_base")"
+printf '  bytes on the wire: first %s, cached %s\n' "$bytes_first" "$bytes_cached"
+printf 'psi_count same sets: %7.2f s   ratio %.2f to its crypto (2 HashToGroup + 4 mult per key); count %s\n' \
+	"$count_s" "$(calc "$count_s / $first_base")" "$count"
+printf 'peak memory: bank backend %s kB, gov serving backend %s kB\n' "$bank_hwm_kb" "$gov_hwm_kb"
+printf 'plain SQL join of the same data in one database: %.3f s\n' "$join_s"
+[ "$fetched1" = "$expected" ] && [ "$fetched2" = "$expected" ] && [ "$count" = "$expected" ] || { echo "RESULT MISMATCH"; exit 1; }
+
+if [ "${BENCH_BIG:-0}" = 1 ]; then
+	gov -c "CREATE TABLE big AS SELECT 'E' || i AS k FROM generate_series(1, 1000000) AS i;
+	        SELECT pgpriv.publish('big', 'SELECT k FROM public.big', 'k');
+	        SELECT pgpriv.permit('big', 'bank_zs', 'psi');" >/dev/null
+	bank -c "CREATE TABLE bigkeys AS SELECT 'E' || (i * 2) AS k FROM generate_series(1, 1000000) AS i" >/dev/null
+	cat > "$work/govhwm.sh" <<SH
+pid=\$(psql -X -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -c "SELECT pid FROM pg_stat_activity WHERE usename = 'bank_zs' LIMIT 1")
+grep VmHWM /proc/\$pid/status | awk '{ print "big_gov_hwm=" \$2 }'
+SH
+	big=$(bank <<SQL
+SELECT 'big_t0=' || extract(epoch FROM clock_timestamp());
+SELECT 'big_n=' || count(*) FROM pgpriv.psi('gov', 'big', 'SELECT k FROM bigkeys');
+SELECT 'big_t1=' || extract(epoch FROM clock_timestamp());
+SELECT 'big_hwm=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+\\! sh $work/govhwm.sh
+SQL
+)
+	eval "$(echo "$big" | grep -E '^[a-z_0-9]+=')"
+	printf 'psi 1M x 1M: %.1f s (goal <= 60 s), %s matches; peak memory bank %s kB, gov %s kB\n' \
+		"$(calc "$big_t1 - $big_t0")" "$big_n" "$big_hwm" "$big_gov_hwm"
+fi
