@@ -847,13 +847,13 @@ CREATE FUNCTION pgpriv.serve_psi_chunk(dataset text, capability text, version te
 COMMENT ON FUNCTION pgpriv.serve_psi_chunk(text, text, text, integer) IS
   'Serving (called by a peer): one chunk of the encrypted OPRF table';
 
-CREATE FUNCTION pgpriv.serve_oprf(dataset text, capability text, run text, blinded bytea)
+CREATE FUNCTION pgpriv.serve_oprf(dataset text, capability text, run text, total bigint, blinded bytea)
   RETURNS bytea
   AS 'MODULE_PATHNAME', 'pgpriv_serve_oprf'
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_oprf(text, text, text, bytea) IS
-  'Serving (called by a peer): RFC 9497 BlindEvaluate of a batch of blinded keys, within the permit''s budget';
+COMMENT ON FUNCTION pgpriv.serve_oprf(text, text, text, bigint, bytea) IS
+  'Serving (called by a peer): RFC 9497 BlindEvaluate of a batch of blinded keys; a run''s total is charged to the budget on its first batch';
 
 CREATE FUNCTION pgpriv.psi(peer name, dataset text, keys_query text)
   RETURNS TABLE(key text)
@@ -890,11 +890,11 @@ CREATE FUNCTION pgpriv.serve_count_finish(run text) RETURNS bigint
 COMMENT ON FUNCTION pgpriv.serve_count_finish(text) IS
   'Serving (called by a peer): mask both sets of a psi_count run; returns the number of distinct dataset keys';
 
-CREATE FUNCTION pgpriv.serve_count_pull(run text, part text, start bigint) RETURNS bytea
+CREATE FUNCTION pgpriv.serve_count_pull(run text, part text, start bigint, count integer) RETURNS bytea
   AS 'MODULE_PATHNAME', 'pgpriv_serve_count_pull'
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_count_pull(text, text, bigint) IS
+COMMENT ON FUNCTION pgpriv.serve_count_pull(text, text, bigint, integer) IS
   'Serving (called by a peer): a batch of the masked, sorted results of a psi_count run';
 
 CREATE FUNCTION pgpriv.psi_count(peer name, dataset text, keys_query text) RETURNS bigint

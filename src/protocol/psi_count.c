@@ -222,9 +222,9 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 }
 
 /*
- * pgpriv.serve_count_pull(run, part, start) → bytea
+ * pgpriv.serve_count_pull(run, part, start, count) → bytea
  *
- * Up to batch_size elements of part ('asker': b·a·H(x); 'owner': b·H(y))
+ * Up to count (at most batch_size) elements of part ('asker': b·a·H(x); 'owner': b·H(y))
  * from position start.  Pulling the owner part's last element ends the run.
  */
 Datum
@@ -233,6 +233,7 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *part = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	int64		start = PG_GETARG_INT64(2);
+	int32		want = PG_GETARG_INT32(3);
 	CountRun   *cr = count_run_get(run);
 	bool		owner_part = strcmp(part, "owner") == 0;
 	const uint8 *src;
@@ -252,7 +253,12 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from the asker"),
 				 errdetail("Position %lld is outside the %lld results.", (long long) start, (long long) n)));
-	m = Min((int64) pgpriv_batch_size, n - start);
+	if (want < 0 || want > pgpriv_batch_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
+						pgpriv_batch_size, want)));
+	m = Min((int64) want, n - start);
 	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, src + start * EL, (uint32) m, EL);
 	cr->bytes_out += VARSIZE_ANY_EXHDR(reply);
 	if (owner_part && start + m == n)
@@ -299,14 +305,16 @@ pull_part(PeerCall *call, const char *run, const char *part, int64 n, int64 batc
 	do
 	{
 		char		startbuf[32];
-		const char *params[3] = {run, part, startbuf};
+		char		countbuf[32];
+		const char *params[4] = {run, part, startbuf, countbuf};
 		bytea	   *reply;
 		uint32		count;
 		const uint8 *items;
 		int64		want = Min(batch, n - got);
 
 		snprintf(startbuf, sizeof(startbuf), INT64_FORMAT, got);
-		reply = peer_call_bytea(call, "SELECT pgpriv.serve_count_pull($1, $2, $3::int8)", 3, params, NULL);
+		snprintf(countbuf, sizeof(countbuf), INT64_FORMAT, want);
+		reply = peer_call_bytea(call, "SELECT pgpriv.serve_count_pull($1, $2, $3::int8, $4::int4)", 4, params, NULL);
 		items = wire_unpack_fixed(reply, WIRE_OWNER_ELEMENTS, EL, (uint32) want, &count, sender);
 		if ((int64) count != want)
 			ereport(ERROR,

@@ -434,7 +434,22 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 }
 
 /*
- * pgpriv.serve_oprf(dataset, capability, run, blinded bytea) → bytea
+ * The run whose keys this serving session is evaluating.  A run's whole key
+ * count is charged to the budget on its first batch, so a run over budget is
+ * refused before any key is evaluated and charges nothing; later batches may
+ * not go beyond the count announced.
+ */
+static struct
+{
+	char		run[64];
+	char		dataset[NAMEDATALEN * 2];
+	char		capability[16];
+	int64		total;
+	int64		served;
+}			oprf_run;
+
+/*
+ * pgpriv.serve_oprf(dataset, capability, run, total, blinded bytea) → bytea
  *
  * RFC 9497 BlindEvaluate of one batch of the asker's blinded elements, after
  * the permit and the day's budget allow it.
@@ -445,7 +460,8 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
+	int64		total = PG_GETARG_INT64(3);
+	bytea	   *msg = PG_GETARG_BYTEA_PP(4);
 	Dataset		ds;
 	Permit		permit;
 	uint32		count;
@@ -458,7 +474,31 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	permit_require(dataset, capability, &ds, &permit);
 	elements = wire_unpack_fixed(msg, WIRE_BLINDED, OPRF_ELEMENT_BYTES,
 								 (uint32) pgpriv_batch_size, &count, "the asker");
-	budget_charge(dataset, capability, count, &permit);
+
+	if (strcmp(oprf_run.run, run) != 0 || strcmp(oprf_run.dataset, dataset) != 0 ||
+		strcmp(oprf_run.capability, capability) != 0)
+	{
+		if (total < 0 || total > pgpriv_max_run_keys || strlen(run) >= sizeof(oprf_run.run) ||
+			strlen(dataset) >= sizeof(oprf_run.dataset))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %lld",
+							pgpriv_max_run_keys, (long long) total)));
+		budget_charge(dataset, capability, total, &permit);
+		/* Remembered only once the charge stands (an error above leaves it unset). */
+		strlcpy(oprf_run.run, run, sizeof(oprf_run.run));
+		strlcpy(oprf_run.dataset, dataset, sizeof(oprf_run.dataset));
+		strlcpy(oprf_run.capability, capability, sizeof(oprf_run.capability));
+		oprf_run.total = total;
+		oprf_run.served = 0;
+	}
+	if (oprf_run.served + count > oprf_run.total)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("More keys than the %lld announced for run %s.",
+						   (long long) oprf_run.total, run)));
+	oprf_run.served += count;
 
 	evaluated = palloc_extended(Max(count, 1) * (Size) OPRF_ELEMENT_BYTES, MCXT_ALLOC_HUGE);
 	oprf_key_for_peer(dataset, sk, NULL);
@@ -782,6 +822,7 @@ oprf_through_peer(PeerCall *call, const char *dataset, const char *capability,
 	size_t		batch = (size_t) Min(pgpriv_batch_size, batch_limit);
 	size_t		start;
 	char	   *sender = psprintf("peer \"%s\"", call->peer);
+	char	   *total = psprintf("%zu", n);
 
 	progress_phase("asker: blinding keys", n);
 	batch_random_scalars(n, blinds);
@@ -792,8 +833,8 @@ oprf_through_peer(PeerCall *call, const char *dataset, const char *capability,
 	{
 		size_t		m = Min(batch, n - start);
 		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * 32, (uint32) m, 32);
-		const char *params[3] = {dataset, capability, run};
-		bytea	   *reply = peer_call_bytea(call, "SELECT pgpriv.serve_oprf($1, $2, $3, $4)", 3, params, msg);
+		const char *params[4] = {dataset, capability, run, total};
+		bytea	   *reply = peer_call_bytea(call, "SELECT pgpriv.serve_oprf($1, $2, $3, $4::int8, $5)", 4, params, msg);
 		uint32		count;
 		const uint8 *items = wire_unpack_fixed(reply, WIRE_EVALUATED, 32, (uint32) m, &count, sender);
 
