@@ -1,0 +1,44 @@
+-- Bank B's joint queries with the bureau, as its analyst.  Run by
+-- test/demo/run as bank B's superuser (SET ROLE analyst below).
+\pset footer off
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+SET ROLE analyst;
+
+\echo
+\echo '== 11. bank_b, pre-screen: how many of its applicants the bureau has (psi_count: one number, no rows)'
+SELECT count(*) AS applicants_asked FROM applicants;
+\timing on
+\set ECHO queries
+CREATE TABLE pre_screen AS
+  SELECT pgpriv.psi_count('gov', 'tax', $$SELECT credit_code FROM applicants$$) AS applicants_known_to_gov;
+\set ECHO none
+\timing off
+SELECT applicants_known_to_gov,
+       round(100.0 * applicants_known_to_gov / (SELECT count(*) FROM applicants), 1) AS pct
+  FROM pre_screen;
+
+\echo
+\echo '== 12. bank_b tries psi_fetch on tax, which it holds no permit for: the bureau refuses'
+-- Catch the error so the demo goes on, and show what the analyst would see.
+CREATE FUNCTION pg_temp.attempt(query text) RETURNS TABLE(sqlstate text, message text)
+  LANGUAGE plpgsql AS $$
+  BEGIN
+    EXECUTE query;
+    RETURN QUERY SELECT '00000'::text, 'allowed'::text;
+  EXCEPTION WHEN OTHERS THEN
+    RETURN QUERY SELECT SQLSTATE::text, SQLERRM::text;
+  END
+  $$;
+SELECT * FROM pg_temp.attempt($q$
+  SELECT * FROM pgpriv.psi_fetch('gov', 'tax', $$SELECT credit_code FROM applicants$$)
+    AS t(credit_code text, tax_grade text, tax_paid numeric)
+$q$) \gset refused_
+\echo '   SQLSTATE' :refused_sqlstate ':' :refused_message
+SELECT :'refused_sqlstate' = '42501' AS refused_as_expected \gset
+\if :refused_as_expected
+\echo '   (42501 insufficient_privilege: as expected)'
+\else
+DO $$ BEGIN RAISE EXCEPTION 'expected SQLSTATE 42501 from the refused psi_fetch'; END $$;
+\endif
+RESET ROLE;
