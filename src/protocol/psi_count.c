@@ -215,8 +215,6 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 	sodium_memzero(cr->b, sizeof(cr->b));
 	cr->finished = true;
 
-	audit_append("owner", session_role_name(), "psi_count", cr->dataset, cr->received, cr->owner_n,
-				 cr->bytes_in, -1, "ok", psprintf("run %s", cr->run));
 	progress_end();
 	PG_RETURN_INT64(cr->owner_n);
 }
@@ -262,7 +260,12 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, src + start * EL, (uint32) m, EL);
 	cr->bytes_out += VARSIZE_ANY_EXHDR(reply);
 	if (owner_part && start + m == n)
+	{
+		/* The run is complete: one audit row with everything that crossed. */
+		audit_append("owner", session_role_name(), "psi_count", cr->dataset, cr->received, cr->owner_n,
+					 cr->bytes_in, cr->bytes_out, "ok", psprintf("run %s", cr->run));
 		count_run_free();
+	}
 	PG_RETURN_BYTEA_P(reply);
 }
 
