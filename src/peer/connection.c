@@ -50,6 +50,22 @@ peer_disconnect(PeerConnEntry *entry)
 {
 	if (entry->conn)
 	{
+		/*
+		 * A command still running on the peer (we were cancelled or failed
+		 * mid-call) is cancelled there too, so the peer does not go on
+		 * computing for nobody.  Best effort: this runs during abort.
+		 */
+		if (entry->busy && PQtransactionStatus(entry->conn) == PQTRANS_ACTIVE)
+		{
+			PGcancel   *cancel = PQgetCancel(entry->conn);
+			char		errbuf[256];
+
+			if (cancel)
+			{
+				(void) PQcancel(cancel, errbuf, sizeof(errbuf));
+				PQfreeCancel(cancel);
+			}
+		}
 		PQfinish(entry->conn);
 		entry->conn = NULL;
 	}
