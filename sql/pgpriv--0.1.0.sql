@@ -910,7 +910,7 @@ CREATE FUNCTION pgpriv._progress_rows()
   AS 'MODULE_PATHNAME', 'pgpriv_progress_rows'
   LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION pgpriv._progress_rows() IS
-  'internal: raw progress records of the backends running pgpriv protocols';
+  'internal: progress records of the runs the caller may see (its own roles'' runs; all for pg_read_all_stats)';
 
 CREATE VIEW pgpriv.progress AS
   SELECT r.pid, r.role, r.capability, r.peer, r.dataset, r.phase, r.keys, r.done, r.total,
@@ -918,10 +918,7 @@ CREATE VIEW pgpriv.progress AS
          r.bytes_in, r.bytes_out, r.started,
          pg_catalog.clock_timestamp() - r.started AS elapsed
     FROM pgpriv._progress_rows() AS r
-    JOIN pg_catalog.pg_stat_activity AS a ON a.pid = r.pid
-   WHERE r.role = pgpriv._outer_role()
-      OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
-      OR pgpriv._may_manage(r.role);
+    JOIN pg_catalog.pg_stat_activity AS a ON a.pid = r.pid;
 GRANT SELECT ON pgpriv.progress TO PUBLIC;
 COMMENT ON VIEW pgpriv.progress IS
   'Protocol runs in progress (phase, elements done of total, bytes each way), like pg_stat_progress_*';

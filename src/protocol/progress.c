@@ -13,6 +13,8 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "catalog/pg_authid.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -202,6 +204,19 @@ pgpriv_progress_rows(PG_FUNCTION_ARGS)
 			fields[nf++] = p;
 		if (nf != 11)
 			continue;
+
+		/*
+		 * As pg_stat_activity: a run is visible to its own role, roles that
+		 * have its privileges, and pg_read_all_stats.  Banks must not see
+		 * each other's activity.
+		 */
+		{
+			Oid			runner = get_role_oid(fields[0], true);
+
+			if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) &&
+				!(OidIsValid(runner) && has_privs_of_role(GetUserId(), runner)))
+				continue;
+		}
 		values[0] = Int32GetDatum(pid);
 		values[1] = DirectFunctionCall1(namein, CStringGetDatum(fields[0]));
 		values[2] = CStringGetTextDatum(fields[1]);
