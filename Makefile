@@ -28,7 +28,7 @@ DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"
 
 # pg_regress inputs live in sql/, outputs in expected/ (the PGXS defaults).
-REGRESS = install oprf_vectors oprf_errors catalog fdw
+REGRESS = install oprf_vectors oprf_errors catalog fdw asker_errors
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(libpq_srcdir) -I$(srcdir)/src
