@@ -869,12 +869,13 @@ CREATE FUNCTION pgpriv.psi_fetch(peer name, dataset text, keys_query text)
 COMMENT ON FUNCTION pgpriv.psi_fetch(name, text, text) IS
   'Permitted columns of the peer''s rows whose keys you hold; AS t(key text, col type, ...) chooses the columns';
 
-CREATE FUNCTION pgpriv.serve_count_begin(dataset text, run text, nkeys bigint) RETURNS integer
+CREATE FUNCTION pgpriv.serve_count_begin(dataset text, run text, nkeys bigint)
+  RETURNS TABLE(batch_limit integer, owner_keys bigint)
   AS 'MODULE_PATHNAME', 'pgpriv_serve_count_begin'
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION pgpriv.serve_count_begin(text, text, bigint) IS
-  'Serving (called by a peer): open a psi_count run of nkeys keys, within the permit''s budget; returns the batch limit';
+  'Serving (called by a peer): open a psi_count run of nkeys keys within the permit''s budget, and mask the dataset''s keys';
 
 CREATE FUNCTION pgpriv.serve_count_push(run text, batch bytea) RETURNS bigint
   AS 'MODULE_PATHNAME', 'pgpriv_serve_count_push'
@@ -888,7 +889,7 @@ CREATE FUNCTION pgpriv.serve_count_finish(run text) RETURNS bigint
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION pgpriv.serve_count_finish(text) IS
-  'Serving (called by a peer): mask both sets of a psi_count run; returns the number of distinct dataset keys';
+  'Serving (called by a peer): mask the asker''s keys of a psi_count run; returns the number of distinct dataset keys';
 
 CREATE FUNCTION pgpriv.serve_count_pull(run text, part text, start bigint, count integer) RETURNS bytea
   AS 'MODULE_PATHNAME', 'pgpriv_serve_count_pull'

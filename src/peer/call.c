@@ -25,25 +25,13 @@ peer_call_open(PeerCall *call, const char *server)
 PGresult *
 peer_call_text(PeerCall *call, const char *sql, int nparams, const char *const *params)
 {
-	PGresult   *res;
-	int			i;
-
-	for (i = 0; i < nparams; i++)
-		call->bytes_out += params[i] ? strlen(params[i]) : 0;
-	res = peer_exec(call->conn, call->peer, sql, nparams, params);
-	for (i = 0; i < PQntuples(res); i++)
-	{
-		int			j;
-
-		for (j = 0; j < PQnfields(res); j++)
-			call->bytes_in += PQgetlength(res, i, j);
-	}
-	return res;
+	peer_call_send_text(call, sql, nparams, params);
+	return peer_call_finish_text(call);
 }
 
-/* Send text parameters plus an optional binary bytea; results in result_format. */
-static PGresult *
-call_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+/* Send text parameters plus an optional binary bytea, without waiting. */
+static void
+send_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
 			  const bytea *msg, int result_format)
 {
 	int			n = ntext + (msg ? 1 : 0);
@@ -51,7 +39,6 @@ call_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *tex
 	int		   *lengths = palloc0(sizeof(int) * Max(n, 1));
 	int		   *formats = palloc0(sizeof(int) * Max(n, 1));
 	Oid		   *types = palloc0(sizeof(Oid) * Max(n, 1));
-	PGresult   *res;
 	int			i;
 
 	for (i = 0; i < ntext; i++)
@@ -68,19 +55,24 @@ call_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *tex
 		types[ntext] = 17;		/* bytea */
 		call->bytes_out += VARSIZE_ANY_EXHDR(msg);
 	}
-	res = peer_exec_params(call->conn, call->peer, sql, n, types, values, lengths, formats, result_format);
+	peer_send_params(call->conn, call->peer, sql, n, types, values, lengths, formats, result_format);
 	pfree(values);
 	pfree(lengths);
 	pfree(formats);
 	pfree(types);
-	return res;
 }
 
-PGresult *
-peer_call_msg(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
-			  const bytea *msg)
+static PGresult *
+call_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+			  const bytea *msg, int result_format)
 {
-	PGresult   *res = call_with_msg(call, sql, ntext, text_params, msg, 0);
+	send_with_msg(call, sql, ntext, text_params, msg, result_format);
+	return peer_get_result(call->conn, call->peer);
+}
+
+static void
+count_text_result(PeerCall *call, PGresult *res)
+{
 	int			i;
 
 	for (i = 0; i < PQntuples(res); i++)
@@ -90,14 +82,34 @@ peer_call_msg(PeerCall *call, const char *sql, int ntext, const char *const *tex
 		for (j = 0; j < PQnfields(res); j++)
 			call->bytes_in += PQgetlength(res, i, j);
 	}
+}
+
+void
+peer_call_send_text(PeerCall *call, const char *sql, int nparams, const char *const *params)
+{
+	send_with_msg(call, sql, nparams, params, NULL, 0);
+}
+
+PGresult *
+peer_call_finish_text(PeerCall *call)
+{
+	PGresult   *res = peer_get_result(call->conn, call->peer);
+
+	count_text_result(call, res);
 	return res;
 }
 
-bytea *
-peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
-				const bytea *msg)
+void
+peer_call_send_bytea(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+					 const bytea *msg)
 {
-	PGresult   *res = call_with_msg(call, sql, ntext, text_params, msg, 1);
+	send_with_msg(call, sql, ntext, text_params, msg, 1);
+}
+
+/* The single bytea of a binary result, palloc'd; anything else is a violation. */
+static bytea *
+result_bytea(PeerCall *call, PGresult *res)
+{
 	bytea	   *out;
 	size_t		len;
 
@@ -123,6 +135,29 @@ peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *t
 	call->bytes_in += len;
 	PQclear(res);
 	return out;
+}
+
+bytea *
+peer_call_finish_bytea(PeerCall *call)
+{
+	return result_bytea(call, peer_get_result(call->conn, call->peer));
+}
+
+PGresult *
+peer_call_msg(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+			  const bytea *msg)
+{
+	PGresult   *res = call_with_msg(call, sql, ntext, text_params, msg, 0);
+
+	count_text_result(call, res);
+	return res;
+}
+
+bytea *
+peer_call_bytea(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+				const bytea *msg)
+{
+	return result_bytea(call, call_with_msg(call, sql, ntext, text_params, msg, 1));
 }
 
 char *

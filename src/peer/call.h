@@ -37,6 +37,13 @@ extern bytea *peer_call_bytea(PeerCall *call, const char *sql, int ntext, const 
 extern PGresult *peer_call_msg(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
 							   const bytea *msg);
 
+/* Two-step forms: send now, compute, then collect the result. */
+extern void peer_call_send_text(PeerCall *call, const char *sql, int nparams, const char *const *params);
+extern PGresult *peer_call_finish_text(PeerCall *call);
+extern void peer_call_send_bytea(PeerCall *call, const char *sql, int ntext, const char *const *text_params,
+								 const bytea *msg);
+extern bytea *peer_call_finish_bytea(PeerCall *call);
+
 /* The role this session logs in as on the peer (the user mapping's user). */
 extern char *peer_remote_user(const char *server);
 

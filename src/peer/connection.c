@@ -333,24 +333,35 @@ entry_for_conn(PGconn *conn)
 }
 
 /*
- * Send a command with binary-safe text parameters and wait for its single
- * result.  A lost peer is SQLSTATE class 08 naming the peer; an error
- * raised by the peer keeps the peer's SQLSTATE and message (e.g. 42501 for
- * a missing permit), prefixed with the peer's name.
+ * Send a command without waiting for its result, so the caller can compute
+ * while the peer works; peer_get_result collects it.  Until then the
+ * connection is busy: an abort in between cancels the command on the peer
+ * and drops the connection.
  */
-PGresult *
-peer_exec_params(PGconn *conn, const char *peer, const char *command,
+void
+peer_send_params(PGconn *conn, const char *peer, const char *command,
 				 int nparams, const Oid *types, const char *const *values,
 				 const int *lengths, const int *formats, int result_format)
 {
-	PeerConnEntry *volatile entry = entry_for_conn(conn);
-	PGresult   *volatile last = NULL;
+	PeerConnEntry *entry = entry_for_conn(conn);
 
 	if (entry)
 		entry->busy = true;
-
 	if (!PQsendQueryParams(conn, command, nparams, types, values, lengths, formats, result_format))
 		peer_report_lost(conn, peer);
+}
+
+/*
+ * Wait for the result of the command sent last.  A lost peer is SQLSTATE
+ * class 08 naming the peer; an error raised by the peer keeps the peer's
+ * SQLSTATE and message (e.g. 42501 for a missing permit), prefixed with the
+ * peer's name.
+ */
+PGresult *
+peer_get_result(PGconn *conn, const char *peer)
+{
+	PeerConnEntry *volatile entry = entry_for_conn(conn);
+	PGresult   *volatile last = NULL;
 
 	PG_TRY();
 	{
@@ -388,6 +399,16 @@ peer_exec_params(PGconn *conn, const char *peer, const char *command,
 	if (PQresultStatus(last) != PGRES_TUPLES_OK && PQresultStatus(last) != PGRES_COMMAND_OK)
 		peer_report_result_error(conn, last, peer);
 	return last;
+}
+
+/* Send a command and wait for its single result; errors are raised. */
+PGresult *
+peer_exec_params(PGconn *conn, const char *peer, const char *command,
+				 int nparams, const Oid *types, const char *const *values,
+				 const int *lengths, const int *formats, int result_format)
+{
+	peer_send_params(conn, peer, command, nparams, types, values, lengths, formats, result_format);
+	return peer_get_result(conn, peer);
 }
 
 PGresult *

@@ -18,6 +18,12 @@ extern PGresult *peer_exec_params(PGconn *conn, const char *peer, const char *co
 								  int nparams, const Oid *types, const char *const *values,
 								  const int *lengths, const int *formats, int result_format);
 
+/* The same in two steps, to compute while the peer works. */
+extern void peer_send_params(PGconn *conn, const char *peer, const char *command,
+							 int nparams, const Oid *types, const char *const *values,
+							 const int *lengths, const int *formats, int result_format);
+extern PGresult *peer_get_result(PGconn *conn, const char *peer);
+
 extern void peer_report_lost(PGconn *conn, const char *peer) pg_attribute_noreturn();
 extern void peer_report_result_error(PGconn *conn, PGresult *res, const char *peer) pg_attribute_noreturn();
 

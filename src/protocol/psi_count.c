@@ -19,7 +19,9 @@
 
 #include <sodium.h>
 
+#include "access/htup_details.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -104,10 +106,10 @@ count_run_get(const char *run)
 }
 
 /*
- * pgpriv.serve_count_begin(dataset, run, nkeys) → batch limit
+ * pgpriv.serve_count_begin(dataset, run, nkeys) → (batch_limit, owner_keys)
  *
  * Checks the permit and charges nkeys to the day's budget, then opens the
- * run with a fresh secret scalar b.
+ * run with a fresh secret scalar b and masks the dataset's distinct keys.
  */
 Datum
 pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
@@ -141,7 +143,38 @@ pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
 	oprf_random_scalar(count_run->b);
 	count_run->expected = nkeys;
 	count_run->asker = MemoryContextAllocExtended(cxt, Max(nkeys, 1) * EL, MCXT_ALLOC_HUGE);
-	PG_RETURN_INT32(pgpriv_batch_size);
+
+	/*
+	 * The dataset's side does not depend on the asker's keys: mask it now,
+	 * while the asker masks its own keys.
+	 */
+	progress_begin("psi_count", session_role_name(), dataset, nkeys);
+	progress_phase("owner: masking the dataset's keys", 0);
+	{
+		DatasetRows rows;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		dataset_rows_fetch(&ds, NIL, &rows);
+		keys_unique(&rows.keys);
+		count_run->owner_n = (int64) rows.keys.n;
+		count_run->owner = palloc_extended(Max(rows.keys.n, 1) * EL, MCXT_ALLOC_HUGE);
+		batch_hash_and_mult(&rows.keys, count_run->b, count_run->owner);
+		qsort(count_run->owner, rows.keys.n, EL, compare_element);
+		MemoryContextSwitchTo(old);
+	}
+	progress_end();
+
+	{
+		TupleDesc	tupdesc;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "serve_count_begin must return a composite type");
+		values[0] = Int32GetDatum(pgpriv_batch_size);
+		values[1] = Int64GetDatum(count_run->owner_n);
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	}
 }
 
 /* pgpriv.serve_count_push(run, batch) → keys received so far */
@@ -174,17 +207,14 @@ pgpriv_serve_count_push(PG_FUNCTION_ARGS)
 /*
  * pgpriv.serve_count_finish(run) → the number of distinct dataset keys
  *
- * Masks the asker's elements with b and sorts them, and masks the dataset's
- * own keys: the work of the run, on all cores.
+ * Masks the asker's elements with b and sorts them, on all cores; then b is
+ * wiped.
  */
 Datum
 pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 {
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	CountRun   *cr = count_run_get(run);
-	Dataset		ds;
-	Permit		permit;
-	DatasetRows rows;
 	uint8	   *masked;
 
 	if (cr->finished || cr->received != cr->expected)
@@ -194,27 +224,15 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 				 errdetail("%lld of %lld announced keys were sent.",
 						   (long long) cr->received, (long long) cr->expected)));
 
-	/* The permit may have been revoked while the run was open. */
-	permit_require(cr->dataset, "psi_count", &ds, &permit);
 	progress_begin("psi_count", session_role_name(), cr->dataset, cr->received);
-
 	progress_phase("owner: masking the asker's keys", cr->received);
 	masked = MemoryContextAllocExtended(cr->cxt, Max(cr->received, 1) * EL, MCXT_ALLOC_HUGE);
 	batch_mult((size_t) cr->received, cr->b, cr->asker, masked, "the asker");
 	pfree(cr->asker);
 	qsort(masked, (size_t) cr->received, EL, compare_element);
 	cr->asker = masked;
-
-	progress_phase("owner: masking the dataset's keys", 0);
-	dataset_rows_fetch(&ds, NIL, &rows);
-	keys_unique(&rows.keys);
-	cr->owner_n = (int64) rows.keys.n;
-	cr->owner = MemoryContextAllocExtended(cr->cxt, Max(rows.keys.n, 1) * EL, MCXT_ALLOC_HUGE);
-	batch_hash_and_mult(&rows.keys, cr->b, cr->owner);
-	qsort(cr->owner, rows.keys.n, EL, compare_element);
 	sodium_memzero(cr->b, sizeof(cr->b));
 	cr->finished = true;
-
 	progress_end();
 	PG_RETURN_INT64(cr->owner_n);
 }
@@ -273,6 +291,22 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
  * Asker's half
  * ----------------------------------------------------------------------
  */
+
+static int64
+parse_count_value(const char *s, const char *peer)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", peer),
+				 errdetail("Expected a count, got \"%s\".", s)));
+	return v;
+}
 
 static int64
 parse_reply_int(PGresult *res, const char *peer)
@@ -368,45 +402,58 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	progress_begin("psi_count", server, dataset, keys.n);
 
 	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
-	{
-		const char *params[3] = {dataset, run, nbuf};
-
-		batch = parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_begin($1, $2, $3::int8)", 3, params),
-								server);
-	}
-	batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
-
-	progress_phase("asker: masking keys", keys.n);
 	oprf_random_scalar(a);
 	blinded = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 	PG_TRY();
 	{
+		const char *begin_params[3] = {dataset, run, nbuf};
+		const char *run_params[1] = {run};
+		PGresult   *res;
+
+		/* The owner masks its dataset while the asker masks its keys. */
+		peer_call_send_text(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2, $3::int8)",
+							3, begin_params);
+		progress_phase("asker: masking keys (owner masks its dataset)", keys.n);
 		batch_hash_and_mult(&keys, a, blinded);
+
+		progress_phase("asker: owner masks its dataset", 0);
+		res = peer_call_finish_text(&call);
+		if (PQntuples(res) != 1 || PQnfields(res) != 2)
+		{
+			PQclear(res);
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from %s", sender),
+					 errdetail("Expected the batch limit and the dataset's key count.")));
+		}
+		batch = parse_count_value(PQgetvalue(res, 0, 0), server);
+		owner_n = parse_count_value(PQgetvalue(res, 0, 1), server);
+		PQclear(res);
+		batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
+		if (owner_n > (int64) pgpriv_max_run_keys)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
+							server, (long long) owner_n, pgpriv_max_run_keys)));
 
 		progress_phase("asker: sending masked keys", keys.n);
 		for (start = 0; start < (int64) keys.n; start += batch)
 		{
 			int64		m = Min(batch, (int64) keys.n - start);
 			bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * EL, (uint32) m, EL);
-			const char *params[1] = {run};
 
-			PQclear(peer_call_msg(&call, "SELECT pgpriv.serve_count_push($1, $2)", 1, params, msg));
+			PQclear(peer_call_msg(&call, "SELECT pgpriv.serve_count_push($1, $2)", 1, run_params, msg));
 			pfree(msg);
 			progress_advance(start + m, call.bytes_in, call.bytes_out);
 		}
 
-		progress_phase("asker: owner masks both sets", 0);
-		{
-			const char *params[1] = {run};
-
-			owner_n = parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_finish($1)", 1, params),
-									  server);
-		}
-		if (owner_n > (int64) pgpriv_max_run_keys)
+		progress_phase("asker: owner masks the asker's keys", 0);
+		if (parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_finish($1)", 1, run_params),
+							server) != owner_n)
 			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
-							server, (long long) owner_n, pgpriv_max_run_keys)));
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from %s", sender),
+					 errdetail("The dataset's key count changed during the run.")));
 
 		progress_phase("asker: receiving masked keys", keys.n);
 		theirs = pull_part(&call, run, "asker", (int64) keys.n, batch);

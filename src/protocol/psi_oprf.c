@@ -602,14 +602,13 @@ parse_count(const char *s, int64 lo, int64 hi, const char *what, const char *pee
 	return v;
 }
 
-static void
-fetch_table_info(PeerCall *call, const char *dataset, const char *capability, TableInfo *info)
-{
-	const char *params[2] = {dataset, capability};
-	PGresult   *res;
+static const char *const table_info_sql =
+"SELECT version, entries, chunks, columns, batch_limit FROM pgpriv.serve_psi_table($1, $2)";
 
-	res = peer_call_text(call, "SELECT version, entries, chunks, columns, batch_limit "
-						 "FROM pgpriv.serve_psi_table($1, $2)", 2, params);
+/* Parse the owner's description of its table (the reply to table_info_sql). */
+static void
+parse_table_info(PeerCall *call, PGresult *res, TableInfo *info)
+{
 	if (PQntuples(res) != 1 || PQnfields(res) != 5 ||
 		PQgetisnull(res, 0, 0) || strlen(PQgetvalue(res, 0, 0)) != 32)
 	{
@@ -809,34 +808,99 @@ obtain_table(PeerCall *call, const char *dataset, const char *capability, const 
 	return chunks;
 }
 
-/* The OPRF outputs of the asker's keys, through the peer (blind, evaluate, finalize). */
-static uint8 *
-oprf_through_peer(PeerCall *call, const char *dataset, const char *capability,
-				  const KeySet *keys, int32 batch_limit, const char *run)
+typedef struct JoinRun
 {
-	size_t		n = keys->n;
-	uint8	   *blinds = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
-	uint8	   *blinded = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
-	uint8	   *evaluated = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
-	uint8	   *outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
-	size_t		batch = (size_t) Min(pgpriv_batch_size, batch_limit);
-	size_t		start;
-	char	   *sender = psprintf("peer \"%s\"", call->peer);
+	PeerCall	call;
+	KeySet		keys;
+	TableInfo	info;
+	Table		table;
+	uint8	   *blinds;			/* secret: wiped when the run ends */
+	uint8	   *blinded;
+	uint8	   *outputs;		/* OPRF outputs of the keys, 64 bytes each */
+	bool		cached;
+	char	   *run;
+} JoinRun;
+
+/* The slice [start, start + m) of a key set, sharing its arrays. */
+static KeySet
+key_slice(const KeySet *keys, size_t start, size_t m)
+{
+	KeySet		s;
+
+	s.n = m;
+	s.data = keys->data + start;
+	s.lens = keys->lens + start;
+	s.text = keys->text + start;
+	return s;
+}
+
+/*
+ * What psi and psi_fetch share, first half: keys, blinding and the owner's
+ * table.  The keys are blinded while the owner reads its dataset and, if it
+ * changed, rebuilds its table: the two sides' work overlaps.
+ */
+static void
+join_begin(JoinRun *jr, const char *server, const char *dataset, const char *capability,
+		   const char *keys_query)
+{
+	const char *params[2] = {dataset, capability};
+	List	   *chunks;
+	size_t		n;
+
+	keys_collect(keys_query, &jr->keys);
+	n = jr->keys.n;
+	jr->run = peer_new_run_id();
+	peer_call_open(&jr->call, server);
+	progress_begin(capability, server, dataset, n);
+
+	peer_call_send_text(&jr->call, table_info_sql, 2, params);
+
+	progress_phase("asker: blinding keys (owner prepares its table)", n);
+	jr->blinds = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
+	jr->blinded = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
+	batch_random_scalars(n, jr->blinds);
+	batch_blind(&jr->keys, jr->blinds, jr->blinded);
+
+	progress_phase("asker: owner prepares its table", 0);
+	parse_table_info(&jr->call, peer_call_finish_text(&jr->call), &jr->info);
+	chunks = obtain_table(&jr->call, dataset, capability, &jr->info, &jr->cached);
+	table_index(chunks, jr->info.entries, server, strcmp(capability, "psi_fetch") == 0, &jr->table);
+}
+
+/*
+ * Second half: the owner evaluates the blinded keys (this is what max_keys
+ * counts), batch by batch; while it works on batch i+1 the asker finalizes
+ * batch i.
+ */
+static void
+join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
+{
+	size_t		n = jr->keys.n;
+	size_t		batch = (size_t) Min(pgpriv_batch_size, jr->info.batch_limit);
+	char	   *sender = psprintf("peer \"%s\"", jr->call.peer);
 	char	   *total = psprintf("%zu", n);
+	uint8	   *evaluated = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
+	size_t		start;
+	const char *params[4] = {dataset, capability, jr->run, total};
+	static const char *const evaluate_sql = "SELECT pgpriv.serve_oprf($1, $2, $3, $4::int8, $5)";
 
-	progress_phase("asker: blinding keys", n);
-	batch_random_scalars(n, blinds);
-	batch_blind(keys, blinds, blinded);
+	jr->outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
+	progress_phase("asker: owner evaluates, asker finalizes", n);
+	if (n > 0)
+	{
+		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, jr->blinded, (uint32) Min(batch, n), 32);
 
-	progress_phase("asker: owner evaluates blinded keys", n);
+		peer_call_send_bytea(&jr->call, evaluate_sql, 4, params, msg);
+		pfree(msg);
+	}
 	for (start = 0; start < n; start += batch)
 	{
 		size_t		m = Min(batch, n - start);
-		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * 32, (uint32) m, 32);
-		const char *params[4] = {dataset, capability, run, total};
-		bytea	   *reply = peer_call_bytea(call, "SELECT pgpriv.serve_oprf($1, $2, $3, $4::int8, $5)", 4, params, msg);
+		size_t		next = start + m;
+		bytea	   *reply = peer_call_finish_bytea(&jr->call);
 		uint32		count;
 		const uint8 *items = wire_unpack_fixed(reply, WIRE_EVALUATED, 32, (uint32) m, &count, sender);
+		KeySet		slice;
 
 		if (count != m)
 			ereport(ERROR,
@@ -844,52 +908,24 @@ oprf_through_peer(PeerCall *call, const char *dataset, const char *capability,
 					 errmsg("malformed message from %s", sender),
 					 errdetail("%u evaluated elements for %zu blinded ones.", count, m)));
 		memcpy(evaluated + start * 32, items, m * 32);
-		pfree(msg);
 		pfree(reply);
-		progress_advance(start + m, call->bytes_in, call->bytes_out);
+
+		if (next < n)
+		{
+			bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, jr->blinded + next * 32,
+											  (uint32) Min(batch, n - next), 32);
+
+			peer_call_send_bytea(&jr->call, evaluate_sql, 4, params, msg);
+			pfree(msg);
+		}
+
+		slice = key_slice(&jr->keys, start, m);
+		batch_finalize(&slice, jr->blinds + start * 32, evaluated + start * 32,
+					   jr->outputs + start * OPRF_OUTPUT_BYTES, sender);
+		progress_advance(next, jr->call.bytes_in, jr->call.bytes_out);
 	}
-
-	progress_phase("asker: finalizing", n);
-	batch_finalize(keys, blinds, evaluated, outputs, sender);
-	sodium_memzero(blinds, Max(n, 1) * 32);
-	return outputs;
-}
-
-typedef struct JoinRun
-{
-	PeerCall	call;
-	KeySet		keys;
-	TableInfo	info;
-	Table		table;
-	uint8	   *outputs;
-	bool		cached;
-	char	   *run;
-} JoinRun;
-
-/* What psi and psi_fetch share, first half: keys and the owner's table. */
-static void
-join_begin(JoinRun *jr, const char *server, const char *dataset, const char *capability,
-		   const char *keys_query)
-{
-	List	   *chunks;
-
-	keys_collect(keys_query, &jr->keys);
-	jr->run = peer_new_run_id();
-	peer_call_open(&jr->call, server);
-	progress_begin(capability, server, dataset, jr->keys.n);
-	progress_phase("asker: owner prepares its table", 0);
-	fetch_table_info(&jr->call, dataset, capability, &jr->info);
-	chunks = obtain_table(&jr->call, dataset, capability, &jr->info, &jr->cached);
-	table_index(chunks, jr->info.entries, server, strcmp(capability, "psi_fetch") == 0, &jr->table);
-}
-
-/* Second half: the OPRF outputs of the keys (this is what max_keys counts). */
-static void
-join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
-{
-	jr->outputs = oprf_through_peer(&jr->call, dataset, capability, &jr->keys,
-									jr->info.batch_limit, jr->run);
-	progress_phase("asker: matching", jr->keys.n);
+	sodium_memzero(jr->blinds, Max(n, 1) * 32);
+	progress_phase("asker: matching", n);
 }
 
 static void
