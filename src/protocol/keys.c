@@ -128,7 +128,13 @@ keys_collect(const char *keys_query, KeySet *keys)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(keys_query, 0, NULL);
+	/*
+	 * The key is the first column cast to text (as on the owner's side):
+	 * char(n) keys lose their padding exactly as ::text does.  The alias
+	 * list renames only the first column.
+	 */
+	plan = SPI_prepare(psprintf("SELECT k.pgpriv_key::pg_catalog.text FROM (%s\n) AS k(pgpriv_key)",
+								keys_query), 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);

@@ -1,0 +1,242 @@
+# Nothing raw on the wire: every byte between the bank's backend and gov
+# during psi, psi_count and psi_fetch goes through a small TCP relay that
+# records it (sslmode=disable), and none of the bank's keys nor gov's keys or
+# payload values appear in it.  Controls prove the capture sees the protocol
+# traffic and that a plain query's values would be found.
+use strict;
+use warnings;
+use IPC::Run;
+use IO::Socket::INET;
+use Time::HiRes qw(time usleep);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $gov  = PostgreSQL::Test::Cluster->new('gov');
+my $bank = PostgreSQL::Test::Cluster->new('bank');
+for my $node ($gov, $bank) {
+	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
+	$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
+	open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die $!;
+	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+	close $hba;
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+}
+my $gov_port = $gov->port;
+
+# ---------------------------------------------------------------------------
+# The relay: 127.0.0.1:$relay_port <-> gov, both directions appended to a file.
+# ---------------------------------------------------------------------------
+my $tmp = PostgreSQL::Test::Utils::tempdir();
+my $capfile = "$tmp/capture.bin";
+my $relay_script = "$tmp/relay.pl";
+open my $rs, '>', $relay_script or die $!;
+print $rs <<'RELAY';
+use strict;
+use warnings;
+use IO::Socket::INET;
+use IO::Select;
+my ($listen_port, $target_port, $capfile) = @ARGV;
+my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $listen_port,
+	Listen => 16, ReuseAddr => 1, Proto => 'tcp') or die "listen: $!";
+open my $cap, '>>', $capfile or die $!;
+binmode $cap;
+$cap->autoflush(1);
+my $sel = IO::Select->new($l);
+my %other;
+for (;;) {
+	for my $s ($sel->can_read) {
+		if ($s == $l) {
+			my $c = $l->accept or next;
+			my $u = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $target_port, Proto => 'tcp');
+			if (!$u) { close $c; next; }
+			$other{$c} = $u;
+			$other{$u} = $c;
+			$sel->add($c, $u);
+			next;
+		}
+		my $o = $other{$s} or next;
+		my $n = sysread($s, my $buf, 65536);
+		if (!$n) {
+			$sel->remove($s, $o);
+			delete @other{ $s, $o };
+			close $s;
+			close $o;
+			next;
+		}
+		print $cap $buf;
+		my $off = 0;
+		while ($off < $n) {
+			my $w = syswrite($o, $buf, $n - $off, $off);
+			last unless defined $w;
+			$off += $w;
+		}
+	}
+}
+RELAY
+close $rs;
+my $relay_port = PostgreSQL::Test::Cluster::get_free_port();
+my $relay = IPC::Run::start([ $^X, $relay_script, $relay_port, $gov_port, $capfile ],
+	'<', \undef, '>', "$tmp/relay.out", '2>', "$tmp/relay.err");
+{
+	my $up = 0;
+	for (1 .. 100) {
+		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $relay_port, Proto => 'tcp');
+		if ($s) { close $s; $up = 1; last; }
+		usleep(50_000);
+	}
+	ok($up, "the relay listens on port $relay_port");
+}
+
+sub capture
+{
+	open my $fh, '<', $capfile or return '';
+	binmode $fh;
+	local $/;
+	my $c = <$fh>;
+	close $fh;
+	return $c // '';
+}
+
+# ---------------------------------------------------------------------------
+# Data: distinctive keys and payloads that cannot appear by chance.
+# ---------------------------------------------------------------------------
+sub lit
+{
+	my ($s) = @_;
+	return 'NULL' unless defined $s;
+	(my $q = $s) =~ s/'/''/g;
+	return "'$q'";
+}
+
+# Byte strings (UTF-8), as they travel.
+my @shared = (
+	'91310000MA1FL7Q3XK', '上海某某科技有限公司甲号', '北京某某信息技术有限公司乙号',
+	'91440300MA5DC2P8QW', q{QUOTE'D"KEY\\WITH$$SIGNS-77}, "EMOJI-KEY-\x{1F3E6}\x{1F4B3}-01");
+my @gov_only  = ('91330100MA27XK4T5N', '广州某某贸易有限公司丙号', '91500000MA5U9B2C1D');
+my @bank_only = ('91110108MA01RB6J3H', '深圳某某银行客户丁号', "EMOJI-BANK-\x{1F600}\x{1F601}-02",
+	'91420100MA4K2L8M9P');
+for (@shared, @gov_only, @bank_only) { utf8::encode($_) if utf8::is_utf8($_); }
+push @gov_only,  map { sprintf('GOVKEY-4f1d8e-%04d', $_) } 1 .. 200;
+push @bank_only, map { sprintf('BANKKEY-9c2b7a-%04d', $_) } 1 .. 200;
+my @gov_keys  = (@shared, @gov_only);
+my @bank_keys = (@shared, @bank_only);
+
+my (@grades, @paids, @gov_rows);
+my $n = 0;
+for my $k (@gov_keys) {
+	$n++;
+	my $grade = sprintf('PAYLOAD-7f3a9c-%04d', $n);
+	my $paid  = sprintf('987654%03d.123', $n);
+	push @grades, $grade;
+	push @paids,  $paid;
+	push @gov_rows, '(' . join(', ', lit($k), lit($grade), $paid, 424242000 + $n) . ')';
+}
+my @staffs = map { 424242000 + $_ } 1 .. $n;
+
+$gov->safe_psql('postgres', "
+	CREATE TABLE public.tax (code text, tax_grade text, tax_paid numeric, staff int);
+	INSERT INTO public.tax VALUES " . join(",\n", @gov_rows) . ";
+	CREATE ROLE bank_role LOGIN PASSWORD 'pw_bank';
+	SELECT pgpriv.publish('tax', 'SELECT code, tax_grade, tax_paid, staff FROM public.tax', 'code');
+	SELECT pgpriv.permit('tax', 'bank_role', 'psi');
+	SELECT pgpriv.permit('tax', 'bank_role', 'psi_count');
+	SELECT pgpriv.permit('tax', 'bank_role', 'psi_fetch', '{tax_grade,tax_paid,staff}');
+");
+$bank->safe_psql('postgres', "
+	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
+	  OPTIONS (host '127.0.0.1', port '$relay_port', dbname 'postgres', sslmode 'disable');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw_bank');
+	CREATE TABLE applicants (code text);
+	INSERT INTO applicants VALUES " . join(",\n", map { '(' . lit($_) . ')' } @bank_keys) . ";
+");
+
+# ---------------------------------------------------------------------------
+# The three protocols, through the relay.
+# ---------------------------------------------------------------------------
+is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM applicants')}),
+	scalar(@shared), 'psi through the relay finds the shared keys');
+is($bank->safe_psql('postgres', q{SELECT pgpriv.psi_count('gov', 'tax', 'SELECT code FROM applicants')}),
+	scalar(@shared), 'psi_count through the relay counts the shared keys');
+my $fetched = $bank->safe_psql('postgres', q{SELECT string_agg(tax_grade || ':' || tax_paid || ':' || staff, ',' ORDER BY tax_grade)
+	  FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT code FROM applicants')
+	       AS t(code text, tax_grade text, tax_paid numeric, staff int)});
+my @want = map { "$grades[$_]:$paids[$_]:$staffs[$_]" } 0 .. $#shared;
+is($fetched, join(',', sort @want), 'psi_fetch through the relay returns the shared rows\' payloads');
+# psi_fetch again (cached table) and a second psi, for good measure.
+$bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT code FROM applicants')
+	       AS t(code text, tax_grade text)});
+
+my $cap = capture();
+note(sprintf('captured %d bytes of protocol traffic', length($cap)));
+cmp_ok(length($cap), '>', 10_000, 'the capture holds the traffic of the runs');
+for my $fn (qw(serve_psi_table serve_psi_chunk serve_oprf serve_count_begin serve_count_push serve_count_pull)) {
+	ok(index($cap, $fn) >= 0, "control: the capture saw the call to $fn");
+}
+
+# Search for a value as raw bytes, and as the hex a text-format bytea or an
+# encode() would carry.
+sub leaks
+{
+	my ($hay, @values) = @_;
+	my @found;
+	for my $v (@values) {
+		next if length($v) < 6;
+		push @found, $v if index($hay, $v) >= 0 || index(lc($hay), unpack('H*', $v)) >= 0;
+	}
+	return @found;
+}
+
+sub no_leak
+{
+	my ($hay, $what, @values) = @_;
+	my @found = leaks($hay, @values);
+	ok(!@found, "no $what on the wire") or diag("found: " . join(', ', @found[ 0 .. ($#found > 4 ? 4 : $#found) ]));
+}
+no_leak($cap, 'bank key (shared with gov)', @shared);
+no_leak($cap, 'bank-only key', @bank_only);
+no_leak($cap, 'gov-only key', @gov_only);
+no_leak($cap, 'non-ASCII key (as UTF-8)', grep { /[^\x00-\x7f]/ } (@gov_keys, @bank_keys));
+no_leak($cap, 'text payload', @grades);
+no_leak($cap, 'numeric payload', @paids);
+no_leak($cap, 'integer payload', @staffs);
+ok(index($cap, 'PAYLOAD-7f3a9c') < 0, 'not even the payload prefix is on the wire');
+
+# Positive control: a plain query over the same relay does show its values.
+my $before = length($cap);
+$gov->safe_psql('postgres', q{GRANT SELECT ON public.tax TO bank_role});
+my $plain = $gov->safe_psql('postgres',
+	q{SELECT count(*) FROM (SELECT code, tax_grade, tax_paid, staff FROM public.tax) s WHERE length(code || tax_grade) > 0},
+	connstr => "host=127.0.0.1 port=$relay_port dbname=postgres user=bank_role password=pw_bank sslmode=disable");
+is($plain, scalar(@gov_keys), 'control: a plain query through the relay works');
+$gov->psql('postgres', q{SELECT code, tax_grade, tax_paid, staff FROM public.tax},
+	connstr => "host=127.0.0.1 port=$relay_port dbname=postgres user=bank_role password=pw_bank sslmode=disable");
+my $control = substr(capture(), $before);
+is(scalar(leaks($control, @grades)), scalar(@grades), 'control: the search finds text payloads a plain SELECT sends');
+is(scalar(leaks($control, @paids)), scalar(@paids), 'control: and numeric payloads');
+is(scalar(leaks($control, grep { /[^\x00-\x7f]/ } @gov_keys)), scalar(grep { /[^\x00-\x7f]/ } @gov_keys),
+	'control: and non-ASCII keys as UTF-8');
+$gov->safe_psql('postgres', q{REVOKE SELECT ON public.tax FROM bank_role});
+
+# gov's own records of the runs do not hold the bank's keys either.
+{
+	my $audit = $gov->safe_psql('postgres', q{
+		SELECT string_agg(concat_ws('|', actor, side, peer, capability, dataset, keys_in, keys_out, outcome, detail), E'\n')
+		  FROM pgpriv.audit WHERE side = 'owner'});
+	cmp_ok(scalar(split /\n/, $audit), '>=', 3, 'gov has owner audit rows for the runs');
+	my @found = grep { index($audit, $_) >= 0 } (@shared, @bank_only);
+	ok(!@found, 'gov\'s owner audit rows never contain a bank key') or diag("found: @found");
+	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability IN ('psi', 'psi_fetch', 'psi_count')}),
+		scalar(@bank_keys), 'gov learns how many keys were asked');
+	my $log = slurp_file($gov->logfile);
+	# (The test's own INSERT of gov's data is logged: log_statement = all.
+	# The bank's own keys must never be.)
+	my @in_log = leaks($log, @bank_only);
+	ok(!@in_log, 'gov\'s server log (log_statement = all) never contains a bank-only key')
+	  or diag("found: @in_log");
+	ok(index($log, $shared[0]) >= 0, 'control: the log search finds gov\'s own keys from the INSERT');
+}
+
+$relay->kill_kill;
+done_testing();
