@@ -8,6 +8,7 @@ OBJS = \
 	src/pgpriv.o \
 	src/crypto/oprf.o \
 	src/crypto/parallel.o \
+	src/crypto/oprf_batch.o \
 	src/primitives.o \
 	src/catalog/identity.o \
 	src/catalog/dataset.o \
@@ -22,7 +23,8 @@ OBJS = \
 	src/protocol/keys.o \
 	src/protocol/progress.o \
 	src/protocol/psi_oprf.o \
-	src/protocol/psi_count.o
+	src/protocol/psi_count.o \
+	src/protocol/admission.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"

@@ -831,29 +831,37 @@ REVOKE ALL ON pgpriv.peer_table FROM PUBLIC;
 COMMENT ON TABLE pgpriv.peer_table IS
   'Asker side: encrypted tables downloaded from peers, reused while their version is unchanged';
 
-CREATE FUNCTION pgpriv.serve_psi_table(dataset text, capability text)
+-- Not SECURITY DEFINER on purpose: only a procedure run by CALL may commit,
+-- and the outcome of an admission (a refusal too) must stay in the audit log.
+CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint)
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_admit'
+  LANGUAGE C;
+COMMENT ON PROCEDURE pgpriv.serve_admit(text, text, text, bigint) IS
+  'Serving (called by a peer): admit a run — check the permit, charge its keys to the day''s budget, audit the outcome';
+
+CREATE FUNCTION pgpriv.serve_psi_table(dataset text, capability text, run text)
   RETURNS TABLE(version text, entries bigint, chunks integer, columns text[], batch_limit integer)
   AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_table'
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_psi_table(text, text) IS
-  'Serving (called by a peer): check the permit, refresh the encrypted OPRF table, describe it';
+COMMENT ON FUNCTION pgpriv.serve_psi_table(text, text, text) IS
+  'Serving (called by a peer): refresh the encrypted OPRF table for an admitted run and describe it';
 
-CREATE FUNCTION pgpriv.serve_psi_chunk(dataset text, capability text, version text, chunk integer)
+CREATE FUNCTION pgpriv.serve_psi_chunk(dataset text, capability text, run text, version text, chunk integer)
   RETURNS bytea
   AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_chunk'
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_psi_chunk(text, text, text, integer) IS
+COMMENT ON FUNCTION pgpriv.serve_psi_chunk(text, text, text, text, integer) IS
   'Serving (called by a peer): one chunk of the encrypted OPRF table';
 
-CREATE FUNCTION pgpriv.serve_oprf(dataset text, capability text, run text, total bigint, blinded bytea)
+CREATE FUNCTION pgpriv.serve_oprf(dataset text, capability text, run text, blinded bytea)
   RETURNS bytea
   AS 'MODULE_PATHNAME', 'pgpriv_serve_oprf'
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_oprf(text, text, text, bigint, bytea) IS
-  'Serving (called by a peer): RFC 9497 BlindEvaluate of a batch of blinded keys; a run''s total is charged to the budget on its first batch';
+COMMENT ON FUNCTION pgpriv.serve_oprf(text, text, text, bytea) IS
+  'Serving (called by a peer): RFC 9497 BlindEvaluate of a batch of blinded keys of an admitted run';
 
 CREATE FUNCTION pgpriv.psi(peer name, dataset text, keys_query text)
   RETURNS TABLE(key text)
@@ -869,13 +877,13 @@ CREATE FUNCTION pgpriv.psi_fetch(peer name, dataset text, keys_query text)
 COMMENT ON FUNCTION pgpriv.psi_fetch(name, text, text) IS
   'Permitted columns of the peer''s rows whose keys you hold; AS t(key text, col type, ...) chooses the columns';
 
-CREATE FUNCTION pgpriv.serve_count_begin(dataset text, run text, nkeys bigint)
+CREATE FUNCTION pgpriv.serve_count_begin(dataset text, run text)
   RETURNS TABLE(batch_limit integer, owner_keys bigint)
   AS 'MODULE_PATHNAME', 'pgpriv_serve_count_begin'
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_count_begin(text, text, bigint) IS
-  'Serving (called by a peer): open a psi_count run of nkeys keys within the permit''s budget, and mask the dataset''s keys';
+COMMENT ON FUNCTION pgpriv.serve_count_begin(text, text) IS
+  'Serving (called by a peer): open an admitted psi_count run and mask the dataset''s keys';
 
 CREATE FUNCTION pgpriv.serve_count_push(run text, batch bytea) RETURNS bigint
   AS 'MODULE_PATHNAME', 'pgpriv_serve_count_push'

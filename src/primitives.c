@@ -24,6 +24,7 @@
 
 #include "pgpriv.h"
 #include "crypto/oprf.h"
+#include "crypto/oprf_batch.h"
 #include "crypto/parallel.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_oprf_derive_key);
@@ -454,17 +455,6 @@ typedef struct batch_array
 	size_t	   *lens;
 } batch_array;
 
-/* Plain-C view of one batch, shared read-only with the worker threads. */
-typedef struct batch_job
-{
-	size_t		base;			/* index of the current slab's first item */
-	const uint8_t *sk;
-	const uint8_t *const *inputs;
-	const size_t *input_lens;
-	const uint8_t *scalars;		/* count × 32: blinds */
-	const uint8_t *elements;	/* count × 32 */
-	uint8_t    *out;			/* count × out_len */
-} batch_job;
 
 static void
 get_array_arg(FunctionCallInfo fcinfo, int argno, const char *name,
@@ -563,7 +553,7 @@ build_bytea_array(const uint8_t *out, int count, size_t item_len)
  * index through report_oprf_status with the array's own subscript.
  */
 static void
-run_batch(batch_job *job, size_t count, crypto_range_fn fn,
+run_batch(oprf_batch_job *job, size_t count, crypto_range_fn fn,
 		  const oprf_arg_names *names, int lbound)
 {
 	int			nthreads = pgpriv_threads_for_batch();
@@ -589,95 +579,6 @@ run_batch(batch_job *job, size_t count, crypto_range_fn fn,
 	}
 }
 
-/* --- worker-thread callbacks: pure C, indexes relative to job->base --- */
-
-static int
-batch_blind_range(void *arg, size_t begin, size_t end, size_t *failed_index)
-{
-	batch_job  *job = arg;
-	size_t		i;
-
-	for (i = begin; i < end; i++)
-	{
-		size_t		j = job->base + i;
-		oprf_status st = oprf_blind(job->inputs[j], job->input_lens[j],
-									job->scalars + j * OPRF_SCALAR_BYTES,
-									job->out + j * OPRF_ELEMENT_BYTES);
-
-		if (st != OPRF_OK)
-		{
-			*failed_index = i;
-			return st;
-		}
-	}
-	return 0;
-}
-
-static int
-batch_evaluate_range(void *arg, size_t begin, size_t end, size_t *failed_index)
-{
-	batch_job  *job = arg;
-	size_t		i;
-
-	for (i = begin; i < end; i++)
-	{
-		size_t		j = job->base + i;
-		oprf_status st = oprf_blind_evaluate(job->sk,
-											 job->elements + j * OPRF_ELEMENT_BYTES,
-											 job->out + j * OPRF_ELEMENT_BYTES);
-
-		if (st != OPRF_OK)
-		{
-			*failed_index = i;
-			return st;
-		}
-	}
-	return 0;
-}
-
-static int
-batch_finalize_range(void *arg, size_t begin, size_t end, size_t *failed_index)
-{
-	batch_job  *job = arg;
-	size_t		j = job->base + begin;
-	size_t		failed = 0;
-	oprf_status st;
-
-	/* the batch path shares one scalar inversion among many blinds */
-	st = oprf_finalize_batch(end - begin, job->inputs + j, job->input_lens + j,
-							 job->scalars + j * OPRF_SCALAR_BYTES,
-							 job->elements + j * OPRF_ELEMENT_BYTES,
-							 job->out + j * OPRF_OUTPUT_BYTES, &failed);
-	if (st != OPRF_OK)
-	{
-		*failed_index = begin + failed;
-		return st;
-	}
-	return 0;
-}
-
-static int
-batch_oprf_range(void *arg, size_t begin, size_t end, size_t *failed_index)
-{
-	batch_job  *job = arg;
-	size_t		i;
-
-	for (i = begin; i < end; i++)
-	{
-		size_t		j = job->base + i;
-		oprf_status st = oprf_evaluate(job->sk, job->inputs[j],
-									   job->input_lens[j],
-									   job->out + j * OPRF_OUTPUT_BYTES);
-
-		if (st != OPRF_OK)
-		{
-			*failed_index = i;
-			return st;
-		}
-	}
-	return 0;
-}
-
 /* oprf_blind_batch(inputs bytea[], blinds bytea[]) */
 Datum
 pgpriv_oprf_blind_batch(PG_FUNCTION_ARGS)
@@ -685,7 +586,7 @@ pgpriv_oprf_blind_batch(PG_FUNCTION_ARGS)
 	static const oprf_arg_names names = {"inputs", "blinds", NULL};
 	batch_array inputs;
 	batch_array blinds;
-	batch_job	job;
+	oprf_batch_job	job;
 	uint8_t    *blind_buf;
 	uint8_t    *out;
 
@@ -706,7 +607,7 @@ pgpriv_oprf_blind_batch(PG_FUNCTION_ARGS)
 	/* blinds are the client's secrets: wipe our copy whatever happens */
 	PG_TRY();
 	{
-		run_batch(&job, inputs.count, batch_blind_range, &names, inputs.lbound);
+		run_batch(&job, inputs.count, oprf_batch_blind_range, &names, inputs.lbound);
 	}
 	PG_FINALLY();
 	{
@@ -724,7 +625,7 @@ pgpriv_oprf_evaluate_batch(PG_FUNCTION_ARGS)
 	static const oprf_arg_names names = {NULL, "sk", "elements"};
 	uint8_t		sk[OPRF_SCALAR_BYTES];
 	batch_array elements;
-	batch_job	job;
+	oprf_batch_job	job;
 	uint8_t    *element_buf;
 	uint8_t    *out;
 
@@ -744,7 +645,7 @@ pgpriv_oprf_evaluate_batch(PG_FUNCTION_ARGS)
 
 	PG_TRY();
 	{
-		run_batch(&job, elements.count, batch_evaluate_range, &names,
+		run_batch(&job, elements.count, oprf_batch_evaluate_range, &names,
 				  elements.lbound);
 	}
 	PG_FINALLY();
@@ -764,7 +665,7 @@ pgpriv_oprf_finalize_batch(PG_FUNCTION_ARGS)
 	batch_array inputs;
 	batch_array blinds;
 	batch_array evaluated;
-	batch_job	job;
+	oprf_batch_job	job;
 	uint8_t    *blind_buf;
 	uint8_t    *evaluated_buf;
 	uint8_t    *out;
@@ -790,7 +691,7 @@ pgpriv_oprf_finalize_batch(PG_FUNCTION_ARGS)
 
 	PG_TRY();
 	{
-		run_batch(&job, inputs.count, batch_finalize_range, &names,
+		run_batch(&job, inputs.count, oprf_batch_finalize_range, &names,
 				  inputs.lbound);
 	}
 	PG_FINALLY();
@@ -809,7 +710,7 @@ pgpriv_oprf_batch(PG_FUNCTION_ARGS)
 	static const oprf_arg_names names = {"inputs", "sk", NULL};
 	uint8_t		sk[OPRF_SCALAR_BYTES];
 	batch_array inputs;
-	batch_job	job;
+	oprf_batch_job	job;
 	uint8_t    *out;
 
 	ensure_sodium();
@@ -826,7 +727,7 @@ pgpriv_oprf_batch(PG_FUNCTION_ARGS)
 
 	PG_TRY();
 	{
-		run_batch(&job, inputs.count, batch_oprf_range, &names, inputs.lbound);
+		run_batch(&job, inputs.count, oprf_batch_oprf_range, &names, inputs.lbound);
 	}
 	PG_FINALLY();
 	{

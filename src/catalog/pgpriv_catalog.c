@@ -105,8 +105,8 @@ spi_int8_or(HeapTuple tup, TupleDesc desc, int col, int64 dflt)
 	return DatumGetInt64(d);
 }
 
-void
-permit_require(const char *dataset, const char *capability, Dataset *ds, Permit *permit)
+bool
+permit_lookup(const char *dataset, const char *capability, Dataset *ds, Permit *permit)
 {
 	char	   *peer = session_role_name();
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
@@ -131,12 +131,10 @@ permit_require(const char *dataset, const char *capability, Dataset *ds, Permit 
 		elog(ERROR, "could not read pgpriv.permit");
 
 	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied: role \"%s\" has no %s permit on dataset \"%s\"",
-						peer, capability, dataset),
-				 errhint("The owner grants it with pgpriv.permit('%s', '%s', '%s', ...).",
-						 dataset, peer, capability)));
+	{
+		SPI_finish();
+		return false;
+	}
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -157,18 +155,41 @@ permit_require(const char *dataset, const char *capability, Dataset *ds, Permit 
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();
+	return true;
 }
 
 void
-budget_charge(const char *dataset, const char *capability, int64 n, const Permit *permit)
+permit_refusal(const char *dataset, const char *capability)
+{
+	char	   *peer = session_role_name();
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied: role \"%s\" has no %s permit on dataset \"%s\"",
+					peer, capability, dataset),
+			 errhint("The owner grants it with pgpriv.permit('%s', '%s', '%s', ...).",
+					 dataset, peer, capability)));
+}
+
+void
+permit_require(const char *dataset, const char *capability, Dataset *ds, Permit *permit)
+{
+	if (!permit_lookup(dataset, capability, ds, permit))
+		permit_refusal(dataset, capability);
+}
+
+bool
+budget_try_charge(const char *dataset, const char *capability, int64 n, const Permit *permit,
+				  int64 *used_before)
 {
 	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, INT8OID};
 	Datum		args[4];
 	bool		isnull;
-	int64		used;
+	int64		used = 0;
 
+	*used_before = 0;
 	if (permit->max_keys < 0 || n == 0)
-		return;
+		return true;
 
 	args[0] = CStringGetTextDatum(dataset);
 	args[1] = CStringGetTextDatum(session_role_name());
@@ -179,28 +200,43 @@ budget_charge(const char *dataset, const char *capability, int64 n, const Permit
 		elog(ERROR, "SPI_connect failed");
 
 	/*
-	 * The row lock taken by the upsert serialises concurrent runs of the
-	 * same peer, so two of them cannot both slip under the limit.
+	 * Make sure today's row exists, then lock it: concurrent runs of the same
+	 * peer queue here, so two of them cannot both slip under the limit.
 	 */
-	if (SPI_execute_with_args(
-							  "INSERT INTO pgpriv.budget AS b (dataset, peer_role, capability, day, keys) "
-							  "VALUES ($1, $2, $3, CURRENT_DATE, $4) "
-							  "ON CONFLICT ON CONSTRAINT budget_pkey DO UPDATE SET keys = b.keys + EXCLUDED.keys "
-							  "RETURNING b.keys",
-							  4, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "could not update pgpriv.budget");
+	if (SPI_execute_with_args("INSERT INTO pgpriv.budget (dataset, peer_role, capability, day, keys) "
+							  "VALUES ($1, $2, $3, CURRENT_DATE, 0) ON CONFLICT ON CONSTRAINT budget_pkey DO NOTHING",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_execute_with_args("SELECT keys FROM pgpriv.budget WHERE dataset = $1 AND peer_role = $2 "
+							  "AND capability = $3 AND day = CURRENT_DATE FOR UPDATE",
+							  3, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read pgpriv.budget");
 	used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*used_before = used;
+	if (used + n > permit->max_keys)
+	{
+		SPI_finish();
+		return false;
+	}
+	if (SPI_execute_with_args("UPDATE pgpriv.budget SET keys = keys + $4 WHERE dataset = $1 AND peer_role = $2 "
+							  "AND capability = $3 AND day = CURRENT_DATE",
+							  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update pgpriv.budget");
 	SPI_finish();
+	return true;
+}
 
-	/* Raising aborts the transaction, so the charge above is undone too. */
-	if (used > permit->max_keys)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("budget exceeded: max_keys %lld per day for %s on dataset \"%s\"",
-						(long long) permit->max_keys, capability, dataset),
-				 errdetail("This request asks %lld keys; %lld were already asked today.",
-						   (long long) n, (long long) (used - n)),
-				 errhint("The owner can raise max_keys with pgpriv.permit().")));
+void
+budget_refusal(const char *dataset, const char *capability, int64 n, int64 used_before,
+			   const Permit *permit)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("budget exceeded: max_keys %lld per day for %s on dataset \"%s\"",
+					(long long) permit->max_keys, capability, dataset),
+			 errdetail("This request asks %lld keys; %lld were already asked today.",
+					   (long long) n, (long long) used_before),
+			 errhint("The owner can raise max_keys with pgpriv.permit().")));
 }
 
 void

@@ -43,12 +43,23 @@ extern void catalog_leave_owner(OwnerContext *ctx);
 
 /*
  * The permit of the session's login role (the peer) for capability on
- * dataset; raises 42501 naming both when there is none.  Fills *ds too.
+ * dataset: permit_lookup fills *ds and *permit and says whether there is
+ * one; permit_refusal raises the 42501 that names both; permit_require does
+ * the two.
  */
+extern bool permit_lookup(const char *dataset, const char *capability, Dataset *ds, Permit *permit);
+extern void permit_refusal(const char *dataset, const char *capability) pg_attribute_noreturn();
 extern void permit_require(const char *dataset, const char *capability, Dataset *ds, Permit *permit);
 
-/* Count n keys against today's max_keys; raises 54000 when over. */
-extern void budget_charge(const char *dataset, const char *capability, int64 n, const Permit *permit);
+/*
+ * Charge n keys to today's max_keys budget if they fit (true), else charge
+ * nothing (false); *used_before is what was already used today.
+ * budget_refusal raises the 54000 that names the limit.
+ */
+extern bool budget_try_charge(const char *dataset, const char *capability, int64 n,
+							  const Permit *permit, int64 *used_before);
+extern void budget_refusal(const char *dataset, const char *capability, int64 n, int64 used_before,
+						   const Permit *permit) pg_attribute_noreturn();
 
 /* The OPRF key for (dataset, session's login role); *generation set if not NULL. */
 extern void oprf_key_for_peer(const char *dataset, uint8 sk[32], int32 *generation);

@@ -30,6 +30,7 @@
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
 #include "peer/call.h"
+#include "protocol/admission.h"
 #include "protocol/batch.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
@@ -106,33 +107,29 @@ count_run_get(const char *run)
 }
 
 /*
- * pgpriv.serve_count_begin(dataset, run, nkeys) → (batch_limit, owner_keys)
+ * pgpriv.serve_count_begin(dataset, run) → (batch_limit, owner_keys)
  *
- * Checks the permit and charges nkeys to the day's budget, then opens the
- * run with a fresh secret scalar b and masks the dataset's distinct keys.
+ * For a run admitted by serve_admit (permit checked, its keys charged to the
+ * budget): opens it with a fresh secret scalar b and masks the dataset's
+ * distinct keys.
  */
 Datum
 pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
 {
 	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	int64		nkeys = PG_GETARG_INT64(2);
+	Admission  *admission = admission_require(run, dataset, "psi_count");
+	int64		nkeys = admission->keys;
 	Dataset		ds;
 	Permit		permit;
 	MemoryContext cxt;
 
 	permit_require(dataset, "psi_count", &ds, &permit);
-	if (nkeys < 0 || nkeys > (int64) pgpriv_max_run_keys)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a psi_count run may ask at most %d keys (pgpriv.max_run_keys), not %lld",
-						pgpriv_max_run_keys, (long long) nkeys)));
 	if (strlen(run) >= sizeof(count_run->run) || strlen(dataset) >= sizeof(count_run->dataset))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from the asker"),
 				 errdetail("Run id or dataset name too long.")));
-	budget_charge(dataset, "psi_count", nkeys, &permit);
 
 	count_run_free();
 	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv psi_count run", ALLOCSET_DEFAULT_SIZES);
@@ -280,8 +277,10 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	if (owner_part && start + m == n)
 	{
 		/* The run is complete: one audit row with everything that crossed. */
-		audit_append("owner", session_role_name(), "psi_count", cr->dataset, cr->received, cr->owner_n,
-					 cr->bytes_in, cr->bytes_out, "ok", psprintf("run %s", cr->run));
+		Admission  *admission = admission_require(cr->run, cr->dataset, "psi_count");
+
+		admission_serve(admission, cr->received, cr->bytes_in, cr->bytes_out);
+		admission_complete(admission, cr->owner_n);
 		count_run_free();
 	}
 	PG_RETURN_BYTEA_P(reply);
@@ -406,13 +405,17 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	blinded = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 	PG_TRY();
 	{
-		const char *begin_params[3] = {dataset, run, nbuf};
+		const char *admit_params[4] = {dataset, "psi_count", run, nbuf};
+		const char *begin_params[2] = {dataset, run};
 		const char *run_params[1] = {run};
 		PGresult   *res;
 
+		/* The owner admits the run (permit, budget, audit) before anything else. */
+		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, admit_params));
+
 		/* The owner masks its dataset while the asker masks its keys. */
-		peer_call_send_text(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2, $3::int8)",
-							3, begin_params);
+		peer_call_send_text(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2)",
+							2, begin_params);
 		progress_phase("asker: masking keys (owner masks its dataset)", keys.n);
 		batch_hash_and_mult(&keys, a, blinded);
 

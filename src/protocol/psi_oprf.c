@@ -44,6 +44,7 @@
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
 #include "peer/call.h"
+#include "protocol/admission.h"
 #include "protocol/batch.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
@@ -321,10 +322,10 @@ build_table(const Dataset *ds, const char *peer, const char *capability, List *c
 }
 
 /*
- * pgpriv.serve_psi_table(dataset, capability)
+ * pgpriv.serve_psi_table(dataset, capability, run)
  *   → TABLE(version text, entries bigint, chunks int, columns text[], batch_limit int)
  *
- * Called by a peer: checks its permit, rebuilds the encrypted table if the
+ * Called by a peer for an admitted run: rebuilds the encrypted table if the
  * dataset changed, and describes it.
  */
 Datum
@@ -332,6 +333,7 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 {
 	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	char	   *peer = session_role_name();
 	Dataset		ds;
 	Permit		permit;
@@ -350,6 +352,7 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	check_capability(capability);
+	(void) admission_require(run, dataset, capability);
 	permit_require(dataset, capability, &ds, &permit);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "serve_psi_table must return a composite type");
@@ -386,14 +389,16 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
-/* pgpriv.serve_psi_chunk(dataset, capability, version, chunk) → bytea */
+/* pgpriv.serve_psi_chunk(dataset, capability, run, version, chunk) → bytea */
 Datum
 pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 {
 	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *version = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	int32		chunk = PG_GETARG_INT32(3);
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *version = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	int32		chunk = PG_GETARG_INT32(4);
+	Admission  *admission;
 	Dataset		ds;
 	Permit		permit;
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
@@ -402,6 +407,7 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 
 	check_capability(capability);
+	admission = admission_require(run, dataset, capability);
 	permit_require(dataset, capability, &ds, &permit);
 
 	args[0] = CStringGetTextDatum(dataset);
@@ -430,29 +436,16 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("encrypted table of dataset \"%s\" has no chunk %d at version %s", dataset, chunk, version),
 				 errhint("The dataset changed during the run; run the query again.")));
+	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(out));
 	PG_RETURN_BYTEA_P(out);
 }
 
 /*
- * The run whose keys this serving session is evaluating.  A run's whole key
- * count is charged to the budget on its first batch, so a run over budget is
- * refused before any key is evaluated and charges nothing; later batches may
- * not go beyond the count announced.
- */
-static struct
-{
-	char		run[64];
-	char		dataset[NAMEDATALEN * 2];
-	char		capability[16];
-	int64		total;
-	int64		served;
-}			oprf_run;
-
-/*
- * pgpriv.serve_oprf(dataset, capability, run, total, blinded bytea) → bytea
+ * pgpriv.serve_oprf(dataset, capability, run, blinded bytea) → bytea
  *
- * RFC 9497 BlindEvaluate of one batch of the asker's blinded elements, after
- * the permit and the day's budget allow it.
+ * RFC 9497 BlindEvaluate of one batch of the asker's blinded elements, for a
+ * run admitted (and charged to the budget) by serve_admit; never more keys
+ * than were admitted.  The batch that completes the run writes its audit row.
  */
 Datum
 pgpriv_serve_oprf(PG_FUNCTION_ARGS)
@@ -460,8 +453,8 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	int64		total = PG_GETARG_INT64(3);
-	bytea	   *msg = PG_GETARG_BYTEA_PP(4);
+	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
+	Admission  *admission;
 	Dataset		ds;
 	Permit		permit;
 	uint32		count;
@@ -471,34 +464,11 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 
 	check_capability(capability);
+	admission = admission_require(run, dataset, capability);
+	/* The permit may have been revoked since the run was admitted. */
 	permit_require(dataset, capability, &ds, &permit);
 	elements = wire_unpack_fixed(msg, WIRE_BLINDED, OPRF_ELEMENT_BYTES,
 								 (uint32) pgpriv_batch_size, &count, "the asker");
-
-	if (strcmp(oprf_run.run, run) != 0 || strcmp(oprf_run.dataset, dataset) != 0 ||
-		strcmp(oprf_run.capability, capability) != 0)
-	{
-		if (total < 0 || total > pgpriv_max_run_keys || strlen(run) >= sizeof(oprf_run.run) ||
-			strlen(dataset) >= sizeof(oprf_run.dataset))
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %lld",
-							pgpriv_max_run_keys, (long long) total)));
-		budget_charge(dataset, capability, total, &permit);
-		/* Remembered only once the charge stands (an error above leaves it unset). */
-		strlcpy(oprf_run.run, run, sizeof(oprf_run.run));
-		strlcpy(oprf_run.dataset, dataset, sizeof(oprf_run.dataset));
-		strlcpy(oprf_run.capability, capability, sizeof(oprf_run.capability));
-		oprf_run.total = total;
-		oprf_run.served = 0;
-	}
-	if (oprf_run.served + count > oprf_run.total)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("More keys than the %lld announced for run %s.",
-						   (long long) oprf_run.total, run)));
-	oprf_run.served += count;
 
 	evaluated = palloc_extended(Max(count, 1) * (Size) OPRF_ELEMENT_BYTES, MCXT_ALLOC_HUGE);
 	oprf_key_for_peer(dataset, sk, NULL);
@@ -513,9 +483,9 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	reply = wire_pack_fixed(WIRE_EVALUATED, evaluated, count, OPRF_ELEMENT_BYTES);
-	audit_append("owner", session_role_name(), capability, dataset, count, count,
-				 VARSIZE_ANY_EXHDR(msg), VARSIZE_ANY_EXHDR(reply), "ok",
-				 psprintf("run %s", run));
+	admission_serve(admission, count, VARSIZE_ANY_EXHDR(msg), VARSIZE_ANY_EXHDR(reply));
+	if (admission->served == admission->keys)
+		admission_complete(admission, admission->served);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -603,7 +573,7 @@ parse_count(const char *s, int64 lo, int64 hi, const char *what, const char *pee
 }
 
 static const char *const table_info_sql =
-"SELECT version, entries, chunks, columns, batch_limit FROM pgpriv.serve_psi_table($1, $2)";
+"SELECT version, entries, chunks, columns, batch_limit FROM pgpriv.serve_psi_table($1, $2, $3)";
 
 /* Parse the owner's description of its table (the reply to table_info_sql). */
 static void
@@ -770,8 +740,8 @@ table_lower_bound(const Table *t, const uint8 *tag)
 
 /* Get the table at info->version: from the cache, or downloaded and cached. */
 static List *
-obtain_table(PeerCall *call, const char *dataset, const char *capability, const TableInfo *info,
-			 bool *cached)
+obtain_table(PeerCall *call, const char *dataset, const char *capability, const char *run,
+			 const TableInfo *info, bool *cached)
 {
 	char	   *remote_user = peer_remote_user(call->peer);
 	List	   *chunks = cache_load(call->peer, remote_user, dataset, capability, info->version);
@@ -790,11 +760,11 @@ obtain_table(PeerCall *call, const char *dataset, const char *capability, const 
 	progress_phase("asker: downloading the encrypted table", info->chunks);
 	for (c = 0; c < info->chunks; c++)
 	{
-		const char *params[4] = {dataset, capability, info->version, chunkbuf};
+		const char *params[5] = {dataset, capability, run, info->version, chunkbuf};
 		bytea	   *chunk;
 
 		snprintf(chunkbuf, sizeof(chunkbuf), "%d", c);
-		chunk = peer_call_bytea(call, "SELECT pgpriv.serve_psi_chunk($1, $2, $3, $4::int4)", 4, params, NULL);
+		chunk = peer_call_bytea(call, "SELECT pgpriv.serve_psi_chunk($1, $2, $3, $4, $5::int4)", 5, params, NULL);
 		total += VARSIZE_ANY_EXHDR(chunk);
 		if (total > limit)
 			ereport(ERROR,
@@ -843,17 +813,28 @@ static void
 join_begin(JoinRun *jr, const char *server, const char *dataset, const char *capability,
 		   const char *keys_query)
 {
-	const char *params[2] = {dataset, capability};
 	List	   *chunks;
 	size_t		n;
+	char	   *nkeys;
 
 	keys_collect(keys_query, &jr->keys);
 	n = jr->keys.n;
+	nkeys = psprintf("%zu", n);
 	jr->run = peer_new_run_id();
 	peer_call_open(&jr->call, server);
 	progress_begin(capability, server, dataset, n);
 
-	peer_call_send_text(&jr->call, table_info_sql, 2, params);
+	/* The owner admits the run (permit, budget, audit) before anything else. */
+	{
+		const char *params[4] = {dataset, capability, jr->run, nkeys};
+
+		PQclear(peer_call_text(&jr->call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, params));
+	}
+	{
+		const char *params[3] = {dataset, capability, jr->run};
+
+		peer_call_send_text(&jr->call, table_info_sql, 3, params);
+	}
 
 	progress_phase("asker: blinding keys (owner prepares its table)", n);
 	jr->blinds = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
@@ -863,7 +844,7 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 
 	progress_phase("asker: owner prepares its table", 0);
 	parse_table_info(&jr->call, peer_call_finish_text(&jr->call), &jr->info);
-	chunks = obtain_table(&jr->call, dataset, capability, &jr->info, &jr->cached);
+	chunks = obtain_table(&jr->call, dataset, capability, jr->run, &jr->info, &jr->cached);
 	table_index(chunks, jr->info.entries, server, strcmp(capability, "psi_fetch") == 0, &jr->table);
 }
 
@@ -878,11 +859,10 @@ join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
 	size_t		n = jr->keys.n;
 	size_t		batch = (size_t) Min(pgpriv_batch_size, jr->info.batch_limit);
 	char	   *sender = psprintf("peer \"%s\"", jr->call.peer);
-	char	   *total = psprintf("%zu", n);
 	uint8	   *evaluated = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
 	size_t		start;
-	const char *params[4] = {dataset, capability, jr->run, total};
-	static const char *const evaluate_sql = "SELECT pgpriv.serve_oprf($1, $2, $3, $4::int8, $5)";
+	const char *params[3] = {dataset, capability, jr->run};
+	static const char *const evaluate_sql = "SELECT pgpriv.serve_oprf($1, $2, $3, $4)";
 
 	jr->outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
 	progress_phase("asker: owner evaluates, asker finalizes", n);
@@ -890,7 +870,7 @@ join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
 	{
 		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, jr->blinded, (uint32) Min(batch, n), 32);
 
-		peer_call_send_bytea(&jr->call, evaluate_sql, 4, params, msg);
+		peer_call_send_bytea(&jr->call, evaluate_sql, 3, params, msg);
 		pfree(msg);
 	}
 	for (start = 0; start < n; start += batch)
@@ -915,7 +895,7 @@ join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
 			bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, jr->blinded + next * 32,
 											  (uint32) Min(batch, n - next), 32);
 
-			peer_call_send_bytea(&jr->call, evaluate_sql, 4, params, msg);
+			peer_call_send_bytea(&jr->call, evaluate_sql, 3, params, msg);
 			pfree(msg);
 		}
 

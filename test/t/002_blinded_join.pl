@@ -567,11 +567,13 @@ fails_with($bank_a, 'SET pgpriv.batch_size = 16; ' . $psi_sql->('gov', 'budget2_
 is($gov->safe_psql('postgres', $used_sql->('budget2_ds', 'psi')), '0',
 	'a refused multi-batch run charged nothing');
 is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit
-	 WHERE side = 'owner' AND dataset = 'budget2_ds' AND capability = 'psi' AND keys_in > 0}), '0',
-	'and the owner evaluated none of its keys');
+	 WHERE side = 'owner' AND dataset = 'budget2_ds' AND capability = 'psi' AND keys_in > 0
+	   AND outcome <> 'refused: over the max_keys budget (54000)'}), '0',
+	'and the owner evaluated none of its keys (its audit shows only the refusal)');
 
-# A lying asker, talking to gov's serving function directly as its peer
-# role: it may not get more evaluations than the key count it announced.
+# A lying asker, talking to gov's serving functions directly as its peer
+# role: nothing is evaluated for a run that was not admitted, and no more
+# keys than were admitted (and charged).
 {
 	my $pts = $gov->safe_psql('postgres', q{
 		SELECT encode(pgpriv.hash_to_group('\x01'::bytea) || pgpriv.hash_to_group('\x02'::bytea), 'hex')});
@@ -579,27 +581,42 @@ is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit
 		my ($n) = @_;
 		return sprintf("'\\x0101%08x00000020%s'::bytea", $n, substr($pts, 0, 64 * $n));
 	};
+	my $as_peer = "host=127.0.0.1 port=$gov_port dbname=postgres user=bank_a_role password=pw_a";
 	my ($rc, $out, $err) = $gov->psql('postgres',
-		"SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-1', 1, " . $msg->(2) . '))',
-		connstr => "host=127.0.0.1 port=$gov_port dbname=postgres user=bank_a_role password=pw_a",
-		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-	like($err, qr/ERROR:\s+08P01:/, 'lying asker: more elements than the announced total are refused (08P01)');
+		"SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-0', " . $msg->(1) . '))',
+		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/ERROR:\s+08P01:.*not admitted/s, 'lying asker: a run that was not admitted is refused (08P01)');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', 2, " . $msg->(1) . "));\n"
-		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', 2, " . $msg->(1) . "));\n"
-		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', 2, " . $msg->(1) . "));\n",
-		connstr => "host=127.0.0.1 port=$gov_port dbname=postgres user=bank_a_role password=pw_a",
-		on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-	is($out, "42\n42", 'lying asker: batches within the announced total are served');
-	like($err, qr/ERROR:\s+08P01:/, 'lying asker: a batch beyond the announced total is refused (08P01)');
-	is($gov->safe_psql('postgres', $used_sql->('budget2_ds', 'psi')), '2',
-		'lying asker: only the announced totals of accepted runs are charged');
+		"CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-1', 1);\n"
+		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-1', " . $msg->(2) . '))',
+		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/ERROR:\s+08P01:/, 'lying asker: more elements than admitted are refused (08P01)');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-3', 39, " . $msg->(1) . '))',
-		connstr => "host=127.0.0.1 port=$gov_port dbname=postgres user=bank_a_role password=pw_a",
-		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-	like($err, qr/ERROR:\s+54000:.*max_keys 40/, 'lying asker: an announced total beyond the budget is refused (54000)');
+		"CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-2', 2);\n"
+		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', " . $msg->(1) . "));\n"
+		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', " . $msg->(1) . "));\n"
+		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', " . $msg->(1) . "));\n",
+		connstr => $as_peer, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	is($out, "42\n42", 'lying asker: batches within the admitted count are served');
+	like($err, qr/ERROR:\s+08P01:/, 'lying asker: a batch beyond the admitted count is refused (08P01)');
+	is($gov->safe_psql('postgres', $used_sql->('budget2_ds', 'psi')), '3',
+		'lying asker: the admitted counts (1 + 2) were charged, nothing more');
+	($rc, $out, $err) = $gov->psql('postgres',
+		"CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-3', 38)",
+		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/ERROR:\s+54000:.*max_keys 40/, 'lying asker: an admission beyond the budget is refused (54000)');
+	is($gov->safe_psql('postgres', $used_sql->('budget2_ds', 'psi')), '3',
+		'lying asker: a refused admission charges nothing');
+	is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log
+		 WHERE side = 'owner' AND dataset = 'budget2_ds' AND detail = 'run lying-run-3'
+		   AND outcome LIKE 'refused: over the max_keys budget%'}), '1',
+		'the refused admission is on record in the owner\'s audit log');
 }
+
+# Refusals are audited on the owner's side even though the run fails.
+is($gov->safe_psql('postgres', q{SELECT count(*) > 0 FROM pgpriv.audit_log
+	 WHERE side = 'owner' AND outcome = 'refused: no permit (42501)'}), 't',
+	'a run refused for lack of a permit is on record in the owner\'s audit log');
 
 # ---------------------------------------------------------------------------
 # 5. Peer lost mid-run; 6. cancel mid-run; 8. progress
@@ -766,7 +783,10 @@ $gov->safe_psql('liar', qq{
 	CREATE SCHEMA pgpriv;
 	GRANT USAGE ON SCHEMA pgpriv TO PUBLIC;
 
-	CREATE FUNCTION pgpriv.serve_psi_table(dataset text, capability text)
+	CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint)
+	  LANGUAGE plpgsql AS \$\$ BEGIN NULL; END \$\$;
+
+	CREATE FUNCTION pgpriv.serve_psi_table(dataset text, capability text, run text)
 	  RETURNS TABLE(version text, entries bigint, chunks integer, columns text[], batch_limit integer)
 	  LANGUAGE plpgsql AS \$\$
 	  DECLARE m text := public.mode();
@@ -781,7 +801,7 @@ $gov->safe_psql('liar', qq{
 	    RETURN NEXT;
 	  END \$\$;
 
-	CREATE FUNCTION pgpriv.serve_psi_chunk(dataset text, capability text, version text, chunk integer)
+	CREATE FUNCTION pgpriv.serve_psi_chunk(dataset text, capability text, run text, version text, chunk integer)
 	  RETURNS bytea LANGUAGE plpgsql AS \$\$
 	  DECLARE
 	    m text := public.mode();
@@ -800,7 +820,7 @@ $gov->safe_psql('liar', qq{
 	    END;
 	  END \$\$;
 
-	CREATE FUNCTION pgpriv.serve_oprf(dataset text, capability text, run text, total bigint, blinded bytea)
+	CREATE FUNCTION pgpriv.serve_oprf(dataset text, capability text, run text, blinded bytea)
 	  RETURNS bytea LANGUAGE plpgsql AS \$\$
 	  DECLARE
 	    m text := public.mode();
@@ -824,7 +844,7 @@ $gov->safe_psql('liar', qq{
 	    END;
 	  END \$\$;
 
-	CREATE FUNCTION pgpriv.serve_count_begin(dataset text, run text, nkeys bigint)
+	CREATE FUNCTION pgpriv.serve_count_begin(dataset text, run text)
 	  RETURNS TABLE(batch_limit integer, owner_keys bigint)
 	  LANGUAGE plpgsql AS \$\$
 	  BEGIN

@@ -1,0 +1,142 @@
+/*
+ * admission.c — CALL pgpriv.serve_admit and the run it admits (see
+ * admission.h).
+ *
+ * serve_admit is a procedure, not a SECURITY DEFINER function, because only
+ * a procedure called with CALL may commit, and it must: a refusal raises an
+ * error, which would otherwise roll back the audit row that records it.  It
+ * reaches pgpriv's tables by switching to the extension owner for exactly
+ * those reads and writes; every query it runs is schema-qualified.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+
+#include "pgpriv.h"
+#include "catalog/pgpriv_catalog.h"
+#include "protocol/admission.h"
+
+PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
+
+/* One run at a time per serving session: the asker's calls are sequential. */
+static Admission admitted;
+
+static bool
+admissible_capability(const char *capability)
+{
+	return strcmp(capability, "psi") == 0 || strcmp(capability, "psi_fetch") == 0 ||
+		strcmp(capability, "psi_count") == 0;
+}
+
+/*
+ * CALL pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint)
+ */
+Datum
+pgpriv_serve_admit(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int64		nkeys = PG_GETARG_INT64(3);
+	char	   *peer = session_role_name();
+	Dataset		ds;
+	Permit		permit;
+	bool		found = false;
+	bool		fits = false;
+	bool		too_many = nkeys < 0 || nkeys > (int64) pgpriv_max_run_keys;
+	int64		used_before = 0;
+	OwnerContext owner;
+	const char *outcome;
+
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
+		((CallContext *) fcinfo->context)->atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("pgpriv.serve_admit must be run with CALL outside a transaction block")));
+	if (!admissible_capability(capability))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no run of capability \"%s\" is served this way", capability)));
+	if (strlen(run) >= sizeof(admitted.run) || strlen(dataset) >= sizeof(admitted.dataset))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("Run id or dataset name too long.")));
+
+	memset(&admitted, 0, sizeof(admitted));
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	catalog_enter_owner(&owner);
+	found = permit_lookup(dataset, capability, &ds, &permit);
+	if (found && !too_many)
+		fits = budget_try_charge(dataset, capability, nkeys, &permit, &used_before);
+	outcome = !found ? "refused: no permit (42501)"
+		: too_many ? "refused: more than pgpriv.max_run_keys (54000)"
+		: !fits ? "refused: over the max_keys budget (54000)"
+		: "admitted";
+	audit_append("owner", peer, capability, dataset, nkeys, -1, -1, -1, outcome,
+				 psprintf("run %s", run));
+	catalog_leave_owner(&owner);
+
+	/* The audit row (and the charge) stand whatever happens next. */
+	SPI_commit();
+	SPI_start_transaction();
+	SPI_finish();
+
+	if (!found)
+		permit_refusal(dataset, capability);
+	if (too_many)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %lld",
+						pgpriv_max_run_keys, (long long) nkeys)));
+	if (!fits)
+		budget_refusal(dataset, capability, nkeys, used_before, &permit);
+
+	strlcpy(admitted.run, run, sizeof(admitted.run));
+	strlcpy(admitted.dataset, dataset, sizeof(admitted.dataset));
+	strlcpy(admitted.capability, capability, sizeof(admitted.capability));
+	admitted.keys = nkeys;
+	PG_RETURN_VOID();
+}
+
+Admission *
+admission_require(const char *run, const char *dataset, const char *capability)
+{
+	if (admitted.run[0] == '\0' || admitted.completed ||
+		strcmp(admitted.run, run) != 0 || strcmp(admitted.dataset, dataset) != 0 ||
+		strcmp(admitted.capability, capability) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("Run %s was not admitted for %s on dataset \"%s\" in this session.",
+						   run, capability, dataset),
+				 errhint("A run starts with CALL pgpriv.serve_admit(...).")));
+	return &admitted;
+}
+
+void
+admission_serve(Admission *a, int64 n, int64 bytes_in, int64 bytes_out)
+{
+	if (a->served + n > a->keys)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("More keys than the %lld admitted for run %s.", (long long) a->keys, a->run)));
+	a->served += n;
+	a->bytes_in += bytes_in;
+	a->bytes_out += bytes_out;
+}
+
+void
+admission_complete(Admission *a, int64 keys_out)
+{
+	audit_append("owner", session_role_name(), a->capability, a->dataset, a->served, keys_out,
+				 a->bytes_in, a->bytes_out, "ok", psprintf("run %s", a->run));
+	a->completed = true;
+}
