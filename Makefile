@@ -58,3 +58,14 @@ bench-join: test/bench/unit_costs
 	bash test/bench/blinded_join.sh
 
 EXTRA_CLEAN = test/bench/bench_oprf test/bench/unit_costs
+
+# Two-party engine core (pure C, ARCHITECTURE.md protocol 6): its test
+# program (TAP, both parties in one process) and its benchmark.
+MPC_OBJS = src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
+test/crypto/test_mpc: test/crypto/test_mpc.c $(MPC_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread -lm
+
+test/bench/bench_mpc: test/bench/bench_mpc.c $(MPC_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread -lm
+
+EXTRA_CLEAN += test/crypto/test_mpc test/bench/bench_mpc
