@@ -59,6 +59,23 @@ bench-join: test/bench/unit_costs
 
 EXTRA_CLEAN = test/bench/bench_oprf test/bench/unit_costs
 
+# LWE PIR core (pure C, no server): unit test and benchmark.
+PIR_OBJS = src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o src/crypto/parallel.o
+test/crypto/test_lwe_pir: test/crypto/test_lwe_pir.c $(PIR_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -lm -pthread
+
+test/bench/bench_pir: test/bench/bench_pir.c $(PIR_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -lm -pthread
+
+.PHONY: test-pir bench-pir
+test-pir: test/crypto/test_lwe_pir
+	prove test/crypto/test_lwe_pir
+
+bench-pir: test/bench/bench_pir
+	./test/bench/bench_pir
+
+EXTRA_CLEAN += test/crypto/test_lwe_pir test/bench/bench_pir
+
 # Two-party engine core (pure C, ARCHITECTURE.md protocol 6): its test
 # program (TAP, both parties in one process) and its benchmark.
 MPC_OBJS = src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
