@@ -24,13 +24,17 @@ OBJS = \
 	src/protocol/progress.o \
 	src/protocol/psi_oprf.o \
 	src/protocol/psi_count.o \
-	src/protocol/admission.o
+	src/protocol/admission.o \
+	src/crypto/shares.o \
+	src/catalog/identity_secret.o \
+	src/share_primitives.o \
+	src/protocol/secure_sum.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"
 
 # pg_regress inputs live in sql/, outputs in expected/ (the PGXS defaults).
-REGRESS = install oprf_vectors oprf_errors catalog fdw asker_errors
+REGRESS = install oprf_vectors oprf_errors catalog fdw asker_errors shares
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(libpq_srcdir) -I$(srcdir)/src

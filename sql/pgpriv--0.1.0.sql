@@ -932,6 +932,45 @@ GRANT SELECT ON pgpriv.progress TO PUBLIC;
 COMMENT ON VIEW pgpriv.progress IS
   'Protocol runs in progress (phase, elements done of total, bytes each way), like pg_stat_progress_*';
 
+-- ---------------------------------------------------------------------------
+-- Secret sharing (secure_sum: ARCHITECTURE.md protocol 5; docs/secure_sum.md)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION pgpriv.serve_sum_begin(dataset text, run text, value_column text, participants bytea)
+  RETURNS integer
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_sum_begin'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_sum_begin(text, text, text, bytea) IS
+  'Serving (called by a peer): open an admitted secure_sum run — check its participants against the permit and this party''s peers, derive the pair seeds, sum the column per key';
+
+CREATE FUNCTION pgpriv.serve_sum_batch(run text, keys bytea) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_sum_batch'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_sum_batch(text, bytea) IS
+  'Serving (called by a peer): the masked value and presence of each key of a batch of a secure_sum run';
+
+CREATE FUNCTION pgpriv.secure_sum(peers name[], dataset text, value_column text, keys_query text)
+  RETURNS TABLE(key text, total numeric, contributors integer)
+  AS 'MODULE_PATHNAME', 'pgpriv_secure_sum'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.secure_sum(name[], text, text, text) IS
+  'Per key of keys_query: the total of a column over the listed peers (and your own dataset of that name, if you publish one) and how many hold the key; no party''s own figure is revealed';
+
+CREATE FUNCTION pgpriv.share_split(value numeric, parties integer, scale integer DEFAULT 4)
+  RETURNS bigint[]
+  AS 'MODULE_PATHNAME', 'pgpriv_share_split'
+  LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pgpriv.share_split(numeric, integer, integer) IS
+  'Split value·10^scale into parties random additive shares over Z_2^64 (bigint two''s complement); any parties-1 of them reveal nothing';
+
+CREATE FUNCTION pgpriv.share_open(shares bigint[], scale integer DEFAULT 4) RETURNS numeric
+  AS 'MODULE_PATHNAME', 'pgpriv_share_open'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pgpriv.share_open(bigint[], integer) IS
+  'Add shares mod 2^64, read the sum as a signed bigint and divide by 10^scale';
+
 -- pg_dump keeps configuration: datasets, permits, keys, identity, audit.
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.identity_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.dataset', '');

@@ -31,7 +31,11 @@ typedef enum WireType
 	WIRE_BLINDED = 1,			/* blinded elements, asker → owner */
 	WIRE_EVALUATED = 2,			/* evaluated elements, owner → asker */
 	WIRE_TABLE_CHUNK = 3,		/* encrypted table entries, owner → asker */
-	WIRE_OWNER_ELEMENTS = 4		/* owner's own masked elements (psi_count) */
+	WIRE_OWNER_ELEMENTS = 4,	/* owner's own masked elements (psi_count) */
+	/* secure_sum (docs/secure_sum.md) */
+	WIRE_SUM_PARTICIPANTS = 16, /* session id, then the participants, asker → owner */
+	WIRE_SUM_KEYS = 17,			/* the keys of a batch, ascending, asker → owner */
+	WIRE_SUM_SHARES = 18		/* masked value and presence per key, owner → asker */
 } WireType;
 
 /* Fixed-size items: encode count items of item_size bytes. */

@@ -1,0 +1,1222 @@
+/*
+ * secure_sum.c — per-key totals across several parties by pairwise additive
+ * masking over Z_2^64 (ARCHITECTURE.md protocol 5), the owner's half and the
+ * asker's half.  docs/secure_sum.md is the user's view.
+ *
+ * The asker picks a fresh 32-byte session id and sends every listed peer the
+ * participant list: each participant's X25519 identity public key (a listed
+ * peer's from the asker's server option public_key; the asker's own if it
+ * contributes) and the asker's name for it.  Every participant i derives,
+ * with every other participant j, a seed from X25519(sk_i, pk_j) bound to
+ * both keys and to the run's transcript (session id, dataset, column, all
+ * keys), and for each requested key k returns
+ *
+ *   value_i(k)    + Σ_j s_ij · PRF(seed_ij, k)[0..8)
+ *   present_i(k)  + Σ_j s_ij · PRF(seed_ij, k)[8..16)      (mod 2^64)
+ *
+ * with s_ij = +1 if pk_i sorts before pk_j, else -1, so that s_ij = -s_ji and
+ * every pair's masks cancel when the asker adds all replies: it learns, per
+ * key, the total and how many parties hold the key, and nothing about any
+ * one party's figure (as long as at least two owners take part, or the asker
+ * itself contributes).  Values are integers of 10^-SUM_SCALE units; every
+ * party keeps its per-key figure within ±(2^63-1)/parties, so the total
+ * never wraps.
+ *
+ * The keys travel in clear to the owners (they must look them up), in
+ * ascending byte order, batch by batch; an owner keeps the run's state in
+ * its serving backend between the asker's calls, as psi_count does.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "common/int.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "pgpriv.h"
+#include "catalog/identity_secret.h"
+#include "catalog/pgpriv_catalog.h"
+#include "crypto/parallel.h"
+#include "crypto/shares.h"
+#include "peer/call.h"
+#include "peer/fdw_options.h"
+#include "protocol/admission.h"
+#include "protocol/keys.h"
+#include "protocol/progress.h"
+#include "wire/message.h"
+
+#define SUM_SCALE				4	/* values are summed as integers of 10^-4 */
+#define SUM_MAX_PARTICIPANTS	64
+#define SUM_MAX_KEY_BYTES		65535
+#define SUM_MAX_MESSAGE_BYTES	(64 * 1024 * 1024)
+#define SUM_SHARE_BYTES			16	/* value share, presence share: uint64 each */
+#define SUM_KIND_ASKER			0
+#define SUM_KIND_PEER			1
+#define SUM_PARALLEL_MIN		2048	/* fewer keys than this: one thread */
+
+PG_FUNCTION_INFO_V1(pgpriv_serve_sum_begin);
+PG_FUNCTION_INFO_V1(pgpriv_serve_sum_batch);
+PG_FUNCTION_INFO_V1(pgpriv_secure_sum);
+
+typedef struct Participant
+{
+	int			kind;			/* SUM_KIND_ASKER or SUM_KIND_PEER */
+	uint8		key[SHARE_KEY_BYTES];
+	char		name[NAMEDATALEN];	/* the asker's server name, UTF-8; "" for the asker */
+} Participant;
+
+/* One party's figures for its keys: per distinct key, the sum at SUM_SCALE. */
+typedef struct SumTable
+{
+	size_t		n;
+	const uint8 **keys;			/* ascending, UTF-8 bytes */
+	size_t	   *lens;
+	int64	   *values;
+	size_t		cursor;			/* lookups come in ascending order */
+} SumTable;
+
+/* The order keys.c sorts keys in: bytes, then length. */
+static int
+key_compare(const uint8 *a, size_t alen, const uint8 *b, size_t blen)
+{
+	int			c = memcmp(a, b, Min(alen, blen));
+
+	if (c != 0)
+		return c;
+	return (alen > blen) - (alen < blen);
+}
+
+static int
+compare_row_keys(const void *a, const void *b, void *arg)
+{
+	const KeySet *s = arg;
+	size_t		i = *(const size_t *) a;
+	size_t		j = *(const size_t *) b;
+
+	return key_compare(s->data[i], s->lens[i], s->data[j], s->lens[j]);
+}
+
+/*
+ * A value a party cannot contribute.  The message names the dataset and
+ * column, never the key or the value: on an owner it goes to the asker.
+ */
+static void
+value_refusal(const char *dataset, const char *column, share_status st, int64 bound)
+	pg_attribute_noreturn();
+
+static void
+value_refusal(const char *dataset, const char *column, share_status st, int64 bound)
+{
+	if (st == SHARE_SYNTAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("dataset \"%s\": a value of column \"%s\" is not a number", dataset, column)));
+	if (st == SHARE_NOT_FINITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("dataset \"%s\": a value of column \"%s\" is not finite", dataset, column),
+				 errdetail("secure_sum adds finite numbers only (no NaN or infinity).")));
+	if (st == SHARE_INEXACT)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("dataset \"%s\": a value of column \"%s\" has more than %d decimal places",
+						dataset, column, SUM_SCALE),
+				 errdetail("secure_sum adds values exactly at a fixed scale of %d decimal places.", SUM_SCALE),
+				 errhint("Round the column in the dataset's query, e.g. round(x, %d).", SUM_SCALE)));
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("dataset \"%s\": a per-key total of column \"%s\" is out of range for secure_sum",
+					dataset, column),
+			 errdetail("With this many parties, each party's total per key must lie within ±%lld units of 10^-%d.",
+					   (long long) bound, SUM_SCALE)));
+}
+
+/*
+ * Sum one party's rows per key (duplicated keys add up; NULL values count
+ * as absent, and a key with only NULL values is not held).  The table keeps
+ * its own copy of the keys, so rows may be freed afterwards.
+ */
+static void
+sum_table_build(const DatasetRows *rows, const char *dataset, const char *column, int parties,
+				SumTable *t)
+{
+	size_t		n = rows->keys.n;
+	size_t	   *order = palloc_extended(sizeof(size_t) * Max(n, 1), MCXT_ALLOC_HUGE);
+	int64		bound = PG_INT64_MAX / parties;
+	Size		key_bytes = 0;
+	uint8	   *buf;
+	size_t		i;
+	size_t		g;
+
+	for (i = 0; i < n; i++)
+	{
+		order[i] = i;
+		key_bytes = add_size(key_bytes, rows->keys.lens[i]);
+	}
+	qsort_arg(order, n, sizeof(size_t), compare_row_keys, (void *) &rows->keys);
+
+	t->keys = palloc_extended(sizeof(uint8 *) * Max(n, 1), MCXT_ALLOC_HUGE);
+	t->lens = palloc_extended(sizeof(size_t) * Max(n, 1), MCXT_ALLOC_HUGE);
+	t->values = palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE);
+	buf = palloc_extended(Max(key_bytes, 1), MCXT_ALLOC_HUGE);
+	t->n = 0;
+	t->cursor = 0;
+	for (i = 0; i < n; i = g)
+	{
+		const uint8 *k = rows->keys.data[order[i]];
+		size_t		klen = rows->keys.lens[order[i]];
+		int64		sum = 0;
+		bool		present = false;
+
+		for (g = i; g < n; g++)
+		{
+			size_t		r = order[g];
+			const char *text = rows->values[r * rows->ncolumns];
+			int64		v;
+			share_status st;
+
+			if (key_compare(rows->keys.data[r], rows->keys.lens[r], k, klen) != 0)
+				break;
+			if ((g & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (text == NULL)
+				continue;
+			st = share_fixed_parse(text, strlen(text), SUM_SCALE, &v);
+			if (st != SHARE_OK)
+				value_refusal(dataset, column, st, bound);
+			if (pg_add_s64_overflow(sum, v, &sum))
+				value_refusal(dataset, column, SHARE_RANGE, bound);
+			present = true;
+		}
+		if (!present)
+			continue;
+		if (sum > bound || sum < -bound)
+			value_refusal(dataset, column, SHARE_RANGE, bound);
+		memcpy(buf, k, klen);
+		t->keys[t->n] = buf;
+		t->lens[t->n] = klen;
+		t->values[t->n] = sum;
+		t->n++;
+		buf += klen;
+	}
+	pfree(order);
+}
+
+/* The party's figure for key, if it holds it; keys must come in ascending order. */
+static bool
+sum_table_lookup(SumTable *t, const uint8 *key, size_t len, int64 *value)
+{
+	int			c = 1;
+
+	while (t->cursor < t->n &&
+		   (c = key_compare(t->keys[t->cursor], t->lens[t->cursor], key, len)) < 0)
+		t->cursor++;
+	if (t->cursor < t->n && c == 0)
+	{
+		*value = t->values[t->cursor];
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Pair seeds of party self with every other participant, and their signs.
+ * Returns the number of pairs.  A low-order key is the asker's doing: 08P01.
+ */
+static int
+pair_seeds_derive(const Participant *parts, int n, int self, const uint8 secret[SHARE_KEY_BYTES],
+				  const uint8 session[SHARE_KEY_BYTES], const char *dataset, const char *column,
+				  uint8 *seeds, int *signs, const char *sender)
+{
+	uint8	   *sorted = palloc(SHARE_KEY_BYTES * n);
+	uint8		transcript[SHARE_KEY_BYTES];
+	int			i;
+	int			j;
+	int			npairs = 0;
+
+	/* Participant keys in ascending order: the same transcript for everyone. */
+	for (i = 0; i < n; i++)
+		memcpy(sorted + i * SHARE_KEY_BYTES, parts[i].key, SHARE_KEY_BYTES);
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && memcmp(sorted + (j - 1) * SHARE_KEY_BYTES, sorted + j * SHARE_KEY_BYTES,
+									SHARE_KEY_BYTES) > 0; j--)
+		{
+			uint8		tmp[SHARE_KEY_BYTES];
+
+			memcpy(tmp, sorted + j * SHARE_KEY_BYTES, SHARE_KEY_BYTES);
+			memcpy(sorted + j * SHARE_KEY_BYTES, sorted + (j - 1) * SHARE_KEY_BYTES, SHARE_KEY_BYTES);
+			memcpy(sorted + (j - 1) * SHARE_KEY_BYTES, tmp, SHARE_KEY_BYTES);
+		}
+	share_transcript(session, dataset, column, sorted, (size_t) n, transcript);
+	pfree(sorted);
+
+	for (i = 0; i < n; i++)
+	{
+		if (i == self)
+			continue;
+		if (share_pair_seed(secret, parts[self].key, parts[i].key, transcript,
+							seeds + npairs * SHARE_KEY_BYTES) != SHARE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from %s", sender),
+					 errdetail("The public key of participant %d is not a usable X25519 key.", i + 1)));
+		signs[npairs] = share_pair_sign(parts[self].key, parts[i].key);
+		npairs++;
+	}
+	return npairs;
+}
+
+/* value[i], presence[i] += Σ ± masks for keys [0, n), on all cores for big batches. */
+static void
+masks_add(size_t n, const uint8 *const *keys, const size_t *lens, int npairs, const uint8 *seeds,
+		  const int *signs, uint64 *value, uint64 *presence)
+{
+	share_mask_job job;
+	size_t		failed;
+
+	if (npairs == 0 || n == 0)
+		return;
+	job.keys = keys;
+	job.lens = lens;
+	job.npairs = npairs;
+	job.seeds = seeds;
+	job.signs = signs;
+	job.value = value;
+	job.presence = presence;
+	(void) crypto_parallel_for(n, n < SUM_PARALLEL_MIN ? 1 : pgpriv_threads_for_batch(),
+							   share_mask_range, &job, &failed);
+}
+
+/* ----------------------------------------------------------------------
+ * Owner's half
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct SumRun
+{
+	MemoryContext cxt;
+	char		run[64];
+	char		dataset[NAMEDATALEN * 2];
+	int			npairs;
+	uint8	   *seeds;			/* npairs × 32; wiped when the run ends */
+	int		   *signs;
+	SumTable	table;
+	uint8	   *last_key;		/* the last key asked, for the ascending check */
+	size_t		last_len;
+	bool		any_asked;
+	int64		held;			/* asked keys this party holds */
+} SumRun;
+
+static SumRun *sum_run = NULL;
+
+static void
+sum_run_free(void)
+{
+	if (sum_run == NULL)
+		return;
+	if (sum_run->seeds)
+		sodium_memzero(sum_run->seeds, (size_t) Max(sum_run->npairs, 1) * SHARE_KEY_BYTES);
+	MemoryContextDelete(sum_run->cxt);
+	sum_run = NULL;
+}
+
+static void
+malformed_from_asker(const char *detail) pg_attribute_noreturn();
+
+static void
+malformed_from_asker(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from the asker"),
+			 errdetail("%s", detail)));
+}
+
+/* Decode the participants message; returns how many participants. */
+static int
+participants_decode(bytea *msg, uint8 session[SHARE_KEY_BYTES], Participant *parts)
+{
+	WireReader	r;
+	const uint8 *item;
+	uint32		len;
+	int			n = 0;
+	int			askers = 0;
+	int			i;
+	int			j;
+
+	wire_reader_init(&r, msg, WIRE_SUM_PARTICIPANTS, SUM_MAX_PARTICIPANTS + 1,
+					 1 + SHARE_KEY_BYTES + NAMEDATALEN - 1, "the asker");
+	if (!wire_reader_next(&r, &item, &len) || len != SHARE_KEY_BYTES)
+		malformed_from_asker("The first item must be the 32-byte session id.");
+	memcpy(session, item, SHARE_KEY_BYTES);
+	while (wire_reader_next(&r, &item, &len))
+	{
+		Participant *p = &parts[n];
+		size_t		namelen;
+
+		if (len < 1 + SHARE_KEY_BYTES || (item[0] != SUM_KIND_ASKER && item[0] != SUM_KIND_PEER))
+			malformed_from_asker(psprintf("Participant %d is malformed.", n + 1));
+		namelen = len - 1 - SHARE_KEY_BYTES;
+		p->kind = item[0];
+		memcpy(p->key, item + 1, SHARE_KEY_BYTES);
+		memcpy(p->name, item + 1 + SHARE_KEY_BYTES, namelen);
+		p->name[namelen] = '\0';
+		if (strlen(p->name) != namelen || !pg_verify_mbstr(PG_UTF8, p->name, (int) namelen, true))
+			malformed_from_asker(psprintf("The name of participant %d is not valid UTF-8.", n + 1));
+		if (p->kind == SUM_KIND_ASKER)
+			askers++;
+		n++;
+	}
+	if (n == 0 || askers > 1)
+		malformed_from_asker("A run has at least one participant and at most one asker among them.");
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (memcmp(parts[i].key, parts[j].key, SHARE_KEY_BYTES) == 0)
+				malformed_from_asker(psprintf("Participants %d and %d have the same public key.", i + 1, j + 1));
+	return n;
+}
+
+/* This party's pgpriv servers that pin a public_key: (name in UTF-8, key). */
+typedef struct KnownPeer
+{
+	char	   *name;
+	uint8		key[SHARE_KEY_BYTES];
+} KnownPeer;
+
+static List *
+known_peers_load(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *out = NIL;
+	uint64		i;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT s.srvname::pg_catalog.text, o.option_value "
+					"  FROM pg_catalog.pg_foreign_server AS s "
+					"  JOIN pg_catalog.pg_foreign_data_wrapper AS w ON w.oid = s.srvfdw, "
+					"       pg_catalog.pg_options_to_table(s.srvoptions) AS o "
+					" WHERE w.fdwname = 'pgpriv' AND o.option_name = 'public_key'",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv's servers");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *key = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		KnownPeer  *kp = palloc(sizeof(KnownPeer));
+
+		/* The validator accepted it, so it decodes; skip it if not. */
+		if (name && key && peer_decode_key(key, kp->key))
+		{
+			kp->name = pg_server_to_any(pstrdup(name), strlen(name), PG_UTF8);
+			out = lappend(out, kp);
+		}
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	return out;
+}
+
+/*
+ * Check the participants against this party's own peer definitions and
+ * find this party among them.  A key that contradicts a server of the same
+ * name is refused; keys this party does not know are allowed (see
+ * docs/secure_sum.md, "Trust").
+ */
+static int
+participants_check(const Participant *parts, int n, const uint8 my_key[SHARE_KEY_BYTES],
+				   const char *dataset)
+{
+	List	   *known = known_peers_load();
+	int			self = -1;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		ListCell   *lc;
+
+		if (memcmp(parts[i].key, my_key, SHARE_KEY_BYTES) == 0)
+		{
+			if (parts[i].kind != SUM_KIND_PEER)
+				malformed_from_asker("This party is listed as the asker.");
+			self = i;
+		}
+		foreach(lc, known)
+		{
+			KnownPeer  *kp = lfirst(lc);
+
+			if (parts[i].name[0] != '\0' && strcmp(kp->name, parts[i].name) == 0 &&
+				memcmp(kp->key, parts[i].key, SHARE_KEY_BYTES) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied: participant \"%s\" of this secure_sum run has a public key that contradicts this party's server \"%s\"",
+								pg_any_to_server(parts[i].name, strlen(parts[i].name), PG_UTF8),
+								pg_any_to_server(kp->name, strlen(kp->name), PG_UTF8)),
+						 errdetail("The asker's public_key for that peer differs from the one pinned here."),
+						 errhint("Compare fingerprints with pgpriv._fingerprint() on both sides.")));
+		}
+	}
+	if (self < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: this party is not among the participants of the secure_sum run on dataset \"%s\"",
+						dataset),
+				 errdetail("No participant carries this party's identity public key."),
+				 errhint("The asker's server for this party needs public_key set to this party's pgpriv.identity().")));
+	return self;
+}
+
+/* The permit's limits on the run's shape: its column, min_parties, min_group. */
+static void
+permit_check_run(const char *dataset, const char *column, const Permit *permit,
+				 const Participant *parts, int n)
+{
+	ListCell   *lc;
+	bool		column_ok = false;
+	int			peers = 0;
+	int			i;
+
+	foreach(lc, permit->columns)
+		if (strcmp((char *) lfirst(lc), column) == 0)
+			column_ok = true;
+	if (!column_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: role \"%s\" may not sum column \"%s\" of dataset \"%s\"",
+						session_role_name(), column, dataset),
+				 errhint("The owner names the columns in pgpriv.permit('%s', '%s', 'secure_sum', '{...}').",
+						 dataset, session_role_name())));
+	for (i = 0; i < n; i++)
+		if (parts[i].kind == SUM_KIND_PEER)
+			peers++;
+	if (permit->min_parties > 0 && peers < permit->min_parties)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: secure_sum on dataset \"%s\" needs at least %d contributing parties besides the asker, this run has %d",
+						dataset, permit->min_parties, peers)));
+	if (permit->min_group > 0 && n < permit->min_group)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: secure_sum on dataset \"%s\" reveals totals over at least %d parties, this run has %d",
+						dataset, permit->min_group, n)));
+}
+
+/* The owner's pair seeds; its identity secret is wiped whatever happens. */
+static pg_noinline void
+owner_seeds_derive(SumRun *sr, const Participant *parts, int n, int self, uint8 *my_secret,
+				   const uint8 *session, const char *dataset, const char *column)
+{
+	PG_TRY();
+	{
+		sr->npairs = pair_seeds_derive(parts, n, self, my_secret, session, dataset, column,
+									   sr->seeds, sr->signs, "the asker");
+	}
+	PG_CATCH();
+	{
+		sodium_memzero(my_secret, SHARE_KEY_BYTES);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sodium_memzero(my_secret, SHARE_KEY_BYTES);
+}
+
+/*
+ * pgpriv.serve_sum_begin(dataset, run, value_column, participants) → batch limit
+ *
+ * For a run admitted by serve_admit (permit checked, its keys charged):
+ * checks the run against the permit and this party's peer definitions,
+ * derives the pair seeds, and sums the dataset's column per key.
+ */
+Datum
+pgpriv_serve_sum_begin(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
+	Admission  *admission = admission_require(run, dataset, "secure_sum");
+	Dataset		ds;
+	Permit		permit;
+	Participant *parts = palloc0(sizeof(Participant) * SUM_MAX_PARTICIPANTS);
+	uint8		session[SHARE_KEY_BYTES];
+	uint8		my_key[SHARE_KEY_BYTES];
+	uint8		my_secret[SHARE_KEY_BYTES];
+	int			n;
+	int			self;
+	MemoryContext cxt;
+	MemoryContext old;
+	SumRun	   *sr;
+
+	permit_require(dataset, "secure_sum", &ds, &permit);
+	if (strlen(run) >= sizeof(sr->run) || strlen(dataset) >= sizeof(sr->dataset))
+		malformed_from_asker("Run id or dataset name too long.");
+	n = participants_decode(msg, session, parts);
+	permit_check_run(dataset, column, &permit, parts, n);
+
+	sum_run_free();
+	progress_begin("secure_sum", session_role_name(), dataset, admission->keys);
+	progress_phase("owner: checking the participants", 0);
+	identity_active_keypair(my_key, my_secret);
+	self = participants_check(parts, n, my_key, dataset);
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv secure_sum run", ALLOCSET_DEFAULT_SIZES);
+	sr = MemoryContextAllocZero(cxt, sizeof(SumRun));
+	sr->cxt = cxt;
+	strlcpy(sr->run, run, sizeof(sr->run));
+	strlcpy(sr->dataset, dataset, sizeof(sr->dataset));
+	sr->seeds = MemoryContextAlloc(cxt, SHARE_KEY_BYTES * n);
+	sr->signs = MemoryContextAlloc(cxt, sizeof(int) * n);
+	owner_seeds_derive(sr, parts, n, self, my_secret, session, dataset, column);
+
+	/* The dataset is read and summed once, before any key is asked. */
+	progress_phase("owner: reading the dataset", 0);
+	old = MemoryContextSwitchTo(cxt);
+	{
+		MemoryContext rows_cxt = AllocSetContextCreate(cxt, "pgpriv secure_sum rows", ALLOCSET_DEFAULT_SIZES);
+		DatasetRows rows;
+
+		MemoryContextSwitchTo(rows_cxt);
+		dataset_rows_fetch(&ds, list_make1(pstrdup(column)), &rows);
+		MemoryContextSwitchTo(cxt);
+		progress_phase("owner: summing the dataset per key", (int64) rows.keys.n);
+		sum_table_build(&rows, dataset, column, n, &sr->table);
+		MemoryContextDelete(rows_cxt);
+	}
+	MemoryContextSwitchTo(old);
+	progress_end();
+
+	sum_run = sr;
+	PG_RETURN_INT32(pgpriv_batch_size);
+}
+
+/*
+ * pgpriv.serve_sum_batch(run, keys) → the masked value and presence of each key
+ *
+ * Keys must come in strictly ascending order over the whole run (so none is
+ * asked twice).  The batch that reaches the admitted count ends the run.
+ */
+Datum
+pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
+	SumRun	   *sr = sum_run;
+	Admission  *admission;
+	WireReader	r;
+	uint32		count;
+	const uint8 **keys;
+	size_t	   *lens;
+	uint64	   *value;
+	uint64	   *presence;
+	uint8	   *items;
+	bytea	   *reply;
+	uint32		i;
+
+	if (sr == NULL || strcmp(sr->run, run) != 0)
+		malformed_from_asker(psprintf("No secure_sum run \"%s\" is open in this session.", run));
+	admission = admission_require(run, sr->dataset, "secure_sum");
+	wire_reader_init(&r, msg, WIRE_SUM_KEYS, (uint32) pgpriv_batch_size, SUM_MAX_KEY_BYTES, "the asker");
+	count = r.remaining;
+	/* Refuses keys beyond the admitted (and charged) count. */
+	admission_serve(admission, count, VARSIZE_ANY_EXHDR(msg), 0);
+
+	keys = palloc(sizeof(uint8 *) * Max(count, 1));
+	lens = palloc(sizeof(size_t) * Max(count, 1));
+	value = palloc0(sizeof(uint64) * Max(count, 1));
+	presence = palloc0(sizeof(uint64) * Max(count, 1));
+	for (i = 0; i < count; i++)
+	{
+		const uint8 *k;
+		uint32		len;
+		int64		v;
+
+		(void) wire_reader_next(&r, &k, &len);
+		if (i > 0 ? key_compare(keys[i - 1], lens[i - 1], k, len) >= 0
+			: sr->any_asked && key_compare(sr->last_key, sr->last_len, k, len) >= 0)
+			malformed_from_asker("Keys are not in strictly ascending order.");
+		keys[i] = k;
+		lens[i] = len;
+		if (sum_table_lookup(&sr->table, k, len, &v))
+		{
+			value[i] = (uint64) v;
+			presence[i] = 1;
+			sr->held++;
+		}
+	}
+	masks_add(count, keys, lens, sr->npairs, sr->seeds, sr->signs, value, presence);
+
+	items = palloc(SUM_SHARE_BYTES * Max(count, 1));
+	for (i = 0; i < count; i++)
+	{
+		uint64		v = pg_hton64(value[i]);
+		uint64		p = pg_hton64(presence[i]);
+
+		memcpy(items + i * SUM_SHARE_BYTES, &v, 8);
+		memcpy(items + i * SUM_SHARE_BYTES + 8, &p, 8);
+	}
+	reply = wire_pack_fixed(WIRE_SUM_SHARES, items, count, SUM_SHARE_BYTES);
+	admission->bytes_out += VARSIZE_ANY_EXHDR(reply);
+
+	if (count > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(sr->cxt);
+
+		if (sr->last_key)
+			pfree(sr->last_key);
+		sr->last_key = palloc(Max(lens[count - 1], 1));
+		memcpy(sr->last_key, keys[count - 1], lens[count - 1]);
+		sr->last_len = lens[count - 1];
+		sr->any_asked = true;
+		MemoryContextSwitchTo(old);
+	}
+	if (admission->served == admission->keys)
+	{
+		/* The run is complete: one audit row with everything that crossed. */
+		admission_complete(admission, sr->held);
+		sum_run_free();
+	}
+	PG_RETURN_BYTEA_P(reply);
+}
+
+/* ----------------------------------------------------------------------
+ * Asker's half
+ * ----------------------------------------------------------------------
+ */
+
+/* The listed peers, with the key each server pins; duplicates and gaps refused. */
+static int
+peers_resolve(ArrayType *arr, Participant *parts)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	int			j;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("peers must be a one-dimensional array")));
+	deconstruct_array(arr, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secure_sum needs at least one peer")));
+	if (n > SUM_MAX_PARTICIPANTS - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("secure_sum takes at most %d peers, not %d", SUM_MAX_PARTICIPANTS - 1, n)));
+	for (i = 0; i < n; i++)
+	{
+		const char *name;
+		ForeignServer *server;
+		ForeignDataWrapper *fdw;
+		ListCell   *lc;
+		bool		have_key = false;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("peers must not contain NULL")));
+		name = NameStr(*DatumGetName(elems[i]));
+		server = GetForeignServerByName(name, false);
+		fdw = GetForeignDataWrapper(server->fdwid);
+		if (strcmp(fdw->fdwname, "pgpriv") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("server \"%s\" is not a pgpriv peer", name)));
+		foreach(lc, server->options)
+		{
+			DefElem    *def = (DefElem *) lfirst(lc);
+
+			if (strcmp(def->defname, "public_key") == 0)
+				have_key = peer_decode_key(defGetString(def), parts[i].key);
+		}
+		if (!have_key)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("peer \"%s\" has no public_key option", name),
+					 errdetail("secure_sum derives its masks from every participant's identity key."),
+					 errhint("Set it to the peer's pgpriv.identity(): ALTER SERVER %s OPTIONS (ADD public_key '...').",
+							 quote_identifier(name))));
+		parts[i].kind = SUM_KIND_PEER;
+		strlcpy(parts[i].name, name, sizeof(parts[i].name));
+		for (j = 0; j < i; j++)
+		{
+			if (strcmp(parts[j].name, name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("peer \"%s\" is listed twice", name)));
+			if (memcmp(parts[j].key, parts[i].key, SHARE_KEY_BYTES) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("peers \"%s\" and \"%s\" have the same public_key", parts[j].name, name),
+						 errdetail("They are the same party.")));
+		}
+	}
+	return n;
+}
+
+/* The caller's own dataset of that name, if it may manage it. */
+static bool
+own_dataset_lookup(const char *name, Dataset *ds)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	OwnerContext owner;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		found;
+
+	args[0] = CStringGetTextDatum(name);
+	catalog_enter_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT d.name, d.query, d.key_column::pg_catalog.text, "
+							  "       d.owner_role::pg_catalog.text, d.search_path, d.version "
+							  "  FROM pgpriv.dataset AS d "
+							  " WHERE d.name = $1 AND pgpriv._may_manage(d.owner_role)",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.dataset");
+	found = SPI_processed == 1;
+	if (found)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		ds->name = SPI_getvalue(tup, desc, 1);
+		ds->query = SPI_getvalue(tup, desc, 2);
+		ds->key_column = SPI_getvalue(tup, desc, 3);
+		ds->columns = NIL;		/* not needed: the column to read is named */
+		ds->owner_role = SPI_getvalue(tup, desc, 4);
+		ds->search_path = SPI_getvalue(tup, desc, 5);
+		ds->version = pg_strtoint64(SPI_getvalue(tup, desc, 6));
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	catalog_leave_owner(&owner);
+	return found;
+}
+
+/* Is column one of the dataset's payload columns?  (Read as the extension owner.) */
+static bool
+own_dataset_has_column(const char *dataset, const char *column)
+{
+	OwnerContext owner;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+	bool		found;
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = CStringGetTextDatum(column);
+	catalog_enter_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT 1 FROM pgpriv.dataset AS d "
+							  " WHERE d.name = $1 AND $2::pg_catalog.name = ANY (d.columns)",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.dataset");
+	found = SPI_processed == 1;
+	SPI_finish();
+	catalog_leave_owner(&owner);
+	return found;
+}
+
+/* The participants message: session id, then kind ‖ public key ‖ name (UTF-8). */
+static bytea *
+participants_encode(const uint8 session[SHARE_KEY_BYTES], const Participant *parts, int n)
+{
+	WireBuilder b;
+	int			i;
+
+	wire_builder_init(&b, WIRE_SUM_PARTICIPANTS);
+	wire_builder_add(&b, session, SHARE_KEY_BYTES);
+	for (i = 0; i < n; i++)
+	{
+		char	   *name = pg_server_to_any(parts[i].name, strlen(parts[i].name), PG_UTF8);
+		size_t		namelen = strlen(name);
+		uint8		item[1 + SHARE_KEY_BYTES + NAMEDATALEN];
+
+		/* A name longer than a participant item allows is cut: it is only a label. */
+		if (namelen > NAMEDATALEN - 1)
+			namelen = pg_encoding_mbcliplen(PG_UTF8, name, (int) namelen, NAMEDATALEN - 1);
+		item[0] = (uint8) parts[i].kind;
+		memcpy(item + 1, parts[i].key, SHARE_KEY_BYTES);
+		memcpy(item + 1 + SHARE_KEY_BYTES, name, namelen);
+		wire_builder_add(&b, item, (uint32) (1 + SHARE_KEY_BYTES + namelen));
+	}
+	return wire_builder_finish(&b);
+}
+
+static char *
+bytea_hex_literal(const bytea *b)
+{
+	size_t		len = VARSIZE_ANY_EXHDR(b);
+	char	   *out = palloc(2 + 2 * len + 1);
+
+	out[0] = '\\';
+	out[1] = 'x';
+	sodium_bin2hex(out + 2, 2 * len + 1, (const uint8 *) VARDATA_ANY(b), len);
+	return out;
+}
+
+/* How many keys from start go into the next batch (bounded by count and bytes). */
+static size_t
+batch_extent(const KeySet *keys, size_t start, size_t limit)
+{
+	size_t		m = 0;
+	Size		bytes = 0;
+
+	while (start + m < keys->n && m < limit)
+	{
+		Size		item = 4 + keys->lens[start + m];
+
+		if (m > 0 && bytes + item > SUM_MAX_MESSAGE_BYTES)
+			break;
+		bytes += item;
+		m++;
+	}
+	return m;
+}
+
+/* One asker run: who takes part, what crossed, and the running sums. */
+typedef struct AskerSum
+{
+	const char *dataset;
+	const char *column;
+	Participant *parts;
+	int			npeers;
+	int			n;				/* participants: npeers, plus the asker if it contributes */
+	bool		contributes;
+	Dataset		own;
+	uint8		session[SHARE_KEY_BYTES];
+	uint8	   *seeds;			/* the asker's pair seeds, if it contributes */
+	int		   *signs;
+	int			npairs;
+	SumTable	own_table;
+	KeySet		keys;
+	char	   *run;
+	char	   *peer_list;
+	PeerCall   *calls;
+	uint64	   *value;			/* per key: Σ of all masked values (mod 2^64) */
+	uint64	   *presence;		/* per key: Σ of all masked presence indicators */
+	int64		batch;
+	int64		bytes_in;
+	int64		bytes_out;
+} AskerSum;
+
+/* Decide who takes part; derive the asker's own seeds if it contributes. */
+static void
+asker_prepare(AskerSum *as, ArrayType *peers_arr, const char *keys_query)
+{
+	uint8		my_key[SHARE_KEY_BYTES];
+	uint8		my_secret[SHARE_KEY_BYTES];
+	StringInfoData list;
+	size_t		i;
+	int			p;
+
+	as->parts = palloc0(sizeof(Participant) * SUM_MAX_PARTICIPANTS);
+	as->npeers = peers_resolve(peers_arr, as->parts);
+	as->n = as->npeers;
+	as->contributes = own_dataset_lookup(as->dataset, &as->own);
+	if (as->contributes && !own_dataset_has_column(as->dataset, as->column))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("this party's dataset \"%s\" has no column \"%s\"", as->dataset, as->column),
+				 errdetail("The caller contributes its own dataset of the same name to the totals.")));
+
+	keys_collect(keys_query, &as->keys);
+	for (i = 0; i < as->keys.n; i++)
+		if (as->keys.lens[i] > SUM_MAX_KEY_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a key of %zu bytes is longer than secure_sum allows (%d bytes)",
+							as->keys.lens[i], SUM_MAX_KEY_BYTES)));
+
+	randombytes_buf(as->session, sizeof(as->session));
+	identity_active_keypair(my_key, my_secret);
+	PG_TRY();
+	{
+		for (p = 0; p < as->npeers; p++)
+			if (memcmp(as->parts[p].key, my_key, SHARE_KEY_BYTES) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("peer \"%s\" has this party's own public key", as->parts[p].name),
+						 errhint("The caller contributes its own dataset of that name by itself; do not list it.")));
+		if (as->contributes)
+		{
+			Participant *me = &as->parts[as->n];
+
+			me->kind = SUM_KIND_ASKER;
+			memcpy(me->key, my_key, SHARE_KEY_BYTES);
+			me->name[0] = '\0';
+			as->n++;
+			as->seeds = palloc(SHARE_KEY_BYTES * as->n);
+			as->signs = palloc(sizeof(int) * as->n);
+			as->npairs = pair_seeds_derive(as->parts, as->n, as->n - 1, my_secret, as->session,
+										   as->dataset, as->column, as->seeds, as->signs,
+										   "this party's server definitions");
+		}
+	}
+	PG_FINALLY();
+	{
+		sodium_memzero(my_secret, sizeof(my_secret));
+	}
+	PG_END_TRY();
+
+	as->run = peer_new_run_id();
+	initStringInfo(&list);
+	for (p = 0; p < as->npeers; p++)
+		appendStringInfo(&list, "%s%s", p > 0 ? "," : "", as->parts[p].name);
+	as->peer_list = list.data;
+	as->value = palloc_extended(sizeof(uint64) * Max(as->keys.n, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	as->presence = palloc_extended(sizeof(uint64) * Max(as->keys.n, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	as->batch = pgpriv_batch_size;
+}
+
+/* Admission and begin on every owner, overlapped with the asker's own summing. */
+static void
+asker_begin(AskerSum *as)
+{
+	char	   *begin_msg = bytea_hex_literal(participants_encode(as->session, as->parts, as->n));
+	char		nbuf[32];
+	int			p;
+
+	as->calls = palloc0(sizeof(PeerCall) * as->npeers);
+	for (p = 0; p < as->npeers; p++)
+		peer_call_open(&as->calls[p], as->parts[p].name);
+
+	/* Every owner admits the run (permit, budget, audit) before anything else. */
+	progress_phase("asker: owners admit the run", as->npeers);
+	snprintf(nbuf, sizeof(nbuf), "%zu", as->keys.n);
+	for (p = 0; p < as->npeers; p++)
+	{
+		const char *params[4] = {as->dataset, "secure_sum", as->run, nbuf};
+
+		peer_call_send_text(&as->calls[p], "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, params);
+	}
+	for (p = 0; p < as->npeers; p++)
+		PQclear(peer_call_finish_text(&as->calls[p]));
+
+	/* Owners check the run and sum their datasets while the asker sums its own. */
+	for (p = 0; p < as->npeers; p++)
+	{
+		const char *params[4] = {as->dataset, as->run, as->column, begin_msg};
+
+		peer_call_send_text(&as->calls[p], "SELECT pgpriv.serve_sum_begin($1, $2, $3, $4::bytea)",
+							4, params);
+	}
+	if (as->contributes)
+	{
+		MemoryContext rows_cxt = AllocSetContextCreate(CurrentMemoryContext, "pgpriv secure_sum rows",
+													   ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(rows_cxt);
+		DatasetRows rows;
+
+		progress_phase("asker: summing this party's dataset", 0);
+		dataset_rows_fetch(&as->own, list_make1(pstrdup(as->column)), &rows);
+		MemoryContextSwitchTo(old);
+		sum_table_build(&rows, as->dataset, as->column, as->n, &as->own_table);
+		MemoryContextDelete(rows_cxt);
+	}
+	progress_phase("asker: owners sum their datasets", as->npeers);
+	for (p = 0; p < as->npeers; p++)
+	{
+		PGresult   *res = peer_call_finish_text(&as->calls[p]);
+		char	   *end = NULL;
+		long		limit = 0;
+		bool		ok = PQntuples(res) == 1 && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0);
+
+		if (ok)
+		{
+			errno = 0;
+			limit = strtol(PQgetvalue(res, 0, 0), &end, 10);
+			ok = errno == 0 && *end == '\0' && limit >= 1;
+		}
+		PQclear(res);
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from peer \"%s\"", as->parts[p].name),
+					 errdetail("Expected a positive batch limit.")));
+		as->batch = Min(as->batch, (int64) limit);
+		progress_advance(p + 1, 0, 0);
+	}
+}
+
+/* Add one owner's reply for keys [start, start+m) to the running sums. */
+static void
+asker_add_reply(AskerSum *as, int p, size_t start, size_t m)
+{
+	bytea	   *reply = peer_call_finish_bytea(&as->calls[p]);
+	char	   *sender = psprintf("peer \"%s\"", as->parts[p].name);
+	uint32		count;
+	const uint8 *items = wire_unpack_fixed(reply, WIRE_SUM_SHARES, SUM_SHARE_BYTES, (uint32) m,
+										   &count, sender);
+	size_t		i;
+
+	if (count != m)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", sender),
+				 errdetail("%u figures where %zu were due.", count, m)));
+	for (i = 0; i < m; i++)
+	{
+		uint64		v;
+		uint64		pr;
+
+		memcpy(&v, items + i * SUM_SHARE_BYTES, 8);
+		memcpy(&pr, items + i * SUM_SHARE_BYTES + 8, 8);
+		as->value[start + i] += pg_ntoh64(v);
+		as->presence[start + i] += pg_ntoh64(pr);
+	}
+	pfree(reply);
+	pfree(sender);
+}
+
+/*
+ * Batch by batch: every owner masks its figures while the asker masks its
+ * own, then the asker adds everything up.  At least one batch, even of no
+ * keys: it ends the run on the owners.
+ */
+static void
+asker_exchange(AskerSum *as)
+{
+	const char *run_params[1] = {as->run};
+	size_t		start = 0;
+	size_t		i;
+	int			p;
+
+	progress_phase("asker: adding the owners' masked figures", (int64) as->keys.n);
+	do
+	{
+		size_t		m = batch_extent(&as->keys, start, (size_t) as->batch);
+		WireBuilder b;
+		bytea	   *msg;
+
+		wire_builder_init(&b, WIRE_SUM_KEYS);
+		for (i = 0; i < m; i++)
+			wire_builder_add(&b, as->keys.data[start + i], (uint32) as->keys.lens[start + i]);
+		msg = wire_builder_finish(&b);
+		for (p = 0; p < as->npeers; p++)
+			peer_call_send_bytea(&as->calls[p], "SELECT pgpriv.serve_sum_batch($1, $2)", 1, run_params, msg);
+		pfree(msg);
+
+		if (as->contributes)
+		{
+			for (i = 0; i < m; i++)
+			{
+				int64		v;
+
+				if (sum_table_lookup(&as->own_table, as->keys.data[start + i], as->keys.lens[start + i], &v))
+				{
+					as->value[start + i] += (uint64) v;
+					as->presence[start + i] += 1;
+				}
+			}
+			masks_add(m, as->keys.data + start, as->keys.lens + start, as->npairs, as->seeds, as->signs,
+					  as->value + start, as->presence + start);
+		}
+		for (p = 0; p < as->npeers; p++)
+			asker_add_reply(as, p, start, m);
+
+		start += m;
+		as->bytes_in = 0;
+		as->bytes_out = 0;
+		for (p = 0; p < as->npeers; p++)
+		{
+			as->bytes_in += as->calls[p].bytes_in;
+			as->bytes_out += as->calls[p].bytes_out;
+		}
+		progress_advance((int64) start, as->bytes_in, as->bytes_out);
+		CHECK_FOR_INTERRUPTS();
+	} while (start < as->keys.n);
+}
+
+/*
+ * pgpriv.secure_sum(peers name[], dataset text, value_column text, keys_query text)
+ *   → TABLE(key text, total numeric, contributors int)
+ */
+Datum
+pgpriv_secure_sum(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ArrayType  *peers_arr = PG_GETARG_ARRAYTYPE_P(0);
+	char	   *keys_query = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	AskerSum   *as = palloc0(sizeof(AskerSum));
+	int64		with_contributors = 0;
+	size_t		i;
+
+	as->dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	as->column = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	InitMaterializedSRF(fcinfo, 0);
+	asker_prepare(as, peers_arr, keys_query);
+
+	progress_begin("secure_sum", as->peer_list, as->dataset, (int64) as->keys.n);
+	PG_TRY();
+	{
+		asker_begin(as);
+		asker_exchange(as);
+	}
+	PG_FINALLY();
+	{
+		if (as->seeds)
+			sodium_memzero(as->seeds, SHARE_KEY_BYTES * (size_t) Max(as->npairs, 1));
+	}
+	PG_END_TRY();
+
+	/*
+	 * Masks cancel only if every participant used the same participant list
+	 * and keys: more contributors than parties (or a total without
+	 * contributors) means they did not, and nothing is shown.
+	 */
+	for (i = 0; i < as->keys.n; i++)
+	{
+		int64		total = share_open(&as->value[i], 1);
+		uint64		contributors = as->presence[i];
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		char		buf[32];
+
+		if (contributors > (uint64) as->n || (contributors == 0 && total != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("the replies of the secure_sum participants do not add up"),
+					 errdetail("Their masks did not cancel: a participant used other keys or another participant list."),
+					 errhint("Check with pgpriv.peer_identity() that every peer's public_key is current.")));
+		if (contributors > 0)
+			with_contributors++;
+		share_fixed_format(total, SUM_SCALE, buf);
+		values[0] = CStringGetTextDatum(as->keys.text[i]);
+		values[1] = DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		values[2] = Int32GetDatum((int32) contributors);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	{
+		OwnerContext oc;
+
+		catalog_enter_owner(&oc);
+		audit_append("asker", as->peer_list, "secure_sum", as->dataset, (int64) as->keys.n,
+					 with_contributors, as->bytes_in, as->bytes_out, "ok",
+					 psprintf("run %s; participants: %s%s", as->run, as->peer_list,
+							  as->contributes ? " and this party" : ""));
+		catalog_leave_owner(&oc);
+	}
+	progress_end();
+	return (Datum) 0;
+}
