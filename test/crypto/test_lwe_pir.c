@@ -17,39 +17,7 @@
 #include "crypto/parallel.h"
 #include "crypto/pir_cuckoo.h"
 
-static int	test_count = 0;
-static int	failures = 0;
-
-static void ok(int cond, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-static void diag(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-
-static void
-ok(int cond, const char *fmt,...)
-{
-	va_list		ap;
-
-	test_count++;
-	if (!cond)
-		failures++;
-	printf("%sok %d - ", cond ? "" : "not ", test_count);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void
-diag(const char *fmt,...)
-{
-	va_list		ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
+#include "tap.h"
 
 static void *
 xmalloc(size_t size)
@@ -697,6 +665,5 @@ main(void)
 	test_wrong_secret_and_tampering();
 	test_many_lookups();
 	test_cuckoo();
-	printf("1..%d\n", test_count);
-	return failures == 0 ? 0 : 1;
+	return tap_done();
 }

@@ -23,41 +23,7 @@
 #include "crypto/ot.h"
 #include "crypto/triples.h"
 
-/* ------------------------------------------------------------------ TAP */
-
-static int	tests_run;
-static int	tests_failed;
-
-static void ok(bool cond, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-static void diag(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-
-static void
-ok(bool cond, const char *fmt,...)
-{
-	va_list		ap;
-
-	tests_run++;
-	if (!cond)
-		tests_failed++;
-	printf("%sok %d - ", cond ? "" : "not ", tests_run);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static void
-diag(const char *fmt,...)
-{
-	va_list		ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
+#include "tap.h"
 
 static void *
 xmalloc(size_t n)
@@ -1378,10 +1344,7 @@ main(void)
 	capturing = false;
 	mpc_triple_party_free(p[0]);
 	mpc_triple_party_free(p[1]);
-	printf("1..%d\n", tests_run);
-	if (tests_failed)
-		diag("%d of %d tests failed", tests_failed, tests_run);
 	free(captured[0].buf);
 	free(captured[1].buf);
-	return tests_failed ? 1 : 0;
+	return tap_done();
 }
