@@ -23,6 +23,7 @@ OBJS = \
 	src/protocol/keys.o \
 	src/protocol/progress.o \
 	src/protocol/psi_oprf.o \
+	src/protocol/oprf_table.o \
 	src/protocol/psi_count.o \
 	src/protocol/admission.o \
 	src/crypto/shares.o \

@@ -47,15 +47,9 @@
 #include "protocol/admission.h"
 #include "protocol/batch.h"
 #include "protocol/keys.h"
+#include "protocol/oprf_table.h"
 #include "protocol/progress.h"
 #include "wire/message.h"
-
-#define TAG_BYTES		16
-#define NONCE_BYTES		crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define SEAL_KEY_OFFSET 32		/* F[32..64) seals the payload; F[0..16) is the tag */
-#define MAX_ENTRY_BYTES (1024 * 1024)
-#define MAX_CHUNK_ENTRIES (1 << 22)
-#define CHUNK_TARGET_BYTES (8 * 1024 * 1024)
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_psi_table);
 PG_FUNCTION_INFO_V1(pgpriv_serve_psi_chunk);
@@ -73,253 +67,10 @@ check_capability(const char *capability)
 				 errmsg("the OPRF table serves psi and psi_fetch, not \"%s\"", capability)));
 }
 
-/* Additional data binding a sealed payload to its dataset and capability. */
-static char *
-seal_context(const char *dataset, const char *capability)
-{
-	return psprintf("pgpriv-psi-v1|%s|%s", dataset, capability);
-}
-
 /* ----------------------------------------------------------------------
  * Owner's half
  * ----------------------------------------------------------------------
  */
-
-/* Serialise one row's permitted values: per column u32 length (or ~0 for NULL) and bytes. */
-static void
-payload_serialise(StringInfo buf, char **values, int ncol)
-{
-	int			c;
-
-	resetStringInfo(buf);
-	for (c = 0; c < ncol; c++)
-	{
-		uint32		len = values[c] ? (uint32) strlen(values[c]) : 0xFFFFFFFF;
-		uint32		be = pg_hton32(len);
-
-		appendBinaryStringInfo(buf, (char *) &be, 4);
-		if (values[c])
-			appendBinaryStringInfo(buf, values[c], len);
-	}
-}
-
-static int
-compare_hash16(const void *a, const void *b)
-{
-	return memcmp(a, b, 16);
-}
-
-/*
- * Digest of the table's inputs, independent of row order: the sorted
- * BLAKE2b hashes of the rows, then the key generation, capability and
- * columns.  Equal digests mean an identical table could be served again.
- */
-static char *
-table_version(const DatasetRows *rows, int32 key_generation, const char *capability,
-			  List *columns)
-{
-	size_t		n = rows->keys.n;
-	uint8	   *hashes = palloc_extended(Max(n, 1) * 16, MCXT_ALLOC_HUGE);
-	crypto_generichash_state st;
-	StringInfoData buf;
-	uint8		digest[16];
-	char		hex[33];
-	size_t		i;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	for (i = 0; i < n; i++)
-	{
-		crypto_generichash_state rs;
-
-		payload_serialise(&buf, rows->values + i * rows->ncolumns, rows->ncolumns);
-		crypto_generichash_init(&rs, NULL, 0, 16);
-		crypto_generichash_update(&rs, (const uint8 *) &rows->keys.lens[i], sizeof(size_t));
-		crypto_generichash_update(&rs, rows->keys.data[i], rows->keys.lens[i]);
-		crypto_generichash_update(&rs, (const uint8 *) buf.data, buf.len);
-		crypto_generichash_final(&rs, hashes + i * 16, 16);
-		if ((i & 0xffff) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	qsort(hashes, n, 16, compare_hash16);
-
-	crypto_generichash_init(&st, NULL, 0, 16);
-	crypto_generichash_update(&st, hashes, n * 16);
-	crypto_generichash_update(&st, (const uint8 *) &key_generation, sizeof(key_generation));
-	crypto_generichash_update(&st, (const uint8 *) capability, strlen(capability) + 1);
-	foreach(lc, columns)
-		crypto_generichash_update(&st, (const uint8 *) lfirst(lc), strlen(lfirst(lc)) + 1);
-	crypto_generichash_final(&st, digest, sizeof(digest));
-	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
-	pfree(hashes);
-	return pstrdup(hex);
-}
-
-/* Current version of the served table for (dataset, peer, capability), or NULL. */
-static char *
-stored_version(const char *dataset, const char *peer, const char *capability,
-			   int64 *entries, int32 *chunks)
-{
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
-	char	   *version = NULL;
-	MemoryContext caller = CurrentMemoryContext;
-
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	args[2] = CStringGetTextDatum(capability);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT version, entries, count(*) OVER () FROM pgpriv.served_table "
-							  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3 LIMIT 1",
-							  3, types, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.served_table");
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-
-		version = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		*entries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		*chunks = (int32) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	}
-	SPI_finish();
-	return version;
-}
-
-typedef struct EntryRef
-{
-	const uint8 *bytes;
-	uint32		len;
-} EntryRef;
-
-static int
-compare_entry(const void *a, const void *b)
-{
-	return memcmp(((const EntryRef *) a)->bytes, ((const EntryRef *) b)->bytes, TAG_BYTES);
-}
-
-/* Build the encrypted table from the rows and store it in chunks. */
-static void
-build_table(const Dataset *ds, const char *peer, const char *capability, List *columns,
-			const DatasetRows *rows, const char *version, int64 *entries_out, int32 *chunks_out)
-{
-	size_t		n = rows->keys.n;
-	int			ncol = rows->ncolumns;
-	bool		sealed = strcmp(capability, "psi_fetch") == 0;
-	uint8		sk[32];
-	uint8	   *outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
-	EntryRef   *refs = palloc_extended(Max(n, 1) * sizeof(EntryRef), MCXT_ALLOC_HUGE);
-	char	   *ad = seal_context(ds->name, capability);
-	StringInfoData plain;
-	size_t		i;
-	int32		chunk = 0;
-	Oid			del_types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		del_args[3];
-	SPIPlanPtr	insert;
-	Oid			ins_types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, BYTEAOID};
-
-	oprf_key_for_peer(ds->name, sk, NULL);
-	progress_phase("owner: evaluating the OPRF over the dataset", n);
-	batch_evaluate_unblinded(&rows->keys, sk, outputs);
-	sodium_memzero(sk, sizeof(sk));
-
-	progress_phase("owner: sealing the table", n);
-	initStringInfo(&plain);
-	for (i = 0; i < n; i++)
-	{
-		const uint8 *F = outputs + i * OPRF_OUTPUT_BYTES;
-		uint8	   *entry;
-		uint32		len;
-
-		if (sealed)
-		{
-			unsigned long long ctlen;
-
-			payload_serialise(&plain, rows->values + i * ncol, ncol);
-			if (plain.len + TAG_BYTES + NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES > MAX_ENTRY_BYTES)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("a row of dataset \"%s\" has more than %d bytes of permitted columns",
-								ds->name, MAX_ENTRY_BYTES)));
-			len = TAG_BYTES + NONCE_BYTES + plain.len + crypto_aead_xchacha20poly1305_ietf_ABYTES;
-			entry = palloc(len);
-			memcpy(entry, F, TAG_BYTES);
-			/* A fresh random nonce: rows sharing a key share the sealing key. */
-			randombytes_buf(entry + TAG_BYTES, NONCE_BYTES);
-			crypto_aead_xchacha20poly1305_ietf_encrypt(entry + TAG_BYTES + NONCE_BYTES, &ctlen,
-													   (const uint8 *) plain.data, plain.len,
-													   (const uint8 *) ad, strlen(ad), NULL,
-													   entry + TAG_BYTES, F + SEAL_KEY_OFFSET);
-		}
-		else
-		{
-			len = TAG_BYTES;
-			entry = palloc(len);
-			memcpy(entry, F, TAG_BYTES);
-		}
-		refs[i].bytes = entry;
-		refs[i].len = len;
-		if ((i & 0xfff) == 0)
-		{
-			CHECK_FOR_INTERRUPTS();
-			progress_advance(i, 0, 0);
-		}
-	}
-	sodium_memzero(outputs, Max(n, 1) * OPRF_OUTPUT_BYTES);
-	qsort(refs, n, sizeof(EntryRef), compare_entry);
-
-	/* Replace the stored table. */
-	del_args[0] = CStringGetTextDatum(ds->name);
-	del_args[1] = CStringGetTextDatum(peer);
-	del_args[2] = CStringGetTextDatum(capability);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("DELETE FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
-							  3, del_types, del_args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not clear pgpriv.served_table");
-	insert = SPI_prepare("INSERT INTO pgpriv.served_table (dataset, peer_role, capability, version, columns, entries, chunk, data) "
-						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, ins_types);
-	if (insert == NULL)
-		elog(ERROR, "could not prepare the served table insert");
-
-	i = 0;
-	do
-	{
-		WireBuilder wb;
-		size_t		bytes = 0;
-		Datum		args[8];
-		Datum	   *coldatums;
-		int			c = 0;
-		ListCell   *lc;
-
-		wire_builder_init(&wb, WIRE_TABLE_CHUNK);
-		while (i < n && bytes < CHUNK_TARGET_BYTES && wb.count < (uint32) pgpriv_batch_size)
-		{
-			wire_builder_add(&wb, refs[i].bytes, refs[i].len);
-			bytes += refs[i].len + 4;
-			i++;
-		}
-		coldatums = palloc(sizeof(Datum) * Max(list_length(columns), 1));
-		foreach(lc, columns)
-			coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
-		args[0] = del_args[0];
-		args[1] = del_args[1];
-		args[2] = del_args[2];
-		args[3] = CStringGetTextDatum(version);
-		args[4] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
-		args[5] = Int64GetDatum((int64) n);
-		args[6] = Int32GetDatum(chunk);
-		args[7] = PointerGetDatum(wire_builder_finish(&wb));
-		if (SPI_execute_plan(insert, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not store a served table chunk");
-		chunk++;
-		CHECK_FOR_INTERRUPTS();
-	} while (i < n);
-	SPI_finish();
-
-	*entries_out = (int64) n;
-	*chunks_out = chunk;
-}
 
 /*
  * pgpriv.serve_psi_table(dataset, capability, run)
@@ -367,12 +118,12 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	dataset_rows_fetch(&ds, permit.columns, &rows);
 	oprf_key_for_peer(dataset, sk, &generation);
 	sodium_memzero(sk, sizeof(sk));
-	version = table_version(&rows, generation, capability, permit.columns);
+	version = oprf_table_version(&rows, generation, capability, permit.columns);
 
-	current = stored_version(dataset, peer, capability, &entries, &chunks);
+	current = oprf_table_stored_version(dataset, peer, capability, &entries, &chunks);
 	if (current == NULL || strcmp(current, version) != 0)
 	{
-		build_table(&ds, peer, capability, permit.columns, &rows, version, &entries, &chunks);
+		oprf_table_build(&ds, peer, capability, permit.columns, &rows, version, &entries, &chunks);
 		audit_append("owner", peer, capability, dataset, -1, entries, -1, -1,
 					 "ok", psprintf("encrypted table built, version %s", version));
 	}
@@ -503,13 +254,6 @@ typedef struct TableInfo
 	int32		batch_limit;
 } TableInfo;
 
-/* The downloaded table, entries in tag order. */
-typedef struct Table
-{
-	size_t		n;
-	EntryRef   *entries;
-} Table;
-
 static List *
 parse_text_array_literal(const char *lit, const char *peer)
 {
@@ -596,155 +340,13 @@ parse_table_info(PeerCall *call, PGresult *res, TableInfo *info)
 	PQclear(res);
 }
 
-/* The asker's cached copy of a table, as a list of chunk messages, or NIL. */
-static List *
-cache_load(const char *server, const char *remote_user, const char *dataset,
-		   const char *capability, const char *version)
-{
-	OwnerContext owner;
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[5];
-	List	   *chunks = NIL;
-	MemoryContext caller = CurrentMemoryContext;
-	uint64		i;
-
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
-	args[3] = CStringGetTextDatum(capability);
-	args[4] = CStringGetTextDatum(version);
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT data FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
-							  "AND dataset = $3 AND capability = $4 AND version = $5 ORDER BY chunk",
-							  5, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.peer_table");
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-
-		chunks = lappend(chunks, DatumGetByteaPCopy(d));
-		MemoryContextSwitchTo(spi);
-	}
-	SPI_finish();
-	catalog_leave_owner(&owner);
-	return chunks;
-}
-
-static void
-cache_store(const char *server, const char *remote_user, const char *dataset,
-			const char *capability, const char *version, List *chunks)
-{
-	OwnerContext owner;
-	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BYTEAOID};
-	Datum		args[7];
-	SPIPlanPtr	plan;
-	ListCell   *lc;
-	int32		chunk = 0;
-
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
-	args[3] = CStringGetTextDatum(capability);
-	args[4] = CStringGetTextDatum(version);
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("DELETE FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
-							  "AND dataset = $3 AND capability = $4",
-							  4, types, args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not clear pgpriv.peer_table");
-	plan = SPI_prepare("INSERT INTO pgpriv.peer_table (server, remote_user, dataset, capability, version, chunk, data) "
-					   "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
-	foreach(lc, chunks)
-	{
-		args[5] = Int32GetDatum(chunk++);
-		args[6] = PointerGetDatum(lfirst(lc));
-		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not store a table chunk");
-	}
-	SPI_finish();
-	catalog_leave_owner(&owner);
-}
-
-/* Index the entries of the chunks, checking framing and tag order. */
-static void
-table_index(List *chunks, int64 expected, const char *peer, bool sealed, Table *table)
-{
-	size_t		cap = 1024;
-	ListCell   *lc;
-	char	   *sender = psprintf("peer \"%s\"", peer);
-
-	table->n = 0;
-	table->entries = palloc(sizeof(EntryRef) * cap);
-	foreach(lc, chunks)
-	{
-		WireReader r;
-		const uint8 *item;
-		uint32		len;
-
-		wire_reader_init(&r, (bytea *) lfirst(lc), WIRE_TABLE_CHUNK, MAX_CHUNK_ENTRIES,
-						 MAX_ENTRY_BYTES, sender);
-		while (wire_reader_next(&r, &item, &len))
-		{
-			if (len < TAG_BYTES ||
-				(sealed && len < TAG_BYTES + NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES) ||
-				(!sealed && len != TAG_BYTES))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from %s", sender),
-						 errdetail("Table entry %zu has %u bytes.", table->n + 1, len)));
-			if (table->n > 0 && memcmp(table->entries[table->n - 1].bytes, item, TAG_BYTES) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from %s", sender),
-						 errdetail("Table entries are not in tag order.")));
-			if (table->n == cap)
-			{
-				cap *= 2;
-				table->entries = repalloc_huge(table->entries, sizeof(EntryRef) * cap);
-			}
-			table->entries[table->n].bytes = item;
-			table->entries[table->n].len = len;
-			table->n++;
-		}
-	}
-	if ((int64) table->n != expected)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", sender),
-				 errdetail("The table has %zu entries, %lld were announced.", table->n, (long long) expected)));
-}
-
-/* First entry whose tag is >= tag (binary search). */
-static size_t
-table_lower_bound(const Table *t, const uint8 *tag)
-{
-	size_t		lo = 0;
-	size_t		hi = t->n;
-
-	while (lo < hi)
-	{
-		size_t		mid = lo + (hi - lo) / 2;
-
-		if (memcmp(t->entries[mid].bytes, tag, TAG_BYTES) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* Get the table at info->version: from the cache, or downloaded and cached. */
 static List *
 obtain_table(PeerCall *call, const char *dataset, const char *capability, const char *run,
 			 const TableInfo *info, bool *cached)
 {
 	char	   *remote_user = peer_remote_user(call->peer);
-	List	   *chunks = cache_load(call->peer, remote_user, dataset, capability, info->version);
+	List	   *chunks = oprf_table_cache_load(call->peer, remote_user, dataset, capability, info->version);
 	int32		c;
 	int64		total = 0;
 	int64		limit = (int64) pgpriv_max_table_mb * 1024 * 1024;
@@ -774,7 +376,7 @@ obtain_table(PeerCall *call, const char *dataset, const char *capability, const 
 		chunks = lappend(chunks, chunk);
 		progress_advance(c + 1, call->bytes_in, call->bytes_out);
 	}
-	cache_store(call->peer, remote_user, dataset, capability, info->version, chunks);
+	oprf_table_cache_store(call->peer, remote_user, dataset, capability, info->version, chunks);
 	return chunks;
 }
 
@@ -845,7 +447,7 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 	progress_phase("asker: owner prepares its table", 0);
 	parse_table_info(&jr->call, peer_call_finish_text(&jr->call), &jr->info);
 	chunks = obtain_table(&jr->call, dataset, capability, jr->run, &jr->info, &jr->cached);
-	table_index(chunks, jr->info.entries, server, strcmp(capability, "psi_fetch") == 0, &jr->table);
+	oprf_table_index(chunks, jr->info.entries, server, strcmp(capability, "psi_fetch") == 0, &jr->table);
 }
 
 /*
@@ -967,7 +569,7 @@ pgpriv_psi(PG_FUNCTION_ARGS)
 	for (i = 0; i < jr.keys.n; i++)
 	{
 		const uint8 *tag = jr.outputs + i * OPRF_OUTPUT_BYTES;
-		size_t		pos = table_lower_bound(&jr.table, tag);
+		size_t		pos = oprf_table_lower_bound(&jr.table, tag);
 
 		if (pos < jr.table.n && memcmp(jr.table.entries[pos].bytes, tag, TAG_BYTES) == 0)
 		{
@@ -981,61 +583,6 @@ pgpriv_psi(PG_FUNCTION_ARGS)
 	sodium_memzero(jr.outputs, Max(jr.keys.n, 1) * OPRF_OUTPUT_BYTES);
 	join_audit(&jr, dataset, "psi", matched);
 	return (Datum) 0;
-}
-
-/* Open one sealed entry; false if it does not open (not ours, or tampered). */
-static bool
-entry_open(const EntryRef *e, const uint8 *F, const char *ad, StringInfo plain)
-{
-	const uint8 *nonce = e->bytes + TAG_BYTES;
-	const uint8 *ct = nonce + NONCE_BYTES;
-	size_t		ctlen = e->len - TAG_BYTES - NONCE_BYTES;
-	unsigned long long plen;
-
-	resetStringInfo(plain);
-	enlargeStringInfo(plain, ctlen);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8 *) plain->data, &plen, NULL, ct, ctlen,
-												   (const uint8 *) ad, strlen(ad), nonce,
-												   F + SEAL_KEY_OFFSET) != 0)
-		return false;
-	plain->len = (int) plen;
-	return true;
-}
-
-/* Split an opened payload into ncol values (NULL for SQL NULL). */
-static void
-payload_split(StringInfo plain, int ncol, char **values, const char *peer)
-{
-	const uint8 *p = (const uint8 *) plain->data;
-	const uint8 *end = p + plain->len;
-	int			c;
-
-	for (c = 0; c < ncol; c++)
-	{
-		uint32		len;
-
-		if (end - p < 4)
-			goto bad;
-		memcpy(&len, p, 4);
-		len = pg_ntoh32(len);
-		p += 4;
-		if (len == 0xFFFFFFFF)
-		{
-			values[c] = NULL;
-			continue;
-		}
-		if ((size_t) (end - p) < len)
-			goto bad;
-		values[c] = pg_any_to_server(pnstrdup((const char *) p, len), len, PG_UTF8);
-		p += len;
-	}
-	if (p == end)
-		return;
-bad:
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("An opened table entry does not hold %d column values.", ncol)));
 }
 
 /*
@@ -1063,7 +610,7 @@ pgpriv_psi_fetch(PG_FUNCTION_ARGS)
 	Datum	   *outvals;
 	bool	   *outnulls;
 	StringInfoData plain;
-	char	   *ad = seal_context(dataset, "psi_fetch");
+	char	   *ad = oprf_table_seal_context(dataset, "psi_fetch");
 	size_t		i;
 	int64		rows_out = 0;
 
@@ -1136,15 +683,15 @@ pgpriv_psi_fetch(PG_FUNCTION_ARGS)
 		const uint8 *F = jr.outputs + i * OPRF_OUTPUT_BYTES;
 		size_t		pos;
 
-		for (pos = table_lower_bound(&jr.table, F);
+		for (pos = oprf_table_lower_bound(&jr.table, F);
 			 pos < jr.table.n && memcmp(jr.table.entries[pos].bytes, F, TAG_BYTES) == 0; pos++)
 		{
-			if (!entry_open(&jr.table.entries[pos], F, ad, &plain))
+			if (!oprf_table_entry_open(&jr.table.entries[pos], F, ad, &plain))
 				ereport(ERROR,
 						(errcode(ERRCODE_PROTOCOL_VIOLATION),
 						 errmsg("malformed message from peer \"%s\"", server),
 						 errdetail("A table entry with a matching tag does not open.")));
-			payload_split(&plain, ncol, values, server);
+			oprf_table_payload_split(&plain, ncol, values, server);
 			for (a = 0; a < natts; a++)
 			{
 				Form_pg_attribute att = TupleDescAttr(want, a);

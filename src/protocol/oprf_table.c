@@ -1,0 +1,459 @@
+/*
+ * oprf_table.c — the encrypted OPRF table of psi and psi_fetch (see
+ * oprf_table.h): the owner's build and storage, the asker's cache, index
+ * and opening.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "pgpriv.h"
+#include "crypto/oprf.h"
+#include "protocol/batch.h"
+#include "protocol/oprf_table.h"
+#include "protocol/progress.h"
+#include "wire/message.h"
+
+/* Additional data binding a sealed payload to its dataset and capability. */
+char *
+oprf_table_seal_context(const char *dataset, const char *capability)
+{
+	return psprintf("pgpriv-psi-v1|%s|%s", dataset, capability);
+}
+
+/* Serialise one row's permitted values: per column u32 length (or ~0 for NULL) and bytes. */
+static void
+payload_serialise(StringInfo buf, char **values, int ncol)
+{
+	int			c;
+
+	resetStringInfo(buf);
+	for (c = 0; c < ncol; c++)
+	{
+		uint32		len = values[c] ? (uint32) strlen(values[c]) : 0xFFFFFFFF;
+		uint32		be = pg_hton32(len);
+
+		appendBinaryStringInfo(buf, (char *) &be, 4);
+		if (values[c])
+			appendBinaryStringInfo(buf, values[c], len);
+	}
+}
+
+static int
+compare_hash16(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+/*
+ * Digest of the table's inputs, independent of row order: the sorted
+ * BLAKE2b hashes of the rows, then the key generation, capability and
+ * columns.  Equal digests mean an identical table could be served again.
+ */
+char *
+oprf_table_version(const DatasetRows *rows, int32 key_generation, const char *capability,
+			  List *columns)
+{
+	size_t		n = rows->keys.n;
+	uint8	   *hashes = palloc_extended(Max(n, 1) * 16, MCXT_ALLOC_HUGE);
+	crypto_generichash_state st;
+	StringInfoData buf;
+	uint8		digest[16];
+	char		hex[33];
+	size_t		i;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	for (i = 0; i < n; i++)
+	{
+		crypto_generichash_state rs;
+
+		payload_serialise(&buf, rows->values + i * rows->ncolumns, rows->ncolumns);
+		crypto_generichash_init(&rs, NULL, 0, 16);
+		crypto_generichash_update(&rs, (const uint8 *) &rows->keys.lens[i], sizeof(size_t));
+		crypto_generichash_update(&rs, rows->keys.data[i], rows->keys.lens[i]);
+		crypto_generichash_update(&rs, (const uint8 *) buf.data, buf.len);
+		crypto_generichash_final(&rs, hashes + i * 16, 16);
+		if ((i & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	qsort(hashes, n, 16, compare_hash16);
+
+	crypto_generichash_init(&st, NULL, 0, 16);
+	crypto_generichash_update(&st, hashes, n * 16);
+	crypto_generichash_update(&st, (const uint8 *) &key_generation, sizeof(key_generation));
+	crypto_generichash_update(&st, (const uint8 *) capability, strlen(capability) + 1);
+	foreach(lc, columns)
+		crypto_generichash_update(&st, (const uint8 *) lfirst(lc), strlen(lfirst(lc)) + 1);
+	crypto_generichash_final(&st, digest, sizeof(digest));
+	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	pfree(hashes);
+	return pstrdup(hex);
+}
+
+/* Current version of the served table for (dataset, peer, capability), or NULL. */
+char *
+oprf_table_stored_version(const char *dataset, const char *peer, const char *capability,
+			   int64 *entries, int32 *chunks)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	char	   *version = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = CStringGetTextDatum(peer);
+	args[2] = CStringGetTextDatum(capability);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT version, entries, count(*) OVER () FROM pgpriv.served_table "
+							  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3 LIMIT 1",
+							  3, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.served_table");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		version = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		*entries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		*chunks = (int32) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	SPI_finish();
+	return version;
+}
+
+static int
+compare_entry(const void *a, const void *b)
+{
+	return memcmp(((const EntryRef *) a)->bytes, ((const EntryRef *) b)->bytes, TAG_BYTES);
+}
+
+/* Build the encrypted table from the rows and store it in chunks. */
+void
+oprf_table_build(const Dataset *ds, const char *peer, const char *capability, List *columns,
+			const DatasetRows *rows, const char *version, int64 *entries_out, int32 *chunks_out)
+{
+	size_t		n = rows->keys.n;
+	int			ncol = rows->ncolumns;
+	bool		sealed = strcmp(capability, "psi_fetch") == 0;
+	uint8		sk[32];
+	uint8	   *outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
+	EntryRef   *refs = palloc_extended(Max(n, 1) * sizeof(EntryRef), MCXT_ALLOC_HUGE);
+	char	   *ad = oprf_table_seal_context(ds->name, capability);
+	StringInfoData plain;
+	size_t		i;
+	int32		chunk = 0;
+	Oid			del_types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		del_args[3];
+	SPIPlanPtr	insert;
+	Oid			ins_types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, BYTEAOID};
+
+	oprf_key_for_peer(ds->name, sk, NULL);
+	progress_phase("owner: evaluating the OPRF over the dataset", n);
+	batch_evaluate_unblinded(&rows->keys, sk, outputs);
+	sodium_memzero(sk, sizeof(sk));
+
+	progress_phase("owner: sealing the table", n);
+	initStringInfo(&plain);
+	for (i = 0; i < n; i++)
+	{
+		const uint8 *F = outputs + i * OPRF_OUTPUT_BYTES;
+		uint8	   *entry;
+		uint32		len;
+
+		if (sealed)
+		{
+			unsigned long long ctlen;
+
+			payload_serialise(&plain, rows->values + i * ncol, ncol);
+			if (plain.len + TAG_BYTES + NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES > MAX_ENTRY_BYTES)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("a row of dataset \"%s\" has more than %d bytes of permitted columns",
+								ds->name, MAX_ENTRY_BYTES)));
+			len = TAG_BYTES + NONCE_BYTES + plain.len + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+			entry = palloc(len);
+			memcpy(entry, F, TAG_BYTES);
+			/* A fresh random nonce: rows sharing a key share the sealing key. */
+			randombytes_buf(entry + TAG_BYTES, NONCE_BYTES);
+			crypto_aead_xchacha20poly1305_ietf_encrypt(entry + TAG_BYTES + NONCE_BYTES, &ctlen,
+													   (const uint8 *) plain.data, plain.len,
+													   (const uint8 *) ad, strlen(ad), NULL,
+													   entry + TAG_BYTES, F + SEAL_KEY_OFFSET);
+		}
+		else
+		{
+			len = TAG_BYTES;
+			entry = palloc(len);
+			memcpy(entry, F, TAG_BYTES);
+		}
+		refs[i].bytes = entry;
+		refs[i].len = len;
+		if ((i & 0xfff) == 0)
+		{
+			CHECK_FOR_INTERRUPTS();
+			progress_advance(i, 0, 0);
+		}
+	}
+	sodium_memzero(outputs, Max(n, 1) * OPRF_OUTPUT_BYTES);
+	qsort(refs, n, sizeof(EntryRef), compare_entry);
+
+	/* Replace the stored table. */
+	del_args[0] = CStringGetTextDatum(ds->name);
+	del_args[1] = CStringGetTextDatum(peer);
+	del_args[2] = CStringGetTextDatum(capability);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("DELETE FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
+							  3, del_types, del_args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clear pgpriv.served_table");
+	insert = SPI_prepare("INSERT INTO pgpriv.served_table (dataset, peer_role, capability, version, columns, entries, chunk, data) "
+						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, ins_types);
+	if (insert == NULL)
+		elog(ERROR, "could not prepare the served table insert");
+
+	i = 0;
+	do
+	{
+		WireBuilder wb;
+		size_t		bytes = 0;
+		Datum		args[8];
+		Datum	   *coldatums;
+		int			c = 0;
+		ListCell   *lc;
+
+		wire_builder_init(&wb, WIRE_TABLE_CHUNK);
+		while (i < n && bytes < CHUNK_TARGET_BYTES && wb.count < (uint32) pgpriv_batch_size)
+		{
+			wire_builder_add(&wb, refs[i].bytes, refs[i].len);
+			bytes += refs[i].len + 4;
+			i++;
+		}
+		coldatums = palloc(sizeof(Datum) * Max(list_length(columns), 1));
+		foreach(lc, columns)
+			coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
+		args[0] = del_args[0];
+		args[1] = del_args[1];
+		args[2] = del_args[2];
+		args[3] = CStringGetTextDatum(version);
+		args[4] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+		args[5] = Int64GetDatum((int64) n);
+		args[6] = Int32GetDatum(chunk);
+		args[7] = PointerGetDatum(wire_builder_finish(&wb));
+		if (SPI_execute_plan(insert, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store a served table chunk");
+		chunk++;
+		CHECK_FOR_INTERRUPTS();
+	} while (i < n);
+	SPI_finish();
+
+	*entries_out = (int64) n;
+	*chunks_out = chunk;
+}
+
+/* The asker's cached copy of a table, as a list of chunk messages, or NIL. */
+List *
+oprf_table_cache_load(const char *server, const char *remote_user, const char *dataset,
+		   const char *capability, const char *version)
+{
+	OwnerContext owner;
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[5];
+	List	   *chunks = NIL;
+	MemoryContext caller = CurrentMemoryContext;
+	uint64		i;
+
+	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(remote_user);
+	args[2] = CStringGetTextDatum(dataset);
+	args[3] = CStringGetTextDatum(capability);
+	args[4] = CStringGetTextDatum(version);
+	catalog_enter_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT data FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
+							  "AND dataset = $3 AND capability = $4 AND version = $5 ORDER BY chunk",
+							  5, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.peer_table");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		chunks = lappend(chunks, DatumGetByteaPCopy(d));
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	catalog_leave_owner(&owner);
+	return chunks;
+}
+
+void
+oprf_table_cache_store(const char *server, const char *remote_user, const char *dataset,
+			const char *capability, const char *version, List *chunks)
+{
+	OwnerContext owner;
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BYTEAOID};
+	Datum		args[7];
+	SPIPlanPtr	plan;
+	ListCell   *lc;
+	int32		chunk = 0;
+
+	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(remote_user);
+	args[2] = CStringGetTextDatum(dataset);
+	args[3] = CStringGetTextDatum(capability);
+	args[4] = CStringGetTextDatum(version);
+	catalog_enter_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("DELETE FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
+							  "AND dataset = $3 AND capability = $4",
+							  4, types, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clear pgpriv.peer_table");
+	plan = SPI_prepare("INSERT INTO pgpriv.peer_table (server, remote_user, dataset, capability, version, chunk, data) "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
+	foreach(lc, chunks)
+	{
+		args[5] = Int32GetDatum(chunk++);
+		args[6] = PointerGetDatum(lfirst(lc));
+		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store a table chunk");
+	}
+	SPI_finish();
+	catalog_leave_owner(&owner);
+}
+
+/* Index the entries of the chunks, checking framing and tag order. */
+void
+oprf_table_index(List *chunks, int64 expected, const char *peer, bool sealed, Table *table)
+{
+	size_t		cap = 1024;
+	ListCell   *lc;
+	char	   *sender = psprintf("peer \"%s\"", peer);
+
+	table->n = 0;
+	table->entries = palloc(sizeof(EntryRef) * cap);
+	foreach(lc, chunks)
+	{
+		WireReader r;
+		const uint8 *item;
+		uint32		len;
+
+		wire_reader_init(&r, (bytea *) lfirst(lc), WIRE_TABLE_CHUNK, MAX_CHUNK_ENTRIES,
+						 MAX_ENTRY_BYTES, sender);
+		while (wire_reader_next(&r, &item, &len))
+		{
+			if (len < TAG_BYTES ||
+				(sealed && len < TAG_BYTES + NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES) ||
+				(!sealed && len != TAG_BYTES))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("malformed message from %s", sender),
+						 errdetail("Table entry %zu has %u bytes.", table->n + 1, len)));
+			if (table->n > 0 && memcmp(table->entries[table->n - 1].bytes, item, TAG_BYTES) > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("malformed message from %s", sender),
+						 errdetail("Table entries are not in tag order.")));
+			if (table->n == cap)
+			{
+				cap *= 2;
+				table->entries = repalloc_huge(table->entries, sizeof(EntryRef) * cap);
+			}
+			table->entries[table->n].bytes = item;
+			table->entries[table->n].len = len;
+			table->n++;
+		}
+	}
+	if ((int64) table->n != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", sender),
+				 errdetail("The table has %zu entries, %lld were announced.", table->n, (long long) expected)));
+}
+
+/* First entry whose tag is >= tag (binary search). */
+size_t
+oprf_table_lower_bound(const Table *t, const uint8 *tag)
+{
+	size_t		lo = 0;
+	size_t		hi = t->n;
+
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (memcmp(t->entries[mid].bytes, tag, TAG_BYTES) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Open one sealed entry; false if it does not open (not ours, or tampered). */
+bool
+oprf_table_entry_open(const EntryRef *e, const uint8 *F, const char *ad, StringInfo plain)
+{
+	const uint8 *nonce = e->bytes + TAG_BYTES;
+	const uint8 *ct = nonce + NONCE_BYTES;
+	size_t		ctlen = e->len - TAG_BYTES - NONCE_BYTES;
+	unsigned long long plen;
+
+	resetStringInfo(plain);
+	enlargeStringInfo(plain, ctlen);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8 *) plain->data, &plen, NULL, ct, ctlen,
+												   (const uint8 *) ad, strlen(ad), nonce,
+												   F + SEAL_KEY_OFFSET) != 0)
+		return false;
+	plain->len = (int) plen;
+	return true;
+}
+
+/* Split an opened payload into ncol values (NULL for SQL NULL). */
+void
+oprf_table_payload_split(StringInfo plain, int ncol, char **values, const char *peer)
+{
+	const uint8 *p = (const uint8 *) plain->data;
+	const uint8 *end = p + plain->len;
+	int			c;
+
+	for (c = 0; c < ncol; c++)
+	{
+		uint32		len;
+
+		if (end - p < 4)
+			goto bad;
+		memcpy(&len, p, 4);
+		len = pg_ntoh32(len);
+		p += 4;
+		if (len == 0xFFFFFFFF)
+		{
+			values[c] = NULL;
+			continue;
+		}
+		if ((size_t) (end - p) < len)
+			goto bad;
+		values[c] = pg_any_to_server(pnstrdup((const char *) p, len), len, PG_UTF8);
+		p += len;
+	}
+	if (p == end)
+		return;
+bad:
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from peer \"%s\"", peer),
+			 errdetail("An opened table entry does not hold %d column values.", ncol)));
+}
+

@@ -1,0 +1,77 @@
+/*
+ * oprf_table.h — the encrypted OPRF table of psi and psi_fetch
+ * (ARCHITECTURE.md protocol 1): how the owner builds, versions and stores
+ * it, and how the asker caches, indexes and opens it.  The run logic that
+ * uses it is in psi_oprf.c.
+ *
+ * An entry is tag ‖ nonce ‖ sealed payload (psi_fetch) or the tag alone
+ * (psi), where F = OPRF(k, key), tag = F[0..16) and the payload is sealed
+ * with XChaCha20-Poly1305 under F[32..64).  Entries are sorted by tag.
+ */
+#ifndef PGPRIV_PROTOCOL_OPRF_TABLE_H
+#define PGPRIV_PROTOCOL_OPRF_TABLE_H
+
+#include <sodium.h>
+
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+
+#include "catalog/pgpriv_catalog.h"
+#include "protocol/keys.h"
+
+#define TAG_BYTES		16
+#define NONCE_BYTES		crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEAL_KEY_OFFSET 32		/* F[32..64) seals the payload; F[0..16) is the tag */
+#define MAX_ENTRY_BYTES (1024 * 1024)
+#define MAX_CHUNK_ENTRIES (1 << 22)
+#define CHUNK_TARGET_BYTES (8 * 1024 * 1024)
+
+/* One entry inside a chunk message (not copied). */
+typedef struct EntryRef
+{
+	const uint8 *bytes;
+	uint32		len;
+} EntryRef;
+
+/* The downloaded table, entries in tag order. */
+typedef struct Table
+{
+	size_t		n;
+	EntryRef   *entries;
+} Table;
+
+/* Additional data binding a sealed payload to its dataset and capability. */
+extern char *oprf_table_seal_context(const char *dataset, const char *capability);
+
+/* Owner: the version a table built from these rows would have (order-independent digest). */
+extern char *oprf_table_version(const DatasetRows *rows, int32 key_generation, const char *capability,
+								List *columns);
+
+/* Owner: the version stored for (dataset, peer, capability), or NULL; sets its size. */
+extern char *oprf_table_stored_version(const char *dataset, const char *peer, const char *capability,
+									   int64 *entries, int32 *chunks);
+
+/* Owner: build the encrypted table from the rows and replace the stored one. */
+extern void oprf_table_build(const Dataset *ds, const char *peer, const char *capability, List *columns,
+							 const DatasetRows *rows, const char *version, int64 *entries_out,
+							 int32 *chunks_out);
+
+/* Asker: the cached chunks of a table at this version, or NIL. */
+extern List *oprf_table_cache_load(const char *server, const char *remote_user, const char *dataset,
+								   const char *capability, const char *version);
+extern void oprf_table_cache_store(const char *server, const char *remote_user, const char *dataset,
+								   const char *capability, const char *version, List *chunks);
+
+/* Asker: index the entries of the chunks, checking framing, sizes and tag order (08P01). */
+extern void oprf_table_index(List *chunks, int64 expected, const char *peer, bool sealed, Table *table);
+
+/* Asker: first entry whose tag is >= tag. */
+extern size_t oprf_table_lower_bound(const Table *t, const uint8 *tag);
+
+/* Asker: open a sealed entry with the OPRF output F; false if it does not open. */
+extern bool oprf_table_entry_open(const EntryRef *e, const uint8 *F, const char *ad, StringInfo plain);
+
+/* Asker: split an opened payload into ncol values (NULL for SQL NULL); 08P01 if malformed. */
+extern void oprf_table_payload_split(StringInfo plain, int ncol, char **values, const char *peer);
+
+#endif
