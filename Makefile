@@ -29,7 +29,9 @@ OBJS = \
 	src/crypto/shares.o \
 	src/catalog/identity_secret.o \
 	src/share_primitives.o \
-	src/protocol/secure_sum.o
+	src/protocol/secure_sum.o \
+	src/crypto/elgamal.o \
+	src/protocol/psi_sum.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"
@@ -91,3 +93,21 @@ test/bench/bench_mpc: test/bench/bench_mpc.c $(MPC_OBJS)
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread -lm
 
 EXTRA_CLEAN += test/crypto/test_mpc test/bench/bench_mpc
+
+# Exponential ElGamal on ristretto255 and its bounded discrete logarithm
+# (pure C, psi_sum: ARCHITECTURE.md protocol 3): its test program (TAP).
+ELGAMAL_OBJS = src/crypto/elgamal.o src/crypto/parallel.o
+test/crypto/test_elgamal: test/crypto/test_elgamal.c $(ELGAMAL_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
+
+EXTRA_CLEAN += test/crypto/test_elgamal
+
+# psi_sum between two local clusters; see test/bench/psi_sum.sh.
+test/bench/psi_sum_costs: test/bench/psi_sum_costs.c
+	$(CC) $(CFLAGS) -O2 -o $@ $^ -lsodium
+
+.PHONY: bench-psi-sum
+bench-psi-sum: test/bench/psi_sum_costs
+	bash test/bench/psi_sum.sh
+
+EXTRA_CLEAN += test/bench/psi_sum_costs

@@ -971,6 +971,53 @@ CREATE FUNCTION pgpriv.share_open(shares bigint[], scale integer DEFAULT 4) RETU
 COMMENT ON FUNCTION pgpriv.share_open(bigint[], integer) IS
   'Add shares mod 2^64, read the sum as a signed bigint and divide by 10^scale';
 
+-- ---------------------------------------------------------------------------
+-- psi_sum (ARCHITECTURE.md protocol 3; docs/psi_sum.md)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION pgpriv.serve_psi_sum_begin(dataset text, run text, value_column text, asker_share bytea)
+  RETURNS TABLE(batch_limit integer, owner_keys bigint, owner_share bytea)
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_sum_begin'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_psi_sum_begin(text, text, text, bytea) IS
+  'Serving (called by a peer): open an admitted psi_sum run — check the column against the permit, draw this party''s ElGamal key share, mask the dataset''s keys and encrypt each key''s total under the joint key';
+
+CREATE FUNCTION pgpriv.serve_psi_sum_push(run text, batch bytea) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_sum_push'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_psi_sum_push(text, bytea) IS
+  'Serving (called by a peer): receive a batch of masked keys of a psi_sum run';
+
+CREATE FUNCTION pgpriv.serve_psi_sum_finish(run text) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_sum_finish'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_psi_sum_finish(text) IS
+  'Serving (called by a peer): mask the asker''s keys of a psi_sum run; returns the number of distinct dataset keys';
+
+CREATE FUNCTION pgpriv.serve_psi_sum_pull(run text, part text, start bigint, count integer) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_sum_pull'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_psi_sum_pull(text, text, bigint, integer) IS
+  'Serving (called by a peer): a batch of the masked, sorted results of a psi_sum run (the dataset''s part with its ciphertexts)';
+
+CREATE FUNCTION pgpriv.serve_psi_sum_decrypt(run text, total bytea) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_sum_decrypt'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_psi_sum_decrypt(text, bytea) IS
+  'Serving (called by a peer): the one partial decryption of a psi_sum run''s re-randomised total, refused below the permit''s min_group; ends the run';
+
+CREATE FUNCTION pgpriv.psi_sum(peer name, dataset text, value_column text, keys_query text)
+  RETURNS TABLE(matched bigint, total numeric)
+  AS 'MODULE_PATHNAME', 'pgpriv_psi_sum'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.psi_sum(name, text, text, text) IS
+  'How many of your keys are in the peer''s dataset and the total of one permitted column over them (scale 4, |total| < 2^42 units of 10^-4); nothing about which keys matched';
+
 -- pg_dump keeps configuration: datasets, permits, keys, identity, audit.
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.identity_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.dataset', '');

@@ -35,7 +35,12 @@ typedef enum WireType
 	/* secure_sum (docs/secure_sum.md) */
 	WIRE_SUM_PARTICIPANTS = 16, /* session id, then the participants, asker → owner */
 	WIRE_SUM_KEYS = 17,			/* the keys of a batch, ascending, asker → owner */
-	WIRE_SUM_SHARES = 18		/* masked value and presence per key, owner → asker */
+	WIRE_SUM_SHARES = 18,		/* masked value and presence per key, owner → asker */
+	/* psi_sum (docs/psi_sum.md) */
+	WIRE_PSUM_ENTRIES = 19,		/* owner's masked key and ciphertext, sorted, owner → asker */
+	WIRE_PSUM_TOTAL = 20,		/* matched count and re-randomised sum, asker → owner */
+	WIRE_PSUM_PARTIAL = 21,		/* the owner's one partial decryption, owner → asker */
+	WIRE_PSUM_REFUSAL = 22		/* below min_group: no decryption (carries min_group) */
 } WireType;
 
 /* Fixed-size items: encode count items of item_size bytes. */

@@ -1,0 +1,899 @@
+/*
+ * psi_sum.c — count and sum of one column over a private intersection
+ * (ARCHITECTURE.md protocol 3), the owner's half and the asker's half.
+ *
+ * Matching is psi_count's shuffled ECDH: per run the asker picks a secret
+ * scalar a and the owner b; the asker sends a·H(x); the owner returns
+ * b·a·H(x) and, for each distinct dataset key y, b·H(y) together with an
+ * exponential-ElGamal encryption of that key's total (crypto/elgamal.h),
+ * both sets sorted by the masked elements.  The encryption key is joint:
+ * PK = PK_asker + PK_owner, the asker's share sent first so that the owner's
+ * is chosen after it.  The asker computes a·b·H(y), adds the ciphertexts of
+ * the entries that match, re-randomises the sum, and sends it with the
+ * number of matches; the owner checks that number against the permit's
+ * min_group and returns its one partial decryption for the run, after which
+ * its share is wiped and the run cannot be decrypted again.  The asker
+ * removes its own share and solves the bounded discrete logarithm.
+ *
+ * The owner learns how many keys were asked and the number of matches; the
+ * asker learns the number of matches, the total, and the dataset's number
+ * of distinct keys.  Run state lives in the serving backend's memory (as for
+ * psi_count) and is wiped when the run ends, a new one starts, or the
+ * session ends.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "access/htup_details.h"
+#include "common/int.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "pgpriv.h"
+#include "catalog/pgpriv_catalog.h"
+#include "crypto/elgamal.h"
+#include "crypto/oprf.h"
+#include "crypto/parallel.h"
+#include "crypto/shares.h"
+#include "peer/call.h"
+#include "protocol/admission.h"
+#include "protocol/batch.h"
+#include "protocol/keys.h"
+#include "protocol/progress.h"
+#include "wire/message.h"
+
+#define EL 32								/* ristretto255 element or scalar */
+#define CT ELGAMAL_CIPHERTEXT_BYTES			/* 64 */
+#define ENTRY (EL + CT)						/* masked key, then ciphertext */
+#define TOTAL_BYTES (8 + CT)				/* matched count, then ciphertext */
+#define PSUM_SCALE 4						/* fixed point, as secure_sum */
+#define SLAB 8192							/* items per parallel call */
+#define SUM_CHUNK 512						/* ciphertexts per partial sum */
+
+PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_begin);
+PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_push);
+PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_finish);
+PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_pull);
+PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_decrypt);
+PG_FUNCTION_INFO_V1(pgpriv_psi_sum);
+
+static int
+compare_element(const void *a, const void *b)
+{
+	return memcmp(a, b, EL);
+}
+
+/* True if n items of the given size are strictly ascending in their first 32 bytes. */
+static bool
+strictly_ascending(const uint8 *items, size_t n, size_t size)
+{
+	size_t		i;
+
+	for (i = 1; i < n; i++)
+		if (memcmp(items + (i - 1) * size, items + i * size, EL) >= 0)
+			return false;
+	return true;
+}
+
+static void
+malformed_from(const char *sender, const char *detail) pg_attribute_noreturn();
+
+static void
+malformed_from(const char *sender, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from %s", sender),
+			 errdetail("%s", detail)));
+}
+
+/* ----------------------------------------------------------------------
+ * Owner's half
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct PsumRun
+{
+	MemoryContext cxt;
+	char		run[64];
+	char		dataset[NAMEDATALEN * 2];
+	uint8		b[EL];			/* this run's ECDH mask */
+	uint8		sk[EL];			/* this run's ElGamal share */
+	int32		min_group;		/* from the permit; -1 none */
+	int64		expected;		/* keys admitted */
+	int64		received;
+	uint8	   *asker;			/* a·H(x), then b·a·H(x) sorted */
+	int64		owner_n;
+	uint8	   *entries;		/* b·H(y) ‖ Enc(total of y), sorted */
+	bool		finished;
+	int64		bytes_in;
+	int64		bytes_out;
+} PsumRun;
+
+static PsumRun *psum_run = NULL;
+
+/* The run whose one decryption (or refusal) was given in this session. */
+static char psum_spent_run[64];
+
+static void
+psum_run_free(void)
+{
+	if (psum_run == NULL)
+		return;
+	sodium_memzero(psum_run->b, sizeof(psum_run->b));
+	sodium_memzero(psum_run->sk, sizeof(psum_run->sk));
+	MemoryContextDelete(psum_run->cxt);
+	psum_run = NULL;
+}
+
+static PsumRun *
+psum_run_get(const char *run)
+{
+	if (psum_run != NULL && strcmp(psum_run->run, run) == 0)
+		return psum_run;
+	if (psum_spent_run[0] != '\0' && strcmp(psum_spent_run, run) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("psi_sum run %s has already had its one decryption", run),
+				 errdetail("The owner decrypts one total per run and then forgets its key share."),
+				 errhint("Start a new run.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from the asker"),
+			 errdetail("No psi_sum run \"%s\" is open in this session.", run)));
+}
+
+static int
+compare_row_index(const void *a, const void *b, void *arg)
+{
+	const KeySet *s = arg;
+	size_t		i = *(const size_t *) a;
+	size_t		j = *(const size_t *) b;
+	int			c = memcmp(s->data[i], s->data[j], Min(s->lens[i], s->lens[j]));
+
+	if (c != 0)
+		return c;
+	return (s->lens[i] > s->lens[j]) - (s->lens[i] < s->lens[j]);
+}
+
+/* A value the owner cannot add exactly: names the column, never the value. */
+static void
+value_refusal(const char *dataset, const char *column, share_status st) pg_attribute_noreturn();
+
+static void
+value_refusal(const char *dataset, const char *column, share_status st)
+{
+	if (st == SHARE_SYNTAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("dataset \"%s\": a value of column \"%s\" is not a number", dataset, column)));
+	if (st == SHARE_NOT_FINITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("dataset \"%s\": a value of column \"%s\" is not finite", dataset, column),
+				 errdetail("psi_sum adds finite numbers only (no NaN or infinity).")));
+	if (st == SHARE_INEXACT)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("dataset \"%s\": a value of column \"%s\" has more than %d decimal places",
+						dataset, column, PSUM_SCALE),
+				 errdetail("psi_sum adds values exactly at a fixed scale of %d decimal places.", PSUM_SCALE),
+				 errhint("Round the column in the dataset's query, e.g. round(x, %d).", PSUM_SCALE)));
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("dataset \"%s\": a per-key total of column \"%s\" is out of range for psi_sum",
+					dataset, column),
+			 errdetail("Each key's total must fit in a bigint at scale %d.", PSUM_SCALE)));
+}
+
+/*
+ * The dataset's distinct keys and, per key, the total of the column over its
+ * rows.  NULL values add nothing; a key whose values are all NULL is still a
+ * key (it counts as matched, with 0), as count(DISTINCT key) and sum do.
+ */
+static void
+owner_totals(const DatasetRows *rows, const char *dataset, const char *column, KeySet *keys, int64 **totals)
+{
+	size_t		n = rows->keys.n;
+	size_t	   *order = palloc_extended(sizeof(size_t) * Max(n, 1), MCXT_ALLOC_HUGE);
+	int64	   *t = palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE);
+	size_t		i;
+	size_t		g;
+
+	keys->data = palloc_extended(sizeof(uint8 *) * Max(n, 1), MCXT_ALLOC_HUGE);
+	keys->lens = palloc_extended(sizeof(size_t) * Max(n, 1), MCXT_ALLOC_HUGE);
+	keys->text = NULL;
+	keys->n = 0;
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	qsort_arg(order, n, sizeof(size_t), compare_row_index, (void *) &rows->keys);
+	for (i = 0; i < n; i = g)
+	{
+		size_t		first = order[i];
+		int64		sum = 0;
+
+		for (g = i; g < n; g++)
+		{
+			size_t		r = order[g];
+			const char *text = rows->values[r * rows->ncolumns];
+			int64		v;
+			share_status st;
+
+			if (g > i && compare_row_index(&order[i], &order[g], (void *) &rows->keys) != 0)
+				break;
+			if ((g & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (text == NULL)
+				continue;
+			st = share_fixed_parse(text, strlen(text), PSUM_SCALE, &v);
+			if (st != SHARE_OK)
+				value_refusal(dataset, column, st);
+			if (pg_add_s64_overflow(sum, v, &sum))
+				value_refusal(dataset, column, SHARE_RANGE);
+		}
+		keys->data[keys->n] = rows->keys.data[first];
+		keys->lens[keys->n] = rows->keys.lens[first];
+		t[keys->n] = sum;
+		keys->n++;
+	}
+	pfree(order);
+	*totals = t;
+}
+
+/* out[i] = Enc(pk, values[i]) on all cores, interruptible between slabs. */
+static void
+encrypt_totals(size_t n, const uint8 pk[EL], const int64 *values, uint8 *out)
+{
+	elgamal_encrypt_job job = {0, pk, values, out};
+	int			nthreads = pgpriv_threads_for_batch();
+	size_t		start;
+
+	for (start = 0; start < n; start += SLAB)
+	{
+		size_t		failed = 0;
+		int			st;
+
+		CHECK_FOR_INTERRUPTS();
+		job.base = start;
+		st = crypto_parallel_for(Min((size_t) SLAB, n - start), nthreads, elgamal_encrypt_range, &job, &failed);
+		if (st != 0)
+			elog(ERROR, "psi_sum: encryption under a checked joint key failed: %s",
+				 elgamal_status_reason((elgamal_status) st));
+	}
+}
+
+static void
+permit_check_column(const char *dataset, const char *column, const Permit *permit)
+{
+	ListCell   *lc;
+
+	foreach(lc, permit->columns)
+		if (strcmp((char *) lfirst(lc), column) == 0)
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied: role \"%s\" may not sum column \"%s\" of dataset \"%s\"",
+					session_role_name(), column, dataset),
+			 errhint("The owner names the columns in pgpriv.permit('%s', '%s', 'psi_sum', '{...}').",
+					 dataset, session_role_name())));
+}
+
+/*
+ * pgpriv.serve_psi_sum_begin(dataset, run, value_column, asker_share)
+ *   → (batch_limit, owner_keys, owner_share)
+ *
+ * For a run admitted by serve_admit: checks the column against the permit,
+ * draws the owner's key share after the asker's is known, and masks and
+ * encrypts the dataset while the asker masks its keys.
+ */
+Datum
+pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	bytea	   *share_msg = PG_GETARG_BYTEA_PP(3);
+	Admission  *admission = admission_require(run, dataset, "psi_sum");
+	int64		nkeys = admission->keys;
+	uint8		owner_share[EL];
+	uint8		joint[EL];
+	Dataset		ds;
+	Permit		permit;
+	MemoryContext cxt;
+	elgamal_status st;
+
+	permit_require(dataset, "psi_sum", &ds, &permit);
+	permit_check_column(dataset, column, &permit);
+	if (strlen(run) >= sizeof(psum_run->run) || strlen(dataset) >= sizeof(psum_run->dataset))
+		malformed_from("the asker", "Run id or dataset name too long.");
+	if (VARSIZE_ANY_EXHDR(share_msg) != EL)
+		malformed_from("the asker", psprintf("A key share of %zu bytes, expected %d.",
+											 (size_t) VARSIZE_ANY_EXHDR(share_msg), EL));
+
+	psum_run_free();
+	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv psi_sum run", ALLOCSET_DEFAULT_SIZES);
+	psum_run = MemoryContextAllocZero(cxt, sizeof(PsumRun));
+	psum_run->cxt = cxt;
+	strlcpy(psum_run->run, run, sizeof(psum_run->run));
+	strlcpy(psum_run->dataset, dataset, sizeof(psum_run->dataset));
+	psum_run->min_group = permit.min_group;
+	psum_run->expected = nkeys;
+	psum_run->asker = MemoryContextAllocExtended(cxt, Max(nkeys, 1) * EL, MCXT_ALLOC_HUGE);
+	oprf_random_scalar(psum_run->b);
+	elgamal_keygen_share(psum_run->sk, owner_share);
+	st = elgamal_joint_key(owner_share, (const uint8 *) VARDATA_ANY(share_msg), joint);
+	if (st != ELGAMAL_OK)
+	{
+		psum_run_free();
+		malformed_from("the asker", psprintf("Its key share is %s.", elgamal_status_reason(st)));
+	}
+
+	progress_begin("psi_sum", session_role_name(), dataset, nkeys);
+	progress_phase("owner: masking and encrypting the dataset", 0);
+	{
+		DatasetRows rows;
+		KeySet		keys;
+		int64	   *totals;
+		uint8	   *masked;
+		uint8	   *cts;
+		MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "pgpriv psi_sum rows",
+												   ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(work);
+		size_t		i;
+
+		dataset_rows_fetch(&ds, list_make1(pstrdup(column)), &rows);
+		owner_totals(&rows, dataset, column, &keys, &totals);
+		masked = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
+		cts = palloc_extended(Max(keys.n, 1) * CT, MCXT_ALLOC_HUGE);
+		batch_hash_and_mult(&keys, psum_run->b, masked);
+		encrypt_totals(keys.n, joint, totals, cts);
+		sodium_memzero(totals, sizeof(int64) * keys.n);
+
+		psum_run->owner_n = (int64) keys.n;
+		psum_run->entries = MemoryContextAllocExtended(cxt, Max(keys.n, 1) * ENTRY, MCXT_ALLOC_HUGE);
+		for (i = 0; i < keys.n; i++)
+		{
+			memcpy(psum_run->entries + i * ENTRY, masked + i * EL, EL);
+			memcpy(psum_run->entries + i * ENTRY + EL, cts + i * CT, CT);
+		}
+		/* Sorting by the masked key hides which entry is which key. */
+		qsort(psum_run->entries, keys.n, ENTRY, compare_element);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(work);
+	}
+	progress_end();
+
+	{
+		TupleDesc	tupdesc;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		bytea	   *share = palloc(VARHDRSZ + EL);
+
+		SET_VARSIZE(share, VARHDRSZ + EL);
+		memcpy(VARDATA(share), owner_share, EL);
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "serve_psi_sum_begin must return a composite type");
+		values[0] = Int32GetDatum(pgpriv_batch_size);
+		values[1] = Int64GetDatum(psum_run->owner_n);
+		values[2] = PointerGetDatum(share);
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	}
+}
+
+/* pgpriv.serve_psi_sum_push(run, batch) → keys received so far */
+Datum
+pgpriv_serve_psi_sum_push(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
+	PsumRun    *sr = psum_run_get(run);
+	uint32		count;
+	const uint8 *items;
+
+	if (sr->finished)
+		malformed_from("the asker", "Keys sent after the run was finished.");
+	items = wire_unpack_fixed(msg, WIRE_BLINDED, EL, (uint32) pgpriv_batch_size, &count, "the asker");
+	if (sr->received + count > sr->expected)
+		malformed_from("the asker", psprintf("More keys than the %lld announced.", (long long) sr->expected));
+	memcpy(sr->asker + sr->received * EL, items, (size_t) count * EL);
+	sr->received += count;
+	sr->bytes_in += VARSIZE_ANY_EXHDR(msg);
+	PG_RETURN_INT64(sr->received);
+}
+
+/* pgpriv.serve_psi_sum_finish(run) → the number of distinct dataset keys */
+Datum
+pgpriv_serve_psi_sum_finish(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PsumRun    *sr = psum_run_get(run);
+	uint8	   *masked;
+
+	if (sr->finished || sr->received != sr->expected)
+		malformed_from("the asker", psprintf("%lld of %lld announced keys were sent.",
+											 (long long) sr->received, (long long) sr->expected));
+	progress_begin("psi_sum", session_role_name(), sr->dataset, sr->received);
+	progress_phase("owner: masking the asker's keys", sr->received);
+	masked = MemoryContextAllocExtended(sr->cxt, Max(sr->received, 1) * EL, MCXT_ALLOC_HUGE);
+	batch_mult((size_t) sr->received, sr->b, sr->asker, masked, "the asker");
+	pfree(sr->asker);
+	qsort(masked, (size_t) sr->received, EL, compare_element);
+	sr->asker = masked;
+	sodium_memzero(sr->b, sizeof(sr->b));
+	sr->finished = true;
+	progress_end();
+	PG_RETURN_INT64(sr->owner_n);
+}
+
+/*
+ * pgpriv.serve_psi_sum_pull(run, part, start, count) → bytea
+ *
+ * Up to count (at most batch_size) items of part ('asker': b·a·H(x);
+ * 'owner': b·H(y) with its ciphertext) from position start.
+ */
+Datum
+pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *part = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int64		start = PG_GETARG_INT64(2);
+	int32		want = PG_GETARG_INT32(3);
+	PsumRun    *sr = psum_run_get(run);
+	bool		owner_part = strcmp(part, "owner") == 0;
+	int64		n;
+	int64		m;
+	bytea	   *reply;
+
+	if (!sr->finished || (!owner_part && strcmp(part, "asker") != 0))
+		malformed_from("the asker", psprintf("Results of part \"%s\" are not available.", part));
+	n = owner_part ? sr->owner_n : sr->received;
+	if (start < 0 || start > n)
+		malformed_from("the asker", psprintf("Position %lld is outside the %lld results.",
+											 (long long) start, (long long) n));
+	if (want < 0 || want > pgpriv_batch_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
+						pgpriv_batch_size, want)));
+	m = Min((int64) want, n - start);
+	if (owner_part)
+		reply = wire_pack_fixed(WIRE_PSUM_ENTRIES, sr->entries + start * ENTRY, (uint32) m, ENTRY);
+	else
+		reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, sr->asker + start * EL, (uint32) m, EL);
+	sr->bytes_out += VARSIZE_ANY_EXHDR(reply);
+	PG_RETURN_BYTEA_P(reply);
+}
+
+/*
+ * pgpriv.serve_psi_sum_decrypt(run, total) → bytea
+ *
+ * The run's one partial decryption, of the re-randomised sum the asker
+ * sends with its number of matches; refused (a WIRE_PSUM_REFUSAL reply,
+ * audited) below the permit's min_group.  Either way the run ends and the
+ * owner's share is wiped: a second call for the run is refused (55000).
+ */
+Datum
+pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
+	PsumRun    *sr = psum_run_get(run);
+	Admission  *admission = admission_require(sr->run, sr->dataset, "psi_sum");
+	uint32		count;
+	const uint8 *item;
+	uint64		matched;
+	uint8		partial[EL];
+	elgamal_status st;
+	bytea	   *reply;
+
+	if (!sr->finished)
+		malformed_from("the asker", "A decryption asked before the run's keys were masked.");
+	item = wire_unpack_fixed(msg, WIRE_PSUM_TOTAL, TOTAL_BYTES, 1, &count, "the asker");
+	if (count != 1)
+		malformed_from("the asker", "Expected one total.");
+	memcpy(&matched, item, 8);
+	matched = pg_ntoh64(matched);
+	if (matched > (uint64) Min(sr->received, sr->owner_n))
+		malformed_from("the asker", psprintf("%llu matches claimed among %lld keys asked and %lld held.",
+											 (unsigned long long) matched, (long long) sr->received,
+											 (long long) sr->owner_n));
+	sr->bytes_in += VARSIZE_ANY_EXHDR(msg);
+
+	if (sr->min_group > 0 && matched < (uint64) sr->min_group)
+	{
+		uint32		limit = pg_hton32((uint32) sr->min_group);
+
+		reply = wire_pack_fixed(WIRE_PSUM_REFUSAL, (const uint8 *) &limit, 1, 4);
+		sr->bytes_out += VARSIZE_ANY_EXHDR(reply);
+		admission_serve(admission, sr->received, sr->bytes_in, sr->bytes_out);
+		audit_append("owner", session_role_name(), "psi_sum", sr->dataset, admission->served,
+					 (int64) matched, admission->bytes_in, admission->bytes_out,
+					 "refused: fewer matches than min_group (42501)", psprintf("run %s", sr->run));
+		admission->completed = true;
+		strlcpy(psum_spent_run, sr->run, sizeof(psum_spent_run));
+		psum_run_free();
+		PG_RETURN_BYTEA_P(reply);
+	}
+
+	st = elgamal_check_ciphertext(item + 8);
+	if (st != ELGAMAL_OK)
+		malformed_from("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
+	st = elgamal_partial_decrypt(sr->sk, item + 8, partial);
+	/* One decryption per run: the share goes now, whatever happens next. */
+	sodium_memzero(sr->sk, sizeof(sr->sk));
+	strlcpy(psum_spent_run, sr->run, sizeof(psum_spent_run));
+	if (st != ELGAMAL_OK)
+	{
+		psum_run_free();
+		malformed_from("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
+	}
+	reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, 1, EL);
+	sr->bytes_out += VARSIZE_ANY_EXHDR(reply);
+	admission_serve(admission, sr->received, sr->bytes_in, sr->bytes_out);
+	admission_complete(admission, (int64) matched);
+	psum_run_free();
+	PG_RETURN_BYTEA_P(reply);
+}
+
+/* ----------------------------------------------------------------------
+ * Asker's half
+ * ----------------------------------------------------------------------
+ */
+
+static int64
+parse_count_value(const char *s, const char *sender)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < 0)
+		malformed_from(sender, psprintf("Expected a count, got \"%s\".", s));
+	return v;
+}
+
+/* Pull n items of part (item_size bytes each) into a new buffer. */
+static uint8 *
+pull_part(PeerCall *call, const char *run, const char *part, WireType type, size_t item_size,
+		  int64 n, int64 batch, const char *sender)
+{
+	uint8	   *out = palloc_extended(Max(n, 1) * item_size, MCXT_ALLOC_HUGE);
+	int64		got = 0;
+
+	while (got < n)
+	{
+		char		startbuf[32];
+		char		countbuf[32];
+		const char *params[4] = {run, part, startbuf, countbuf};
+		bytea	   *reply;
+		uint32		count;
+		const uint8 *items;
+		int64		want = Min(batch, n - got);
+
+		snprintf(startbuf, sizeof(startbuf), INT64_FORMAT, got);
+		snprintf(countbuf, sizeof(countbuf), INT64_FORMAT, want);
+		reply = peer_call_bytea(call, "SELECT pgpriv.serve_psi_sum_pull($1, $2, $3::int8, $4::int4)", 4, params, NULL);
+		items = wire_unpack_fixed(reply, type, (uint32) item_size, (uint32) want, &count, sender);
+		if ((int64) count != want)
+			malformed_from(sender, psprintf("%u items where %lld were due.", count, (long long) want));
+		memcpy(out + got * item_size, items, (size_t) count * item_size);
+		got += count;
+		pfree(reply);
+		progress_advance(got, call->bytes_in, call->bytes_out);
+	}
+	if (!strictly_ascending(out, (size_t) n, item_size))
+		malformed_from(sender, "Masked elements are not distinct and sorted.");
+	return out;
+}
+
+/* The sum of the matched entries' ciphertexts; every ciphertext is checked. */
+static void
+sum_matches(const uint8 *entries, const uint8 *flags, size_t n, uint8 sum[CT], const char *sender)
+{
+	size_t		nchunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
+	uint8	   *partial = palloc_extended(Max(nchunks, 1) * CT, MCXT_ALLOC_HUGE);
+	elgamal_sum_job job;
+	int			nthreads = pgpriv_threads_for_batch();
+	size_t		start;
+	size_t		c;
+
+	job.cts = entries + EL;
+	job.stride = ENTRY;
+	job.flags = flags;
+	job.n = n;
+	job.chunk = SUM_CHUNK;
+	job.partial = partial;
+	for (start = 0; start < nchunks; start += SLAB / SUM_CHUNK)
+	{
+		size_t		m = Min((size_t) (SLAB / SUM_CHUNK), nchunks - start);
+		size_t		failed = 0;
+		elgamal_sum_job slab = job;
+		int			st;
+
+		CHECK_FOR_INTERRUPTS();
+		/* Shift the job so that chunk 0 of this call is chunk start overall. */
+		slab.cts = job.cts + start * SUM_CHUNK * ENTRY;
+		slab.flags = job.flags + start * SUM_CHUNK;
+		slab.n = n - start * SUM_CHUNK;
+		slab.partial = partial + start * CT;
+		st = crypto_parallel_for(m, nthreads, elgamal_sum_range, &slab, &failed);
+		if (st != 0)
+		{
+			size_t		lo = (start + failed) * SUM_CHUNK;
+			size_t		i;
+
+			for (i = lo; i < Min(n, lo + SUM_CHUNK); i++)
+				if (elgamal_check_ciphertext(entries + i * ENTRY + EL) != ELGAMAL_OK)
+					break;
+			malformed_from(sender, psprintf("Ciphertext %zu: %s.", i + 1,
+											elgamal_status_reason((elgamal_status) st)));
+		}
+	}
+	memset(sum, 0, CT);
+	for (c = 0; c < nchunks; c++)
+		if (elgamal_add(sum, partial + c * CT, sum) != ELGAMAL_OK)
+			elog(ERROR, "psi_sum: adding checked ciphertexts failed");
+	pfree(partial);
+}
+
+static void
+dlog_interrupts(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* Solve m = total·G within the bound; 22003 beyond it. */
+static int64
+solve_total(const uint8 m[EL], const char *sender)
+{
+	elgamal_dlog dlog;
+	volatile elgamal_status st = ELGAMAL_OK;
+	int64		total = 0;
+
+	if (elgamal_dlog_init(&dlog, ELGAMAL_DLOG_MAX_BITS, ELGAMAL_SUM_BOUND, pgpriv_threads_for_batch()) != ELGAMAL_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory for the psi_sum decryption table")));
+	PG_TRY();
+	{
+		st = elgamal_dlog_solve(&dlog, m, dlog_interrupts, NULL, &total);
+	}
+	PG_FINALLY();
+	{
+		elgamal_dlog_free(&dlog);
+	}
+	PG_END_TRY();
+	if (st == ELGAMAL_OUT_OF_RANGE)
+	{
+		char		buf[32];
+
+		share_fixed_format(ELGAMAL_SUM_BOUND, PSUM_SCALE, buf);
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the psi_sum total is out of range"),
+				 errdetail("psi_sum decrypts totals of at most %s in absolute value (2^42 - 1 units of 10^-%d).",
+						   buf, PSUM_SCALE),
+				 errhint("Sum a smaller set of keys, or a column in larger units.")));
+	}
+	if (st != ELGAMAL_OK)
+		malformed_from(sender, psprintf("The decrypted total is %s.", elgamal_status_reason(st)));
+	return total;
+}
+
+/*
+ * pgpriv.psi_sum(peer name, dataset text, value_column text, keys_query text)
+ *   → TABLE(matched bigint, total numeric)
+ */
+Datum
+pgpriv_psi_sum(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *server = NameStr(*PG_GETARG_NAME(0));
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *keys_query = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	KeySet		keys;
+	PeerCall	call;
+	char	   *run;
+	uint8		a[EL];
+	uint8		sk[EL];
+	uint8		my_share[EL];
+	uint8		joint[EL];
+	uint8	   *blinded;
+	volatile int64 matched = 0;
+	volatile int64 total = 0;
+	char		nbuf[32];
+	char		share_hex[2 + 2 * EL + 1];
+	char	   *sender;
+	OwnerContext oc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	keys_collect(keys_query, &keys);
+	run = peer_new_run_id();
+	peer_call_open(&call, server);
+	sender = psprintf("peer \"%s\"", server);
+	progress_begin("psi_sum", server, dataset, keys.n);
+
+	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
+	oprf_random_scalar(a);
+	elgamal_keygen_share(sk, my_share);
+	share_hex[0] = '\\';
+	share_hex[1] = 'x';
+	sodium_bin2hex(share_hex + 2, sizeof(share_hex) - 2, my_share, EL);
+	blinded = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
+	PG_TRY();
+	{
+		const char *admit_params[4] = {dataset, "psi_sum", run, nbuf};
+		const char *begin_params[4] = {dataset, run, column, share_hex};
+		const char *run_params[1] = {run};
+		PGresult   *res;
+		int64		batch;
+		int64		owner_n;
+		int64		start;
+		uint8	   *theirs;
+		uint8	   *entries;
+		uint8	   *owner_elements;
+		uint8	   *mine;
+		uint8	   *flags;
+		uint8		sum[CT];
+		uint8		r[EL];
+		uint8		msg_item[TOTAL_BYTES];
+		uint64		matched_be;
+		bytea	   *msg;
+		bytea	   *reply;
+		uint8		mine_partial[EL];
+		uint8		plain[EL];
+		elgamal_status st;
+		size_t		i;
+
+		/* The owner admits the run (permit, budget, audit) before anything else. */
+		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, admit_params));
+
+		/* The owner masks and encrypts its dataset while the asker masks its keys. */
+		peer_call_send_text(&call,
+							"SELECT batch_limit, owner_keys, owner_share FROM pgpriv.serve_psi_sum_begin($1, $2, $3, $4::bytea)",
+							4, begin_params);
+		progress_phase("asker: masking keys (owner masks and encrypts its dataset)", keys.n);
+		batch_hash_and_mult(&keys, a, blinded);
+
+		progress_phase("asker: owner masks and encrypts its dataset", 0);
+		res = peer_call_finish_text(&call);
+		if (PQntuples(res) != 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 2) ||
+			PQgetlength(res, 0, 2) != 2 + 2 * EL || strncmp(PQgetvalue(res, 0, 2), "\\x", 2) != 0 ||
+			sodium_hex2bin(joint, EL, PQgetvalue(res, 0, 2) + 2, 2 * EL, NULL, NULL, NULL) != 0)
+		{
+			PQclear(res);
+			malformed_from(sender, "Expected the batch limit, the dataset's key count and a key share.");
+		}
+		batch = parse_count_value(PQgetvalue(res, 0, 0), sender);
+		owner_n = parse_count_value(PQgetvalue(res, 0, 1), sender);
+		PQclear(res);
+		batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
+		if (owner_n > (int64) pgpriv_max_run_keys)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
+							server, (long long) owner_n, pgpriv_max_run_keys)));
+		/* joint holds the owner's share until it is added to ours. */
+		st = elgamal_joint_key(my_share, joint, joint);
+		if (st != ELGAMAL_OK)
+			malformed_from(sender, psprintf("Its key share is %s.", elgamal_status_reason(st)));
+
+		progress_phase("asker: sending masked keys", keys.n);
+		for (start = 0; start < (int64) keys.n; start += batch)
+		{
+			int64		m = Min(batch, (int64) keys.n - start);
+
+			msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * EL, (uint32) m, EL);
+			PQclear(peer_call_msg(&call, "SELECT pgpriv.serve_psi_sum_push($1, $2)", 1, run_params, msg));
+			pfree(msg);
+			progress_advance(start + m, call.bytes_in, call.bytes_out);
+		}
+
+		progress_phase("asker: owner masks the asker's keys", 0);
+		res = peer_call_text(&call, "SELECT pgpriv.serve_psi_sum_finish($1)", 1, run_params);
+		if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0) ||
+			parse_count_value(PQgetvalue(res, 0, 0), sender) != owner_n)
+		{
+			PQclear(res);
+			malformed_from(sender, "The dataset's key count changed during the run.");
+		}
+		PQclear(res);
+
+		progress_phase("asker: receiving masked keys", keys.n);
+		theirs = pull_part(&call, run, "asker", WIRE_OWNER_ELEMENTS, EL, (int64) keys.n, batch, sender);
+		progress_phase("asker: receiving the dataset's masked keys and ciphertexts", owner_n);
+		entries = pull_part(&call, run, "owner", WIRE_PSUM_ENTRIES, ENTRY, owner_n, batch, sender);
+
+		progress_phase("asker: matching", owner_n);
+		owner_elements = palloc_extended(Max(owner_n, 1) * EL, MCXT_ALLOC_HUGE);
+		for (i = 0; i < (size_t) owner_n; i++)
+			memcpy(owner_elements + i * EL, entries + i * ENTRY, EL);
+		mine = palloc_extended(Max(owner_n, 1) * EL, MCXT_ALLOC_HUGE);
+		batch_mult((size_t) owner_n, a, owner_elements, mine, sender);
+		flags = palloc0(Max(owner_n, 1));
+		for (i = 0; i < (size_t) owner_n; i++)
+			if (bsearch(mine + i * EL, theirs, keys.n, EL, compare_element) != NULL)
+			{
+				flags[i] = 1;
+				matched++;
+			}
+
+		progress_phase("asker: adding the matched ciphertexts", owner_n);
+		sum_matches(entries, flags, (size_t) owner_n, sum, sender);
+		oprf_random_scalar(r);
+		if (elgamal_rerandomise(joint, sum, r, msg_item + 8) != ELGAMAL_OK)
+			elog(ERROR, "psi_sum: re-randomising a checked sum failed");
+		sodium_memzero(r, sizeof(r));
+		matched_be = pg_hton64((uint64) matched);
+		memcpy(msg_item, &matched_be, 8);
+
+		progress_phase("asker: owner decrypts its share", 0);
+		msg = wire_pack_fixed(WIRE_PSUM_TOTAL, msg_item, 1, TOTAL_BYTES);
+		reply = peer_call_bytea(&call, "SELECT pgpriv.serve_psi_sum_decrypt($1, $2)", 1, run_params, msg);
+		if (VARSIZE_ANY_EXHDR(reply) >= WIRE_HEADER_BYTES &&
+			((const uint8 *) VARDATA_ANY(reply))[1] == WIRE_PSUM_REFUSAL)
+		{
+			uint32		count;
+			uint32		limit;
+			const uint8 *item = wire_unpack_fixed(reply, WIRE_PSUM_REFUSAL, 4, 1, &count, sender);
+
+			if (count != 1)
+				malformed_from(sender, "Expected the min_group of its refusal.");
+			memcpy(&limit, item, 4);
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("peer \"%s\": permission denied: psi_sum on dataset \"%s\" reveals totals over at least %u matching keys, this run has %lld",
+							server, dataset, pg_ntoh32(limit), (long long) matched)));
+		}
+		{
+			uint32		count;
+			const uint8 *item = wire_unpack_fixed(reply, WIRE_PSUM_PARTIAL, EL, 1, &count, sender);
+
+			if (count != 1)
+				malformed_from(sender, "Expected one partial decryption.");
+			st = elgamal_check_element(item);
+			if (st != ELGAMAL_OK)
+				malformed_from(sender, psprintf("Its partial decryption is %s.", elgamal_status_reason(st)));
+			if (elgamal_partial_decrypt(sk, msg_item + 8, mine_partial) != ELGAMAL_OK ||
+				elgamal_combine(msg_item + 8, item, mine_partial, plain) != ELGAMAL_OK)
+				malformed_from(sender, "Its partial decryption does not combine.");
+		}
+		sodium_memzero(sk, sizeof(sk));
+
+		progress_phase("asker: solving the total's discrete logarithm", 0);
+		total = solve_total(plain, sender);
+		sodium_memzero(plain, sizeof(plain));
+	}
+	PG_FINALLY();
+	{
+		sodium_memzero(a, sizeof(a));
+		sodium_memzero(sk, sizeof(sk));
+	}
+	PG_END_TRY();
+
+	catalog_enter_owner(&oc);
+	audit_append("asker", server, "psi_sum", dataset, (int64) keys.n, matched,
+				 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run));
+	catalog_leave_owner(&oc);
+	progress_end();
+
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		char		buf[32];
+
+		share_fixed_format(total, PSUM_SCALE, buf);
+		values[0] = Int64GetDatum(matched);
+		values[1] = DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,426 @@
+# psi_sum between two clusters: gov owns a dataset of amounts, bank asks.
+# Covers count and total against a model of random data (negative and
+# decimal values, NULL values, duplicated and unicode keys, empty sets),
+# min_group, permits (psi_fetch stays refused when only psi_sum is
+# permitted), the one decryption per run, malformed messages from either
+# side (08P01), the budget through admission, and the owner lost mid-run.
+use strict;
+use warnings;
+use IPC::Run;
+use Time::HiRes qw(time usleep);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $seed = $ENV{PGPRIV_TEST_SEED} // 20240613;
+srand($seed);
+note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
+
+my $gov  = PostgreSQL::Test::Cluster->new('gov');
+my $bank = PostgreSQL::Test::Cluster->new('bank');
+for my $n ($gov, $bank) {
+	$n->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
+	$n->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
+	open my $hba, '>', $n->data_dir . '/pg_hba.conf' or die $!;
+	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+	close $hba;
+	$n->start;
+	$n->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+}
+my $gov_port = $gov->port;
+$gov->safe_psql('postgres', q{CREATE ROLE bank_role LOGIN PASSWORD 'pw'});
+$bank->safe_psql('postgres', qq{
+	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw');
+});
+
+sub lit
+{
+	my ($s) = @_;
+	return 'NULL' unless defined $s;
+	(my $q = $s) =~ s/'/''/g;
+	return "'$q'";
+}
+
+sub vpsql
+{
+	my ($n, $sql, %opts) = @_;
+	return $n->psql('postgres', $sql, extra_params => [ '-v', 'VERBOSITY=verbose' ], %opts);
+}
+
+sub fails_with
+{
+	my ($n, $sql, $state, $re, $name) = @_;
+	my ($rc, $out, $err) = vpsql($n, $sql);
+	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
+	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
+	like($err, $re, "$name: the error names what it should") if defined $re;
+	return ($out, $err);
+}
+
+sub fmt_units
+{
+	my ($u) = @_;
+	my $neg = $u < 0;
+	$u = -$u if $neg;
+	my $q = int($u / 10000);
+	return sprintf('%s%d.%04d', $neg ? '-' : '', $q, $u - $q * 10000);
+}
+
+# ---------------------------------------------------------------------------
+# Random data: amounts in units of 10^-4
+# ---------------------------------------------------------------------------
+my %used;
+sub fresh_key
+{
+	for (;;) {
+		my $k = '9131';
+		$k .= ('A' .. 'Z', '0' .. '9')[ int(rand(36)) ] for 1 .. 10;
+		if (rand() < 0.15) {
+			my $h = join '', map { chr(0x4E00 + int(rand(300))) } 1 .. 3;
+			utf8::encode($h);
+			$k .= $h;
+		}
+		next if $used{$k}++;
+		return $k;
+	}
+}
+my @special = ('', '上海某某科技有限公司', "\x{1F3E6} emoji", q{O'Brien "q" \b}, '$$d$$', 'trailing ', 'CaseKey', 'casekey');
+for (@special) { utf8::encode($_) if utf8::is_utf8($_); $used{$_}++; }
+my @pool = ((map { fresh_key() } 1 .. 300), @special);
+
+sub random_units
+{
+	my $u = rand() < 0.3 ? int(rand(100)) * 10000 : int(rand(1e6));
+	return rand() < 0.25 ? -$u : $u;
+}
+
+my (@rows, %held, %sum);
+for my $k (@pool) {
+	next if rand() < 0.4;
+	$held{$k} = 1;
+	for (1 .. (rand() < 0.2 ? 2 + int(rand(2)) : 1)) {
+		my $u = rand() < 0.1 ? undef : random_units();
+		push @rows, [ $k, $u ];
+		$sum{$k} += $u if defined $u;
+	}
+}
+# A key whose only value is NULL: it matches and adds nothing.
+my $null_key = fresh_key();
+push @rows, [ $null_key, undef ];
+$held{$null_key} = 1;
+push @rows, [ fresh_key(), random_units() ] for 1 .. 40;    # never asked
+push @rows, [ undef, random_units() ];                        # a NULL key is ignored
+for (@rows) { $held{ $_->[0] } = 1 if defined $_->[0]; }
+
+$gov->safe_psql('postgres',
+	"CREATE TABLE public.loans (code text, amount numeric, note text);\nINSERT INTO public.loans VALUES "
+	  . join(",\n", map { '(' . lit($_->[0]) . ', ' . (defined $_->[1] ? lit(fmt_units($_->[1])) : 'NULL') . ", 'n')" } @rows)
+	  . ";\n");
+$gov->safe_psql('postgres', q{
+	SELECT pgpriv.publish('loans', 'SELECT code, amount, note FROM public.loans', 'code');
+	SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}');
+	SELECT pgpriv.publish('empty', 'SELECT code, amount FROM public.loans WHERE false', 'code');
+	SELECT pgpriv.permit('empty', 'bank_role', 'psi_sum', '{amount}');
+});
+
+my @asked = ((map { $pool[ int(rand(@pool)) ] } 1 .. 200), @special, $null_key, map { fresh_key() } 1 .. 20);
+push @asked, map { $asked[ int(rand(@asked)) ] } 1 .. 20;    # duplicates count once
+$bank->safe_psql('postgres',
+	"CREATE TABLE asked (code text);\nINSERT INTO asked VALUES "
+	  . join(', ', map { '(' . lit($_) . ')' } @asked, undef) . ";\n");
+
+sub model
+{
+	my (@keys) = @_;
+	my %seen;
+	my ($n, $t) = (0, 0);
+	for my $k (grep { !$seen{$_}++ } @keys) {
+		next unless $held{$k};
+		$n++;
+		$t += $sum{$k} // 0;
+	}
+	return "$n|" . fmt_units($t);
+}
+
+my $sum_sql = sub {
+	my ($ds, $q, $col) = @_;
+	$col //= 'amount';
+	return qq{SELECT matched || '|' || total FROM pgpriv.psi_sum('gov', '$ds', '$col', \$q\$$q\$q\$)};
+};
+
+# ---------------------------------------------------------------------------
+# 1. Count and total equal the plain ones
+# ---------------------------------------------------------------------------
+my $want = model(@asked);
+note("asked " . scalar(@asked) . " keys; model says $want");
+my $t0 = time;
+is($bank->safe_psql('postgres', $sum_sql->('loans', 'SELECT code FROM asked')), $want,
+	'psi_sum equals the plain count and sum (negative, decimal, NULL values, unicode and duplicated keys)');
+note(sprintf('psi_sum took %.2f s', time - $t0));
+is($gov->safe_psql('postgres', q{SELECT count(DISTINCT code) || '|' || coalesce(sum(amount), 0)::numeric(30,4)
+	  FROM public.loans WHERE code IN (} . join(',', map { lit($_) } @asked) . ')'), $want,
+	'the model agrees with SQL on the owner\'s table');
+my @neg_keys = grep { $held{$_} && defined $sum{$_} && $sum{$_} < 0 } @pool;
+is($bank->safe_psql('postgres', $sum_sql->('loans', 'SELECT unnest(ARRAY[' . join(',', map { lit($_) } @neg_keys) . '])')),
+	model(@neg_keys), 'a negative total (' . scalar(@neg_keys) . ' keys with negative sums)');
+is($bank->safe_psql('postgres', $sum_sql->('loans', 'SELECT ' . lit($null_key))), '1|0.0000',
+	'a key whose values are all NULL counts as matched and adds 0');
+is($bank->safe_psql('postgres', $sum_sql->('loans', 'SELECT code FROM asked WHERE false')), '0|0.0000',
+	'no keys asked: 0 matches, total 0');
+is($bank->safe_psql('postgres', $sum_sql->('loans', q{SELECT 'nobody-has-this'})), '0|0.0000',
+	'no key matches: 0 matches, total 0');
+is($bank->safe_psql('postgres', $sum_sql->('empty', 'SELECT code FROM asked')), '0|0.0000',
+	'an empty dataset: 0 matches, total 0');
+is($bank->safe_psql('postgres', q{SELECT pg_typeof(matched)::text || ',' || pg_typeof(total)::text
+	  FROM pgpriv.psi_sum('gov', 'loans', 'amount', 'SELECT 1')}), 'bigint,numeric', 'result types');
+is($gov->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE outcome = 'admitted') || ',' ||
+	  count(*) FILTER (WHERE outcome = 'ok') FROM pgpriv.audit_log
+	 WHERE side = 'owner' AND capability = 'psi_sum' AND dataset = 'loans'}), '6,6',
+	'the owner audits each run\'s admission and completion');
+my ($n_matched) = split /\|/, $want;
+is($gov->safe_psql('postgres', q{SELECT keys_out FROM pgpriv.audit_log
+	 WHERE side = 'owner' AND capability = 'psi_sum' AND outcome = 'ok' ORDER BY id LIMIT 1}), $n_matched,
+	'the owner\'s completion row records the match count it was told (its documented leakage)');
+
+# ---------------------------------------------------------------------------
+# 2. Permits: min_group, columns, psi_fetch, budget
+# ---------------------------------------------------------------------------
+$gov->safe_psql('postgres', qq{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => @{[ $n_matched + 1 ]})});
+fails_with($bank, $sum_sql->('loans', 'SELECT code FROM asked'), '42501',
+	qr/peer "gov": permission denied: psi_sum on dataset "loans" reveals totals over at least @{[ $n_matched + 1 ]} matching keys, this run has $n_matched/,
+	'fewer matches than min_group');
+is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log
+	 WHERE side = 'owner' AND capability = 'psi_sum' AND outcome LIKE 'refused: fewer matches than min_group%'}), '1',
+	'the min_group refusal is on record in the owner\'s audit');
+$gov->safe_psql('postgres', qq{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => $n_matched)});
+is($bank->safe_psql('postgres', $sum_sql->('loans', 'SELECT code FROM asked')), $want, 'exactly min_group matches: revealed');
+$gov->safe_psql('postgres', q{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}')});
+
+fails_with($bank, $sum_sql->('loans', 'SELECT code FROM asked', 'note'), '42501',
+	qr/may not sum column "note" of dataset "loans"/, 'a column outside the permit');
+fails_with($bank, q{SELECT * FROM pgpriv.psi_fetch('gov', 'loans', 'SELECT code FROM asked') AS t(code text, amount numeric)},
+	'42501', qr/psi_fetch/, 'psi_fetch stays refused when only psi_sum is permitted');
+fails_with($bank, q{SELECT pgpriv.psi_count('gov', 'loans', 'SELECT code FROM asked')},
+	'42501', qr/psi_count/, 'psi_count too');
+$gov->safe_psql('postgres', q{
+	SELECT pgpriv.publish('psi_only', 'SELECT code, amount FROM public.loans', 'code');
+	SELECT pgpriv.permit('psi_only', 'bank_role', 'psi');
+	SELECT pgpriv.publish('budget', 'SELECT code, amount FROM public.loans', 'code');
+	SELECT pgpriv.permit('budget', 'bank_role', 'psi_sum', '{amount}', max_keys => 30);
+});
+fails_with($bank, $sum_sql->('psi_only', 'SELECT code FROM asked'), '42501', qr/psi_sum/,
+	'a psi permit does not allow psi_sum');
+is($bank->safe_psql('postgres', $sum_sql->('budget', 'SELECT code FROM asked LIMIT 20')),
+	model(@asked[0 .. 19]), 'within the max_keys budget');
+fails_with($bank, $sum_sql->('budget', 'SELECT code FROM asked LIMIT 20 OFFSET 20'), '54000', qr/max_keys 30/,
+	'the budget is enforced at admission');
+is($gov->safe_psql('postgres', q{SELECT sum(keys_used) FROM pgpriv.budgets WHERE dataset = 'budget'}),
+	scalar(keys %{ { map { $_ => 1 } @asked[0 .. 19] } }), 'the refused run charged nothing');
+
+# Values that cannot be added exactly are refused, never rounded.
+$gov->safe_psql('postgres', q{
+	SELECT pgpriv.publish('inexact', 'SELECT ''k'' AS code, 0.00001::numeric AS amount', 'code');
+	SELECT pgpriv.permit('inexact', 'bank_role', 'psi_sum', '{amount}');
+	SELECT pgpriv.publish('huge', 'SELECT ''k'' AS code, 43980465.1104::numeric AS amount FROM generate_series(1, 10)', 'code');
+	SELECT pgpriv.permit('huge', 'bank_role', 'psi_sum', '{amount}');
+	SELECT pgpriv.publish('edge', 'SELECT ''k'' AS code, 1.0000::numeric AS amount', 'code');
+	SELECT pgpriv.permit('edge', 'bank_role', 'psi_sum', '{amount}');
+});
+fails_with($bank, $sum_sql->('inexact', q{SELECT 'k'}), '22003', qr/more than 4 decimal places/, 'a value with 5 decimals');
+# 10 × 43 980 465.1104 = 439 804 651.104 > 439 804 651.1103 (2^42 - 1 units): beyond the bound.
+# (This walks the whole search, about a minute on two cores, so it only runs with PGPRIV_SLOW_TESTS=1.)
+if ($ENV{PGPRIV_SLOW_TESTS}) {
+	fails_with($bank, $sum_sql->('huge', q{SELECT 'k'}), '22003', qr/psi_sum total is out of range/,
+		'a total beyond the bound');
+}
+is($bank->safe_psql('postgres', $sum_sql->('edge', q{SELECT 'k'})), '1|1.0000', 'a one-row total');
+
+# ---------------------------------------------------------------------------
+# 3. The asker's messages, by hand: one decryption per run; malformed → 08P01
+# ---------------------------------------------------------------------------
+my @pts = split /\n/, $gov->safe_psql('postgres',
+	q{SELECT encode(pgpriv.hash_to_group(convert_to(k, 'UTF8')), 'hex') FROM unnest('{p1,p2,p3,p4}'::text[]) k});
+my $as_peer = "host=127.0.0.1 port=$gov_port dbname=postgres user=bank_role password=pw";
+sub total_msg
+{
+	my ($matched, $ct_hex) = @_;
+	return "'\\x0114" . '00000001' . '00000048' . sprintf('%016x', $matched) . $ct_hex . "'::bytea";
+}
+sub by_hand
+{
+	my ($run, @tail) = @_;
+	return $gov->psql('postgres',
+		"CALL pgpriv.serve_admit('loans', 'psi_sum', '$run', 1);\n"
+		  . "SELECT batch_limit FROM pgpriv.serve_psi_sum_begin('loans', '$run', 'amount', '\\x$pts[0]'::bytea);\n"
+		  . "SELECT pgpriv.serve_psi_sum_push('$run', '\\x01010000000100000020$pts[1]'::bytea);\n"
+		  . "SELECT pgpriv.serve_psi_sum_finish('$run');\n"
+		  . join('', map { "$_;\n" } @tail),
+		connstr => $as_peer, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+}
+{
+	my $dec = "SELECT length(pgpriv.serve_psi_sum_decrypt('hand-1', " . total_msg(0, $pts[2] . $pts[3]) . '))';
+	my ($rc, $out, $err) = by_hand('hand-1', $dec, $dec);
+	like($out, qr/^42$/m, 'by hand: the first decryption is served (one 32-byte partial)');
+	like($err, qr/ERROR:\s+55000:.*already had its one decryption/, 'by hand: a second decryption of the run is refused (55000)');
+	($rc, $out, $err) = by_hand('hand-2',
+		"SELECT pgpriv.serve_psi_sum_decrypt('hand-2', " . total_msg(0, ('ff' x 32) . $pts[3]) . ')');
+	like($err, qr/ERROR:\s+08P01:.*not a canonical ristretto255 element/s, 'by hand: an invalid ciphertext from the asker (08P01)');
+	($rc, $out, $err) = by_hand('hand-3',
+		"SELECT pgpriv.serve_psi_sum_decrypt('hand-3', " . total_msg(0, $pts[2] . ('00' x 32)) . ')');
+	like($err, qr/ERROR:\s+08P01:.*identity/s, 'by hand: an identity in the asker\'s ciphertext (08P01)');
+	($rc, $out, $err) = by_hand('hand-4',
+		"SELECT pgpriv.serve_psi_sum_decrypt('hand-4', " . total_msg(2, $pts[2] . $pts[3]) . ')');
+	like($err, qr/ERROR:\s+08P01:.*2 matches claimed among 1 keys asked/s, 'by hand: more matches claimed than keys asked (08P01)');
+	($rc, $out, $err) = $gov->psql('postgres',
+		"CALL pgpriv.serve_admit('loans', 'psi_sum', 'hand-5', 1);\n"
+		  . "SELECT batch_limit FROM pgpriv.serve_psi_sum_begin('loans', 'hand-5', 'amount', '\\x" . ('ff' x 32) . "'::bytea);\n",
+		connstr => $as_peer, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/ERROR:\s+08P01:.*key share is not a canonical/s, 'by hand: an invalid key share from the asker (08P01)');
+	($rc, $out, $err) = $gov->psql('postgres',
+		"SELECT pgpriv.serve_psi_sum_begin('loans', 'hand-6', 'amount', '\\x$pts[0]'::bytea);\n",
+		connstr => $as_peer, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/ERROR:\s+08P01:.*not admitted/s, 'by hand: a run that was not admitted is refused (08P01)');
+}
+
+# ---------------------------------------------------------------------------
+# 4. A lying owner: database "liar" with look-alike serving functions
+# ---------------------------------------------------------------------------
+$gov->safe_psql('postgres', 'CREATE DATABASE liar');
+$gov->safe_psql('liar', qq{
+	CREATE TABLE public.liar_mode (mode text);
+	INSERT INTO public.liar_mode VALUES ('ok');
+	GRANT SELECT ON public.liar_mode TO PUBLIC;
+	CREATE FUNCTION public.u32(v bigint) RETURNS bytea LANGUAGE sql IMMUTABLE
+	  AS \$\$ SELECT decode(lpad(to_hex(v), 8, '0'), 'hex') \$\$;
+	CREATE FUNCTION public.hdr(typ int, cnt bigint, size bigint) RETURNS bytea LANGUAGE sql IMMUTABLE
+	  AS \$\$ SELECT '\\x01'::bytea || decode(lpad(to_hex(typ), 2, '0'), 'hex') || public.u32(cnt) || public.u32(size) \$\$;
+	CREATE FUNCTION public.mode() RETURNS text LANGUAGE sql STABLE AS \$\$ SELECT mode FROM public.liar_mode \$\$;
+	CREATE SCHEMA pgpriv;
+	GRANT USAGE ON SCHEMA pgpriv TO PUBLIC;
+	CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint)
+	  LANGUAGE plpgsql AS \$\$ BEGIN NULL; END \$\$;
+	CREATE FUNCTION pgpriv.serve_psi_sum_begin(dataset text, run text, value_column text, asker_share bytea)
+	  RETURNS TABLE(batch_limit integer, owner_keys bigint, owner_share bytea) LANGUAGE plpgsql AS \$\$
+	  BEGIN
+	    PERFORM set_config('liar.asker', '', false);
+	    batch_limit := 65536;
+	    owner_keys := 1;
+	    owner_share := CASE public.mode() WHEN 'share_invalid' THEN decode(repeat('ff', 32), 'hex')
+	                     WHEN 'share_identity' THEN decode(repeat('00', 32), 'hex')
+	                     WHEN 'share_cancels' THEN NULL ELSE decode('$pts[0]', 'hex') END;
+	    RETURN NEXT;
+	  END \$\$;
+	CREATE FUNCTION pgpriv.serve_psi_sum_push(run text, batch bytea) RETURNS bigint LANGUAGE plpgsql AS \$\$
+	  DECLARE buf text := current_setting('liar.asker') || encode(substr(batch, 11), 'hex');
+	  BEGIN
+	    PERFORM set_config('liar.asker', buf, false);
+	    RETURN length(buf) / 64;
+	  END \$\$;
+	CREATE FUNCTION pgpriv.serve_psi_sum_finish(run text) RETURNS bigint LANGUAGE sql AS \$\$ SELECT 1::bigint \$\$;
+	CREATE FUNCTION pgpriv.serve_psi_sum_pull(run text, part text, start bigint, count integer) RETURNS bytea
+	  LANGUAGE plpgsql AS \$\$
+	  DECLARE
+	    m text := public.mode();
+	    buf bytea := decode(current_setting('liar.asker'), 'hex');
+	    n int := length(buf) / 32;
+	    sorted bytea;
+	    ct bytea := decode('$pts[2]$pts[3]', 'hex');
+	  BEGIN
+	    IF part = 'asker' THEN
+	      SELECT coalesce(string_agg(e, ''::bytea ORDER BY e), ''::bytea) INTO sorted
+	        FROM (SELECT substr(buf, 1 + 32 * i, 32) AS e FROM generate_series(0, n - 1) AS i) AS s;
+	      RETURN public.hdr(4, n, 32) || sorted;
+	    END IF;
+	    RETURN CASE m
+	      WHEN 'ct_invalid' THEN public.hdr(19, 1, 96) || substr(buf, 1, 32) || decode(repeat('ff', 32) || '$pts[3]', 'hex')
+	      WHEN 'ct_identity' THEN public.hdr(19, 1, 96) || substr(buf, 1, 32) || decode('$pts[2]' || repeat('00', 32), 'hex')
+	      WHEN 'entries_type' THEN public.hdr(4, 1, 96) || substr(buf, 1, 32) || ct
+	      WHEN 'entries_short' THEN public.hdr(19, 1, 96) || substr(buf, 1, 32) || substr(ct, 1, 63)
+	      ELSE public.hdr(19, 1, 96) || substr(buf, 1, 32) || ct
+	    END;
+	  END \$\$;
+	CREATE FUNCTION pgpriv.serve_psi_sum_decrypt(run text, total bytea) RETURNS bytea LANGUAGE plpgsql AS \$\$
+	  BEGIN
+	    RETURN CASE public.mode()
+	      WHEN 'partial_invalid' THEN public.hdr(21, 1, 32) || decode(repeat('ff', 32), 'hex')
+	      WHEN 'partial_identity' THEN public.hdr(21, 1, 32) || decode(repeat('00', 32), 'hex')
+	      WHEN 'partial_two' THEN public.hdr(21, 2, 32) || decode('$pts[1]$pts[1]', 'hex')
+	      WHEN 'refusal_empty' THEN public.hdr(22, 0, 4)
+	      ELSE public.hdr(21, 1, 32) || decode(repeat('ff', 32), 'hex')
+	    END;
+	  END \$\$;
+});
+$bank->safe_psql('postgres', qq{
+	CREATE SERVER liar FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER liar OPTIONS (user 'bank_role', password 'pw');
+});
+for my $c ([ 'share_invalid', 'an owner key share that is not a point' ],
+	[ 'share_identity', 'an owner key share that is the identity' ],
+	[ 'share_cancels', 'no owner key share' ],
+	[ 'ct_invalid', 'a ciphertext that is not a point' ],
+	[ 'ct_identity', 'a ciphertext holding the identity' ],
+	[ 'entries_type', 'entries with the wrong message type' ],
+	[ 'entries_short', 'an entry shorter than announced' ],
+	[ 'partial_invalid', 'a partial decryption that is not a point' ],
+	[ 'partial_identity', 'a partial decryption that is the identity' ],
+	[ 'partial_two', 'two partial decryptions' ],
+	[ 'refusal_empty', 'a refusal without its min_group' ]) {
+	my ($mode, $what) = @$c;
+	$gov->safe_psql('liar', 'UPDATE public.liar_mode SET mode = ' . lit($mode));
+	my ($rc, $out, $err) = $bank->psql('postgres',
+		"SELECT 'pid:' || pg_backend_pid();\n"
+		  . q{SELECT * FROM pgpriv.psi_sum('liar', 'x', 'amount', $q$SELECT 'LIAR-A'$q$);} . "\n"
+		  . "SELECT 'pid:' || pg_backend_pid();\n",
+		on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	my $ok = like($err, qr/ERROR:\s+08P01:.*peer "liar"/s, "lying owner, $what: SQLSTATE 08P01 naming the peer");
+	diag("stdout: $out\nstderr: $err") unless $ok;
+	my @pids = $out =~ /^pid:(\d+)$/mg;
+	ok(@pids == 2 && $pids[0] == $pids[1], "lying owner, $what: the asker backend survives");
+}
+
+# ---------------------------------------------------------------------------
+# 5. The owner lost mid-run: class 08 naming it, no result
+# ---------------------------------------------------------------------------
+$gov->safe_psql('postgres', q{
+	CREATE FUNCTION public.slow_gate() RETURNS boolean LANGUAGE plpgsql AS
+	  $$ BEGIN PERFORM pg_sleep(60); RETURN true; END $$;
+	SELECT pgpriv.publish('slow', 'SELECT code, amount FROM public.loans WHERE (SELECT public.slow_gate())', 'code');
+	SELECT pgpriv.permit('slow', 'bank_role', 'psi_sum', '{amount}');
+});
+{
+	my $file = PostgreSQL::Test::Utils::tempdir() . '/lost.sql';
+	open my $fh, '>', $file or die $!;
+	print $fh "SELECT 'pid:' || pg_backend_pid();\n" . $sum_sql->('slow', 'SELECT code FROM asked') . ";\n"
+	  . "SELECT 'pid:' || pg_backend_pid();\n" . $sum_sql->('edge', q{SELECT 'k'}) . ";\n";
+	close $fh;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start([ $bank->installed_command('psql'), '-XAtq', '-v', 'VERBOSITY=verbose',
+			'-d', $bank->connstr('postgres'), '-f', $file ], '<', \undef, '>', \$out, '2>', \$err,
+		IPC::Run::timeout(120));
+	my $deadline = time + 60;
+	my $seen = 0;
+	while (!$seen && time < $deadline) {
+		$seen = $gov->safe_psql('postgres', q{SELECT count(*) > 0 FROM pg_stat_activity
+			 WHERE usename = 'bank_role' AND state = 'active' AND query LIKE '%serve_psi_sum_begin%'}) eq 't';
+		usleep(50_000) unless $seen;
+	}
+	ok($seen, 'owner lost: gov is reading its slow dataset');
+	is($gov->safe_psql('postgres', q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		 WHERE usename = 'bank_role' AND query LIKE '%serve_psi_sum_begin%'}), '1', 'owner lost: its serving backend is terminated');
+	$h->finish;
+	like($err, qr/ERROR:\s+08\d\d\d:.*peer "gov"/, 'owner lost: class 08 error naming the peer');
+	my @pids = $out =~ /^pid:(\d+)$/mg;
+	ok(@pids == 2 && $pids[0] == $pids[1], 'owner lost: the asker backend survives');
+	like($out, qr/^1\|1\.0000$/m, 'owner lost: the next run in the same session reconnects and works');
+	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'asker' AND dataset = 'slow'}),
+		'0', 'owner lost: no asker audit row claims the lost run');
+	is($bank->safe_psql('postgres', 'SELECT count(*) FROM pgpriv.progress'), '0', 'no progress row left');
+}
+
+for my $n ($gov, $bank) {
+	is($n->safe_psql('postgres', 'SELECT valid FROM pgpriv.audit_verify()'), 't', $n->name . ': the audit chain verifies');
+}
+ok(!grep({ $_->log_contains(qr/terminated by signal/) } ($gov, $bank)), 'no backend crashed');
+
+done_testing();
