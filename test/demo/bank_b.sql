@@ -1,5 +1,6 @@
 -- Bank B's joint queries with the bureau, as its analyst.  Run by
--- test/demo/run as bank B's superuser (SET ROLE analyst below).
+-- test/demo/run as bank B's superuser (SET ROLE analyst below), with psql
+-- variable has_psi_sum: whether this build has pgpriv.psi_sum (section 12b).
 \pset footer off
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -40,5 +41,26 @@ SELECT :'refused_sqlstate' = '42501' AS refused_as_expected \gset
 \echo '   (42501 insufficient_privilege: as expected)'
 \else
 DO $$ BEGIN RAISE EXCEPTION 'expected SQLSTATE 42501 from the refused psi_fetch'; END $$;
+\endif
+
+-- psi_sum over the Huangpu district's tax ledger: the bureau permits only the
+-- count and the sum (at least 5 matches), never rows.  Totals must stay below
+-- 2^42 units of 10^-4 (about 440 million), so bank B asks about its
+-- small-ticket applicants (under 200,000).
+\if :has_psi_sum
+\echo
+\echo '== 12b. bank_b, pre-screen: how many of its small-ticket applicants are in Huangpu''s tax ledger, and their total tax paid (psi_sum)'
+\echo '   two numbers: bank B learns neither which applicants matched nor any one enterprise''s tax paid'
+SELECT count(*) AS applicants_asked FROM applicants WHERE amount_requested < 200000;
+\timing on
+\set ECHO queries
+CREATE TABLE pre_screen_tax AS
+  SELECT * FROM pgpriv.psi_sum('gov', 'tax_huangpu', 'tax_paid',
+                               $$SELECT credit_code FROM applicants WHERE amount_requested < 200000$$);
+\set ECHO none
+\timing off
+SELECT matched AS applicants_known_to_gov, total AS total_tax_paid,
+       round(total / nullif(matched, 0), 2) AS average_tax_paid
+  FROM pre_screen_tax;
 \endif
 RESET ROLE;

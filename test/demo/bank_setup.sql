@@ -1,5 +1,5 @@
--- A bank's set-up (run once on bank_a and once on bank_b by test/demo/run, as
--- the bank's superuser), with psql variables:
+-- A bank's set-up (run on bank_a, bank_b and bank_c by test/demo/run, as the
+-- bank's superuser), with psql variables:
 --   step       the section number to print
 --   bank       the bank's name, which is also its login at the bureau
 --   gov_port   the bureau's TCP port on 127.0.0.1
@@ -9,7 +9,7 @@
 \pset footer off
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT :'bank' = 'bank_a' AS has_borrowers \gset
+SELECT :'bank' = 'bank_a' AS has_borrowers, :'bank' IN ('bank_a', 'bank_b') AS has_applicants \gset
 
 SELECT format('== %s %s: CREATE EXTENSION pgpriv, the bank''s own tables, and the bureau as a peer', :'step', :'bank')
        AS header \gset
@@ -22,12 +22,14 @@ SELECT public_key, fingerprint FROM pgpriv.identity();
 CREATE ROLE analyst;
 GRANT CREATE ON SCHEMA public TO analyst;
 
+\if :has_applicants
 CREATE TABLE applicants (
   credit_code      text PRIMARY KEY,
   applied_on       date NOT NULL,
   amount_requested numeric(14,2) NOT NULL
 );
 GRANT SELECT ON applicants TO analyst;
+\endif
 \if :has_borrowers
 CREATE TABLE borrowers (
   credit_code text PRIMARY KEY,
@@ -37,6 +39,14 @@ CREATE TABLE borrowers (
 );
 GRANT SELECT ON borrowers TO analyst;
 \endif
+-- Every loan on the bank's books (bank A's borrowers table lists each
+-- borrower's main loan; some have a second facility here too).
+CREATE TABLE loans (
+  loan_no     text PRIMARY KEY,
+  credit_code text NOT NULL,
+  balance     numeric(14,2) NOT NULL CHECK (balance > 0)
+);
+CREATE INDEX ON loans (credit_code);
 
 CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
   OPTIONS (host '127.0.0.1', port :'gov_port', dbname 'govdata', public_key :'gov_key');

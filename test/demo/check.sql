@@ -1,6 +1,7 @@
 -- The narrator's check (on the gov cluster, as its superuser): the banks'
 -- answers, copied back here by test/demo/run, against plain SQL joins over
 -- the lists the narrator drew.  Fails the demo if anything differs.
+-- Variable has_psi_sum: whether bank B's psi_sum step ran.
 \pset footer off
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -33,9 +34,28 @@ SELECT 3, 'bank B psi_count (tax)',
        (SELECT n FROM plain_count),
        (SELECT count(*) = 1 FROM narrator.bank_b_counted)
          AND (SELECT sum(applicants_known_to_gov) FROM narrator.bank_b_counted) = (SELECT n FROM plain_count);
+\if :has_psi_sum
+CREATE TEMP TABLE plain_psi_sum AS
+  SELECT count(*) AS matched, coalesce(sum(e.tax_paid), 0) AS total
+    FROM narrator.bank_b_applicants AS b JOIN gov.enterprise AS e USING (credit_code)
+   WHERE b.amount_requested < 200000 AND substr(e.credit_code, 3, 6) = '310101';
+INSERT INTO verdict
+SELECT 4, 'bank B psi_sum (Huangpu tax_paid): count',
+       (SELECT sum(matched) FROM narrator.bank_b_psi_summed), (SELECT matched FROM plain_psi_sum),
+       (SELECT count(*) = 1 FROM narrator.bank_b_psi_summed)
+         AND (SELECT sum(matched) FROM narrator.bank_b_psi_summed) = (SELECT matched FROM plain_psi_sum);
+INSERT INTO verdict
+SELECT 5, 'bank B psi_sum (Huangpu tax_paid): total', NULL, NULL,
+       (SELECT count(*) = 1 AND bool_and(total = (SELECT total FROM plain_psi_sum)) FROM narrator.bank_b_psi_summed);
+\endif
 SELECT answer, bank_got, plain_join,
        CASE WHEN same THEN 'yes' ELSE 'NO' END AS "matches the plain join"
-  FROM verdict ORDER BY o;
+  FROM verdict WHERE bank_got IS NOT NULL ORDER BY o;
+\if :has_psi_sum
+SELECT (SELECT total FROM narrator.bank_b_psi_summed) AS "bank B psi_sum: total tax_paid",
+       (SELECT total FROM plain_psi_sum) AS plain_join_total,
+       CASE WHEN (SELECT same FROM verdict WHERE o = 5) THEN 'yes' ELSE 'NO' END AS "matches the plain sum";
+\endif
 SELECT bool_and(same) AS all_match FROM verdict \gset
 \if :all_match
 \echo '   every answer matches the plain join, and no party saw another''s rows'

@@ -1,7 +1,8 @@
 -- The city data bureau's side of the demo (database govdata on the gov cluster).
 --
 -- Run by test/demo/run as the superuser with psql variables
---   bank_a_password, bank_b_password  the banks' login passwords on this cluster.
+--   bank_a_password, bank_b_password, bank_c_password  the banks' login
+--                                       passwords on this cluster.
 -- Everything random comes from one setseed(), so the data is the same on every run.
 \pset footer off
 \set ON_ERROR_STOP 1
@@ -19,6 +20,7 @@ SELECT public_key, fingerprint FROM pgpriv.identity();
 CREATE ROLE data_steward;
 CREATE ROLE bank_a LOGIN PASSWORD :'bank_a_password';
 CREATE ROLE bank_b LOGIN PASSWORD :'bank_b_password';
+CREATE ROLE bank_c LOGIN PASSWORD :'bank_c_password';
 CREATE SCHEMA gov AUTHORIZATION data_steward;
 GRANT EXECUTE ON FUNCTION pgpriv.publish(text, text, text),
   pgpriv.permit(text, name, text, text[], bigint, integer, integer) TO data_steward;
@@ -243,6 +245,9 @@ SELECT pgpriv.permit('tax', 'bank_a', 'psi_fetch', '{tax_grade,tax_paid,ss_headc
 SELECT pgpriv.permit('tax', 'bank_a', 'psi_count');
 SELECT pgpriv.permit('high_risk', 'bank_a', 'psi');
 SELECT pgpriv.permit('tax', 'bank_b', 'psi_count');
+-- The Huangpu district office's tax ledger (about one enterprise in twelve), for aggregates only.
+SELECT pgpriv.publish('tax_huangpu', 'SELECT credit_code, tax_paid FROM gov.enterprise WHERE substr(credit_code, 3, 6) = ''310101''', 'credit_code');
+SELECT pgpriv.permit('tax_huangpu', 'bank_b', 'psi_sum', '{tax_paid}', min_group => 5);
 SELECT pgpriv.permit('high_risk', 'bank_b', 'psi');
 \set ECHO none
 \o
@@ -255,10 +260,10 @@ SELECT r.rolname AS login,
        has_table_privilege(r.rolname, 'gov.enterprise', 'SELECT') AS may_read_enterprise,
        has_table_privilege(r.rolname, 'gov.high_risk', 'SELECT') AS may_read_high_risk,
        has_schema_privilege(r.rolname, 'gov', 'USAGE') AS may_use_schema_gov
-  FROM pg_roles AS r WHERE r.rolname IN ('bank_a', 'bank_b') ORDER BY 1;
+  FROM pg_roles AS r WHERE r.rolname IN ('bank_a', 'bank_b', 'bank_c') ORDER BY 1;
 
 -- ---------------------------------------------------------------------------
--- The narrator.  Nobody in this story sees all three databases; the demo
+-- The narrator.  Nobody in this story sees all four databases; the demo
 -- does.  To know the true overlaps it draws the banks' customers here, from
 -- the bureau's codes and codes the bureau does not have, and then moves each
 -- bank's own rows to that bank (COPY through a pipe).  Schema narrator is
@@ -328,6 +333,7 @@ CREATE TABLE narrator.bank_b_applicants AS
 CREATE TABLE narrator.bank_a_fetched (credit_code text, tax_grade text, tax_paid numeric, ss_headcount integer);
 CREATE TABLE narrator.bank_a_flagged (credit_code text);
 CREATE TABLE narrator.bank_b_counted (applicants_known_to_gov bigint);
+CREATE TABLE narrator.bank_b_psi_summed (matched bigint, total numeric);
 
 SELECT x.list, count(*) AS customers,
        count(*) FILTER (WHERE demo_uscc_valid(x.credit_code)) AS valid_codes,
@@ -343,3 +349,71 @@ SELECT count(*) AS applied_at_both_banks, count(e.credit_code) AS of_which_known
   FROM narrator.bank_a_applicants AS a
   JOIN narrator.bank_b_applicants AS b ON b.credit_code = a.credit_code
   LEFT JOIN gov.enterprise AS e ON e.credit_code = a.credit_code;
+
+-- The three banks' loan books (each bank's table `loans`), for the
+-- multi-lending check (secure_sum).  Bank A's book is its borrowers' loans
+-- (the one in its borrowers table) plus a second facility for some of them.
+-- Banks B and C lend to many of bank A's applicants (an applicant asking
+-- bank A for credit often owes other banks already), to some of bank A's
+-- borrowers, and to 3,000 enterprises bank A never asks about.  Where each
+-- enterprise borrows:
+--   bank A's applicants  30% at neither B nor C, 25% B only, 15% C only, 30% both
+--   bank A's borrowers   60% neither, 15% B only, 10% C only, 15% both
+--   3,000 others         45% B only, 40% C only, 15% both
+-- A lender holds one loan to an enterprise, or two (25% at B and C).
+CREATE TABLE narrator.lends_elsewhere AS
+WITH pop AS MATERIALIZED (
+  SELECT credit_code, bool_or(applicant) AS applicant
+    FROM (SELECT credit_code, true AS applicant FROM narrator.bank_a_applicants
+          UNION ALL
+          SELECT credit_code, false FROM narrator.bank_a_borrowers) AS s
+   GROUP BY credit_code
+  UNION ALL
+  (SELECT e.credit_code, NULL::boolean FROM gov.enterprise AS e
+    WHERE e.credit_code NOT IN (SELECT credit_code FROM narrator.bank_a_applicants)
+      AND e.credit_code NOT IN (SELECT credit_code FROM narrator.bank_a_borrowers)
+    ORDER BY random() LIMIT 3000)
+), drawn AS MATERIALIZED (
+  SELECT credit_code, applicant, random() AS u FROM (SELECT * FROM pop ORDER BY credit_code) AS p
+)
+SELECT credit_code,
+       CASE WHEN applicant THEN u >= 0.30 AND u < 0.55 OR u >= 0.70
+            WHEN NOT applicant THEN u >= 0.60 AND u < 0.75 OR u >= 0.85
+            ELSE u < 0.45 OR u >= 0.85 END AS at_b,
+       CASE WHEN applicant THEN u >= 0.55
+            WHEN NOT applicant THEN u >= 0.75
+            ELSE u >= 0.45 END AS at_c
+  FROM drawn ORDER BY credit_code;
+
+CREATE TABLE narrator.loans (bank text, loan_no text, credit_code text, balance numeric(14,2));
+INSERT INTO narrator.loans
+  SELECT 'bank_a', loan_no, credit_code, balance FROM narrator.bank_a_borrowers;
+INSERT INTO narrator.loans
+  SELECT 'bank_a', 'LN-2024-' || lpad(row_number() OVER (ORDER BY credit_code)::text, 6, '0'), credit_code,
+         round((exp(ln(600000) + 0.8 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())))::numeric, 2)
+    FROM (SELECT credit_code FROM narrator.bank_a_borrowers ORDER BY credit_code) AS b
+   WHERE random() < 0.15;
+INSERT INTO narrator.loans
+  SELECT l.bank, upper(substr(l.bank, 6, 1)) || '-' || lpad(row_number() OVER (PARTITION BY l.bank ORDER BY l.credit_code, l.i)::text, 7, '0'),
+         l.credit_code, l.balance
+    FROM (SELECT x.bank, x.credit_code, i,
+                 round((exp(ln(CASE x.bank WHEN 'bank_b' THEN 1200000 ELSE 900000 END)
+                            + 1.0 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())))::numeric, 2) AS balance
+            FROM (SELECT 'bank_b' AS bank, credit_code, CASE WHEN random() < 0.25 THEN 2 ELSE 1 END AS n
+                    FROM narrator.lends_elsewhere WHERE at_b
+                  UNION ALL
+                  SELECT 'bank_c', credit_code, CASE WHEN random() < 0.25 THEN 2 ELSE 1 END
+                    FROM narrator.lends_elsewhere WHERE at_c) AS x,
+                 generate_series(1, x.n) AS i) AS l;
+-- Where bank A's secure_sum answer lands for the narrator's check.
+CREATE TABLE narrator.bank_a_summed (credit_code text, total numeric, contributors integer);
+
+\echo '   the three banks'' loan books (each bank''s table loans):'
+SELECT bank, count(*) AS loans, count(DISTINCT credit_code) AS borrowers, sum(balance) AS outstanding
+  FROM narrator.loans GROUP BY bank ORDER BY bank;
+\echo '   bank A''s applicants by how many of the three banks already lend to them:'
+SELECT coalesce(lenders, 0) AS lenders, count(*) AS applicants
+  FROM narrator.bank_a_applicants AS a
+  LEFT JOIN (SELECT credit_code, count(DISTINCT bank) AS lenders FROM narrator.loans GROUP BY credit_code) AS l
+         USING (credit_code)
+ GROUP BY 1 ORDER BY 1;
