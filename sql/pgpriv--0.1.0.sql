@@ -833,10 +833,11 @@ COMMENT ON TABLE pgpriv.peer_table IS
 
 -- Not SECURITY DEFINER on purpose: only a procedure run by CALL may commit,
 -- and the outcome of an admission (a refusal too) must stay in the audit log.
-CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint)
+CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint,
+                                    terms bytea DEFAULT NULL)
   AS 'MODULE_PATHNAME', 'pgpriv_serve_admit'
   LANGUAGE C;
-COMMENT ON PROCEDURE pgpriv.serve_admit(text, text, text, bigint) IS
+COMMENT ON PROCEDURE pgpriv.serve_admit(text, text, text, bigint, bytea) IS
   'Serving (called by a peer): admit a run — check the permit, charge its keys to the day''s budget, audit the outcome';
 
 CREATE FUNCTION pgpriv.serve_psi_table(dataset text, capability text, run text)

@@ -10,15 +10,18 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
 #include "protocol/admission.h"
+#include "protocol/secure_sum.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
 
@@ -35,7 +38,45 @@ admissible_capability(const char *capability)
 }
 
 /*
- * CALL pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint)
+ * Run the capability's check of the run's terms in a subtransaction and
+ * return its error (copied out), or NULL if the terms are acceptable.  The
+ * error becomes the audited outcome, and is raised once that is committed.
+ */
+static ErrorData *
+terms_refusal(const char *dataset, const Permit *permit, bytea *terms)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		secure_sum_admission_check(dataset, permit, terms);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+/*
+ * CALL pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint,
+ *                         terms bytea DEFAULT NULL)
+ *
+ * terms carries what a capability needs checked before it charges anything
+ * (for secure_sum: the value column and the participants).
  */
 Datum
 pgpriv_serve_admit(PG_FUNCTION_ARGS)
@@ -44,6 +85,8 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	int64		nkeys = PG_GETARG_INT64(3);
+	bytea	   *terms = (PG_NARGS() > 4 && !PG_ARGISNULL(4)) ? PG_GETARG_BYTEA_PP(4) : NULL;
+	ErrorData  *terms_error = NULL;
 	char	   *peer = session_role_name();
 	Dataset		ds;
 	Permit		permit;
@@ -75,10 +118,14 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 
 	catalog_enter_owner(&owner);
 	found = permit_lookup(dataset, capability, &ds, &permit);
-	if (found && !too_many)
+	if (found && !too_many && terms != NULL && strcmp(capability, "secure_sum") == 0)
+		terms_error = terms_refusal(dataset, &permit, terms);
+	if (found && !too_many && terms_error == NULL)
 		fits = budget_try_charge(dataset, capability, nkeys, &permit, &used_before);
 	outcome = !found ? "refused: no permit (42501)"
 		: too_many ? "refused: more than pgpriv.max_run_keys (54000)"
+		: terms_error ? psprintf("refused: %s (%s)", terms_error->message,
+								 unpack_sql_state(terms_error->sqlerrcode))
 		: !fits ? "refused: over the max_keys budget (54000)"
 		: "admitted";
 	audit_append("owner", peer, capability, dataset, nkeys, -1, -1, -1, outcome,
@@ -92,6 +139,8 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 
 	if (!found)
 		permit_refusal(dataset, capability);
+	if (terms_error)
+		ReThrowError(terms_error);
 	if (too_many)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

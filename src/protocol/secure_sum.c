@@ -55,6 +55,7 @@
 #include "protocol/admission.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
+#include "protocol/secure_sum.h"
 #include "wire/message.h"
 
 #define SUM_SCALE				4	/* values are summed as integers of 10^-4 */
@@ -512,6 +513,41 @@ permit_check_run(const char *dataset, const char *column, const Permit *permit,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied: secure_sum on dataset \"%s\" reveals totals over at least %d parties, this run has %d",
 						dataset, permit->min_group, n)));
+}
+
+/*
+ * serve_admit's check of a secure_sum run's terms, so that a run refused for
+ * its shape (column, min_parties, min_group, participants' keys) is refused
+ * at admission: audited, and charged nothing.  terms is the value column,
+ * a zero byte, then the participants message of serve_sum_begin.  Raises
+ * the same errors serve_sum_begin would.
+ */
+void
+secure_sum_admission_check(const char *dataset, const Permit *permit, bytea *terms)
+{
+	const char *p = VARDATA_ANY(terms);
+	size_t		len = VARSIZE_ANY_EXHDR(terms);
+	const char *nul = memchr(p, '\0', len);
+	Participant *parts = palloc0(sizeof(Participant) * SUM_MAX_PARTICIPANTS);
+	uint8		session[SHARE_KEY_BYTES];
+	uint8		my_key[SHARE_KEY_BYTES];
+	uint8		my_secret[SHARE_KEY_BYTES];
+	bytea	   *msg;
+	char	   *column;
+	int			n;
+
+	if (nul == NULL)
+		malformed_from_asker("The secure_sum terms carry no value column.");
+	column = pnstrdup(p, nul - p);
+	msg = (bytea *) palloc(VARHDRSZ + len - (nul - p) - 1);
+	SET_VARSIZE(msg, VARHDRSZ + len - (nul - p) - 1);
+	memcpy(VARDATA(msg), nul + 1, len - (nul - p) - 1);
+
+	n = participants_decode(msg, session, parts);
+	permit_check_run(dataset, column, permit, parts, n);
+	identity_active_keypair(my_key, my_secret);
+	sodium_memzero(my_secret, sizeof(my_secret));
+	(void) participants_check(parts, n, my_key, dataset);
 }
 
 /* The owner's pair seeds; its identity secret is wiped whatever happens. */
@@ -1002,11 +1038,23 @@ asker_begin(AskerSum *as)
 	/* Every owner admits the run (permit, budget, audit) before anything else. */
 	progress_phase("asker: owners admit the run", as->npeers);
 	snprintf(nbuf, sizeof(nbuf), "%zu", as->keys.n);
-	for (p = 0; p < as->npeers; p++)
 	{
-		const char *params[4] = {as->dataset, "secure_sum", as->run, nbuf};
+		/* The run's terms go with the admission, so a refusal is on record. */
+		bytea	   *pmsg = participants_encode(as->session, as->parts, as->n);
+		size_t		clen = strlen(as->column);
+		bytea	   *terms = (bytea *) palloc(VARHDRSZ + clen + 1 + VARSIZE_ANY_EXHDR(pmsg));
 
-		peer_call_send_text(&as->calls[p], "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, params);
+		SET_VARSIZE(terms, VARHDRSZ + clen + 1 + VARSIZE_ANY_EXHDR(pmsg));
+		memcpy(VARDATA(terms), as->column, clen);
+		VARDATA(terms)[clen] = '\0';
+		memcpy(VARDATA(terms) + clen + 1, VARDATA_ANY(pmsg), VARSIZE_ANY_EXHDR(pmsg));
+		for (p = 0; p < as->npeers; p++)
+		{
+			const char *params[4] = {as->dataset, "secure_sum", as->run, nbuf};
+
+			peer_call_send_bytea(&as->calls[p], "CALL pgpriv.serve_admit($1, $2, $3, $4::int8, $5)",
+								 4, params, terms);
+		}
 	}
 	for (p = 0; p < as->npeers; p++)
 		PQclear(peer_call_finish_text(&as->calls[p]));

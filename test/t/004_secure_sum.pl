@@ -296,6 +296,16 @@ fails_with($asker, $sum_sql->('b,c,d', 'loans', 'SELECT code FROM asked') =~ s/'
 fails_with($asker, $sum_sql->('b', 'loans', 'SELECT code FROM asked'), '42501',
 	qr/peer "b": permission denied: secure_sum on dataset "loans" needs at least 2 contributing parties besides the asker, this run has 1/,
 	'fewer parties than min_parties (the asker does not count)');
+# The refusal is the admission's: on record in b's audit, and nothing charged.
+is($node{b}->safe_psql('postgres', q{SELECT outcome FROM pgpriv.audit_log
+	 WHERE side = 'owner' AND capability = 'secure_sum' ORDER BY id DESC LIMIT 1}),
+	'refused: permission denied: secure_sum on dataset "loans" needs at least 2 contributing parties besides the asker, this run has 1 (42501)',
+	'the min_parties refusal is audited by the owner as a refusal');
+is($node{b}->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log AS l
+	 WHERE side = 'owner' AND capability = 'secure_sum' AND outcome = 'admitted'
+	   AND NOT EXISTS (SELECT FROM pgpriv.audit_log AS c
+	                    WHERE c.detail = l.detail AND c.outcome = 'ok')}), '0',
+	'no run was admitted at b without completing');
 $asker->safe_psql('postgres', q{SELECT pgpriv.unpublish('loans')});
 fails_with($asker, $sum_sql->('c', 'loans', 'SELECT code FROM asked'), '42501', undef,
 	'a single owner is refused by its min_parties');
