@@ -13,8 +13,8 @@
 #     data inside one database, for scale.
 # With BENCH_BIG=1 it also runs psi of 1M x 1M keys (goal <= 60 s).
 #
-# Needs pgpriv installed (make install) and the test/bench/unit_costs binary
-# (make test/bench/unit_costs); run as root or as a user that can run initdb.
+# Needs pgpriv installed (make install); builds test/bench/unit_costs itself.
+# Run as root or as a user that can run initdb.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -64,7 +64,8 @@ CREATE TABLE applicants AS
   SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
 SQL
 
-eval "$(./test/bench/unit_costs 2000)"
+make -s -C "$SRC_DIR" PG_CONFIG="$PG_CONFIG" test/bench/unit_costs
+eval "$("$SRC_DIR"/test/bench/unit_costs 2000)"
 echo "single-core unit costs: HashToGroup ${hash_to_group_us} us, scalar multiplication ${scalarmult_us} us"
 first_base=$(calc "$KEYS * (2 * $hash_to_group_us + 4 * $scalarmult_us) / 1000000")
 cached_base=$(calc "$KEYS * (1 * $hash_to_group_us + 3 * $scalarmult_us) / 1000000")
