@@ -103,11 +103,6 @@ test/crypto/test_elgamal: test/crypto/test_elgamal.c $(ELGAMAL_OBJS)
 EXTRA_CLEAN += test/crypto/test_elgamal
 
 # psi_sum between two local clusters; see test/bench/psi_sum.sh.
-test/bench/psi_sum_costs: test/bench/psi_sum_costs.c
-	$(CC) $(CFLAGS) -O2 -o $@ $^ -lsodium
-
 .PHONY: bench-psi-sum
-bench-psi-sum: test/bench/psi_sum_costs
+bench-psi-sum: test/bench/unit_costs
 	bash test/bench/psi_sum.sh
-
-EXTRA_CLEAN += test/bench/psi_sum_costs

@@ -4,7 +4,7 @@
 # Prints, in one run: psi_sum of BENCH_KEYS asker keys against BENCH_ROWS
 # owner rows (half the keys match; amounts in [0, 100) with two decimals),
 # wall time as a ratio to the single-core cost of the run's scalar
-# multiplications measured in the same run (test/bench/psi_sum_costs):
+# multiplications measured in the same run (test/bench/unit_costs):
 #
 #   baseline = (2·N + 3·M)·t_mult + 2·M·t_base
 #
@@ -16,7 +16,7 @@
 # additions and the discrete logarithm are not in the baseline: they are
 # part of what the ratio measures.  Goal <= 1.0 using both cores.
 #
-# Needs pgpriv installed (make install); builds test/bench/psi_sum_costs itself.
+# Needs pgpriv installed (make install); builds test/bench/unit_costs itself.
 # Run as root or as a user that can run initdb.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -60,8 +60,8 @@ CREATE TABLE applicants AS
   SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
 SQL
 
-make -s -C "$SRC_DIR" PG_CONFIG="$PG_CONFIG" test/bench/psi_sum_costs
-eval "$("$SRC_DIR"/test/bench/psi_sum_costs 2000)"
+make -s -C "$SRC_DIR" PG_CONFIG="$PG_CONFIG" test/bench/unit_costs
+eval "$("$SRC_DIR"/test/bench/unit_costs 2000)"
 echo "single-core unit costs: scalar multiplication ${scalarmult_us} us, fixed-base ${scalarmult_base_us} us, addition ${add_us} us"
 base=$(calc "((2 * $KEYS + 3 * $ROWS) * $scalarmult_us + 2 * $ROWS * $scalarmult_base_us) / 1000000")
 
