@@ -79,26 +79,35 @@ push @bank_only, map { sprintf('BANKKEY-9c2b7a-%04d', $_) } 1 .. 200;
 my @gov_keys  = (@shared, @gov_only);
 my @bank_keys = (@shared, @bank_only);
 
-my (@grades, @paids, @gov_rows);
+my (@grades, @paids, @fees, @gov_rows);
 my $n = 0;
 for my $k (@gov_keys) {
 	$n++;
 	my $grade = sprintf('PAYLOAD-7f3a9c-%04d', $n);
 	my $paid  = sprintf('987654%03d.123', $n);
+	# fee: small enough for psi_sum's bound, distinctive at scale 4
+	my $fee   = sprintf('%d.5926', 31415 + $n);
 	push @grades, $grade;
 	push @paids,  $paid;
-	push @gov_rows, '(' . join(', ', lit($k), lit($grade), $paid, 424242000 + $n) . ')';
+	push @fees,   $fee;
+	push @gov_rows, '(' . join(', ', lit($k), lit($grade), $paid, 424242000 + $n, $fee) . ')';
 }
+# psi_sum over the shared keys (the first rows): what the bank will learn.
+my $fee_total = 0;
+$fee_total += 31415 + $_ for 1 .. scalar(@shared);
+$fee_total = sprintf('%d.%04d', $fee_total + int(5926 * scalar(@shared) / 10000), (5926 * scalar(@shared)) % 10000);
 my @staffs = map { 424242000 + $_ } 1 .. $n;
 
 $gov->safe_psql('postgres', "
-	CREATE TABLE public.tax (code text, tax_grade text, tax_paid numeric, staff int);
+	CREATE TABLE public.tax (code text, tax_grade text, tax_paid numeric, staff int, fee numeric);
 	INSERT INTO public.tax VALUES " . join(",\n", @gov_rows) . ";
 	CREATE ROLE bank_role LOGIN PASSWORD 'pw_bank';
 	SELECT pgpriv.publish('tax', 'SELECT code, tax_grade, tax_paid, staff FROM public.tax', 'code');
 	SELECT pgpriv.permit('tax', 'bank_role', 'psi');
 	SELECT pgpriv.permit('tax', 'bank_role', 'psi_count');
 	SELECT pgpriv.permit('tax', 'bank_role', 'psi_fetch', '{tax_grade,tax_paid,staff}');
+	SELECT pgpriv.publish('fees', 'SELECT code, fee FROM public.tax', 'code');
+	SELECT pgpriv.permit('fees', 'bank_role', 'psi_sum', '{fee}');
 ");
 $bank->safe_psql('postgres', "
 	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
@@ -124,10 +133,14 @@ is($fetched, join(',', sort @want), 'psi_fetch through the relay returns the sha
 $bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT code FROM applicants')
 	       AS t(code text, tax_grade text)});
 
+is($bank->safe_psql('postgres', q{SELECT matched || ':' || total FROM pgpriv.psi_sum('gov', 'fees', 'fee', 'SELECT code FROM applicants')}),
+	scalar(@shared) . ":$fee_total", 'psi_sum through the relay: the count and the sum of the shared rows\' fees');
+
 my $cap = capture();
 note(sprintf('captured %d bytes of protocol traffic', length($cap)));
 cmp_ok(length($cap), '>', 10_000, 'the capture holds the traffic of the runs');
-for my $fn (qw(serve_psi_table serve_psi_chunk serve_oprf serve_count_begin serve_count_push serve_count_pull)) {
+for my $fn (qw(serve_psi_table serve_psi_chunk serve_oprf serve_count_begin serve_count_push serve_count_pull
+	serve_psi_sum_begin serve_psi_sum_decrypt)) {
 	ok(index($cap, $fn) >= 0, "control: the capture saw the call to $fn");
 }
 
@@ -157,6 +170,8 @@ no_leak($cap, 'non-ASCII key (as UTF-8)', grep { /[^\x00-\x7f]/ } (@gov_keys, @b
 no_leak($cap, 'text payload', @grades);
 no_leak($cap, 'numeric payload', @paids);
 no_leak($cap, 'integer payload', @staffs);
+no_leak($cap, 'psi_sum value', @fees, map { (my $v = $_) =~ s/\.//; $v } @fees);
+no_leak($cap, 'psi_sum total', $fee_total, $fee_total =~ s/\.//r);
 ok(index($cap, 'PAYLOAD-7f3a9c') < 0, 'not even the payload prefix is on the wire');
 
 # Positive control: a plain query over the same relay does show its values.
