@@ -25,6 +25,7 @@ OBJS = \
 	src/protocol/psi_oprf.o \
 	src/protocol/oprf_table.o \
 	src/protocol/psi_count.o \
+	src/protocol/ecdh.o \
 	src/protocol/admission.o \
 	src/crypto/shares.o \
 	src/catalog/identity_secret.o \

@@ -32,6 +32,7 @@
 #include "peer/call.h"
 #include "protocol/admission.h"
 #include "protocol/batch.h"
+#include "protocol/ecdh.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
 #include "wire/message.h"
@@ -43,24 +44,6 @@ PG_FUNCTION_INFO_V1(pgpriv_serve_count_push);
 PG_FUNCTION_INFO_V1(pgpriv_serve_count_finish);
 PG_FUNCTION_INFO_V1(pgpriv_serve_count_pull);
 PG_FUNCTION_INFO_V1(pgpriv_psi_count);
-
-static int
-compare_element(const void *a, const void *b)
-{
-	return memcmp(a, b, EL);
-}
-
-/* True if n elements are strictly ascending (sorted, no duplicates). */
-static bool
-strictly_ascending(const uint8 *elements, size_t n)
-{
-	size_t		i;
-
-	for (i = 1; i < n; i++)
-		if (memcmp(elements + (i - 1) * EL, elements + i * EL, EL) >= 0)
-			return false;
-	return true;
-}
 
 /* ----------------------------------------------------------------------
  * Owner's half
@@ -156,7 +139,7 @@ pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
 		count_run->owner_n = (int64) rows.keys.n;
 		count_run->owner = palloc_extended(Max(rows.keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 		batch_hash_and_mult(&rows.keys, count_run->b, count_run->owner);
-		qsort(count_run->owner, rows.keys.n, EL, compare_element);
+		qsort(count_run->owner, rows.keys.n, EL, ecdh_compare_element);
 		MemoryContextSwitchTo(old);
 	}
 	progress_end();
@@ -223,12 +206,9 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 
 	progress_begin("psi_count", session_role_name(), cr->dataset, cr->received);
 	progress_phase("owner: masking the asker's keys", cr->received);
-	masked = MemoryContextAllocExtended(cr->cxt, Max(cr->received, 1) * EL, MCXT_ALLOC_HUGE);
-	batch_mult((size_t) cr->received, cr->b, cr->asker, masked, "the asker");
+	masked = ecdh_mask_sorted(cr->cxt, cr->b, cr->asker, cr->received);
 	pfree(cr->asker);
-	qsort(masked, (size_t) cr->received, EL, compare_element);
 	cr->asker = masked;
-	sodium_memzero(cr->b, sizeof(cr->b));
 	cr->finished = true;
 	progress_end();
 	PG_RETURN_INT64(cr->owner_n);
@@ -292,22 +272,6 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
  */
 
 static int64
-parse_count_value(const char *s, const char *peer)
-{
-	char	   *end;
-	long long	v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", peer),
-				 errdetail("Expected a count, got \"%s\".", s)));
-	return v;
-}
-
-static int64
 parse_reply_int(PGresult *res, const char *peer)
 {
 	char	   *end;
@@ -329,46 +293,8 @@ bad:
 			 errdetail("Expected a count.")));
 }
 
-/* Pull n elements of part into a new buffer. */
-static uint8 *
-pull_part(PeerCall *call, const char *run, const char *part, int64 n, int64 batch)
-{
-	uint8	   *out = palloc_extended(Max(n, 1) * EL, MCXT_ALLOC_HUGE);
-	int64		got = 0;
-	char	   *sender = psprintf("peer \"%s\"", call->peer);
-
-	/* At least one pull even when n is 0: the owner ends the run on it. */
-	do
-	{
-		char		startbuf[32];
-		char		countbuf[32];
-		const char *params[4] = {run, part, startbuf, countbuf};
-		bytea	   *reply;
-		uint32		count;
-		const uint8 *items;
-		int64		want = Min(batch, n - got);
-
-		snprintf(startbuf, sizeof(startbuf), INT64_FORMAT, got);
-		snprintf(countbuf, sizeof(countbuf), INT64_FORMAT, want);
-		reply = peer_call_bytea(call, "SELECT pgpriv.serve_count_pull($1, $2, $3::int8, $4::int4)", 4, params, NULL);
-		items = wire_unpack_fixed(reply, WIRE_OWNER_ELEMENTS, EL, (uint32) want, &count, sender);
-		if ((int64) count != want)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("%u elements where %lld were due.", count, (long long) want)));
-		memcpy(out + got * EL, items, (size_t) count * EL);
-		got += count;
-		pfree(reply);
-		progress_advance(got, call->bytes_in, call->bytes_out);
-	} while (got < n);
-	if (!strictly_ascending(out, (size_t) n))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", sender),
-				 errdetail("Masked elements are not distinct and sorted.")));
-	return out;
-}
+static const char *const count_pull_sql =
+"SELECT pgpriv.serve_count_pull($1, $2, $3::int8, $4::int4)";
 
 /* pgpriv.psi_count(peer name, dataset text, keys_query text) → bigint */
 Datum
@@ -429,8 +355,8 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 					 errmsg("malformed message from %s", sender),
 					 errdetail("Expected the batch limit and the dataset's key count.")));
 		}
-		batch = parse_count_value(PQgetvalue(res, 0, 0), server);
-		owner_n = parse_count_value(PQgetvalue(res, 0, 1), server);
+		batch = ecdh_parse_count(PQgetvalue(res, 0, 0), server);
+		owner_n = ecdh_parse_count(PQgetvalue(res, 0, 1), server);
 		PQclear(res);
 		batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
 		if (owner_n > (int64) pgpriv_max_run_keys)
@@ -459,9 +385,11 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 					 errdetail("The dataset's key count changed during the run.")));
 
 		progress_phase("asker: receiving masked keys", keys.n);
-		theirs = pull_part(&call, run, "asker", (int64) keys.n, batch);
+		theirs = ecdh_pull_part(&call, count_pull_sql, run, "asker", WIRE_OWNER_ELEMENTS, EL,
+								(int64) keys.n, batch, false);
 		progress_phase("asker: receiving the dataset's masked keys", owner_n);
-		owner = pull_part(&call, run, "owner", owner_n, batch);
+		owner = ecdh_pull_part(&call, count_pull_sql, run, "owner", WIRE_OWNER_ELEMENTS, EL,
+							   owner_n, batch, true);
 
 		progress_phase("asker: counting", owner_n);
 		mine = palloc_extended(Max(owner_n, 1) * EL, MCXT_ALLOC_HUGE);
@@ -474,7 +402,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	for (i = 0; i < (size_t) owner_n; i++)
-		if (bsearch(mine + i * EL, theirs, keys.n, EL, compare_element) != NULL)
+		if (bsearch(mine + i * EL, theirs, keys.n, EL, ecdh_compare_element) != NULL)
 			matched++;
 
 	catalog_enter_owner(&oc);

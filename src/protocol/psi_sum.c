@@ -43,6 +43,7 @@
 #include "peer/call.h"
 #include "protocol/admission.h"
 #include "protocol/batch.h"
+#include "protocol/ecdh.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
 #include "wire/message.h"
@@ -61,24 +62,6 @@ PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_finish);
 PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_pull);
 PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_decrypt);
 PG_FUNCTION_INFO_V1(pgpriv_psi_sum);
-
-static int
-compare_element(const void *a, const void *b)
-{
-	return memcmp(a, b, EL);
-}
-
-/* True if n items of the given size are strictly ascending in their first 32 bytes. */
-static bool
-strictly_ascending(const uint8 *items, size_t n, size_t size)
-{
-	size_t		i;
-
-	for (i = 1; i < n; i++)
-		if (memcmp(items + (i - 1) * size, items + i * size, EL) >= 0)
-			return false;
-	return true;
-}
 
 static void
 malformed_from(const char *sender, const char *detail) pg_attribute_noreturn();
@@ -362,7 +345,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 			memcpy(psum_run->entries + i * ENTRY + EL, cts + i * CT, CT);
 		}
 		/* Sorting by the masked key hides which entry is which key. */
-		qsort(psum_run->entries, keys.n, ENTRY, compare_element);
+		qsort(psum_run->entries, keys.n, ENTRY, ecdh_compare_element);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(work);
 	}
@@ -419,12 +402,9 @@ pgpriv_serve_psi_sum_finish(PG_FUNCTION_ARGS)
 											 (long long) sr->received, (long long) sr->expected));
 	progress_begin("psi_sum", session_role_name(), sr->dataset, sr->received);
 	progress_phase("owner: masking the asker's keys", sr->received);
-	masked = MemoryContextAllocExtended(sr->cxt, Max(sr->received, 1) * EL, MCXT_ALLOC_HUGE);
-	batch_mult((size_t) sr->received, sr->b, sr->asker, masked, "the asker");
+	masked = ecdh_mask_sorted(sr->cxt, sr->b, sr->asker, sr->received);
 	pfree(sr->asker);
-	qsort(masked, (size_t) sr->received, EL, compare_element);
 	sr->asker = masked;
-	sodium_memzero(sr->b, sizeof(sr->b));
 	sr->finished = true;
 	progress_end();
 	PG_RETURN_INT64(sr->owner_n);
@@ -545,52 +525,8 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------------
  */
 
-static int64
-parse_count_value(const char *s, const char *sender)
-{
-	char	   *end;
-	long long	v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < 0)
-		malformed_from(sender, psprintf("Expected a count, got \"%s\".", s));
-	return v;
-}
-
-/* Pull n items of part (item_size bytes each) into a new buffer. */
-static uint8 *
-pull_part(PeerCall *call, const char *run, const char *part, WireType type, size_t item_size,
-		  int64 n, int64 batch, const char *sender)
-{
-	uint8	   *out = palloc_extended(Max(n, 1) * item_size, MCXT_ALLOC_HUGE);
-	int64		got = 0;
-
-	while (got < n)
-	{
-		char		startbuf[32];
-		char		countbuf[32];
-		const char *params[4] = {run, part, startbuf, countbuf};
-		bytea	   *reply;
-		uint32		count;
-		const uint8 *items;
-		int64		want = Min(batch, n - got);
-
-		snprintf(startbuf, sizeof(startbuf), INT64_FORMAT, got);
-		snprintf(countbuf, sizeof(countbuf), INT64_FORMAT, want);
-		reply = peer_call_bytea(call, "SELECT pgpriv.serve_psi_sum_pull($1, $2, $3::int8, $4::int4)", 4, params, NULL);
-		items = wire_unpack_fixed(reply, type, (uint32) item_size, (uint32) want, &count, sender);
-		if ((int64) count != want)
-			malformed_from(sender, psprintf("%u items where %lld were due.", count, (long long) want));
-		memcpy(out + got * item_size, items, (size_t) count * item_size);
-		got += count;
-		pfree(reply);
-		progress_advance(got, call->bytes_in, call->bytes_out);
-	}
-	if (!strictly_ascending(out, (size_t) n, item_size))
-		malformed_from(sender, "Masked elements are not distinct and sorted.");
-	return out;
-}
+static const char *const psum_pull_sql =
+"SELECT pgpriv.serve_psi_sum_pull($1, $2, $3::int8, $4::int4)";
 
 /* The sum of the matched entries' ciphertexts; every ciphertext is checked. */
 static void
@@ -771,8 +707,8 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			PQclear(res);
 			malformed_from(sender, "Expected the batch limit, the dataset's key count and a key share.");
 		}
-		batch = parse_count_value(PQgetvalue(res, 0, 0), sender);
-		owner_n = parse_count_value(PQgetvalue(res, 0, 1), sender);
+		batch = ecdh_parse_count(PQgetvalue(res, 0, 0), server);
+		owner_n = ecdh_parse_count(PQgetvalue(res, 0, 1), server);
 		PQclear(res);
 		batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
 		if (owner_n > (int64) pgpriv_max_run_keys)
@@ -799,7 +735,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		progress_phase("asker: owner masks the asker's keys", 0);
 		res = peer_call_text(&call, "SELECT pgpriv.serve_psi_sum_finish($1)", 1, run_params);
 		if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0) ||
-			parse_count_value(PQgetvalue(res, 0, 0), sender) != owner_n)
+			ecdh_parse_count(PQgetvalue(res, 0, 0), server) != owner_n)
 		{
 			PQclear(res);
 			malformed_from(sender, "The dataset's key count changed during the run.");
@@ -807,9 +743,11 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		PQclear(res);
 
 		progress_phase("asker: receiving masked keys", keys.n);
-		theirs = pull_part(&call, run, "asker", WIRE_OWNER_ELEMENTS, EL, (int64) keys.n, batch, sender);
+		theirs = ecdh_pull_part(&call, psum_pull_sql, run, "asker", WIRE_OWNER_ELEMENTS, EL,
+								(int64) keys.n, batch, false);
 		progress_phase("asker: receiving the dataset's masked keys and ciphertexts", owner_n);
-		entries = pull_part(&call, run, "owner", WIRE_PSUM_ENTRIES, ENTRY, owner_n, batch, sender);
+		entries = ecdh_pull_part(&call, psum_pull_sql, run, "owner", WIRE_PSUM_ENTRIES, ENTRY,
+								 owner_n, batch, false);
 
 		progress_phase("asker: matching", owner_n);
 		owner_elements = palloc_extended(Max(owner_n, 1) * EL, MCXT_ALLOC_HUGE);
@@ -819,7 +757,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		batch_mult((size_t) owner_n, a, owner_elements, mine, sender);
 		flags = palloc0(Max(owner_n, 1));
 		for (i = 0; i < (size_t) owner_n; i++)
-			if (bsearch(mine + i * EL, theirs, keys.n, EL, compare_element) != NULL)
+			if (bsearch(mine + i * EL, theirs, keys.n, EL, ecdh_compare_element) != NULL)
 			{
 				flags[i] = 1;
 				matched++;

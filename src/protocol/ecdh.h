@@ -1,0 +1,42 @@
+/*
+ * ecdh.h — what psi_count and psi_sum share: shuffled ECDH over
+ * ristretto255 (ARCHITECTURE.md protocols 2 and 3).
+ *
+ * Both mask the asker's keys twice (a·H(x), then b·a·H(x)) and the owner's
+ * once per side (b·H(y), then a·b·H(y)), and exchange the masked sets sorted
+ * by value, which from the other side's view is a random order.
+ */
+#ifndef PGPRIV_PROTOCOL_ECDH_H
+#define PGPRIV_PROTOCOL_ECDH_H
+
+#include "peer/call.h"
+#include "wire/message.h"
+
+#define ECDH_EL 32				/* bytes per ristretto255 element */
+
+/* Order of items by their first 32 bytes (the masked element). */
+extern int	ecdh_compare_element(const void *a, const void *b);
+
+/* True if n items of item_size bytes are strictly ascending in their first 32 bytes. */
+extern bool ecdh_strictly_ascending(const uint8 *items, size_t n, size_t item_size);
+
+/*
+ * Owner: b·elements for the n elements the asker sent, sorted, in a new
+ * buffer in cxt; b is wiped afterwards (the run's last use of it).
+ */
+extern uint8 *ecdh_mask_sorted(MemoryContext cxt, uint8 b[ECDH_EL], const uint8 *elements, int64 n);
+
+/* Asker: a count sent by the peer as text (08P01 if it is not one). */
+extern int64 ecdh_parse_count(const char *s, const char *peer);
+
+/*
+ * Asker: pull n items (item_size bytes each, message type type) of part
+ * ('asker' or 'owner') with pull_sql(run, part, start, count), batch items
+ * per call; checks counts and that the items are distinct and sorted.  With
+ * at_least_once, one call is made even when n is 0 (the owner ends the run
+ * on the last pull).
+ */
+extern uint8 *ecdh_pull_part(PeerCall *call, const char *pull_sql, const char *run, const char *part,
+							 WireType type, size_t item_size, int64 n, int64 batch, bool at_least_once);
+
+#endif
