@@ -32,7 +32,11 @@ OBJS = \
 	src/share_primitives.o \
 	src/protocol/secure_sum.o \
 	src/crypto/elgamal.o \
-	src/protocol/psi_sum.o
+	src/protocol/psi_sum.o \
+	src/crypto/lwe_pir.o \
+	src/crypto/pir_cuckoo.o \
+	src/protocol/pir_serve.o \
+	src/protocol/pir.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"

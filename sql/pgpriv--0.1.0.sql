@@ -1019,6 +1019,92 @@ CREATE FUNCTION pgpriv.psi_sum(peer name, dataset text, value_column text, keys_
 COMMENT ON FUNCTION pgpriv.psi_sum(name, text, text, text) IS
   'How many of your keys are in the peer''s dataset and the total of one permitted column over them (scale 4, |total| < 2^42 units of 10^-4); nothing about which keys matched';
 
+-- ---------------------------------------------------------------------------
+-- Private lookup (pir: LWE PIR over OPRF-locked records, protocol 4)
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE pgpriv.served_pir (
+  dataset       text NOT NULL REFERENCES pgpriv.dataset(name) ON DELETE CASCADE,
+  peer_role     name NOT NULL,
+  version       text NOT NULL,
+  epoch         bigint NOT NULL CHECK (epoch > 0),
+  seed          bytea NOT NULL CHECK (length(seed) = 16),
+  rows          integer NOT NULL,
+  cols          integer NOT NULL,
+  slot_bytes    integer NOT NULL,
+  slots_per_col integer NOT NULL,
+  columns       text[] NOT NULL,
+  hint_hash     bytea NOT NULL CHECK (length(hint_hash) = 32),
+  signature     bytea NOT NULL CHECK (length(signature) = 64),
+  built_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  PRIMARY KEY (dataset, peer_role)
+);
+REVOKE ALL ON pgpriv.served_pir FROM PUBLIC;
+COMMENT ON TABLE pgpriv.served_pir IS
+  'Owner side: the current PIR epoch per (dataset, peer role); D and the hint are in a derived cache file pgpriv_pir/<hash>.<epoch> under the data directory';
+
+CREATE TABLE pgpriv.peer_pir (
+  server      text NOT NULL,
+  remote_user text NOT NULL,
+  dataset     text NOT NULL,
+  epoch       bigint NOT NULL,
+  hint_hash   bytea NOT NULL CHECK (length(hint_hash) = 32),
+  hint        bytea NOT NULL,
+  fetched_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  PRIMARY KEY (server, remote_user, dataset)
+);
+ALTER TABLE pgpriv.peer_pir ALTER COLUMN hint SET STORAGE EXTERNAL;
+REVOKE ALL ON pgpriv.peer_pir FROM PUBLIC;
+COMMENT ON TABLE pgpriv.peer_pir IS
+  'Asker side: PIR hints downloaded from peers (hash and signature checked), reused while their epoch is current';
+
+CREATE FUNCTION pgpriv.serve_pir_setup(dataset text, run text)
+  RETURNS TABLE(epoch bigint, seed bytea, rows integer, cols integer, slot_bytes integer,
+                slots_per_col integer, hint_chunks integer, hint_hash bytea, signature bytea,
+                columns text[], batch_limit integer)
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_pir_setup'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_pir_setup(text, text) IS
+  'Serving (called by a peer): rebuild the PIR database and hint of an admitted pir run if the data changed, and describe the current epoch (signed hint hash)';
+
+CREATE FUNCTION pgpriv.serve_pir_hint(dataset text, run text, epoch bigint, chunk integer)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_pir_hint'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_pir_hint(text, text, bigint, integer) IS
+  'Serving (called by a peer): one 8 MiB chunk of the PIR hint of the current epoch';
+
+CREATE FUNCTION pgpriv.serve_pir_answer(dataset text, run text, epoch bigint, queries bytea)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_pir_answer'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_pir_answer(text, text, bigint, bytea) IS
+  'Serving (called by a peer): answer a batch of LWE PIR queries in one pass over the database (at most two per admitted key)';
+
+CREATE FUNCTION pgpriv.pir(peer name, dataset text, key text)
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'pgpriv_pir_key'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.pir(name, text, text) IS
+  'Private lookup: permitted columns of the peer''s rows with this key, the peer not learning which key; AS t(key text, col type, ...) chooses the columns';
+
+CREATE FUNCTION pgpriv.pir(peer name, dataset text, keys text[])
+  RETURNS SETOF record
+  AS 'MODULE_PATHNAME', 'pgpriv_pir_keys'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.pir(name, text, text[]) IS
+  'Private lookup of several keys in one answer pass; the peer learns how many keys, not which';
+
+CREATE FUNCTION pgpriv.pir_sync(peer name, dataset text)
+  RETURNS void
+  AS 'MODULE_PATHNAME', 'pgpriv_pir_sync'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.pir_sync(name, text) IS
+  'Fetch or refresh the PIR hint of a peer''s dataset (a lookup does this by itself when needed)';
+
 -- pg_dump keeps configuration: datasets, permits, keys, identity, audit.
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.identity_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.dataset', '');

@@ -12,4 +12,11 @@
  */
 extern void identity_active_keypair(uint8 public_key[32], uint8 secret_key[32]);
 
+/*
+ * The Ed25519 secret key (libsodium's 64-byte form) of the active identity,
+ * for signing what this party publishes (PIR hints, protocol 4).  The caller
+ * wipes it when done.
+ */
+extern void identity_active_signing_key(uint8 secret_key[64]);
+
 #endif

@@ -34,7 +34,7 @@ admissible_capability(const char *capability)
 	/* secure_sum too: its budget is also the number of keys asked. */
 	return strcmp(capability, "psi") == 0 || strcmp(capability, "psi_fetch") == 0 ||
 		strcmp(capability, "psi_count") == 0 || strcmp(capability, "secure_sum") == 0 ||
-		strcmp(capability, "psi_sum") == 0;
+		strcmp(capability, "psi_sum") == 0 || strcmp(capability, "pir") == 0;
 }
 
 /*

@@ -31,8 +31,8 @@ oprf_table_seal_context(const char *dataset, const char *capability)
 }
 
 /* Serialise one row's permitted values: per column u32 length (or ~0 for NULL) and bytes. */
-static void
-payload_serialise(StringInfo buf, char **values, int ncol)
+void
+oprf_table_payload_serialise(StringInfo buf, char **values, int ncol)
 {
 	int			c;
 
@@ -77,7 +77,7 @@ oprf_table_version(const DatasetRows *rows, int32 key_generation, const char *ca
 	{
 		crypto_generichash_state rs;
 
-		payload_serialise(&buf, rows->values + i * rows->ncolumns, rows->ncolumns);
+		oprf_table_payload_serialise(&buf, rows->values + i * rows->ncolumns, rows->ncolumns);
 		crypto_generichash_init(&rs, NULL, 0, 16);
 		crypto_generichash_update(&rs, (const uint8 *) &rows->keys.lens[i], sizeof(size_t));
 		crypto_generichash_update(&rs, rows->keys.data[i], rows->keys.lens[i]);
@@ -174,7 +174,7 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 		{
 			unsigned long long ctlen;
 
-			payload_serialise(&plain, rows->values + i * ncol, ncol);
+			oprf_table_payload_serialise(&plain, rows->values + i * ncol, ncol);
 			if (plain.len + TAG_BYTES + NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES > MAX_ENTRY_BYTES)
 				ereport(ERROR,
 						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

@@ -43,6 +43,9 @@ typedef struct Table
 /* Additional data binding a sealed payload to its dataset and capability. */
 extern char *oprf_table_seal_context(const char *dataset, const char *capability);
 
+/* Owner: one row's permitted values as the sealed payload (u32 length or ~0 for NULL, bytes). */
+extern void oprf_table_payload_serialise(StringInfo buf, char **values, int ncol);
+
 /* Owner: the version a table built from these rows would have (order-independent digest). */
 extern char *oprf_table_version(const DatasetRows *rows, int32 key_generation, const char *capability,
 								List *columns);

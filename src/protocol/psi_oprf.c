@@ -67,6 +67,14 @@ check_capability(const char *capability)
 				 errmsg("the OPRF table serves psi and psi_fetch, not \"%s\"", capability)));
 }
 
+/* serve_oprf also evaluates the keys of a pir run (protocol 4). */
+static void
+check_oprf_capability(const char *capability)
+{
+	if (strcmp(capability, "pir") != 0)
+		check_capability(capability);
+}
+
 /* ----------------------------------------------------------------------
  * Owner's half
  * ----------------------------------------------------------------------
@@ -214,7 +222,7 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	uint8		sk[32];
 	bytea	   *reply;
 
-	check_capability(capability);
+	check_oprf_capability(capability);
 	admission = admission_require(run, dataset, capability);
 	/* The permit may have been revoked since the run was admitted. */
 	permit_require(dataset, capability, &ds, &permit);
@@ -235,7 +243,8 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 
 	reply = wire_pack_fixed(WIRE_EVALUATED, evaluated, count, OPRF_ELEMENT_BYTES);
 	admission_serve(admission, count, VARSIZE_ANY_EXHDR(msg), VARSIZE_ANY_EXHDR(reply));
-	if (admission->served == admission->keys)
+	/* A pir run goes on to its answer pass, which completes it. */
+	if (admission->served == admission->keys && strcmp(capability, "pir") != 0)
 		admission_complete(admission, admission->served);
 	PG_RETURN_BYTEA_P(reply);
 }

@@ -1,0 +1,745 @@
+/*
+ * pir.c — private lookup by LWE PIR over OPRF-locked records
+ * (ARCHITECTURE.md protocol 4; docs/pir.md), the asker's half: pir and
+ * pir_sync.
+ *
+ * The asker admits a run for its n keys, has the owner evaluate them
+ * blinded (serve_oprf, counted against max_keys), derives each key's OPRF
+ * output F and from it the two candidate columns of D, and fetches the
+ * current hint unless its cached copy is of the current epoch, checking the
+ * hint's hash and the owner's Ed25519 signature (server option signing_key).
+ * It then sends two LWE queries per key, all answered in one pass, decodes
+ * both columns, looks for its tag and opens the record.  The owner sees
+ * only blinded elements and LWE ciphertexts: it learns how many keys were
+ * looked up, never which.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "commands/defrem.h"
+
+#include "pgpriv.h"
+#include "catalog/pgpriv_catalog.h"
+#include "crypto/lwe_pir.h"
+#include "crypto/oprf.h"
+#include "crypto/pir_cuckoo.h"
+#include "peer/call.h"
+#include "peer/fdw_options.h"
+#include "protocol/batch.h"
+#include "protocol/oprf_table.h"
+#include "protocol/pir.h"
+#include "protocol/progress.h"
+#include "wire/message.h"
+
+PG_FUNCTION_INFO_V1(pgpriv_pir_key);
+PG_FUNCTION_INFO_V1(pgpriv_pir_keys);
+PG_FUNCTION_INFO_V1(pgpriv_pir_sync);
+
+/* The owner's description of the current epoch, checked. */
+typedef struct PirSetup
+{
+	int64		epoch;
+	uint8		seed[LWE_PIR_SEED_BYTES];
+	lwe_pir_layout layout;
+	int32		hint_chunks;
+	uint8		hint_hash[PIR_HASH_BYTES];
+	uint8		signature[crypto_sign_BYTES];
+	List	   *columns;
+	int32		batch_limit;
+	uint32	   *hint;			/* rows × n words, once obtained */
+	bool		cached;
+} PirSetup;
+
+static void
+malformed(const char *peer, const char *detail) pg_attribute_noreturn();
+
+static void
+malformed(const char *peer, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from peer \"%s\"", peer),
+			 errdetail("%s", detail)));
+}
+
+/* The peer's Ed25519 key from the server option signing_key (22023 if absent). */
+static void
+peer_signing_key(const char *server, uint8 pk[32])
+{
+	ForeignServer *fs = GetForeignServerByName(server, false);
+	ListCell   *lc;
+
+	foreach(lc, fs->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "signing_key") == 0)
+		{
+			if (!peer_decode_key(defGetString(def), pk))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"signing_key\" of server \"%s\" is not a key", server)));
+			return;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("server \"%s\" has no signing_key option, so its PIR hints cannot be checked", server),
+			 errhint("Ask the database administrator to set it from the peer's pgpriv.identity_card(): "
+					 "ALTER SERVER %s OPTIONS (ADD signing_key '...').", server)));
+}
+
+/* A bytea in hex text form ("\x…") of exactly len bytes. */
+static void
+parse_hex_bytes(const char *text, uint8 *out, size_t len, const char *peer, const char *what)
+{
+	size_t		got;
+
+	if (strncmp(text, "\\x", 2) != 0 || strlen(text + 2) != 2 * len ||
+		sodium_hex2bin(out, len, text + 2, 2 * len, NULL, &got, NULL) != 0 || got != len)
+		malformed(peer, psprintf("The %s is malformed.", what));
+}
+
+static int64
+pir_parse_int(const char *s, int64 lo, int64 hi, const char *peer, const char *what)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		malformed(peer, psprintf("Impossible %s: \"%s\".", what, s));
+	return v;
+}
+
+static List *
+parse_columns(const char *lit, const char *peer)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	List	   *out = NIL;
+	size_t		len = strlen(lit);
+
+	/* The owner sends a one-dimensional text[] literal; check its shape before parsing. */
+	if (len < 2 || lit[0] != '{' || lit[len - 1] != '}')
+		malformed(peer, "The column list is malformed.");
+	arr = DatumGetArrayTypeP(OidInputFunctionCall(F_ARRAY_IN, (char *) lit, TEXTOID, -1));
+	if (ARR_NDIM(arr) > 1)
+		malformed(peer, "The column list is not one-dimensional.");
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			malformed(peer, "The column list has a NULL.");
+		out = lappend(out, TextDatumGetCString(elems[i]));
+	}
+	return out;
+}
+
+/* Ask the owner to set up (or keep) the current epoch; check its signature. */
+static void
+pir_setup(PeerCall *call, const char *dataset, const char *run, const uint8 signing_pk[32], PirSetup *s)
+{
+	const char *params[2] = {dataset, run};
+	PGresult   *res = peer_call_text(call,
+									 "SELECT epoch, seed, rows, cols, slot_bytes, slots_per_col, hint_chunks, "
+									 "hint_hash, signature, columns, batch_limit FROM pgpriv.serve_pir_setup($1, $2)",
+									 2, params);
+	lwe_pir_layout checked;
+	StringInfoData msg;
+	int			i;
+	size_t		hint_bytes;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 11)
+	{
+		PQclear(res);
+		malformed(call->peer, "The PIR setup is malformed.");
+	}
+	for (i = 0; i < 11; i++)
+		if (PQgetisnull(res, 0, i))
+		{
+			PQclear(res);
+			malformed(call->peer, "The PIR setup has a NULL.");
+		}
+	s->epoch = pir_parse_int(PQgetvalue(res, 0, 0), 1, PG_INT64_MAX, call->peer, "epoch");
+	parse_hex_bytes(PQgetvalue(res, 0, 1), s->seed, LWE_PIR_SEED_BYTES, call->peer, "seed");
+	s->layout.rows = (uint32) pir_parse_int(PQgetvalue(res, 0, 2), 1, LWE_PIR_MAX_ROWS, call->peer, "row count");
+	s->layout.cols = (uint32) pir_parse_int(PQgetvalue(res, 0, 3), 1, LWE_PIR_MAX_COLS, call->peer, "column count");
+	s->layout.slot_bytes = (uint32) pir_parse_int(PQgetvalue(res, 0, 4), PIR_RECORD_OVERHEAD,
+											  PIR_RECORD_OVERHEAD + PIR_MAX_PAYLOAD_BYTES, call->peer, "slot size");
+	s->layout.slots_per_col = (uint32) pir_parse_int(PQgetvalue(res, 0, 5), 1, LWE_PIR_MAX_ROWS, call->peer, "slot count");
+	s->hint_chunks = (int32) pir_parse_int(PQgetvalue(res, 0, 6), 1, PG_INT32_MAX, call->peer, "hint chunk count");
+	parse_hex_bytes(PQgetvalue(res, 0, 7), s->hint_hash, PIR_HASH_BYTES, call->peer, "hint hash");
+	parse_hex_bytes(PQgetvalue(res, 0, 8), s->signature, crypto_sign_BYTES, call->peer, "hint signature");
+	s->columns = parse_columns(PQgetvalue(res, 0, 9), call->peer);
+	s->batch_limit = (int32) pir_parse_int(PQgetvalue(res, 0, 10), 1, PG_INT32_MAX, call->peer, "batch limit");
+	PQclear(res);
+
+	if (lwe_pir_layout_for_shape(s->layout.rows, s->layout.cols, &checked) != LWE_PIR_OK ||
+		(uint64) s->layout.slots_per_col * s->layout.slot_bytes > s->layout.rows)
+		malformed(call->peer, "The PIR layout is impossible.");
+	hint_bytes = lwe_pir_hint_bytes(&s->layout);
+	if ((size_t) s->hint_chunks != (hint_bytes + PIR_HINT_CHUNK_BYTES - 1) / PIR_HINT_CHUNK_BYTES)
+		malformed(call->peer, "The hint chunk count does not match the layout.");
+	if (hint_bytes > (size_t) pgpriv_max_table_mb * 1024 * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the PIR hint of dataset \"%s\" at peer \"%s\" exceeds pgpriv.max_table_mb (%d MB)",
+						dataset, call->peer, pgpriv_max_table_mb)));
+
+	initStringInfo(&msg);
+	pir_signed_message(&msg, dataset, peer_remote_user(call->peer), s->epoch, s->seed, &s->layout,
+					   s->columns, s->hint_hash);
+	if (crypto_sign_verify_detached(s->signature, (const uint8 *) msg.data, msg.len, signing_pk) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("the PIR hint of dataset \"%s\" from peer \"%s\" does not carry a valid signature",
+						dataset, call->peer),
+				 errdetail("The signature does not verify under the server's signing_key option."),
+				 errhint("Check signing_key against the peer's pgpriv.identity_card().")));
+	s->hint = NULL;
+	s->cached = false;
+}
+
+/* The cached hint for this epoch and hash, or NULL. */
+static uint32 *
+hint_cache_load(const char *server, const char *remote_user, const char *dataset, const PirSetup *s)
+{
+	OwnerContext owner;
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID};
+	Datum		args[5];
+	uint32	   *hint = NULL;
+	size_t		hint_bytes = lwe_pir_hint_bytes(&s->layout);
+	MemoryContext caller = CurrentMemoryContext;
+
+	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(remote_user);
+	args[2] = CStringGetTextDatum(dataset);
+	args[3] = Int64GetDatum(s->epoch);
+	args[4] = PointerGetDatum(cstring_to_text_with_len((const char *) s->hint_hash, PIR_HASH_BYTES));
+	catalog_enter_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT hint FROM pgpriv.peer_pir WHERE server = $1 AND remote_user = $2 "
+							  "AND dataset = $3 AND epoch = $4 AND hint_hash = $5",
+							  5, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.peer_pir");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		bytea	   *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		uint8		h[PIR_HASH_BYTES];
+
+		/* Check the copy too: a damaged cache is refetched, never used. */
+		if (!isnull && VARSIZE_ANY_EXHDR(b) == hint_bytes)
+		{
+			crypto_generichash(h, sizeof(h), (const uint8 *) VARDATA_ANY(b), hint_bytes, NULL, 0);
+			if (sodium_memcmp(h, s->hint_hash, sizeof(h)) == 0)
+			{
+				hint = MemoryContextAllocHuge(caller, hint_bytes);
+				memcpy(hint, VARDATA_ANY(b), hint_bytes);
+			}
+		}
+	}
+	SPI_finish();
+	catalog_leave_owner(&owner);
+	return hint;
+}
+
+static void
+hint_cache_store(const char *server, const char *remote_user, const char *dataset, const PirSetup *s)
+{
+	OwnerContext owner;
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID};
+	Datum		args[6];
+	size_t		hint_bytes = lwe_pir_hint_bytes(&s->layout);
+	bytea	   *b = palloc_extended(VARHDRSZ + hint_bytes, MCXT_ALLOC_HUGE);
+
+	SET_VARSIZE(b, VARHDRSZ + hint_bytes);
+	memcpy(VARDATA(b), s->hint, hint_bytes);
+	args[0] = CStringGetTextDatum(server);
+	args[1] = CStringGetTextDatum(remote_user);
+	args[2] = CStringGetTextDatum(dataset);
+	args[3] = Int64GetDatum(s->epoch);
+	args[4] = PointerGetDatum(cstring_to_text_with_len((const char *) s->hint_hash, PIR_HASH_BYTES));
+	args[5] = PointerGetDatum(b);
+	catalog_enter_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("INSERT INTO pgpriv.peer_pir (server, remote_user, dataset, epoch, hint_hash, hint) "
+							  "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (server, remote_user, dataset) DO UPDATE "
+							  "SET epoch = EXCLUDED.epoch, hint_hash = EXCLUDED.hint_hash, hint = EXCLUDED.hint, "
+							  "fetched_at = pg_catalog.clock_timestamp()",
+							  6, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store pgpriv.peer_pir");
+	SPI_finish();
+	catalog_leave_owner(&owner);
+	pfree(b);
+}
+
+/* The hint of the current epoch: cached, or downloaded, checked against its signed hash and cached. */
+static void
+pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *s)
+{
+	char	   *remote_user = peer_remote_user(call->peer);
+	size_t		hint_bytes = lwe_pir_hint_bytes(&s->layout);
+	size_t		off = 0;
+	int32		c;
+	char		epochbuf[24];
+	char		chunkbuf[16];
+	uint8		h[PIR_HASH_BYTES];
+
+	s->hint = hint_cache_load(call->peer, remote_user, dataset, s);
+	if (s->hint != NULL)
+	{
+		s->cached = true;
+		return;
+	}
+	progress_phase("asker: downloading the hint", s->hint_chunks);
+	s->hint = palloc_extended(hint_bytes, MCXT_ALLOC_HUGE);
+	snprintf(epochbuf, sizeof(epochbuf), "%lld", (long long) s->epoch);
+	for (c = 0; c < s->hint_chunks; c++)
+	{
+		const char *params[4] = {dataset, run, epochbuf, chunkbuf};
+		bytea	   *chunk;
+		size_t		want = Min((size_t) PIR_HINT_CHUNK_BYTES, hint_bytes - off);
+
+		snprintf(chunkbuf, sizeof(chunkbuf), "%d", c);
+		chunk = peer_call_bytea(call, "SELECT pgpriv.serve_pir_hint($1, $2, $3::int8, $4::int4)", 4, params, NULL);
+		if (VARSIZE_ANY_EXHDR(chunk) != want)
+			malformed(call->peer, psprintf("Hint chunk %d has %zu bytes, %zu were expected.",
+										   c, (size_t) VARSIZE_ANY_EXHDR(chunk), want));
+		memcpy((uint8 *) s->hint + off, VARDATA_ANY(chunk), want);
+		off += want;
+		pfree(chunk);
+		progress_advance(c + 1, call->bytes_in, call->bytes_out);
+	}
+	crypto_generichash(h, sizeof(h), (const uint8 *) s->hint, hint_bytes, NULL, 0);
+	if (sodium_memcmp(h, s->hint_hash, sizeof(h)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("the PIR hint of dataset \"%s\" from peer \"%s\" does not match its signed hash",
+						dataset, call->peer)));
+	hint_cache_store(call->peer, remote_user, dataset, s);
+}
+
+/* Admit a run of nkeys at the owner. */
+static void
+pir_admit(PeerCall *call, const char *dataset, const char *run, size_t nkeys)
+{
+	char	   *n = psprintf("%zu", nkeys);
+	const char *params[4] = {dataset, "pir", run, n};
+
+	PQclear(peer_call_text(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, params));
+}
+
+/* The owner evaluates the blinded keys (max_keys counts these); F per key into outputs. */
+static void
+pir_evaluate(PeerCall *call, const char *dataset, const char *run, const KeySet *keys,
+			 int32 batch_limit, uint8 *outputs)
+{
+	size_t		n = keys->n;
+	size_t		batch = (size_t) Min(pgpriv_batch_size, batch_limit);
+	uint8	   *blinds = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
+	uint8	   *blinded = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
+	char	   *sender = psprintf("peer \"%s\"", call->peer);
+	const char *params[3] = {dataset, "pir", run};
+	size_t		start;
+
+	progress_phase("asker: blinded OPRF evaluation", n);
+	batch_random_scalars(n, blinds);
+	batch_blind(keys, blinds, blinded);
+	for (start = 0; start < n; start += batch)
+	{
+		size_t		m = Min(batch, n - start);
+		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * 32, (uint32) m, 32);
+		bytea	   *reply = peer_call_bytea(call, "SELECT pgpriv.serve_oprf($1, $2, $3, $4)", 3, params, msg);
+		uint32		count;
+		const uint8 *items = wire_unpack_fixed(reply, WIRE_EVALUATED, 32, (uint32) m, &count, sender);
+		KeySet		slice;
+
+		if (count != m)
+			malformed(call->peer, psprintf("%u evaluated elements for %zu blinded ones.", count, m));
+		slice.n = m;
+		slice.data = keys->data + start;
+		slice.lens = keys->lens + start;
+		slice.text = keys->text + start;
+		batch_finalize(&slice, blinds + start * 32, items, outputs + start * OPRF_OUTPUT_BYTES, sender);
+		pfree(msg);
+		pfree(reply);
+		progress_advance(start + m, call->bytes_in, call->bytes_out);
+	}
+	sodium_memzero(blinds, Max(n, 1) * 32);
+}
+
+/* One opened record: the key it answers and its payload values. */
+typedef struct PirHit
+{
+	size_t		key;
+	char	  **values;
+} PirHit;
+
+/*
+ * Queries for both candidate columns of every key, answered in as few
+ * passes as the message limit allows; decodes, finds tags and opens records.
+ * Fresh s and e for every query.
+ */
+static List *
+pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup *s,
+		   const KeySet *keys, const uint8 *outputs)
+{
+	const lwe_pir_layout *L = &s->layout;
+	size_t		n = keys->n;
+	size_t		nq = 2 * n;
+	size_t		qbytes = lwe_pir_query_bytes(L);
+	size_t		abytes = lwe_pir_answer_bytes(L);
+	size_t		per = Max((size_t) 2, (PIR_MAX_ANSWER_BYTES / Max(qbytes, abytes)) & ~(size_t) 1);
+	uint32	   *cols = palloc_extended(Max(nq, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
+	uint8	   *column = palloc(L->rows);
+	char	   *ad = oprf_table_seal_context(dataset, "pir");
+	char		epochbuf[24];
+	StringInfoData plain;
+	List	   *hits = NIL;
+	int			ncol = list_length(s->columns);
+	size_t		start;
+	size_t		i;
+
+	snprintf(epochbuf, sizeof(epochbuf), "%lld", (long long) s->epoch);
+	for (i = 0; i < n; i++)
+		pir_cuckoo_columns(L, outputs + i * OPRF_OUTPUT_BYTES, cols + 2 * i);
+	initStringInfo(&plain);
+	progress_phase("asker: PIR queries, owner's answer pass", nq);
+	for (start = 0; start < nq; start += per)
+	{
+		size_t		m = Min(per, nq - start);
+		bytea	   *msg = palloc_extended(VARHDRSZ + m * qbytes, MCXT_ALLOC_HUGE);
+		lwe_pir_secret *secrets = palloc_extended(m * sizeof(lwe_pir_secret), MCXT_ALLOC_HUGE);
+		const char *params[3] = {dataset, run, epochbuf};
+		bytea	   *reply;
+		lwe_pir_status st;
+		size_t		q;
+
+		SET_VARSIZE(msg, VARHDRSZ + m * qbytes);
+		st = lwe_pir_query_batch(L, s->seed, m, cols + start, (uint32 *) VARDATA(msg), secrets, 0);
+		if (st != LWE_PIR_OK)
+			ereport(ERROR,
+					(errcode(st == LWE_PIR_NO_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not make PIR queries"),
+					 errdetail("%s", lwe_pir_status_reason(st))));
+		reply = peer_call_bytea(call, "SELECT pgpriv.serve_pir_answer($1, $2, $3::int8, $4)", 3, params, msg);
+		pfree(msg);
+		if (VARSIZE_ANY_EXHDR(reply) != m * abytes)
+			malformed(call->peer, psprintf("The PIR answer has %zu bytes, %zu were expected.",
+										   (size_t) VARSIZE_ANY_EXHDR(reply), m * abytes));
+		for (q = 0; q < m; q++)
+		{
+			size_t		k = (start + q) / 2;
+			const uint8 *F = outputs + k * OPRF_OUTPUT_BYTES;
+			uint32		t;
+			uint32	   *answer = palloc(abytes);
+
+			/* Both candidates of a key are the same column only when m = 1. */
+			memcpy(answer, VARDATA_ANY(reply) + q * abytes, abytes);
+			st = lwe_pir_decode(L, s->hint, &secrets[q], answer, column);
+			lwe_pir_secret_wipe(&secrets[q]);
+			pfree(answer);
+			if (st != LWE_PIR_OK)
+				malformed(call->peer, lwe_pir_status_reason(st));
+			if ((start + q) % 2 == 1 && cols[start + q] == cols[start + q - 1])
+				continue;
+			for (t = 0; t < L->slots_per_col; t++)
+			{
+				const uint8 *rec = column + (size_t) t * L->slot_bytes;
+				EntryRef	e;
+				uint32		len;
+
+				if (sodium_memcmp(rec, F, TAG_BYTES) != 0)
+					continue;
+				e.bytes = rec;
+				e.len = L->slot_bytes;
+				if (!oprf_table_entry_open(&e, F, ad, &plain))
+					ereport(ERROR,
+							(errcode(ERRCODE_PROTOCOL_VIOLATION),
+							 errmsg("malformed message from peer \"%s\"", call->peer),
+							 errdetail("A PIR record with a matching tag does not open.")));
+				if (plain.len < 4)
+					malformed(call->peer, "An opened PIR record is too short.");
+				memcpy(&len, plain.data, 4);
+				len = pg_ntoh32(len);
+				if (len > (uint32) plain.len - 4)
+					malformed(call->peer, "An opened PIR record announces more bytes than it has.");
+				memmove(plain.data, plain.data + 4, len);
+				plain.len = (int) len;
+				{
+					PirHit	   *hit = palloc(sizeof(PirHit));
+
+					hit->key = k;
+					hit->values = palloc(sizeof(char *) * Max(ncol, 1));
+					oprf_table_payload_split(&plain, ncol, hit->values, call->peer);
+					hits = lappend(hits, hit);
+				}
+			}
+		}
+		pfree(reply);
+		pfree(secrets);
+		progress_advance(start + m, call->bytes_in, call->bytes_out);
+		CHECK_FOR_INTERRUPTS();
+	}
+	sodium_memzero(column, L->rows);
+	return hits;
+}
+
+/*
+ * Setup (unless set_up: done already), hint and lookup; on a stale epoch (55000) once more from
+ * the setup, with fresh secrets.
+ */
+static List *
+pir_run(PeerCall *call, const char *dataset, const char *run, const uint8 signing_pk[32],
+		const KeySet *keys, PirSetup *s, bool set_up, bool evaluate, uint8 *outputs)
+{
+	int			attempt;
+
+	for (attempt = 0;; attempt++)
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+		List	   *volatile hits = NIL;
+
+		PG_TRY();
+		{
+			if (attempt > 0 || !set_up)
+				pir_setup(call, dataset, run, signing_pk, s);
+			pir_obtain_hint(call, dataset, run, s);
+			if (evaluate && attempt == 0)
+				pir_evaluate(call, dataset, run, keys, s->batch_limit, outputs);
+			if (outputs != NULL && keys->n > 0)
+				hits = pir_lookup(call, dataset, run, s, keys, outputs);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			if (attempt > 0 || edata->sqlerrcode != ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
+			{
+				FreeErrorData(edata);
+				PG_RE_THROW();
+			}
+			FlushErrorState();
+			FreeErrorData(edata);
+			continue;
+		}
+		PG_END_TRY();
+		return hits;
+	}
+}
+
+static void
+pir_audit(PeerCall *call, const char *dataset, const char *run, size_t nkeys, int64 rows_out,
+		  const PirSetup *s)
+{
+	OwnerContext owner;
+
+	catalog_enter_owner(&owner);
+	audit_append("asker", call->peer, "pir", dataset, (int64) nkeys, rows_out,
+				 call->bytes_in, call->bytes_out, "ok",
+				 psprintf("run %s, epoch %lld, hint %s", run, (long long) s->epoch,
+						  s->cached ? "cached" : "downloaded"));
+	catalog_leave_owner(&owner);
+	progress_end();
+}
+
+/*
+ * The common body of pir(peer, dataset, key) and pir(peer, dataset, keys[]):
+ * the caller's column definition list is the projection, as for psi_fetch.
+ */
+static Datum
+pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, KeySet *keys)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	want;
+	PeerCall	call;
+	PirSetup	s;
+	uint8		signing_pk[32];
+	char	   *run;
+	uint8	   *outputs;
+	List	   *hits;
+	ListCell   *lc;
+	int		   *source;
+	FmgrInfo   *infuncs;
+	Oid		   *ioparams;
+	Datum	   *outvals;
+	bool	   *outnulls;
+	int			natts;
+	int			a;
+	int64		rows_out = 0;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("a column definition list is required for pgpriv.pir"),
+				 errhint("For example: SELECT * FROM pgpriv.pir('gov', 'tax', '91110000') "
+						 "AS t(code text, tax_grade text).")));
+	want = CreateTupleDescCopy(rsinfo->expectedDesc);
+	natts = want->natts;
+	if (natts < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("the column definition list of pgpriv.pir needs the key column first")));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+
+	peer_signing_key(server, signing_pk);
+	run = peer_new_run_id();
+	peer_call_open(&call, server);
+	progress_begin("pir", server, dataset, (int64) keys->n);
+	pir_admit(&call, dataset, run, keys->n);
+
+	/* Check the projection against the permitted columns before spending the budget. */
+	pir_setup(&call, dataset, run, signing_pk, &s);
+	source = palloc(sizeof(int) * natts);
+	infuncs = palloc(sizeof(FmgrInfo) * natts);
+	ioparams = palloc(sizeof(Oid) * natts);
+	for (a = 0; a < natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(want, a);
+		Oid			infunc;
+
+		source[a] = -1;
+		if (a > 0)
+		{
+			int			c = 0;
+
+			foreach(lc, s.columns)
+			{
+				if (strcmp((char *) lfirst(lc), NameStr(att->attname)) == 0)
+					source[a] = c;
+				c++;
+			}
+			if (source[a] < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("column \"%s\" of dataset \"%s\" is not permitted for pir at peer \"%s\"",
+								NameStr(att->attname), dataset, server)));
+		}
+		getTypeInputInfo(att->atttypid, &infunc, &ioparams[a]);
+		fmgr_info(infunc, &infuncs[a]);
+	}
+
+	outputs = palloc_extended(Max(keys->n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
+	hits = pir_run(&call, dataset, run, signing_pk, keys, &s, true, true, outputs);
+	sodium_memzero(outputs, Max(keys->n, 1) * OPRF_OUTPUT_BYTES);
+
+	outvals = palloc(sizeof(Datum) * natts);
+	outnulls = palloc(sizeof(bool) * natts);
+	foreach(lc, hits)
+	{
+		PirHit	   *hit = (PirHit *) lfirst(lc);
+
+		for (a = 0; a < natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(want, a);
+			char	   *text = source[a] < 0 ? keys->text[hit->key] : hit->values[source[a]];
+
+			outnulls[a] = text == NULL;
+			outvals[a] = InputFunctionCall(&infuncs[a], text, ioparams[a], att->atttypmod);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, outvals, outnulls);
+		rows_out++;
+	}
+	pir_audit(&call, dataset, run, keys->n, rows_out, &s);
+	return (Datum) 0;
+}
+
+/* Append one key (in the database encoding) to a key set. */
+static void
+keyset_add(KeySet *ks, size_t *cap, const char *text)
+{
+	size_t		len = strlen(text);
+	char	   *utf8;
+
+	if (ks->n == *cap)
+	{
+		*cap = *cap ? *cap * 2 : 16;
+		ks->data = ks->data ? repalloc_huge(ks->data, sizeof(uint8 *) * *cap) : palloc(sizeof(uint8 *) * *cap);
+		ks->lens = ks->lens ? repalloc_huge(ks->lens, sizeof(size_t) * *cap) : palloc(sizeof(size_t) * *cap);
+		ks->text = ks->text ? repalloc_huge(ks->text, sizeof(char *) * *cap) : palloc(sizeof(char *) * *cap);
+	}
+	ks->text[ks->n] = pstrdup(text);
+	utf8 = pg_server_to_any(ks->text[ks->n], len, PG_UTF8);
+	ks->data[ks->n] = (const uint8 *) utf8;
+	ks->lens[ks->n] = utf8 == ks->text[ks->n] ? len : strlen(utf8);
+	ks->n++;
+}
+
+/* pgpriv.pir(peer name, dataset text, key text) → SETOF record */
+Datum
+pgpriv_pir_key(PG_FUNCTION_ARGS)
+{
+	KeySet		keys = {0};
+	size_t		cap = 0;
+
+	keyset_add(&keys, &cap, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	return pir_common(fcinfo, NameStr(*PG_GETARG_NAME(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)), &keys);
+}
+
+/* pgpriv.pir(peer name, dataset text, keys text[]) → SETOF record; NULL elements are skipped. */
+Datum
+pgpriv_pir_keys(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	KeySet		keys = {0};
+	size_t		cap = 0;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("the keys of pgpriv.pir must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			keyset_add(&keys, &cap, TextDatumGetCString(elems[i]));
+	return pir_common(fcinfo, NameStr(*PG_GETARG_NAME(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)), &keys);
+}
+
+/* pgpriv.pir_sync(peer name, dataset text) → void: fetch or refresh the hint. */
+Datum
+pgpriv_pir_sync(PG_FUNCTION_ARGS)
+{
+	char	   *server = NameStr(*PG_GETARG_NAME(0));
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PeerCall	call;
+	PirSetup	s;
+	uint8		signing_pk[32];
+	char	   *run;
+	KeySet		none = {0};
+
+	peer_signing_key(server, signing_pk);
+	run = peer_new_run_id();
+	peer_call_open(&call, server);
+	progress_begin("pir_sync", server, dataset, 0);
+	pir_admit(&call, dataset, run, 0);
+	(void) pir_run(&call, dataset, run, signing_pk, &none, &s, false, false, NULL);
+	pir_audit(&call, dataset, run, 0, 0, &s);
+	PG_RETURN_VOID();
+}
