@@ -52,4 +52,26 @@ SELECT count(*) AS borrowers_on_the_list, sum(b.balance) AS exposure
 SELECT b.credit_code, b.loan_no, b.balance, b.matures_on
   FROM high_risk_borrowers AS h JOIN borrowers AS b ON b.credit_code = h.key
  ORDER BY b.balance DESC;
+
+\echo
+\echo '== 10b. bank_a, one applicant looked up without the bureau learning who (pir)'
+\echo '   a new application comes in; bank A reads that one enterprise''s tax grade and tax paid by private'
+\echo '   information retrieval: the bureau answers from one pass over an encoded copy of the dataset and'
+\echo '   learns that one key was looked up, not which (its hint is checked against the bureau''s signing key)'
+CREATE TABLE pir_asked AS
+  SELECT credit_code FROM applicants ORDER BY applied_on DESC, credit_code LIMIT 1;
+SELECT a.credit_code AS applicant, a.applied_on, a.amount_requested
+  FROM applicants AS a JOIN pir_asked USING (credit_code);
+SELECT credit_code AS code FROM pir_asked \gset
+\timing on
+\set ECHO queries
+CREATE TABLE pir_applicant AS
+  SELECT * FROM pgpriv.pir('gov', 'tax', :'code') AS t(credit_code text, tax_grade text, tax_paid numeric);
+\set ECHO none
+\timing off
+SELECT * FROM pir_applicant;
+SELECT count(*) AS rows_received FROM pir_applicant;
 RESET ROLE;
+\echo '   bank A''s own audit row names the lookup; the bureau''s (section 18d) only counts it:'
+SELECT capability, dataset, keys_in, keys_out, bytes_in, bytes_out, detail
+  FROM pgpriv.audit WHERE capability = 'pir' AND side = 'asker' ORDER BY id;

@@ -6,6 +6,8 @@
 --   gov_key    the bureau's identity public key ('\x' and 64 hex digits), as
 --              the bureau's DBA read it out over a second channel
 --   password   the bank's password at the bureau
+--   gov_signing_key  the bureau's Ed25519 signing key (64 hex digits, from its
+--              pgpriv.identity_card()), which vouches for its PIR hints
 \pset footer off
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -49,7 +51,8 @@ CREATE TABLE loans (
 CREATE INDEX ON loans (credit_code);
 
 CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port :'gov_port', dbname 'govdata', public_key :'gov_key');
+  OPTIONS (host '127.0.0.1', port :'gov_port', dbname 'govdata', public_key :'gov_key',
+           signing_key :'gov_signing_key');
 GRANT USAGE ON FOREIGN SERVER gov TO analyst;
 CREATE USER MAPPING FOR analyst SERVER gov OPTIONS (user :'bank', password :'password');
 SELECT s.srvname AS peer, o.option_name, o.option_value

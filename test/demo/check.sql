@@ -29,6 +29,17 @@ SELECT 2, 'bank A psi (high_risk)',
        NOT EXISTS (SELECT * FROM narrator.bank_a_flagged EXCEPT ALL SELECT * FROM plain_flag)
          AND NOT EXISTS (SELECT * FROM plain_flag EXCEPT ALL SELECT * FROM narrator.bank_a_flagged)
 UNION ALL
+SELECT 6, 'bank A pir (tax, one applicant)',
+       (SELECT count(*) FROM narrator.bank_a_pir),
+       (SELECT count(*) FROM gov.enterprise AS e JOIN narrator.bank_a_pir_asked USING (credit_code)),
+       (SELECT count(*) = 1 FROM narrator.bank_a_pir_asked)
+         AND NOT EXISTS (SELECT * FROM narrator.bank_a_pir
+                         EXCEPT ALL SELECT e.credit_code, e.tax_grade, e.tax_paid::numeric
+                                      FROM gov.enterprise AS e JOIN narrator.bank_a_pir_asked USING (credit_code))
+         AND NOT EXISTS (SELECT e.credit_code, e.tax_grade, e.tax_paid::numeric
+                           FROM gov.enterprise AS e JOIN narrator.bank_a_pir_asked USING (credit_code)
+                         EXCEPT ALL SELECT * FROM narrator.bank_a_pir)
+UNION ALL
 SELECT 3, 'bank B psi_count (tax)',
        (SELECT sum(applicants_known_to_gov) FROM narrator.bank_b_counted),
        (SELECT n FROM plain_count),

@@ -244,6 +244,8 @@ SELECT pgpriv.publish('high_risk', 'SELECT credit_code FROM gov.high_risk', 'cre
 SELECT pgpriv.permit('tax', 'bank_a', 'psi_fetch', '{tax_grade,tax_paid,ss_headcount}', max_keys => 100000);
 SELECT pgpriv.permit('tax', 'bank_a', 'psi_count');
 SELECT pgpriv.permit('high_risk', 'bank_a', 'psi');
+-- One applicant at a time, without the bureau learning who (private lookup).
+SELECT pgpriv.permit('tax', 'bank_a', 'pir', '{tax_grade,tax_paid}', max_keys => 100);
 SELECT pgpriv.permit('tax', 'bank_b', 'psi_count');
 -- The Huangpu district office's tax ledger (about one enterprise in twelve), for aggregates only.
 SELECT pgpriv.publish('tax_huangpu', 'SELECT credit_code, tax_paid FROM gov.enterprise WHERE substr(credit_code, 3, 6) = ''310101''', 'credit_code');
@@ -332,6 +334,8 @@ CREATE TABLE narrator.bank_b_applicants AS
 -- Where the banks' answers land for the narrator's final check.
 CREATE TABLE narrator.bank_a_fetched (credit_code text, tax_grade text, tax_paid numeric, ss_headcount integer);
 CREATE TABLE narrator.bank_a_flagged (credit_code text);
+CREATE TABLE narrator.bank_a_pir_asked (credit_code text);
+CREATE TABLE narrator.bank_a_pir (credit_code text, tax_grade text, tax_paid numeric);
 CREATE TABLE narrator.bank_b_counted (applicants_known_to_gov bigint);
 CREATE TABLE narrator.bank_b_psi_summed (matched bigint, total numeric);
 

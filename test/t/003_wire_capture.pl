@@ -1,5 +1,5 @@
 # Nothing raw on the wire: every byte between the bank's backend and gov
-# during psi, psi_count and psi_fetch goes through a small TCP relay that
+# during psi, psi_count, psi_fetch, psi_sum and pir goes through a small TCP relay that
 # records it (sslmode=disable), and none of the bank's keys nor gov's keys or
 # payload values appear in it.  Controls prove the capture sees the protocol
 # traffic and that a plain query's values would be found.
@@ -108,10 +108,14 @@ $gov->safe_psql('postgres', "
 	SELECT pgpriv.permit('tax', 'bank_role', 'psi_fetch', '{tax_grade,tax_paid,staff}');
 	SELECT pgpriv.publish('fees', 'SELECT code, fee FROM public.tax', 'code');
 	SELECT pgpriv.permit('fees', 'bank_role', 'psi_sum', '{fee}');
+	SELECT pgpriv.permit('tax', 'bank_role', 'pir', '{tax_grade,tax_paid,staff}');
 ");
+my $signing_key = $gov->safe_psql('postgres',
+	q{SELECT pg_catalog.encode(signing_key, 'hex') FROM pgpriv.identity_card()});
 $bank->safe_psql('postgres', "
 	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-	  OPTIONS (host '127.0.0.1', port '$relay_port', dbname 'postgres', sslmode 'disable');
+	  OPTIONS (host '127.0.0.1', port '$relay_port', dbname 'postgres', sslmode 'disable',
+	           signing_key '$signing_key');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw_bank');
 	CREATE TABLE applicants (code text);
 	INSERT INTO applicants VALUES " . join(",\n", map { '(' . lit($_) . ')' } @bank_keys) . ";
@@ -136,11 +140,33 @@ $bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.psi_fetch('gov', 'tax
 is($bank->safe_psql('postgres', q{SELECT matched || ':' || total FROM pgpriv.psi_sum('gov', 'fees', 'fee', 'SELECT code FROM applicants')}),
 	scalar(@shared) . ":$fee_total", 'psi_sum through the relay: the count and the sum of the shared rows\' fees');
 
+# pir: single keys and a keys[] lookup, present (shared, gov-only, non-ASCII)
+# and absent (bank-only) keys.  The looked-up keys and the payloads returned
+# must not cross the wire.
+my %gov_row;
+$gov_row{ $gov_keys[$_] } = "$grades[$_]|$paids[$_]|$staffs[$_]" for 0 .. $#gov_keys;
+my @pir_present = ($shared[0], $shared[1], $shared[4], $shared[5], @gov_only[ 0, 3, 50, 199 ]);
+my @pir_absent  = (@bank_only[ 0, 1, 2, 3, 10, 150 ]);
+my @pir_keys    = (@pir_present, @pir_absent);
+for my $k ($pir_present[0], $pir_present[1], $pir_absent[0]) {
+	my $got = $bank->safe_psql('postgres', 'SELECT tax_grade || \'|\' || tax_paid || \'|\' || staff FROM pgpriv.pir(\'gov\', \'tax\', '
+		  . lit($k) . ') AS t(code text, tax_grade text, tax_paid numeric, staff int)');
+	is($got, $gov_row{$k} // '', 'pir through the relay: one key, ' . ($gov_row{$k} ? 'present' : 'absent'));
+}
+{
+	my $arr = 'ARRAY[' . join(',', map { lit($_) } @pir_keys) . ']::text[]';
+	my $got = $bank->safe_psql('postgres', "SELECT string_agg(tax_grade || '|' || tax_paid || '|' || staff, ',' ORDER BY tax_grade)
+		  FROM pgpriv.pir('gov', 'tax', $arr) AS t(code text, tax_grade text, tax_paid numeric, staff int)");
+	is($got, join(',', sort map { $gov_row{$_} } @pir_present),
+		'pir through the relay: keys[] of present and absent keys returns exactly the present rows');
+}
+my @pir_payloads = map { split /\|/, $gov_row{$_} } @pir_present;
+
 my $cap = capture();
 note(sprintf('captured %d bytes of protocol traffic', length($cap)));
 cmp_ok(length($cap), '>', 10_000, 'the capture holds the traffic of the runs');
 for my $fn (qw(serve_psi_table serve_psi_chunk serve_oprf serve_count_begin serve_count_push serve_count_pull
-	serve_psi_sum_begin serve_psi_sum_decrypt)) {
+	serve_psi_sum_begin serve_psi_sum_decrypt serve_pir_setup serve_pir_hint serve_pir_answer)) {
 	ok(index($cap, $fn) >= 0, "control: the capture saw the call to $fn");
 }
 
@@ -172,6 +198,9 @@ no_leak($cap, 'numeric payload', @paids);
 no_leak($cap, 'integer payload', @staffs);
 no_leak($cap, 'psi_sum value', @fees, map { (my $v = $_) =~ s/\.//; $v } @fees);
 no_leak($cap, 'psi_sum total', $fee_total, $fee_total =~ s/\.//r);
+no_leak($cap, 'key looked up by pir (present)', @pir_present);
+no_leak($cap, 'key looked up by pir (absent)', @pir_absent);
+no_leak($cap, 'payload value returned by pir', @pir_payloads);
 ok(index($cap, 'PAYLOAD-7f3a9c') < 0, 'not even the payload prefix is on the wire');
 
 # Positive control: a plain query over the same relay does show its values.
@@ -198,6 +227,14 @@ $gov->safe_psql('postgres', q{REVOKE SELECT ON public.tax FROM bank_role});
 	cmp_ok(scalar(split /\n/, $audit), '>=', 3, 'gov has owner audit rows for the runs');
 	my @found = grep { index($audit, $_) >= 0 } (@shared, @bank_only);
 	ok(!@found, 'gov\'s owner audit rows never contain a bank key') or diag("found: @found");
+	my $pir_audit = $gov->safe_psql('postgres', q{
+		SELECT string_agg(concat_ws('|', actor, side, peer, capability, dataset, keys_in, keys_out, outcome, detail), E'\n')
+		  FROM pgpriv.audit WHERE side = 'owner' AND capability = 'pir'});
+	cmp_ok(scalar(split /\n/, $pir_audit), '>=', 4, 'gov has owner audit rows for the pir lookups');
+	my @pir_found = grep { index($audit, $_) >= 0 } @pir_keys;
+	ok(!@pir_found, 'gov\'s owner audit rows never contain a key looked up by pir') or diag("found: @pir_found");
+	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability = 'pir'}),
+		scalar(@pir_keys), 'gov learns how many keys a pir lookup asked, not which');
 	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability IN ('psi', 'psi_fetch', 'psi_count')}),
 		scalar(@bank_keys), 'gov learns how many keys were asked');
 	my $log = slurp_file($gov->logfile);

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# test/bench/pir.sh — private lookup (pgpriv.pir) between two local clusters.
+#
+# Prints, in one run, for a dataset of BENCH_PIR_ROWS owner rows (default 1M):
+#   - hint build time: the first pgpriv.pir_sync (owner builds D and the hint
+#     H = D·A, signs it; the asker downloads and checks it)
+#   - end-to-end latency of one pgpriv.pir lookup of one key, hint already
+#     synced (median of BENCH_PIR_REPS lookups, present and absent keys
+#     alternating), as a ratio to one plain full-table scan of the same table
+#     on the owner (SELECT count(*) ... WHERE tax_grade = 'nope', median of as
+#     many runs, warm cache).  Goal: <= 0.5.
+#   - hint, query and answer sizes (from the layout in pgpriv.served_pir) and
+#     the bytes one lookup moved (the asker's audit row).
+# Every lookup's answer is checked against the plain row.
+#
+# Needs pgpriv installed (make install).  Run as root or as a user that can run initdb.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+ROWS=${BENCH_PIR_ROWS:-1000000}
+REPS=${BENCH_PIR_REPS:-9}
+GOV_PORT=${BENCH_GOV_PORT:-55474}
+BANK_PORT=${BENCH_BANK_PORT:-55475}
+
+work=$(make_workdir bench-pir)
+trap 'stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
+for node in gov bank; do
+	mkdir -p "$work/$node"
+	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
+done
+start_cluster "$work/gov" "$GOV_PORT"
+start_cluster "$work/bank" "$BANK_PORT"
+printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$work/gov/data/pg_hba.conf"
+as_pg pg_ctl -D "$work/gov/data" reload >/dev/null
+
+gov() { as_pg psql -X -q -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+bank() { as_pg psql -X -q -A -t -h "$work/bank" -p "$BANK_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+calc() { awk "BEGIN { print $1 }"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+code() { printf "9131%013dX" "$1"; }
+
+gov <<SQL
+CREATE EXTENSION pgpriv;
+CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
+CREATE TABLE enterprise AS
+  SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
+         (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
+         round((i::bigint * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid,
+         (i % 300) AS ss_headcount
+    FROM generate_series(1, $ROWS) AS i;
+VACUUM ANALYZE enterprise;
+SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid, ss_headcount FROM public.enterprise', 'credit_code');
+SELECT pgpriv.permit('tax', 'bank_zs', 'pir', '{tax_grade,tax_paid,ss_headcount}');
+SQL
+signing_key=$(gov -c "SELECT encode(signing_key, 'hex') FROM pgpriv.identity_card()")
+bank <<SQL
+CREATE EXTENSION pgpriv;
+CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
+  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', signing_key '$signing_key', sslmode 'disable');
+CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
+SQL
+
+# One bank session: the first pir_sync (hint build + download), then REPS
+# single-key lookups, each timed inside the session.
+script="SELECT 'sync0=' || extract(epoch FROM clock_timestamp());
+SELECT pgpriv.pir_sync('gov', 'tax') IS NOT NULL AS synced;
+SELECT 'sync1=' || extract(epoch FROM clock_timestamp());
+"
+expect=()
+for r in $(seq 1 "$REPS"); do
+	if [ $((r % 2)) = 1 ]; then i=$(( (r * 104729) % ROWS + 1 )); else i=$((ROWS + r)); fi
+	k=$(code "$i")
+	if [ "$i" -le "$ROWS" ]; then
+		expect+=("$k|$(gov -c "SELECT tax_grade || '|' || tax_paid || '|' || ss_headcount FROM enterprise WHERE credit_code = '$k'")")
+	else
+		expect+=("$k|")
+	fi
+	script+="SELECT 'l${r}_0=' || extract(epoch FROM clock_timestamp());
+SELECT 'got${r}=' || coalesce((SELECT string_agg(concat_ws('|', credit_code, tax_grade, tax_paid, ss_headcount), ',')
+  FROM pgpriv.pir('gov', 'tax', '$k') AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int)), '$k|');
+SELECT 'l${r}_1=' || extract(epoch FROM clock_timestamp());
+"
+done
+script+="SELECT 'lookup_bytes_in=' || bytes_in || ' lookup_bytes_out=' || bytes_out FROM pgpriv.audit
+  WHERE capability = 'pir' AND side = 'asker' AND keys_in = 1 ORDER BY id DESC LIMIT 1;
+"
+out=$(echo "$script" | bank)
+eval "$(echo "$out" | grep -E '^[a-z_0-9]+=[0-9.]+$' )"
+eval "$(echo "$out" | grep -E '^lookup_bytes_in=')"
+lat=()
+for r in $(seq 1 "$REPS"); do
+	got=$(echo "$out" | sed -n "s/^got${r}=//p")
+	if [ "$got" != "${expect[$((r - 1))]}" ]; then
+		echo "RESULT MISMATCH for lookup $r: got '$got', want '${expect[$((r - 1))]}'"; exit 1
+	fi
+	s=$(eval "echo \$l${r}_0"); e=$(eval "echo \$l${r}_1")
+	lat+=("$(calc "$e - $s")")
+done
+lookup_s=$(printf '%s\n' "${lat[@]}" | median)
+sync_s=$(calc "$sync1 - $sync0")
+
+# The baseline: one plain full-table scan on the owner, warm, median of REPS.
+scan_script="SET max_parallel_workers_per_gather = 0;"
+for r in $(seq 1 "$REPS"); do
+	scan_script+="SELECT 's${r}_0=' || extract(epoch FROM clock_timestamp());
+SELECT 'n${r}=' || count(*) FROM enterprise WHERE tax_grade = 'nope';
+SELECT 's${r}_1=' || extract(epoch FROM clock_timestamp());
+"
+done
+scan_out=$(echo "$scan_script" | gov)
+eval "$(echo "$scan_out" | grep -E '^[a-z_0-9]+=[0-9.]+$')"
+scans=()
+for r in $(seq 1 "$REPS"); do
+	s=$(eval "echo \$s${r}_0"); e=$(eval "echo \$s${r}_1")
+	scans+=("$(calc "$e - $s")")
+done
+scan_s=$(printf '%s\n' "${scans[@]}" | median)
+table_mb=$(gov -c "SELECT round(pg_table_size('enterprise') / 1048576.0, 1)")
+
+eval "$(gov -c "SELECT 'L_rows=' || rows || ' L_cols=' || cols || ' L_slot=' || slot_bytes || ' L_spc=' || slots_per_col || ' epoch=' || epoch
+  FROM pgpriv.served_pir WHERE dataset = 'tax'")"
+d_mb=$(calc "$L_rows * $L_cols / 1000000")
+hint_mb=$(calc "$L_rows * 1024 * 4 / 1000000")
+query_kb=$(calc "$L_cols * 4 / 1000")
+answer_kb=$(calc "$L_rows * 4 / 1000")
+
+printf '\npir over %d owner rows (table %s MB; D = %d x %d bytes = %.1f MB, %d slots of %d bytes per column)\n' \
+	"$ROWS" "$table_mb" "$L_rows" "$L_cols" "$d_mb" "$L_spc" "$L_slot"
+printf '  hint build + download (first pir_sync): %.2f s\n' "$sync_s"
+printf '  one-key lookup, hint synced: median %.3f s over %d (each: %s)\n' "$lookup_s" "$REPS" "$(printf '%.3f ' "${lat[@]}")"
+printf '  plain full-table scan on the owner: median %.3f s (each: %s)\n' "$scan_s" "$(printf '%.3f ' "${scans[@]}")"
+printf '  ratio lookup / scan: %.2f (goal <= 0.5)\n' "$(calc "$lookup_s / $scan_s")"
+printf '  sizes: hint %.1f MB, query %.1f KB (two per key), answer %.1f KB (two per key)\n' "$hint_mb" "$query_kb" "$answer_kb"
+printf '  one lookup moved: %s bytes in, %s bytes out (asker audit)\n' "${lookup_bytes_in:-?}" "${lookup_bytes_out:-?}"
