@@ -1037,8 +1037,12 @@ CREATE TABLE pgpriv.served_pir (
   hint_hash     bytea NOT NULL CHECK (length(hint_hash) = 32),
   signature     bytea NOT NULL CHECK (length(signature) = 64),
   built_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  stamp         text NOT NULL DEFAULT '',
+  checked_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
   PRIMARY KEY (dataset, peer_role)
 );
+COMMENT ON COLUMN pgpriv.served_pir.stamp IS 'dataset catalog version and permitted columns the epoch was last checked against';
+COMMENT ON COLUMN pgpriv.served_pir.checked_at IS 'when the dataset''s rows were last compared with the epoch (see pgpriv.pir_refresh_seconds)';
 REVOKE ALL ON pgpriv.served_pir FROM PUBLIC;
 COMMENT ON TABLE pgpriv.served_pir IS
   'Owner side: the current PIR epoch per (dataset, peer role); D and the hint are in a derived cache file pgpriv_pir/<hash>.<epoch> under the data directory';

@@ -21,6 +21,7 @@ int			pgpriv_crypto_threads = 0;
 int			pgpriv_batch_size = 65536;
 int			pgpriv_max_table_mb = 1024;
 int			pgpriv_max_run_keys = 16777216;
+int			pgpriv_pir_refresh_seconds = 0;
 static bool pgpriv_audit_maintenance = false;
 
 void		_PG_init(void);
@@ -69,6 +70,17 @@ _PG_init(void)
 							16777216, 1, INT_MAX,
 							PGC_SUSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pgpriv.pir_refresh_seconds",
+							"How long a PIR epoch is served without comparing it with the dataset's rows again.",
+							"0 compares on every lookup (always current); more serves lookups without "
+							"re-reading the dataset for that long, unless the dataset is republished, "
+							"its key rotated or its permitted columns changed.",
+							&pgpriv_pir_refresh_seconds,
+							0, 0, 86400,
+							PGC_SUSET,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	/*

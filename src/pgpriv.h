@@ -18,6 +18,9 @@ extern int	pgpriv_max_table_mb;
 /* GUC pgpriv.max_run_keys: most keys one run may carry (memory bound). */
 extern int	pgpriv_max_run_keys;
 
+/* GUC pgpriv.pir_refresh_seconds: how long a PIR epoch is served unchecked. */
+extern int	pgpriv_pir_refresh_seconds;
+
 /* Threads to use for one batch, resolving 0 to the core count. */
 extern int	pgpriv_threads_for_batch(void);
 

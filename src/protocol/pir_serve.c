@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include <sys/mman.h>
+
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include "storage/fd.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
 
@@ -75,6 +78,8 @@ typedef struct PirState
 	lwe_pir_layout layout;
 	uint8		hint_hash[PIR_HASH_BYTES];
 	uint8		signature[crypto_sign_BYTES];
+	char	   *stamp;			/* catalog version and columns last checked */
+	TimestampTz checked_at;		/* when the rows were last compared */
 } PirState;
 
 /* Queries answered in this session for the admitted run, per epoch. */
@@ -158,8 +163,8 @@ read_state(const char *dataset, const char *peer, PirState *state)
 	args[1] = CStringGetTextDatum(peer);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT version, epoch, seed, rows, cols, slot_bytes, slots_per_col, hint_hash, signature "
-							  "FROM pgpriv.served_pir WHERE dataset = $1 AND peer_role = $2",
+	if (SPI_execute_with_args("SELECT version, epoch, seed, rows, cols, slot_bytes, slots_per_col, hint_hash, signature, "
+							  "stamp, checked_at FROM pgpriv.served_pir WHERE dataset = $1 AND peer_role = $2",
 							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pgpriv.served_pir");
 	if (SPI_processed == 1)
@@ -173,6 +178,8 @@ read_state(const char *dataset, const char *peer, PirState *state)
 
 		state->found = true;
 		state->version = MemoryContextStrdup(caller, SPI_getvalue(t, d, 1));
+		state->stamp = MemoryContextStrdup(caller, SPI_getvalue(t, d, 10));
+		state->checked_at = DatumGetTimestampTz(SPI_getbinval(t, d, 11, &isnull));
 		state->epoch = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
 		seed = DatumGetByteaPP(SPI_getbinval(t, d, 3, &isnull));
 		state->layout.rows = (uint32) DatumGetInt32(SPI_getbinval(t, d, 4, &isnull));
@@ -494,6 +501,25 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	state->found = true;
 }
 
+/* Record that the epoch was checked against the dataset now, under stamp. */
+static void
+mark_checked(const char *dataset, const char *peer, const char *stamp)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = CStringGetTextDatum(peer);
+	args[2] = CStringGetTextDatum(stamp);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("UPDATE pgpriv.served_pir SET stamp = $3, checked_at = pg_catalog.clock_timestamp() "
+							  "WHERE dataset = $1 AND peer_role = $2",
+							  3, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update pgpriv.served_pir");
+	SPI_finish();
+}
+
 /*
  * pgpriv.serve_pir_setup(dataset, run) → TABLE(epoch, seed, rows, cols,
  *   slot_bytes, slots_per_col, hint_chunks, hint_hash, signature, columns, batch_limit)
@@ -523,6 +549,8 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	size_t		hint_bytes;
 	char	   *lockkey;
+	char	   *stamp;
+	bool		fresh = false;
 
 	(void) admission_require(run, dataset, "pir");
 	permit_require(dataset, "pir", &ds, &permit);
@@ -534,24 +562,51 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	DirectFunctionCall1(pg_advisory_xact_lock_int8,
 						Int64GetDatum((int64) hash_bytes((const unsigned char *) lockkey, strlen(lockkey))));
 
-	progress_begin("pir setup", peer, dataset, 0);
-	progress_phase("owner: reading the dataset", 0);
-	dataset_rows_fetch(&ds, permit.columns, &rows);
-	oprf_key_for_peer(dataset, sk, &generation);
-	sodium_memzero(sk, sizeof(sk));
-	version = oprf_table_version(&rows, generation, "pir", permit.columns);
-
-	if (read_state(dataset, peer, &state) && strcmp(state.version, version) == 0)
-		f = open_checked(dataset, peer, &state, true);
-	if (f != NULL)
-		FreeFile(f);
-	else
+	/*
+	 * The catalog stamp changes with a republish, a key rotation or the
+	 * permitted columns.  While it is unchanged and the rows were compared
+	 * less than pgpriv.pir_refresh_seconds ago, the epoch is served after a
+	 * check of the file's header and size only: reading the dataset again on
+	 * every lookup would cost more than the lookup itself.
+	 */
+	stamp = psprintf("%lld|", (long long) ds.version);
+	foreach(lc, permit.columns)
+		stamp = psprintf("%s%s,", stamp, (char *) lfirst(lc));
+	if (pgpriv_pir_refresh_seconds > 0 && read_state(dataset, peer, &state) &&
+		strcmp(state.stamp, stamp) == 0 &&
+		!TimestampDifferenceExceeds(state.checked_at, GetCurrentTimestamp(),
+									pgpriv_pir_refresh_seconds * 1000))
 	{
-		int64		epoch = state.found ? state.epoch + 1 : 1;
+		f = open_checked(dataset, peer, &state, false);
+		if (f != NULL)
+		{
+			FreeFile(f);
+			fresh = true;
+		}
+	}
 
-		build_epoch(&ds, peer, permit.columns, &rows, version, epoch, &state);
-		audit_append("owner", peer, "pir", dataset, -1, (int64) rows.keys.n, -1, -1, "ok",
-					 psprintf("PIR database built, epoch %lld", (long long) epoch));
+	progress_begin("pir setup", peer, dataset, 0);
+	if (!fresh)
+	{
+		progress_phase("owner: reading the dataset", 0);
+		dataset_rows_fetch(&ds, permit.columns, &rows);
+		oprf_key_for_peer(dataset, sk, &generation);
+		sodium_memzero(sk, sizeof(sk));
+		version = oprf_table_version(&rows, generation, "pir", permit.columns);
+
+		if (read_state(dataset, peer, &state) && strcmp(state.version, version) == 0)
+			f = open_checked(dataset, peer, &state, true);
+		if (f != NULL)
+			FreeFile(f);
+		else
+		{
+			int64		epoch = state.found ? state.epoch + 1 : 1;
+
+			build_epoch(&ds, peer, permit.columns, &rows, version, epoch, &state);
+			audit_append("owner", peer, "pir", dataset, -1, (int64) rows.keys.n, -1, -1, "ok",
+						 psprintf("PIR database built, epoch %lld", (long long) epoch));
+		}
+		mark_checked(dataset, peer, stamp);
 	}
 	progress_end();
 
@@ -696,21 +751,34 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 				 errdetail("%zu queries in one message; the limit is %zu.", count,
 						   (size_t) (PIR_MAX_ANSWER_BYTES / lwe_pir_answer_bytes(&state.layout)))));
 
-	f = open_for_serving(dataset, peer, &state);
-	db = palloc_extended(lwe_pir_db_bytes(&state.layout), MCXT_ALLOC_HUGE);
-	read_body(f, dataset, 0, db, lwe_pir_db_bytes(&state.layout));
-	FreeFile(f);
-
 	/* The words arrive little-endian, as lwe_pir's uint32 arrays are laid out on this host. */
 	queries = palloc_extended(len, MCXT_ALLOC_HUGE);
 	memcpy(queries, VARDATA_ANY(msg), len);
 	reply_len = count * lwe_pir_answer_bytes(&state.layout);
 	reply = palloc_extended(VARHDRSZ + reply_len, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(reply, VARHDRSZ + reply_len);
-	st = lwe_pir_answer_batch(&state.layout, db, count, queries, (uint32 *) VARDATA(reply), 0);
+
+	/*
+	 * D is mapped read-only, not copied: the answer pass then runs at memory
+	 * speed straight from the page cache.  A rebuild writes a new file and
+	 * renames it over this one, so the mapping keeps the epoch it checked.
+	 */
+	f = open_for_serving(dataset, peer, &state);
+	{
+		size_t		map_len = sizeof(PirFileHeader) + lwe_pir_db_bytes(&state.layout);
+		void	   *map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fileno(f), 0);
+
+		FreeFile(f);
+		if (map == MAP_FAILED)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not map the PIR database of dataset \"%s\": %m", dataset)));
+		db = (uint8 *) map + sizeof(PirFileHeader);
+		st = lwe_pir_answer_batch(&state.layout, db, count, queries, (uint32 *) VARDATA(reply), 0);
+		munmap(map, map_len);
+	}
 	if (st != LWE_PIR_OK)
 		pir_status_error(st);
-	pfree(db);
 	pfree(queries);
 
 	answered_queries += (int64) count;
