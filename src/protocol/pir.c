@@ -294,7 +294,46 @@ hint_cache_store(const char *server, const char *remote_user, const char *datase
 	pfree(b);
 }
 
-/* The hint of the current epoch: cached, or downloaded, checked against its signed hash and cached. */
+/*
+ * The last hint this backend used, already checked against its signed hash:
+ * repeated lookups in one session skip reading and re-hashing the table
+ * copy (tens of megabytes for a large dataset).
+ */
+static struct
+{
+	char	   *key;			/* server, remote user and dataset */
+	int64		epoch;
+	uint8		hash[PIR_HASH_BYTES];
+	uint32	   *hint;
+	size_t		bytes;
+}			hint_memo;
+
+static char *
+hint_memo_key(const char *server, const char *remote_user, const char *dataset)
+{
+	return psprintf("%s|%s|%s", server, remote_user, dataset);
+}
+
+static void
+hint_memo_store(const char *key, const PirSetup *s, size_t hint_bytes)
+{
+	if (hint_memo.hint)
+		pfree(hint_memo.hint);
+	if (hint_memo.key)
+		pfree(hint_memo.key);
+	hint_memo.hint = NULL;
+	hint_memo.key = MemoryContextStrdup(TopMemoryContext, key);
+	hint_memo.hint = MemoryContextAllocExtended(TopMemoryContext, hint_bytes,
+												MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (hint_memo.hint == NULL)
+		return;					/* no room: the table copy still serves */
+	memcpy(hint_memo.hint, s->hint, hint_bytes);
+	hint_memo.bytes = hint_bytes;
+	hint_memo.epoch = s->epoch;
+	memcpy(hint_memo.hash, s->hint_hash, PIR_HASH_BYTES);
+}
+
+/* The hint of the current epoch: remembered, cached, or downloaded, checked against its signed hash and cached. */
 static void
 pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *s)
 {
@@ -305,11 +344,23 @@ pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *
 	char		epochbuf[24];
 	char		chunkbuf[16];
 	uint8		h[PIR_HASH_BYTES];
+	char	   *memo_key = hint_memo_key(call->peer, remote_user, dataset);
+
+	if (hint_memo.hint != NULL && strcmp(hint_memo.key, memo_key) == 0 &&
+		hint_memo.epoch == s->epoch && hint_memo.bytes == hint_bytes &&
+		memcmp(hint_memo.hash, s->hint_hash, PIR_HASH_BYTES) == 0)
+	{
+		s->hint = palloc_extended(hint_bytes, MCXT_ALLOC_HUGE);
+		memcpy(s->hint, hint_memo.hint, hint_bytes);
+		s->cached = true;
+		return;
+	}
 
 	s->hint = hint_cache_load(call->peer, remote_user, dataset, s);
 	if (s->hint != NULL)
 	{
 		s->cached = true;
+		hint_memo_store(memo_key, s, hint_bytes);
 		return;
 	}
 	progress_phase("asker: downloading the hint", s->hint_chunks);
@@ -338,6 +389,7 @@ pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *
 				 errmsg("the PIR hint of dataset \"%s\" from peer \"%s\" does not match its signed hash",
 						dataset, call->peer)));
 	hint_cache_store(call->peer, remote_user, dataset, s);
+	hint_memo_store(memo_key, s, hint_bytes);
 }
 
 /* Admit a run of nkeys at the owner. */
