@@ -24,6 +24,7 @@ OBJS = \
 	src/protocol/progress.o \
 	src/protocol/psi_oprf.o \
 	src/protocol/oprf_table.o \
+	src/protocol/projection.o \
 	src/protocol/psi_count.o \
 	src/protocol/ecdh.o \
 	src/protocol/admission.o \

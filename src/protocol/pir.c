@@ -42,6 +42,7 @@
 #include "protocol/oprf_table.h"
 #include "protocol/pir.h"
 #include "protocol/progress.h"
+#include "protocol/projection.h"
 #include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_pir_key);
@@ -625,8 +626,7 @@ pir_audit(PeerCall *call, const char *dataset, const char *run, size_t nkeys, in
 static Datum
 pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, KeySet *keys)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TupleDesc	want;
+	Projection	proj;
 	PeerCall	call;
 	PirSetup	s;
 	uint8		signing_pk[32];
@@ -634,28 +634,11 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 	uint8	   *outputs;
 	List	   *hits;
 	ListCell   *lc;
-	int		   *source;
-	FmgrInfo   *infuncs;
-	Oid		   *ioparams;
-	Datum	   *outvals;
-	bool	   *outnulls;
-	int			natts;
-	int			a;
 	int64		rows_out = 0;
 
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("a column definition list is required for pgpriv.pir"),
-				 errhint("For example: SELECT * FROM pgpriv.pir('gov', 'tax', '91110000') "
-						 "AS t(code text, tax_grade text).")));
-	want = CreateTupleDescCopy(rsinfo->expectedDesc);
-	natts = want->natts;
-	if (natts < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("the column definition list of pgpriv.pir needs the key column first")));
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	projection_begin(fcinfo, "pgpriv.pir",
+					 "SELECT * FROM pgpriv.pir('gov', 'tax', '91110000') AS t(code text, tax_grade text)",
+					 &proj);
 
 	peer_signing_key(server, signing_pk);
 	run = peer_new_run_id();
@@ -665,54 +648,17 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 
 	/* Check the projection against the permitted columns before spending the budget. */
 	pir_setup(&call, dataset, run, signing_pk, &s);
-	source = palloc(sizeof(int) * natts);
-	infuncs = palloc(sizeof(FmgrInfo) * natts);
-	ioparams = palloc(sizeof(Oid) * natts);
-	for (a = 0; a < natts; a++)
-	{
-		Form_pg_attribute att = TupleDescAttr(want, a);
-		Oid			infunc;
-
-		source[a] = -1;
-		if (a > 0)
-		{
-			int			c = 0;
-
-			foreach(lc, s.columns)
-			{
-				if (strcmp((char *) lfirst(lc), NameStr(att->attname)) == 0)
-					source[a] = c;
-				c++;
-			}
-			if (source[a] < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("column \"%s\" of dataset \"%s\" is not permitted for pir at peer \"%s\"",
-								NameStr(att->attname), dataset, server)));
-		}
-		getTypeInputInfo(att->atttypid, &infunc, &ioparams[a]);
-		fmgr_info(infunc, &infuncs[a]);
-	}
+	projection_map(&proj, s.columns, "pir", dataset, server);
 
 	outputs = palloc_extended(Max(keys->n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
 	hits = pir_run(&call, dataset, run, signing_pk, keys, &s, true, true, outputs);
 	sodium_memzero(outputs, Max(keys->n, 1) * OPRF_OUTPUT_BYTES);
 
-	outvals = palloc(sizeof(Datum) * natts);
-	outnulls = palloc(sizeof(bool) * natts);
 	foreach(lc, hits)
 	{
 		PirHit	   *hit = (PirHit *) lfirst(lc);
 
-		for (a = 0; a < natts; a++)
-		{
-			Form_pg_attribute att = TupleDescAttr(want, a);
-			char	   *text = source[a] < 0 ? keys->text[hit->key] : hit->values[source[a]];
-
-			outnulls[a] = text == NULL;
-			outvals[a] = InputFunctionCall(&infuncs[a], text, ioparams[a], att->atttypmod);
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, outvals, outnulls);
+		projection_emit(&proj, fcinfo, keys->text[hit->key], hit->values);
 		rows_out++;
 	}
 	pir_audit(&call, dataset, run, keys->n, rows_out, &s);

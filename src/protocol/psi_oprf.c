@@ -49,6 +49,7 @@
 #include "protocol/keys.h"
 #include "protocol/oprf_table.h"
 #include "protocol/progress.h"
+#include "protocol/projection.h"
 #include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_psi_table);
@@ -603,89 +604,29 @@ pgpriv_psi(PG_FUNCTION_ARGS)
 Datum
 pgpriv_psi_fetch(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *server = NameStr(*PG_GETARG_NAME(0));
 	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	TupleDesc	want;
+	Projection	proj;
 	JoinRun		jr;
-	int		   *source;			/* per output column: payload index, -1 for the key */
-	FmgrInfo   *infuncs;
-	Oid		   *ioparams;
-	int			natts;
-	int			a;
 	int			ncol;
 	char	  **values;
-	Datum	   *outvals;
-	bool	   *outnulls;
 	StringInfoData plain;
 	char	   *ad = oprf_table_seal_context(dataset, "psi_fetch");
 	size_t		i;
 	int64		rows_out = 0;
 
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("a column definition list is required for pgpriv.psi_fetch"),
-				 errhint("For example: SELECT * FROM pgpriv.psi_fetch('gov', 'tax', $$SELECT code FROM applicants$$) "
-						 "AS t(code text, tax_grade text).")));
-	want = CreateTupleDescCopy(rsinfo->expectedDesc);
-	natts = want->natts;
-	if (natts < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("the column definition list of pgpriv.psi_fetch needs the key column first")));
-
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	projection_begin(fcinfo, "pgpriv.psi_fetch",
+					 "SELECT * FROM pgpriv.psi_fetch('gov', 'tax', $$SELECT code FROM applicants$$) "
+					 "AS t(code text, tax_grade text)", &proj);
 	join_begin(&jr, server, dataset, "psi_fetch", keys_query);
 	ncol = list_length(jr.info.columns);
-
-	/* Map the caller's columns to permitted payload columns. */
-	source = palloc(sizeof(int) * natts);
-	infuncs = palloc(sizeof(FmgrInfo) * natts);
-	ioparams = palloc(sizeof(Oid) * natts);
-	for (a = 0; a < natts; a++)
-	{
-		Form_pg_attribute att = TupleDescAttr(want, a);
-		Oid			infunc;
-
-		source[a] = -1;
-		if (a > 0)
-		{
-			ListCell   *lc;
-			int			c = 0;
-
-			foreach(lc, jr.info.columns)
-			{
-				if (strcmp((char *) lfirst(lc), NameStr(att->attname)) == 0)
-					source[a] = c;
-				c++;
-			}
-			if (source[a] < 0)
-			{
-				StringInfoData permitted;
-				ListCell   *lc2;
-
-				initStringInfo(&permitted);
-				foreach(lc2, jr.info.columns)
-					appendStringInfo(&permitted, "%s%s", permitted.len ? ", " : "", (char *) lfirst(lc2));
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("column \"%s\" of dataset \"%s\" is not permitted for psi_fetch at peer \"%s\"",
-								NameStr(att->attname), dataset, server),
-						 errdetail("Permitted columns: %s.", permitted.len ? permitted.data : "none")));
-			}
-		}
-		getTypeInputInfo(att->atttypid, &infunc, &ioparams[a]);
-		fmgr_info(infunc, &infuncs[a]);
-	}
+	projection_map(&proj, jr.info.columns, "psi_fetch", dataset, server);
 
 	/* Only now, with the projection known to be permitted, spend the budget. */
 	join_evaluate(&jr, dataset, "psi_fetch");
 
 	values = palloc(sizeof(char *) * Max(ncol, 1));
-	outvals = palloc(sizeof(Datum) * natts);
-	outnulls = palloc(sizeof(bool) * natts);
 	initStringInfo(&plain);
 	for (i = 0; i < jr.keys.n; i++)
 	{
@@ -701,15 +642,7 @@ pgpriv_psi_fetch(PG_FUNCTION_ARGS)
 						 errmsg("malformed message from peer \"%s\"", server),
 						 errdetail("A table entry with a matching tag does not open.")));
 			oprf_table_payload_split(&plain, ncol, values, server);
-			for (a = 0; a < natts; a++)
-			{
-				Form_pg_attribute att = TupleDescAttr(want, a);
-				char	   *text = source[a] < 0 ? jr.keys.text[i] : values[source[a]];
-
-				outnulls[a] = text == NULL;
-				outvals[a] = InputFunctionCall(&infuncs[a], text, ioparams[a], att->atttypmod);
-			}
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, outvals, outnulls);
+			projection_emit(&proj, fcinfo, jr.keys.text[i], values);
 			rows_out++;
 		}
 		if ((i & 0xfff) == 0)
