@@ -15,14 +15,7 @@
 
 #define FETCH_ROWS 10000
 
-/* Grow-by-doubling arrays of a KeySet under construction. */
-typedef struct KeyBuilder
-{
-	KeySet	   *set;
-	size_t		cap;
-} KeyBuilder;
-
-static void
+void
 key_builder_add(KeyBuilder *b, const char *text)
 {
 	KeySet	   *s = b->set;
@@ -43,7 +36,7 @@ key_builder_add(KeyBuilder *b, const char *text)
 	s->n++;
 }
 
-static void
+void
 key_builder_init(KeyBuilder *b, KeySet *set)
 {
 	set->n = 0;

@@ -12,6 +12,17 @@
 #include "catalog/pgpriv_catalog.h"
 #include "protocol/batch.h"
 
+/* Grow-by-doubling arrays of a KeySet under construction. */
+typedef struct KeyBuilder
+{
+	KeySet	   *set;
+	size_t		cap;
+} KeyBuilder;
+
+/* Start an empty key set; add one key given as text in the database encoding. */
+extern void key_builder_init(KeyBuilder *b, KeySet *set);
+extern void key_builder_add(KeyBuilder *b, const char *text);
+
 /* Run keys_query; its first column, as text, is the key.  Duplicates count once. */
 extern void keys_collect(const char *keys_query, KeySet *keys);
 

@@ -665,35 +665,15 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 	return (Datum) 0;
 }
 
-/* Append one key (in the database encoding) to a key set. */
-static void
-keyset_add(KeySet *ks, size_t *cap, const char *text)
-{
-	size_t		len = strlen(text);
-	char	   *utf8;
-
-	if (ks->n == *cap)
-	{
-		*cap = *cap ? *cap * 2 : 16;
-		ks->data = ks->data ? repalloc_huge(ks->data, sizeof(uint8 *) * *cap) : palloc(sizeof(uint8 *) * *cap);
-		ks->lens = ks->lens ? repalloc_huge(ks->lens, sizeof(size_t) * *cap) : palloc(sizeof(size_t) * *cap);
-		ks->text = ks->text ? repalloc_huge(ks->text, sizeof(char *) * *cap) : palloc(sizeof(char *) * *cap);
-	}
-	ks->text[ks->n] = pstrdup(text);
-	utf8 = pg_server_to_any(ks->text[ks->n], len, PG_UTF8);
-	ks->data[ks->n] = (const uint8 *) utf8;
-	ks->lens[ks->n] = utf8 == ks->text[ks->n] ? len : strlen(utf8);
-	ks->n++;
-}
-
 /* pgpriv.pir(peer name, dataset text, key text) → SETOF record */
 Datum
 pgpriv_pir_key(PG_FUNCTION_ARGS)
 {
-	KeySet		keys = {0};
-	size_t		cap = 0;
+	KeySet		keys;
+	KeyBuilder	b;
 
-	keyset_add(&keys, &cap, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	key_builder_init(&b, &keys);
+	key_builder_add(&b, text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	return pir_common(fcinfo, NameStr(*PG_GETARG_NAME(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)), &keys);
 }
 
@@ -706,9 +686,10 @@ pgpriv_pir_keys(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	int			n;
 	int			i;
-	KeySet		keys = {0};
-	size_t		cap = 0;
+	KeySet		keys;
+	KeyBuilder	b;
 
+	key_builder_init(&b, &keys);
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -716,7 +697,7 @@ pgpriv_pir_keys(PG_FUNCTION_ARGS)
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	for (i = 0; i < n; i++)
 		if (!nulls[i])
-			keyset_add(&keys, &cap, TextDatumGetCString(elems[i]));
+			key_builder_add(&b, TextDatumGetCString(elems[i]));
 	return pir_common(fcinfo, NameStr(*PG_GETARG_NAME(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)), &keys);
 }
 
