@@ -37,7 +37,12 @@ OBJS = \
 	src/crypto/lwe_pir.o \
 	src/crypto/pir_cuckoo.o \
 	src/protocol/pir_serve.o \
-	src/protocol/pir.o
+	src/protocol/pir.o \
+	src/crypto/ot.o \
+	src/crypto/triples.o \
+	src/crypto/mpc.o \
+	src/protocol/mpc_flight.o \
+	src/protocol/joint_score.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"
@@ -99,6 +104,12 @@ test/bench/bench_mpc: test/bench/bench_mpc.c $(MPC_OBJS)
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread -lm
 
 EXTRA_CLEAN += test/crypto/test_mpc test/bench/bench_mpc
+
+# The two-party engine between two local clusters (mpc_selftest and
+# joint_score); see test/bench/joint_score.sh.
+.PHONY: bench-mpc
+bench-mpc:
+	bash test/bench/joint_score.sh
 
 # Exponential ElGamal on ristretto255 and its bounded discrete logarithm
 # (pure C, psi_sum: ARCHITECTURE.md protocol 3): its test program (TAP).

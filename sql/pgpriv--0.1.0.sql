@@ -669,8 +669,9 @@ CREATE FUNCTION pgpriv.permit(
       RAISE EXCEPTION 'capability "%" reveals no columns; do not list any', capability
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF capability IN ('psi_sum', 'secure_sum') AND pg_catalog.cardinality(cols) = 0 THEN
-      RAISE EXCEPTION 'capability "%" needs the column(s) it may sum', capability
+    IF capability IN ('psi_sum', 'secure_sum', 'mpc') AND pg_catalog.cardinality(cols) = 0 THEN
+      RAISE EXCEPTION 'capability "%" needs the column(s) it may %', capability,
+        CASE capability WHEN 'mpc' THEN 'compute on' ELSE 'sum' END
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF max_keys IS NOT NULL AND max_keys <= 0 THEN
@@ -971,6 +972,41 @@ CREATE FUNCTION pgpriv.share_open(shares bigint[], scale integer DEFAULT 4) RETU
   LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION pgpriv.share_open(bigint[], integer) IS
   'Add shares mod 2^64, read the sum as a signed bigint and divide by 10^scale';
+
+-- ---------------------------------------------------------------------------
+-- Two-party engine (joint_score: ARCHITECTURE.md protocol 6; docs/joint_score.md)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION pgpriv.serve_mpc_begin(dataset text, run text, msg bytea) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_mpc_begin'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_mpc_begin(text, text, bytea) IS
+  'Serving (called by a peer): open an admitted two-party run — check its columns against the permit, read the features of the asked keys, say which keys have a usable row';
+
+CREATE FUNCTION pgpriv.serve_mpc_flight(run text, msg bytea) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_mpc_flight'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_mpc_flight(text, bytea) IS
+  'Serving (called by a peer): one flight of a two-party run (oblivious transfers, triples, shares); the owner''s messages in return';
+
+CREATE FUNCTION pgpriv.joint_score(peer name, dataset text, keys_query text, weights jsonb,
+                                   threshold numeric DEFAULT NULL)
+  RETURNS TABLE(key text, score numeric, flag boolean)
+  AS 'MODULE_PATHNAME', 'pgpriv_joint_score'
+  LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.joint_score(name, text, text, jsonb, numeric) IS
+  'Per row of keys_query: Σ weight·feature over the peer''s permitted columns and your own (keys_query''s further columns), computed on secret shares — your weights and the peer''s features stay secret; with a threshold only the flag score >= threshold is returned';
+
+CREATE FUNCTION pgpriv.mpc_selftest(peer name, dataset text, triples integer DEFAULT 100000,
+                                    comparisons integer DEFAULT 10000)
+  RETURNS TABLE(part text, items bigint, failures bigint, seconds double precision, bytes bigint,
+                per_second double precision, bytes_per_item double precision)
+  AS 'MODULE_PATHNAME', 'pgpriv_mpc_selftest'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.mpc_selftest(name, text, integer, integer) IS
+  'Check the two-party engine with a peer (needs an mpc permit): make Beaver triples, multiply and compare random shared values, open and verify everything; rates and bytes per item';
 
 -- ---------------------------------------------------------------------------
 -- psi_sum (ARCHITECTURE.md protocol 3; docs/psi_sum.md)

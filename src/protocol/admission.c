@@ -21,6 +21,7 @@
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
 #include "protocol/admission.h"
+#include "protocol/joint_score.h"
 #include "protocol/secure_sum.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
@@ -34,7 +35,8 @@ admissible_capability(const char *capability)
 	/* secure_sum too: its budget is also the number of keys asked. */
 	return strcmp(capability, "psi") == 0 || strcmp(capability, "psi_fetch") == 0 ||
 		strcmp(capability, "psi_count") == 0 || strcmp(capability, "secure_sum") == 0 ||
-		strcmp(capability, "psi_sum") == 0 || strcmp(capability, "pir") == 0;
+		strcmp(capability, "psi_sum") == 0 || strcmp(capability, "pir") == 0 ||
+		strcmp(capability, "mpc") == 0;
 }
 
 /*
@@ -43,7 +45,7 @@ admissible_capability(const char *capability)
  * error becomes the audited outcome, and is raised once that is committed.
  */
 static ErrorData *
-terms_refusal(const char *dataset, const Permit *permit, bytea *terms)
+terms_refusal(const char *dataset, const char *capability, const Permit *permit, bytea *terms)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -53,7 +55,10 @@ terms_refusal(const char *dataset, const Permit *permit, bytea *terms)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		secure_sum_admission_check(dataset, permit, terms);
+		if (strcmp(capability, "mpc") == 0)
+			joint_score_admission_check(dataset, permit, terms);
+		else
+			secure_sum_admission_check(dataset, permit, terms);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -118,8 +123,9 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 
 	catalog_enter_owner(&owner);
 	found = permit_lookup(dataset, capability, &ds, &permit);
-	if (found && !too_many && terms != NULL && strcmp(capability, "secure_sum") == 0)
-		terms_error = terms_refusal(dataset, &permit, terms);
+	if (found && !too_many &&
+		(strcmp(capability, "mpc") == 0 || (terms != NULL && strcmp(capability, "secure_sum") == 0)))
+		terms_error = terms_refusal(dataset, capability, &permit, terms);
 	if (found && !too_many && terms_error == NULL)
 		fits = budget_try_charge(dataset, capability, nkeys, &permit, &used_before);
 	outcome = !found ? "refused: no permit (42501)"

@@ -40,7 +40,13 @@ typedef enum WireType
 	WIRE_PSUM_ENTRIES = 19,		/* owner's masked key and ciphertext, sorted, owner → asker */
 	WIRE_PSUM_TOTAL = 20,		/* matched count and re-randomised sum, asker → owner */
 	WIRE_PSUM_PARTIAL = 21,		/* the owner's one partial decryption, owner → asker */
-	WIRE_PSUM_REFUSAL = 22		/* below min_group: no decryption (carries min_group) */
+	WIRE_PSUM_REFUSAL = 22,		/* below min_group: no decryption (carries min_group) */
+	/* joint_score and mpc_selftest (docs/joint_score.md) */
+	WIRE_MPC_TERMS = 23,		/* mode and the owner's columns, with serve_admit */
+	WIRE_MPC_BEGIN = 24,		/* the terms again, then the keys, asker → owner */
+	WIRE_MPC_READY = 25,		/* which keys the owner has a usable row for, owner → asker */
+	WIRE_MPC_FLIGHT = 26,		/* first step, step count, the asker's messages */
+	WIRE_MPC_REPLY = 27			/* the owner's messages for those steps */
 } WireType;
 
 /* Fixed-size items: encode count items of item_size bytes. */

@@ -1,0 +1,945 @@
+/*
+ * joint_score.c — the two-party engine from SQL (ARCHITECTURE.md protocol 6;
+ * docs/joint_score.md): pgpriv.joint_score and pgpriv.mpc_selftest on the
+ * asker's side, serve_mpc_begin and serve_mpc_flight on the owner's.
+ *
+ * joint_score: the asker holds model weights w (secret) and, per row, its
+ * own features; the owner holds its features x for the same keys.  The
+ * score Σ w·x over both parties' features is computed on additive shares
+ * (mpc_flight.c): the owner shares its x, the asker its w of the owner's
+ * columns, one Beaver dot product per row gives shares of the owner's part,
+ * and the asker adds its own part (which it can compute alone) to its
+ * share.  Only the asker learns the result: the score, or with a threshold
+ * only whether the score reaches it (the sign of score − threshold, found
+ * on shares by the 7-round comparison).  No dealer: every triple is made
+ * by the two parties through oblivious transfer.
+ *
+ * The keys are visible to both parties (a bank that must hide them runs psi
+ * first); the owner also learns which of its columns are used and whether
+ * a threshold was given, and the asker learns which keys the owner has no
+ * usable row for.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include <sodium.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/tuplestore.h"
+
+#include "pgpriv.h"
+#include "catalog/pgpriv_catalog.h"
+#include "crypto/mpc.h"
+#include "peer/call.h"
+#include "protocol/admission.h"
+#include "protocol/joint_score.h"
+#include "protocol/keys.h"
+#include "protocol/mpc_flight.h"
+#include "protocol/progress.h"
+#include "wire/message.h"
+
+PG_FUNCTION_INFO_V1(pgpriv_serve_mpc_begin);
+PG_FUNCTION_INFO_V1(pgpriv_serve_mpc_flight);
+PG_FUNCTION_INFO_V1(pgpriv_joint_score);
+PG_FUNCTION_INFO_V1(pgpriv_mpc_selftest);
+
+#define TERMS_HEAD_BYTES 12		/* mode, k, 2 reserved, triples, comparisons */
+
+/* ----------------------------------------------------------------------
+ * Terms: what a run is, as both parties see it
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct MpcTerms
+{
+	int			mode;
+	int			k;
+	char	  **columns;		/* the owner's columns, k of them */
+	int64		triples;		/* self-test */
+	int64		comparisons;	/* self-test */
+} MpcTerms;
+
+static void
+put_be32(uint8 *p, uint32 v)
+{
+	p[0] = (uint8) (v >> 24);
+	p[1] = (uint8) (v >> 16);
+	p[2] = (uint8) (v >> 8);
+	p[3] = (uint8) v;
+}
+
+static uint32
+get_be32(const uint8 *p)
+{
+	return ((uint32) p[0] << 24) | ((uint32) p[1] << 16) | ((uint32) p[2] << 8) | p[3];
+}
+
+static void
+terms_add(WireBuilder *b, const MpcTerms *t)
+{
+	uint8		head[TERMS_HEAD_BYTES] = {0};
+
+	head[0] = (uint8) t->mode;
+	head[1] = (uint8) t->k;
+	put_be32(head + 4, (uint32) t->triples);
+	put_be32(head + 8, (uint32) t->comparisons);
+	wire_builder_add(b, head, sizeof(head));
+	for (int j = 0; j < t->k; j++)
+		wire_builder_add(b, (const uint8 *) t->columns[j], (uint32) strlen(t->columns[j]));
+}
+
+static void pg_attribute_noreturn()
+malformed_terms(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from the asker"),
+			 errdetail("%s", detail)));
+}
+
+/* Read the terms from the start of r (TERMS or BEGIN message). */
+static void
+terms_read(WireReader *r, MpcTerms *t)
+{
+	const uint8 *item;
+	uint32		len;
+
+	if (!wire_reader_next(r, &item, &len) || len != TERMS_HEAD_BYTES)
+		malformed_terms("The two-party terms start with a 12-byte head.");
+	t->mode = item[0];
+	t->k = item[1];
+	t->triples = get_be32(item + 4);
+	t->comparisons = get_be32(item + 8);
+	if (item[2] != 0 || item[3] != 0)
+		malformed_terms("Reserved bytes of the two-party terms are not zero.");
+	if (t->mode == MPC_MODE_SELFTEST)
+	{
+		if (t->k != 0 || t->triples > MPC_SELFTEST_MAX || t->comparisons > MPC_SELFTEST_MAX ||
+			t->triples + t->comparisons == 0)
+			malformed_terms("Self-test terms out of range.");
+	}
+	else if (t->mode == MPC_MODE_SCORE || t->mode == MPC_MODE_FLAG)
+	{
+		if (t->k < 1 || t->k > MPC_MAX_FEATURES || t->triples != 0 || t->comparisons != 0)
+			malformed_terms("A joint score uses 1 to 32 of the owner's columns.");
+	}
+	else
+		malformed_terms("Unknown two-party mode.");
+	t->columns = palloc0(sizeof(char *) * Max(t->k, 1));
+	for (int j = 0; j < t->k; j++)
+	{
+		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
+			memchr(item, '\0', len) != NULL)
+			malformed_terms("A column name of the two-party terms is missing or invalid.");
+		t->columns[j] = pnstrdup((const char *) item, len);
+		for (int i = 0; i < j; i++)
+			if (strcmp(t->columns[i], t->columns[j]) == 0)
+				malformed_terms("The two-party terms name a column twice.");
+	}
+}
+
+/* Every column the run uses must be permitted to the session's role. */
+static void
+terms_check_permit(const char *dataset, const Permit *permit, const MpcTerms *t)
+{
+	for (int j = 0; j < t->k; j++)
+	{
+		ListCell   *lc;
+		bool		ok = false;
+
+		foreach(lc, permit->columns)
+			if (strcmp((char *) lfirst(lc), t->columns[j]) == 0)
+				ok = true;
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied: role \"%s\" may not use column \"%s\" of dataset \"%s\" for capability \"mpc\"",
+							session_role_name(), t->columns[j], dataset),
+					 errhint("The owner names the columns in pgpriv.permit('%s', '%s', 'mpc', '{...}').",
+							 dataset, session_role_name())));
+	}
+}
+
+void
+joint_score_admission_check(const char *dataset, const Permit *permit, bytea *terms)
+{
+	WireReader r;
+	MpcTerms	t;
+
+	if (terms == NULL)
+		malformed_terms("A two-party run is admitted with its terms.");
+	wire_reader_init(&r, terms, WIRE_MPC_TERMS, MPC_MAX_FEATURES + 1, NAMEDATALEN, "the asker");
+	terms_read(&r, &t);
+	if (r.remaining != 0)
+		malformed_terms("Bytes after the two-party terms.");
+	terms_check_permit(dataset, permit, &t);
+}
+
+/* ----------------------------------------------------------------------
+ * Feature values
+ * ----------------------------------------------------------------------
+ */
+
+/* A feature's text form: a number, or a boolean (true = 1). */
+static bool
+parse_feature(const char *s, double *out)
+{
+	char	   *end;
+	double		v;
+
+	if (strcmp(s, "t") == 0 || strcmp(s, "true") == 0)
+	{
+		*out = 1.0;
+		return true;
+	}
+	if (strcmp(s, "f") == 0 || strcmp(s, "false") == 0)
+	{
+		*out = 0.0;
+		return true;
+	}
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno == ERANGE)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Encode a feature for the engine; the errors name the column, never the value. */
+static int64
+encode_feature(const char *text, const char *column, const char *whose)
+{
+	double		v;
+	int64_t		enc;
+
+	if (!parse_feature(text, &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("column \"%s\" of %s holds a value that is not a number", column, whose),
+				 errhint("joint_score features are numbers or booleans.")));
+	if (mpc_fixed_encode(v, &enc) != MPC_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("column \"%s\" of %s holds a value outside the two-party range", column, whose),
+				 errdetail("Features and weights must satisfy |x| < 8192 (fixed point with 16 fractional bits)."),
+				 errhint("Scale the column in the query that defines it.")));
+	return (int64) enc;
+}
+
+/* ----------------------------------------------------------------------
+ * Owner's half
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct OwnerRun
+{
+	MemoryContext cxt;
+	char		run[64];
+	char		dataset[NAMEDATALEN * 2];
+	MpcPlan		plan;
+	MpcSession *session;
+	int64		usable;			/* rows the owner had a usable row for */
+	int64		bytes_in;
+	int64		bytes_out;
+} OwnerRun;
+
+static OwnerRun *owner_run = NULL;
+
+static void
+owner_run_free(void)
+{
+	if (owner_run == NULL)
+		return;
+	mpc_session_free(owner_run->session);
+	MemoryContextDelete(owner_run->cxt);
+	owner_run = NULL;
+}
+
+typedef struct RowRef
+{
+	const uint8 *key;
+	size_t		len;
+	size_t		row;
+} RowRef;
+
+static int
+rowref_cmp(const void *a, const void *b)
+{
+	const RowRef *x = a;
+	const RowRef *y = b;
+	int			c = memcmp(x->key, y->key, Min(x->len, y->len));
+
+	if (c != 0)
+		return c;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * The owner's features for the asked keys: x (rows × k, encoded) and a
+ * bitmap of the keys it has exactly one row for with no NULL in the used
+ * columns.  Other keys get zeros (the asker discards their results).
+ */
+static int64
+owner_features(const Dataset *ds, const MpcTerms *t, const KeySet *asked, int64 *x, uint8 *usable)
+{
+	DatasetRows rows;
+	List	   *columns = NIL;
+	RowRef	   *index;
+	int64		n_usable = 0;
+	char	   *whose = psprintf("dataset \"%s\"", ds->name);
+
+	for (int j = 0; j < t->k; j++)
+		columns = lappend(columns, t->columns[j]);
+	dataset_rows_fetch(ds, columns, &rows);
+
+	index = palloc_extended(sizeof(RowRef) * Max(rows.keys.n, 1), MCXT_ALLOC_HUGE);
+	for (size_t i = 0; i < rows.keys.n; i++)
+	{
+		index[i].key = rows.keys.data[i];
+		index[i].len = rows.keys.lens[i];
+		index[i].row = i;
+	}
+	qsort(index, rows.keys.n, sizeof(RowRef), rowref_cmp);
+
+	for (size_t r = 0; r < asked->n; r++)
+	{
+		RowRef		probe = {asked->data[r], asked->lens[r], 0};
+		RowRef	   *hit = bsearch(&probe, index, rows.keys.n, sizeof(RowRef), rowref_cmp);
+		bool		ok = hit != NULL;
+
+		if (ok && ((hit > index && rowref_cmp(hit - 1, &probe) == 0) ||
+				   (hit + 1 < index + rows.keys.n && rowref_cmp(hit + 1, &probe) == 0)))
+			ok = false;			/* several rows: no single answer */
+		for (int j = 0; ok && j < t->k; j++)
+			if (rows.values[hit->row * rows.ncolumns + j] == NULL)
+				ok = false;
+		for (int j = 0; ok && j < t->k; j++)
+			x[r * t->k + j] = encode_feature(rows.values[hit->row * rows.ncolumns + j],
+											 t->columns[j], whose);
+		if (ok)
+		{
+			usable[r / 8] |= (uint8) (1 << (r % 8));
+			n_usable++;
+		}
+		if ((r & 8191) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return n_usable;
+}
+
+/*
+ * pgpriv.serve_mpc_begin(dataset, run, msg) → bytea
+ *
+ * For a run admitted by serve_admit with its terms: reads the terms again
+ * and the keys, looks up the owner's features, and opens the run's session.
+ * The reply says which keys have a usable row.
+ */
+Datum
+pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(2);
+	Admission  *admission = admission_require(run, dataset, "mpc");
+	Dataset		ds;
+	Permit		permit;
+	WireReader	r;
+	MpcTerms	t;
+	MemoryContext cxt;
+	MemoryContext old;
+	int64		rows;
+	uint8	   *usable;
+	bytea	   *reply;
+
+	permit_require(dataset, "mpc", &ds, &permit);
+	if (strlen(run) >= sizeof(owner_run->run) || strlen(dataset) >= sizeof(owner_run->dataset))
+		malformed_terms("Run id or dataset name too long.");
+	wire_reader_init(&r, msg, WIRE_MPC_BEGIN, (uint32) Min((int64) PG_UINT32_MAX - 64,
+														  admission->keys + MPC_MAX_FEATURES + 1),
+					 Max(NAMEDATALEN, 1 << 20), "the asker");
+	terms_read(&r, &t);
+	terms_check_permit(dataset, &permit, &t);
+	if ((int64) r.remaining != admission->keys ||
+		(t.mode == MPC_MODE_SELFTEST && r.remaining != 0))
+		malformed_terms(psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
+
+	owner_run_free();
+	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv mpc run", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	owner_run = palloc0(sizeof(OwnerRun));
+	owner_run->cxt = cxt;
+	strlcpy(owner_run->run, run, sizeof(owner_run->run));
+	strlcpy(owner_run->dataset, dataset, sizeof(owner_run->dataset));
+	rows = t.mode == MPC_MODE_SELFTEST ? t.triples : (int64) r.remaining;
+	mpc_plan_build(&owner_run->plan, t.mode, rows, t.k, t.comparisons);
+	owner_run->session = mpc_session_new(1, &owner_run->plan, cxt, "the asker");
+	MemoryContextSwitchTo(old);
+	owner_run->bytes_in = VARSIZE_ANY_EXHDR(msg);
+
+	usable = palloc0((Max(rows, 1) + 7) / 8);
+	if (t.mode != MPC_MODE_SELFTEST)
+	{
+		KeySet		asked = {0};
+		const uint8 *item;
+		uint32		len;
+		int64	   *x;
+
+		progress_begin("joint_score", session_role_name(), dataset, rows);
+		progress_phase("owner: reading features", rows);
+		/* Keys travel as UTF-8; they are compared as bytes, as the dataset's are. */
+		asked.data = palloc_extended(sizeof(uint8 *) * Max(rows, 1), MCXT_ALLOC_HUGE);
+		asked.lens = palloc_extended(sizeof(size_t) * Max(rows, 1), MCXT_ALLOC_HUGE);
+		while (wire_reader_next(&r, &item, &len))
+		{
+			asked.data[asked.n] = item;
+			asked.lens[asked.n] = len;
+			asked.n++;
+		}
+		x = MemoryContextAllocExtended(cxt, sizeof(int64) * Max(rows * t.k, 1),
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		PG_TRY();
+		{
+			owner_run->usable = owner_features(&ds, &t, &asked, x, usable);
+		}
+		PG_CATCH();
+		{
+			owner_run_free();
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		mpc_session_owner_input(owner_run->session, x);
+		progress_end();
+	}
+	reply = wire_pack_fixed(WIRE_MPC_READY, usable, (uint32) ((Max(rows, 1) + 7) / 8), 1);
+	owner_run->bytes_out = VARSIZE_ANY_EXHDR(reply);
+	PG_RETURN_BYTEA_P(reply);
+}
+
+/*
+ * pgpriv.serve_mpc_flight(run, msg) → bytea
+ *
+ * One flight of the open run.  Any error ends the run.  After the last step
+ * the run's completion is audited.
+ */
+Datum
+pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
+	bytea	   *reply;
+
+	if (owner_run == NULL || strcmp(owner_run->run, run) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("No two-party run \"%s\" is open in this session.", run)));
+	PG_TRY();
+	{
+		reply = mpc_owner_flight(owner_run->session, msg);
+	}
+	PG_CATCH();
+	{
+		owner_run_free();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	owner_run->bytes_in += VARSIZE_ANY_EXHDR(msg);
+	owner_run->bytes_out += VARSIZE_ANY_EXHDR(reply);
+
+	if (mpc_session_steps_done(owner_run->session) == owner_run->plan.nsteps)
+	{
+		Admission  *admission = admission_require(owner_run->run, owner_run->dataset, "mpc");
+
+		admission_serve(admission, admission->keys, owner_run->bytes_in, owner_run->bytes_out);
+		admission_complete(admission, owner_run->usable);
+		owner_run_free();
+	}
+	PG_RETURN_BYTEA_P(reply);
+}
+
+/* ----------------------------------------------------------------------
+ * Asker's half
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct FlightCall
+{
+	PeerCall   *call;
+	const char *run;
+	MpcSession *session;
+	int			nsteps;
+} FlightCall;
+
+static void
+flight_send(void *arg, bytea *flight)
+{
+	FlightCall *fc = arg;
+	const char *params[1] = {fc->run};
+
+	peer_call_send_bytea(fc->call, "SELECT pgpriv.serve_mpc_flight($1, $2)", 1, params, flight);
+	pfree(flight);
+}
+
+static bytea *
+flight_receive(void *arg)
+{
+	FlightCall *fc = arg;
+	bytea	   *reply = peer_call_finish_bytea(fc->call);
+
+	progress_advance(mpc_session_steps_done(fc->session), fc->call->bytes_in, fc->call->bytes_out);
+	return reply;
+}
+
+/* Admit, begin and run a two-party run; returns the owner's usable-key bitmap. */
+static const uint8 *
+run_with_peer(PeerCall *call, const char *server, const char *dataset, const char *run,
+			  const MpcTerms *t, const KeySet *keys, MpcSession *session, int nsteps)
+{
+	WireBuilder tb;
+	WireBuilder bb;
+	char		nbuf[32];
+	int64		rows = t->mode == MPC_MODE_SELFTEST ? t->triples : (int64) keys->n;
+	const uint8 *usable;
+	uint32		count;
+	bytea	   *ready;
+	FlightCall	fc = {call, run, session, nsteps};
+
+	snprintf(nbuf, sizeof(nbuf), "%lld", (long long) (keys ? keys->n : 0));
+	wire_builder_init(&tb, WIRE_MPC_TERMS);
+	terms_add(&tb, t);
+	{
+		const char *params[4] = {dataset, "mpc", run, nbuf};
+
+		PQclear(peer_call_msg(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8, $5)", 4, params,
+							  wire_builder_finish(&tb)));
+	}
+
+	progress_phase("asker: owner reads its features", 0);
+	wire_builder_init(&bb, WIRE_MPC_BEGIN);
+	terms_add(&bb, t);
+	for (size_t i = 0; keys && i < keys->n; i++)
+		wire_builder_add(&bb, keys->data[i], (uint32) keys->lens[i]);
+	{
+		const char *params[2] = {dataset, run};
+
+		ready = peer_call_bytea(call, "SELECT pgpriv.serve_mpc_begin($1, $2, $3)", 2, params,
+								wire_builder_finish(&bb));
+	}
+	usable = wire_unpack_fixed(ready, WIRE_MPC_READY, 1, PG_UINT32_MAX, &count,
+							   psprintf("peer \"%s\"", server));
+	if ((int64) count != (Max(rows, 1) + 7) / 8)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", server),
+				 errdetail("%u bytes of usable-key flags for %lld keys.", count, (long long) rows)));
+
+	progress_phase("asker: two-party computation (steps)", nsteps);
+	mpc_asker_run(session, flight_send, flight_receive, &fc);
+	return usable;
+}
+
+typedef struct Weight
+{
+	char	   *name;
+	int64		w;				/* encoded */
+	int			local_col;		/* keys_query column (1-based), or 0: the owner's */
+} Weight;
+
+static pg_noinline int
+parse_weights(Jsonb *jb, Weight **out)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	Weight	   *ws = palloc0(sizeof(Weight) * (MPC_MAX_FEATURES + 1));
+	int			n = 0;
+	char	   *pending = NULL;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weights must be a JSON object of column name to number"),
+				 errhint("For example '{\"penalties\": -0.8, \"years_registered\": 0.05}'.")));
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			pending = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			double		d;
+			int64_t		enc;
+
+			if (v.type != jbvNumeric)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("weight of \"%s\" is not a number", pending)));
+			if (n == MPC_MAX_FEATURES)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("weights may name at most %d features", MPC_MAX_FEATURES),
+						 errdetail("The exact fixed-point bound allows 32 terms per score.")));
+			d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												   NumericGetDatum(v.val.numeric)));
+			if (mpc_fixed_encode(d, &enc) != MPC_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("weight of \"%s\" is outside the two-party range", pending),
+						 errdetail("Features and weights must satisfy |x| < 8192 (fixed point with 16 fractional bits).")));
+			ws[n].name = pending;
+			ws[n].w = (int64) enc;
+			n++;
+		}
+	}
+	*out = ws;
+	return n;
+}
+
+/* round(S / 2^32, 6) as numeric, S a score at scale 2^32. */
+static Datum
+score_numeric(int64 s)
+{
+	__int128	v = (__int128) s * 1000000;
+	__int128	half = (__int128) 1 << 31;
+	__int128	q = v >= 0 ? (v + half) >> 32 : -((-v + half) >> 32);
+	int64		iq = (int64) q;
+	uint64		mag = iq < 0 ? (uint64) (-(iq + 1)) + 1 : (uint64) iq;
+	char		buf[64];
+
+	snprintf(buf, sizeof(buf), "%s%llu.%06llu", iq < 0 ? "-" : "",
+			 (unsigned long long) (mag / 1000000), (unsigned long long) (mag % 1000000));
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid),
+							   Int32GetDatum(-1));
+}
+
+/* round(threshold · 2^32) as int64; 22003 when it does not fit. */
+static int64
+threshold_encode(Numeric threshold)
+{
+	Datum		scaled = DirectFunctionCall2(numeric_mul, NumericGetDatum(threshold),
+											 DirectFunctionCall1(int8_numeric,
+																 Int64GetDatum(INT64CONST(4294967296))));
+	bool		have_error;
+	int64		t = 0;
+
+	scaled = DirectFunctionCall2(numeric_round, scaled, Int32GetDatum(0));
+	/* 2^63 − 2^10 is a double just below 2^63: anything under it fits. */
+	have_error = !(fabs(DatumGetFloat8(DirectFunctionCall1(numeric_float8, scaled))) <
+				   9223372036854774784.0);
+	if (!have_error)
+		t = DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
+	if (have_error)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("threshold is too large for an exact comparison")));
+	return t;
+}
+
+/*
+ * pgpriv.joint_score(peer name, dataset text, keys_query text, weights jsonb,
+ *                    threshold numeric DEFAULT NULL)
+ *   → TABLE(key text, score numeric, flag boolean)
+ */
+Datum
+pgpriv_joint_score(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *server;
+	char	   *dataset;
+	char	   *keys_query;
+	Jsonb	   *weights_jb;
+	bool		flag_mode = !PG_ARGISNULL(4);
+	Weight	   *ws;
+	int			nw;
+	volatile int nlocal = 0;
+	MpcTerms	t = {0};
+	int64	   *w_owner;
+	KeySet		keys = {0};
+	KeyBuilder	kb;
+	int64	   *local;
+	bool	   *row_ok;
+	int64		threshold = 0;
+	int64		max_w = 0;
+	PeerCall	call;
+	char	   *run;
+	MpcPlan		plan;
+	MpcSession *volatile session = NULL;
+	const uint8 *volatile usable = NULL;
+	volatile int64 scored = 0;
+	OwnerContext oc;
+	MemoryContext fn_cxt = CurrentMemoryContext;
+
+	for (int a = 0; a < 4; a++)
+		if (PG_ARGISNULL(a))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("joint_score needs a peer, a dataset, a keys query and weights")));
+	server = NameStr(*PG_GETARG_NAME(0));
+	dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	weights_jb = PG_GETARG_JSONB_P(3);
+	nw = parse_weights(weights_jb, &ws);
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* The asker's rows: key, then its own features. */
+	key_builder_init(&kb, &keys);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		TupleDesc	td;
+		uint64		nrows;
+
+		if (SPI_execute(keys_query, true, 0) != SPI_OK_SELECT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("keys_query must be a SELECT returning the key first")));
+		td = SPI_tuptable->tupdesc;
+		nrows = SPI_processed;
+		for (int i = 0; i < nw; i++)
+			for (int c = 2; c <= td->natts; c++)
+				if (!TupleDescAttr(td, c - 1)->attisdropped &&
+					strcmp(NameStr(TupleDescAttr(td, c - 1)->attname), ws[i].name) == 0)
+					ws[i].local_col = c;
+		MemoryContextSwitchTo(fn_cxt);
+		t.columns = palloc0(sizeof(char *) * (nw + 1));
+		w_owner = palloc0(sizeof(int64) * (nw + 1));
+		for (int i = 0; i < nw; i++)
+		{
+			max_w = Max(max_w, ws[i].w < 0 ? -ws[i].w : ws[i].w);
+			if (ws[i].local_col)
+				nlocal++;
+			else
+			{
+				w_owner[t.k] = ws[i].w;
+				t.columns[t.k++] = ws[i].name;
+			}
+		}
+		if (t.k == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("weights name no column of peer \"%s\"'s dataset \"%s\"", server, dataset),
+					 errhint("Names that are not columns of keys_query are the peer's columns; name at least one.")));
+		local = palloc_extended(sizeof(int64) * Max(nrows, 1), MCXT_ALLOC_HUGE);
+		row_ok = palloc_extended(sizeof(bool) * Max(nrows, 1), MCXT_ALLOC_HUGE);
+		if (nrows > (uint64) pgpriv_max_run_keys)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %llu",
+							pgpriv_max_run_keys, (unsigned long long) nrows)));
+		for (uint64 r = 0; r < nrows; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			char	   *key = SPI_getvalue(tup, td, 1);
+			int64		sum = 0;
+			bool		ok = true;
+
+			if (key == NULL)
+				continue;
+			for (int i = 0; i < nw; i++)
+			{
+				char	   *v;
+
+				if (!ws[i].local_col)
+					continue;
+				v = SPI_getvalue(tup, td, ws[i].local_col);
+				if (v == NULL)
+				{
+					ok = false;
+					continue;
+				}
+				sum += encode_feature(v, ws[i].name, "keys_query") * ws[i].w;
+			}
+			local[keys.n] = sum;
+			row_ok[keys.n] = ok;
+			key_builder_add(&kb, key);
+			if ((r & 8191) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(fn_cxt);
+
+	if (flag_mode)
+	{
+		threshold = threshold_encode(PG_GETARG_NUMERIC(4));
+		if (!mpc_dot_within_bound((size_t) nw, (uint64) MPC_VALUE_BOUND - 1, (uint64) max_w,
+								  (uint64) (threshold < 0 ? -threshold : threshold)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("threshold is too large for an exact comparison"),
+					 errdetail("With %d features and these weights the comparison is exact for |threshold| below %.6g.",
+							   nw, ldexp(ldexp(1.0, 63) - (double) nw * (double) (MPC_VALUE_BOUND - 1) * (double) max_w, -32))));
+		for (size_t r = 0; r < keys.n; r++)
+			local[r] -= threshold;
+	}
+	if (keys.n == 0)
+		return (Datum) 0;		/* nothing to score: no run */
+
+	t.mode = flag_mode ? MPC_MODE_FLAG : MPC_MODE_SCORE;
+	run = peer_new_run_id();
+	peer_call_open(&call, server);
+	progress_begin("joint_score", server, dataset, (int64) keys.n);
+	mpc_plan_build(&plan, t.mode, (int64) keys.n, t.k, 0);
+	PG_TRY();
+	{
+		session = mpc_session_new(0, &plan, fn_cxt, psprintf("peer \"%s\"", server));
+		mpc_session_asker_input(session, w_owner, local);
+		usable = run_with_peer(&call, server, dataset, run, &t, &keys, session, plan.nsteps);
+	}
+	PG_FINALLY();
+	{
+		sodium_memzero(w_owner, sizeof(int64) * (nw + 1));
+	}
+	PG_END_TRY();
+
+	for (size_t r = 0; r < keys.n; r++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, true, true};
+		bool		ok = row_ok[r] && (usable[r / 8] >> (r % 8)) & 1;
+
+		values[0] = CStringGetTextDatum(keys.text[r]);
+		if (ok && !flag_mode)
+		{
+			values[1] = score_numeric(mpc_session_scores(session)[r]);
+			nulls[1] = false;
+		}
+		else if (ok)
+		{
+			values[2] = BoolGetDatum((mpc_session_flags(session)[r / 64] >> (r % 64)) & 1);
+			nulls[2] = false;
+		}
+		if (ok)
+			scored++;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	mpc_session_free(session);
+	sodium_memzero(local, sizeof(int64) * Max(keys.n, 1));
+
+	catalog_enter_owner(&oc);
+	audit_append("asker", server, "mpc", dataset, (int64) keys.n, scored,
+				 call.bytes_in, call.bytes_out, "ok",
+				 psprintf("run %s, %s over %d of the peer's and %d own columns", run,
+						  flag_mode ? "flags" : "scores", t.k, nlocal));
+	catalog_leave_owner(&oc);
+	progress_end();
+	return (Datum) 0;
+}
+
+/*
+ * pgpriv.mpc_selftest(peer name, dataset text, triples integer, comparisons integer)
+ *   → TABLE(part text, items bigint, failures bigint, seconds float8, bytes bigint,
+ *           per_second float8, bytes_per_item float8)
+ *
+ * Makes triples and runs multiplications and comparisons with the peer on
+ * random inputs, then opens everything and checks it (triples opened are
+ * random and never used for data, so this reveals nothing).
+ */
+Datum
+pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *server = NameStr(*PG_GETARG_NAME(0));
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int32		triples = PG_GETARG_INT32(2);
+	int32		comparisons = PG_GETARG_INT32(3);
+	MpcTerms	t = {0};
+	PeerCall	call;
+	char	   *run;
+	MpcPlan		plan;
+	MpcSession *volatile session = NULL;
+	MpcTally   *tally;
+	OwnerContext oc;
+	struct
+	{
+		const char *part;
+		int64		items;
+		int64		failures;
+		MpcPart		p;
+	}			parts[4];
+
+	if (triples < 0 || comparisons < 0 || triples > MPC_SELFTEST_MAX ||
+		comparisons > MPC_SELFTEST_MAX || triples + comparisons == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("triples and comparisons must be between 0 and %d, not both 0", MPC_SELFTEST_MAX)));
+	InitMaterializedSRF(fcinfo, 0);
+	t.mode = MPC_MODE_SELFTEST;
+	t.triples = triples;
+	t.comparisons = comparisons;
+	run = peer_new_run_id();
+	peer_call_open(&call, server);
+	progress_begin("mpc_selftest", server, dataset, 0);
+	mpc_plan_build(&plan, t.mode, triples, 0, comparisons);
+	session = mpc_session_new(0, &plan, CurrentMemoryContext, psprintf("peer \"%s\"", server));
+	PG_TRY();
+	{
+		run_with_peer(&call, server, dataset, run, &t, NULL, session, plan.nsteps);
+	}
+	PG_CATCH();
+	{
+		mpc_session_free(session);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	tally = mpc_session_tally(session);
+
+	parts[0].part = "setup";
+	parts[0].items = 4 * 128;
+	parts[0].failures = 0;
+	parts[0].p = MPC_PART_SETUP;
+	parts[1].part = "beaver_triples";
+	parts[1].items = tally->triples_checked;
+	parts[1].failures = tally->triples_bad;
+	parts[1].p = MPC_PART_TRIPLES;
+	parts[2].part = "multiplications";
+	parts[2].items = tally->products_checked;
+	parts[2].failures = tally->products_bad;
+	parts[2].p = MPC_PART_MULTIPLY;
+	parts[3].part = "comparisons";
+	parts[3].items = tally->signs_checked;
+	parts[3].failures = tally->signs_bad;
+	parts[3].p = MPC_PART_COMPARE;
+	for (int i = 0; i < 4; i++)
+	{
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
+		double		secs = tally->seconds[parts[i].p];
+
+		if (parts[i].items == 0 && i > 0)
+			continue;
+		values[0] = CStringGetTextDatum(parts[i].part);
+		values[1] = Int64GetDatum(parts[i].items);
+		values[2] = Int64GetDatum(parts[i].failures);
+		values[3] = Float8GetDatum(secs);
+		values[4] = Int64GetDatum(tally->bytes[parts[i].p]);
+		values[5] = Float8GetDatum(secs > 0 ? (double) parts[i].items / secs : 0);
+		nulls[5] = secs <= 0;
+		values[6] = Float8GetDatum(parts[i].items > 0 ?
+								   (double) tally->bytes[parts[i].p] / (double) parts[i].items : 0);
+		nulls[6] = parts[i].items == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	mpc_session_free(session);
+
+	catalog_enter_owner(&oc);
+	audit_append("asker", server, "mpc", dataset, 0, 0, call.bytes_in, call.bytes_out, "ok",
+				 psprintf("run %s, self-test: %d triples, %d comparisons, %lld failures", run,
+						  triples, comparisons,
+						  (long long) (tally->triples_bad + tally->products_bad + tally->signs_bad)));
+	catalog_leave_owner(&oc);
+	progress_end();
+	return (Datum) 0;
+}

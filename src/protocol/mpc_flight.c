@@ -1,0 +1,1198 @@
+/*
+ * mpc_flight.c — the schedule of a two-party run and each party's work per
+ * step (see mpc_flight.h).
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/memutils.h"
+
+#include "crypto/mpc.h"
+#include "crypto/triples.h"
+#include "protocol/mpc_flight.h"
+
+/* ----------------------------------------------------------------------
+ * The schedule
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct PlanBuilder
+{
+	MpcPlan    *plan;
+	int			cap;
+	int			lane_next;		/* lane of the next triple batch */
+	int			lane_last[2];	/* the lane's last batch step (its dependency) */
+	int			pending_tau[2]; /* BEAVER_U still waiting for its BEAVER_TAU; -1 none */
+} PlanBuilder;
+
+static int
+add_step(PlanBuilder *b, MpcStepKind kind, int lane, int round, MpcPart part, int chunk,
+		 int dep, uint32 n, uint64 offset)
+{
+	MpcPlan    *p = b->plan;
+	MpcStep    *st;
+
+	if (p->nsteps == b->cap)
+	{
+		b->cap *= 2;
+		p->steps = repalloc_huge(p->steps, sizeof(MpcStep) * b->cap);
+	}
+	st = &p->steps[p->nsteps];
+	st->kind = (uint8) kind;
+	st->lane = (uint8) lane;
+	st->round = (uint8) round;
+	st->part = (uint8) part;
+	st->chunk = chunk;
+	st->dep = dep;
+	st->n = n;
+	st->offset = offset;
+	return p->nsteps++;
+}
+
+/* The asker's τ of a lane's pending Beaver batch, if any. */
+static int
+flush_tau(PlanBuilder *b, int lane, int chunk)
+{
+	int			u = b->pending_tau[lane];
+	MpcStep    *st;
+
+	if (u < 0)
+		return -1;
+	st = &b->plan->steps[u];
+	b->pending_tau[lane] = -1;
+	return add_step(b, MPC_STEP_BEAVER_TAU, lane, 0, (MpcPart) st->part, chunk, u, st->n, st->offset);
+}
+
+/*
+ * Batches of Beaver (and == false) or AND triples for a chunk, alternating
+ * lanes; returns the index of the last step the asker absorbs triples in.
+ */
+static int
+add_batches(PlanBuilder *b, bool and, uint64 total, uint32 batch, MpcPart part, int chunk)
+{
+	uint64		done = 0;
+	int			last = -1;
+
+	while (done < total)
+	{
+		uint32		n = (uint32) Min((uint64) batch, total - done);
+		int			lane = b->lane_next;
+		int			i;
+
+		b->lane_next ^= 1;
+		flush_tau(b, lane, chunk);
+		if (and)
+			i = add_step(b, MPC_STEP_AND, lane, 0, part, chunk, b->lane_last[lane], n, done / 64);
+		else
+		{
+			i = add_step(b, MPC_STEP_BEAVER_U, lane, 0, part, chunk, b->lane_last[lane], n, done);
+			b->pending_tau[lane] = i;
+		}
+		b->lane_last[lane] = i;
+		last = Max(last, i);
+		done += n;
+	}
+	/* The owner finishes every batch before the chunk uses its triples. */
+	flush_tau(b, b->lane_next, chunk);
+	flush_tau(b, b->lane_next ^ 1, chunk);
+	return last;
+}
+
+static int
+add_sign_rounds(PlanBuilder *b, int chunk, int dep, uint32 n)
+{
+	int			i = dep;
+
+	for (int r = 1; r <= MPC_SIGN_ROUNDS; r++)
+		i = add_step(b, MPC_STEP_SIGN, 0, r, MPC_PART_COMPARE, chunk, i, n, 0);
+	return i;
+}
+
+static void
+add_chunk(MpcPlan *p, int64 first, int64 rows, uint64 products, uint64 and_triples, bool compare)
+{
+	MpcChunkPlan *c = &p->chunks[p->nchunks++];
+
+	c->first_row = first;
+	c->rows = rows;
+	c->products = products;
+	c->and_triples = and_triples;
+	c->compare = compare;
+}
+
+void
+mpc_plan_build(MpcPlan *p, int mode, int64 rows, int k, int64 comparisons)
+{
+	PlanBuilder b;
+	int			setup[2];
+	int			prev;
+	int64		chunk_rows;
+	int64		maxchunks;
+
+	memset(p, 0, sizeof(*p));
+	p->mode = mode;
+	p->rows = rows;
+	p->k = k;
+	p->comparisons = comparisons;
+	b.plan = p;
+	b.cap = 64;
+	b.lane_next = 0;
+	b.pending_tau[0] = b.pending_tau[1] = -1;
+	p->steps = palloc(sizeof(MpcStep) * b.cap);
+
+	if (mode == MPC_MODE_SELFTEST)
+		chunk_rows = MPC_CHUNK_PRODUCTS / 4;
+	else
+		chunk_rows = Min((int64) MPC_CHUNK_ROWS, (int64) (MPC_CHUNK_PRODUCTS / Max(k, 1)));
+	maxchunks = (rows + chunk_rows - 1) / chunk_rows +
+		(comparisons + MPC_CHUNK_ROWS - 1) / MPC_CHUNK_ROWS;
+	p->chunks = palloc0(sizeof(MpcChunkPlan) * Max(maxchunks, 1));
+
+	for (int l = 0; l < 2; l++)
+		setup[l] = add_step(&b, MPC_STEP_SETUP1, l, 0, MPC_PART_SETUP, -1, -1, 0, 0);
+	for (int l = 0; l < 2; l++)
+	{
+		add_step(&b, MPC_STEP_SETUP2, l, 0, MPC_PART_SETUP, -1, setup[l], 0, 0);
+		b.lane_last[l] = setup[l];
+	}
+
+	if (mode != MPC_MODE_SELFTEST)
+	{
+		add_step(&b, MPC_STEP_SHARE_W, 0, 0, MPC_PART_SETUP, -1, -1, (uint32) k, 0);
+		prev = -1;
+		for (int64 first = 0; first < rows; first += chunk_rows)
+		{
+			int64		n = Min(chunk_rows, rows - first);
+			int			c = p->nchunks;
+			int			x,
+						triples,
+						dot;
+
+			add_chunk(p, first, n, (uint64) n * k,
+					  mode == MPC_MODE_FLAG ? mpc_sign_and_triples((size_t) n) : 0, false);
+			x = add_step(&b, MPC_STEP_SHARE_X, 0, 0, MPC_PART_MULTIPLY, c, prev, (uint32) (n * k), 0);
+			triples = add_batches(&b, false, (uint64) n * k, MPC_BEAVER_BATCH, MPC_PART_TRIPLES, c);
+			dot = add_step(&b, MPC_STEP_DOT, 0, 0, MPC_PART_MULTIPLY, c, Max(x, triples), (uint32) n, 0);
+			if (mode == MPC_MODE_FLAG)
+			{
+				int			ands = add_batches(&b, true, p->chunks[c].and_triples, MPC_AND_BATCH,
+											   MPC_PART_COMPARE, c);
+
+				add_sign_rounds(&b, c, Max(dot, ands), (uint32) n);
+			}
+			prev = add_step(&b, MPC_STEP_REVEAL, 0, 0, MPC_PART_REVEAL, c, -1, (uint32) n, 0);
+		}
+	}
+	else
+	{
+		/* Each part starts when the previous one is absorbed, so it can be timed. */
+		prev = p->nsteps - 1;
+		for (int64 first = 0; first < rows; first += chunk_rows)
+		{
+			int64		n = Min(chunk_rows, rows - first);
+			int			c = p->nchunks;
+			int			mul;
+
+			add_chunk(p, first, n, (uint64) n, 0, false);
+			add_step(&b, MPC_STEP_CHUNK, 0, 0, MPC_PART_TRIPLES, c, prev, (uint32) n, 0);
+			add_batches(&b, false, (uint64) n, MPC_BEAVER_BATCH, MPC_PART_TRIPLES, c);
+			mul = add_step(&b, MPC_STEP_MUL, 0, 0, MPC_PART_MULTIPLY, c, p->nsteps - 1, (uint32) n, 0);
+			prev = add_step(&b, MPC_STEP_OPEN_TRIPLES, 0, 0, MPC_PART_CHECK, c, mul, (uint32) n, 0);
+		}
+		for (int64 first = 0; first < comparisons; first += MPC_CHUNK_ROWS)
+		{
+			int64		n = Min((int64) MPC_CHUNK_ROWS, comparisons - first);
+			int			c = p->nchunks;
+			int			start,
+						ands,
+						last;
+
+			add_chunk(p, first, n, 0, mpc_sign_and_triples((size_t) n), true);
+			start = add_step(&b, MPC_STEP_CHUNK, 0, 0, MPC_PART_COMPARE, c, prev, (uint32) n, 0);
+			ands = add_batches(&b, true, p->chunks[c].and_triples, MPC_AND_BATCH, MPC_PART_COMPARE, c);
+			last = add_sign_rounds(&b, c, Max(start, ands), (uint32) n);
+			prev = add_step(&b, MPC_STEP_OPEN_SIGN, 0, 0, MPC_PART_CHECK, c, last, (uint32) n, 0);
+		}
+	}
+}
+
+int
+mpc_step_reply_items(const MpcStep *step)
+{
+	switch ((MpcStepKind) step->kind)
+	{
+		case MPC_STEP_SETUP1:
+		case MPC_STEP_BEAVER_U:
+		case MPC_STEP_OPEN_SIGN:
+			return 2;
+		case MPC_STEP_SHARE_X:
+		case MPC_STEP_AND:
+		case MPC_STEP_DOT:
+		case MPC_STEP_MUL:
+		case MPC_STEP_SIGN:
+		case MPC_STEP_REVEAL:
+		case MPC_STEP_OPEN_TRIPLES:
+			return 1;
+		default:
+			return 0;
+	}
+}
+
+/* ----------------------------------------------------------------------
+ * A party's session
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct ChunkState
+{
+	int			c;				/* -1: none */
+	int64		rows;
+	uint64		products;
+	uint64	   *x,				/* my shares: features (rows × k) or test inputs */
+			   *y,				/* self-test: second inputs */
+			   *ta,
+			   *tb,
+			   *tc,
+			   *z;				/* my shares of the results (rows) */
+	size_t		and_words;
+	uint64	   *aa,
+			   *ab,
+			   *ac;
+	uint64	   *bits;			/* my XOR shares of the sign bits */
+	mpc_sign   *sign;
+	uint8	   *pending;		/* the next sign round's message */
+	size_t		pending_len;
+	uint8	   *own;			/* the asker's DOT/MUL message, kept for finishing */
+	size_t		own_len;
+} ChunkState;
+
+struct MpcSession
+{
+	int			party;
+	const MpcPlan *plan;
+	MemoryContext cxt;
+	const char *sender;
+	mpc_triple_party *lane[2];
+	uint8	   *setup2[2];		/* asker: its base-OT response, sent next */
+	size_t		setup2_len[2];
+	uint8	   *tau[2];			/* asker: its τ of the lane's pending batch */
+	size_t		tau_len[2];
+	const int64 *x_all;			/* owner: features, rows × k */
+	const int64 *w;				/* asker: weights (k) */
+	const int64 *local;			/* asker: its part of each row's score */
+	uint64	   *w_share;
+	ChunkState	ch;
+	int			done;			/* steps processed or absorbed */
+	int64	   *scores;
+	uint64	   *flags;
+	MpcTally	tally;
+};
+
+static void
+check(MpcSession *s, mpc_status st, const char *what)
+{
+	if (st == MPC_OK)
+		return;
+	switch (st)
+	{
+		case MPC_NO_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory in the two-party engine (%s)", what)));
+			break;
+		case MPC_BAD_STATE:
+		case MPC_BUFFER_TOO_SMALL:
+		case MPC_CRYPTO_FAILED:
+		case MPC_OUT_OF_RANGE:
+			elog(ERROR, "two-party engine failed at %s: %s", what, mpc_status_reason(st));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from %s", s->sender),
+					 errdetail("%s: %s.", what, mpc_status_reason(st))));
+	}
+}
+
+static void *
+alloc_zero(MpcSession *s, size_t bytes)
+{
+	return MemoryContextAllocExtended(s->cxt, Max(bytes, 8), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+static void
+wipe_pfree(void *p, size_t bytes)
+{
+	if (p != NULL)
+	{
+		sodium_memzero(p, bytes);
+		pfree(p);
+	}
+}
+
+static void
+chunk_clear(MpcSession *s)
+{
+	ChunkState *c = &s->ch;
+	size_t		k = (size_t) Max(s->plan->k, 1);
+	size_t		xn = s->plan->mode == MPC_MODE_SELFTEST ? (size_t) c->rows : (size_t) c->rows * k;
+
+	if (c->c < 0)
+		return;
+	wipe_pfree(c->x, xn * 8);
+	wipe_pfree(c->y, (size_t) c->rows * 8);
+	wipe_pfree(c->ta, c->products * 8);
+	wipe_pfree(c->tb, c->products * 8);
+	wipe_pfree(c->tc, c->products * 8);
+	wipe_pfree(c->z, (size_t) c->rows * 8);
+	wipe_pfree(c->aa, c->and_words * 8);
+	wipe_pfree(c->ab, c->and_words * 8);
+	wipe_pfree(c->ac, c->and_words * 8);
+	wipe_pfree(c->bits, ((size_t) c->rows + 63) / 64 * 8);
+	mpc_sign_free(c->sign);
+	if (c->pending)
+		pfree(c->pending);
+	if (c->own)
+		pfree(c->own);
+	memset(c, 0, sizeof(*c));
+	c->c = -1;
+}
+
+static void
+chunk_start(MpcSession *s, int chunk)
+{
+	const MpcChunkPlan *cp = &s->plan->chunks[chunk];
+	ChunkState *c = &s->ch;
+	size_t		k = (size_t) Max(s->plan->k, 1);
+
+	chunk_clear(s);
+	c->c = chunk;
+	c->rows = cp->rows;
+	c->products = cp->products;
+	c->x = alloc_zero(s, (s->plan->mode == MPC_MODE_SELFTEST ? (size_t) cp->rows : (size_t) cp->rows * k) * 8);
+	c->z = alloc_zero(s, (size_t) cp->rows * 8);
+	c->bits = alloc_zero(s, ((size_t) cp->rows + 63) / 64 * 8);
+	if (cp->products > 0)
+	{
+		c->ta = alloc_zero(s, cp->products * 8);
+		c->tb = alloc_zero(s, cp->products * 8);
+		c->tc = alloc_zero(s, cp->products * 8);
+	}
+	if (cp->and_triples > 0)
+	{
+		c->and_words = cp->and_triples / 64;
+		c->aa = alloc_zero(s, c->and_words * 8);
+		c->ab = alloc_zero(s, c->and_words * 8);
+		c->ac = alloc_zero(s, c->and_words * 8);
+	}
+	if (s->plan->mode == MPC_MODE_SELFTEST)
+	{
+		c->y = alloc_zero(s, (size_t) cp->rows * 8);
+		/* Random shared inputs: each party draws its own share. */
+		if (cp->compare)
+			randombytes_buf(c->z, (size_t) cp->rows * 8);
+		else
+		{
+			randombytes_buf(c->x, (size_t) cp->rows * 8);
+			randombytes_buf(c->y, (size_t) cp->rows * 8);
+		}
+	}
+}
+
+MpcSession *
+mpc_session_new(int party, const MpcPlan *plan, MemoryContext cxt, const char *sender)
+{
+	MpcSession *s = MemoryContextAllocZero(cxt, sizeof(MpcSession));
+
+	s->party = party;
+	s->plan = plan;
+	s->cxt = cxt;
+	s->sender = MemoryContextStrdup(cxt, sender);
+	s->ch.c = -1;
+	for (int l = 0; l < 2; l++)
+	{
+		s->lane[l] = mpc_triple_party_new(party);
+		if (s->lane[l] == NULL)
+		{
+			mpc_session_free(s);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory in the two-party engine")));
+		}
+	}
+	if (party == 0 && plan->mode == MPC_MODE_SCORE)
+		s->scores = alloc_zero(s, (size_t) plan->rows * 8);
+	if (party == 0 && plan->mode == MPC_MODE_FLAG)
+		s->flags = alloc_zero(s, ((size_t) plan->rows + 63) / 64 * 8);
+	return s;
+}
+
+void
+mpc_session_free(MpcSession *s)
+{
+	if (s == NULL)
+		return;
+	chunk_clear(s);
+	for (int l = 0; l < 2; l++)
+	{
+		mpc_triple_party_free(s->lane[l]);
+		s->lane[l] = NULL;
+		if (s->setup2[l])
+			pfree(s->setup2[l]);
+		if (s->tau[l])
+			pfree(s->tau[l]);
+		s->setup2[l] = s->tau[l] = NULL;
+	}
+	wipe_pfree(s->w_share, (size_t) Max(s->plan->k, 1) * 8);
+	s->w_share = NULL;
+}
+
+void
+mpc_session_owner_input(MpcSession *s, const int64 *x)
+{
+	s->x_all = x;
+}
+
+void
+mpc_session_asker_input(MpcSession *s, const int64 *w, const int64 *local)
+{
+	s->w = w;
+	s->local = local;
+}
+
+const int64 *
+mpc_session_scores(const MpcSession *s)
+{
+	return s->scores;
+}
+
+const uint64 *
+mpc_session_flags(const MpcSession *s)
+{
+	return s->flags;
+}
+
+MpcTally *
+mpc_session_tally(MpcSession *s)
+{
+	return &s->tally;
+}
+
+int
+mpc_session_steps_done(const MpcSession *s)
+{
+	return s->done;
+}
+
+static uint8 *
+msg_buffer(MpcSession *s, size_t bytes)
+{
+	return MemoryContextAllocExtended(s->cxt, Max(bytes, 1), MCXT_ALLOC_HUGE);
+}
+
+static const MpcStep *
+step_at(MpcSession *s, int i)
+{
+	Assert(i >= 0 && i < s->plan->nsteps);
+	return &s->plan->steps[i];
+}
+
+/* The chunk a step works on must be the one started. */
+static ChunkState *
+chunk_of(MpcSession *s, const MpcStep *st)
+{
+	if (st->chunk != s->ch.c)
+		elog(ERROR, "two-party step for chunk %d while chunk %d is open", st->chunk, s->ch.c);
+	return &s->ch;
+}
+
+/* Sign round: consume the peer's message, keep ours for the next round. */
+static void
+sign_advance(MpcSession *s, ChunkState *c, const uint8 *peer, size_t peer_len, int round)
+{
+	size_t		cap = mpc_sign_msg_bytes(c->sign);
+	size_t		len = 0;
+	bool		done = false;
+	uint8	   *next = msg_buffer(s, cap);
+
+	check(s, mpc_sign_next(c->sign, peer, peer_len, next, cap, &len, &done), "comparison round");
+	if (c->pending)
+		pfree(c->pending);
+	c->pending = NULL;
+	c->pending_len = 0;
+	if (done != (round == MPC_SIGN_ROUNDS))
+		elog(ERROR, "comparison ended after round %d of %d", round, MPC_SIGN_ROUNDS);
+	if (done)
+	{
+		pfree(next);
+		check(s, mpc_sign_result(c->sign, c->bits), "comparison result");
+	}
+	else
+	{
+		c->pending = next;
+		c->pending_len = len;
+	}
+}
+
+static void
+sign_begin(MpcSession *s, ChunkState *c)
+{
+	size_t		cap;
+
+	c->sign = mpc_sign_new(s->party, (size_t) c->rows, c->z, c->aa, c->ab, c->ac);
+	if (c->sign == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory in the two-party engine (comparison)")));
+	cap = mpc_sign_msg_bytes(c->sign);
+	c->pending = msg_buffer(s, cap);
+	check(s, mpc_sign_start(c->sign, c->pending, cap, &c->pending_len), "comparison start");
+}
+
+/* ----------------------------------------------------------------------
+ * Asker (party 0)
+ * ----------------------------------------------------------------------
+ */
+
+uint8 *
+mpc_asker_prepare(MpcSession *s, int i, size_t *len)
+{
+	const MpcStep *st = step_at(s, i);
+	mpc_triple_party *lane = s->lane[st->lane];
+	ChunkState *c;
+	uint8	   *msg = NULL;
+	size_t		cap;
+
+	*len = 0;
+	switch ((MpcStepKind) st->kind)
+	{
+		case MPC_STEP_SETUP1:
+			cap = mpc_triple_setup_msg1_bytes();
+			msg = msg_buffer(s, cap);
+			check(s, mpc_triple_setup_start(lane, msg, cap, len), "base OT");
+			break;
+		case MPC_STEP_SETUP2:
+			msg = s->setup2[st->lane];
+			*len = s->setup2_len[st->lane];
+			s->setup2[st->lane] = NULL;
+			break;
+		case MPC_STEP_CHUNK:
+		case MPC_STEP_SHARE_X:
+			chunk_start(s, st->chunk);
+			break;
+		case MPC_STEP_SHARE_W:
+			{
+				uint64	   *w = palloc(sizeof(uint64) * st->n);
+
+				for (uint32 j = 0; j < st->n; j++)
+					w[j] = (uint64) s->w[j];
+				s->w_share = alloc_zero(s, st->n * 8);
+				cap = mpc_values_msg_bytes(st->n);
+				msg = msg_buffer(s, cap);
+				check(s, mpc_share_input(w, st->n, s->w_share, msg, cap, len), "sharing weights");
+				sodium_memzero(w, sizeof(uint64) * st->n);
+				pfree(w);
+				break;
+			}
+		case MPC_STEP_BEAVER_U:
+			cap = mpc_beaver_msg1_bytes(st->n);
+			msg = msg_buffer(s, cap);
+			check(s, mpc_beaver_start(lane, st->n, msg, cap, len), "Beaver triples");
+			break;
+		case MPC_STEP_BEAVER_TAU:
+			msg = s->tau[st->lane];
+			*len = s->tau_len[st->lane];
+			s->tau[st->lane] = NULL;
+			break;
+		case MPC_STEP_AND:
+			cap = mpc_and_msg_bytes(st->n);
+			msg = msg_buffer(s, cap);
+			check(s, mpc_and_start(lane, st->n, msg, cap, len), "AND triples");
+			break;
+		case MPC_STEP_DOT:
+			c = chunk_of(s, st);
+			cap = mpc_mul_msg_bytes(c->products);
+			c->own = msg_buffer(s, cap);
+			check(s, mpc_dot_start((size_t) c->rows, (size_t) s->plan->k, c->x, s->w_share,
+								   c->ta, c->tb, c->own, cap, &c->own_len), "dot product");
+			msg = c->own;
+			*len = c->own_len;
+			break;
+		case MPC_STEP_MUL:
+			c = chunk_of(s, st);
+			cap = mpc_mul_msg_bytes((size_t) c->rows);
+			c->own = msg_buffer(s, cap);
+			check(s, mpc_mul_start(c->x, c->y, (size_t) c->rows, c->ta, c->tb, c->own, cap,
+								   &c->own_len), "multiplication");
+			msg = c->own;
+			*len = c->own_len;
+			break;
+		case MPC_STEP_SIGN:
+			c = chunk_of(s, st);
+			if (st->round == 1)
+				sign_begin(s, c);
+			if (c->pending == NULL)
+				elog(ERROR, "comparison round %d has no message", st->round);
+			/* The flight takes the message; the reply brings the next round's. */
+			msg = c->pending;
+			*len = c->pending_len;
+			c->pending = NULL;
+			break;
+		case MPC_STEP_REVEAL:
+		case MPC_STEP_OPEN_TRIPLES:
+		case MPC_STEP_OPEN_SIGN:
+			break;
+	}
+	return msg;
+}
+
+static void
+expect_items(MpcSession *s, const MpcStep *st, int nitems)
+{
+	if (nitems != mpc_step_reply_items(st))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", s->sender),
+				 errdetail("%d messages for a step that has %d.", nitems, mpc_step_reply_items(st))));
+}
+
+static void
+absorb_reveal(MpcSession *s, const MpcStep *st, ChunkState *c, const uint8 *item, uint32 len)
+{
+	const MpcChunkPlan *cp = &s->plan->chunks[c->c];
+	size_t		n = (size_t) c->rows;
+
+	if (s->plan->mode == MPC_MODE_SCORE)
+	{
+		check(s, mpc_open_receive(c->z, n, item, len, (uint64 *) s->scores + cp->first_row),
+			  "scores");
+	}
+	else
+	{
+		uint64	   *bits = palloc(((n + 63) / 64) * 8);
+
+		check(s, mpc_open_bits_receive(c->bits, n, item, len, bits), "flags");
+		/* The sign bit of Σ − threshold is 1 when the score is below it. */
+		for (size_t r = 0; r < n; r++)
+		{
+			uint64		row = (uint64) cp->first_row + r;
+
+			if (((bits[r / 64] >> (r % 64)) & 1) == 0)
+				s->flags[row / 64] |= UINT64CONST(1) << (row % 64);
+		}
+		pfree(bits);
+	}
+}
+
+static void
+absorb_open_triples(MpcSession *s, ChunkState *c, const uint8 *item, uint32 len)
+{
+	size_t		n = (size_t) c->rows;
+	uint64	   *mine = palloc_extended(6 * n * 8, MCXT_ALLOC_HUGE);
+	uint64	   *v = palloc_extended(6 * n * 8, MCXT_ALLOC_HUGE);
+
+	memcpy(mine, c->ta, n * 8);
+	memcpy(mine + n, c->tb, n * 8);
+	memcpy(mine + 2 * n, c->tc, n * 8);
+	memcpy(mine + 3 * n, c->x, n * 8);
+	memcpy(mine + 4 * n, c->y, n * 8);
+	memcpy(mine + 5 * n, c->z, n * 8);
+	check(s, mpc_open_receive(mine, 6 * n, item, len, v), "opened triples");
+	for (size_t i = 0; i < n; i++)
+	{
+		if (v[i] * v[n + i] != v[2 * n + i])
+			s->tally.triples_bad++;
+		if (v[3 * n + i] * v[4 * n + i] != v[5 * n + i])
+			s->tally.products_bad++;
+	}
+	s->tally.triples_checked += n;
+	s->tally.products_checked += n;
+	pfree(mine);
+	pfree(v);
+}
+
+static void
+absorb_open_sign(MpcSession *s, ChunkState *c, const uint8 *const *items, const uint32 *lens)
+{
+	size_t		n = (size_t) c->rows;
+	uint64	   *v = palloc_extended(n * 8, MCXT_ALLOC_HUGE);
+	uint64	   *bits = palloc(((n + 63) / 64) * 8);
+
+	check(s, mpc_open_receive(c->z, n, items[0], lens[0], v), "opened comparison inputs");
+	check(s, mpc_open_bits_receive(c->bits, n, items[1], lens[1], bits), "opened comparison bits");
+	for (size_t i = 0; i < n; i++)
+		if (((bits[i / 64] >> (i % 64)) & 1) != (v[i] >> 63))
+			s->tally.signs_bad++;
+	s->tally.signs_checked += n;
+	pfree(v);
+	pfree(bits);
+}
+
+void
+mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items, const uint32 *lens, int nitems)
+{
+	const MpcStep *st = step_at(s, i);
+	mpc_triple_party *lane = s->lane[st->lane];
+	ChunkState *c;
+	size_t		cap;
+
+	expect_items(s, st, nitems);
+	switch ((MpcStepKind) st->kind)
+	{
+		case MPC_STEP_SETUP1:
+			cap = mpc_triple_setup_msg2_bytes();
+			s->setup2[st->lane] = msg_buffer(s, cap);
+			check(s, mpc_triple_setup_respond(lane, items[0], lens[0], s->setup2[st->lane], cap,
+											  &s->setup2_len[st->lane]), "base OT");
+			check(s, mpc_triple_setup_finish(lane, items[1], lens[1]), "base OT");
+			break;
+		case MPC_STEP_BEAVER_U:
+			c = chunk_of(s, st);
+			cap = mpc_beaver_msg2_bytes(st->n);
+			s->tau[st->lane] = msg_buffer(s, cap);
+			check(s, mpc_beaver_respond(lane, items[0], lens[0], s->tau[st->lane], cap,
+										&s->tau_len[st->lane]), "Beaver triples");
+			check(s, mpc_beaver_finish(lane, items[1], lens[1], c->ta + st->offset,
+									   c->tb + st->offset, c->tc + st->offset), "Beaver triples");
+			break;
+		case MPC_STEP_AND:
+			c = chunk_of(s, st);
+			check(s, mpc_and_finish(lane, items[0], lens[0], c->aa + st->offset, c->ab + st->offset,
+									c->ac + st->offset), "AND triples");
+			break;
+		case MPC_STEP_SHARE_X:
+			c = chunk_of(s, st);
+			check(s, mpc_share_accept(items[0], lens[0], c->products, c->x), "feature shares");
+			break;
+		case MPC_STEP_DOT:
+			{
+				const MpcChunkPlan *cp;
+
+				c = chunk_of(s, st);
+				cp = &s->plan->chunks[c->c];
+				check(s, mpc_dot_finish(0, (size_t) c->rows, (size_t) s->plan->k, c->ta, c->tb, c->tc,
+										c->own, c->own_len, items[0], lens[0], c->z), "dot product");
+				/* The asker's own part of each score, known to it alone. */
+				for (int64 r = 0; r < c->rows; r++)
+					c->z[r] += (uint64) s->local[cp->first_row + r];
+				pfree(c->own);
+				c->own = NULL;
+				break;
+			}
+		case MPC_STEP_MUL:
+			c = chunk_of(s, st);
+			check(s, mpc_mul_finish(0, (size_t) c->rows, c->ta, c->tb, c->tc, c->own, c->own_len,
+									items[0], lens[0], c->z), "multiplication");
+			pfree(c->own);
+			c->own = NULL;
+			break;
+		case MPC_STEP_SIGN:
+			c = chunk_of(s, st);
+			sign_advance(s, c, items[0], lens[0], st->round);
+			break;
+		case MPC_STEP_REVEAL:
+			c = chunk_of(s, st);
+			absorb_reveal(s, st, c, items[0], lens[0]);
+			break;
+		case MPC_STEP_OPEN_TRIPLES:
+			absorb_open_triples(s, chunk_of(s, st), items[0], lens[0]);
+			break;
+		case MPC_STEP_OPEN_SIGN:
+			absorb_open_sign(s, chunk_of(s, st), items, lens);
+			break;
+		default:
+			break;
+	}
+	s->done = i + 1;
+}
+
+/* ----------------------------------------------------------------------
+ * Owner (party 1)
+ * ----------------------------------------------------------------------
+ */
+
+static void
+reply_add(WireBuilder *reply, const uint8 *msg, size_t len)
+{
+	wire_builder_add(reply, msg, (uint32) len);
+}
+
+static void
+owner_share_x(MpcSession *s, const MpcStep *st, ChunkState *c, WireBuilder *reply)
+{
+	const MpcChunkPlan *cp = &s->plan->chunks[c->c];
+	size_t		n = c->products;
+	size_t		cap = mpc_values_msg_bytes(n);
+	uint8	   *msg = msg_buffer(s, cap);
+	size_t		len;
+
+	check(s, mpc_share_input((const uint64 *) s->x_all + cp->first_row * s->plan->k, n, c->x,
+							 msg, cap, &len), "sharing features");
+	reply_add(reply, msg, len);
+	pfree(msg);
+}
+
+void
+mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilder *reply)
+{
+	const MpcStep *st = step_at(s, i);
+	mpc_triple_party *lane = s->lane[st->lane];
+	ChunkState *c;
+	uint8	   *out;
+	uint8	   *out2;
+	size_t		cap,
+				cap2,
+				olen,
+				olen2;
+
+	/* Steps whose asker message is empty must get an empty one. */
+	switch ((MpcStepKind) st->kind)
+	{
+		case MPC_STEP_CHUNK:
+		case MPC_STEP_SHARE_X:
+		case MPC_STEP_REVEAL:
+		case MPC_STEP_OPEN_TRIPLES:
+		case MPC_STEP_OPEN_SIGN:
+			if (len != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("malformed message from %s", s->sender),
+						 errdetail("Step %d carries %u unexpected bytes.", i, len)));
+			break;
+		default:
+			break;
+	}
+
+	switch ((MpcStepKind) st->kind)
+	{
+		case MPC_STEP_SETUP1:
+			cap = mpc_triple_setup_msg1_bytes();
+			cap2 = mpc_triple_setup_msg2_bytes();
+			out = msg_buffer(s, cap);
+			out2 = msg_buffer(s, cap2);
+			check(s, mpc_triple_setup_start(lane, out, cap, &olen), "base OT");
+			check(s, mpc_triple_setup_respond(lane, msg, len, out2, cap2, &olen2), "base OT");
+			reply_add(reply, out, olen);
+			reply_add(reply, out2, olen2);
+			pfree(out);
+			pfree(out2);
+			break;
+		case MPC_STEP_SETUP2:
+			check(s, mpc_triple_setup_finish(lane, msg, len), "base OT");
+			break;
+		case MPC_STEP_CHUNK:
+			chunk_start(s, st->chunk);
+			break;
+		case MPC_STEP_SHARE_W:
+			s->w_share = alloc_zero(s, st->n * 8);
+			check(s, mpc_share_accept(msg, len, st->n, s->w_share), "weight shares");
+			break;
+		case MPC_STEP_SHARE_X:
+			chunk_start(s, st->chunk);
+			owner_share_x(s, st, chunk_of(s, st), reply);
+			break;
+		case MPC_STEP_BEAVER_U:
+			chunk_of(s, st);
+			cap = mpc_beaver_msg1_bytes(st->n);
+			cap2 = mpc_beaver_msg2_bytes(st->n);
+			out = msg_buffer(s, cap);
+			out2 = msg_buffer(s, cap2);
+			check(s, mpc_beaver_start(lane, st->n, out, cap, &olen), "Beaver triples");
+			check(s, mpc_beaver_respond(lane, msg, len, out2, cap2, &olen2), "Beaver triples");
+			reply_add(reply, out, olen);
+			reply_add(reply, out2, olen2);
+			pfree(out);
+			pfree(out2);
+			break;
+		case MPC_STEP_BEAVER_TAU:
+			c = chunk_of(s, st);
+			check(s, mpc_beaver_finish(lane, msg, len, c->ta + st->offset, c->tb + st->offset,
+									   c->tc + st->offset), "Beaver triples");
+			break;
+		case MPC_STEP_AND:
+			c = chunk_of(s, st);
+			cap = mpc_and_msg_bytes(st->n);
+			out = msg_buffer(s, cap);
+			check(s, mpc_and_start(lane, st->n, out, cap, &olen), "AND triples");
+			check(s, mpc_and_finish(lane, msg, len, c->aa + st->offset, c->ab + st->offset,
+									c->ac + st->offset), "AND triples");
+			reply_add(reply, out, olen);
+			pfree(out);
+			break;
+		case MPC_STEP_DOT:
+			c = chunk_of(s, st);
+			cap = mpc_mul_msg_bytes(c->products);
+			out = msg_buffer(s, cap);
+			check(s, mpc_dot_start((size_t) c->rows, (size_t) s->plan->k, c->x, s->w_share,
+								   c->ta, c->tb, out, cap, &olen), "dot product");
+			check(s, mpc_dot_finish(1, (size_t) c->rows, (size_t) s->plan->k, c->ta, c->tb, c->tc,
+									out, olen, msg, len, c->z), "dot product");
+			reply_add(reply, out, olen);
+			pfree(out);
+			break;
+		case MPC_STEP_MUL:
+			c = chunk_of(s, st);
+			cap = mpc_mul_msg_bytes((size_t) c->rows);
+			out = msg_buffer(s, cap);
+			check(s, mpc_mul_start(c->x, c->y, (size_t) c->rows, c->ta, c->tb, out, cap, &olen),
+				  "multiplication");
+			check(s, mpc_mul_finish(1, (size_t) c->rows, c->ta, c->tb, c->tc, out, olen, msg, len,
+									c->z), "multiplication");
+			reply_add(reply, out, olen);
+			pfree(out);
+			break;
+		case MPC_STEP_SIGN:
+			c = chunk_of(s, st);
+			if (st->round == 1)
+				sign_begin(s, c);
+			if (c->pending == NULL)
+				elog(ERROR, "comparison round %d has no message", st->round);
+			reply_add(reply, c->pending, c->pending_len);
+			sign_advance(s, c, msg, len, st->round);
+			break;
+		case MPC_STEP_REVEAL:
+			c = chunk_of(s, st);
+			if (s->plan->mode == MPC_MODE_SCORE)
+			{
+				cap = mpc_values_msg_bytes((size_t) c->rows);
+				out = msg_buffer(s, cap);
+				check(s, mpc_open_send(c->z, (size_t) c->rows, out, cap, &olen), "scores");
+			}
+			else
+			{
+				cap = mpc_bits_msg_bytes((size_t) c->rows);
+				out = msg_buffer(s, cap);
+				check(s, mpc_open_bits_send(c->bits, (size_t) c->rows, out, cap, &olen), "flags");
+			}
+			reply_add(reply, out, olen);
+			pfree(out);
+			break;
+		case MPC_STEP_OPEN_TRIPLES:
+			{
+				size_t		n;
+				uint64	   *v;
+
+				c = chunk_of(s, st);
+				n = (size_t) c->rows;
+				v = palloc_extended(6 * n * 8, MCXT_ALLOC_HUGE);
+				memcpy(v, c->ta, n * 8);
+				memcpy(v + n, c->tb, n * 8);
+				memcpy(v + 2 * n, c->tc, n * 8);
+				memcpy(v + 3 * n, c->x, n * 8);
+				memcpy(v + 4 * n, c->y, n * 8);
+				memcpy(v + 5 * n, c->z, n * 8);
+				cap = mpc_values_msg_bytes(6 * n);
+				out = msg_buffer(s, cap);
+				check(s, mpc_open_send(v, 6 * n, out, cap, &olen), "opening triples");
+				reply_add(reply, out, olen);
+				pfree(out);
+				pfree(v);
+				break;
+			}
+		case MPC_STEP_OPEN_SIGN:
+			c = chunk_of(s, st);
+			cap = mpc_values_msg_bytes((size_t) c->rows);
+			out = msg_buffer(s, cap);
+			check(s, mpc_open_send(c->z, (size_t) c->rows, out, cap, &olen), "opening inputs");
+			reply_add(reply, out, olen);
+			pfree(out);
+			cap = mpc_bits_msg_bytes((size_t) c->rows);
+			out = msg_buffer(s, cap);
+			check(s, mpc_open_bits_send(c->bits, (size_t) c->rows, out, cap, &olen), "opening bits");
+			reply_add(reply, out, olen);
+			pfree(out);
+			break;
+	}
+	s->done = i + 1;
+}
+
+static uint32
+get_be32(const uint8 *p)
+{
+	return ((uint32) p[0] << 24) | ((uint32) p[1] << 16) | ((uint32) p[2] << 8) | p[3];
+}
+
+static void
+put_be32(uint8 *p, uint32 v)
+{
+	p[0] = (uint8) (v >> 24);
+	p[1] = (uint8) (v >> 16);
+	p[2] = (uint8) (v >> 8);
+	p[3] = (uint8) v;
+}
+
+bytea *
+mpc_owner_flight(MpcSession *s, bytea *flight)
+{
+	WireReader r;
+	const uint8 *item;
+	uint32		len;
+	uint32		first,
+				count;
+	WireBuilder reply;
+
+	wire_reader_init(&r, flight, WIRE_MPC_FLIGHT, (uint32) s->plan->nsteps + 1, PG_UINT32_MAX,
+					 s->sender);
+	if (!wire_reader_next(&r, &item, &len) || len != 8)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", s->sender),
+				 errdetail("A flight starts with its first step and step count.")));
+	first = get_be32(item);
+	count = get_be32(item + 4);
+	if (first != (uint32) s->done)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", s->sender),
+				 errdetail("Flight for step %u out of order: step %d is next.", first, s->done)));
+	if (count == 0 || count > (uint32) (s->plan->nsteps - s->done) || r.remaining != count)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", s->sender),
+				 errdetail("A flight of %u steps with %u messages, %d steps left.",
+						   count, r.remaining, s->plan->nsteps - s->done)));
+
+	wire_builder_init(&reply, WIRE_MPC_REPLY);
+	for (uint32 j = 0; j < count; j++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		wire_reader_next(&r, &item, &len);
+		mpc_owner_process(s, (int) (first + j), item, len, &reply);
+	}
+	return wire_builder_finish(&reply);
+}
+
+/* ----------------------------------------------------------------------
+ * The asker's side of the flights
+ * ----------------------------------------------------------------------
+ */
+
+static bool
+laned(const MpcStep *st)
+{
+	switch ((MpcStepKind) st->kind)
+	{
+		case MPC_STEP_SETUP1:
+		case MPC_STEP_SETUP2:
+		case MPC_STEP_BEAVER_U:
+		case MPC_STEP_BEAVER_TAU:
+		case MPC_STEP_AND:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static void
+absorb_reply(MpcSession *s, bytea *reply, int first, int count, instr_time *last)
+{
+	WireReader r;
+	int			expected = 0;
+	const uint8 *items[2];
+	uint32		lens[2];
+
+	for (int i = first; i < first + count; i++)
+		expected += mpc_step_reply_items(&s->plan->steps[i]);
+	wire_reader_init(&r, reply, WIRE_MPC_REPLY, (uint32) expected, PG_UINT32_MAX, s->sender);
+	if (r.remaining != (uint32) expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", s->sender),
+				 errdetail("%u messages answer steps that have %d.", r.remaining, expected)));
+	for (int i = first; i < first + count; i++)
+	{
+		const MpcStep *st = &s->plan->steps[i];
+		int			n = mpc_step_reply_items(st);
+		instr_time	now;
+
+		for (int j = 0; j < n; j++)
+		{
+			wire_reader_next(&r, &items[j], &lens[j]);
+			s->tally.bytes[st->part] += lens[j];
+		}
+		mpc_asker_absorb(s, i, items, lens, n);
+		INSTR_TIME_SET_CURRENT(now);
+		s->tally.seconds[st->part] += INSTR_TIME_GET_DOUBLE(now) - INSTR_TIME_GET_DOUBLE(*last);
+		*last = now;
+	}
+	pfree(reply);
+}
+
+void
+mpc_asker_run(MpcSession *s, mpc_send_fn send, mpc_receive_fn receive, void *arg)
+{
+	const MpcPlan *p = s->plan;
+	int			next = 0;
+	bytea	   *pending = NULL;
+	int			pending_first = 0;
+	int			pending_count = 0;
+	uint8	  **msgs = palloc(sizeof(uint8 *) * p->nsteps);
+	size_t	   *lens = palloc(sizeof(size_t) * p->nsteps);
+	instr_time	last;
+
+	INSTR_TIME_SET_CURRENT(last);
+	while (s->done < p->nsteps)
+	{
+		int			first = next;
+		int			count = 0;
+		int			lane = -1;
+		size_t		bytes = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		while (next < p->nsteps)
+		{
+			const MpcStep *st = &p->steps[next];
+
+			if (st->dep >= s->done)
+				break;
+			if (count > 0 && bytes >= MPC_FLIGHT_BYTES)
+				break;
+			if (laned(st) && lane >= 0 && st->lane != lane)
+				break;
+			msgs[next] = mpc_asker_prepare(s, next, &lens[next]);
+			bytes += lens[next];
+			s->tally.bytes[st->part] += lens[next];
+			if (laned(st))
+				lane = st->lane;
+			next++;
+			count++;
+		}
+		if (count == 0)
+		{
+			if (pending == NULL)
+				elog(ERROR, "two-party schedule stalled at step %d", next);
+			absorb_reply(s, pending, pending_first, pending_count, &last);
+			pending = NULL;
+			continue;
+		}
+
+		{
+			WireBuilder b;
+			uint8		head[8];
+
+			put_be32(head, (uint32) first);
+			put_be32(head + 4, (uint32) count);
+			wire_builder_init(&b, WIRE_MPC_FLIGHT);
+			wire_builder_add(&b, head, 8);
+			for (int i = first; i < first + count; i++)
+			{
+				wire_builder_add(&b, msgs[i] ? msgs[i] : head, (uint32) lens[i]);
+				/* DOT/MUL messages stay with the chunk until finished. */
+				if (msgs[i] && msgs[i] != s->ch.own)
+					pfree(msgs[i]);
+			}
+			send(arg, wire_builder_finish(&b));
+		}
+		/* While the owner works on this flight, finish the previous one. */
+		if (pending != NULL)
+			absorb_reply(s, pending, pending_first, pending_count, &last);
+		pending = receive(arg);
+		pending_first = first;
+		pending_count = count;
+	}
+	pfree(msgs);
+	pfree(lens);
+}
