@@ -264,6 +264,7 @@ owner_run_free(void)
 	mpc_session_free(owner_run->session);
 	MemoryContextDelete(owner_run->cxt);
 	owner_run = NULL;
+	mpc_memory_release();
 }
 
 typedef struct RowRef
@@ -375,6 +376,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 		malformed_terms(psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
 
 	owner_run_free();
+	mpc_memory_hold();
 	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv mpc run", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	owner_run = palloc0(sizeof(OwnerRun));
@@ -792,17 +794,22 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	peer_call_open(&call, server);
 	progress_begin("joint_score", server, dataset, (int64) keys.n);
 	mpc_plan_build(&plan, t.mode, (int64) keys.n, t.k, 0);
+	mpc_memory_hold();
 	PG_TRY();
 	{
 		session = mpc_session_new(0, &plan, fn_cxt, psprintf("peer \"%s\"", server));
 		mpc_session_asker_input(session, w_owner, local);
 		usable = run_with_peer(&call, server, dataset, run, &t, &keys, session, plan.nsteps);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		sodium_memzero(w_owner, sizeof(int64) * (nw + 1));
+		mpc_session_free(session);
+		mpc_memory_release();
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	sodium_memzero(w_owner, sizeof(int64) * (nw + 1));
 
 	for (size_t r = 0; r < keys.n; r++)
 	{
@@ -826,6 +833,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	mpc_session_free(session);
+	mpc_memory_release();
 	sodium_memzero(local, sizeof(int64) * Max(keys.n, 1));
 
 	catalog_enter_owner(&oc);
@@ -884,6 +892,7 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	progress_begin("mpc_selftest", server, dataset, 0);
 	mpc_plan_build(&plan, t.mode, triples, 0, comparisons);
 	session = mpc_session_new(0, &plan, CurrentMemoryContext, psprintf("peer \"%s\"", server));
+	mpc_memory_hold();
 	PG_TRY();
 	{
 		run_with_peer(&call, server, dataset, run, &t, NULL, session, plan.nsteps);
@@ -891,9 +900,11 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	PG_CATCH();
 	{
 		mpc_session_free(session);
+		mpc_memory_release();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	mpc_memory_release();
 	tally = mpc_session_tally(session);
 
 	parts[0].part = "setup";

@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include <malloc.h>
+
 #include <sodium.h>
 
 #include "miscadmin.h"
@@ -13,6 +15,30 @@
 #include "crypto/mpc.h"
 #include "crypto/triples.h"
 #include "protocol/mpc_flight.h"
+
+/* ----------------------------------------------------------------------
+ * Memory: a run moves tens of megabytes per flight through a few buffers
+ * of the same sizes.  glibc would map each such block fresh (and the
+ * kernel zero it page by page) and unmap it when freed; during a run the
+ * blocks come from the heap instead, which is kept, and handed back when
+ * the run ends.
+ * ----------------------------------------------------------------------
+ */
+
+void
+mpc_memory_hold(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 512 << 20);
+}
+
+void
+mpc_memory_release(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	malloc_trim(0);
+}
 
 /* ----------------------------------------------------------------------
  * The schedule
@@ -280,6 +306,7 @@ struct MpcSession
 	size_t		setup2_len[2];
 	uint8	   *tau[2];			/* asker: its τ of the lane's pending batch */
 	size_t		tau_len[2];
+	size_t		tau_cap[2];
 	const int64 *x_all;			/* owner: features, rows × k */
 	const int64 *w;				/* asker: weights (k) */
 	const int64 *local;			/* asker: its part of each row's score */
@@ -557,96 +584,120 @@ sign_begin(MpcSession *s, ChunkState *c)
  * ----------------------------------------------------------------------
  */
 
-uint8 *
-mpc_asker_prepare(MpcSession *s, int i, size_t *len)
+/* Bytes of the asker's message for a step (an upper bound for SIGN: 0). */
+static size_t
+asker_bytes(const MpcSession *s, const MpcStep *st)
+{
+	switch ((MpcStepKind) st->kind)
+	{
+		case MPC_STEP_SETUP1:
+			return mpc_triple_setup_msg1_bytes();
+		case MPC_STEP_SETUP2:
+			return mpc_triple_setup_msg2_bytes();
+		case MPC_STEP_SHARE_W:
+			return mpc_values_msg_bytes(st->n);
+		case MPC_STEP_BEAVER_U:
+			return mpc_beaver_msg1_bytes(st->n);
+		case MPC_STEP_BEAVER_TAU:
+			return mpc_beaver_msg2_bytes(st->n);
+		case MPC_STEP_AND:
+			return mpc_and_msg_bytes(st->n);
+		case MPC_STEP_DOT:
+			return mpc_mul_msg_bytes(s->plan->chunks[st->chunk].products);
+		case MPC_STEP_MUL:
+			return mpc_mul_msg_bytes(st->n);
+		default:
+			return 0;
+	}
+}
+
+/* A kept message (τ, base-OT response, sign round) goes into the flight. */
+static void
+put_kept(WireBuilder *b, uint8 **msg, size_t len, const char *what)
+{
+	if (*msg == NULL)
+		elog(ERROR, "two-party step has no %s to send", what);
+	wire_builder_add(b, *msg, (uint32) len);
+}
+
+void
+mpc_asker_prepare(MpcSession *s, int i, WireBuilder *b)
 {
 	const MpcStep *st = step_at(s, i);
 	mpc_triple_party *lane = s->lane[st->lane];
 	ChunkState *c;
-	uint8	   *msg = NULL;
-	size_t		cap;
+	size_t		cap = asker_bytes(s, st);
+	size_t		len = 0;
+	uint8	   *out;
 
-	*len = 0;
 	switch ((MpcStepKind) st->kind)
 	{
 		case MPC_STEP_SETUP1:
-			cap = mpc_triple_setup_msg1_bytes();
-			msg = msg_buffer(s, cap);
-			check(s, mpc_triple_setup_start(lane, msg, cap, len), "base OT");
+			out = wire_builder_reserve(b, cap);
+			check(s, mpc_triple_setup_start(lane, out, cap, &len), "base OT");
+			wire_builder_commit(b, (uint32) len);
 			break;
 		case MPC_STEP_SETUP2:
-			msg = s->setup2[st->lane];
-			*len = s->setup2_len[st->lane];
-			s->setup2[st->lane] = NULL;
+			put_kept(b, &s->setup2[st->lane], s->setup2_len[st->lane], "base-OT response");
 			break;
 		case MPC_STEP_CHUNK:
 		case MPC_STEP_SHARE_X:
 			chunk_start(s, st->chunk);
+			wire_builder_add(b, (const uint8 *) "", 0);
 			break;
 		case MPC_STEP_SHARE_W:
 			{
-				uint64	   *w = palloc(sizeof(uint64) * st->n);
+				uint64	   *w = palloc(sizeof(uint64) * Max(st->n, 1));
 
 				for (uint32 j = 0; j < st->n; j++)
 					w[j] = (uint64) s->w[j];
 				s->w_share = alloc_zero(s, st->n * 8);
-				cap = mpc_values_msg_bytes(st->n);
-				msg = msg_buffer(s, cap);
-				check(s, mpc_share_input(w, st->n, s->w_share, msg, cap, len), "sharing weights");
+				out = wire_builder_reserve(b, cap);
+				check(s, mpc_share_input(w, st->n, s->w_share, out, cap, &len), "sharing weights");
+				wire_builder_commit(b, (uint32) len);
 				sodium_memzero(w, sizeof(uint64) * st->n);
 				pfree(w);
 				break;
 			}
 		case MPC_STEP_BEAVER_U:
-			cap = mpc_beaver_msg1_bytes(st->n);
-			msg = msg_buffer(s, cap);
-			check(s, mpc_beaver_start(lane, st->n, msg, cap, len), "Beaver triples");
+			out = wire_builder_reserve(b, cap);
+			check(s, mpc_beaver_start(lane, st->n, out, cap, &len), "Beaver triples");
+			wire_builder_commit(b, (uint32) len);
 			break;
 		case MPC_STEP_BEAVER_TAU:
-			msg = s->tau[st->lane];
-			*len = s->tau_len[st->lane];
-			s->tau[st->lane] = NULL;
+			put_kept(b, &s->tau[st->lane], s->tau_len[st->lane], "Beaver correction");
 			break;
 		case MPC_STEP_AND:
-			cap = mpc_and_msg_bytes(st->n);
-			msg = msg_buffer(s, cap);
-			check(s, mpc_and_start(lane, st->n, msg, cap, len), "AND triples");
+			out = wire_builder_reserve(b, cap);
+			check(s, mpc_and_start(lane, st->n, out, cap, &len), "AND triples");
+			wire_builder_commit(b, (uint32) len);
 			break;
 		case MPC_STEP_DOT:
 			c = chunk_of(s, st);
-			cap = mpc_mul_msg_bytes(c->products);
 			c->own = msg_buffer(s, cap);
 			check(s, mpc_dot_start((size_t) c->rows, (size_t) s->plan->k, c->x, s->w_share,
 								   c->ta, c->tb, c->own, cap, &c->own_len), "dot product");
-			msg = c->own;
-			*len = c->own_len;
+			wire_builder_add(b, c->own, (uint32) c->own_len);
 			break;
 		case MPC_STEP_MUL:
 			c = chunk_of(s, st);
-			cap = mpc_mul_msg_bytes((size_t) c->rows);
 			c->own = msg_buffer(s, cap);
 			check(s, mpc_mul_start(c->x, c->y, (size_t) c->rows, c->ta, c->tb, c->own, cap,
 								   &c->own_len), "multiplication");
-			msg = c->own;
-			*len = c->own_len;
+			wire_builder_add(b, c->own, (uint32) c->own_len);
 			break;
 		case MPC_STEP_SIGN:
 			c = chunk_of(s, st);
 			if (st->round == 1)
 				sign_begin(s, c);
-			if (c->pending == NULL)
-				elog(ERROR, "comparison round %d has no message", st->round);
-			/* The flight takes the message; the reply brings the next round's. */
-			msg = c->pending;
-			*len = c->pending_len;
-			c->pending = NULL;
+			put_kept(b, &c->pending, c->pending_len, "comparison round");
 			break;
 		case MPC_STEP_REVEAL:
 		case MPC_STEP_OPEN_TRIPLES:
 		case MPC_STEP_OPEN_SIGN:
+			wire_builder_add(b, (const uint8 *) "", 0);
 			break;
 	}
-	return msg;
 }
 
 static void
@@ -744,7 +795,8 @@ mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items, const uint32 *
 	{
 		case MPC_STEP_SETUP1:
 			cap = mpc_triple_setup_msg2_bytes();
-			s->setup2[st->lane] = msg_buffer(s, cap);
+			if (s->setup2[st->lane] == NULL)
+				s->setup2[st->lane] = msg_buffer(s, cap);
 			check(s, mpc_triple_setup_respond(lane, items[0], lens[0], s->setup2[st->lane], cap,
 											  &s->setup2_len[st->lane]), "base OT");
 			check(s, mpc_triple_setup_finish(lane, items[1], lens[1]), "base OT");
@@ -752,7 +804,13 @@ mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items, const uint32 *
 		case MPC_STEP_BEAVER_U:
 			c = chunk_of(s, st);
 			cap = mpc_beaver_msg2_bytes(st->n);
-			s->tau[st->lane] = msg_buffer(s, cap);
+			if (s->tau_cap[st->lane] < cap)
+			{
+				if (s->tau[st->lane])
+					pfree(s->tau[st->lane]);
+				s->tau[st->lane] = msg_buffer(s, cap);
+				s->tau_cap[st->lane] = cap;
+			}
 			check(s, mpc_beaver_respond(lane, items[0], lens[0], s->tau[st->lane], cap,
 										&s->tau_len[st->lane]), "Beaver triples");
 			check(s, mpc_beaver_finish(lane, items[1], lens[1], c->ta + st->offset,
@@ -814,25 +872,34 @@ mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items, const uint32 *
  * ----------------------------------------------------------------------
  */
 
-static void
-reply_add(WireBuilder *reply, const uint8 *msg, size_t len)
+/* Bytes of the owner's reply items for a step (0 when unknown: SIGN). */
+static size_t
+reply_bytes(const MpcSession *s, const MpcStep *st)
 {
-	wire_builder_add(reply, msg, (uint32) len);
-}
+	const MpcChunkPlan *cp = st->chunk >= 0 ? &s->plan->chunks[st->chunk] : NULL;
 
-static void
-owner_share_x(MpcSession *s, const MpcStep *st, ChunkState *c, WireBuilder *reply)
-{
-	const MpcChunkPlan *cp = &s->plan->chunks[c->c];
-	size_t		n = c->products;
-	size_t		cap = mpc_values_msg_bytes(n);
-	uint8	   *msg = msg_buffer(s, cap);
-	size_t		len;
-
-	check(s, mpc_share_input((const uint64 *) s->x_all + cp->first_row * s->plan->k, n, c->x,
-							 msg, cap, &len), "sharing features");
-	reply_add(reply, msg, len);
-	pfree(msg);
+	switch ((MpcStepKind) st->kind)
+	{
+		case MPC_STEP_SETUP1:
+			return mpc_triple_setup_msg1_bytes() + mpc_triple_setup_msg2_bytes() + 8;
+		case MPC_STEP_BEAVER_U:
+			return mpc_beaver_msg1_bytes(st->n) + mpc_beaver_msg2_bytes(st->n) + 8;
+		case MPC_STEP_AND:
+			return mpc_and_msg_bytes(st->n) + 4;
+		case MPC_STEP_SHARE_X:
+		case MPC_STEP_DOT:
+			return mpc_mul_msg_bytes(cp->products) + 4;
+		case MPC_STEP_MUL:
+			return mpc_mul_msg_bytes(st->n) + 4;
+		case MPC_STEP_REVEAL:
+			return mpc_values_msg_bytes(st->n) + 4;
+		case MPC_STEP_OPEN_TRIPLES:
+			return mpc_values_msg_bytes(6 * (size_t) st->n) + 4;
+		case MPC_STEP_OPEN_SIGN:
+			return mpc_values_msg_bytes(st->n) + mpc_bits_msg_bytes(st->n) + 8;
+		default:
+			return 0;
+	}
 }
 
 void
@@ -842,11 +909,8 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 	mpc_triple_party *lane = s->lane[st->lane];
 	ChunkState *c;
 	uint8	   *out;
-	uint8	   *out2;
 	size_t		cap,
-				cap2,
-				olen,
-				olen2;
+				olen;
 
 	/* Steps whose asker message is empty must get an empty one. */
 	switch ((MpcStepKind) st->kind)
@@ -866,19 +930,22 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 			break;
 	}
 
+	/* Each reply item is written in place: reserve, write, commit. */
+#define REPLY(capacity, call, what) \
+	do { \
+		cap = (capacity); \
+		out = wire_builder_reserve(reply, cap); \
+		check(s, (call), (what)); \
+		wire_builder_commit(reply, (uint32) olen); \
+	} while (0)
+
 	switch ((MpcStepKind) st->kind)
 	{
 		case MPC_STEP_SETUP1:
-			cap = mpc_triple_setup_msg1_bytes();
-			cap2 = mpc_triple_setup_msg2_bytes();
-			out = msg_buffer(s, cap);
-			out2 = msg_buffer(s, cap2);
-			check(s, mpc_triple_setup_start(lane, out, cap, &olen), "base OT");
-			check(s, mpc_triple_setup_respond(lane, msg, len, out2, cap2, &olen2), "base OT");
-			reply_add(reply, out, olen);
-			reply_add(reply, out2, olen2);
-			pfree(out);
-			pfree(out2);
+			REPLY(mpc_triple_setup_msg1_bytes(),
+				  mpc_triple_setup_start(lane, out, cap, &olen), "base OT");
+			REPLY(mpc_triple_setup_msg2_bytes(),
+				  mpc_triple_setup_respond(lane, msg, len, out, cap, &olen), "base OT");
 			break;
 		case MPC_STEP_SETUP2:
 			check(s, mpc_triple_setup_finish(lane, msg, len), "base OT");
@@ -891,21 +958,23 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 			check(s, mpc_share_accept(msg, len, st->n, s->w_share), "weight shares");
 			break;
 		case MPC_STEP_SHARE_X:
-			chunk_start(s, st->chunk);
-			owner_share_x(s, st, chunk_of(s, st), reply);
-			break;
+			{
+				const MpcChunkPlan *cp;
+
+				chunk_start(s, st->chunk);
+				c = chunk_of(s, st);
+				cp = &s->plan->chunks[c->c];
+				REPLY(mpc_values_msg_bytes(c->products),
+					  mpc_share_input((const uint64 *) s->x_all + cp->first_row * s->plan->k,
+									  c->products, c->x, out, cap, &olen), "sharing features");
+				break;
+			}
 		case MPC_STEP_BEAVER_U:
 			chunk_of(s, st);
-			cap = mpc_beaver_msg1_bytes(st->n);
-			cap2 = mpc_beaver_msg2_bytes(st->n);
-			out = msg_buffer(s, cap);
-			out2 = msg_buffer(s, cap2);
-			check(s, mpc_beaver_start(lane, st->n, out, cap, &olen), "Beaver triples");
-			check(s, mpc_beaver_respond(lane, msg, len, out2, cap2, &olen2), "Beaver triples");
-			reply_add(reply, out, olen);
-			reply_add(reply, out2, olen2);
-			pfree(out);
-			pfree(out2);
+			REPLY(mpc_beaver_msg1_bytes(st->n),
+				  mpc_beaver_start(lane, st->n, out, cap, &olen), "Beaver triples");
+			REPLY(mpc_beaver_msg2_bytes(st->n),
+				  mpc_beaver_respond(lane, msg, len, out, cap, &olen), "Beaver triples");
 			break;
 		case MPC_STEP_BEAVER_TAU:
 			c = chunk_of(s, st);
@@ -914,35 +983,30 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 			break;
 		case MPC_STEP_AND:
 			c = chunk_of(s, st);
-			cap = mpc_and_msg_bytes(st->n);
-			out = msg_buffer(s, cap);
-			check(s, mpc_and_start(lane, st->n, out, cap, &olen), "AND triples");
+			REPLY(mpc_and_msg_bytes(st->n),
+				  mpc_and_start(lane, st->n, out, cap, &olen), "AND triples");
 			check(s, mpc_and_finish(lane, msg, len, c->aa + st->offset, c->ab + st->offset,
 									c->ac + st->offset), "AND triples");
-			reply_add(reply, out, olen);
-			pfree(out);
 			break;
 		case MPC_STEP_DOT:
 			c = chunk_of(s, st);
 			cap = mpc_mul_msg_bytes(c->products);
-			out = msg_buffer(s, cap);
+			out = wire_builder_reserve(reply, cap);
 			check(s, mpc_dot_start((size_t) c->rows, (size_t) s->plan->k, c->x, s->w_share,
 								   c->ta, c->tb, out, cap, &olen), "dot product");
 			check(s, mpc_dot_finish(1, (size_t) c->rows, (size_t) s->plan->k, c->ta, c->tb, c->tc,
 									out, olen, msg, len, c->z), "dot product");
-			reply_add(reply, out, olen);
-			pfree(out);
+			wire_builder_commit(reply, (uint32) olen);
 			break;
 		case MPC_STEP_MUL:
 			c = chunk_of(s, st);
 			cap = mpc_mul_msg_bytes((size_t) c->rows);
-			out = msg_buffer(s, cap);
+			out = wire_builder_reserve(reply, cap);
 			check(s, mpc_mul_start(c->x, c->y, (size_t) c->rows, c->ta, c->tb, out, cap, &olen),
 				  "multiplication");
 			check(s, mpc_mul_finish(1, (size_t) c->rows, c->ta, c->tb, c->tc, out, olen, msg, len,
 									c->z), "multiplication");
-			reply_add(reply, out, olen);
-			pfree(out);
+			wire_builder_commit(reply, (uint32) olen);
 			break;
 		case MPC_STEP_SIGN:
 			c = chunk_of(s, st);
@@ -950,25 +1014,17 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 				sign_begin(s, c);
 			if (c->pending == NULL)
 				elog(ERROR, "comparison round %d has no message", st->round);
-			reply_add(reply, c->pending, c->pending_len);
+			wire_builder_add(reply, c->pending, (uint32) c->pending_len);
 			sign_advance(s, c, msg, len, st->round);
 			break;
 		case MPC_STEP_REVEAL:
 			c = chunk_of(s, st);
 			if (s->plan->mode == MPC_MODE_SCORE)
-			{
-				cap = mpc_values_msg_bytes((size_t) c->rows);
-				out = msg_buffer(s, cap);
-				check(s, mpc_open_send(c->z, (size_t) c->rows, out, cap, &olen), "scores");
-			}
+				REPLY(mpc_values_msg_bytes((size_t) c->rows),
+					  mpc_open_send(c->z, (size_t) c->rows, out, cap, &olen), "scores");
 			else
-			{
-				cap = mpc_bits_msg_bytes((size_t) c->rows);
-				out = msg_buffer(s, cap);
-				check(s, mpc_open_bits_send(c->bits, (size_t) c->rows, out, cap, &olen), "flags");
-			}
-			reply_add(reply, out, olen);
-			pfree(out);
+				REPLY(mpc_bits_msg_bytes((size_t) c->rows),
+					  mpc_open_bits_send(c->bits, (size_t) c->rows, out, cap, &olen), "flags");
 			break;
 		case MPC_STEP_OPEN_TRIPLES:
 			{
@@ -984,28 +1040,20 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 				memcpy(v + 3 * n, c->x, n * 8);
 				memcpy(v + 4 * n, c->y, n * 8);
 				memcpy(v + 5 * n, c->z, n * 8);
-				cap = mpc_values_msg_bytes(6 * n);
-				out = msg_buffer(s, cap);
-				check(s, mpc_open_send(v, 6 * n, out, cap, &olen), "opening triples");
-				reply_add(reply, out, olen);
-				pfree(out);
+				REPLY(mpc_values_msg_bytes(6 * n),
+					  mpc_open_send(v, 6 * n, out, cap, &olen), "opening triples");
 				pfree(v);
 				break;
 			}
 		case MPC_STEP_OPEN_SIGN:
 			c = chunk_of(s, st);
-			cap = mpc_values_msg_bytes((size_t) c->rows);
-			out = msg_buffer(s, cap);
-			check(s, mpc_open_send(c->z, (size_t) c->rows, out, cap, &olen), "opening inputs");
-			reply_add(reply, out, olen);
-			pfree(out);
-			cap = mpc_bits_msg_bytes((size_t) c->rows);
-			out = msg_buffer(s, cap);
-			check(s, mpc_open_bits_send(c->bits, (size_t) c->rows, out, cap, &olen), "opening bits");
-			reply_add(reply, out, olen);
-			pfree(out);
+			REPLY(mpc_values_msg_bytes((size_t) c->rows),
+				  mpc_open_send(c->z, (size_t) c->rows, out, cap, &olen), "opening inputs");
+			REPLY(mpc_bits_msg_bytes((size_t) c->rows),
+				  mpc_open_bits_send(c->bits, (size_t) c->rows, out, cap, &olen), "opening bits");
 			break;
 	}
+#undef REPLY
 	s->done = i + 1;
 }
 
@@ -1055,7 +1103,21 @@ mpc_owner_flight(MpcSession *s, bytea *flight)
 				 errdetail("A flight of %u steps with %u messages, %d steps left.",
 						   count, r.remaining, s->plan->nsteps - s->done)));
 
-	wire_builder_init(&reply, WIRE_MPC_REPLY);
+	{
+		size_t		bytes = 0;
+
+		for (uint32 j = 0; j < count; j++)
+			bytes += reply_bytes(s, &s->plan->steps[first + j]);
+		wire_builder_init_sized(&reply, WIRE_MPC_REPLY, bytes + 12);
+	}
+	/* The reply names the flight it answers, so a replayed reply is refused. */
+	{
+		uint8		head[8];
+
+		put_be32(head, first);
+		put_be32(head + 4, count);
+		wire_builder_add(&reply, head, 8);
+	}
 	for (uint32 j = 0; j < count; j++)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -1094,14 +1156,23 @@ absorb_reply(MpcSession *s, bytea *reply, int first, int count, instr_time *last
 	const uint8 *items[2];
 	uint32		lens[2];
 
+	const uint8 *head;
+	uint32		head_len;
+
 	for (int i = first; i < first + count; i++)
 		expected += mpc_step_reply_items(&s->plan->steps[i]);
-	wire_reader_init(&r, reply, WIRE_MPC_REPLY, (uint32) expected, PG_UINT32_MAX, s->sender);
-	if (r.remaining != (uint32) expected)
+	wire_reader_init(&r, reply, WIRE_MPC_REPLY, (uint32) expected + 1, PG_UINT32_MAX, s->sender);
+	if (r.remaining != (uint32) expected + 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from %s", s->sender),
 				 errdetail("%u messages answer steps that have %d.", r.remaining, expected)));
+	wire_reader_next(&r, &head, &head_len);
+	if (head_len != 8 || get_be32(head) != (uint32) first || get_be32(head + 4) != (uint32) count)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", s->sender),
+				 errdetail("A reply that does not answer flight %d (%d steps).", first, count)));
 	for (int i = first; i < first + count; i++)
 	{
 		const MpcStep *st = &s->plan->steps[i];
@@ -1121,78 +1192,101 @@ absorb_reply(MpcSession *s, bytea *reply, int first, int count, instr_time *last
 	pfree(reply);
 }
 
+/*
+ * The next flight: the steps from s->next whose dependencies are absorbed,
+ * of one lane at most and about MPC_FLIGHT_BYTES; NULL if none is ready.
+ */
+static bytea *
+build_flight(MpcSession *s, int *next, int *first, int *count)
+{
+	const MpcPlan *p = s->plan;
+	int			lane = -1;
+	size_t		bytes = 0;
+	int			stop;
+	WireBuilder b;
+	uint8		head[8];
+
+	for (stop = *next; stop < p->nsteps; stop++)
+	{
+		const MpcStep *st = &p->steps[stop];
+
+		if (st->dep >= s->done)
+			break;
+		if (stop > *next && bytes >= MPC_FLIGHT_BYTES)
+			break;
+		if (laned(st) && lane >= 0 && st->lane != lane)
+			break;
+		if (laned(st))
+			lane = st->lane;
+		bytes += asker_bytes(s, st) + 4;
+	}
+	if (stop == *next)
+		return NULL;
+	*first = *next;
+	*count = stop - *next;
+	put_be32(head, (uint32) *first);
+	put_be32(head + 4, (uint32) *count);
+	wire_builder_init_sized(&b, WIRE_MPC_FLIGHT, bytes + 12);
+	wire_builder_add(&b, head, 8);
+	for (; *next < stop; (*next)++)
+	{
+		int			before = b.buf.len;
+
+		mpc_asker_prepare(s, *next, &b);
+		s->tally.bytes[p->steps[*next].part] += b.buf.len - before - 4;
+	}
+	return wire_builder_finish(&b);
+}
+
 void
 mpc_asker_run(MpcSession *s, mpc_send_fn send, mpc_receive_fn receive, void *arg)
 {
 	const MpcPlan *p = s->plan;
 	int			next = 0;
-	bytea	   *pending = NULL;
+	bytea	   *ready = NULL;	/* built, not sent yet */
+	int			ready_first = 0;
+	int			ready_count = 0;
+	bytea	   *pending = NULL; /* received, not absorbed yet */
 	int			pending_first = 0;
 	int			pending_count = 0;
-	uint8	  **msgs = palloc(sizeof(uint8 *) * p->nsteps);
-	size_t	   *lens = palloc(sizeof(size_t) * p->nsteps);
 	instr_time	last;
 
 	INSTR_TIME_SET_CURRENT(last);
 	while (s->done < p->nsteps)
 	{
-		int			first = next;
-		int			count = 0;
-		int			lane = -1;
-		size_t		bytes = 0;
+		int			sent_first;
+		int			sent_count;
 
 		CHECK_FOR_INTERRUPTS();
-		while (next < p->nsteps)
+		if (ready == NULL)
+			ready = build_flight(s, &next, &ready_first, &ready_count);
+		if (ready == NULL)
 		{
-			const MpcStep *st = &p->steps[next];
-
-			if (st->dep >= s->done)
-				break;
-			if (count > 0 && bytes >= MPC_FLIGHT_BYTES)
-				break;
-			if (laned(st) && lane >= 0 && st->lane != lane)
-				break;
-			msgs[next] = mpc_asker_prepare(s, next, &lens[next]);
-			bytes += lens[next];
-			s->tally.bytes[st->part] += lens[next];
-			if (laned(st))
-				lane = st->lane;
-			next++;
-			count++;
-		}
-		if (count == 0)
-		{
+			/* Everything left waits for the reply in hand. */
 			if (pending == NULL)
 				elog(ERROR, "two-party schedule stalled at step %d", next);
 			absorb_reply(s, pending, pending_first, pending_count, &last);
 			pending = NULL;
 			continue;
 		}
+		send(arg, ready);
+		ready = NULL;
+		sent_first = ready_first;
+		sent_count = ready_count;
 
-		{
-			WireBuilder b;
-			uint8		head[8];
-
-			put_be32(head, (uint32) first);
-			put_be32(head + 4, (uint32) count);
-			wire_builder_init(&b, WIRE_MPC_FLIGHT);
-			wire_builder_add(&b, head, 8);
-			for (int i = first; i < first + count; i++)
-			{
-				wire_builder_add(&b, msgs[i] ? msgs[i] : head, (uint32) lens[i]);
-				/* DOT/MUL messages stay with the chunk until finished. */
-				if (msgs[i] && msgs[i] != s->ch.own)
-					pfree(msgs[i]);
-			}
-			send(arg, wire_builder_finish(&b));
-		}
-		/* While the owner works on this flight, finish the previous one. */
+		/*
+		 * While the owner works on that flight: finish the previous one and
+		 * prepare the next (whatever does not need the reply under way).
+		 */
 		if (pending != NULL)
+		{
 			absorb_reply(s, pending, pending_first, pending_count, &last);
+			pending = NULL;
+		}
+		if (next < p->nsteps)
+			ready = build_flight(s, &next, &ready_first, &ready_count);
 		pending = receive(arg);
-		pending_first = first;
-		pending_count = count;
+		pending_first = sent_first;
+		pending_count = sent_count;
 	}
-	pfree(msgs);
-	pfree(lens);
 }

@@ -104,6 +104,13 @@ typedef struct MpcPlan
 	MpcStep    *steps;
 } MpcPlan;
 
+/*
+ * While a run lasts, keep large blocks on the heap instead of mapping and
+ * unmapping them per message (glibc malloc settings of this process).
+ */
+extern void mpc_memory_hold(void);
+extern void mpc_memory_release(void);
+
 /* The schedule for these parameters (palloc'd in the current context). */
 extern void mpc_plan_build(MpcPlan *plan, int mode, int64 rows, int k, int64 comparisons);
 
@@ -144,8 +151,8 @@ extern void mpc_session_owner_input(MpcSession *s, const int64 *x);
  */
 extern void mpc_session_asker_input(MpcSession *s, const int64 *w, const int64 *local);
 
-/* Asker: its message for step i (palloc'd; *len may be 0). */
-extern uint8 *mpc_asker_prepare(MpcSession *s, int i, size_t *len);
+/* Asker: its message for step i, added to the flight being built. */
+extern void mpc_asker_prepare(MpcSession *s, int i, WireBuilder *b);
 
 /* Asker: the owner's reply items for step i. */
 extern void mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items,

@@ -112,6 +112,14 @@ wire_builder_init(WireBuilder *b, WireType type)
 }
 
 void
+wire_builder_init_sized(WireBuilder *b, WireType type, size_t bytes)
+{
+	wire_builder_init(b, type);
+	if (bytes > 0)
+		enlargeStringInfo(&b->buf, (int) Min(bytes, (size_t) MaxAllocSize - 1024));
+}
+
+void
 wire_builder_add(WireBuilder *b, const uint8 *item, uint32 len)
 {
 	uint8		lenbuf[4];
@@ -119,6 +127,24 @@ wire_builder_add(WireBuilder *b, const uint8 *item, uint32 len)
 	put_u32(lenbuf, len);
 	appendBinaryStringInfo(&b->buf, (const char *) lenbuf, 4);
 	appendBinaryStringInfo(&b->buf, (const char *) item, len);
+	b->count++;
+}
+
+uint8 *
+wire_builder_reserve(WireBuilder *b, size_t cap)
+{
+	if (cap > (size_t) PG_UINT32_MAX || cap > (size_t) MaxAllocSize - 4)
+		elog(ERROR, "a message item of %zu bytes is too large", cap);
+	enlargeStringInfo(&b->buf, (int) (4 + cap));
+	return (uint8 *) b->buf.data + b->buf.len + 4;
+}
+
+void
+wire_builder_commit(WireBuilder *b, uint32 len)
+{
+	put_u32((uint8 *) b->buf.data + b->buf.len, len);
+	b->buf.len += 4 + (int) len;
+	b->buf.data[b->buf.len] = '\0';
 	b->count++;
 }
 

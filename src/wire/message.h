@@ -68,7 +68,18 @@ typedef struct WireBuilder
 } WireBuilder;
 
 extern void wire_builder_init(WireBuilder *b, WireType type);
+
+/* The same, with room for `bytes` of items (and their length prefixes) up front. */
+extern void wire_builder_init_sized(WireBuilder *b, WireType type, size_t bytes);
 extern void wire_builder_add(WireBuilder *b, const uint8 *item, uint32 len);
+
+/*
+ * Add an item written in place: reserve room for up to cap bytes, write
+ * them at the returned pointer, then commit the item's actual length (no
+ * other call on the builder in between).
+ */
+extern uint8 *wire_builder_reserve(WireBuilder *b, size_t cap);
+extern void wire_builder_commit(WireBuilder *b, uint32 len);
 extern bytea *wire_builder_finish(WireBuilder *b);
 
 /* Iterate over variable-size items; validates the whole message first. */
