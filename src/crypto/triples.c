@@ -49,6 +49,12 @@ struct mpc_triple_party
 			   *bv_recv,		/* Σ_k 2^k H(t_k) per product */
 			   *bv_send;		/* −Σ_k 2^k H(q_k) per product */
 
+	/* the pending batch of input products (receiver side) */
+	size_t		pr_n;
+	uint32_t	pr_seq;
+	uint64_t   *pr_x,
+			   *pr_recv;		/* Σ_k 2^k H(t_k) per product */
+
 	/* the pending AND batch */
 	size_t		and_n;
 	uint64_t   *and_b,			/* our choices = our b bits */
@@ -102,6 +108,15 @@ beaver_clear(mpc_triple_party *p)
 }
 
 static void
+product_clear(mpc_triple_party *p)
+{
+	wipe_free(p->pr_x, p->pr_n * 8);
+	wipe_free(p->pr_recv, p->pr_n * 8);
+	p->pr_x = p->pr_recv = NULL;
+	p->pr_n = 0;
+}
+
+static void
 and_clear(mpc_triple_party *p)
 {
 	size_t		words = (p->and_n + 63) / 64;
@@ -119,6 +134,7 @@ mpc_triple_party_free(mpc_triple_party *p)
 		return;
 	beaver_clear(p);
 	and_clear(p);
+	product_clear(p);
 	ot_ext_sender_free(p->snd);
 	ot_ext_receiver_free(p->rcv);
 	ot_base_sender_wipe(&p->base);
@@ -402,6 +418,200 @@ mpc_beaver_finish(mpc_triple_party *p, const uint8_t *peer, size_t peer_len,
 		c[prod] = p->bv_a[prod] * bk + p->bv_send[prod] + y;
 	}
 	beaver_clear(p);
+	return MPC_OK;
+}
+
+/* --------------------------------------------------------- input products */
+
+#define PB MPC_PRODUCT_BITS
+#define PTAU_WORDS 25			/* 1552 bits rounded up to 64-bit words */
+
+size_t
+mpc_product_msg1_bytes(size_t n)
+{
+	return ot_ext_u_msg_bytes(PB * n);
+}
+
+size_t
+mpc_product_msg2_bytes(size_t n)
+{
+	return MPC_MSG_HEADER_BYTES + MPC_PRODUCT_TAU_BYTES * n;
+}
+
+typedef struct product_ctx
+{
+	mpc_triple_party *p;
+	const uint64_t *w;			/* sender: multipliers */
+	uint64_t   *share;			/* sender: its shares */
+	uint8_t    *out;			/* sender: τ payload */
+} product_ctx;
+
+static mpc_status
+product_recv_rows(void *arg, size_t first, size_t n, const ot_block *rows)
+{
+	product_ctx *c = arg;
+	mpc_triple_party *p = c->p;
+	mpc_status	st = ot_ext_receiver_hash(p->rcv, rows, n, p->h);
+
+	if (st != MPC_OK)
+		return st;
+	for (size_t j = 0; j < n; j += PB)
+	{
+		uint64_t	sum = 0;
+
+		for (unsigned k = 0; k < PB; k++)
+			sum += p->h[j + k].w[0] << k;
+		p->pr_recv[(first + j) / PB] = sum;
+	}
+	return MPC_OK;
+}
+
+/* x_k = H(q_k), τ_k = x_k + w − H(q_k ⊕ s) mod 2^(64−k); share −Σ 2^k x_k. */
+static mpc_status
+product_send_rows(void *arg, size_t first, size_t n, const ot_block *rows)
+{
+	product_ctx *c = arg;
+	mpc_triple_party *p = c->p;
+	ot_block   *h0 = p->h,
+			   *h1 = p->h + OT_EXT_CHUNK;
+	mpc_status	st = ot_ext_sender_hash(p->snd, rows, n, h0, h1);
+
+	if (st != MPC_OK)
+		return st;
+	for (size_t j = 0; j < n; j += PB)
+	{
+		size_t		prod = (first + j) / PB;
+		uint64_t	w = c->w[prod];
+		uint64_t	sum = 0;
+		uint64_t	buf[PTAU_WORDS] = {0};
+
+		for (unsigned k = 0; k < PB; k++)
+		{
+			unsigned	off = tau_offset(k),
+						wd = 64 - k,
+						sh = off % 64;
+			uint64_t	tau = (h0[j + k].w[0] + w - h1[j + k].w[0]) & low_mask(wd);
+
+			sum += h0[j + k].w[0] << k;
+			buf[off / 64] |= tau << sh;
+			if (sh + wd > 64)
+				buf[off / 64 + 1] |= tau >> (64 - sh);
+		}
+		c->share[prod] = (uint64_t) 0 - sum;
+		memcpy(c->out + MPC_PRODUCT_TAU_BYTES * prod, buf, MPC_PRODUCT_TAU_BYTES);
+	}
+	return MPC_OK;
+}
+
+mpc_status
+mpc_product_receive_start(mpc_triple_party *p, size_t n, const uint64_t *x,
+						  uint8_t *msg, size_t cap, size_t *len)
+{
+	product_ctx c = {p, NULL, NULL, NULL};
+	uint8_t    *choices;
+	mpc_status	st;
+
+	if (p->setup != SETUP_READY || p->pr_n != 0)
+		return MPC_BAD_STATE;
+	if (n == 0 || n > MPC_PRODUCT_MAX_BATCH)
+		return MPC_BAD_COUNT;
+	if (cap < mpc_product_msg1_bytes(n))
+		return MPC_BUFFER_TOO_SMALL;
+	for (size_t i = 0; i < n; i++)
+		if (x[i] >> PB != 0)
+			return MPC_OUT_OF_RANGE;
+	p->pr_x = malloc(n * 8);
+	p->pr_recv = malloc(n * 8);
+	p->pr_n = n;
+	/* choice bit PB·i + k is bit k of x_i: the low 4 little-endian bytes of x_i */
+	choices = malloc(n * (PB / 8));
+	if (p->pr_x == NULL || p->pr_recv == NULL || choices == NULL)
+	{
+		free(choices);
+		product_clear(p);
+		return MPC_NO_MEMORY;
+	}
+	memcpy(p->pr_x, x, n * 8);
+	for (size_t i = 0; i < n; i++)
+		memcpy(choices + (PB / 8) * i, &x[i], PB / 8);
+	p->pr_seq = ot_ext_receiver_next_seq(p->rcv);
+	st = ot_ext_receiver_extend(p->rcv, MPC_MSG_PRODUCT_U, PB * n, choices, msg, cap, len,
+								product_recv_rows, &c);
+	wipe_free(choices, n * (PB / 8));
+	if (st != MPC_OK)
+		product_clear(p);
+	return st;
+}
+
+mpc_status
+mpc_product_send(mpc_triple_party *p, const uint8_t *peer, size_t peer_len,
+				 size_t n, const uint64_t *w,
+				 uint8_t *msg, size_t cap, size_t *len, uint64_t *share)
+{
+	product_ctx c = {p, w, share, msg + MPC_MSG_HEADER_BYTES};
+	uint32_t	seq;
+	size_t		count;
+	mpc_status	st;
+
+	if (p->setup != SETUP_READY)
+		return MPC_BAD_STATE;
+	if (n == 0 || n > MPC_PRODUCT_MAX_BATCH)
+		return MPC_BAD_COUNT;
+	if (cap < mpc_product_msg2_bytes(n))
+		return MPC_BUFFER_TOO_SMALL;
+	seq = ot_ext_sender_next_seq(p->snd);
+	st = ot_ext_sender_extend(p->snd, MPC_MSG_PRODUCT_U, peer, peer_len, PB * n, PB * n, &count,
+							  product_send_rows, &c);
+	if (st != MPC_OK)
+		return st;
+	mpc_msg_put_header(msg, MPC_MSG_PRODUCT_TAU, seq, (uint32_t) n);
+	*len = mpc_product_msg2_bytes(n);
+	return MPC_OK;
+}
+
+mpc_status
+mpc_product_receive_finish(mpc_triple_party *p, const uint8_t *peer, size_t peer_len,
+						   uint64_t *share)
+{
+	uint32_t	seq,
+				count;
+	size_t		n = p->pr_n;
+	mpc_status	st;
+
+	if (p->setup != SETUP_READY || n == 0)
+		return MPC_BAD_STATE;
+	st = mpc_msg_get_header(peer, peer_len, MPC_MSG_PRODUCT_TAU, &seq, &count);
+	if (st != MPC_OK)
+		return st;
+	if (seq != p->pr_seq)
+		return MPC_OUT_OF_ORDER;
+	if (count != n)
+		return MPC_BAD_COUNT;
+	if (peer_len != mpc_product_msg2_bytes(n))
+		return MPC_BAD_LENGTH;
+	for (size_t prod = 0; prod < n; prod++)
+	{
+		uint64_t	buf[PTAU_WORDS] = {0};
+		uint64_t	x = p->pr_x[prod];
+		uint64_t	y = p->pr_recv[prod];
+
+		memcpy(buf, peer + MPC_MSG_HEADER_BYTES + MPC_PRODUCT_TAU_BYTES * prod,
+			   MPC_PRODUCT_TAU_BYTES);
+		for (unsigned k = 0; k < PB; k++)
+		{
+			unsigned	off = tau_offset(k),
+						wd = 64 - k,
+						sh = off % 64;
+			uint64_t	tau = buf[off / 64] >> sh;
+			uint64_t	choose = (uint64_t) 0 - ((x >> k) & 1);
+
+			if (sh + wd > 64)
+				tau |= buf[off / 64 + 1] << (64 - sh);
+			y += (tau & choose) << k;
+		}
+		share[prod] = y;
+	}
+	product_clear(p);
 	return MPC_OK;
 }
 

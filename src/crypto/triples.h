@@ -79,4 +79,35 @@ extern mpc_status mpc_and_finish(mpc_triple_party *p,
 								 const uint8_t *peer, size_t peer_len,
 								 uint64_t *a, uint64_t *b, uint64_t *c);
 
+/*
+ * ---- Products of inputs (Gilboa's OT multiplication applied to inputs) ----
+ *
+ * The receiver holds x_i < 2^MPC_PRODUCT_BITS (non-negative), the sender a
+ * multiplier w_i; afterwards they hold additive shares of x_i·w_i mod 2^64.
+ * This is one cross term of a Beaver triple with real inputs instead of
+ * random ones: MPC_PRODUCT_BITS correlated OTs per product instead of
+ * 2 × 64, and no online step.  Flights: receiver → sender (u), sender →
+ * receiver (τ).  The receiver uses its extension receiver, the sender its
+ * extension sender (the streams Beaver batches use too; order them alike).
+ */
+#define MPC_PRODUCT_BITS		32
+#define MPC_PRODUCT_TAU_BYTES	194		/* Σ_{k<32}(64−k) = 1552 bits */
+#define MPC_PRODUCT_MAX_BATCH	(OT_EXT_MAX_COUNT / MPC_PRODUCT_BITS)
+
+extern size_t mpc_product_msg1_bytes(size_t n);
+extern size_t mpc_product_msg2_bytes(size_t n);
+
+/* Receiver: message u for n products with inputs x (each < 2^MPC_PRODUCT_BITS). */
+extern mpc_status mpc_product_receive_start(mpc_triple_party *p, size_t n, const uint64_t *x,
+											uint8_t *msg, size_t cap, size_t *len);
+
+/* Sender: consumes u, writes τ for multipliers w (n) and its shares (n). */
+extern mpc_status mpc_product_send(mpc_triple_party *p, const uint8_t *peer, size_t peer_len,
+								   size_t n, const uint64_t *w,
+								   uint8_t *msg, size_t cap, size_t *len, uint64_t *share);
+
+/* Receiver: consumes τ, writes its shares (n). */
+extern mpc_status mpc_product_receive_finish(mpc_triple_party *p, const uint8_t *peer,
+											 size_t peer_len, uint64_t *share);
+
 #endif

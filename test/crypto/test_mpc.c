@@ -1319,6 +1319,73 @@ test_malformed(mpc_triple_party *p[2])
 	free(m1);
 }
 
+/*
+ * Products of inputs: party 1 (receiver) holds x < 2^32, party 0 (sender)
+ * holds w; the shares add up to x·w mod 2^64, including the extremes.
+ * Then the order and length checks.
+ */
+static void
+test_products(mpc_triple_party *p[2])
+{
+	const size_t n = 5000;
+	uint64_t   *x = xmalloc(n * 8),
+			   *w = xmalloc(n * 8),
+			   *s0 = xmalloc(n * 8),
+			   *s1 = xmalloc(n * 8);
+	size_t		cap1 = mpc_product_msg1_bytes(n),
+				cap2 = mpc_product_msg2_bytes(n),
+				l1,
+				l2;
+	uint8_t    *m1 = xmalloc(cap1),
+			   *m2 = xmalloc(cap2);
+	size_t		bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		x[i] = rand64() >> 32;
+		w[i] = rand64();
+	}
+	x[0] = 0;
+	x[1] = 0xffffffffu;
+	w[2] = 0;
+	w[3] = ~(uint64_t) 0;
+	ok(mpc_product_msg1_bytes(4) - MPC_MSG_HEADER_BYTES == 4 * 32 * 16 &&
+	   mpc_product_msg2_bytes(1) - MPC_MSG_HEADER_BYTES == MPC_PRODUCT_TAU_BYTES,
+	   "input product: 32 OTs (512 bytes of u, in batches of 4) and 194 bytes of corrections");
+	bail_if(mpc_product_receive_start(p[1], n, x, m1, cap1, &l1), "product start");
+	bail_if(mpc_product_send(p[0], m1, l1, n, w, m2, cap2, &l2, s0), "product send");
+	bail_if(mpc_product_receive_finish(p[1], m2, l2, s1), "product finish");
+	for (size_t i = 0; i < n; i++)
+		if (s0[i] + s1[i] != x[i] * w[i])
+			bad++;
+	ok(bad == 0, "input products: shares add up to x·w for %zu random pairs", n);
+
+	/* a second batch on the same streams still works */
+	bail_if(mpc_product_receive_start(p[1], 64, x, m1, cap1, &l1), "product start 2");
+	bail_if(mpc_product_send(p[0], m1, l1, 64, w, m2, cap2, &l2, s0), "product send 2");
+	ok(mpc_product_receive_finish(p[1], m2, l2 - 1, s1) == MPC_BAD_LENGTH,
+	   "input products: a truncated correction message is refused");
+	m2[4] ^= 1;
+	ok(mpc_product_receive_finish(p[1], m2, l2, s1) == MPC_OUT_OF_ORDER,
+	   "input products: corrections of another batch are refused");
+	m2[4] ^= 1;
+	bail_if(mpc_product_receive_finish(p[1], m2, l2, s1), "product finish 2");
+	bad = 0;
+	for (size_t i = 0; i < 64; i++)
+		if (s0[i] + s1[i] != x[i] * w[i])
+			bad++;
+	ok(bad == 0, "input products: a second batch is exact too");
+	x[7] = (uint64_t) 1 << 32;
+	ok(mpc_product_receive_start(p[1], 64, x, m1, cap1, &l1) == MPC_OUT_OF_RANGE,
+	   "input products: an input of 33 bits is refused");
+	free(x);
+	free(w);
+	free(s0);
+	free(s1);
+	free(m1);
+	free(m2);
+}
+
 int
 main(void)
 {
@@ -1336,6 +1403,7 @@ main(void)
 	setup_pair(p);
 	capturing = false;
 	test_triples(p);
+	test_products(p);
 	test_malformed(p);
 	test_fixed_point();
 	test_sign(p);
