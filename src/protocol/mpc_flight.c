@@ -89,15 +89,23 @@ flush_tau(PlanBuilder *b, int lane, int chunk)
 		return -1;
 	st = &b->plan->steps[u];
 	b->pending_tau[lane] = -1;
-	return add_step(b, MPC_STEP_BEAVER_TAU, lane, 0, (MpcPart) st->part, chunk, u, st->n, st->offset);
+	return add_step(b, st->kind == MPC_STEP_BEAVER_U ? MPC_STEP_BEAVER_TAU : MPC_STEP_PRODUCT_TAU,
+					lane, 0, (MpcPart) st->part, chunk, u, st->n, st->offset);
 }
 
 /*
  * Batches of Beaver (and == false) or AND triples for a chunk, alternating
  * lanes; returns the index of the last step the asker absorbs triples in.
  */
+typedef enum BatchKind
+{
+	BATCH_BEAVER,
+	BATCH_AND,
+	BATCH_PRODUCT
+} BatchKind;
+
 static int
-add_batches(PlanBuilder *b, bool and, uint64 total, uint32 batch, MpcPart part, int chunk)
+add_batches(PlanBuilder *b, BatchKind kind, uint64 total, uint32 batch, MpcPart part, int chunk)
 {
 	uint64		done = 0;
 	int			last = -1;
@@ -110,11 +118,12 @@ add_batches(PlanBuilder *b, bool and, uint64 total, uint32 batch, MpcPart part, 
 
 		b->lane_next ^= 1;
 		flush_tau(b, lane, chunk);
-		if (and)
+		if (kind == BATCH_AND)
 			i = add_step(b, MPC_STEP_AND, lane, 0, part, chunk, b->lane_last[lane], n, done / 64);
 		else
 		{
-			i = add_step(b, MPC_STEP_BEAVER_U, lane, 0, part, chunk, b->lane_last[lane], n, done);
+			i = add_step(b, kind == BATCH_BEAVER ? MPC_STEP_BEAVER_U : MPC_STEP_PRODUCT_U, lane, 0,
+						 part, chunk, b->lane_last[lane], n, done);
 			b->pending_tau[lane] = i;
 		}
 		b->lane_last[lane] = i;
@@ -187,27 +196,28 @@ mpc_plan_build(MpcPlan *p, int mode, int64 rows, int k, int64 comparisons)
 
 	if (mode != MPC_MODE_SELFTEST)
 	{
-		add_step(&b, MPC_STEP_SHARE_W, 0, 0, MPC_PART_SETUP, -1, -1, (uint32) k, 0);
 		prev = -1;
 		for (int64 first = 0; first < rows; first += chunk_rows)
 		{
 			int64		n = Min(chunk_rows, rows - first);
 			int			c = p->nchunks;
-			int			x,
-						triples,
-						dot;
+			int			start,
+						products,
+						sum;
 
-			add_chunk(p, first, n, (uint64) n * k,
+			add_chunk(p, first, n, 0,
 					  mode == MPC_MODE_FLAG ? mpc_sign_and_triples((size_t) n) : 0, false);
-			x = add_step(&b, MPC_STEP_SHARE_X, 0, 0, MPC_PART_MULTIPLY, c, prev, (uint32) (n * k), 0);
-			triples = add_batches(&b, false, (uint64) n * k, MPC_BEAVER_BATCH, MPC_PART_TRIPLES, c);
-			dot = add_step(&b, MPC_STEP_DOT, 0, 0, MPC_PART_MULTIPLY, c, Max(x, triples), (uint32) n, 0);
+			start = add_step(&b, MPC_STEP_CHUNK, 0, 0, MPC_PART_MULTIPLY, c, prev, (uint32) n, 0);
+			products = add_batches(&b, BATCH_PRODUCT, (uint64) n * k, MPC_PRODUCT_BATCH,
+								   MPC_PART_MULTIPLY, c);
+			sum = add_step(&b, MPC_STEP_SUM, 0, 0, MPC_PART_MULTIPLY, c, Max(start, products),
+						   (uint32) n, 0);
 			if (mode == MPC_MODE_FLAG)
 			{
-				int			ands = add_batches(&b, true, p->chunks[c].and_triples, MPC_AND_BATCH,
+				int			ands = add_batches(&b, BATCH_AND, p->chunks[c].and_triples, MPC_AND_BATCH,
 											   MPC_PART_COMPARE, c);
 
-				add_sign_rounds(&b, c, Max(dot, ands), (uint32) n);
+				add_sign_rounds(&b, c, Max(sum, ands), (uint32) n);
 			}
 			prev = add_step(&b, MPC_STEP_REVEAL, 0, 0, MPC_PART_REVEAL, c, -1, (uint32) n, 0);
 		}
@@ -224,7 +234,7 @@ mpc_plan_build(MpcPlan *p, int mode, int64 rows, int k, int64 comparisons)
 
 			add_chunk(p, first, n, (uint64) n, 0, false);
 			add_step(&b, MPC_STEP_CHUNK, 0, 0, MPC_PART_TRIPLES, c, prev, (uint32) n, 0);
-			add_batches(&b, false, (uint64) n, MPC_BEAVER_BATCH, MPC_PART_TRIPLES, c);
+			add_batches(&b, BATCH_BEAVER, (uint64) n, MPC_BEAVER_BATCH, MPC_PART_TRIPLES, c);
 			mul = add_step(&b, MPC_STEP_MUL, 0, 0, MPC_PART_MULTIPLY, c, p->nsteps - 1, (uint32) n, 0);
 			prev = add_step(&b, MPC_STEP_OPEN_TRIPLES, 0, 0, MPC_PART_CHECK, c, mul, (uint32) n, 0);
 		}
@@ -238,7 +248,7 @@ mpc_plan_build(MpcPlan *p, int mode, int64 rows, int k, int64 comparisons)
 
 			add_chunk(p, first, n, 0, mpc_sign_and_triples((size_t) n), true);
 			start = add_step(&b, MPC_STEP_CHUNK, 0, 0, MPC_PART_COMPARE, c, prev, (uint32) n, 0);
-			ands = add_batches(&b, true, p->chunks[c].and_triples, MPC_AND_BATCH, MPC_PART_COMPARE, c);
+			ands = add_batches(&b, BATCH_AND, p->chunks[c].and_triples, MPC_AND_BATCH, MPC_PART_COMPARE, c);
 			last = add_sign_rounds(&b, c, Max(start, ands), (uint32) n);
 			prev = add_step(&b, MPC_STEP_OPEN_SIGN, 0, 0, MPC_PART_CHECK, c, last, (uint32) n, 0);
 		}
@@ -254,9 +264,8 @@ mpc_step_reply_items(const MpcStep *step)
 		case MPC_STEP_BEAVER_U:
 		case MPC_STEP_OPEN_SIGN:
 			return 2;
-		case MPC_STEP_SHARE_X:
+		case MPC_STEP_PRODUCT_U:
 		case MPC_STEP_AND:
-		case MPC_STEP_DOT:
 		case MPC_STEP_MUL:
 		case MPC_STEP_SIGN:
 		case MPC_STEP_REVEAL:
@@ -310,7 +319,6 @@ struct MpcSession
 	const int64 *x_all;			/* owner: features, rows × k */
 	const int64 *w;				/* asker: weights (k) */
 	const int64 *local;			/* asker: its part of each row's score */
-	uint64	   *w_share;
 	ChunkState	ch;
 	int			done;			/* steps processed or absorbed */
 	int64	   *scores;
@@ -473,8 +481,6 @@ mpc_session_free(MpcSession *s)
 			pfree(s->tau[l]);
 		s->setup2[l] = s->tau[l] = NULL;
 	}
-	wipe_pfree(s->w_share, (size_t) Max(s->plan->k, 1) * 8);
-	s->w_share = NULL;
 }
 
 void
@@ -536,6 +542,34 @@ chunk_of(MpcSession *s, const MpcStep *st)
 	return &s->ch;
 }
 
+/*
+ * A chunk's scores on shares: z_r = Σ_j (share of x_rj·w_j).  The owner's
+ * choice strings were X + 2^29, so the asker, which knows w, takes
+ * 2^29·Σw off its share, and adds its own part of the score (its features,
+ * and minus the threshold in flag mode), which it computes alone.
+ */
+static void
+chunk_sum(MpcSession *s, ChunkState *c)
+{
+	int			k = s->plan->k;
+	const MpcChunkPlan *cp = &s->plan->chunks[c->c];
+	uint64		offset = 0;
+
+	if (s->party == 0)
+		for (int j = 0; j < k; j++)
+			offset -= (uint64) MPC_VALUE_BOUND * (uint64) s->w[j];
+	for (int64 r = 0; r < c->rows; r++)
+	{
+		uint64		z = 0;
+
+		for (int j = 0; j < k; j++)
+			z += c->x[r * k + j];
+		if (s->party == 0)
+			z += offset + (uint64) s->local[cp->first_row + r];
+		c->z[r] = z;
+	}
+}
+
 /* Sign round: consume the peer's message, keep ours for the next round. */
 static void
 sign_advance(MpcSession *s, ChunkState *c, const uint8 *peer, size_t peer_len, int round)
@@ -594,16 +628,14 @@ asker_bytes(const MpcSession *s, const MpcStep *st)
 			return mpc_triple_setup_msg1_bytes();
 		case MPC_STEP_SETUP2:
 			return mpc_triple_setup_msg2_bytes();
-		case MPC_STEP_SHARE_W:
-			return mpc_values_msg_bytes(st->n);
+		case MPC_STEP_PRODUCT_TAU:
+			return mpc_product_msg2_bytes(st->n);
 		case MPC_STEP_BEAVER_U:
 			return mpc_beaver_msg1_bytes(st->n);
 		case MPC_STEP_BEAVER_TAU:
 			return mpc_beaver_msg2_bytes(st->n);
 		case MPC_STEP_AND:
 			return mpc_and_msg_bytes(st->n);
-		case MPC_STEP_DOT:
-			return mpc_mul_msg_bytes(s->plan->chunks[st->chunk].products);
 		case MPC_STEP_MUL:
 			return mpc_mul_msg_bytes(st->n);
 		default:
@@ -641,24 +673,19 @@ mpc_asker_prepare(MpcSession *s, int i, WireBuilder *b)
 			put_kept(b, &s->setup2[st->lane], s->setup2_len[st->lane], "base-OT response");
 			break;
 		case MPC_STEP_CHUNK:
-		case MPC_STEP_SHARE_X:
 			chunk_start(s, st->chunk);
 			wire_builder_add(b, (const uint8 *) "", 0);
 			break;
-		case MPC_STEP_SHARE_W:
-			{
-				uint64	   *w = palloc(sizeof(uint64) * Max(st->n, 1));
-
-				for (uint32 j = 0; j < st->n; j++)
-					w[j] = (uint64) s->w[j];
-				s->w_share = alloc_zero(s, st->n * 8);
-				out = wire_builder_reserve(b, cap);
-				check(s, mpc_share_input(w, st->n, s->w_share, out, cap, &len), "sharing weights");
-				wire_builder_commit(b, (uint32) len);
-				sodium_memzero(w, sizeof(uint64) * st->n);
-				pfree(w);
-				break;
-			}
+		case MPC_STEP_PRODUCT_U:
+			wire_builder_add(b, (const uint8 *) "", 0);
+			break;
+		case MPC_STEP_PRODUCT_TAU:
+			put_kept(b, &s->tau[st->lane], s->tau_len[st->lane], "product correction");
+			break;
+		case MPC_STEP_SUM:
+			chunk_sum(s, chunk_of(s, st));
+			wire_builder_add(b, (const uint8 *) "", 0);
+			break;
 		case MPC_STEP_BEAVER_U:
 			out = wire_builder_reserve(b, cap);
 			check(s, mpc_beaver_start(lane, st->n, out, cap, &len), "Beaver triples");
@@ -671,13 +698,6 @@ mpc_asker_prepare(MpcSession *s, int i, WireBuilder *b)
 			out = wire_builder_reserve(b, cap);
 			check(s, mpc_and_start(lane, st->n, out, cap, &len), "AND triples");
 			wire_builder_commit(b, (uint32) len);
-			break;
-		case MPC_STEP_DOT:
-			c = chunk_of(s, st);
-			c->own = msg_buffer(s, cap);
-			check(s, mpc_dot_start((size_t) c->rows, (size_t) s->plan->k, c->x, s->w_share,
-								   c->ta, c->tb, c->own, cap, &c->own_len), "dot product");
-			wire_builder_add(b, c->own, (uint32) c->own_len);
 			break;
 		case MPC_STEP_MUL:
 			c = chunk_of(s, st);
@@ -821,23 +841,28 @@ mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items, const uint32 *
 			check(s, mpc_and_finish(lane, items[0], lens[0], c->aa + st->offset, c->ab + st->offset,
 									c->ac + st->offset), "AND triples");
 			break;
-		case MPC_STEP_SHARE_X:
-			c = chunk_of(s, st);
-			check(s, mpc_share_accept(items[0], lens[0], c->products, c->x), "feature shares");
-			break;
-		case MPC_STEP_DOT:
+		case MPC_STEP_PRODUCT_U:
 			{
-				const MpcChunkPlan *cp;
+				uint64	   *w = palloc(sizeof(uint64) * st->n);
+				int			k = s->plan->k;
 
 				c = chunk_of(s, st);
-				cp = &s->plan->chunks[c->c];
-				check(s, mpc_dot_finish(0, (size_t) c->rows, (size_t) s->plan->k, c->ta, c->tb, c->tc,
-										c->own, c->own_len, items[0], lens[0], c->z), "dot product");
-				/* The asker's own part of each score, known to it alone. */
-				for (int64 r = 0; r < c->rows; r++)
-					c->z[r] += (uint64) s->local[cp->first_row + r];
-				pfree(c->own);
-				c->own = NULL;
+				cap = mpc_product_msg2_bytes(st->n);
+				if (s->tau_cap[st->lane] < cap)
+				{
+					if (s->tau[st->lane])
+						pfree(s->tau[st->lane]);
+					s->tau[st->lane] = msg_buffer(s, cap);
+					s->tau_cap[st->lane] = cap;
+				}
+				/* product i of the chunk is row i / k, feature i % k */
+				for (uint32 i = 0; i < st->n; i++)
+					w[i] = (uint64) s->w[(st->offset + i) % k];
+				check(s, mpc_product_send(lane, items[0], lens[0], st->n, w, s->tau[st->lane], cap,
+										  &s->tau_len[st->lane], c->x + st->offset),
+					  "input products");
+				sodium_memzero(w, sizeof(uint64) * st->n);
+				pfree(w);
 				break;
 			}
 		case MPC_STEP_MUL:
@@ -876,8 +901,6 @@ mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items, const uint32 *
 static size_t
 reply_bytes(const MpcSession *s, const MpcStep *st)
 {
-	const MpcChunkPlan *cp = st->chunk >= 0 ? &s->plan->chunks[st->chunk] : NULL;
-
 	switch ((MpcStepKind) st->kind)
 	{
 		case MPC_STEP_SETUP1:
@@ -886,9 +909,8 @@ reply_bytes(const MpcSession *s, const MpcStep *st)
 			return mpc_beaver_msg1_bytes(st->n) + mpc_beaver_msg2_bytes(st->n) + 8;
 		case MPC_STEP_AND:
 			return mpc_and_msg_bytes(st->n) + 4;
-		case MPC_STEP_SHARE_X:
-		case MPC_STEP_DOT:
-			return mpc_mul_msg_bytes(cp->products) + 4;
+		case MPC_STEP_PRODUCT_U:
+			return mpc_product_msg1_bytes(st->n) + 4;
 		case MPC_STEP_MUL:
 			return mpc_mul_msg_bytes(st->n) + 4;
 		case MPC_STEP_REVEAL:
@@ -916,7 +938,8 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 	switch ((MpcStepKind) st->kind)
 	{
 		case MPC_STEP_CHUNK:
-		case MPC_STEP_SHARE_X:
+		case MPC_STEP_PRODUCT_U:
+		case MPC_STEP_SUM:
 		case MPC_STEP_REVEAL:
 		case MPC_STEP_OPEN_TRIPLES:
 		case MPC_STEP_OPEN_SIGN:
@@ -953,22 +976,30 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 		case MPC_STEP_CHUNK:
 			chunk_start(s, st->chunk);
 			break;
-		case MPC_STEP_SHARE_W:
-			s->w_share = alloc_zero(s, st->n * 8);
-			check(s, mpc_share_accept(msg, len, st->n, s->w_share), "weight shares");
-			break;
-		case MPC_STEP_SHARE_X:
+		case MPC_STEP_PRODUCT_U:
 			{
 				const MpcChunkPlan *cp;
+				uint64	   *x = palloc(sizeof(uint64) * st->n);
 
-				chunk_start(s, st->chunk);
 				c = chunk_of(s, st);
 				cp = &s->plan->chunks[c->c];
-				REPLY(mpc_values_msg_bytes(c->products),
-					  mpc_share_input((const uint64 *) s->x_all + cp->first_row * s->plan->k,
-									  c->products, c->x, out, cap, &olen), "sharing features");
+				/* X + 2^29 ≥ 0 is the choice string; the asker removes 2^29·w. */
+				for (uint32 i = 0; i < st->n; i++)
+					x[i] = (uint64) (s->x_all[cp->first_row * s->plan->k + st->offset + i] +
+									 MPC_VALUE_BOUND);
+				REPLY(mpc_product_msg1_bytes(st->n),
+					  mpc_product_receive_start(lane, st->n, x, out, cap, &olen), "input products");
+				sodium_memzero(x, sizeof(uint64) * st->n);
+				pfree(x);
 				break;
 			}
+		case MPC_STEP_PRODUCT_TAU:
+			c = chunk_of(s, st);
+			check(s, mpc_product_receive_finish(lane, msg, len, c->x + st->offset), "input products");
+			break;
+		case MPC_STEP_SUM:
+			chunk_sum(s, chunk_of(s, st));
+			break;
 		case MPC_STEP_BEAVER_U:
 			chunk_of(s, st);
 			REPLY(mpc_beaver_msg1_bytes(st->n),
@@ -987,16 +1018,6 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 				  mpc_and_start(lane, st->n, out, cap, &olen), "AND triples");
 			check(s, mpc_and_finish(lane, msg, len, c->aa + st->offset, c->ab + st->offset,
 									c->ac + st->offset), "AND triples");
-			break;
-		case MPC_STEP_DOT:
-			c = chunk_of(s, st);
-			cap = mpc_mul_msg_bytes(c->products);
-			out = wire_builder_reserve(reply, cap);
-			check(s, mpc_dot_start((size_t) c->rows, (size_t) s->plan->k, c->x, s->w_share,
-								   c->ta, c->tb, out, cap, &olen), "dot product");
-			check(s, mpc_dot_finish(1, (size_t) c->rows, (size_t) s->plan->k, c->ta, c->tb, c->tc,
-									out, olen, msg, len, c->z), "dot product");
-			wire_builder_commit(reply, (uint32) olen);
 			break;
 		case MPC_STEP_MUL:
 			c = chunk_of(s, st);
@@ -1141,6 +1162,8 @@ laned(const MpcStep *st)
 		case MPC_STEP_SETUP2:
 		case MPC_STEP_BEAVER_U:
 		case MPC_STEP_BEAVER_TAU:
+		case MPC_STEP_PRODUCT_U:
+		case MPC_STEP_PRODUCT_TAU:
 		case MPC_STEP_AND:
 			return true;
 		default:

@@ -37,6 +37,7 @@
 #define MPC_CHUNK_PRODUCTS	(1 << 20)	/* products (Beaver triples) per chunk */
 #define MPC_CHUNK_ROWS		65536	/* rows per chunk */
 #define MPC_BEAVER_BATCH	16384	/* triples per batch: 21 MB of messages each way */
+#define MPC_PRODUCT_BATCH	32768	/* input products per batch: 16 + 6 MB of messages */
 #define MPC_AND_BATCH		(1 << 20)	/* AND triples per batch: 16 MB each way */
 #define MPC_FLIGHT_BYTES	(48 << 20)	/* a flight's asker messages, at most (one step may exceed) */
 #define MPC_SELFTEST_MAX	(1 << 24)	/* triples or comparisons one self-test may ask */
@@ -46,12 +47,12 @@ typedef enum MpcStepKind
 	MPC_STEP_SETUP1 = 1,		/* base OTs: both start, owner responds */
 	MPC_STEP_SETUP2,			/* base OTs: the asker's response */
 	MPC_STEP_CHUNK,				/* start a chunk (self-test; no messages) */
-	MPC_STEP_SHARE_W,			/* the asker shares its weights */
-	MPC_STEP_SHARE_X,			/* the owner shares a chunk of its features; starts the chunk */
+	MPC_STEP_PRODUCT_U,			/* input products: the owner's u */
+	MPC_STEP_PRODUCT_TAU,		/* input products: the asker's corrections */
+	MPC_STEP_SUM,				/* each party adds up its shares of a chunk's scores */
 	MPC_STEP_BEAVER_U,			/* Beaver batch, first flight (both u; owner's τ) */
 	MPC_STEP_BEAVER_TAU,		/* Beaver batch, the asker's τ */
 	MPC_STEP_AND,				/* AND batch (one flight) */
-	MPC_STEP_DOT,				/* the linear layer of a chunk */
 	MPC_STEP_MUL,				/* self-test: Beaver multiplications of random inputs */
 	MPC_STEP_SIGN,				/* one round of the comparison */
 	MPC_STEP_REVEAL,			/* the owner's shares of the chunk's results, to the asker */
