@@ -71,29 +71,14 @@ typedef struct MpcTerms
 } MpcTerms;
 
 static void
-put_be32(uint8 *p, uint32 v)
-{
-	p[0] = (uint8) (v >> 24);
-	p[1] = (uint8) (v >> 16);
-	p[2] = (uint8) (v >> 8);
-	p[3] = (uint8) v;
-}
-
-static uint32
-get_be32(const uint8 *p)
-{
-	return ((uint32) p[0] << 24) | ((uint32) p[1] << 16) | ((uint32) p[2] << 8) | p[3];
-}
-
-static void
 terms_add(WireBuilder *b, const MpcTerms *t)
 {
 	uint8		head[TERMS_HEAD_BYTES] = {0};
 
 	head[0] = (uint8) t->mode;
 	head[1] = (uint8) t->k;
-	put_be32(head + 4, (uint32) t->triples);
-	put_be32(head + 8, (uint32) t->comparisons);
+	wire_put_u32(head + 4, (uint32) t->triples);
+	wire_put_u32(head + 8, (uint32) t->comparisons);
 	wire_builder_add(b, head, sizeof(head));
 	for (int j = 0; j < t->k; j++)
 		wire_builder_add(b, (const uint8 *) t->columns[j], (uint32) strlen(t->columns[j]));
@@ -119,8 +104,8 @@ terms_read(WireReader *r, MpcTerms *t)
 		malformed_terms("The two-party terms start with a 12-byte head.");
 	t->mode = item[0];
 	t->k = item[1];
-	t->triples = get_be32(item + 4);
-	t->comparisons = get_be32(item + 8);
+	t->triples = wire_get_u32(item + 4);
+	t->comparisons = wire_get_u32(item + 8);
 	if (item[2] != 0 || item[3] != 0)
 		malformed_terms("Reserved bytes of the two-party terms are not zero.");
 	if (t->mode == MPC_MODE_SELFTEST)

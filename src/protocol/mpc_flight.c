@@ -526,6 +526,31 @@ msg_buffer(MpcSession *s, size_t bytes)
 	return MemoryContextAllocExtended(s->cxt, Max(bytes, 1), MCXT_ALLOC_HUGE);
 }
 
+/* The asker's kept correction message of a lane, with room for cap bytes. */
+static void
+tau_room(MpcSession *s, int lane, size_t cap)
+{
+	if (s->tau_cap[lane] >= cap)
+		return;
+	if (s->tau[lane])
+		pfree(s->tau[lane]);
+	s->tau[lane] = msg_buffer(s, cap);
+	s->tau_cap[lane] = cap;
+}
+
+/* Self-test: a party's a, b, c, x, y, z of a chunk, back to back (6n words). */
+static uint64 *
+chunk_opened_values(const ChunkState *c)
+{
+	size_t		n = (size_t) c->rows;
+	uint64	   *v = palloc_extended(6 * n * 8, MCXT_ALLOC_HUGE);
+	const uint64 *parts[6] = {c->ta, c->tb, c->tc, c->x, c->y, c->z};
+
+	for (int i = 0; i < 6; i++)
+		memcpy(v + i * n, parts[i], n * 8);
+	return v;
+}
+
 static const MpcStep *
 step_at(MpcSession *s, int i)
 {
@@ -762,15 +787,8 @@ static void
 absorb_open_triples(MpcSession *s, ChunkState *c, const uint8 *item, uint32 len)
 {
 	size_t		n = (size_t) c->rows;
-	uint64	   *mine = palloc_extended(6 * n * 8, MCXT_ALLOC_HUGE);
+	uint64	   *mine = chunk_opened_values(c);
 	uint64	   *v = palloc_extended(6 * n * 8, MCXT_ALLOC_HUGE);
-
-	memcpy(mine, c->ta, n * 8);
-	memcpy(mine + n, c->tb, n * 8);
-	memcpy(mine + 2 * n, c->tc, n * 8);
-	memcpy(mine + 3 * n, c->x, n * 8);
-	memcpy(mine + 4 * n, c->y, n * 8);
-	memcpy(mine + 5 * n, c->z, n * 8);
 	check(s, mpc_open_receive(mine, 6 * n, item, len, v), "opened triples");
 	for (size_t i = 0; i < n; i++)
 	{
@@ -824,13 +842,7 @@ mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items, const uint32 *
 		case MPC_STEP_BEAVER_U:
 			c = chunk_of(s, st);
 			cap = mpc_beaver_msg2_bytes(st->n);
-			if (s->tau_cap[st->lane] < cap)
-			{
-				if (s->tau[st->lane])
-					pfree(s->tau[st->lane]);
-				s->tau[st->lane] = msg_buffer(s, cap);
-				s->tau_cap[st->lane] = cap;
-			}
+			tau_room(s, st->lane, cap);
 			check(s, mpc_beaver_respond(lane, items[0], lens[0], s->tau[st->lane], cap,
 										&s->tau_len[st->lane]), "Beaver triples");
 			check(s, mpc_beaver_finish(lane, items[1], lens[1], c->ta + st->offset,
@@ -848,13 +860,7 @@ mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items, const uint32 *
 
 				c = chunk_of(s, st);
 				cap = mpc_product_msg2_bytes(st->n);
-				if (s->tau_cap[st->lane] < cap)
-				{
-					if (s->tau[st->lane])
-						pfree(s->tau[st->lane]);
-					s->tau[st->lane] = msg_buffer(s, cap);
-					s->tau_cap[st->lane] = cap;
-				}
+				tau_room(s, st->lane, cap);
 				/* product i of the chunk is row i / k, feature i % k */
 				for (uint32 i = 0; i < st->n; i++)
 					w[i] = (uint64) s->w[(st->offset + i) % k];
@@ -1054,13 +1060,7 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 
 				c = chunk_of(s, st);
 				n = (size_t) c->rows;
-				v = palloc_extended(6 * n * 8, MCXT_ALLOC_HUGE);
-				memcpy(v, c->ta, n * 8);
-				memcpy(v + n, c->tb, n * 8);
-				memcpy(v + 2 * n, c->tc, n * 8);
-				memcpy(v + 3 * n, c->x, n * 8);
-				memcpy(v + 4 * n, c->y, n * 8);
-				memcpy(v + 5 * n, c->z, n * 8);
+				v = chunk_opened_values(c);
 				REPLY(mpc_values_msg_bytes(6 * n),
 					  mpc_open_send(v, 6 * n, out, cap, &olen), "opening triples");
 				pfree(v);
@@ -1076,21 +1076,6 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 	}
 #undef REPLY
 	s->done = i + 1;
-}
-
-static uint32
-get_be32(const uint8 *p)
-{
-	return ((uint32) p[0] << 24) | ((uint32) p[1] << 16) | ((uint32) p[2] << 8) | p[3];
-}
-
-static void
-put_be32(uint8 *p, uint32 v)
-{
-	p[0] = (uint8) (v >> 24);
-	p[1] = (uint8) (v >> 16);
-	p[2] = (uint8) (v >> 8);
-	p[3] = (uint8) v;
 }
 
 bytea *
@@ -1110,8 +1095,8 @@ mpc_owner_flight(MpcSession *s, bytea *flight)
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from %s", s->sender),
 				 errdetail("A flight starts with its first step and step count.")));
-	first = get_be32(item);
-	count = get_be32(item + 4);
+	first = wire_get_u32(item);
+	count = wire_get_u32(item + 4);
 	if (first != (uint32) s->done)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
@@ -1135,8 +1120,8 @@ mpc_owner_flight(MpcSession *s, bytea *flight)
 	{
 		uint8		head[8];
 
-		put_be32(head, first);
-		put_be32(head + 4, count);
+		wire_put_u32(head, first);
+		wire_put_u32(head + 4, count);
 		wire_builder_add(&reply, head, 8);
 	}
 	for (uint32 j = 0; j < count; j++)
@@ -1191,7 +1176,7 @@ absorb_reply(MpcSession *s, bytea *reply, int first, int count, instr_time *last
 				 errmsg("malformed message from %s", s->sender),
 				 errdetail("%u messages answer steps that have %d.", r.remaining, expected)));
 	wire_reader_next(&r, &head, &head_len);
-	if (head_len != 8 || get_be32(head) != (uint32) first || get_be32(head + 4) != (uint32) count)
+	if (head_len != 8 || wire_get_u32(head) != (uint32) first || wire_get_u32(head + 4) != (uint32) count)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from %s", s->sender),
@@ -1247,8 +1232,8 @@ build_flight(MpcSession *s, int *next, int *first, int *count)
 		return NULL;
 	*first = *next;
 	*count = stop - *next;
-	put_be32(head, (uint32) *first);
-	put_be32(head + 4, (uint32) *count);
+	wire_put_u32(head, (uint32) *first);
+	wire_put_u32(head + 4, (uint32) *count);
 	wire_builder_init_sized(&b, WIRE_MPC_FLIGHT, bytes + 12);
 	wire_builder_add(&b, head, 8);
 	for (; *next < stop; (*next)++)

@@ -9,15 +9,15 @@
 
 #include "wire/message.h"
 
-static void
-put_u32(uint8 *p, uint32 v)
+void
+wire_put_u32(uint8 *p, uint32 v)
 {
 	v = pg_hton32(v);
 	memcpy(p, &v, 4);
 }
 
-static uint32
-get_u32(const uint8 *p)
+uint32
+wire_get_u32(const uint8 *p)
 {
 	uint32		v;
 
@@ -41,8 +41,8 @@ write_header(uint8 *p, WireType type, uint32 count, uint32 item_size)
 {
 	p[0] = WIRE_VERSION;
 	p[1] = (uint8) type;
-	put_u32(p + 2, count);
-	put_u32(p + 6, item_size);
+	wire_put_u32(p + 2, count);
+	wire_put_u32(p + 6, item_size);
 }
 
 /* Checks common to both shapes; returns the item size field. */
@@ -58,11 +58,11 @@ check_header(bytea *msg, WireType type, uint32 max_count, uint32 *count, const c
 		malformed(sender, psprintf("Wire version %u, expected %u.", p[0], WIRE_VERSION));
 	if (p[1] != (uint8) type)
 		malformed(sender, psprintf("Message type %u, expected %u.", p[1], (unsigned) type));
-	*count = get_u32(p + 2);
+	*count = wire_get_u32(p + 2);
 	if (*count > max_count)
 		malformed(sender, psprintf("The message carries %u items, more than the %u allowed.",
 								   *count, max_count));
-	return get_u32(p + 6);
+	return wire_get_u32(p + 6);
 }
 
 bytea *
@@ -124,7 +124,7 @@ wire_builder_add(WireBuilder *b, const uint8 *item, uint32 len)
 {
 	uint8		lenbuf[4];
 
-	put_u32(lenbuf, len);
+	wire_put_u32(lenbuf, len);
 	appendBinaryStringInfo(&b->buf, (const char *) lenbuf, 4);
 	appendBinaryStringInfo(&b->buf, (const char *) item, len);
 	b->count++;
@@ -142,7 +142,7 @@ wire_builder_reserve(WireBuilder *b, size_t cap)
 void
 wire_builder_commit(WireBuilder *b, uint32 len)
 {
-	put_u32((uint8 *) b->buf.data + b->buf.len, len);
+	wire_put_u32((uint8 *) b->buf.data + b->buf.len, len);
 	b->buf.len += 4 + (int) len;
 	b->buf.data[b->buf.len] = '\0';
 	b->count++;
@@ -179,7 +179,7 @@ wire_reader_init(WireReader *r, bytea *msg, WireType type, uint32 max_count,
 
 		if (end - p < 4)
 			malformed(sender, psprintf("Item %u of %u is truncated.", i + 1, count));
-		len = get_u32(p);
+		len = wire_get_u32(p);
 		p += 4;
 		if (len > max_item || (size_t) (end - p) < len)
 			malformed(sender, psprintf("Item %u of %u has an impossible length.", i + 1, count));
@@ -196,7 +196,7 @@ wire_reader_next(WireReader *r, const uint8 **item, uint32 *len)
 {
 	if (r->remaining == 0)
 		return false;
-	*len = get_u32(r->pos);
+	*len = wire_get_u32(r->pos);
 	*item = r->pos + 4;
 	r->pos += 4 + *len;
 	r->remaining--;

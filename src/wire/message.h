@@ -49,6 +49,10 @@ typedef enum WireType
 	WIRE_MPC_REPLY = 27			/* the owner's messages for those steps */
 } WireType;
 
+/* A uint32 in the wire's byte order (big-endian), for fields inside items. */
+extern void wire_put_u32(uint8 *p, uint32 v);
+extern uint32 wire_get_u32(const uint8 *p);
+
 /* Fixed-size items: encode count items of item_size bytes. */
 extern bytea *wire_pack_fixed(WireType type, const uint8 *items, uint32 count, uint32 item_size);
 
