@@ -237,6 +237,54 @@ low_mask(unsigned width)
 	return width >= 64 ? ~(uint64_t) 0 : (((uint64_t) 1 << width) - 1);
 }
 
+/*
+ * Gilboa's sender side for one product over `bits` OTs: τ_k = H(q_k) + w −
+ * H(q_k ⊕ s) mod 2^(64−k), packed at tau_offset(k) into buf (zeroed by the
+ * caller); returns Σ_k 2^k H(q_k), the sender's share being its negation.
+ */
+static uint64_t
+gilboa_corrections(const ot_block *h0, const ot_block *h1, unsigned bits, uint64_t w,
+				   uint64_t *buf)
+{
+	uint64_t	sum = 0;
+
+	for (unsigned k = 0; k < bits; k++)
+	{
+		unsigned	off = tau_offset(k),
+					wd = 64 - k,
+					sh = off % 64;
+		uint64_t	tau = (h0[k].w[0] + w - h1[k].w[0]) & low_mask(wd);
+
+		sum += h0[k].w[0] << k;
+		buf[off / 64] |= tau << sh;
+		if (sh + wd > 64)
+			buf[off / 64 + 1] |= tau >> (64 - sh);
+	}
+	return sum;
+}
+
+/*
+ * Gilboa's receiver side: y (= Σ_k 2^k H(t_k)) plus the corrections of the
+ * OTs whose choice bit (bit k of choice) is 1.
+ */
+static uint64_t
+gilboa_apply(const uint64_t *buf, unsigned bits, uint64_t choice, uint64_t y)
+{
+	for (unsigned k = 0; k < bits; k++)
+	{
+		unsigned	off = tau_offset(k),
+					wd = 64 - k,
+					sh = off % 64;
+		uint64_t	tau = buf[off / 64] >> sh;
+		uint64_t	choose = (uint64_t) 0 - ((choice >> k) & 1);
+
+		if (sh + wd > 64)
+			tau |= buf[off / 64 + 1] << (64 - sh);
+		y += (tau & choose) << k;
+	}
+	return y;
+}
+
 size_t
 mpc_beaver_msg1_bytes(size_t n)
 {
@@ -291,22 +339,9 @@ gilboa_send_rows(void *arg, size_t first, size_t n, const ot_block *rows)
 	for (size_t j = 0; j < n; j += 64)
 	{
 		size_t		prod = (first + j) / 64;
-		uint64_t	a = p->bv_a[prod];
-		uint64_t	sum = 0;
 		uint64_t	buf[TAU_WORDS] = {0};
+		uint64_t	sum = gilboa_corrections(h0 + j, h1 + j, 64, p->bv_a[prod], buf);
 
-		for (unsigned k = 0; k < 64; k++)
-		{
-			unsigned	off = tau_offset(k),
-						w = 64 - k,
-						sh = off % 64;
-			uint64_t	tau = (h0[j + k].w[0] + a - h1[j + k].w[0]) & low_mask(w);
-
-			sum += h0[j + k].w[0] << k;
-			buf[off / 64] |= tau << sh;
-			if (sh + w > 64)
-				buf[off / 64 + 1] |= tau >> (64 - sh);
-		}
 		p->bv_send[prod] = (uint64_t) 0 - sum;
 		memcpy(c->out + MPC_GILBOA_TAU_BYTES * prod, buf, MPC_GILBOA_TAU_BYTES);
 	}
@@ -397,22 +432,11 @@ mpc_beaver_finish(mpc_triple_party *p, const uint8_t *peer, size_t peer_len,
 	{
 		uint64_t	buf[TAU_WORDS] = {0};
 		uint64_t	bk = p->bv_b[prod];
-		uint64_t	y = p->bv_recv[prod];
+		uint64_t	y;
 
 		memcpy(buf, peer + MPC_MSG_HEADER_BYTES + MPC_GILBOA_TAU_BYTES * prod,
 			   MPC_GILBOA_TAU_BYTES);
-		for (unsigned k = 0; k < 64; k++)
-		{
-			unsigned	off = tau_offset(k),
-						w = 64 - k,
-						sh = off % 64;
-			uint64_t	tau = buf[off / 64] >> sh;
-			uint64_t	choose = (uint64_t) 0 - ((bk >> k) & 1);
-
-			if (sh + w > 64)
-				tau |= buf[off / 64 + 1] << (64 - sh);
-			y += (tau & choose) << k;
-		}
+		y = gilboa_apply(buf, 64, bk, p->bv_recv[prod]);
 		a[prod] = p->bv_a[prod];
 		b[prod] = bk;
 		c[prod] = p->bv_a[prod] * bk + p->bv_send[prod] + y;
@@ -481,22 +505,9 @@ product_send_rows(void *arg, size_t first, size_t n, const ot_block *rows)
 	for (size_t j = 0; j < n; j += PB)
 	{
 		size_t		prod = (first + j) / PB;
-		uint64_t	w = c->w[prod];
-		uint64_t	sum = 0;
 		uint64_t	buf[PTAU_WORDS] = {0};
+		uint64_t	sum = gilboa_corrections(h0 + j, h1 + j, PB, c->w[prod], buf);
 
-		for (unsigned k = 0; k < PB; k++)
-		{
-			unsigned	off = tau_offset(k),
-						wd = 64 - k,
-						sh = off % 64;
-			uint64_t	tau = (h0[j + k].w[0] + w - h1[j + k].w[0]) & low_mask(wd);
-
-			sum += h0[j + k].w[0] << k;
-			buf[off / 64] |= tau << sh;
-			if (sh + wd > 64)
-				buf[off / 64 + 1] |= tau >> (64 - sh);
-		}
 		c->share[prod] = (uint64_t) 0 - sum;
 		memcpy(c->out + MPC_PRODUCT_TAU_BYTES * prod, buf, MPC_PRODUCT_TAU_BYTES);
 	}
@@ -592,24 +603,10 @@ mpc_product_receive_finish(mpc_triple_party *p, const uint8_t *peer, size_t peer
 	for (size_t prod = 0; prod < n; prod++)
 	{
 		uint64_t	buf[PTAU_WORDS] = {0};
-		uint64_t	x = p->pr_x[prod];
-		uint64_t	y = p->pr_recv[prod];
 
 		memcpy(buf, peer + MPC_MSG_HEADER_BYTES + MPC_PRODUCT_TAU_BYTES * prod,
 			   MPC_PRODUCT_TAU_BYTES);
-		for (unsigned k = 0; k < PB; k++)
-		{
-			unsigned	off = tau_offset(k),
-						wd = 64 - k,
-						sh = off % 64;
-			uint64_t	tau = buf[off / 64] >> sh;
-			uint64_t	choose = (uint64_t) 0 - ((x >> k) & 1);
-
-			if (sh + wd > 64)
-				tau |= buf[off / 64 + 1] << (64 - sh);
-			y += (tau & choose) << k;
-		}
-		share[prod] = y;
+		share[prod] = gilboa_apply(buf, PB, p->pr_x[prod], p->pr_recv[prod]);
 	}
 	product_clear(p);
 	return MPC_OK;
