@@ -231,13 +231,16 @@ peer_configure_session(PeerConnEntry *entry, const char *peer)
 	/*
 	 * Only pgpriv's own schema-qualified functions are called, but pin the
 	 * session anyway so nothing on the peer resolves through a search_path
-	 * its users could influence, and text forms are stable.
+	 * its users could influence, and text forms are stable.  Generic plans:
+	 * a custom plan would fold each message (tens of megabytes) into the
+	 * plan as a constant and copy it several times over.
 	 */
 	res = peer_exec(entry->conn, peer,
 					"SELECT pg_catalog.set_config('search_path', 'pg_catalog', false), "
 					"pg_catalog.set_config('datestyle', 'ISO', false), "
 					"pg_catalog.set_config('intervalstyle', 'postgres', false), "
-					"pg_catalog.set_config('extra_float_digits', '3', false)", 0, NULL);
+					"pg_catalog.set_config('extra_float_digits', '3', false), "
+					"pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', false)", 0, NULL);
 	PQclear(res);
 }
 
