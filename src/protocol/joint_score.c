@@ -465,7 +465,6 @@ typedef struct FlightCall
 	PeerCall   *call;
 	const char *run;
 	MpcSession *session;
-	int			nsteps;
 } FlightCall;
 
 static void
@@ -500,7 +499,7 @@ run_with_peer(PeerCall *call, const char *server, const char *dataset, const cha
 	const uint8 *usable;
 	uint32		count;
 	bytea	   *ready;
-	FlightCall	fc = {call, run, session, nsteps};
+	FlightCall	fc = {call, run, session};
 
 	snprintf(nbuf, sizeof(nbuf), "%lld", (long long) (keys ? keys->n : 0));
 	wire_builder_init(&tb, WIRE_MPC_TERMS);
