@@ -234,6 +234,7 @@ typedef struct OwnerRun
 	char		dataset[NAMEDATALEN * 2];
 	MpcPlan		plan;
 	MpcSession *session;
+	int64	   *x;				/* features of the usable rows, encoded */
 	int64		usable;			/* rows the owner had a usable row for */
 	int64		bytes_in;
 	int64		bytes_out;
@@ -272,9 +273,10 @@ rowref_cmp(const void *a, const void *b)
 }
 
 /*
- * The owner's features for the asked keys: x (rows × k, encoded) and a
- * bitmap of the keys it has exactly one row for with no NULL in the used
- * columns.  Other keys get zeros (the asker discards their results).
+ * The owner's features for the asked keys: a bitmap of the keys it has
+ * exactly one row for with no NULL in the used columns, and those rows'
+ * encoded features in x (usable rows × k, in key order).  Only usable rows
+ * take part in the computation; both parties know which they are.
  */
 static int64
 owner_features(const Dataset *ds, const MpcTerms *t, const KeySet *asked, int64 *x, uint8 *usable)
@@ -311,8 +313,8 @@ owner_features(const Dataset *ds, const MpcTerms *t, const KeySet *asked, int64 
 			if (rows.values[hit->row * rows.ncolumns + j] == NULL)
 				ok = false;
 		for (int j = 0; ok && j < t->k; j++)
-			x[r * t->k + j] = encode_feature(rows.values[hit->row * rows.ncolumns + j],
-											 t->columns[j], whose);
+			x[n_usable * t->k + j] = encode_feature(rows.values[hit->row * rows.ncolumns + j],
+													t->columns[j], whose);
 		if (ok)
 		{
 			usable[r / 8] |= (uint8) (1 << (r % 8));
@@ -363,16 +365,14 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	owner_run_free();
 	mpc_memory_hold();
 	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv mpc run", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	owner_run = palloc0(sizeof(OwnerRun));
+	owner_run = MemoryContextAllocZero(cxt, sizeof(OwnerRun));
 	owner_run->cxt = cxt;
 	strlcpy(owner_run->run, run, sizeof(owner_run->run));
 	strlcpy(owner_run->dataset, dataset, sizeof(owner_run->dataset));
-	rows = t.mode == MPC_MODE_SELFTEST ? t.triples : (int64) r.remaining;
-	mpc_plan_build(&owner_run->plan, t.mode, rows, t.k, t.comparisons);
-	owner_run->session = mpc_session_new(1, &owner_run->plan, cxt, "the asker");
-	MemoryContextSwitchTo(old);
 	owner_run->bytes_in = VARSIZE_ANY_EXHDR(msg);
+	rows = (int64) r.remaining;
+	progress_begin(t.mode == MPC_MODE_SELFTEST ? "mpc_selftest" : "joint_score",
+				   session_role_name(), dataset, rows);
 
 	usable = palloc0((Max(rows, 1) + 7) / 8);
 	if (t.mode != MPC_MODE_SELFTEST)
@@ -380,9 +380,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 		KeySet		asked = {0};
 		const uint8 *item;
 		uint32		len;
-		int64	   *x;
 
-		progress_begin("joint_score", session_role_name(), dataset, rows);
 		progress_phase("owner: reading features", rows);
 		/* Keys travel as UTF-8; they are compared as bytes, as the dataset's are. */
 		asked.data = palloc_extended(sizeof(uint8 *) * Max(rows, 1), MCXT_ALLOC_HUGE);
@@ -393,11 +391,11 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 			asked.lens[asked.n] = len;
 			asked.n++;
 		}
-		x = MemoryContextAllocExtended(cxt, sizeof(int64) * Max(rows * t.k, 1),
-									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		owner_run->x = MemoryContextAllocExtended(cxt, sizeof(int64) * Max(rows * t.k, 1),
+												  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 		PG_TRY();
 		{
-			owner_run->usable = owner_features(&ds, &t, &asked, x, usable);
+			owner_run->usable = owner_features(&ds, &t, &asked, owner_run->x, usable);
 		}
 		PG_CATCH();
 		{
@@ -405,11 +403,26 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
-		mpc_session_owner_input(owner_run->session, x);
-		progress_end();
 	}
 	reply = wire_pack_fixed(WIRE_MPC_READY, usable, (uint32) ((Max(rows, 1) + 7) / 8), 1);
 	owner_run->bytes_out = VARSIZE_ANY_EXHDR(reply);
+
+	if (t.mode != MPC_MODE_SELFTEST && owner_run->usable == 0)
+	{
+		/* No row to compute on: the run ends here, for both parties. */
+		admission_serve(admission, admission->keys, owner_run->bytes_in, owner_run->bytes_out);
+		admission_complete(admission, 0);
+		owner_run_free();
+		progress_end();
+		PG_RETURN_BYTEA_P(reply);
+	}
+	old = MemoryContextSwitchTo(cxt);
+	mpc_plan_build(&owner_run->plan, t.mode,
+				   t.mode == MPC_MODE_SELFTEST ? t.triples : owner_run->usable, t.k, t.comparisons);
+	owner_run->session = mpc_session_new(1, &owner_run->plan, cxt, "the asker");
+	MemoryContextSwitchTo(old);
+	mpc_session_owner_input(owner_run->session, owner_run->x);
+	progress_phase("owner: two-party computation (steps)", owner_run->plan.nsteps);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -443,6 +456,8 @@ pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	owner_run->bytes_in += VARSIZE_ANY_EXHDR(msg);
 	owner_run->bytes_out += VARSIZE_ANY_EXHDR(reply);
+	progress_advance(mpc_session_steps_done(owner_run->session), owner_run->bytes_in,
+					 owner_run->bytes_out);
 
 	if (mpc_session_steps_done(owner_run->session) == owner_run->plan.nsteps)
 	{
@@ -451,6 +466,7 @@ pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 		admission_serve(admission, admission->keys, owner_run->bytes_in, owner_run->bytes_out);
 		admission_complete(admission, owner_run->usable);
 		owner_run_free();
+		progress_end();
 	}
 	PG_RETURN_BYTEA_P(reply);
 }
@@ -487,21 +503,24 @@ flight_receive(void *arg)
 	return reply;
 }
 
-/* Admit, begin and run a two-party run; returns the owner's usable-key bitmap. */
+/*
+ * Admit and begin a two-party run: the owner checks the permit and the
+ * terms, reads its features for the keys, and answers which keys it has a
+ * usable row for (a bitmap, one bit per key).
+ */
 static const uint8 *
-run_with_peer(PeerCall *call, const char *server, const char *dataset, const char *run,
-			  const MpcTerms *t, const KeySet *keys, MpcSession *session, int nsteps)
+begin_with_peer(PeerCall *call, const char *server, const char *dataset, const char *run,
+				const MpcTerms *t, const KeySet *keys)
 {
 	WireBuilder tb;
 	WireBuilder bb;
 	char		nbuf[32];
-	int64		rows = t->mode == MPC_MODE_SELFTEST ? t->triples : (int64) keys->n;
+	int64		nkeys = keys ? (int64) keys->n : 0;
 	const uint8 *usable;
 	uint32		count;
 	bytea	   *ready;
-	FlightCall	fc = {call, run, session};
 
-	snprintf(nbuf, sizeof(nbuf), "%lld", (long long) (keys ? keys->n : 0));
+	snprintf(nbuf, sizeof(nbuf), "%lld", (long long) nkeys);
 	wire_builder_init(&tb, WIRE_MPC_TERMS);
 	terms_add(&tb, t);
 	{
@@ -514,7 +533,7 @@ run_with_peer(PeerCall *call, const char *server, const char *dataset, const cha
 	progress_phase("asker: owner reads its features", 0);
 	wire_builder_init(&bb, WIRE_MPC_BEGIN);
 	terms_add(&bb, t);
-	for (size_t i = 0; keys && i < keys->n; i++)
+	for (int64 i = 0; i < nkeys; i++)
 		wire_builder_add(&bb, keys->data[i], (uint32) keys->lens[i]);
 	{
 		const char *params[2] = {dataset, run};
@@ -524,15 +543,22 @@ run_with_peer(PeerCall *call, const char *server, const char *dataset, const cha
 	}
 	usable = wire_unpack_fixed(ready, WIRE_MPC_READY, 1, PG_UINT32_MAX, &count,
 							   psprintf("peer \"%s\"", server));
-	if ((int64) count != (Max(rows, 1) + 7) / 8)
+	if ((int64) count != (Max(nkeys, 1) + 7) / 8)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from peer \"%s\"", server),
-				 errdetail("%u bytes of usable-key flags for %lld keys.", count, (long long) rows)));
+				 errdetail("%u bytes of usable-key flags for %lld keys.", count, (long long) nkeys)));
+	return usable;
+}
+
+/* The flights of a begun run. */
+static void
+flights_with_peer(PeerCall *call, const char *run, MpcSession *session, int nsteps)
+{
+	FlightCall	fc = {call, run, session};
 
 	progress_phase("asker: two-party computation (steps)", nsteps);
 	mpc_asker_run(session, flight_send, flight_receive, &fc);
-	return usable;
 }
 
 typedef struct Weight
@@ -583,6 +609,11 @@ parse_weights(Jsonb *jb, Weight **out)
 						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 						 errmsg("weight of \"%s\" is outside the two-party range", pending),
 						 errdetail("Features and weights must satisfy |x| < 8192 (fixed point with 16 fractional bits).")));
+			if (enc == 0 && d != 0)
+				ereport(WARNING,
+						(errmsg("weight of \"%s\" rounds to zero at the two-party resolution", pending),
+						 errdetail("Weights and features are fixed point with 16 fractional bits (steps of 2^-16)."),
+						 errhint("Scale the weight and its feature the other way round.")));
 			ws[n].name = pending;
 			ws[n].w = (int64) enc;
 			n++;
@@ -618,6 +649,11 @@ threshold_encode(Numeric threshold)
 																 Int64GetDatum(INT64CONST(4294967296))));
 	bool		have_error;
 	int64		t = 0;
+
+	if (numeric_is_nan(threshold))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("threshold must be a number, not NaN")));
 
 	scaled = DirectFunctionCall2(numeric_round, scaled, Int32GetDatum(0));
 	/* 2^63 − 2^10 is a double just below 2^63: anything under it fits. */
@@ -679,7 +715,13 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	/* The asker's rows: key, then its own features. */
+	/*
+	 * The asker's rows: the key (its first column cast to text, as for the
+	 * other capabilities and on the owner's side), then its own features,
+	 * keys_query's further columns (from column 3 on: column 2 is the
+	 * original first column under the alias).
+	 */
+	keys_query_check(keys_query);
 	key_builder_init(&kb, &keys);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -687,14 +729,15 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 		TupleDesc	td;
 		uint64		nrows;
 
-		if (SPI_execute(keys_query, true, 0) != SPI_OK_SELECT)
+		if (SPI_execute(psprintf("SELECT k.pgpriv_key::pg_catalog.text, k.* FROM (%s\n) AS k(pgpriv_key)",
+								 keys_query), true, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("keys_query must be a SELECT returning the key first")));
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("keys_query must be a single SELECT")));
 		td = SPI_tuptable->tupdesc;
 		nrows = SPI_processed;
 		for (int i = 0; i < nw; i++)
-			for (int c = 2; c <= td->natts; c++)
+			for (int c = 3; c <= td->natts; c++)
 				if (!TupleDescAttr(td, c - 1)->attisdropped &&
 					strcmp(NameStr(TupleDescAttr(td, c - 1)->attname), ws[i].name) == 0)
 					ws[i].local_col = c;
@@ -777,13 +820,27 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	run = peer_new_run_id();
 	peer_call_open(&call, server);
 	progress_begin("joint_score", server, dataset, (int64) keys.n);
-	mpc_plan_build(&plan, t.mode, (int64) keys.n, t.k, 0);
 	mpc_memory_hold();
 	PG_TRY();
 	{
-		session = mpc_session_new(0, &plan, fn_cxt, psprintf("peer \"%s\"", server));
-		mpc_session_asker_input(session, w_owner, local);
-		usable = run_with_peer(&call, server, dataset, run, &t, &keys, session, plan.nsteps);
+		int64		m = 0;
+
+		usable = begin_with_peer(&call, server, dataset, run, &t, &keys);
+
+		/*
+		 * Only the rows the owner can answer are computed (both parties know
+		 * them); the asker's own part of each moves up accordingly.
+		 */
+		for (size_t r = 0; r < keys.n; r++)
+			if ((usable[r / 8] >> (r % 8)) & 1)
+				local[m++] = local[r];
+		if (m > 0)
+		{
+			mpc_plan_build(&plan, t.mode, m, t.k, 0);
+			session = mpc_session_new(0, &plan, fn_cxt, psprintf("peer \"%s\"", server));
+			mpc_session_asker_input(session, w_owner, local);
+			flights_with_peer(&call, run, session, plan.nsteps);
+		}
 	}
 	PG_CATCH();
 	{
@@ -795,25 +852,28 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	sodium_memzero(w_owner, sizeof(int64) * (nw + 1));
 
-	for (size_t r = 0; r < keys.n; r++)
+	for (size_t r = 0, ci = 0; r < keys.n; r++)
 	{
 		Datum		values[3];
 		bool		nulls[3] = {false, true, true};
-		bool		ok = row_ok[r] && (usable[r / 8] >> (r % 8)) & 1;
+		bool		computed = (usable[r / 8] >> (r % 8)) & 1;
+		bool		ok = computed && row_ok[r];
 
 		values[0] = CStringGetTextDatum(keys.text[r]);
 		if (ok && !flag_mode)
 		{
-			values[1] = score_numeric(mpc_session_scores(session)[r]);
+			values[1] = score_numeric(mpc_session_scores(session)[ci]);
 			nulls[1] = false;
 		}
 		else if (ok)
 		{
-			values[2] = BoolGetDatum((mpc_session_flags(session)[r / 64] >> (r % 64)) & 1);
+			values[2] = BoolGetDatum((mpc_session_flags(session)[ci / 64] >> (ci % 64)) & 1);
 			nulls[2] = false;
 		}
 		if (ok)
 			scored++;
+		if (computed)
+			ci++;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	mpc_session_free(session);
@@ -879,7 +939,8 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	mpc_memory_hold();
 	PG_TRY();
 	{
-		run_with_peer(&call, server, dataset, run, &t, NULL, session, plan.nsteps);
+		(void) begin_with_peer(&call, server, dataset, run, &t, NULL);
+		flights_with_peer(&call, run, session, plan.nsteps);
 	}
 	PG_CATCH();
 	{

@@ -100,15 +100,10 @@ keys_unique(KeySet *s)
 }
 
 void
-keys_collect(const char *keys_query, KeySet *keys)
+keys_query_check(const char *keys_query)
 {
-	MemoryContext caller = CurrentMemoryContext;
 	List	   *parsed = pg_parse_query(keys_query);
-	SPIPlanPtr	plan;
-	Portal		portal;
-	KeyBuilder	b;
 
-	/* Refuse anything but one query that returns rows, before running it. */
 	if (list_length(parsed) != 1 ||
 		!IsA(linitial_node(RawStmt, parsed)->stmt, SelectStmt) ||
 		((SelectStmt *) linitial_node(RawStmt, parsed)->stmt)->intoClause != NULL)
@@ -116,6 +111,18 @@ keys_collect(const char *keys_query, KeySet *keys)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("keys_query must be a single SELECT"),
 				 errhint("For example: SELECT credit_code FROM applicants")));
+}
+
+void
+keys_collect(const char *keys_query, KeySet *keys)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	KeyBuilder	b;
+
+	/* Refuse anything but one query that returns rows, before running it. */
+	keys_query_check(keys_query);
 
 	key_builder_init(&b, keys);
 

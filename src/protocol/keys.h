@@ -23,6 +23,9 @@ typedef struct KeyBuilder
 extern void key_builder_init(KeyBuilder *b, KeySet *set);
 extern void key_builder_add(KeyBuilder *b, const char *text);
 
+/* Refuse (42809) anything but one SELECT that returns rows, before it runs. */
+extern void keys_query_check(const char *keys_query);
+
 /* Run keys_query; its first column, as text, is the key.  Duplicates count once. */
 extern void keys_collect(const char *keys_query, KeySet *keys);
 

@@ -574,6 +574,23 @@ fails_with($bank, js_sql('gov', 'scores', 'SELECT code, 9000.2468 AS big FROM ap
 	'22003', qr/big/, 'a local feature of 9000.2468', '9000.2468');
 fails_with($bank, js_sql('gov', 'scores', $small_q, $w_main_json, '1000000000000'), '22003', undef,
 	'a threshold too large for the exact comparison');
+fails_with($bank, js_sql('gov', 'scores', $small_q, $w_main_json, "'NaN'"), '22023', qr/NaN/,
+	'a NaN threshold');
+fails_with($bank, js_sql('gov', 'scores', 'DELETE FROM applicants RETURNING code', '{"f1": 1}'), '42809',
+	qr/single SELECT/, 'a keys_query that modifies data');
+is($bank->safe_psql('postgres', q{SELECT count(*) FROM applicants}) > 0 ? 'kept' : 'gone', 'kept',
+	'the refused keys_query changed nothing');
+{
+	# Keys the owner has no row for: all NULL, and no computation at all.
+	my $lines = run_lines($bank, js_sql('gov', 'scores', q{SELECT 'nobody-' || id FROM applicants WHERE id <= 7},
+		'{"f1": 1}'), 'keys the owner does not have');
+	is(scalar(grep { /^[^|]*\|N\|N$/ } @$lines), 7, 'keys the owner does not have: 7 rows, score and flag NULL');
+	like($gov->safe_psql('postgres', q{SELECT outcome || ' ' || keys_in || ' ' || keys_out FROM pgpriv.audit
+		WHERE capability = 'mpc' AND side = 'owner' ORDER BY id DESC LIMIT 1}), qr/^ok 7 0$/,
+		'keys the owner does not have: the owner completes the run at once (7 keys, 0 usable)');
+	my ($rc, $out, $err) = vpsql($bank, js_sql('gov', 'scores', $small_q, '{"f1": 1, "f2": 1e-9}'));
+	like($err, qr/WARNING:.*f2.*rounds to zero/, 'a weight below the resolution gives a warning naming it');
+}
 fails_with($bank, js_sql('gov', 'scores', $small_q, '{"f1": 1.5, "secret": 2.5}'), '42501', qr/scores/,
 	'a peer column outside the permit');
 fails_with($bank, js_sql('gov', 'scores', $small_q, '{"nosuchcolumn": 1.5}'), '42501', qr/scores/,
