@@ -5,7 +5,9 @@
 # refuses root) and to start throw-away clusters.
 
 PG_MAJOR=${PG_MAJOR:-15}
-PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# PGPRIV_PGBIN: another (relocated) copy of the PostgreSQL installation to build
+# against, install into and run, e.g. to keep a benchmark apart from other work.
+PGBIN=${PGPRIV_PGBIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PGXS_DIR=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs
 PG_CONFIG=$PGBIN/pg_config
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
