@@ -92,6 +92,12 @@ test-pir: test/crypto/test_lwe_pir
 bench-pir: test/bench/bench_pir
 	./test/bench/bench_pir
 
+# pgpriv.pir end to end between two local clusters: a one-key lookup against
+# a plain full-table scan on the owner (see test/bench/pir.sh; needs make install).
+.PHONY: bench-pir-sql
+bench-pir-sql:
+	bash test/bench/pir.sh
+
 EXTRA_CLEAN += test/crypto/test_lwe_pir test/bench/bench_pir
 
 # Two-party engine core (pure C, ARCHITECTURE.md protocol 6): its test

@@ -46,7 +46,9 @@
 #define KERNEL_ROWS		4		/* rows of D per pass over a vector */
 #define KERNEL_BLOCK	256		/* columns per fixed-length inner loop */
 #define HINT_CHUNK		256		/* rows of A held (transposed) at once */
-#define QUERY_CHUNK		64		/* rows of A expanded at once for queries */
+#define QUERY_CHUNK		64		/* rows of A expanded at once for queries (256 KiB) */
+#define QUERY_SHARE		256		/* rows of A (and of the queries) handed out at once */
+#define DECODE_SHARE	64		/* rows of H handed out at once */
 #define A_ROW_BYTES		(LWE_PIR_N * 4)
 #define A_BLOCKS_PER_ROW (A_ROW_BYTES / 16) /* AES blocks per row of A */
 #define SAMPLE_CHUNK	1024
@@ -180,17 +182,30 @@ ct_greater(uint64_t x, uint64_t y)
 	return (z ^ ((x ^ y) & (x ^ z))) >> 63;
 }
 
-static inline int32_t
-sample_one(uint64_t u, uint8_t sign_byte)
+/*
+ * out[i] = the sample for (u[i], sign[i]), i < n, as uint32 (two's
+ * complement).  The table walk accumulates in 64 bits so that, with its
+ * fixed trip count, GCC's -O2 vectoriser runs it four table entries at a
+ * time in the AVX2 clone (two in the baseline one).  Still no branch on u,
+ * and the same result either way.
+ */
+KERNEL_CLONES static void
+sample_block(const uint64_t *restrict u, const uint8_t *restrict sign,
+			 uint32_t *restrict out, size_t n)
 {
-	uint32_t	magnitude = 0;
-	uint32_t	negative = (uint32_t) (sign_byte & 1);
-	int			k;
+	size_t		i;
 
-	for (k = 0; k < CDT_SIZE; k++)
-		magnitude += (uint32_t) ct_greater(u, cdt_minus_one[k]);
-	/* (m ^ −neg) + neg is m or −m, without a branch */
-	return (int32_t) ((magnitude ^ (0u - negative)) + negative);
+	for (i = 0; i < n; i++)
+	{
+		uint64_t	magnitude = 0;
+		uint32_t	negative = (uint32_t) (sign[i] & 1);
+		int			k;
+
+		for (k = 0; k < CDT_SIZE; k++)
+			magnitude += ct_greater(u[i], cdt_minus_one[k]);
+		/* (m ^ −neg) + neg is m or −m, without a branch */
+		out[i] = ((uint32_t) magnitude ^ (0u - negative)) + negative;
+	}
 }
 
 /* count errors as uint32 (two's complement), fresh randomness. */
@@ -207,14 +222,12 @@ sample_errors_u32(uint32_t *out, size_t count)
 	while (done < count)
 	{
 		size_t		n = count - done;
-		size_t		i;
 
 		if (n > SAMPLE_CHUNK)
 			n = SAMPLE_CHUNK;
 		randombytes_buf(u, n * sizeof(uint64_t));
 		randombytes_buf(sign, n);
-		for (i = 0; i < n; i++)
-			out[done + i] = (uint32_t) sample_one(u[i], sign[i]);
+		sample_block(u, sign, out + done, n);
 		done += n;
 	}
 	sodium_memzero(u, sizeof(u));
@@ -359,34 +372,41 @@ lwe_pir_db_get_slot(const lwe_pir_layout *layout, const uint8_t *db, uint32_t co
 /* The public matrix A                                                       */
 /* ------------------------------------------------------------------------ */
 
-lwe_pir_status
-lwe_pir_expand_a(const uint8_t seed[LWE_PIR_SEED_BYTES], uint32_t row_begin,
-				 uint32_t row_count, uint32_t *out)
+/*
+ * An AES-128-CTR keystream positioned at row row_begin of A: the counter
+ * block of A's row j is j · 256, big-endian.  a_stream_read then hands out
+ * consecutive rows, so a worker that walks a range of A in small chunks
+ * (to keep each in cache) sets up the cipher once, not once per chunk.
+ */
+static EVP_CIPHER_CTX *
+a_stream_open(const uint8_t seed[LWE_PIR_SEED_BYTES], uint32_t row_begin)
 {
 	EVP_CIPHER_CTX *ctx;
 	uint8_t		iv[16];
-	uint64_t	block;
-	uint8_t    *bytes = (uint8_t *) out;
-	size_t		remaining = (size_t) row_count * A_ROW_BYTES;
-	lwe_pir_status st = LWE_PIR_OK;
+	uint64_t	block = (uint64_t) row_begin * A_BLOCKS_PER_ROW;
 	int			i;
 
-	if (seed == NULL || (out == NULL && row_count > 0))
-		return LWE_PIR_BAD_ARGUMENT;
-	if (row_count == 0)
-		return LWE_PIR_OK;
-
-	/* The counter block of A's row j is j · 256, big-endian. */
-	block = (uint64_t) row_begin * A_BLOCKS_PER_ROW;
 	memset(iv, 0, sizeof(iv));
 	for (i = 0; i < 8; i++)
 		iv[15 - i] = (uint8_t) (block >> (8 * i));
-
 	ctx = EVP_CIPHER_CTX_new();
 	if (ctx == NULL)
-		return LWE_PIR_CIPHER_FAILED;
+		return NULL;
 	if (EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, seed, iv) != 1)
-		st = LWE_PIR_CIPHER_FAILED;
+	{
+		EVP_CIPHER_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* The next row_count rows of A; zeroed on failure. */
+static lwe_pir_status
+a_stream_read(EVP_CIPHER_CTX *ctx, uint32_t row_count, uint32_t *out)
+{
+	uint8_t    *bytes = (uint8_t *) out;
+	size_t		remaining = (size_t) row_count * A_ROW_BYTES;
+	lwe_pir_status st = LWE_PIR_OK;
 
 	/* Keystream = CTR encryption of zeros, in place, in int-sized pieces. */
 	memset(out, 0, remaining);
@@ -400,15 +420,6 @@ lwe_pir_expand_a(const uint8_t seed[LWE_PIR_SEED_BYTES], uint32_t row_begin,
 		bytes += piece;
 		remaining -= (size_t) piece;
 	}
-	if (st == LWE_PIR_OK)
-	{
-		uint8_t		tail[16];
-		int			outl = 0;
-
-		if (EVP_EncryptFinal_ex(ctx, tail, &outl) != 1 || outl != 0)
-			st = LWE_PIR_CIPHER_FAILED;
-	}
-	EVP_CIPHER_CTX_free(ctx);
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	if (st == LWE_PIR_OK)
@@ -422,6 +433,119 @@ lwe_pir_expand_a(const uint8_t seed[LWE_PIR_SEED_BYTES], uint32_t row_begin,
 	if (st != LWE_PIR_OK)
 		memset(out, 0, (size_t) row_count * A_ROW_BYTES);
 	return st;
+}
+
+lwe_pir_status
+lwe_pir_expand_a(const uint8_t seed[LWE_PIR_SEED_BYTES], uint32_t row_begin,
+				 uint32_t row_count, uint32_t *out)
+{
+	EVP_CIPHER_CTX *ctx;
+	lwe_pir_status st;
+
+	if (seed == NULL || (out == NULL && row_count > 0))
+		return LWE_PIR_BAD_ARGUMENT;
+	if (row_count == 0)
+		return LWE_PIR_OK;
+
+	ctx = a_stream_open(seed, row_begin);
+	if (ctx == NULL)
+	{
+		memset(out, 0, (size_t) row_count * A_ROW_BYTES);
+		return LWE_PIR_CIPHER_FAILED;
+	}
+	st = a_stream_read(ctx, row_count, out);
+	if (st == LWE_PIR_OK)
+	{
+		uint8_t		tail[16];
+		int			outl = 0;
+
+		if (EVP_EncryptFinal_ex(ctx, tail, &outl) != 1 || outl != 0)
+		{
+			st = LWE_PIR_CIPHER_FAILED;
+			memset(out, 0, (size_t) row_count * A_ROW_BYTES);
+		}
+	}
+	EVP_CIPHER_CTX_free(ctx);
+	return st;
+}
+
+/*
+ * Work handed out in chunks from a shared counter instead of one fixed
+ * slice per thread.  The machine may be shared with other work: a thread
+ * that loses its core for a while then takes fewer chunks instead of
+ * holding up the whole call, which matters for the latency-bound calls of
+ * a lookup (query, answer, decode).  crypto_parallel_for starts one worker
+ * per thread; each allocates its scratch (scratch_bytes, if any) once and
+ * runs fn over chunks until none is left.
+ */
+typedef int (*chunk_fn) (void *arg, size_t begin, size_t end, void *scratch,
+						 size_t *failed_index);
+
+typedef struct chunked_job
+{
+	chunk_fn	fn;
+	void	   *arg;
+	size_t		n;
+	size_t		chunk;
+	size_t		chunks;
+	size_t		scratch_bytes;
+	size_t		next;			/* next chunk to hand out; atomic */
+} chunked_job;
+
+static int
+chunked_worker(void *arg, size_t begin, size_t end, size_t *failed_index)
+{
+	chunked_job *cj = arg;
+	void	   *scratch = NULL;
+	int			st = 0;
+
+	if (cj->scratch_bytes > 0)
+	{
+		scratch = malloc(cj->scratch_bytes);
+		if (scratch == NULL)
+			return LWE_PIR_NO_MEMORY;
+	}
+	for (;;)
+	{
+		size_t		k = __atomic_fetch_add(&cj->next, 1, __ATOMIC_RELAXED);
+		size_t		b;
+
+		if (k >= cj->chunks)
+			break;
+		b = k * cj->chunk;
+		st = cj->fn(cj->arg, b, cj->n - b < cj->chunk ? cj->n : b + cj->chunk,
+					scratch, failed_index);
+		if (st != 0)
+		{
+			/* the call fails as a whole: stop handing out work */
+			__atomic_store_n(&cj->next, cj->chunks, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	free(scratch);
+	return st;
+}
+
+static int
+parallel_chunks(size_t n, size_t chunk, size_t scratch_bytes, int nthreads,
+				chunk_fn fn, void *arg)
+{
+	chunked_job cj;
+
+	if (n == 0)
+		return 0;
+	cj.fn = fn;
+	cj.arg = arg;
+	cj.n = n;
+	cj.chunk = chunk;
+	cj.chunks = (n + chunk - 1) / chunk;
+	cj.scratch_bytes = scratch_bytes;
+	cj.next = 0;
+	if (nthreads <= 0)
+		nthreads = crypto_cpu_count();
+	if ((size_t) nthreads > cj.chunks)
+		nthreads = (int) cj.chunks;
+	return crypto_parallel_for((size_t) nthreads, nthreads, chunked_worker, &cj, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -630,7 +754,7 @@ typedef struct answer_job
 } answer_job;
 
 static int
-answer_range(void *arg, size_t begin, size_t end, size_t *failed_index)
+answer_range(void *arg, size_t begin, size_t end, void *scratch, size_t *failed_index)
 {
 	answer_job *job = arg;
 	const size_t cols = job->layout->cols;
@@ -715,7 +839,7 @@ lwe_pir_answer_batch(const lwe_pir_layout *layout, const uint8_t *db, size_t cou
 	job.hi = hi;
 	job.correction = correction;
 	job.answers = answers;
-	(void) crypto_parallel_for(row_groups(layout), nthreads, answer_range, &job, NULL);
+	(void) parallel_chunks(row_groups(layout), 1, 0, nthreads, answer_range, &job);
 
 	free(lo);
 	free(hi);
@@ -853,60 +977,128 @@ lwe_pir_hint(const lwe_pir_layout *layout, const uint8_t *db,
 /* The asker: query and decode                                               */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * out[0] = a·s0 and out[1] = a·s1 mod 2^32 for one row a of A (or of H) and
+ * two secrets.  Both products share every load of a.  The fixed trip count
+ * lets GCC's -O2 vectoriser use one vpmulld per 8 words per secret in the
+ * AVX2 clone; the x86-64 baseline has no 32-bit lane multiply and emulates
+ * it with pmuludq and shuffles, about three times slower.
+ */
+KERNEL_CLONES static void
+dot_words2(const uint32_t *restrict a, const uint32_t *restrict s0,
+		   const uint32_t *restrict s1, uint32_t *restrict out)
+{
+	uint32_t	d0 = 0;
+	uint32_t	d1 = 0;
+	int			k;
+
+	for (k = 0; k < LWE_PIR_N; k++)
+	{
+		d0 += a[k] * s0[k];
+		d1 += a[k] * s1[k];
+	}
+	out[0] = d0;
+	out[1] = d1;
+}
+
+/* a·s mod 2^32 for one row and one secret (an odd secret out). */
+KERNEL_CLONES static uint32_t
+dot_words1(const uint32_t *restrict a, const uint32_t *restrict s)
+{
+	uint32_t	d = 0;
+	int			k;
+
+	for (k = 0; k < LWE_PIR_N; k++)
+		d += a[k] * s[k];
+	return d;
+}
+
 typedef struct query_job
 {
 	const lwe_pir_layout *layout;
 	const uint8_t *seed;
 	size_t		count;
 	const lwe_pir_secret *secrets;
-	uint32_t   *queries;		/* holds e + Δ·u_col on entry */
+	uint32_t   *queries;
 } query_job;
 
-/* Adds A·s to rows [begin, end) of every query; the worker expands them. */
+/*
+ * Rows [begin, end) of every query, c_j = e_j + Δ·[j = col] + (A·s)_j, built
+ * by the worker that took them.  The worker samples their errors (the
+ * randomness and the table walk cost about as much as the products, so they
+ * are spread over the workers too), then expands those rows of A a chunk at
+ * a time into its scratch, once for all count queries, and multiplies the
+ * chunk (in cache) by the secrets a pair at a time, so each row of A is
+ * loaded once per pair and each pair of secrets once per chunk.
+ */
 static int
-query_range(void *arg, size_t begin, size_t end, size_t *failed_index)
+query_range(void *arg, size_t begin, size_t end, void *scratch, size_t *failed_index)
 {
 	query_job  *job = arg;
 	const size_t cols = job->layout->cols;
-	uint32_t   *a_rows = malloc((size_t) QUERY_CHUNK * A_ROW_BYTES);
+	uint32_t   *a_rows = scratch;
+	EVP_CIPHER_CTX *ctx;
 	size_t		j0;
+	size_t		q;
 	int			st = LWE_PIR_OK;
 
-	if (a_rows == NULL)
+	for (q = 0; q < job->count; q++)
 	{
-		*failed_index = begin;
-		return LWE_PIR_NO_MEMORY;
+		uint32_t   *c = job->queries + q * cols;
+		uint32_t	want = job->secrets[q].col;
+		size_t		j;
+
+		st = sample_errors_u32(c + begin, end - begin);
+		if (st != LWE_PIR_OK)
+			return st;
+		/* the unit vector, added without a secret-indexed write */
+		for (j = begin; j < end; j++)
+		{
+			uint64_t	diff = (uint64_t) ((uint32_t) j ^ want);
+			uint32_t	same = (uint32_t) ((diff - 1) >> 63);
+
+			c[j] += LWE_PIR_DELTA & (0u - same);
+		}
 	}
+
+	ctx = a_stream_open(job->seed, (uint32_t) begin);
+	if (ctx == NULL)
+		return LWE_PIR_CIPHER_FAILED;
 	for (j0 = begin; j0 < end; j0 += QUERY_CHUNK)
 	{
 		size_t		len = end - j0 < QUERY_CHUNK ? end - j0 : QUERY_CHUNK;
 		size_t		j;
-		size_t		q;
 
-		st = lwe_pir_expand_a(job->seed, (uint32_t) j0, (uint32_t) len, a_rows);
+		st = a_stream_read(ctx, (uint32_t) len, a_rows);
 		if (st != LWE_PIR_OK)
 		{
 			*failed_index = j0;
 			break;
 		}
-		for (q = 0; q < job->count; q++)
+		for (q = 0; q + 1 < job->count; q += 2)
 		{
-			const uint32_t *s = job->secrets[q].s;
-			uint32_t   *c = job->queries + q * cols;
+			uint32_t   *c0 = job->queries + q * cols + j0;
+			uint32_t   *c1 = c0 + cols;
 
 			for (j = 0; j < len; j++)
 			{
-				const uint32_t *a = a_rows + j * LWE_PIR_N;
-				uint32_t	dot = 0;
-				int			k;
+				uint32_t	d[2];
 
-				for (k = 0; k < LWE_PIR_N; k++)
-					dot += a[k] * s[k];
-				c[j0 + j] += dot;
+				dot_words2(a_rows + j * LWE_PIR_N, job->secrets[q].s,
+						   job->secrets[q + 1].s, d);
+				c0[j] += d[0];
+				c1[j] += d[1];
 			}
 		}
+		if (q < job->count)
+		{
+			uint32_t   *c0 = job->queries + q * cols + j0;
+
+			for (j = 0; j < len; j++)
+				c0[j] += dot_words1(a_rows + j * LWE_PIR_N, job->secrets[q].s);
+		}
 	}
-	free(a_rows);
+	EVP_CIPHER_CTX_free(ctx);
 	return st;
 }
 
@@ -917,7 +1109,6 @@ lwe_pir_query_batch(const lwe_pir_layout *layout,
 					lwe_pir_secret *secrets, int nthreads)
 {
 	query_job	job;
-	size_t		cols;
 	size_t		q;
 	lwe_pir_status st;
 
@@ -935,28 +1126,11 @@ lwe_pir_query_batch(const lwe_pir_layout *layout,
 	st = lwe_pir_init();
 	if (st != LWE_PIR_OK)
 		return st;
-	cols = layout->cols;
 
 	for (q = 0; q < count; q++)
 	{
-		uint32_t   *c = queries + q * cols;
-		uint32_t	want = cols_asked[q];
-		size_t		j;
-
 		randombytes_buf(secrets[q].s, sizeof(secrets[q].s));
-		secrets[q].col = want;
-
-		/* c = e + Δ·u_col, the unit vector added without a secret index */
-		st = sample_errors_u32(c, cols);
-		if (st != LWE_PIR_OK)
-			goto fail;
-		for (j = 0; j < cols; j++)
-		{
-			uint64_t	diff = (uint64_t) ((uint32_t) j ^ want);
-			uint32_t	same = (uint32_t) ((diff - 1) >> 63);
-
-			c[j] += LWE_PIR_DELTA & (0u - same);
-		}
+		secrets[q].col = cols_asked[q];
 	}
 
 	job.layout = layout;
@@ -964,13 +1138,14 @@ lwe_pir_query_batch(const lwe_pir_layout *layout,
 	job.count = count;
 	job.secrets = secrets;
 	job.queries = queries;
-	st = (lwe_pir_status) crypto_parallel_for(cols, nthreads, query_range, &job, NULL);
+	st = (lwe_pir_status) parallel_chunks(layout->cols, QUERY_SHARE,
+										  (size_t) QUERY_CHUNK * A_ROW_BYTES, nthreads,
+										  query_range, &job);
 	if (st == LWE_PIR_OK)
 		return LWE_PIR_OK;
 
-fail:
 	/* a half-built query would leak e; secrets are useless without it */
-	sodium_memzero(queries, count * cols * sizeof(uint32_t));
+	sodium_memzero(queries, count * layout->cols * sizeof(uint32_t));
 	for (q = 0; q < count; q++)
 		lwe_pir_secret_wipe(&secrets[q]);
 	return st;
@@ -983,34 +1158,91 @@ lwe_pir_query(const lwe_pir_layout *layout, const uint8_t seed[LWE_PIR_SEED_BYTE
 	return lwe_pir_query_batch(layout, seed, 1, &col, query, secret, nthreads);
 }
 
+typedef struct decode_job
+{
+	const lwe_pir_layout *layout;
+	const uint32_t *hint;
+	size_t		count;
+	const lwe_pir_secret *secrets;
+	const uint32_t *answers;
+	uint8_t    *columns;
+} decode_job;
+
+/* v = Δ·(d − 128) + noise for v = a − H·s: round to the nearest multiple of Δ. */
+static inline uint8_t
+decode_word(uint32_t answer, uint32_t hs)
+{
+	uint32_t	v = answer - hs;
+
+	return (uint8_t) (((v + (LWE_PIR_DELTA >> 1)) >> 24) + CENTRE);
+}
+
+/*
+ * Rows [begin, end) of every column.  Each row of H (4 KiB) is read once
+ * per pair of secrets, so a keyword lookup's two decodes cost one pass over
+ * the hint, not two.
+ */
+static int
+decode_range(void *arg, size_t begin, size_t end, void *scratch, size_t *failed_index)
+{
+	decode_job *job = arg;
+	const size_t rows = job->layout->rows;
+	size_t		r;
+
+	for (r = begin; r < end; r++)
+	{
+		const uint32_t *h = job->hint + r * LWE_PIR_N;
+		size_t		q;
+
+		for (q = 0; q + 1 < job->count; q += 2)
+		{
+			uint32_t	hs[2];
+
+			dot_words2(h, job->secrets[q].s, job->secrets[q + 1].s, hs);
+			job->columns[q * rows + r] = decode_word(job->answers[q * rows + r], hs[0]);
+			job->columns[(q + 1) * rows + r] =
+				decode_word(job->answers[(q + 1) * rows + r], hs[1]);
+		}
+		if (q < job->count)
+			job->columns[q * rows + r] =
+				decode_word(job->answers[q * rows + r], dot_words1(h, job->secrets[q].s));
+	}
+	return 0;
+}
+
+lwe_pir_status
+lwe_pir_decode_batch(const lwe_pir_layout *layout, const uint32_t *hint, size_t count,
+					 const lwe_pir_secret *secrets, const uint32_t *answers,
+					 uint8_t *columns, int nthreads)
+{
+	decode_job	job;
+	size_t		q;
+
+	if (layout == NULL || hint == NULL || secrets == NULL || answers == NULL ||
+		columns == NULL)
+		return LWE_PIR_BAD_ARGUMENT;
+	if (layout->rows == 0 || layout->rows > LWE_PIR_MAX_ROWS)
+		return LWE_PIR_BAD_SHAPE;
+	for (q = 0; q < count; q++)
+		if (secrets[q].col >= layout->cols)
+			return LWE_PIR_BAD_COLUMN;
+
+	job.layout = layout;
+	job.hint = hint;
+	job.count = count;
+	job.secrets = secrets;
+	job.answers = answers;
+	job.columns = columns;
+	if (count > 0)
+		(void) parallel_chunks(layout->rows, DECODE_SHARE, 0, nthreads, decode_range, &job);
+	return LWE_PIR_OK;
+}
+
 lwe_pir_status
 lwe_pir_decode(const lwe_pir_layout *layout, const uint32_t *hint,
 			   const lwe_pir_secret *secret, const uint32_t *answer, uint8_t *column)
 {
-	size_t		r;
-
-	if (layout == NULL || hint == NULL || secret == NULL || answer == NULL ||
-		column == NULL)
-		return LWE_PIR_BAD_ARGUMENT;
-	if (layout->rows == 0 || layout->rows > LWE_PIR_MAX_ROWS)
-		return LWE_PIR_BAD_SHAPE;
-	if (secret->col >= layout->cols)
-		return LWE_PIR_BAD_COLUMN;
-
-	for (r = 0; r < layout->rows; r++)
-	{
-		const uint32_t *h = hint + r * LWE_PIR_N;
-		uint32_t	hs = 0;
-		uint32_t	v;
-		int			k;
-
-		for (k = 0; k < LWE_PIR_N; k++)
-			hs += h[k] * secret->s[k];
-		/* v = Δ·(d − 128) + noise; round to the nearest multiple of Δ */
-		v = answer[r] - hs;
-		column[r] = (uint8_t) (((v + (LWE_PIR_DELTA >> 1)) >> 24) + CENTRE);
-	}
-	return LWE_PIR_OK;
+	return lwe_pir_decode_batch(layout, hint, 1, secret, answer, column, 1);
 }
 
 void

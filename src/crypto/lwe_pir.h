@@ -166,7 +166,8 @@ extern lwe_pir_status lwe_pir_answer_batch(const lwe_pir_layout *layout,
 /*
  * count queries for columns cols_asked[0..count) with fresh s and e from
  * randombytes_buf: query i (cols words at queries + i·layout->cols) and its
- * secret secrets[i].  A is expanded once for all count queries.
+ * secret secrets[i].  A is expanded once for all count queries, and each
+ * row of it is multiplied by the secrets two at a time while in cache.
  */
 extern lwe_pir_status lwe_pir_query_batch(const lwe_pir_layout *layout,
 										  const uint8_t seed[LWE_PIR_SEED_BYTES],
@@ -189,6 +190,19 @@ extern lwe_pir_status lwe_pir_query(const lwe_pir_layout *layout,
 extern lwe_pir_status lwe_pir_decode(const lwe_pir_layout *layout, const uint32_t *hint,
 									 const lwe_pir_secret *secret,
 									 const uint32_t *answer, uint8_t *column);
+
+/*
+ * count columns decoded in one pass over the hint: column i (rows bytes at
+ * columns + i·rows) from answer i (rows words at answers + i·rows) and
+ * secrets[i].  Column i is exactly lwe_pir_decode of answer i; a keyword
+ * lookup decodes its two answers this way, reading each row of H once.
+ * Parallel over rows of H on nthreads (≤ 0: all CPUs).
+ */
+extern lwe_pir_status lwe_pir_decode_batch(const lwe_pir_layout *layout,
+										   const uint32_t *hint, size_t count,
+										   const lwe_pir_secret *secrets,
+										   const uint32_t *answers, uint8_t *columns,
+										   int nthreads);
 
 extern void lwe_pir_secret_wipe(lwe_pir_secret *secret);
 

@@ -49,6 +49,16 @@ PG_FUNCTION_INFO_V1(pgpriv_pir_key);
 PG_FUNCTION_INFO_V1(pgpriv_pir_keys);
 PG_FUNCTION_INFO_V1(pgpriv_pir_sync);
 
+/*
+ * A lookup of this many keys or fewer, with the hint at hand, takes tens of
+ * milliseconds: its phase changes are not written to the progress file.
+ * Each write creates and renames a small file, which costs about as much as
+ * decoding the answers, and no one could watch a phase that short.  The run
+ * itself still shows in pgpriv.progress from its start, and downloading a
+ * hint always shows as a phase.
+ */
+#define PIR_PROGRESS_MIN_KEYS	16
+
 /* The owner's description of the current epoch, checked. */
 typedef struct PirSetup
 {
@@ -60,7 +70,7 @@ typedef struct PirSetup
 	uint8		signature[crypto_sign_BYTES];
 	List	   *columns;
 	int32		batch_limit;
-	uint32	   *hint;			/* rows × n words, once obtained */
+	const uint32 *hint;			/* rows × n words, once obtained; may be hint_memo's */
 	bool		cached;
 } PirSetup;
 
@@ -345,14 +355,20 @@ pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *
 	char		epochbuf[24];
 	char		chunkbuf[16];
 	uint8		h[PIR_HASH_BYTES];
+	uint32	   *hint;
 	char	   *memo_key = hint_memo_key(call->peer, remote_user, dataset);
 
+	/*
+	 * The remembered copy is used in place, read-only: copying tens of
+	 * megabytes (and faulting in a fresh allocation for them) cost more
+	 * than decoding.  It is only replaced by hint_memo_store, which runs
+	 * after s->hint has been reset for a new setup.
+	 */
 	if (hint_memo.hint != NULL && strcmp(hint_memo.key, memo_key) == 0 &&
 		hint_memo.epoch == s->epoch && hint_memo.bytes == hint_bytes &&
 		memcmp(hint_memo.hash, s->hint_hash, PIR_HASH_BYTES) == 0)
 	{
-		s->hint = palloc_extended(hint_bytes, MCXT_ALLOC_HUGE);
-		memcpy(s->hint, hint_memo.hint, hint_bytes);
+		s->hint = hint_memo.hint;
 		s->cached = true;
 		return;
 	}
@@ -365,7 +381,7 @@ pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *
 		return;
 	}
 	progress_phase("asker: downloading the hint", s->hint_chunks);
-	s->hint = palloc_extended(hint_bytes, MCXT_ALLOC_HUGE);
+	hint = palloc_extended(hint_bytes, MCXT_ALLOC_HUGE);
 	snprintf(epochbuf, sizeof(epochbuf), "%lld", (long long) s->epoch);
 	for (c = 0; c < s->hint_chunks; c++)
 	{
@@ -378,17 +394,18 @@ pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *
 		if (VARSIZE_ANY_EXHDR(chunk) != want)
 			malformed(call->peer, psprintf("Hint chunk %d has %zu bytes, %zu were expected.",
 										   c, (size_t) VARSIZE_ANY_EXHDR(chunk), want));
-		memcpy((uint8 *) s->hint + off, VARDATA_ANY(chunk), want);
+		memcpy((uint8 *) hint + off, VARDATA_ANY(chunk), want);
 		off += want;
 		pfree(chunk);
 		progress_advance(c + 1, call->bytes_in, call->bytes_out);
 	}
-	crypto_generichash(h, sizeof(h), (const uint8 *) s->hint, hint_bytes, NULL, 0);
+	crypto_generichash(h, sizeof(h), (const uint8 *) hint, hint_bytes, NULL, 0);
 	if (sodium_memcmp(h, s->hint_hash, sizeof(h)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("the PIR hint of dataset \"%s\" from peer \"%s\" does not match its signed hash",
 						dataset, call->peer)));
+	s->hint = hint;
 	hint_cache_store(call->peer, remote_user, dataset, s);
 	hint_memo_store(memo_key, s, hint_bytes);
 }
@@ -416,7 +433,8 @@ pir_evaluate(PeerCall *call, const char *dataset, const char *run, const KeySet 
 	const char *params[3] = {dataset, "pir", run};
 	size_t		start;
 
-	progress_phase("asker: blinded OPRF evaluation", n);
+	if (n > PIR_PROGRESS_MIN_KEYS)
+		progress_phase("asker: blinded OPRF evaluation", n);
 	batch_random_scalars(n, blinds);
 	batch_blind(keys, blinds, blinded);
 	for (start = 0; start < n; start += batch)
@@ -465,7 +483,7 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 	size_t		abytes = lwe_pir_answer_bytes(L);
 	size_t		per = Max((size_t) 2, (PIR_MAX_ANSWER_BYTES / Max(qbytes, abytes)) & ~(size_t) 1);
 	uint32	   *cols = palloc_extended(Max(nq, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
-	uint8	   *column = palloc(L->rows);
+	uint8	   *columns = palloc_extended(Min(per, nq) * L->rows, MCXT_ALLOC_HUGE);
 	char	   *ad = oprf_table_seal_context(dataset, "pir");
 	char		epochbuf[24];
 	StringInfoData plain;
@@ -478,7 +496,8 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 	for (i = 0; i < n; i++)
 		pir_cuckoo_columns(L, outputs + i * OPRF_OUTPUT_BYTES, cols + 2 * i);
 	initStringInfo(&plain);
-	progress_phase("asker: PIR queries, owner's answer pass", nq);
+	if (n > PIR_PROGRESS_MIN_KEYS)
+		progress_phase("asker: PIR queries, owner's answer pass", nq);
 	for (start = 0; start < nq; start += per)
 	{
 		size_t		m = Min(per, nq - start);
@@ -486,11 +505,13 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 		lwe_pir_secret *secrets = palloc_extended(m * sizeof(lwe_pir_secret), MCXT_ALLOC_HUGE);
 		const char *params[3] = {dataset, run, epochbuf};
 		bytea	   *reply;
+		uint32	   *answers;
 		lwe_pir_status st;
 		size_t		q;
 
 		SET_VARSIZE(msg, VARHDRSZ + m * qbytes);
-		st = lwe_pir_query_batch(L, s->seed, m, cols + start, (uint32 *) VARDATA(msg), secrets, 0);
+		st = lwe_pir_query_batch(L, s->seed, m, cols + start, (uint32 *) VARDATA(msg), secrets,
+								 pgpriv_threads_for_batch());
 		if (st != LWE_PIR_OK)
 			ereport(ERROR,
 					(errcode(st == LWE_PIR_NO_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),
@@ -501,20 +522,23 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 		if (VARSIZE_ANY_EXHDR(reply) != m * abytes)
 			malformed(call->peer, psprintf("The PIR answer has %zu bytes, %zu were expected.",
 										   (size_t) VARSIZE_ANY_EXHDR(reply), m * abytes));
+		/* Both answers of a key (all of this message's) decoded in one pass over the hint. */
+		answers = palloc_extended(m * abytes, MCXT_ALLOC_HUGE);
+		memcpy(answers, VARDATA_ANY(reply), m * abytes);
+		st = lwe_pir_decode_batch(L, s->hint, m, secrets, answers, columns, pgpriv_threads_for_batch());
+		for (q = 0; q < m; q++)
+			lwe_pir_secret_wipe(&secrets[q]);
+		pfree(answers);
+		if (st != LWE_PIR_OK)
+			malformed(call->peer, lwe_pir_status_reason(st));
 		for (q = 0; q < m; q++)
 		{
 			size_t		k = (start + q) / 2;
 			const uint8 *F = outputs + k * OPRF_OUTPUT_BYTES;
+			const uint8 *column = columns + q * L->rows;
 			uint32		t;
-			uint32	   *answer = palloc(abytes);
 
 			/* Both candidates of a key are the same column only when m = 1. */
-			memcpy(answer, VARDATA_ANY(reply) + q * abytes, abytes);
-			st = lwe_pir_decode(L, s->hint, &secrets[q], answer, column);
-			lwe_pir_secret_wipe(&secrets[q]);
-			pfree(answer);
-			if (st != LWE_PIR_OK)
-				malformed(call->peer, lwe_pir_status_reason(st));
 			if ((start + q) % 2 == 1 && cols[start + q] == cols[start + q - 1])
 				continue;
 			for (t = 0; t < L->slots_per_col; t++)
@@ -550,12 +574,12 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 				}
 			}
 		}
+		sodium_memzero(columns, m * L->rows);
 		pfree(reply);
 		pfree(secrets);
 		progress_advance(start + m, call->bytes_in, call->bytes_out);
 		CHECK_FOR_INTERRUPTS();
 	}
-	sodium_memzero(column, L->rows);
 	return hits;
 }
 

@@ -414,7 +414,7 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	progress_phase("owner: computing the hint", 0);
 	randombytes_buf(state->seed, LWE_PIR_SEED_BYTES);
 	hint = palloc_extended(lwe_pir_hint_bytes(&state->layout), MCXT_ALLOC_HUGE);
-	st = lwe_pir_hint(&state->layout, db, state->seed, hint, 0);
+	st = lwe_pir_hint(&state->layout, db, state->seed, hint, pgpriv_threads_for_batch());
 	if (st != LWE_PIR_OK)
 		pir_status_error(st);
 	crypto_generichash(state->hint_hash, PIR_HASH_BYTES, (const uint8 *) hint,
@@ -585,9 +585,14 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 		}
 	}
 
-	progress_begin("pir setup", peer, dataset, 0);
+	/*
+	 * Only the check and the rebuild are long enough to watch in
+	 * pgpriv.progress.  The fresh path takes well under a millisecond, less
+	 * than writing the progress file would (a file created and renamed).
+	 */
 	if (!fresh)
 	{
+		progress_begin("pir setup", peer, dataset, 0);
 		progress_phase("owner: reading the dataset", 0);
 		dataset_rows_fetch(&ds, permit.columns, &rows);
 		oprf_key_for_peer(dataset, sk, &generation);
@@ -607,8 +612,8 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 						 psprintf("PIR database built, epoch %lld", (long long) epoch));
 		}
 		mark_checked(dataset, peer, stamp);
+		progress_end();
 	}
-	progress_end();
 
 	hint_bytes = lwe_pir_hint_bytes(&state.layout);
 	coldatums = palloc(sizeof(Datum) * Max(list_length(permit.columns), 1));
@@ -651,6 +656,59 @@ open_for_serving(const char *dataset, const char *peer, const PirState *state)
 				 errdetail("Its database file is missing or damaged and is rebuilt at the next setup."),
 				 errhint("Run the lookup again.")));
 	return f;
+}
+
+/*
+ * The mapping of the file answers were last served from, kept for the
+ * session.  D is mapped read-only, not copied: the answer pass then runs at
+ * memory speed straight from the page cache.  Mapping and unmapping ~100 MB
+ * on every answer cost a few milliseconds of page faults and page-table
+ * teardown (with TLB shootdowns to the worker threads' CPUs) per lookup, so
+ * the mapping stays until an answer is asked from another file.  Every
+ * answer still opens the file by its path and checks its header and size
+ * (open_for_serving), and the mapping is reused only if that file is the
+ * very one mapped (same device and inode, which cannot be recycled while
+ * mapped): a rebuild writes a new file and renames it over this one, so a
+ * new epoch always gets a new mapping.  The price: after a rebuild, the
+ * previous file's disk space is released only when this session next
+ * answers from the new one, or ends.
+ */
+static struct
+{
+	void	   *map;
+	size_t		len;
+	dev_t		dev;
+	ino_t		ino;
+}			served_map;
+
+static uint8 *
+map_for_serving(FILE *f, const char *dataset, const PirState *state)
+{
+	size_t		len = sizeof(PirFileHeader) + lwe_pir_db_bytes(&state->layout);
+	struct stat sb;
+	void	   *map;
+
+	if (fstat(fileno(f), &sb) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat the PIR database of dataset \"%s\": %m", dataset)));
+	if (served_map.map != NULL && served_map.len == len &&
+		served_map.dev == sb.st_dev && served_map.ino == sb.st_ino)
+		return (uint8 *) served_map.map + sizeof(PirFileHeader);
+
+	if (served_map.map != NULL)
+		(void) munmap(served_map.map, served_map.len);
+	served_map.map = NULL;
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fileno(f), 0);
+	if (map == MAP_FAILED)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not map the PIR database of dataset \"%s\": %m", dataset)));
+	served_map.map = map;
+	served_map.len = len;
+	served_map.dev = sb.st_dev;
+	served_map.ino = sb.st_ino;
+	return (uint8 *) map + sizeof(PirFileHeader);
 }
 
 /* pgpriv.serve_pir_hint(dataset, run, epoch, chunk) → bytea: bytes [chunk·C, (chunk+1)·C) of H. */
@@ -758,25 +816,11 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 	reply = palloc_extended(VARHDRSZ + reply_len, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(reply, VARHDRSZ + reply_len);
 
-	/*
-	 * D is mapped read-only, not copied: the answer pass then runs at memory
-	 * speed straight from the page cache.  A rebuild writes a new file and
-	 * renames it over this one, so the mapping keeps the epoch it checked.
-	 */
 	f = open_for_serving(dataset, peer, &state);
-	{
-		size_t		map_len = sizeof(PirFileHeader) + lwe_pir_db_bytes(&state.layout);
-		void	   *map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fileno(f), 0);
-
-		FreeFile(f);
-		if (map == MAP_FAILED)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not map the PIR database of dataset \"%s\": %m", dataset)));
-		db = (uint8 *) map + sizeof(PirFileHeader);
-		st = lwe_pir_answer_batch(&state.layout, db, count, queries, (uint32 *) VARDATA(reply), 0);
-		munmap(map, map_len);
-	}
+	db = map_for_serving(f, dataset, &state);
+	FreeFile(f);
+	st = lwe_pir_answer_batch(&state.layout, db, count, queries, (uint32 *) VARDATA(reply),
+							  pgpriv_threads_for_batch());
 	if (st != LWE_PIR_OK)
 		pir_status_error(st);
 	pfree(queries);

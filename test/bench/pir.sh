@@ -11,6 +11,9 @@
 #     many runs, warm cache).  Goal: <= 0.5.
 #   - hint, query and answer sizes (from the layout in pgpriv.served_pir) and
 #     the bytes one lookup moved (the asker's audit row).
+#   - the load average before the run and after the scans: on a shared
+#     machine both sides of the ratio slow down, and the lookup (two threads
+#     on each side) more than the one-thread scan.
 # Every lookup's answer is checked against the plain row.
 #
 # Needs pgpriv installed (make install).  Run as root or as a user that can run initdb.
@@ -18,7 +21,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 ROWS=${BENCH_PIR_ROWS:-1000000}
-REPS=${BENCH_PIR_REPS:-9}
+REPS=${BENCH_PIR_REPS:-15}
 GOV_PORT=${BENCH_GOV_PORT:-55474}
 BANK_PORT=${BENCH_BANK_PORT:-55475}
 
@@ -88,6 +91,7 @@ done
 script+="SELECT 'lookup_bytes_in=' || bytes_in || ' lookup_bytes_out=' || bytes_out FROM pgpriv.audit
   WHERE capability = 'pir' AND side = 'asker' AND keys_in = 1 ORDER BY id DESC LIMIT 1;
 "
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 out=$(echo "$script" | bank)
 eval "$(echo "$out" | grep -E '^[a-z_0-9]+=[0-9.]+$' )"
 eval "$(echo "$out" | grep -E '^lookup_bytes_in=')"
@@ -112,6 +116,7 @@ SELECT 's${r}_1=' || extract(epoch FROM clock_timestamp());
 "
 done
 scan_out=$(echo "$scan_script" | gov)
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 eval "$(echo "$scan_out" | grep -E '^[a-z_0-9]+=[0-9.]+$')"
 scans=()
 for r in $(seq 1 "$REPS"); do
@@ -134,5 +139,6 @@ printf '  hint build + download (first pir_sync): %.2f s\n' "$sync_s"
 printf '  one-key lookup, hint synced: median %.3f s over %d (each: %s)\n' "$lookup_s" "$REPS" "$(printf '%.3f ' "${lat[@]}")"
 printf '  plain full-table scan on the owner: median %.3f s (each: %s)\n' "$scan_s" "$(printf '%.3f ' "${scans[@]}")"
 printf '  ratio lookup / scan: %.2f (goal <= 0.5), owner pgpriv.pir_refresh_seconds = %s\n' "$(calc "$lookup_s / $scan_s")" "${BENCH_PIR_REFRESH:-300}"
+printf '  load average (1, 5, 15 min): %s before the run (the first pir_sync adds its own), %s after the scans\n' "$load_before" "$load_after"
 printf '  sizes: hint %.1f MB, query %.1f KB (two per key), answer %.1f KB (two per key)\n' "$hint_mb" "$query_kb" "$answer_kb"
 printf '  one lookup moved: %s bytes in, %s bytes out (asker audit)\n' "${lookup_bytes_in:-?}" "${lookup_bytes_out:-?}"

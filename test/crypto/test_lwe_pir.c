@@ -389,6 +389,85 @@ test_batch_equals_single(void)
 	free(secrets);
 }
 
+/*
+ * The batched query and decode against a plain reference, on a shape whose
+ * columns are not a multiple of the chunks the work is handed out in and
+ * with an odd number of queries (the secrets are paired): every word of
+ * c − A·s must be a small error, plus Δ at the asked column; and decoding a
+ * batch in one pass over the hint must equal decoding each answer alone.
+ */
+static void
+test_query_and_decode_batch(void)
+{
+	const uint32_t rows = 70;
+	const uint32_t cols = 1283;
+	const size_t count = 5;
+	lwe_pir_layout layout;
+	uint8_t		seed[LWE_PIR_SEED_BYTES];
+	uint8_t    *db;
+	uint32_t   *a = xmalloc((size_t) cols * LWE_PIR_N * sizeof(uint32_t));
+	uint32_t   *hint;
+	uint32_t   *queries;
+	uint32_t   *answers;
+	uint8_t    *batch_cols = xmalloc(count * rows);
+	uint8_t    *single = xmalloc(rows);
+	uint32_t	asked[5];
+	lwe_pir_secret *secrets = xmalloc(count * sizeof(lwe_pir_secret));
+	int			calls_ok = 1;
+	int			shaped = 1;
+	int			same = 1;
+	size_t		q;
+
+	(void) lwe_pir_layout_for_shape(rows, cols, &layout);
+	db = xmalloc(lwe_pir_db_bytes(&layout));
+	hint = xmalloc(lwe_pir_hint_bytes(&layout));
+	queries = xmalloc(count * lwe_pir_query_bytes(&layout));
+	answers = xmalloc(count * lwe_pir_answer_bytes(&layout));
+	randombytes_buf(db, lwe_pir_db_bytes(&layout));
+	randombytes_buf(seed, sizeof(seed));
+	for (q = 0; q < count; q++)
+		asked[q] = uniform(cols);
+	asked[count - 1] = cols - 1;	/* the last row of the last chunk */
+	if (lwe_pir_expand_a(seed, 0, cols, a) != LWE_PIR_OK ||
+		lwe_pir_hint(&layout, db, seed, hint, 2) != LWE_PIR_OK ||
+		lwe_pir_query_batch(&layout, seed, count, asked, queries, secrets, 2) != LWE_PIR_OK ||
+		lwe_pir_answer_batch(&layout, db, count, queries, answers, 2) != LWE_PIR_OK ||
+		lwe_pir_decode_batch(&layout, hint, count, secrets, answers, batch_cols, 2) != LWE_PIR_OK)
+		calls_ok = 0;
+	for (q = 0; calls_ok && q < count; q++)
+	{
+		uint32_t	j;
+
+		for (j = 0; j < cols; j++)
+		{
+			uint32_t	as = 0;
+			int32_t		e;
+			int			k;
+
+			for (k = 0; k < LWE_PIR_N; k++)
+				as += a[(size_t) j * LWE_PIR_N + k] * secrets[q].s[k];
+			e = (int32_t) (queries[q * cols + j] - as - (j == asked[q] ? LWE_PIR_DELTA : 0));
+			if (e < -LWE_PIR_ERROR_BOUND || e > LWE_PIR_ERROR_BOUND)
+				shaped = 0;
+		}
+		if (lwe_pir_decode(&layout, hint, &secrets[q], answers + q * rows, single) != LWE_PIR_OK ||
+			memcmp(single, batch_cols + q * rows, rows) != 0)
+			same = 0;
+	}
+	ok(calls_ok && shaped, "%zu batched queries are A·s + e + Δ·u_col, word for word", count);
+	ok(calls_ok && same, "decoding %zu answers in one pass equals decoding each alone", count);
+	for (q = 0; q < count; q++)
+		lwe_pir_secret_wipe(&secrets[q]);
+	free(db);
+	free(a);
+	free(hint);
+	free(queries);
+	free(answers);
+	free(batch_cols);
+	free(single);
+	free(secrets);
+}
+
 /* A wrong secret or a tampered answer must not give the asked column. */
 static void
 test_wrong_secret_and_tampering(void)
@@ -662,6 +741,7 @@ main(void)
 	test_layouts();
 	test_round_trips();
 	test_batch_equals_single();
+	test_query_and_decode_batch();
 	test_wrong_secret_and_tampering();
 	test_many_lookups();
 	test_cuckoo();
