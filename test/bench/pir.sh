@@ -15,6 +15,8 @@
 #     machine both sides of the ratio slow down, and the lookup (two threads
 #     on each side) more than the one-thread scan.
 # Every lookup's answer is checked against the plain row.
+# Then the core benchmark (test/bench/bench_pir: answer pass vs a plain pass
+# over D for 100 MB and 1 GB, hint build, sizes) unless BENCH_PIR_CORE=0.
 #
 # Needs pgpriv installed (make install).  Run as root or as a user that can run initdb.
 set -euo pipefail
@@ -142,3 +144,12 @@ printf '  ratio lookup / scan: %.2f (goal <= 0.5), owner pgpriv.pir_refresh_seco
 printf '  load average (1, 5, 15 min): %s before the run (the first pir_sync adds its own), %s after the scans\n' "$load_before" "$load_after"
 printf '  sizes: hint %.1f MB, query %.1f KB (two per key), answer %.1f KB (two per key)\n' "$hint_mb" "$query_kb" "$answer_kb"
 printf '  one lookup moved: %s bytes in, %s bytes out (asker audit)\n' "${lookup_bytes_in:-?}" "${lookup_bytes_out:-?}"
+
+# The owner's answer pass against a plain pass over D, for D of 100 MB and
+# 1 GB, with hint build times and sizes (the PIR core, no server), so that one
+# run prints every figure of the PIR benchmark.  BENCH_PIR_CORE=0 skips it.
+if [ "${BENCH_PIR_CORE:-1}" = 1 ]; then
+	printf '\n'
+	make -s -C "$SRC_DIR" PG_CONFIG="$PG_CONFIG" test/bench/bench_pir
+	"$SRC_DIR/test/bench/bench_pir"
+fi
