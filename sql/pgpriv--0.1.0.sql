@@ -999,6 +999,25 @@ CREATE FUNCTION pgpriv.joint_score(peer name, dataset text, keys_query text, wei
 COMMENT ON FUNCTION pgpriv.joint_score(name, text, text, jsonb, numeric) IS
   'Per row of keys_query: Σ weight·feature over the peer''s permitted columns and your own (keys_query''s further columns), computed on secret shares — your weights and the peer''s features stay secret; with a threshold only the flag score >= threshold is returned';
 
+CREATE FUNCTION pgpriv.risk_flag(peer name, dataset text, keys_query text, weights jsonb,
+                                 threshold numeric)
+  RETURNS TABLE(key text, flag boolean)
+  LANGUAGE plpgsql VOLATILE PARALLEL RESTRICTED
+  AS $$
+BEGIN
+  -- keys_query runs with the caller's search_path, as in joint_score itself.
+  IF threshold IS NULL THEN
+    RAISE EXCEPTION 'risk_flag needs a threshold'
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For the scores themselves, call pgpriv.joint_score without a threshold.';
+  END IF;
+  RETURN QUERY
+    SELECT j.key, j.flag FROM pgpriv.joint_score(peer, dataset, keys_query, weights, threshold) AS j;
+END
+$$;
+COMMENT ON FUNCTION pgpriv.risk_flag(name, text, text, jsonb, numeric) IS
+  'Per row of keys_query: only whether Σ weight·feature (joint_score over the peer''s permitted columns and your own) reaches the threshold; no score is revealed to either side';
+
 CREATE FUNCTION pgpriv.mpc_selftest(peer name, dataset text, triples integer DEFAULT 100000,
                                     comparisons integer DEFAULT 10000)
   RETURNS TABLE(part text, items bigint, failures bigint, seconds double precision, bytes bigint,

@@ -435,6 +435,15 @@ my $got_thr = run_lines($bank, js_sql('gov', 'scores', $main_q, $w_main_json, fm
 note(sprintf('joint_score with a threshold: %.2f s', time - $t0));
 check_run('threshold mode (threshold ' . fmt4($t_main) . ', near the median)', $got_thr, $want_main, $t_main);
 {
+	# risk_flag: the same flags (the sums are exact, so runs agree bit for bit), no score column.
+	my $rf = run_lines($bank, "SELECT encode(convert_to(r.key, 'UTF8'), 'hex') || '|N|' || coalesce(r.flag::text, 'N')
+		FROM pgpriv.risk_flag('gov', 'scores', \$q\$$main_q\$q\$, " . lit($w_main_json) . '::jsonb, ' . fmt4($t_main)
+		. ') WITH ORDINALITY AS r(key, flag, n) ORDER BY r.n', 'risk_flag');
+	is_deeply($rf, $got_thr, 'risk_flag returns exactly the flags of joint_score with that threshold');
+	fails_with($bank, "SELECT * FROM pgpriv.risk_flag('gov', 'scores', 'SELECT code FROM applicants', '{\"f1\": 1}', NULL)",
+		'22023', qr/threshold/, 'risk_flag without a threshold');
+}
+{
 	my $true = grep { /\|true$/ } @$got_thr;
 	my $false = grep { /\|false$/ } @$got_thr;
 	ok($true > 300 && $false > 300, "the threshold splits the rows ($true true, $false false)");
