@@ -42,7 +42,8 @@ OBJS = \
 	src/crypto/triples.o \
 	src/crypto/mpc.o \
 	src/protocol/mpc_flight.o \
-	src/protocol/joint_score.o
+	src/protocol/joint_score.o \
+	src/protocol/served_run.o
 
 DATA = sql/pgpriv--$(EXTVERSION).sql
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"

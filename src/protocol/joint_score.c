@@ -47,6 +47,7 @@
 #include "protocol/keys.h"
 #include "protocol/mpc_flight.h"
 #include "protocol/progress.h"
+#include "protocol/served_run.h"
 #include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_mpc_begin);
@@ -229,27 +230,24 @@ encode_feature(const char *text, const char *column, const char *whose)
 
 typedef struct OwnerRun
 {
-	MemoryContext cxt;
-	char		run[64];
-	char		dataset[NAMEDATALEN * 2];
+	ServedRun	base;			/* run id, dataset, memory, bytes each way */
 	MpcPlan		plan;
 	MpcSession *session;
 	int64	   *x;				/* features of the usable rows, encoded */
+	Size		x_bytes;
 	int64		usable;			/* rows the owner had a usable row for */
-	int64		bytes_in;
-	int64		bytes_out;
 } OwnerRun;
 
-static OwnerRun *owner_run = NULL;
-
+/* The engine keeps its OT sessions in malloc'd memory: wipe and free them. */
 static void
-owner_run_free(void)
+owner_run_wipe(ServedRun *run)
 {
-	if (owner_run == NULL)
-		return;
-	mpc_session_free(owner_run->session);
-	MemoryContextDelete(owner_run->cxt);
-	owner_run = NULL;
+	OwnerRun   *or = (OwnerRun *) run;
+
+	mpc_session_free(or->session);
+	or->session = NULL;
+	if (or->x)
+		sodium_memzero(or->x, or->x_bytes);
 	mpc_memory_release();
 }
 
@@ -344,6 +342,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	Permit		permit;
 	WireReader	r;
 	MpcTerms	t;
+	OwnerRun   *owner_run;
 	MemoryContext cxt;
 	MemoryContext old;
 	int64		rows;
@@ -351,8 +350,6 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 
 	permit_require(dataset, "mpc", &ds, &permit);
-	if (strlen(run) >= sizeof(owner_run->run) || strlen(dataset) >= sizeof(owner_run->dataset))
-		malformed_terms("Run id or dataset name too long.");
 	wire_reader_init(&r, msg, WIRE_MPC_BEGIN, (uint32) Min((int64) PG_UINT32_MAX - 64,
 														  admission->keys + MPC_MAX_FEATURES + 1),
 					 Max(NAMEDATALEN, 1 << 20), "the asker");
@@ -362,14 +359,11 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 		(t.mode == MPC_MODE_SELFTEST && r.remaining != 0))
 		malformed_terms(psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
 
-	owner_run_free();
+	owner_run = served_run_open("mpc", run, dataset, sizeof(OwnerRun), owner_run_wipe);
 	mpc_memory_hold();
-	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv mpc run", ALLOCSET_DEFAULT_SIZES);
-	owner_run = MemoryContextAllocZero(cxt, sizeof(OwnerRun));
-	owner_run->cxt = cxt;
-	strlcpy(owner_run->run, run, sizeof(owner_run->run));
-	strlcpy(owner_run->dataset, dataset, sizeof(owner_run->dataset));
-	owner_run->bytes_in = VARSIZE_ANY_EXHDR(msg);
+	cxt = owner_run->base.cxt;
+	old = CurrentMemoryContext;
+	owner_run->base.bytes_in = VARSIZE_ANY_EXHDR(msg);
 	rows = (int64) r.remaining;
 	progress_begin(t.mode == MPC_MODE_SELFTEST ? "mpc_selftest" : "joint_score",
 				   session_role_name(), dataset, rows);
@@ -391,7 +385,8 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 			asked.lens[asked.n] = len;
 			asked.n++;
 		}
-		owner_run->x = MemoryContextAllocExtended(cxt, sizeof(int64) * Max(rows * t.k, 1),
+		owner_run->x_bytes = sizeof(int64) * Max(rows * t.k, 1);
+		owner_run->x = MemoryContextAllocExtended(cxt, owner_run->x_bytes,
 												  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 		PG_TRY();
 		{
@@ -399,20 +394,21 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 		}
 		PG_CATCH();
 		{
-			owner_run_free();
+			MemoryContextSwitchTo(old);
+			served_run_close();
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
 	}
 	reply = wire_pack_fixed(WIRE_MPC_READY, usable, (uint32) ((Max(rows, 1) + 7) / 8), 1);
-	owner_run->bytes_out = VARSIZE_ANY_EXHDR(reply);
+	owner_run->base.bytes_out = VARSIZE_ANY_EXHDR(reply);
 
 	if (t.mode != MPC_MODE_SELFTEST && owner_run->usable == 0)
 	{
 		/* No row to compute on: the run ends here, for both parties. */
-		admission_serve(admission, admission->keys, owner_run->bytes_in, owner_run->bytes_out);
+		admission_serve(admission, admission->keys, owner_run->base.bytes_in, owner_run->base.bytes_out);
 		admission_complete(admission, 0);
-		owner_run_free();
+		served_run_close();
 		progress_end();
 		PG_RETURN_BYTEA_P(reply);
 	}
@@ -437,35 +433,33 @@ pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 {
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
+	OwnerRun   *owner_run = served_run_get("mpc", run);
+	MemoryContext entry = CurrentMemoryContext;
 	bytea	   *reply;
 
-	if (owner_run == NULL || strcmp(owner_run->run, run) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("No two-party run \"%s\" is open in this session.", run)));
 	PG_TRY();
 	{
 		reply = mpc_owner_flight(owner_run->session, msg);
 	}
 	PG_CATCH();
 	{
-		owner_run_free();
+		MemoryContextSwitchTo(entry);
+		served_run_close();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	owner_run->bytes_in += VARSIZE_ANY_EXHDR(msg);
-	owner_run->bytes_out += VARSIZE_ANY_EXHDR(reply);
-	progress_advance(mpc_session_steps_done(owner_run->session), owner_run->bytes_in,
-					 owner_run->bytes_out);
+	owner_run->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
+	owner_run->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
+	progress_advance(mpc_session_steps_done(owner_run->session), owner_run->base.bytes_in,
+					 owner_run->base.bytes_out);
 
 	if (mpc_session_steps_done(owner_run->session) == owner_run->plan.nsteps)
 	{
-		Admission  *admission = admission_require(owner_run->run, owner_run->dataset, "mpc");
+		Admission  *admission = admission_require(owner_run->base.run, owner_run->base.dataset, "mpc");
 
-		admission_serve(admission, admission->keys, owner_run->bytes_in, owner_run->bytes_out);
+		admission_serve(admission, admission->keys, owner_run->base.bytes_in, owner_run->base.bytes_out);
 		admission_complete(admission, owner_run->usable);
-		owner_run_free();
+		served_run_close();
 		progress_end();
 	}
 	PG_RETURN_BYTEA_P(reply);

@@ -35,6 +35,7 @@
 #include "protocol/ecdh.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
+#include "protocol/served_run.h"
 #include "wire/message.h"
 
 #define EL 32					/* bytes per ristretto255 element */
@@ -52,9 +53,7 @@ PG_FUNCTION_INFO_V1(pgpriv_psi_count);
 
 typedef struct CountRun
 {
-	MemoryContext cxt;
-	char		run[64];
-	char		dataset[NAMEDATALEN * 2];
+	ServedRun	base;			/* run id, dataset, memory, bytes each way */
 	uint8		b[32];			/* this run's secret scalar */
 	int64		expected;		/* keys the asker announced (and was charged for) */
 	int64		received;
@@ -62,32 +61,7 @@ typedef struct CountRun
 	int64		owner_n;
 	uint8	   *owner;			/* b·H(y) for the distinct dataset keys, sorted */
 	bool		finished;
-	int64		bytes_in;
-	int64		bytes_out;
 } CountRun;
-
-static CountRun *count_run = NULL;
-
-static void
-count_run_free(void)
-{
-	if (count_run == NULL)
-		return;
-	sodium_memzero(count_run->b, sizeof(count_run->b));
-	MemoryContextDelete(count_run->cxt);
-	count_run = NULL;
-}
-
-static CountRun *
-count_run_get(const char *run)
-{
-	if (count_run == NULL || strcmp(count_run->run, run) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("No psi_count run \"%s\" is open in this session.", run)));
-	return count_run;
-}
 
 /*
  * pgpriv.serve_count_begin(dataset, run) → (batch_limit, owner_keys)
@@ -105,21 +79,12 @@ pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
 	int64		nkeys = admission->keys;
 	Dataset		ds;
 	Permit		permit;
+	CountRun   *count_run;
 	MemoryContext cxt;
 
 	permit_require(dataset, "psi_count", &ds, &permit);
-	if (strlen(run) >= sizeof(count_run->run) || strlen(dataset) >= sizeof(count_run->dataset))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("Run id or dataset name too long.")));
-
-	count_run_free();
-	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv psi_count run", ALLOCSET_DEFAULT_SIZES);
-	count_run = MemoryContextAllocZero(cxt, sizeof(CountRun));
-	count_run->cxt = cxt;
-	strlcpy(count_run->run, run, sizeof(count_run->run));
-	strlcpy(count_run->dataset, dataset, sizeof(count_run->dataset));
+	count_run = served_run_open("psi_count", run, dataset, sizeof(CountRun), NULL);
+	cxt = count_run->base.cxt;
 	oprf_random_scalar(count_run->b);
 	count_run->expected = nkeys;
 	count_run->asker = MemoryContextAllocExtended(cxt, Max(nkeys, 1) * EL, MCXT_ALLOC_HUGE);
@@ -163,7 +128,7 @@ pgpriv_serve_count_push(PG_FUNCTION_ARGS)
 {
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
-	CountRun   *cr = count_run_get(run);
+	CountRun   *cr = served_run_get("psi_count", run);
 	uint32		count;
 	const uint8 *items;
 
@@ -180,7 +145,7 @@ pgpriv_serve_count_push(PG_FUNCTION_ARGS)
 				 errdetail("More keys than the %lld announced.", (long long) cr->expected)));
 	memcpy(cr->asker + cr->received * EL, items, (size_t) count * EL);
 	cr->received += count;
-	cr->bytes_in += VARSIZE_ANY_EXHDR(msg);
+	cr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	PG_RETURN_INT64(cr->received);
 }
 
@@ -194,7 +159,7 @@ Datum
 pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 {
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	CountRun   *cr = count_run_get(run);
+	CountRun   *cr = served_run_get("psi_count", run);
 	uint8	   *masked;
 
 	if (cr->finished || cr->received != cr->expected)
@@ -204,9 +169,9 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 				 errdetail("%lld of %lld announced keys were sent.",
 						   (long long) cr->received, (long long) cr->expected)));
 
-	progress_begin("psi_count", session_role_name(), cr->dataset, cr->received);
+	progress_begin("psi_count", session_role_name(), cr->base.dataset, cr->received);
 	progress_phase("owner: masking the asker's keys", cr->received);
-	masked = ecdh_mask_sorted(cr->cxt, cr->b, cr->asker, cr->received);
+	masked = ecdh_mask_sorted(cr->base.cxt, cr->b, cr->asker, cr->received);
 	pfree(cr->asker);
 	cr->asker = masked;
 	cr->finished = true;
@@ -227,7 +192,7 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	char	   *part = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	int64		start = PG_GETARG_INT64(2);
 	int32		want = PG_GETARG_INT32(3);
-	CountRun   *cr = count_run_get(run);
+	CountRun   *cr = served_run_get("psi_count", run);
 	bool		owner_part = strcmp(part, "owner") == 0;
 	const uint8 *src;
 	int64		n;
@@ -253,15 +218,15 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 						pgpriv_batch_size, want)));
 	m = Min((int64) want, n - start);
 	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, src + start * EL, (uint32) m, EL);
-	cr->bytes_out += VARSIZE_ANY_EXHDR(reply);
+	cr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 	if (owner_part && start + m == n)
 	{
 		/* The run is complete: one audit row with everything that crossed. */
-		Admission  *admission = admission_require(cr->run, cr->dataset, "psi_count");
+		Admission  *admission = admission_require(cr->base.run, cr->base.dataset, "psi_count");
 
-		admission_serve(admission, cr->received, cr->bytes_in, cr->bytes_out);
+		admission_serve(admission, cr->received, cr->base.bytes_in, cr->base.bytes_out);
 		admission_complete(admission, cr->owner_n);
-		count_run_free();
+		served_run_close();
 	}
 	PG_RETURN_BYTEA_P(reply);
 }

@@ -46,6 +46,7 @@
 #include "protocol/ecdh.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
+#include "protocol/served_run.h"
 #include "wire/message.h"
 
 #define EL 32								/* ristretto255 element or scalar */
@@ -82,9 +83,7 @@ malformed_from(const char *sender, const char *detail)
 
 typedef struct PsumRun
 {
-	MemoryContext cxt;
-	char		run[64];
-	char		dataset[NAMEDATALEN * 2];
+	ServedRun	base;			/* run id, dataset, memory, bytes each way */
 	uint8		b[EL];			/* this run's ECDH mask */
 	uint8		sk[EL];			/* this run's ElGamal share */
 	int32		min_group;		/* from the permit; -1 none */
@@ -94,31 +93,18 @@ typedef struct PsumRun
 	int64		owner_n;
 	uint8	   *entries;		/* b·H(y) ‖ Enc(total of y), sorted */
 	bool		finished;
-	int64		bytes_in;
-	int64		bytes_out;
 } PsumRun;
-
-static PsumRun *psum_run = NULL;
 
 /* The run whose one decryption (or refusal) was given in this session. */
 static char psum_spent_run[64];
 
-static void
-psum_run_free(void)
-{
-	if (psum_run == NULL)
-		return;
-	sodium_memzero(psum_run->b, sizeof(psum_run->b));
-	sodium_memzero(psum_run->sk, sizeof(psum_run->sk));
-	MemoryContextDelete(psum_run->cxt);
-	psum_run = NULL;
-}
-
 static PsumRun *
 psum_run_get(const char *run)
 {
-	if (psum_run != NULL && strcmp(psum_run->run, run) == 0)
-		return psum_run;
+	PsumRun    *r = served_run_find("psi_sum", run);
+
+	if (r != NULL)
+		return r;
 	if (psum_spent_run[0] != '\0' && strcmp(psum_spent_run, run) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -287,23 +273,18 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	uint8		joint[EL];
 	Dataset		ds;
 	Permit		permit;
+	PsumRun    *psum_run;
 	MemoryContext cxt;
 	elgamal_status st;
 
 	permit_require(dataset, "psi_sum", &ds, &permit);
 	permit_check_column(dataset, column, &permit);
-	if (strlen(run) >= sizeof(psum_run->run) || strlen(dataset) >= sizeof(psum_run->dataset))
-		malformed_from("the asker", "Run id or dataset name too long.");
 	if (VARSIZE_ANY_EXHDR(share_msg) != EL)
 		malformed_from("the asker", psprintf("A key share of %zu bytes, expected %d.",
 											 (size_t) VARSIZE_ANY_EXHDR(share_msg), EL));
 
-	psum_run_free();
-	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv psi_sum run", ALLOCSET_DEFAULT_SIZES);
-	psum_run = MemoryContextAllocZero(cxt, sizeof(PsumRun));
-	psum_run->cxt = cxt;
-	strlcpy(psum_run->run, run, sizeof(psum_run->run));
-	strlcpy(psum_run->dataset, dataset, sizeof(psum_run->dataset));
+	psum_run = served_run_open("psi_sum", run, dataset, sizeof(PsumRun), NULL);
+	cxt = psum_run->base.cxt;
 	psum_run->min_group = permit.min_group;
 	psum_run->expected = nkeys;
 	psum_run->asker = MemoryContextAllocExtended(cxt, Max(nkeys, 1) * EL, MCXT_ALLOC_HUGE);
@@ -312,7 +293,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	st = elgamal_joint_key(owner_share, (const uint8 *) VARDATA_ANY(share_msg), joint);
 	if (st != ELGAMAL_OK)
 	{
-		psum_run_free();
+		served_run_close();
 		malformed_from("the asker", psprintf("Its key share is %s.", elgamal_status_reason(st)));
 	}
 
@@ -385,7 +366,7 @@ pgpriv_serve_psi_sum_push(PG_FUNCTION_ARGS)
 		malformed_from("the asker", psprintf("More keys than the %lld announced.", (long long) sr->expected));
 	memcpy(sr->asker + sr->received * EL, items, (size_t) count * EL);
 	sr->received += count;
-	sr->bytes_in += VARSIZE_ANY_EXHDR(msg);
+	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	PG_RETURN_INT64(sr->received);
 }
 
@@ -400,9 +381,9 @@ pgpriv_serve_psi_sum_finish(PG_FUNCTION_ARGS)
 	if (sr->finished || sr->received != sr->expected)
 		malformed_from("the asker", psprintf("%lld of %lld announced keys were sent.",
 											 (long long) sr->received, (long long) sr->expected));
-	progress_begin("psi_sum", session_role_name(), sr->dataset, sr->received);
+	progress_begin("psi_sum", session_role_name(), sr->base.dataset, sr->received);
 	progress_phase("owner: masking the asker's keys", sr->received);
-	masked = ecdh_mask_sorted(sr->cxt, sr->b, sr->asker, sr->received);
+	masked = ecdh_mask_sorted(sr->base.cxt, sr->b, sr->asker, sr->received);
 	pfree(sr->asker);
 	sr->asker = masked;
 	sr->finished = true;
@@ -445,7 +426,7 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
 		reply = wire_pack_fixed(WIRE_PSUM_ENTRIES, sr->entries + start * ENTRY, (uint32) m, ENTRY);
 	else
 		reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, sr->asker + start * EL, (uint32) m, EL);
-	sr->bytes_out += VARSIZE_ANY_EXHDR(reply);
+	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -463,7 +444,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
 	PsumRun    *sr = psum_run_get(run);
-	Admission  *admission = admission_require(sr->run, sr->dataset, "psi_sum");
+	Admission  *admission = admission_require(sr->base.run, sr->base.dataset, "psi_sum");
 	uint32		count;
 	const uint8 *item;
 	uint64		matched;
@@ -482,21 +463,21 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 		malformed_from("the asker", psprintf("%llu matches claimed among %lld keys asked and %lld held.",
 											 (unsigned long long) matched, (long long) sr->received,
 											 (long long) sr->owner_n));
-	sr->bytes_in += VARSIZE_ANY_EXHDR(msg);
+	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 
 	if (sr->min_group > 0 && matched < (uint64) sr->min_group)
 	{
 		uint32		limit = pg_hton32((uint32) sr->min_group);
 
 		reply = wire_pack_fixed(WIRE_PSUM_REFUSAL, (const uint8 *) &limit, 1, 4);
-		sr->bytes_out += VARSIZE_ANY_EXHDR(reply);
-		admission_serve(admission, sr->received, sr->bytes_in, sr->bytes_out);
-		audit_append("owner", session_role_name(), "psi_sum", sr->dataset, admission->served,
+		sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
+		admission_serve(admission, sr->received, sr->base.bytes_in, sr->base.bytes_out);
+		audit_append("owner", session_role_name(), "psi_sum", sr->base.dataset, admission->served,
 					 (int64) matched, admission->bytes_in, admission->bytes_out,
-					 "refused: fewer matches than min_group (42501)", psprintf("run %s", sr->run));
+					 "refused: fewer matches than min_group (42501)", psprintf("run %s", sr->base.run));
 		admission->completed = true;
-		strlcpy(psum_spent_run, sr->run, sizeof(psum_spent_run));
-		psum_run_free();
+		strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
+		served_run_close();
 		PG_RETURN_BYTEA_P(reply);
 	}
 
@@ -506,17 +487,17 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	st = elgamal_partial_decrypt(sr->sk, item + 8, partial);
 	/* One decryption per run: the share goes now, whatever happens next. */
 	sodium_memzero(sr->sk, sizeof(sr->sk));
-	strlcpy(psum_spent_run, sr->run, sizeof(psum_spent_run));
+	strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
 	if (st != ELGAMAL_OK)
 	{
-		psum_run_free();
+		served_run_close();
 		malformed_from("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
 	}
 	reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, 1, EL);
-	sr->bytes_out += VARSIZE_ANY_EXHDR(reply);
-	admission_serve(admission, sr->received, sr->bytes_in, sr->bytes_out);
+	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
+	admission_serve(admission, sr->received, sr->base.bytes_in, sr->base.bytes_out);
 	admission_complete(admission, (int64) matched);
-	psum_run_free();
+	served_run_close();
 	PG_RETURN_BYTEA_P(reply);
 }
 

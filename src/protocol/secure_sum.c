@@ -55,6 +55,7 @@
 #include "protocol/admission.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
+#include "protocol/served_run.h"
 #include "protocol/secure_sum.h"
 #include "wire/message.h"
 
@@ -307,9 +308,7 @@ masks_add(size_t n, const uint8 *const *keys, const size_t *lens, int npairs, co
 
 typedef struct SumRun
 {
-	MemoryContext cxt;
-	char		run[64];
-	char		dataset[NAMEDATALEN * 2];
+	ServedRun	base;			/* run id, dataset, memory */
 	int			npairs;
 	uint8	   *seeds;			/* npairs × 32; wiped when the run ends */
 	int		   *signs;
@@ -320,17 +319,16 @@ typedef struct SumRun
 	int64		held;			/* asked keys this party holds */
 } SumRun;
 
-static SumRun *sum_run = NULL;
+static void owner_sum_dataset(SumRun *sr, const Dataset *ds, const char *dataset,
+							  const char *column, int n);
 
 static void
-sum_run_free(void)
+sum_run_wipe(ServedRun *run)
 {
-	if (sum_run == NULL)
-		return;
-	if (sum_run->seeds)
-		sodium_memzero(sum_run->seeds, (size_t) Max(sum_run->npairs, 1) * SHARE_KEY_BYTES);
-	MemoryContextDelete(sum_run->cxt);
-	sum_run = NULL;
+	SumRun	   *sr = (SumRun *) run;
+
+	if (sr->seeds)
+		sodium_memzero(sr->seeds, (size_t) Max(sr->npairs, 1) * SHARE_KEY_BYTES);
 }
 
 static void
@@ -597,45 +595,55 @@ pgpriv_serve_sum_begin(PG_FUNCTION_ARGS)
 	SumRun	   *sr;
 
 	permit_require(dataset, "secure_sum", &ds, &permit);
-	if (strlen(run) >= sizeof(sr->run) || strlen(dataset) >= sizeof(sr->dataset))
-		malformed_from_asker("Run id or dataset name too long.");
 	n = participants_decode(msg, session, parts);
 	permit_check_run(dataset, column, &permit, parts, n);
 
-	sum_run_free();
+	served_run_close();
 	progress_begin("secure_sum", session_role_name(), dataset, admission->keys);
 	progress_phase("owner: checking the participants", 0);
 	identity_active_keypair(my_key, my_secret);
 	self = participants_check(parts, n, my_key, dataset);
 
-	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv secure_sum run", ALLOCSET_DEFAULT_SIZES);
-	sr = MemoryContextAllocZero(cxt, sizeof(SumRun));
-	sr->cxt = cxt;
-	strlcpy(sr->run, run, sizeof(sr->run));
-	strlcpy(sr->dataset, dataset, sizeof(sr->dataset));
-	sr->seeds = MemoryContextAlloc(cxt, SHARE_KEY_BYTES * n);
-	sr->signs = MemoryContextAlloc(cxt, sizeof(int) * n);
-	owner_seeds_derive(sr, parts, n, self, my_secret, session, dataset, column);
-
-	/* The dataset is read and summed once, before any key is asked. */
-	progress_phase("owner: reading the dataset", 0);
-	old = MemoryContextSwitchTo(cxt);
+	sr = served_run_open("secure_sum", run, dataset, sizeof(SumRun), sum_run_wipe);
+	cxt = sr->base.cxt;
+	old = CurrentMemoryContext;
+	PG_TRY();
 	{
-		MemoryContext rows_cxt = AllocSetContextCreate(cxt, "pgpriv secure_sum rows", ALLOCSET_DEFAULT_SIZES);
-		DatasetRows rows;
+		sr->seeds = MemoryContextAlloc(cxt, SHARE_KEY_BYTES * n);
+		sr->signs = MemoryContextAlloc(cxt, sizeof(int) * n);
+		owner_seeds_derive(sr, parts, n, self, my_secret, session, dataset, column);
 
-		MemoryContextSwitchTo(rows_cxt);
-		dataset_rows_fetch(&ds, list_make1(pstrdup(column)), &rows);
-		MemoryContextSwitchTo(cxt);
-		progress_phase("owner: summing the dataset per key", (int64) rows.keys.n);
-		sum_table_build(&rows, dataset, column, n, &sr->table);
-		MemoryContextDelete(rows_cxt);
+		/* The dataset is read and summed once, before any key is asked. */
+		progress_phase("owner: reading the dataset", 0);
+		owner_sum_dataset(sr, &ds, dataset, column, n);
+		MemoryContextSwitchTo(old);
 	}
-	MemoryContextSwitchTo(old);
+	PG_CATCH();
+	{
+		/* A run that could not be set up is not served (and its memory goes). */
+		MemoryContextSwitchTo(old);
+		served_run_close();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	progress_end();
-
-	sum_run = sr;
 	PG_RETURN_INT32(pgpriv_batch_size);
+}
+
+/* Read the dataset's column and sum it per key, into sr->table. */
+static void
+owner_sum_dataset(SumRun *sr, const Dataset *ds, const char *dataset, const char *column, int n)
+{
+	MemoryContext cxt = sr->base.cxt;
+	MemoryContext rows_cxt = AllocSetContextCreate(cxt, "pgpriv secure_sum rows", ALLOCSET_DEFAULT_SIZES);
+	DatasetRows rows;
+
+	MemoryContextSwitchTo(rows_cxt);
+	dataset_rows_fetch(ds, list_make1(pstrdup(column)), &rows);
+	MemoryContextSwitchTo(cxt);
+	progress_phase("owner: summing the dataset per key", (int64) rows.keys.n);
+	sum_table_build(&rows, dataset, column, n, &sr->table);
+	MemoryContextDelete(rows_cxt);
 }
 
 /*
@@ -649,7 +657,7 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 {
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
-	SumRun	   *sr = sum_run;
+	SumRun	   *sr = served_run_get("secure_sum", run);
 	Admission  *admission;
 	WireReader	r;
 	uint32		count;
@@ -661,9 +669,7 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 	uint32		i;
 
-	if (sr == NULL || strcmp(sr->run, run) != 0)
-		malformed_from_asker(psprintf("No secure_sum run \"%s\" is open in this session.", run));
-	admission = admission_require(run, sr->dataset, "secure_sum");
+	admission = admission_require(run, sr->base.dataset, "secure_sum");
 	wire_reader_init(&r, msg, WIRE_SUM_KEYS, (uint32) pgpriv_batch_size, SUM_MAX_KEY_BYTES, "the asker");
 	count = r.remaining;
 	/* Refuses keys beyond the admitted (and charged) count. */
@@ -708,7 +714,7 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 
 	if (count > 0)
 	{
-		MemoryContext old = MemoryContextSwitchTo(sr->cxt);
+		MemoryContext old = MemoryContextSwitchTo(sr->base.cxt);
 
 		if (sr->last_key)
 			pfree(sr->last_key);
@@ -722,7 +728,7 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 	{
 		/* The run is complete: one audit row with everything that crossed. */
 		admission_complete(admission, sr->held);
-		sum_run_free();
+		served_run_close();
 	}
 	PG_RETURN_BYTEA_P(reply);
 }

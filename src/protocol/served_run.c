@@ -1,0 +1,77 @@
+/*
+ * served_run.c — the owner's state of the run it is serving (see
+ * served_run.h).
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "utils/memutils.h"
+
+#include "protocol/served_run.h"
+
+static ServedRun *open_run = NULL;
+
+void *
+served_run_open(const char *capability, const char *run, const char *dataset, Size size,
+				served_run_wipe_fn wipe)
+{
+	MemoryContext cxt;
+	ServedRun  *r;
+
+	Assert(size >= sizeof(ServedRun));
+	if (strlen(run) >= sizeof(r->run) || strlen(dataset) >= sizeof(r->dataset))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("Run id or dataset name too long.")));
+	served_run_close();
+	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv served run", ALLOCSET_DEFAULT_SIZES);
+	r = MemoryContextAllocZero(cxt, size);
+	r->cxt = cxt;
+	strlcpy(r->run, run, sizeof(r->run));
+	strlcpy(r->dataset, dataset, sizeof(r->dataset));
+	r->capability = capability;
+	r->size = size;
+	r->wipe = wipe;
+	open_run = r;
+	return r;
+}
+
+void *
+served_run_find(const char *capability, const char *run)
+{
+	if (open_run != NULL && strcmp(open_run->capability, capability) == 0 &&
+		strcmp(open_run->run, run) == 0)
+		return open_run;
+	return NULL;
+}
+
+void *
+served_run_get(const char *capability, const char *run)
+{
+	void	   *r = served_run_find(capability, run);
+
+	if (r == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("No %s run \"%s\" is open in this session.", capability, run)));
+	return r;
+}
+
+void
+served_run_close(void)
+{
+	ServedRun  *r = open_run;
+	MemoryContext cxt;
+
+	if (r == NULL)
+		return;
+	open_run = NULL;
+	if (r->wipe)
+		r->wipe(r);
+	cxt = r->cxt;
+	sodium_memzero(r, r->size);
+	MemoryContextDelete(cxt);
+}
