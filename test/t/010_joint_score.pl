@@ -839,7 +839,8 @@ ok(!$bank->log_contains(qr/terminated by signal/), 'no backend of the bank crash
 ok(!$gov->log_contains(qr/terminated by signal/), 'no backend of gov crashed');
 
 # ---------------------------------------------------------------------------
-# 6. Peer lost mid-run, and a cancel
+# 6. Peer lost mid-run, and a cancel (120 000 rows with a threshold: a few
+#    seconds, long enough to be caught in the middle on a fast machine)
 # ---------------------------------------------------------------------------
 $gov->safe_psql('postgres', q{
 	CREATE TABLE public.big AS
@@ -848,11 +849,11 @@ $gov->safe_psql('postgres', q{
 	         ((g * 31) % 1001 - 500) / 4.0 AS c3, (g % 2 = 0) AS c4,
 	         round(((g * 613) % 16001 - 8000) / 3.0, 4) AS c5, (g % 977)::int AS c6,
 	         ((g * 17) % 2001 - 1000) / 8.0 AS c7, round(((g * 7) % 3001) / 7.0, 4) AS c8
-	    FROM generate_series(1, 30000::bigint) g;
+	    FROM generate_series(1, 120000::bigint) g;
 	SELECT pgpriv.publish('big', 'SELECT code, c1, c2, c3, c4, c5, c6, c7, c8 FROM public.big', 'code');
 	SELECT pgpriv.permit('big', 'bank_role', 'mpc', '{c1,c2,c3,c4,c5,c6,c7,c8}');
 });
-$bank->safe_psql('postgres', q{CREATE TABLE big_apps AS SELECT g AS id, 'B-' || g AS code FROM generate_series(1, 30000) g});
+$bank->safe_psql('postgres', q{CREATE TABLE big_apps AS SELECT g AS id, 'B-' || g AS code FROM generate_series(1, 120000) g});
 my $big_sql = q{SELECT count(*) FROM pgpriv.joint_score('gov', 'big', 'SELECT code FROM big_apps',
 	'{"c1": 0.5, "c2": -1.25, "c3": 2, "c4": -3.5, "c5": 0.125, "c6": 0.01, "c7": -0.75, "c8": 1.5}', 12.5)};
 my $again_sql = q{SELECT 'again:' || count(score) FROM pgpriv.joint_score('gov', 'scores', 'SELECT code FROM applicants', '{"f1": 1.5}')};
