@@ -1020,8 +1020,8 @@ COMMENT ON FUNCTION pgpriv.risk_flag(name, text, text, jsonb, numeric) IS
 
 CREATE FUNCTION pgpriv.mpc_selftest(peer name, dataset text, triples integer DEFAULT 100000,
                                     comparisons integer DEFAULT 10000)
-  RETURNS TABLE(part text, items bigint, failures bigint, seconds double precision, bytes bigint,
-                per_second double precision, bytes_per_item double precision)
+  RETURNS TABLE(part text, items bigint, failures bigint, seconds numeric, bytes bigint,
+                per_second numeric, bytes_per_item numeric)
   AS 'MODULE_PATHNAME', 'pgpriv_mpc_selftest'
   LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION pgpriv.mpc_selftest(name, text, integer, integer) IS

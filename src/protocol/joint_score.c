@@ -884,10 +884,18 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* v rounded to digits decimal places, as numeric (psql-friendly figures). */
+static Datum
+rounded_numeric(double v, int digits)
+{
+	return DirectFunctionCall2(numeric_round, DirectFunctionCall1(float8_numeric, Float8GetDatum(v)),
+							   Int32GetDatum(digits));
+}
+
 /*
  * pgpriv.mpc_selftest(peer name, dataset text, triples integer, comparisons integer)
- *   → TABLE(part text, items bigint, failures bigint, seconds float8, bytes bigint,
- *           per_second float8, bytes_per_item float8)
+ *   → TABLE(part text, items bigint, failures bigint, seconds numeric, bytes bigint,
+ *           per_second numeric, bytes_per_item numeric)
  *
  * Makes triples and runs multiplications and comparisons with the peer on
  * random inputs, then opens everything and checks it (triples opened are
@@ -973,12 +981,12 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 		values[0] = CStringGetTextDatum(parts[i].part);
 		values[1] = Int64GetDatum(parts[i].items);
 		values[2] = Int64GetDatum(parts[i].failures);
-		values[3] = Float8GetDatum(secs);
+		values[3] = rounded_numeric(secs, 4);
 		values[4] = Int64GetDatum(tally->bytes[parts[i].p]);
-		values[5] = Float8GetDatum(secs > 0 ? (double) parts[i].items / secs : 0);
+		values[5] = rounded_numeric(secs > 0 ? (double) parts[i].items / secs : 0, 0);
 		nulls[5] = secs <= 0;
-		values[6] = Float8GetDatum(parts[i].items > 0 ?
-								   (double) tally->bytes[parts[i].p] / (double) parts[i].items : 0);
+		values[6] = rounded_numeric(parts[i].items > 0 ?
+									(double) tally->bytes[parts[i].p] / (double) parts[i].items : 0, 1);
 		nulls[6] = parts[i].items == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
