@@ -8,6 +8,9 @@
 
 #include "utils/memutils.h"
 
+#include "pgpriv.h"
+#include "catalog/pgpriv_catalog.h"
+#include "crypto/oprf.h"
 #include "protocol/batch.h"
 #include "protocol/ecdh.h"
 #include "protocol/progress.h"
@@ -29,15 +32,60 @@ ecdh_strictly_ascending(const uint8 *items, size_t n, size_t item_size)
 	return true;
 }
 
-uint8 *
-ecdh_mask_sorted(MemoryContext cxt, uint8 b[ECDH_EL], const uint8 *elements, int64 n)
+void
+ecdh_asked_init(EcdhAsked *a, MemoryContext cxt, int64 n)
 {
-	uint8	   *masked = MemoryContextAllocExtended(cxt, Max(n, 1) * ECDH_EL, MCXT_ALLOC_HUGE);
+	oprf_random_scalar(a->b);
+	a->expected = n;
+	a->received = 0;
+	a->finished = false;
+	a->elements = MemoryContextAllocExtended(cxt, Max(n, 1) * ECDH_EL, MCXT_ALLOC_HUGE);
+}
 
-	batch_mult((size_t) n, b, elements, masked, "the asker");
-	qsort(masked, (size_t) n, ECDH_EL, ecdh_compare_element);
-	sodium_memzero(b, ECDH_EL);
-	return masked;
+static void pg_attribute_noreturn()
+malformed_from_asker(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from the asker"),
+			 errdetail("%s", detail)));
+}
+
+int64
+ecdh_asked_push(EcdhAsked *a, bytea *msg)
+{
+	uint32		count;
+	const uint8 *items;
+
+	if (a->finished)
+		malformed_from_asker("Keys sent after the run was finished.");
+	items = wire_unpack_fixed(msg, WIRE_BLINDED, ECDH_EL, (uint32) pgpriv_batch_size, &count,
+							  "the asker");
+	if (a->received + count > a->expected)
+		malformed_from_asker(psprintf("More keys than the %lld announced.", (long long) a->expected));
+	memcpy(a->elements + a->received * ECDH_EL, items, (size_t) count * ECDH_EL);
+	a->received += count;
+	return a->received;
+}
+
+void
+ecdh_asked_finish(EcdhAsked *a, MemoryContext cxt, const char *capability, const char *dataset)
+{
+	uint8	   *masked;
+
+	if (a->finished || a->received != a->expected)
+		malformed_from_asker(psprintf("%lld of %lld announced keys were sent.",
+									  (long long) a->received, (long long) a->expected));
+	progress_begin(capability, session_role_name(), dataset, a->received);
+	progress_phase("owner: masking the asker's keys", a->received);
+	masked = MemoryContextAllocExtended(cxt, Max(a->received, 1) * ECDH_EL, MCXT_ALLOC_HUGE);
+	batch_mult((size_t) a->received, a->b, a->elements, masked, "the asker");
+	qsort(masked, (size_t) a->received, ECDH_EL, ecdh_compare_element);
+	sodium_memzero(a->b, ECDH_EL);
+	pfree(a->elements);
+	a->elements = masked;
+	a->finished = true;
+	progress_end();
 }
 
 int64

@@ -21,10 +21,33 @@ extern int	ecdh_compare_element(const void *a, const void *b);
 extern bool ecdh_strictly_ascending(const uint8 *items, size_t n, size_t item_size);
 
 /*
- * Owner: b·elements for the n elements the asker sent, sorted, in a new
- * buffer in cxt; b is wiped afterwards (the run's last use of it).
+ * Owner: the asker's side of a run — its masked keys a·H(x), received in
+ * batches, then masked with the run's secret b and sorted.
  */
-extern uint8 *ecdh_mask_sorted(MemoryContext cxt, uint8 b[ECDH_EL], const uint8 *elements, int64 n);
+typedef struct EcdhAsked
+{
+	uint8		b[ECDH_EL];		/* the run's secret scalar, wiped once used */
+	int64		expected;		/* keys admitted (and charged) */
+	int64		received;
+	uint8	   *elements;		/* a·H(x) as received; b·a·H(x) sorted once finished */
+	bool		finished;
+} EcdhAsked;
+
+/* A fresh secret b, and room in cxt for the n elements admitted. */
+extern void ecdh_asked_init(EcdhAsked *a, MemoryContext cxt, int64 n);
+
+/*
+ * One batch of elements (WIRE_BLINDED, at most pgpriv.batch_size); returns
+ * the count received so far.  More than admitted, or after finishing: 08P01.
+ */
+extern int64 ecdh_asked_push(EcdhAsked *a, bytea *msg);
+
+/*
+ * All elements received: b·elements, sorted, on all cores; b is wiped (the
+ * run's last use of it).  Shown in pgpriv.progress under capability.
+ */
+extern void ecdh_asked_finish(EcdhAsked *a, MemoryContext cxt, const char *capability,
+							  const char *dataset);
 
 /* Asker: a count sent by the peer as text (08P01 if it is not one). */
 extern int64 ecdh_parse_count(const char *s, const char *peer);

@@ -54,13 +54,9 @@ PG_FUNCTION_INFO_V1(pgpriv_psi_count);
 typedef struct CountRun
 {
 	ServedRun	base;			/* run id, dataset, memory, bytes each way */
-	uint8		b[32];			/* this run's secret scalar */
-	int64		expected;		/* keys the asker announced (and was charged for) */
-	int64		received;
-	uint8	   *asker;			/* received a·H(x), then b·a·H(x) sorted */
+	EcdhAsked	asked;			/* the asker's keys, and the run's secret b */
 	int64		owner_n;
 	uint8	   *owner;			/* b·H(y) for the distinct dataset keys, sorted */
-	bool		finished;
 } CountRun;
 
 /*
@@ -85,9 +81,7 @@ pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
 	permit_require(dataset, "psi_count", &ds, &permit);
 	count_run = served_run_open("psi_count", run, dataset, sizeof(CountRun), NULL);
 	cxt = count_run->base.cxt;
-	oprf_random_scalar(count_run->b);
-	count_run->expected = nkeys;
-	count_run->asker = MemoryContextAllocExtended(cxt, Max(nkeys, 1) * EL, MCXT_ALLOC_HUGE);
+	ecdh_asked_init(&count_run->asked, cxt, nkeys);
 
 	/*
 	 * The dataset's side does not depend on the asker's keys: mask it now,
@@ -103,7 +97,7 @@ pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
 		keys_unique(&rows.keys);
 		count_run->owner_n = (int64) rows.keys.n;
 		count_run->owner = palloc_extended(Max(rows.keys.n, 1) * EL, MCXT_ALLOC_HUGE);
-		batch_hash_and_mult(&rows.keys, count_run->b, count_run->owner);
+		batch_hash_and_mult(&rows.keys, count_run->asked.b, count_run->owner);
 		qsort(count_run->owner, rows.keys.n, EL, ecdh_compare_element);
 		MemoryContextSwitchTo(old);
 	}
@@ -129,24 +123,10 @@ pgpriv_serve_count_push(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
 	CountRun   *cr = served_run_get("psi_count", run);
-	uint32		count;
-	const uint8 *items;
+	int64		received = ecdh_asked_push(&cr->asked, msg);
 
-	if (cr->finished)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("Keys sent after the run was finished.")));
-	items = wire_unpack_fixed(msg, WIRE_BLINDED, EL, (uint32) pgpriv_batch_size, &count, "the asker");
-	if (cr->received + count > cr->expected)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("More keys than the %lld announced.", (long long) cr->expected)));
-	memcpy(cr->asker + cr->received * EL, items, (size_t) count * EL);
-	cr->received += count;
 	cr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
-	PG_RETURN_INT64(cr->received);
+	PG_RETURN_INT64(received);
 }
 
 /*
@@ -160,22 +140,8 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 {
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	CountRun   *cr = served_run_get("psi_count", run);
-	uint8	   *masked;
 
-	if (cr->finished || cr->received != cr->expected)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("%lld of %lld announced keys were sent.",
-						   (long long) cr->received, (long long) cr->expected)));
-
-	progress_begin("psi_count", session_role_name(), cr->base.dataset, cr->received);
-	progress_phase("owner: masking the asker's keys", cr->received);
-	masked = ecdh_mask_sorted(cr->base.cxt, cr->b, cr->asker, cr->received);
-	pfree(cr->asker);
-	cr->asker = masked;
-	cr->finished = true;
-	progress_end();
+	ecdh_asked_finish(&cr->asked, cr->base.cxt, "psi_count", cr->base.dataset);
 	PG_RETURN_INT64(cr->owner_n);
 }
 
@@ -199,13 +165,13 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	int64		m;
 	bytea	   *reply;
 
-	if (!cr->finished || (!owner_part && strcmp(part, "asker") != 0))
+	if (!cr->asked.finished || (!owner_part && strcmp(part, "asker") != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from the asker"),
 				 errdetail("Results of part \"%s\" are not available.", part)));
-	src = owner_part ? cr->owner : cr->asker;
-	n = owner_part ? cr->owner_n : cr->received;
+	src = owner_part ? cr->owner : cr->asked.elements;
+	n = owner_part ? cr->owner_n : cr->asked.received;
 	if (start < 0 || start > n)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
@@ -224,7 +190,7 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 		/* The run is complete: one audit row with everything that crossed. */
 		Admission  *admission = admission_require(cr->base.run, cr->base.dataset, "psi_count");
 
-		admission_serve(admission, cr->received, cr->base.bytes_in, cr->base.bytes_out);
+		admission_serve(admission, cr->asked.received, cr->base.bytes_in, cr->base.bytes_out);
 		admission_complete(admission, cr->owner_n);
 		served_run_close();
 	}

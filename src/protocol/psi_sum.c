@@ -84,15 +84,11 @@ malformed_from(const char *sender, const char *detail)
 typedef struct PsumRun
 {
 	ServedRun	base;			/* run id, dataset, memory, bytes each way */
-	uint8		b[EL];			/* this run's ECDH mask */
+	EcdhAsked	asked;			/* the asker's keys, and the run's ECDH mask b */
 	uint8		sk[EL];			/* this run's ElGamal share */
 	int32		min_group;		/* from the permit; -1 none */
-	int64		expected;		/* keys admitted */
-	int64		received;
-	uint8	   *asker;			/* a·H(x), then b·a·H(x) sorted */
 	int64		owner_n;
 	uint8	   *entries;		/* b·H(y) ‖ Enc(total of y), sorted */
-	bool		finished;
 } PsumRun;
 
 /* The run whose one decryption (or refusal) was given in this session. */
@@ -286,9 +282,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	psum_run = served_run_open("psi_sum", run, dataset, sizeof(PsumRun), NULL);
 	cxt = psum_run->base.cxt;
 	psum_run->min_group = permit.min_group;
-	psum_run->expected = nkeys;
-	psum_run->asker = MemoryContextAllocExtended(cxt, Max(nkeys, 1) * EL, MCXT_ALLOC_HUGE);
-	oprf_random_scalar(psum_run->b);
+	ecdh_asked_init(&psum_run->asked, cxt, nkeys);
 	elgamal_keygen_share(psum_run->sk, owner_share);
 	st = elgamal_joint_key(owner_share, (const uint8 *) VARDATA_ANY(share_msg), joint);
 	if (st != ELGAMAL_OK)
@@ -314,7 +308,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 		owner_totals(&rows, dataset, column, &keys, &totals);
 		masked = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 		cts = palloc_extended(Max(keys.n, 1) * CT, MCXT_ALLOC_HUGE);
-		batch_hash_and_mult(&keys, psum_run->b, masked);
+		batch_hash_and_mult(&keys, psum_run->asked.b, masked);
 		encrypt_totals(keys.n, joint, totals, cts);
 		sodium_memzero(totals, sizeof(int64) * keys.n);
 
@@ -356,18 +350,10 @@ pgpriv_serve_psi_sum_push(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
 	PsumRun    *sr = psum_run_get(run);
-	uint32		count;
-	const uint8 *items;
+	int64		received = ecdh_asked_push(&sr->asked, msg);
 
-	if (sr->finished)
-		malformed_from("the asker", "Keys sent after the run was finished.");
-	items = wire_unpack_fixed(msg, WIRE_BLINDED, EL, (uint32) pgpriv_batch_size, &count, "the asker");
-	if (sr->received + count > sr->expected)
-		malformed_from("the asker", psprintf("More keys than the %lld announced.", (long long) sr->expected));
-	memcpy(sr->asker + sr->received * EL, items, (size_t) count * EL);
-	sr->received += count;
 	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
-	PG_RETURN_INT64(sr->received);
+	PG_RETURN_INT64(received);
 }
 
 /* pgpriv.serve_psi_sum_finish(run) → the number of distinct dataset keys */
@@ -376,18 +362,8 @@ pgpriv_serve_psi_sum_finish(PG_FUNCTION_ARGS)
 {
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PsumRun    *sr = psum_run_get(run);
-	uint8	   *masked;
 
-	if (sr->finished || sr->received != sr->expected)
-		malformed_from("the asker", psprintf("%lld of %lld announced keys were sent.",
-											 (long long) sr->received, (long long) sr->expected));
-	progress_begin("psi_sum", session_role_name(), sr->base.dataset, sr->received);
-	progress_phase("owner: masking the asker's keys", sr->received);
-	masked = ecdh_mask_sorted(sr->base.cxt, sr->b, sr->asker, sr->received);
-	pfree(sr->asker);
-	sr->asker = masked;
-	sr->finished = true;
-	progress_end();
+	ecdh_asked_finish(&sr->asked, sr->base.cxt, "psi_sum", sr->base.dataset);
 	PG_RETURN_INT64(sr->owner_n);
 }
 
@@ -410,9 +386,9 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
 	int64		m;
 	bytea	   *reply;
 
-	if (!sr->finished || (!owner_part && strcmp(part, "asker") != 0))
+	if (!sr->asked.finished || (!owner_part && strcmp(part, "asker") != 0))
 		malformed_from("the asker", psprintf("Results of part \"%s\" are not available.", part));
-	n = owner_part ? sr->owner_n : sr->received;
+	n = owner_part ? sr->owner_n : sr->asked.received;
 	if (start < 0 || start > n)
 		malformed_from("the asker", psprintf("Position %lld is outside the %lld results.",
 											 (long long) start, (long long) n));
@@ -425,7 +401,7 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
 	if (owner_part)
 		reply = wire_pack_fixed(WIRE_PSUM_ENTRIES, sr->entries + start * ENTRY, (uint32) m, ENTRY);
 	else
-		reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, sr->asker + start * EL, (uint32) m, EL);
+		reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, sr->asked.elements + start * EL, (uint32) m, EL);
 	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 	PG_RETURN_BYTEA_P(reply);
 }
@@ -452,16 +428,16 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	elgamal_status st;
 	bytea	   *reply;
 
-	if (!sr->finished)
+	if (!sr->asked.finished)
 		malformed_from("the asker", "A decryption asked before the run's keys were masked.");
 	item = wire_unpack_fixed(msg, WIRE_PSUM_TOTAL, TOTAL_BYTES, 1, &count, "the asker");
 	if (count != 1)
 		malformed_from("the asker", "Expected one total.");
 	memcpy(&matched, item, 8);
 	matched = pg_ntoh64(matched);
-	if (matched > (uint64) Min(sr->received, sr->owner_n))
+	if (matched > (uint64) Min(sr->asked.received, sr->owner_n))
 		malformed_from("the asker", psprintf("%llu matches claimed among %lld keys asked and %lld held.",
-											 (unsigned long long) matched, (long long) sr->received,
+											 (unsigned long long) matched, (long long) sr->asked.received,
 											 (long long) sr->owner_n));
 	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 
@@ -471,7 +447,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 
 		reply = wire_pack_fixed(WIRE_PSUM_REFUSAL, (const uint8 *) &limit, 1, 4);
 		sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-		admission_serve(admission, sr->received, sr->base.bytes_in, sr->base.bytes_out);
+		admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
 		audit_append("owner", session_role_name(), "psi_sum", sr->base.dataset, admission->served,
 					 (int64) matched, admission->bytes_in, admission->bytes_out,
 					 "refused: fewer matches than min_group (42501)", psprintf("run %s", sr->base.run));
@@ -495,7 +471,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	}
 	reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, 1, EL);
 	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-	admission_serve(admission, sr->received, sr->base.bytes_in, sr->base.bytes_out);
+	admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
 	admission_complete(admission, (int64) matched);
 	served_run_close();
 	PG_RETURN_BYTEA_P(reply);
