@@ -23,6 +23,26 @@ SELECT * FROM pgpriv.psi('regress_down', 'tax', 'SELECT 1; SELECT 2');
 SELECT * FROM pgpriv.psi('regress_no_such_server', 'tax', 'SELECT 1');
 \set VERBOSITY terse
 
+-- joint_score and risk_flag check their arguments before connecting to the
+-- peer (22023, 42809, 54000, 22003), then fail to connect like the others.
+\set VERBOSITY sqlstate
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k''', NULL);
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k''', '[1, 2]');
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k''', '{"f": "x"}');
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k'', 1 AS own', '{"own": 1}');
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k''', '{"f": 9000}');
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'DELETE FROM pgpriv.audit_log RETURNING 1', '{"f": 1}');
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k''', '{"f": 1}', 'NaN');
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k''', '{"f": 1}', 1e12);
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind',
+  'SELECT ''k''' || (SELECT string_agg(', 1 AS c' || i, '') FROM generate_series(1, 33) i),
+  (SELECT jsonb_object_agg('c' || i, 1) FROM generate_series(1, 33) i));
+SELECT * FROM pgpriv.risk_flag('regress_down', 'ind', 'SELECT ''k''', '{"f": 1}', NULL);
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k''', '{"f": 1}');
+SELECT * FROM pgpriv.mpc_selftest('regress_down', 'ind', 0, 0);
+\set VERBOSITY terse
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k''', '{"f": 1.5, "g": 1e-9}');
+
 -- A role without USAGE on the server is refused before anything runs.
 CREATE ROLE regress_intern;
 SET ROLE regress_intern;
