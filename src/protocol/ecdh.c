@@ -89,6 +89,27 @@ ecdh_asked_finish(EcdhAsked *a, MemoryContext cxt, const char *capability, const
 }
 
 int64
+ecdh_pull_range(const EcdhAsked *a, const char *part, int64 owner_n, int64 start, int32 want,
+				bool *owner_part)
+{
+	int64		n;
+
+	*owner_part = strcmp(part, "owner") == 0;
+	if (!a->finished || (!*owner_part && strcmp(part, "asker") != 0))
+		malformed_from_asker(psprintf("Results of part \"%s\" are not available.", part));
+	n = *owner_part ? owner_n : a->received;
+	if (start < 0 || start > n)
+		malformed_from_asker(psprintf("Position %lld is outside the %lld results.",
+									  (long long) start, (long long) n));
+	if (want < 0 || want > pgpriv_batch_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
+						pgpriv_batch_size, want)));
+	return Min((int64) want, n - start);
+}
+
+int64
 ecdh_parse_count(const char *s, const char *peer)
 {
 	char	   *end;

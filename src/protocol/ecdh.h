@@ -49,6 +49,15 @@ extern int64 ecdh_asked_push(EcdhAsked *a, bytea *msg);
 extern void ecdh_asked_finish(EcdhAsked *a, MemoryContext cxt, const char *capability,
 							  const char *dataset);
 
+/*
+ * Owner: check a pull of part ('asker': the finished elements; 'owner': its
+ * own owner_n items) from position start, at most want items; returns how
+ * many to send and sets *owner_part.  08P01 for a part not available or a
+ * position outside it, 54000 for want over pgpriv.batch_size.
+ */
+extern int64 ecdh_pull_range(const EcdhAsked *a, const char *part, int64 owner_n,
+							 int64 start, int32 want, bool *owner_part);
+
 /* Asker: a count sent by the peer as text (08P01 if it is not one). */
 extern int64 ecdh_parse_count(const char *s, const char *peer);
 

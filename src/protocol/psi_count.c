@@ -159,33 +159,13 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	int64		start = PG_GETARG_INT64(2);
 	int32		want = PG_GETARG_INT32(3);
 	CountRun   *cr = served_run_get("psi_count", run);
-	bool		owner_part = strcmp(part, "owner") == 0;
-	const uint8 *src;
-	int64		n;
-	int64		m;
-	bytea	   *reply;
+	bool		owner_part;
+	int64		m = ecdh_pull_range(&cr->asked, part, cr->owner_n, start, want, &owner_part);
+	const uint8 *src = owner_part ? cr->owner : cr->asked.elements;
+	bytea	   *reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, src + start * EL, (uint32) m, EL);
 
-	if (!cr->asked.finished || (!owner_part && strcmp(part, "asker") != 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("Results of part \"%s\" are not available.", part)));
-	src = owner_part ? cr->owner : cr->asked.elements;
-	n = owner_part ? cr->owner_n : cr->asked.received;
-	if (start < 0 || start > n)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("Position %lld is outside the %lld results.", (long long) start, (long long) n)));
-	if (want < 0 || want > pgpriv_batch_size)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
-						pgpriv_batch_size, want)));
-	m = Min((int64) want, n - start);
-	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, src + start * EL, (uint32) m, EL);
 	cr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-	if (owner_part && start + m == n)
+	if (owner_part && start + m == cr->owner_n)
 	{
 		/* The run is complete: one audit row with everything that crossed. */
 		Admission  *admission = admission_require(cr->base.run, cr->base.dataset, "psi_count");

@@ -381,23 +381,10 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
 	int64		start = PG_GETARG_INT64(2);
 	int32		want = PG_GETARG_INT32(3);
 	PsumRun    *sr = psum_run_get(run);
-	bool		owner_part = strcmp(part, "owner") == 0;
-	int64		n;
-	int64		m;
+	bool		owner_part;
+	int64		m = ecdh_pull_range(&sr->asked, part, sr->owner_n, start, want, &owner_part);
 	bytea	   *reply;
 
-	if (!sr->asked.finished || (!owner_part && strcmp(part, "asker") != 0))
-		malformed_from("the asker", psprintf("Results of part \"%s\" are not available.", part));
-	n = owner_part ? sr->owner_n : sr->asked.received;
-	if (start < 0 || start > n)
-		malformed_from("the asker", psprintf("Position %lld is outside the %lld results.",
-											 (long long) start, (long long) n));
-	if (want < 0 || want > pgpriv_batch_size)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
-						pgpriv_batch_size, want)));
-	m = Min((int64) want, n - start);
 	if (owner_part)
 		reply = wire_pack_fixed(WIRE_PSUM_ENTRIES, sr->entries + start * ENTRY, (uint32) m, ENTRY);
 	else
