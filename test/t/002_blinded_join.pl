@@ -10,6 +10,8 @@ use Time::HiRes qw(time usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 'test/tools';
+use PgprivTest;
 
 # Fixed seed so a failure reproduces; PGPRIV_TEST_SEED overrides it.
 my $seed = $ENV{PGPRIV_TEST_SEED} // 20240611;
@@ -23,13 +25,7 @@ my $gov    = PostgreSQL::Test::Cluster->new('gov');
 my $bank_a = PostgreSQL::Test::Cluster->new('bank_a');
 my $bank_b = PostgreSQL::Test::Cluster->new('bank_b');
 for my $node ($gov, $bank_a, $bank_b) {
-	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-	$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
-	open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die $!;
-	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
-	close $hba;
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+	pgpriv_setup($node);
 }
 my $gov_port = $gov->port;
 

@@ -11,17 +11,13 @@ use Time::HiRes qw(time usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 'test/tools';
+use PgprivTest;
 
 my $gov  = PostgreSQL::Test::Cluster->new('gov');
 my $bank = PostgreSQL::Test::Cluster->new('bank');
 for my $node ($gov, $bank) {
-	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-	$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
-	open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die $!;
-	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
-	close $hba;
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+	pgpriv_setup($node);
 }
 my $gov_port = $gov->port;
 
@@ -30,30 +26,9 @@ my $gov_port = $gov->port;
 # ---------------------------------------------------------------------------
 my $tmp = PostgreSQL::Test::Utils::tempdir();
 my $capfile = "$tmp/capture.bin";
-# The relay program is shared with the other wire-capture test.
-my $relay_script = 'test/tools/tcp_relay.pl';
-my $relay_port = PostgreSQL::Test::Cluster::get_free_port();
-my $relay = IPC::Run::start([ $^X, $relay_script, $relay_port, $gov_port, $capfile ],
-	'<', \undef, '>', "$tmp/relay.out", '2>', "$tmp/relay.err");
-{
-	my $up = 0;
-	for (1 .. 100) {
-		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $relay_port, Proto => 'tcp');
-		if ($s) { close $s; $up = 1; last; }
-		usleep(50_000);
-	}
-	ok($up, "the relay listens on port $relay_port");
-}
+my ($relay, $relay_port) = start_relay($gov_port, $capfile, 'the relay');
 
-sub capture
-{
-	open my $fh, '<', $capfile or return '';
-	binmode $fh;
-	local $/;
-	my $c = <$fh>;
-	close $fh;
-	return $c // '';
-}
+sub capture { return read_capture($capfile); }
 
 # ---------------------------------------------------------------------------
 # Data: distinctive keys and payloads that cannot appear by chance.

@@ -12,6 +12,8 @@ use Time::HiRes qw(time usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 'test/tools';
+use PgprivTest;
 
 # Fixed seed so a failure reproduces; PGPRIV_TEST_SEED overrides it.
 my $seed = $ENV{PGPRIV_TEST_SEED} // 20240612;
@@ -24,13 +26,7 @@ note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
 my %node;
 for my $name (qw(a b c d)) {
 	my $n = PostgreSQL::Test::Cluster->new("bank_$name");
-	$n->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-	$n->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
-	open my $hba, '>', $n->data_dir . '/pg_hba.conf' or die $!;
-	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
-	close $hba;
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+	pgpriv_setup($n);
 	$node{$name} = $n;
 }
 my $asker = $node{a};

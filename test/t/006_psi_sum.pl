@@ -11,6 +11,8 @@ use Time::HiRes qw(time usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 'test/tools';
+use PgprivTest;
 
 my $seed = $ENV{PGPRIV_TEST_SEED} // 20240613;
 srand($seed);
@@ -19,13 +21,7 @@ note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
 my $gov  = PostgreSQL::Test::Cluster->new('gov');
 my $bank = PostgreSQL::Test::Cluster->new('bank');
 for my $n ($gov, $bank) {
-	$n->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-	$n->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
-	open my $hba, '>', $n->data_dir . '/pg_hba.conf' or die $!;
-	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
-	close $hba;
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+	pgpriv_setup($n);
 }
 my $gov_port = $gov->port;
 $gov->safe_psql('postgres', q{CREATE ROLE bank_role LOGIN PASSWORD 'pw'});

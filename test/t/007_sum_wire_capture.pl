@@ -19,17 +19,13 @@ use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 'test/tools';
+use PgprivTest;
 
 my %node;
 for my $name (qw(a b c)) {
 	my $n = PostgreSQL::Test::Cluster->new("bank_$name");
-	$n->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-	$n->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
-	open my $hba, '>', $n->data_dir . '/pg_hba.conf' or die $!;
-	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
-	close $hba;
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+	pgpriv_setup($n);
 	$node{$name} = $n;
 }
 my $asker = $node{a};
@@ -42,34 +38,13 @@ my %pk = map { $_ => $node{$_}->safe_psql('postgres', q{SELECT encode(public_key
 # appended to that owner's capture file.
 # ---------------------------------------------------------------------------
 my $tmp = PostgreSQL::Test::Utils::tempdir();
-# The relay program is shared with the other wire-capture test.
-my $relay_script = 'test/tools/tcp_relay.pl';
-
 my (%relay, %relay_port, %capfile);
 for my $o (@owners) {
-	$relay_port{$o} = PostgreSQL::Test::Cluster::get_free_port();
 	$capfile{$o} = "$tmp/capture_$o.bin";
-	$relay{$o} = IPC::Run::start([ $^X, $relay_script, $relay_port{$o}, $node{$o}->port, $capfile{$o} ],
-		'<', \undef, '>', "$tmp/relay_$o.out", '2>', "$tmp/relay_$o.err");
-	my $up = 0;
-	for (1 .. 100) {
-		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $relay_port{$o}, Proto => 'tcp');
-		if ($s) { close $s; $up = 1; last; }
-		usleep(50_000);
-	}
-	ok($up, "the relay in front of owner $o listens on port $relay_port{$o}");
+	($relay{$o}, $relay_port{$o}) = start_relay($node{$o}->port, $capfile{$o}, "the relay in front of owner $o");
 }
 
-sub capture
-{
-	my ($o) = @_;
-	open my $fh, '<', $capfile{$o} or return '';
-	binmode $fh;
-	local $/;
-	my $c = <$fh>;
-	close $fh;
-	return $c // '';
-}
+sub capture { my ($o) = @_; return read_capture($capfile{$o}); }
 
 # ---------------------------------------------------------------------------
 # Data: distinctive keys and figures.  Party j (b = 1, c = 2, the asker a =

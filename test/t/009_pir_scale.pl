@@ -15,6 +15,8 @@ use Time::HiRes qw(time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 'test/tools';
+use PgprivTest;
 
 my $seed = $ENV{PGPRIV_TEST_SEED} // 20261127;
 srand($seed);
@@ -23,13 +25,7 @@ note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
 my $gov  = PostgreSQL::Test::Cluster->new('gov');
 my $bank = PostgreSQL::Test::Cluster->new('bank');
 for my $node ($gov, $bank) {
-	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-	$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'\nfsync = off\nlog_statement = none");
-	open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die $!;
-	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
-	close $hba;
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+	pgpriv_setup($node, "fsync = off\nlog_statement = none");
 }
 my $gov_port = $gov->port;
 my $signing_key = $gov->safe_psql('postgres',

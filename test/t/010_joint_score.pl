@@ -17,6 +17,8 @@ use Time::HiRes qw(time usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib 'test/tools';
+use PgprivTest;
 
 # Fixed seed so a failure reproduces; PGPRIV_TEST_SEED overrides it.
 my $seed = $ENV{PGPRIV_TEST_SEED} // 20240620;
@@ -31,14 +33,7 @@ my $t_start = time;
 my $gov  = PostgreSQL::Test::Cluster->new('gov');
 my $bank = PostgreSQL::Test::Cluster->new('bank');
 for my $node ($gov, $bank) {
-	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
-	$node->append_conf('postgresql.conf',
-		"listen_addresses = '127.0.0.1'\nlog_parameter_max_length = 64\nlog_parameter_max_length_on_error = 64\n");
-	open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die $!;
-	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
-	close $hba;
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+	pgpriv_setup($node, "log_parameter_max_length = 64\nlog_parameter_max_length_on_error = 64\n");
 }
 my $gov_port = $gov->port;
 # A second database on gov, with pgpriv and the same data: the tampering owner.

@@ -1,0 +1,69 @@
+# PgprivTest — set-up shared by the multi-node TAP tests under test/t.
+#
+#   pgpriv_setup($node, $conf)   initdb, loopback TCP with SCRAM (trust on the
+#                                socket), $conf appended to postgresql.conf,
+#                                start, CREATE EXTENSION pgpriv
+#   start_relay($port, $capfile, $what)
+#                                a recording TCP relay (tcp_relay.pl) in front
+#                                of $port; asserts "$what listens on port N"
+#                                and returns (handle, relay port)
+#   read_capture($capfile)       everything the relay recorded so far
+#
+# The tests run from the top of the tree (test/harness.pl), so they load this
+# with `use lib 'test/tools'`.
+package PgprivTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use IO::Socket::INET;
+use IPC::Run;
+use Time::HiRes qw(usleep);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(pgpriv_setup start_relay read_capture);
+
+sub pgpriv_setup
+{
+	my ($node, $conf) = @_;
+	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ]);
+	$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'" . (defined $conf ? "\n$conf" : ''));
+	open my $hba, '>', $node->data_dir . '/pg_hba.conf' or die $!;
+	print $hba "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+	close $hba;
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
+	return $node;
+}
+
+sub start_relay
+{
+	my ($target_port, $capfile, $what) = @_;
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my $log = $capfile =~ s/\.bin$//r;
+	my $relay = IPC::Run::start([ $^X, 'test/tools/tcp_relay.pl', $port, $target_port, $capfile ],
+		'<', \undef, '>', "$log.out", '2>', "$log.err");
+	my $up = 0;
+	for (1 .. 100) {
+		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
+		if ($s) { close $s; $up = 1; last; }
+		usleep(50_000);
+	}
+	ok($up, "$what listens on port $port");
+	return ($relay, $port);
+}
+
+sub read_capture
+{
+	my ($capfile) = @_;
+	open my $fh, '<', $capfile or return '';
+	binmode $fh;
+	local $/;
+	my $c = <$fh>;
+	close $fh;
+	return $c // '';
+}
+
+1;
