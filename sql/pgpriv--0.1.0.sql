@@ -106,14 +106,23 @@ CREATE FUNCTION pgpriv.identity_card()
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-    SELECT k.public_key, k.sign_public_key, pgpriv._fingerprint(k.public_key), k.created_at
+    SELECT k.public_key, k.sign_public_key,
+           pgpriv._fingerprint(k.public_key OPERATOR(pg_catalog.||) k.sign_public_key), k.created_at
       FROM pgpriv.identity_keys AS k
      WHERE k.retired_at IS NULL
      ORDER BY k.created_at, k.public_key
      LIMIT 1
   $$;
 COMMENT ON FUNCTION pgpriv.identity_card() IS
-  'Everything a peer needs to declare this party: X25519 public_key, Ed25519 signing_key (server options) and fingerprint';
+  'Everything a peer needs to declare this party: X25519 public_key, Ed25519 signing_key (server options) and a fingerprint of both';
+
+CREATE FUNCTION pgpriv.serve_hello(hello bytea)
+  RETURNS TABLE(public_key bytea, signing_key bytea, proof bytea, signature bytea)
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_hello'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_hello(bytea) IS
+  'Serving (called by a peer on each new connection): prove this party holds its identity secrets, over the peer''s fresh challenge';
 
 -- ---------------------------------------------------------------------------
 -- OPRF primitives (RFC 9497, OPRF(ristretto255, SHA-512), mode 0x00)

@@ -35,12 +35,17 @@ _PG_init(void)
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("libsodium could not be initialised")));
 
+	/*
+	 * Settings that size an owner's work for a peer are the owner's own:
+	 * superuser-only, so a peer's login cannot raise them in its serving
+	 * session.
+	 */
 	DefineCustomIntVariable("pgpriv.crypto_threads",
 							"Threads used for batch cryptography (0 = one per online core).",
 							"Worker threads only run pure crypto; the backend itself is one of them.",
 							&pgpriv_crypto_threads,
 							0, 0, 256,
-							PGC_USERSET,
+							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
 
@@ -50,7 +55,7 @@ _PG_init(void)
 							"no buffer is sized by a peer beyond it.",
 							&pgpriv_batch_size,
 							65536, 16, 4194304,
-							PGC_USERSET,
+							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
 

@@ -16,11 +16,13 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 #include "access/genam.h"
 #include "access/table.h"
 
 #include "catalog/pgpriv_catalog.h"
+#include "crypto/oprf.h"
 
 /* The role that owns the pgpriv extension (and so its tables). */
 static Oid
@@ -46,18 +48,42 @@ extension_owner(void)
 	return owner;
 }
 
+/* search_path inside the owner's rights: only pg_catalog, then pg_temp last. */
+#define OWNER_SEARCH_PATH "pg_catalog, pg_temp"
+
 void
 catalog_enter_owner(OwnerContext *ctx)
 {
 	GetUserIdAndSecContext(&ctx->save_userid, &ctx->save_sec_context);
 	SetUserIdAndSecContext(extension_owner(),
-						   ctx->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+						   ctx->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	ctx->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", OWNER_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 void
 catalog_leave_owner(OwnerContext *ctx)
 {
+	AtEOXact_GUC(true, ctx->guc_nestlevel);
 	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec_context);
+}
+
+void
+catalog_restrict_definer(void)
+{
+	Oid			userid;
+	int			sec_context;
+
+	GetUserIdAndSecContext(&userid, &sec_context);
+	if (userid != extension_owner())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("pgpriv serving functions must run as the extension owner"),
+				 errhint("They are SECURITY DEFINER functions of the extension; do not redefine them.")));
+	SetUserIdAndSecContext(userid, sec_context | SECURITY_RESTRICTED_OPERATION);
 }
 
 char *
@@ -123,8 +149,9 @@ permit_lookup(const char *dataset, const char *capability, Dataset *ds, Permit *
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args(
-							  "SELECT d.name, d.query, d.key_column::text, d.columns::text[], d.owner_role::text, "
-							  "       d.search_path, d.version, p.columns::text[], p.max_keys, p.min_parties, p.min_group "
+							  "SELECT d.name, d.query, d.key_column::pg_catalog.text, d.columns::pg_catalog.text[], "
+							  "       d.owner_role::pg_catalog.text, d.search_path, d.version, "
+							  "       p.columns::pg_catalog.text[], p.max_keys, p.min_parties, p.min_group "
 							  "  FROM pgpriv.dataset AS d JOIN pgpriv.permit AS p ON p.dataset = d.name "
 							  " WHERE d.name = $1 AND p.peer_role = $2 AND p.capability = $3",
 							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -178,6 +205,12 @@ permit_require(const char *dataset, const char *capability, Dataset *ds, Permit 
 		permit_refusal(dataset, capability);
 }
 
+/*
+ * The budget's day: the UTC date, whatever TimeZone the peer's session set
+ * (a peer choosing its time zone would otherwise start a new day early).
+ */
+#define BUDGET_DAY "pg_catalog.timezone('UTC'::pg_catalog.text, pg_catalog.now())::pg_catalog.date"
+
 bool
 budget_try_charge(const char *dataset, const char *capability, int64 n, const Permit *permit,
 				  int64 *used_before)
@@ -204,10 +237,10 @@ budget_try_charge(const char *dataset, const char *capability, int64 n, const Pe
 	 * peer queue here, so two of them cannot both slip under the limit.
 	 */
 	if (SPI_execute_with_args("INSERT INTO pgpriv.budget (dataset, peer_role, capability, day, keys) "
-							  "VALUES ($1, $2, $3, CURRENT_DATE, 0) ON CONFLICT ON CONSTRAINT budget_pkey DO NOTHING",
+							  "VALUES ($1, $2, $3, " BUDGET_DAY ", 0) ON CONFLICT ON CONSTRAINT budget_pkey DO NOTHING",
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_INSERT ||
 		SPI_execute_with_args("SELECT keys FROM pgpriv.budget WHERE dataset = $1 AND peer_role = $2 "
-							  "AND capability = $3 AND day = CURRENT_DATE FOR UPDATE",
+							  "AND capability = $3 AND day = " BUDGET_DAY " FOR UPDATE",
 							  3, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read pgpriv.budget");
@@ -219,7 +252,7 @@ budget_try_charge(const char *dataset, const char *capability, int64 n, const Pe
 		return false;
 	}
 	if (SPI_execute_with_args("UPDATE pgpriv.budget SET keys = keys + $4 WHERE dataset = $1 AND peer_role = $2 "
-							  "AND capability = $3 AND day = CURRENT_DATE",
+							  "AND capability = $3 AND day = " BUDGET_DAY,
 							  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update pgpriv.budget");
 	SPI_finish();
@@ -240,8 +273,12 @@ budget_refusal(const char *dataset, const char *capability, int64 n, int64 used_
 }
 
 void
-oprf_key_for_peer(const char *dataset, uint8 sk[32], int32 *generation)
+oprf_key_for_peer(const char *dataset, const char *capability, uint8 sk[32], int32 *generation)
 {
+	uint8		stored[32];
+	char	   *info;
+	oprf_status st;
+
 	Oid			argtypes[2] = {TEXTOID, NAMEOID};
 	Datum		args[2];
 	bool		isnull;
@@ -260,9 +297,20 @@ oprf_key_for_peer(const char *dataset, uint8 sk[32], int32 *generation)
 	k = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull || VARSIZE_ANY_EXHDR(k) != 32)
 		elog(ERROR, "OPRF key of dataset \"%s\" is malformed", dataset);
-	memcpy(sk, VARDATA_ANY(k), 32);
+	memcpy(stored, VARDATA_ANY(k), 32);
 	/* the key's copy in SPI memory is wiped before SPI frees it */
 	sodium_memzero(VARDATA_ANY(k), 32);
+
+	/*
+	 * Each capability gets its own key, derived from the stored one: an
+	 * element evaluated under one capability's budget (psi) opens nothing
+	 * served under another's (psi_fetch payloads, pir records).
+	 */
+	info = psprintf("pgpriv capability key v1: %s", capability);
+	st = oprf_derive_key_pair(stored, sizeof(stored), (const uint8 *) info, strlen(info), sk, NULL);
+	sodium_memzero(stored, sizeof(stored));
+	if (st != OPRF_OK)
+		elog(ERROR, "could not derive the OPRF key of dataset \"%s\" for %s", dataset, capability);
 	if (generation)
 	{
 		if (SPI_execute_with_args("SELECT generation FROM pgpriv.oprf_key WHERE dataset = $1 AND peer_role = $2",

@@ -35,11 +35,29 @@ typedef struct OwnerContext
 {
 	Oid			save_userid;
 	int			save_sec_context;
+	int			guc_nestlevel;
 } OwnerContext;
 
-/* Act as the extension owner (for catalog access from non-definer code). */
+/*
+ * Act as the extension owner (for catalog access from non-definer code):
+ * the one way into the owner's rights from code that does not already run
+ * as a SECURITY DEFINER function.  Inside, search_path is pinned to
+ * "pg_catalog, pg_temp" (pg_temp last, so no temporary object of the
+ * caller's can shadow anything) and the code runs as a security-restricted
+ * operation, as REFRESH MATERIALIZED VIEW runs a view's query.  An error
+ * inside restores both with the (sub)transaction.
+ */
 extern void catalog_enter_owner(OwnerContext *ctx);
 extern void catalog_leave_owner(OwnerContext *ctx);
+
+/*
+ * For the body of a SECURITY DEFINER function a peer calls (the SQL
+ * declaration pins its search_path): the rest of the call runs as a
+ * security-restricted operation.  fmgr's security-definer hook restores the
+ * caller's context when the function returns or fails.  Errors with 42501
+ * unless the function really runs as the extension owner.
+ */
+extern void catalog_restrict_definer(void);
 
 /*
  * The permit of the session's login role (the peer) for capability on
@@ -61,8 +79,13 @@ extern bool budget_try_charge(const char *dataset, const char *capability, int64
 extern void budget_refusal(const char *dataset, const char *capability, int64 n, int64 used_before,
 						   const Permit *permit) pg_attribute_noreturn();
 
-/* The OPRF key for (dataset, session's login role); *generation set if not NULL. */
-extern void oprf_key_for_peer(const char *dataset, uint8 sk[32], int32 *generation);
+/*
+ * The OPRF key for (dataset, session's login role, capability): derived per
+ * capability from the stored key of (dataset, role), so each budget pays
+ * only for what its capability serves; *generation set if not NULL.
+ */
+extern void oprf_key_for_peer(const char *dataset, const char *capability, uint8 sk[32],
+							  int32 *generation);
 
 /* Append a row to the audit log (through pgpriv._audit_append). */
 extern void audit_append(const char *side, const char *peer, const char *capability,

@@ -26,6 +26,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "peer/authenticate.h"
 #include "peer/connection.h"
 #include "peer/fdw_options.h"
 
@@ -35,6 +36,7 @@ typedef struct PeerConnEntry
 	PGconn	   *conn;
 	bool		busy;			/* a command is in flight */
 	bool		invalidated;	/* options changed: reconnect on next use */
+	bool		authenticated;	/* the peer proved its pinned keys (authenticate.c) */
 	Oid			serverid;
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
@@ -247,6 +249,12 @@ peer_configure_session(PeerConnEntry *entry, const char *peer)
 PGconn *
 peer_get_connection(ForeignServer *server, UserMapping *mapping)
 {
+	return peer_get_connection_ext(server, mapping, true);
+}
+
+PGconn *
+peer_get_connection_ext(ForeignServer *server, UserMapping *mapping, bool authenticate)
+{
 	PeerConnEntry *entry;
 	bool		found;
 
@@ -269,6 +277,7 @@ peer_get_connection(ForeignServer *server, UserMapping *mapping)
 		entry->conn = NULL;
 		entry->busy = false;
 		entry->invalidated = false;
+		entry->authenticated = false;
 	}
 
 	if (entry->conn && (entry->invalidated || PQstatus(entry->conn) != CONNECTION_OK))
@@ -282,16 +291,33 @@ peer_get_connection(ForeignServer *server, UserMapping *mapping)
 														ObjectIdGetDatum(server->serverid));
 		entry->mapping_hashvalue = GetSysCacheHashValue1(USERMAPPINGOID,
 														 ObjectIdGetDatum(mapping->umid));
+		entry->authenticated = false;
 		entry->conn = peer_connect(server, mapping);
 		entry->busy = true;
 		peer_configure_session(entry, server->servername);
 		entry->busy = false;
+	}
+
+	/*
+	 * Nothing of a run goes to a peer that has not proved, on this
+	 * connection, that it holds the secrets of the keys its server pins.
+	 */
+	if (authenticate && !entry->authenticated)
+	{
+		peer_authenticate(entry->conn, server);
+		entry->authenticated = true;
 	}
 	return entry->conn;
 }
 
 PGconn *
 peer_connection_by_name(const char *servername)
+{
+	return peer_connection_by_name_ext(servername, true);
+}
+
+PGconn *
+peer_connection_by_name_ext(const char *servername, bool authenticate)
 {
 	ForeignServer *server = GetForeignServerByName(servername, false);
 	UserMapping *mapping;
@@ -312,7 +338,7 @@ peer_connection_by_name(const char *servername)
 	}
 
 	mapping = GetUserMapping(GetUserId(), server->serverid);
-	return peer_get_connection(server, mapping);
+	return peer_get_connection_ext(server, mapping, authenticate);
 }
 
 static PeerConnEntry *

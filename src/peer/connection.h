@@ -11,6 +11,14 @@
 extern PGconn *peer_connection_by_name(const char *servername);
 extern PGconn *peer_get_connection(ForeignServer *server, UserMapping *mapping);
 
+/*
+ * The same; authenticate = false skips the peer's proof of its pinned keys
+ * (peer_identity only: it sends nothing but reads the peer's identity to
+ * show it to the DBA).
+ */
+extern PGconn *peer_connection_by_name_ext(const char *servername, bool authenticate);
+extern PGconn *peer_get_connection_ext(ForeignServer *server, UserMapping *mapping, bool authenticate);
+
 /* Run one command and return its result; errors are raised, never returned. */
 extern PGresult *peer_exec(PGconn *conn, const char *peer, const char *command,
 						   int nparams, const char *const *values);

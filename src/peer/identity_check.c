@@ -45,7 +45,7 @@ pgpriv_peer_identity(PG_FUNCTION_ARGS)
 {
 	const char *peer = NameStr(*PG_GETARG_NAME(0));
 	ForeignServer *server = GetForeignServerByName(peer, false);
-	PGconn	   *conn = peer_connection_by_name(peer);
+	PGconn	   *conn = peer_connection_by_name_ext(peer, false);
 	PGresult   *res;
 	TupleDesc	tupdesc;
 	unsigned char got[32];

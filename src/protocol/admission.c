@@ -86,21 +86,35 @@ terms_refusal(const char *dataset, const char *capability, const Permit *permit,
 Datum
 pgpriv_serve_admit(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	int64		nkeys = PG_GETARG_INT64(3);
-	bytea	   *terms = (PG_NARGS() > 4 && !PG_ARGISNULL(4)) ? PG_GETARG_BYTEA_PP(4) : NULL;
+	char	   *dataset;
+	char	   *capability;
+	char	   *run;
+	int64		nkeys;
+	bytea	   *terms;
 	ErrorData  *terms_error = NULL;
 	char	   *peer = session_role_name();
 	Dataset		ds;
 	Permit		permit;
 	bool		found = false;
 	bool		fits = false;
-	bool		too_many = nkeys < 0 || nkeys > (int64) pgpriv_max_run_keys;
+	bool		too_many;
 	int64		used_before = 0;
 	OwnerContext owner;
 	const char *outcome;
+	int			i;
+
+	/* A procedure cannot be STRICT: every argument but terms is required. */
+	for (i = 0; i < 4; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %d of pgpriv.serve_admit must not be NULL", i + 1)));
+	dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	run = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	nkeys = PG_GETARG_INT64(3);
+	terms = (PG_NARGS() > 4 && !PG_ARGISNULL(4)) ? PG_GETARG_BYTEA_PP(4) : NULL;
+	too_many = nkeys < 0 || nkeys > (int64) pgpriv_max_run_keys;
 
 	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
 		((CallContext *) fcinfo->context)->atomic)

@@ -92,6 +92,8 @@ oprf_table_version(const DatasetRows *rows, int32 key_generation, const char *ca
 	crypto_generichash_update(&st, hashes, n * 16);
 	crypto_generichash_update(&st, (const uint8 *) &key_generation, sizeof(key_generation));
 	crypto_generichash_update(&st, (const uint8 *) capability, strlen(capability) + 1);
+	/* keys derived per capability: tables cached before that are another version */
+	crypto_generichash_update(&st, (const uint8 *) "capability key v1", sizeof("capability key v1"));
 	foreach(lc, columns)
 		crypto_generichash_update(&st, (const uint8 *) lfirst(lc), strlen(lfirst(lc)) + 1);
 	crypto_generichash_final(&st, digest, sizeof(digest));
@@ -157,7 +159,7 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 	SPIPlanPtr	insert;
 	Oid			ins_types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, BYTEAOID};
 
-	oprf_key_for_peer(ds->name, sk, NULL);
+	oprf_key_for_peer(ds->name, capability, sk, NULL);
 	progress_phase("owner: evaluating the OPRF over the dataset", n);
 	batch_evaluate_unblinded(&rows->keys, sk, outputs);
 	sodium_memzero(sk, sizeof(sk));

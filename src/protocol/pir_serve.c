@@ -331,7 +331,7 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	ListCell   *lc;
 	int64		old_epoch = state->found ? state->epoch : -1;
 
-	oprf_key_for_peer(ds->name, sk, NULL);
+	oprf_key_for_peer(ds->name, "pir", sk, NULL);
 	progress_phase("owner: evaluating the OPRF over the dataset", n);
 	batch_evaluate_unblinded(&rows->keys, sk, outputs);
 	sodium_memzero(sk, sizeof(sk));
@@ -595,7 +595,7 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 		progress_begin("pir setup", peer, dataset, 0);
 		progress_phase("owner: reading the dataset", 0);
 		dataset_rows_fetch(&ds, permit.columns, &rows);
-		oprf_key_for_peer(dataset, sk, &generation);
+		oprf_key_for_peer(dataset, "pir", sk, &generation);
 		sodium_memzero(sk, sizeof(sk));
 		version = oprf_table_version(&rows, generation, "pir", permit.columns);
 

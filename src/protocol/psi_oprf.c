@@ -125,7 +125,7 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	progress_begin("psi table", peer, dataset, 0);
 	progress_phase("owner: reading the dataset", 0);
 	dataset_rows_fetch(&ds, permit.columns, &rows);
-	oprf_key_for_peer(dataset, sk, &generation);
+	oprf_key_for_peer(dataset, capability, sk, &generation);
 	sodium_memzero(sk, sizeof(sk));
 	version = oprf_table_version(&rows, generation, capability, permit.columns);
 
@@ -229,9 +229,11 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	permit_require(dataset, capability, &ds, &permit);
 	elements = wire_unpack_fixed(msg, WIRE_BLINDED, OPRF_ELEMENT_BYTES,
 								 (uint32) pgpriv_batch_size, &count, "the asker");
+	/* Never compute for more keys than were admitted: count them first. */
+	admission_serve(admission, count, VARSIZE_ANY_EXHDR(msg), 0);
 
 	evaluated = palloc_extended(Max(count, 1) * (Size) OPRF_ELEMENT_BYTES, MCXT_ALLOC_HUGE);
-	oprf_key_for_peer(dataset, sk, NULL);
+	oprf_key_for_peer(dataset, capability, sk, NULL);
 	PG_TRY();
 	{
 		batch_mult(count, sk, elements, evaluated, "the asker");
@@ -243,7 +245,7 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	reply = wire_pack_fixed(WIRE_EVALUATED, evaluated, count, OPRF_ELEMENT_BYTES);
-	admission_serve(admission, count, VARSIZE_ANY_EXHDR(msg), VARSIZE_ANY_EXHDR(reply));
+	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
 	/* A pir run goes on to its answer pass, which completes it. */
 	if (admission->served == admission->keys && strcmp(capability, "pir") != 0)
 		admission_complete(admission, admission->served);
