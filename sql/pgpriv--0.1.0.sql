@@ -232,6 +232,18 @@ COMMENT ON SEQUENCE pgpriv.audit_log_id_seq IS 'ids of audit rows, in chain orde
 COMMENT ON TABLE pgpriv.audit_log IS
   'Append-only record of every pgpriv run and catalog change; row_hash = SHA-256(prev_hash || row), checked by pgpriv.audit_verify()';
 
+-- The chain's head: the newest row's id and hash, written with every row, so
+-- removing the newest rows shows (audit_verify compares the log's end with it).
+CREATE TABLE pgpriv.audit_head (
+  singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  last_id     bigint NOT NULL,
+  last_hash   bytea NOT NULL CHECK (length(last_hash) = 32),
+  appended    bigint NOT NULL
+);
+REVOKE ALL ON pgpriv.audit_head FROM PUBLIC;
+COMMENT ON TABLE pgpriv.audit_head IS
+  'The audit chain''s head (newest id and hash, rows ever appended): a removed tail shows in pgpriv.audit_verify()';
+
 CREATE FUNCTION pgpriv._audit_row_hash(
   prev_hash bytea, id bigint, at timestamptz, actor name, side text, peer text,
   capability text, dataset text, keys_in bigint, keys_out bigint,
@@ -277,6 +289,11 @@ CREATE FUNCTION pgpriv._audit_append(
               pgpriv._audit_row_hash(prev, r.id, r.at, r.actor, side, peer, capability,
                                      dataset, keys_in, keys_out, bytes_in, bytes_out,
                                      outcome, detail));
+    INSERT INTO pgpriv.audit_head AS h (singleton, last_id, last_hash, appended)
+      VALUES (true, r.id, (SELECT l.row_hash FROM pgpriv.audit_log AS l WHERE l.id = r.id), 1)
+      ON CONFLICT (singleton) DO UPDATE
+        SET last_id = EXCLUDED.last_id, last_hash = EXCLUDED.last_hash,
+            appended = h.appended OPERATOR(pg_catalog.+) 1;
     RETURN r.id;
   END
   $$;
@@ -327,7 +344,9 @@ CREATE FUNCTION pgpriv.audit_verify()
   AS $$
   DECLARE
     r pgpriv.audit_log;
+    h pgpriv.audit_head;
     prev bytea := NULL;
+    last bigint := NULL;
     n bigint := 0;
   BEGIN
     FOR r IN SELECT * FROM pgpriv.audit_log ORDER BY id LOOP
@@ -345,13 +364,22 @@ CREATE FUNCTION pgpriv.audit_verify()
         RETURN;
       END IF;
       prev := r.row_hash;
+      last := r.id;
     END LOOP;
-    RETURN QUERY SELECT true, n, NULL::bigint, NULL::text;
+    -- The log must end where its head says: else its newest rows were removed.
+    SELECT * INTO h FROM pgpriv.audit_head;
+    IF FOUND AND (last IS DISTINCT FROM h.last_id OR prev IS DISTINCT FROM h.last_hash) THEN
+      RETURN QUERY SELECT false, n, h.last_id,
+        pg_catalog.format('the log ends at row %s but its head records row %s: the newest rows were removed or replaced',
+                          coalesce(last::pg_catalog.text, 'none'), h.last_id);
+      RETURN;
+    END IF;
+    RETURN QUERY SELECT true, n, NULL::pg_catalog.int8, NULL::pg_catalog.text;
   END
   $$;
 REVOKE ALL ON FUNCTION pgpriv.audit_verify() FROM PUBLIC;
 COMMENT ON FUNCTION pgpriv.audit_verify() IS
-  'Walk the audit hash chain; report the first row that was changed or whose predecessor was removed';
+  'Walk the audit hash chain; report the first row that was changed or whose predecessor was removed, or a log that ends before its head';
 
 CREATE FUNCTION pgpriv.audit_prune(older_than interval) RETURNS bigint
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -850,6 +878,13 @@ CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nke
 COMMENT ON PROCEDURE pgpriv.serve_admit(text, text, text, bigint, bytea) IS
   'Serving (called by a peer): admit a run — check the permit, charge its keys to the day''s budget, audit the outcome';
 
+CREATE FUNCTION pgpriv.serve_columns(dataset text, capability text) RETURNS text[]
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_columns'
+  LANGUAGE C STABLE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_columns(text, text) IS
+  'Serving (called by a peer before a run): the columns its permit grants for a capability on a dataset, so its column list is checked before any key is charged';
+
 CREATE FUNCTION pgpriv.serve_psi_table(dataset text, capability text, run text)
   RETURNS TABLE(version text, entries bigint, chunks integer, columns text[], batch_limit integer)
   AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_table'
@@ -1180,6 +1215,7 @@ SELECT pg_catalog.pg_extension_config_dump('pgpriv.permit', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.oprf_key', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.audit_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpriv.audit_head', '');
 
 -- ---------------------------------------------------------------------------
 -- Foreign-data wrapper: peers are foreign servers

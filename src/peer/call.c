@@ -8,7 +8,10 @@
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 
 #include "peer/call.h"
 #include "peer/connection.h"
@@ -187,4 +190,70 @@ peer_new_run_id(void)
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(hex, 33, raw, sizeof(raw));
 	return hex;
+}
+
+List *
+peer_parse_text_array(const char *lit, const char *peer)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum		d = (Datum) 0;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	List	   *out = NIL;
+
+	/* A literal that does not parse is the peer's fault: report it as such. */
+	PG_TRY();
+	{
+		d = OidInputFunctionCall(F_ARRAY_IN, (char *) lit, TEXTOID, -1);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", peer),
+				 errdetail("The column list does not parse.")));
+	}
+	PG_END_TRY();
+	arr = DatumGetArrayTypeP(d);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", peer),
+				 errdetail("Column list is not one-dimensional.")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from peer \"%s\"", peer),
+					 errdetail("Column list has a NULL.")));
+		out = lappend(out, TextDatumGetCString(elems[i]));
+	}
+	return out;
+}
+
+List *
+peer_permitted_columns(PeerCall *call, const char *dataset, const char *capability)
+{
+	const char *params[2] = {dataset, capability};
+	PGresult   *res = peer_call_text(call, "SELECT pgpriv.serve_columns($1, $2)", 2, params);
+	List	   *columns;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", call->peer),
+				 errdetail("The permitted columns are missing.")));
+	}
+	columns = peer_parse_text_array(PQgetvalue(res, 0, 0), call->peer);
+	PQclear(res);
+	return columns;
 }

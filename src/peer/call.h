@@ -10,6 +10,7 @@
 #define PGPRIV_PEER_CALL_H
 
 #include "libpq-fe.h"
+#include "nodes/pg_list.h"
 
 typedef struct PeerCall
 {
@@ -46,6 +47,16 @@ extern bytea *peer_call_finish_bytea(PeerCall *call);
 
 /* The role this session logs in as on the peer (the user mapping's user). */
 extern char *peer_remote_user(const char *server);
+
+/* A text[] literal from a peer as a List of C strings; 08P01 if malformed. */
+extern List *peer_parse_text_array(const char *lit, const char *peer);
+
+/*
+ * The columns the peer permits this session's role for capability on
+ * dataset (pgpriv.serve_columns): asked before a run is admitted, so that
+ * a column definition list that asks for more costs no budget.
+ */
+extern List *peer_permitted_columns(PeerCall *call, const char *dataset, const char *capability);
 
 /* A fresh random run id (32 hex digits) tying an asker's calls together. */
 extern char *peer_new_run_id(void);

@@ -15,6 +15,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -25,6 +27,7 @@
 #include "protocol/secure_sum.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
+PG_FUNCTION_INFO_V1(pgpriv_serve_columns);
 
 /* One run at a time per serving session: the asker's calls are sequential. */
 static Admission admitted;
@@ -98,6 +101,7 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	bool		found = false;
 	bool		fits = false;
 	bool		too_many;
+	bool		no_keys;
 	int64		used_before = 0;
 	OwnerContext owner;
 	const char *outcome;
@@ -115,6 +119,8 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	nkeys = PG_GETARG_INT64(3);
 	terms = (PG_NARGS() > 4 && !PG_ARGISNULL(4)) ? PG_GETARG_BYTEA_PP(4) : NULL;
 	too_many = nkeys < 0 || nkeys > (int64) pgpriv_max_run_keys;
+	/* A run of no keys learns nothing it may have (but a table, a decryption). */
+	no_keys = nkeys == 0 && strcmp(capability, "mpc") != 0 && strcmp(capability, "pir") != 0;
 
 	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
 		((CallContext *) fcinfo->context)->atomic)
@@ -137,13 +143,14 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 
 	catalog_enter_owner(&owner);
 	found = permit_lookup(dataset, capability, &ds, &permit);
-	if (found && !too_many &&
+	if (found && !too_many && !no_keys &&
 		(strcmp(capability, "mpc") == 0 || (terms != NULL && strcmp(capability, "secure_sum") == 0)))
 		terms_error = terms_refusal(dataset, capability, &permit, terms);
-	if (found && !too_many && terms_error == NULL)
+	if (found && !too_many && !no_keys && terms_error == NULL)
 		fits = budget_try_charge(dataset, capability, nkeys, &permit, &used_before);
 	outcome = !found ? "refused: no permit (42501)"
 		: too_many ? "refused: more than pgpriv.max_run_keys (54000)"
+		: no_keys ? "refused: no keys (22023)"
 		: terms_error ? psprintf("refused: %s (%s)", terms_error->message,
 								 unpack_sql_state(terms_error->sqlerrcode))
 		: !fits ? "refused: over the max_keys budget (54000)"
@@ -161,6 +168,10 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 		permit_refusal(dataset, capability);
 	if (terms_error)
 		ReThrowError(terms_error);
+	if (no_keys)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a %s run must ask at least one key", capability)));
 	if (too_many)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -210,4 +221,35 @@ admission_complete(Admission *a, int64 keys_out)
 	audit_append("owner", session_role_name(), a->capability, a->dataset, a->served, keys_out,
 				 a->bytes_in, a->bytes_out, "ok", psprintf("run %s", a->run));
 	a->completed = true;
+}
+
+/*
+ * pgpriv.serve_columns(dataset text, capability text) → text[]
+ *
+ * The columns the session's login role is permitted for capability on
+ * dataset (42501 without a permit): what the asker checks its column
+ * definition list against before a run is admitted, so that a mistake in
+ * it costs no budget.  Tells the role nothing its permit does not grant.
+ */
+Datum
+pgpriv_serve_columns(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Dataset		ds;
+	Permit		permit;
+	Datum	   *elems;
+	int			n = 0;
+	ListCell   *lc;
+
+	catalog_restrict_definer();
+	if (!admissible_capability(capability))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no run of capability \"%s\" is served this way", capability)));
+	permit_require(dataset, capability, &ds, &permit);
+	elems = palloc(sizeof(Datum) * Max(list_length(permit.columns), 1));
+	foreach(lc, permit.columns)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -349,6 +349,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	uint8	   *usable;
 	bytea	   *reply;
 
+	catalog_restrict_definer();
 	permit_require(dataset, "mpc", &ds, &permit);
 	wire_reader_init(&r, msg, WIRE_MPC_BEGIN, (uint32) Min((int64) PG_UINT32_MAX - 64,
 														  admission->keys + MPC_MAX_FEATURES + 1),
@@ -437,6 +438,7 @@ pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 	MemoryContext entry = CurrentMemoryContext;
 	bytea	   *reply;
 
+	catalog_restrict_definer();
 	PG_TRY();
 	{
 		reply = mpc_owner_flight(owner_run->session, msg);

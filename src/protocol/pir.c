@@ -664,13 +664,17 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 					 "SELECT * FROM pgpriv.pir('gov', 'tax', '91110000') AS t(code text, tax_grade text)",
 					 &proj);
 
+	if (keys->n == 0)
+		return (Datum) 0;		/* nothing to look up: the peer is not called */
 	peer_signing_key(server, signing_pk);
 	run = peer_new_run_id();
 	peer_call_open(&call, server);
 	progress_begin("pir", server, dataset, (int64) keys->n);
+	/* A column definition list that asks for more than the permit costs nothing. */
+	projection_map(&proj, peer_permitted_columns(&call, dataset, "pir"), "pir", dataset, server);
 	pir_admit(&call, dataset, run, keys->n);
 
-	/* Check the projection against the permitted columns before spending the budget. */
+	/* The permit could have changed since the check before admission. */
 	pir_setup(&call, dataset, run, signing_pk, &s);
 	projection_map(&proj, s.columns, "pir", dataset, server);
 

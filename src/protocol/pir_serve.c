@@ -552,6 +552,7 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	char	   *stamp;
 	bool		fresh = false;
 
+	catalog_restrict_definer();
 	(void) admission_require(run, dataset, "pir");
 	permit_require(dataset, "pir", &ds, &permit);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -730,6 +731,7 @@ pgpriv_serve_pir_hint(PG_FUNCTION_ARGS)
 	size_t		len;
 	bytea	   *out;
 
+	catalog_restrict_definer();
 	admission = admission_require(run, dataset, "pir");
 	permit_require(dataset, "pir", &ds, &permit);
 	require_epoch(dataset, peer, epoch, &state);
@@ -780,6 +782,7 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 	size_t		reply_len;
 	lwe_pir_status st;
 
+	catalog_restrict_definer();
 	admission = admission_require(run, dataset, "pir");
 	permit_require(dataset, "pir", &ds, &permit);
 	require_epoch(dataset, peer, epoch, &state);

@@ -111,6 +111,7 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	int			c = 0;
 	ListCell   *lc;
 
+	catalog_restrict_definer();
 	check_capability(capability);
 	(void) admission_require(run, dataset, capability);
 	permit_require(dataset, capability, &ds, &permit);
@@ -166,6 +167,7 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 	bytea	   *out = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
+	catalog_restrict_definer();
 	check_capability(capability);
 	admission = admission_require(run, dataset, capability);
 	permit_require(dataset, capability, &ds, &permit);
@@ -223,6 +225,7 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	uint8		sk[32];
 	bytea	   *reply;
 
+	catalog_restrict_definer();
 	check_oprf_capability(capability);
 	admission = admission_require(run, dataset, capability);
 	/* The permit may have been revoked since the run was admitted. */
@@ -266,52 +269,6 @@ typedef struct TableInfo
 	int32		batch_limit;
 } TableInfo;
 
-static List *
-parse_text_array_literal(const char *lit, const char *peer)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	Datum		d = (Datum) 0;
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			i;
-	List	   *out = NIL;
-
-	/* A literal that does not parse is the peer's fault: report it as such. */
-	PG_TRY();
-	{
-		d = OidInputFunctionCall(F_ARRAY_IN, (char *) lit, TEXTOID, -1);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", peer),
-				 errdetail("The column list does not parse.")));
-	}
-	PG_END_TRY();
-	arr = DatumGetArrayTypeP(d);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", peer),
-				 errdetail("Column list is not one-dimensional.")));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	for (i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from peer \"%s\"", peer),
-					 errdetail("Column list has a NULL.")));
-		out = lappend(out, TextDatumGetCString(elems[i]));
-	}
-	return out;
-}
-
 static int64
 parse_count(const char *s, int64 lo, int64 hi, const char *what, const char *peer)
 {
@@ -347,7 +304,7 @@ parse_table_info(PeerCall *call, PGresult *res, TableInfo *info)
 	info->version = pstrdup(PQgetvalue(res, 0, 0));
 	info->entries = parse_count(PQgetvalue(res, 0, 1), 0, PG_INT64_MAX, "entry count", call->peer);
 	info->chunks = (int32) parse_count(PQgetvalue(res, 0, 2), 1, PG_INT32_MAX, "chunk count", call->peer);
-	info->columns = parse_text_array_literal(PQgetvalue(res, 0, 3), call->peer);
+	info->columns = peer_parse_text_array(PQgetvalue(res, 0, 3), call->peer);
 	info->batch_limit = (int32) parse_count(PQgetvalue(res, 0, 4), 1, PG_INT32_MAX, "batch limit", call->peer);
 	PQclear(res);
 }
@@ -423,9 +380,9 @@ key_slice(const KeySet *keys, size_t start, size_t m)
  * table.  The keys are blinded while the owner reads its dataset and, if it
  * changed, rebuilds its table: the two sides' work overlaps.
  */
-static void
+static bool
 join_begin(JoinRun *jr, const char *server, const char *dataset, const char *capability,
-		   const char *keys_query)
+		   const char *keys_query, Projection *proj)
 {
 	List	   *chunks;
 	size_t		n;
@@ -433,10 +390,17 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 
 	keys_collect(keys_query, &jr->keys);
 	n = jr->keys.n;
+	if (n == 0)
+		return false;			/* nothing to ask: the peer is not called */
 	nkeys = psprintf("%zu", n);
 	jr->run = peer_new_run_id();
 	peer_call_open(&jr->call, server);
 	progress_begin(capability, server, dataset, n);
+
+	/* A column definition list that asks for more than the permit costs nothing. */
+	if (proj)
+		projection_map(proj, peer_permitted_columns(&jr->call, dataset, capability),
+					   capability, dataset, server);
 
 	/* The owner admits the run (permit, budget, audit) before anything else. */
 	{
@@ -460,6 +424,7 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 	parse_table_info(&jr->call, peer_call_finish_text(&jr->call), &jr->info);
 	chunks = obtain_table(&jr->call, dataset, capability, jr->run, &jr->info, &jr->cached);
 	oprf_table_index(chunks, jr->info.entries, server, strcmp(capability, "psi_fetch") == 0, &jr->table);
+	return true;
 }
 
 /*
@@ -576,7 +541,8 @@ pgpriv_psi(PG_FUNCTION_ARGS)
 	int64		matched = 0;
 
 	materialize_key_srf(fcinfo);
-	join_begin(&jr, server, dataset, "psi", keys_query);
+	if (!join_begin(&jr, server, dataset, "psi", keys_query, NULL))
+		return (Datum) 0;
 	join_evaluate(&jr, dataset, "psi");
 	for (i = 0; i < jr.keys.n; i++)
 	{
@@ -621,8 +587,10 @@ pgpriv_psi_fetch(PG_FUNCTION_ARGS)
 	projection_begin(fcinfo, "pgpriv.psi_fetch",
 					 "SELECT * FROM pgpriv.psi_fetch('gov', 'tax', $$SELECT code FROM applicants$$) "
 					 "AS t(code text, tax_grade text)", &proj);
-	join_begin(&jr, server, dataset, "psi_fetch", keys_query);
+	if (!join_begin(&jr, server, dataset, "psi_fetch", keys_query, &proj))
+		return (Datum) 0;
 	ncol = list_length(jr.info.columns);
+	/* The permit could have changed since the check before admission. */
 	projection_map(&proj, jr.info.columns, "psi_fetch", dataset, server);
 
 	/* Only now, with the projection known to be permitted, spend the budget. */

@@ -437,25 +437,31 @@ known_peers_load(void)
  */
 static int
 participants_check(const Participant *parts, int n, const uint8 my_key[SHARE_KEY_BYTES],
-				   const char *dataset)
+				   const char *dataset, const Permit *permit)
 {
 	List	   *known = known_peers_load();
 	int			self = -1;
+	int			vouched = 0;
 	int			i;
 
 	for (i = 0; i < n; i++)
 	{
 		ListCell   *lc;
+		bool		is_known = false;
 
 		if (memcmp(parts[i].key, my_key, SHARE_KEY_BYTES) == 0)
 		{
 			if (parts[i].kind != SUM_KIND_PEER)
 				malformed_from_asker("This party is listed as the asker.");
 			self = i;
+			is_known = true;
 		}
 		foreach(lc, known)
 		{
 			KnownPeer  *kp = lfirst(lc);
+
+			if (memcmp(kp->key, parts[i].key, SHARE_KEY_BYTES) == 0)
+				is_known = true;
 
 			if (parts[i].name[0] != '\0' && strcmp(kp->name, parts[i].name) == 0 &&
 				memcmp(kp->key, parts[i].key, SHARE_KEY_BYTES) != 0)
@@ -467,6 +473,8 @@ participants_check(const Participant *parts, int n, const uint8 my_key[SHARE_KEY
 						 errdetail("The asker's public_key for that peer differs from the one pinned here."),
 						 errhint("Compare fingerprints with pgpriv._fingerprint() on both sides.")));
 		}
+		if (is_known && parts[i].kind == SUM_KIND_PEER)
+			vouched++;
 	}
 	if (self < 0)
 		ereport(ERROR,
@@ -475,6 +483,20 @@ participants_check(const Participant *parts, int n, const uint8 my_key[SHARE_KEY
 						dataset),
 				 errdetail("No participant carries this party's identity public key."),
 				 errhint("The asker's server for this party needs public_key set to this party's pgpriv.identity().")));
+
+	/*
+	 * min_parties counts only contributors this party knows: itself and the
+	 * parties its own servers pin.  Any other key could be a cluster of the
+	 * asker's publishing an empty dataset, which would leave this party's
+	 * figure alone in the total.
+	 */
+	if (permit->min_parties > 0 && vouched < permit->min_parties)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: secure_sum on dataset \"%s\" needs at least %d contributing parties this party knows, this run has %d",
+						dataset, permit->min_parties, vouched),
+				 errdetail("A contributor counts when it is this party or a pgpriv server defined here with its public_key."),
+				 errhint("The owner declares the other banks as servers (CREATE SERVER ... OPTIONS (public_key ...)).")));
 	return self;
 }
 
@@ -545,7 +567,7 @@ secure_sum_admission_check(const char *dataset, const Permit *permit, bytea *ter
 	permit_check_run(dataset, column, permit, parts, n);
 	identity_active_keypair(my_key, my_secret);
 	sodium_memzero(my_secret, sizeof(my_secret));
-	(void) participants_check(parts, n, my_key, dataset);
+	(void) participants_check(parts, n, my_key, dataset, permit);
 }
 
 /* The owner's pair seeds; its identity secret is wiped whatever happens. */
@@ -594,6 +616,7 @@ pgpriv_serve_sum_begin(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	SumRun	   *sr;
 
+	catalog_restrict_definer();
 	permit_require(dataset, "secure_sum", &ds, &permit);
 	n = participants_decode(msg, session, parts);
 	permit_check_run(dataset, column, &permit, parts, n);
@@ -602,7 +625,16 @@ pgpriv_serve_sum_begin(PG_FUNCTION_ARGS)
 	progress_begin("secure_sum", session_role_name(), dataset, admission->keys);
 	progress_phase("owner: checking the participants", 0);
 	identity_active_keypair(my_key, my_secret);
-	self = participants_check(parts, n, my_key, dataset);
+	PG_TRY();
+	{
+		self = participants_check(parts, n, my_key, dataset, &permit);
+	}
+	PG_CATCH();
+	{
+		sodium_memzero(my_secret, sizeof(my_secret));
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	sr = served_run_open("secure_sum", run, dataset, sizeof(SumRun), sum_run_wipe);
 	cxt = sr->base.cxt;
@@ -669,6 +701,7 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 	uint32		i;
 
+	catalog_restrict_definer();
 	admission = admission_require(run, sr->base.dataset, "secure_sum");
 	wire_reader_init(&r, msg, WIRE_SUM_KEYS, (uint32) pgpriv_batch_size, SUM_MAX_KEY_BYTES, "the asker");
 	count = r.remaining;
@@ -1218,6 +1251,8 @@ pgpriv_secure_sum(PG_FUNCTION_ARGS)
 	as->column = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	InitMaterializedSRF(fcinfo, 0);
 	asker_prepare(as, peers_arr, keys_query);
+	if (as->keys.n == 0)
+		return (Datum) 0;		/* nothing to ask anyone */
 
 	progress_begin("secure_sum", as->peer_list, as->dataset, (int64) as->keys.n);
 	PG_TRY();
