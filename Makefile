@@ -61,6 +61,12 @@ SHLIB_LINK = -lsodium -lcrypto -pthread
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Header dependencies (PGXS tracks none unless the server was configured
+# with --enable-depend): a changed struct in a header rebuilds its users.
+override CFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN += $(OBJS:.o=.d)
+
 # Standalone benchmark of the pure crypto layer (no server needed).
 BENCH_OBJS = src/crypto/oprf.o src/crypto/parallel.o
 test/bench/bench_oprf: test/bench/bench_oprf.c $(BENCH_OBJS)

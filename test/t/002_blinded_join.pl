@@ -28,6 +28,7 @@ for my $node ($gov, $bank_a, $bank_b) {
 	pgpriv_setup($node);
 }
 my $gov_port = $gov->port;
+my $gov_pins = pinned_keys($gov);
 
 $gov->safe_psql('postgres', q{
 	CREATE ROLE bank_a_role LOGIN PASSWORD 'pw_a';
@@ -35,12 +36,12 @@ $gov->safe_psql('postgres', q{
 });
 $bank_a->safe_psql('postgres', qq{
 	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-	  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres');
+	  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres', $gov_pins);
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_a_role', password 'pw_a');
 });
 $bank_b->safe_psql('postgres', qq{
 	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-	  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres');
+	  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres', $gov_pins);
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_b_role', password 'pw_b');
 });
 
@@ -755,8 +756,8 @@ is_list([ lines($bank_a->safe_psql('postgres', $psi_sql->('gov', 'slow_ds', $sma
 	model_join(\@small_keys, \@gov_rows)->{psi}, 'after cancel and lost peers, psi on the same dataset works');
 
 # ---------------------------------------------------------------------------
-# 7. A lying peer: database "liar" without pgpriv, with look-alike serving
-#    functions that return crafted messages.
+# 7. A lying peer: database "liar" with pgpriv's identity (it authenticates)
+#    but look-alike serving functions that return crafted messages.
 # ---------------------------------------------------------------------------
 # Values the liar needs, computed with the real primitives: the liar
 # "evaluates" with the key 1 (it echoes blinded elements), so its table tags
@@ -766,7 +767,7 @@ my ($tag_a) = $gov->safe_psql('postgres',
 	qq{SELECT encode(substr(pgpriv.oprf('\\x$one'::bytea, convert_to('LIAR-A', 'UTF8')), 1, 16), 'hex')});
 my @owner_pts = sort split /\n/, $gov->safe_psql('postgres',
 	q{SELECT encode(pgpriv.hash_to_group(convert_to(k, 'UTF8')), 'hex') FROM unnest('{LIAR-A,LIAR-Z}'::text[]) k});
-$gov->safe_psql('postgres', 'CREATE DATABASE liar');
+my $liar_keys_opt = liar_database($gov, 'liar');
 $gov->safe_psql('liar', qq{
 	CREATE TABLE public.liar_mode (mode text);
 	INSERT INTO public.liar_mode VALUES ('ok');
@@ -776,8 +777,10 @@ $gov->safe_psql('liar', qq{
 	CREATE FUNCTION public.hdr(ver int, typ int, cnt bigint, size bigint) RETURNS bytea LANGUAGE sql IMMUTABLE
 	  AS \$\$ SELECT decode(lpad(to_hex(ver), 2, '0') || lpad(to_hex(typ), 2, '0'), 'hex') || public.u32(cnt) || public.u32(size) \$\$;
 	CREATE FUNCTION public.mode() RETURNS text LANGUAGE sql STABLE AS \$\$ SELECT mode FROM public.liar_mode \$\$;
-	CREATE SCHEMA pgpriv;
 	GRANT USAGE ON SCHEMA pgpriv TO PUBLIC;
+
+	CREATE FUNCTION pgpriv.serve_columns(dataset text, capability text) RETURNS text[]
+	  LANGUAGE sql AS \$\$ SELECT CASE WHEN capability = 'psi_fetch' THEN '{grade}'::text[] ELSE '{}'::text[] END \$\$;
 
 	CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint)
 	  LANGUAGE plpgsql AS \$\$ BEGIN NULL; END \$\$;
@@ -890,7 +893,7 @@ $gov->safe_psql('liar', qq{
 });
 $bank_a->safe_psql('postgres', qq{
 	CREATE SERVER liar FOREIGN DATA WRAPPER pgpriv
-	  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar');
+	  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar', $liar_keys_opt);
 	CREATE USER MAPPING FOR CURRENT_USER SERVER liar OPTIONS (user 'bank_a_role', password 'pw_a');
 });
 

@@ -8,6 +8,13 @@
 #                                of $port; asserts "$what listens on port N"
 #                                and returns (handle, relay port)
 #   read_capture($capfile)       everything the relay recorded so far
+#   pinned_keys($node, $db)      "public_key '…', signing_key '…'" of the
+#                                party in $db (default postgres), for the
+#                                OPTIONS of a server that declares it
+#   liar_database($node, $db)    a database with pgpriv's identity (so it
+#                                authenticates) but none of its serving
+#                                functions, for a test's look-alikes that
+#                                play a lying peer; returns pinned_keys
 #
 # The tests run from the top of the tree (test/harness.pl), so they load this
 # with `use lib 'test/tools'`.
@@ -23,7 +30,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(pgpriv_setup start_relay read_capture);
+our @EXPORT = qw(pgpriv_setup start_relay read_capture pinned_keys liar_database);
 
 sub pgpriv_setup
 {
@@ -64,6 +71,42 @@ sub read_capture
 	my $c = <$fh>;
 	close $fh;
 	return $c // '';
+}
+
+sub pinned_keys
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db // 'postgres',
+		q{SELECT pg_catalog.format('public_key %L, signing_key %L', pg_catalog.encode(public_key, 'hex'),
+		                           pg_catalog.encode(signing_key, 'hex'))
+		    FROM pgpriv.identity_card()});
+}
+
+sub liar_database
+{
+	my ($node, $db) = @_;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, q{
+		CREATE EXTENSION pgpriv;
+		DO $$
+		DECLARE
+		  f pg_catalog.regprocedure;
+		  kind text;
+		BEGIN
+		  FOR f, kind IN
+		    SELECT p.oid::pg_catalog.regprocedure,
+		           CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END
+		      FROM pg_catalog.pg_proc AS p
+		     WHERE p.pronamespace = 'pgpriv'::pg_catalog.regnamespace
+		       AND p.proname LIKE 'serve\_%' AND p.proname <> 'serve_hello'
+		  LOOP
+		    EXECUTE pg_catalog.format('ALTER EXTENSION pgpriv DROP %s %s', kind, f);
+		    EXECUTE pg_catalog.format('DROP %s %s', kind, f);
+		  END LOOP;
+		END
+		$$;
+	});
+	return pinned_keys($node, $db);
 }
 
 1;
