@@ -232,6 +232,8 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	size_t		i;
 
 	keys_collect(keys_query, &keys);
+	if (keys.n == 0)
+		PG_RETURN_INT64(0);		/* nothing to ask: the peer is not called */
 	run = peer_new_run_id();
 	peer_call_open(&call, server);
 	sender = psprintf("peer \"%s\"", server);

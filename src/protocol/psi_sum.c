@@ -595,6 +595,17 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	keys_collect(keys_query, &keys);
+	if (keys.n == 0)
+	{
+		/* nothing to ask: the peer is not called */
+		Datum		values[2] = {Int64GetDatum(0), (Datum) 0};
+		bool		nulls[2] = {false, false};
+
+		values[1] = DirectFunctionCall3(numeric_in, CStringGetDatum("0.0000"),
+										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		return (Datum) 0;
+	}
 	run = peer_new_run_id();
 	peer_call_open(&call, server);
 	sender = psprintf("peer \"%s\"", server);
