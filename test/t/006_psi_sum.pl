@@ -24,9 +24,10 @@ for my $n ($gov, $bank) {
 	pgpriv_setup($n);
 }
 my $gov_port = $gov->port;
+my $gov_pins = pinned_keys($gov);
 $gov->safe_psql('postgres', q{CREATE ROLE bank_role LOGIN PASSWORD 'pw'});
 $bank->safe_psql('postgres', qq{
-	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres');
+	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres', $gov_pins);
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw');
 });
 
@@ -172,7 +173,7 @@ is($bank->safe_psql('postgres', q{SELECT pg_typeof(matched)::text || ',' || pg_t
 	  FROM pgpriv.psi_sum('gov', 'loans', 'amount', 'SELECT 1')}), 'bigint,numeric', 'result types');
 is($gov->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE outcome = 'admitted') || ',' ||
 	  count(*) FILTER (WHERE outcome = 'ok') FROM pgpriv.audit_log
-	 WHERE side = 'owner' AND capability = 'psi_sum' AND dataset = 'loans'}), '6,6',
+	 WHERE side = 'owner' AND capability = 'psi_sum' AND dataset = 'loans'}), '5,5',
 	'the owner audits each run\'s admission and completion');
 my ($n_matched) = split /\|/, $want;
 is($gov->safe_psql('postgres', q{SELECT keys_out FROM pgpriv.audit_log
@@ -280,9 +281,10 @@ sub by_hand
 }
 
 # ---------------------------------------------------------------------------
-# 4. A lying owner: database "liar" with look-alike serving functions
+# 4. A lying owner: database "liar" with pgpriv's identity (it authenticates)
+#    and look-alike serving functions
 # ---------------------------------------------------------------------------
-$gov->safe_psql('postgres', 'CREATE DATABASE liar');
+my $liar_pins = liar_database($gov, 'liar');
 $gov->safe_psql('liar', qq{
 	CREATE TABLE public.liar_mode (mode text);
 	INSERT INTO public.liar_mode VALUES ('ok');
@@ -292,7 +294,6 @@ $gov->safe_psql('liar', qq{
 	CREATE FUNCTION public.hdr(typ int, cnt bigint, size bigint) RETURNS bytea LANGUAGE sql IMMUTABLE
 	  AS \$\$ SELECT '\\x01'::bytea || decode(lpad(to_hex(typ), 2, '0'), 'hex') || public.u32(cnt) || public.u32(size) \$\$;
 	CREATE FUNCTION public.mode() RETURNS text LANGUAGE sql STABLE AS \$\$ SELECT mode FROM public.liar_mode \$\$;
-	CREATE SCHEMA pgpriv;
 	GRANT USAGE ON SCHEMA pgpriv TO PUBLIC;
 	CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint)
 	  LANGUAGE plpgsql AS \$\$ BEGIN NULL; END \$\$;
@@ -348,7 +349,7 @@ $gov->safe_psql('liar', qq{
 	  END \$\$;
 });
 $bank->safe_psql('postgres', qq{
-	CREATE SERVER liar FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar');
+	CREATE SERVER liar FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar', $liar_pins);
 	CREATE USER MAPPING FOR CURRENT_USER SERVER liar OPTIONS (user 'bank_role', password 'pw');
 });
 for my $c ([ 'share_invalid', 'an owner key share that is not a point' ],
