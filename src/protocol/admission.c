@@ -137,11 +137,23 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 				 errmsg("malformed message from the asker"),
 				 errdetail("Run id or dataset name too long.")));
 
-	memset(&admitted, 0, sizeof(admitted));
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
 	catalog_enter_owner(&owner);
+
+	/*
+	 * The previous run of this session that never completed (the asker
+	 * failed, gave up or sent something refused after its admission) goes
+	 * on record now: its transaction could not write it.  Its keys stay
+	 * charged.
+	 */
+	if (admitted.run[0] != '\0' && !admitted.completed && admitted.keys > 0)
+		audit_append("owner", peer, admitted.capability, admitted.dataset, admitted.served, -1,
+					 admitted.bytes_in, admitted.bytes_out, "failed: run not completed",
+					 psprintf("run %s, %lld of %lld admitted keys served", admitted.run,
+							  (long long) admitted.served, (long long) admitted.keys));
+	memset(&admitted, 0, sizeof(admitted));
 	found = permit_lookup(dataset, capability, &ds, &permit);
 	if (found && !too_many && !no_keys &&
 		(strcmp(capability, "mpc") == 0 || (terms != NULL && strcmp(capability, "secure_sum") == 0)))

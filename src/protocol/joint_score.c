@@ -522,7 +522,7 @@ begin_with_peer(PeerCall *call, const char *server, const char *dataset, const c
 	{
 		const char *params[4] = {dataset, "mpc", run, nbuf};
 
-		PQclear(peer_call_msg(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8, $5)", 4, params,
+		PQclear(peer_call_msg(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8, $5)", 4, params,
 							  wire_builder_finish(&tb)));
 	}
 

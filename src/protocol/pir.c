@@ -390,7 +390,7 @@ pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *
 		size_t		want = Min((size_t) PIR_HINT_CHUNK_BYTES, hint_bytes - off);
 
 		snprintf(chunkbuf, sizeof(chunkbuf), "%d", c);
-		chunk = peer_call_bytea(call, "SELECT pgpriv.serve_pir_hint($1, $2, $3::int8, $4::int4)", 4, params, NULL);
+		chunk = peer_call_bytea(call, "SELECT pgpriv.serve_pir_hint($1, $2, $3::pg_catalog.int8, $4::pg_catalog.int4)", 4, params, NULL);
 		if (VARSIZE_ANY_EXHDR(chunk) != want)
 			malformed(call->peer, psprintf("Hint chunk %d has %zu bytes, %zu were expected.",
 										   c, (size_t) VARSIZE_ANY_EXHDR(chunk), want));
@@ -417,7 +417,7 @@ pir_admit(PeerCall *call, const char *dataset, const char *run, size_t nkeys)
 	char	   *n = psprintf("%zu", nkeys);
 	const char *params[4] = {dataset, "pir", run, n};
 
-	PQclear(peer_call_text(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, params));
+	PQclear(peer_call_text(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
 }
 
 /* The owner evaluates the blinded keys (max_keys counts these); F per key into outputs. */
@@ -517,7 +517,7 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 					(errcode(st == LWE_PIR_NO_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not make PIR queries"),
 					 errdetail("%s", lwe_pir_status_reason(st))));
-		reply = peer_call_bytea(call, "SELECT pgpriv.serve_pir_answer($1, $2, $3::int8, $4)", 3, params, msg);
+		reply = peer_call_bytea(call, "SELECT pgpriv.serve_pir_answer($1, $2, $3::pg_catalog.int8, $4)", 3, params, msg);
 		pfree(msg);
 		if (VARSIZE_ANY_EXHDR(reply) != m * abytes)
 			malformed(call->peer, psprintf("The PIR answer has %zu bytes, %zu were expected.",

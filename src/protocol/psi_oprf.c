@@ -335,7 +335,7 @@ obtain_table(PeerCall *call, const char *dataset, const char *capability, const 
 		bytea	   *chunk;
 
 		snprintf(chunkbuf, sizeof(chunkbuf), "%d", c);
-		chunk = peer_call_bytea(call, "SELECT pgpriv.serve_psi_chunk($1, $2, $3, $4, $5::int4)", 5, params, NULL);
+		chunk = peer_call_bytea(call, "SELECT pgpriv.serve_psi_chunk($1, $2, $3, $4, $5::pg_catalog.int4)", 5, params, NULL);
 		total += VARSIZE_ANY_EXHDR(chunk);
 		if (total > limit)
 			ereport(ERROR,
@@ -406,7 +406,7 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 	{
 		const char *params[4] = {dataset, capability, jr->run, nkeys};
 
-		PQclear(peer_call_text(&jr->call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, params));
+		PQclear(peer_call_text(&jr->call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
 	}
 	{
 		const char *params[3] = {dataset, capability, jr->run};

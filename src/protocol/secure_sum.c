@@ -1091,7 +1091,7 @@ asker_begin(AskerSum *as)
 		{
 			const char *params[4] = {as->dataset, "secure_sum", as->run, nbuf};
 
-			peer_call_send_bytea(&as->calls[p], "CALL pgpriv.serve_admit($1, $2, $3, $4::int8, $5)",
+			peer_call_send_bytea(&as->calls[p], "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8, $5)",
 								 4, params, terms);
 		}
 	}
@@ -1103,7 +1103,7 @@ asker_begin(AskerSum *as)
 	{
 		const char *params[4] = {as->dataset, as->run, as->column, begin_msg};
 
-		peer_call_send_text(&as->calls[p], "SELECT pgpriv.serve_sum_begin($1, $2, $3, $4::bytea)",
+		peer_call_send_text(&as->calls[p], "SELECT pgpriv.serve_sum_begin($1, $2, $3, $4::pg_catalog.bytea)",
 							4, params);
 	}
 	if (as->contributes)

@@ -61,6 +61,7 @@ sub vpsql
 {
 	my ($node, $sql, %opt) = @_;
 	return $node->psql($opt{db} // 'postgres', $sql,
+		on_error_stop => $opt{on_error_stop} // 1,
 		extra_params => [ '-v', 'VERBOSITY=verbose', (defined $opt{user} ? ('-U', $opt{user}) : ()) ]);
 }
 
@@ -124,7 +125,7 @@ my $trap = q{
 		CALL pgpriv.serve_admit('tax', 'secure_sum', 'r3', 1);
 		CALL pgpriv.serve_admit('tax', 'pir', 'r4', 1);
 		SELECT epoch FROM pgpriv.serve_pir_setup('tax', 'r4');
-	}, user => 'bank_role');
+	}, user => 'bank_role', on_error_stop => 0);
 	unlike($err, qr/EVIL RAN/, 'no serving routine runs the peer\'s pg_temp domains') or diag($err);
 	is(is_superuser($gov, 'bank_role'), 'f', 'the peer is still not a superuser');
 	like($out, qr/^\d+$/m, 'the serving routines still work in a trapped session');
@@ -278,6 +279,14 @@ fails_with($gov, qq{CALL pgpriv.serve_admit('tax', 'psi', 'over', 1);
 	SELECT pgpriv.serve_oprf('tax', 'psi', 'over', $two_elements)}, '08P01',
 	qr/More keys than the 1 admitted/, 'more elements than admitted are refused before any is evaluated',
 	user => 'bank_role');
+
+# A run that fails after admission is on record as failed once the session
+# admits its next run.
+vpsql($gov, qq{CALL pgpriv.serve_admit('tax', 'psi', 'abandoned', 1);
+	SELECT pgpriv.serve_oprf('tax', 'psi', 'abandoned', $two_elements);
+	CALL pgpriv.serve_admit('tax', 'psi', 'next', 1);}, user => 'bank_role', on_error_stop => 0);
+is($gov->safe_psql('postgres', q{SELECT outcome FROM pgpriv.audit_log WHERE detail LIKE 'run abandoned,%'}),
+	'failed: run not completed', 'the abandoned run is audited as failed');
 
 # ---------------------------------------------------------------------------
 # 7. Audit: a removed tail shows.
