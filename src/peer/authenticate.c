@@ -9,10 +9,12 @@
  *
  *   "pgpriv hello v1" || c || E || X25519 public key || Ed25519 public key
  *
- * The asker checks what its server pins: public_key (the proof, which only
- * the holder of that key's secret can compute) and signing_key (the
- * signature).  A peer that pins neither cannot be authenticated and is not
- * used.  The challenge is fresh per connection, so an answer cannot be
+ * Any role may ask, so the answer is a signature on a message of the
+ * asker's choosing; the label keeps it from being anything else this party
+ * signs (PIR hints begin with "pgpriv-pir-hint-v1").  The asker checks what
+ * its server pins: public_key (the proof, which only the holder of that
+ * key's secret can compute) and signing_key (the signature).  A server that
+ * pins neither cannot be authenticated and is not used.  The challenge is fresh per connection, so an answer cannot be
  * replayed; an active relay between the two is stopped by TLS with
  * sslmode=verify-full (docs/security.md), not by this check.
  */
