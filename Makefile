@@ -130,3 +130,42 @@ EXTRA_CLEAN += test/crypto/test_elgamal
 .PHONY: bench-psi-sum
 bench-psi-sum: test/bench/unit_costs
 	bash test/bench/psi_sum.sh
+
+# libFuzzer harnesses for every decoder of peer input (test/fuzz,
+# docs/fuzzing.md).  Built with clang into test/fuzz/build, apart from the
+# extension's own objects; `make fuzz` runs each for FUZZ_SECONDS, one at a
+# time, `make fuzz-smoke` for FUZZ_SMOKE_SECONDS (the suite's fuzz stage).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_BUILD = test/fuzz/build
+FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-ignored-attributes \
+	-pthread -DUSE_ASSERT_CHECKING \
+	-I$(srcdir)/src -I$(srcdir)/test/fuzz -I$(shell $(PG_CONFIG) --includedir-server)
+FUZZ_LIBS = -lsodium -lcrypto -lm -pthread
+FUZZ_HARNESSES = fuzz_wire
+
+FUZZ_SHIM = $(FUZZ_BUILD)/test/fuzz/pg_shim.o $(FUZZ_BUILD)/test/fuzz/fuzz_rng.o
+
+# -fsanitize=fuzzer only for the harness's own file (it brings main());
+# everything else gets the coverage and sanitizer instrumentation.
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_wire: $(FUZZ_BUILD)/test/fuzz/fuzz_wire.o $(FUZZ_SHIM) \
+		$(FUZZ_BUILD)/src/wire/message.o
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
+.PHONY: fuzz-build fuzz fuzz-smoke
+fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES))
+
+fuzz: fuzz-build
+	bash test/fuzz/run.sh $(FUZZ_SECONDS) $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES))
+
+fuzz-smoke: fuzz-build
+	bash test/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES))
+
+EXTRA_CLEAN += $(FUZZ_BUILD)
