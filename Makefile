@@ -145,9 +145,9 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
 	-pthread -DUSE_ASSERT_CHECKING \
 	-I$(srcdir)/src -I$(srcdir)/test/fuzz -I$(shell $(PG_CONFIG) --includedir-server)
 FUZZ_LIBS = -lsodium -lcrypto -lm -pthread
-FUZZ_HARNESSES = fuzz_wire
+FUZZ_HARNESSES = fuzz_wire fuzz_points
 
-FUZZ_SHIM = $(FUZZ_BUILD)/test/fuzz/pg_shim.o $(FUZZ_BUILD)/test/fuzz/fuzz_rng.o
+FUZZ_SHIM = test/fuzz/pg_shim.o test/fuzz/fuzz_rng.o
 
 # -fsanitize=fuzzer only for the harness's own file (it brings main());
 # everything else gets the coverage and sanitizer instrumentation.
@@ -155,8 +155,14 @@ $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz_wire: $(FUZZ_BUILD)/test/fuzz/fuzz_wire.o $(FUZZ_SHIM) \
-		$(FUZZ_BUILD)/src/wire/message.o
+# What each harness links besides its own file (src/ objects built for fuzzing).
+FUZZ_OBJS_fuzz_wire = $(FUZZ_SHIM) src/wire/message.o
+FUZZ_OBJS_fuzz_points = test/fuzz/fuzz_rng.o src/crypto/oprf.o src/crypto/oprf_batch.o \
+	src/crypto/elgamal.o src/crypto/parallel.o
+
+.SECONDEXPANSION:
+$(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES)): $(FUZZ_BUILD)/test/fuzz/$$(@F).o \
+		$$(addprefix $(FUZZ_BUILD)/,$$(FUZZ_OBJS_$$(@F)))
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
 
 .PHONY: fuzz-build fuzz fuzz-smoke
