@@ -145,7 +145,7 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
 	-pthread -DUSE_ASSERT_CHECKING \
 	-I$(srcdir)/src -I$(srcdir)/test/fuzz -I$(shell $(PG_CONFIG) --includedir-server)
 FUZZ_LIBS = -lsodium -lcrypto -lm -pthread
-FUZZ_HARNESSES = fuzz_wire fuzz_points fuzz_pir fuzz_mpc
+FUZZ_HARNESSES = fuzz_wire fuzz_points fuzz_pir fuzz_mpc fuzz_mpc_flight
 
 FUZZ_SHIM = test/fuzz/pg_shim.o test/fuzz/fuzz_rng.o
 
@@ -160,6 +160,8 @@ FUZZ_OBJS_fuzz_wire = $(FUZZ_SHIM) src/wire/message.o
 FUZZ_OBJS_fuzz_points = test/fuzz/fuzz_rng.o src/crypto/oprf.o src/crypto/oprf_batch.o \
 	src/crypto/elgamal.o src/crypto/parallel.o
 FUZZ_OBJS_fuzz_mpc = test/fuzz/fuzz_rng.o src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
+FUZZ_OBJS_fuzz_mpc_flight = $(FUZZ_SHIM) src/wire/message.o src/protocol/mpc_flight.o \
+	src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
 FUZZ_OBJS_fuzz_pir = test/fuzz/fuzz_rng.o src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o \
 	src/crypto/parallel.o
 

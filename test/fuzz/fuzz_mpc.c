@@ -26,6 +26,10 @@
  * whose base OTs are done, which costs tens of milliseconds to make; they
  * are reached through whole runs in fuzz_mpc_flight instead.  Counts are
  * kept small (the sizes, not the volume, decide what is read).
+ *
+ * Seeds (PGPRIV_FUZZ_GENERATE): the messages an honest peer sends each
+ * step (base-OT A and B, IKNP u for every kind, chosen and correlated OT
+ * replies, shares and openings, comparison rounds, triple setup).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,6 +44,7 @@
 
 #include "fuzz_input.h"
 #include "fuzz_rng.h"
+#include "fuzz_seed.h"
 
 #define Max(a, b)	((a) > (b) ? (a) : (b))
 
@@ -95,12 +100,155 @@ rest_copy(FuzzInput *in, size_t *len)
 	return c;
 }
 
+static void
+seed(const char *dir, const char *name, const uint8_t *head, size_t head_len,
+	 const uint8_t *msg, size_t len)
+{
+	fuzz_seed_write(dir, name, head, head_len, msg, len);
+}
+
+static void
+generate(const char *dir)
+{
+	size_t		cap = 1 << 20;
+	uint8_t    *msg = xmalloc(cap);
+	uint8_t    *msg2 = xmalloc(cap);
+	size_t		len,
+				len2;
+	ot_base_sender bs;
+	ot_block	k0[OT_KAPPA],
+				k1[OT_KAPPA];
+	uint8_t		choices[64] = {0x5a, 0xc3, 0x01};
+	ot_ext_receiver *r;
+	ot_ext_sender *s;
+	ot_block   *keys = xmalloc(MAX_OTS * sizeof(ot_block));
+	uint64_t	values[MAX_VALUES] = {1, 2, 3};
+	uint64_t	mine[MAX_VALUES];
+
+	/* Base OT: A for 3 OTs, and the receiver's B for it. */
+	memset(&bs, 0, sizeof(bs));
+	if (ot_base_sender_start(&bs, 3, msg, cap, &len) != MPC_OK ||
+		ot_base_receiver_respond(3, choices, msg, len, msg2, cap, &len2, k0) != MPC_OK)
+		abort();
+	seed(dir, "base-a", (const uint8_t[]) {OP_BASE_A, 3, 0x5a}, 3, msg, len);
+	seed(dir, "base-b", (const uint8_t[]) {OP_BASE_B, 2}, 2, msg2, len2);
+	seed(dir, "header", (const uint8_t[]) {OP_HEADER, MPC_MSG_BASE_A}, 2, msg, len);
+
+	/* IKNP: u for 100 random OTs, then the sender's chosen and correlated replies. */
+	randombytes_buf(k0, sizeof(k0));
+	randombytes_buf(k1, sizeof(k1));
+	r = ot_ext_receiver_new(k0, k1);
+	s = ot_ext_sender_new(ext_s, ext_keys);
+	if (r == NULL || s == NULL ||
+		ot_rot_receiver(r, 100, choices, msg, cap, &len, keys) != MPC_OK)
+		abort();
+	for (uint8_t kind = 0; kind < 4; kind++)
+	{
+		char		name[32];
+
+		snprintf(name, sizeof(name), "ext-%u", kind);
+		seed(dir, name, (const uint8_t[]) {OP_EXT, kind, 100, 0, 0, 0}, 6, msg, len);
+	}
+	{
+		ot_block   *x0 = xmalloc(100 * sizeof(ot_block));
+		uint64_t   *delta = xcalloc(100 * 8);
+		uint64_t   *x = xmalloc(100 * 8);
+
+		randombytes_buf(x0, 100 * sizeof(ot_block));
+		if (ot_chosen_sender(s, msg, len, 100, x0, x0, msg2, cap, &len2) != MPC_OK)
+			abort();
+		seed(dir, "finish-chosen", (const uint8_t[]) {OP_FINISH, 0, 100, 0, 0, 0}, 6, msg2, len2);
+		if (ot_rot_receiver(r, 100, choices, msg, cap, &len, keys) != MPC_OK ||
+			ot_cot_sender(s, msg, len, 100, delta, x, msg2, cap, &len2) != MPC_OK)
+			abort();
+		seed(dir, "finish-cot", (const uint8_t[]) {OP_FINISH, 1, 100, 0, 0, 0}, 6, msg2, len2);
+		free(x0);
+		free(delta);
+		free(x);
+	}
+	ot_ext_receiver_free(r);
+	ot_ext_sender_free(s);
+
+	/* Shares, openings, multiplications of 3 values. */
+	if (mpc_share_input(values, 3, mine, msg, cap, &len) != MPC_OK)
+		abort();
+	for (uint8_t kind = 0; kind < 5; kind++)
+	{
+		char		name[32];
+		uint8_t		k = kind == 4 ? 1 : 0;
+
+		if (kind == 2 && mpc_open_bits_send(values, 3, msg, cap, &len) != MPC_OK)
+			abort();
+		if (kind >= 3 && mpc_mul_start(values, values, 3, values, values, msg, cap, &len) != MPC_OK)
+			abort();
+		snprintf(name, sizeof(name), "values-%u", kind);
+		seed(dir, name, (const uint8_t[]) {OP_VALUES, kind, 1, 3, 0, 0, 0, k}, 8, msg, len);
+	}
+
+	/* The comparison: the other party's seven rounds for 3 values. */
+	{
+		uint64_t   *t = xcalloc(mpc_sign_and_triples(3) / 64 * 8);
+		mpc_sign   *peer = mpc_sign_new(1, 3, values, t, t, t);
+		uint8_t		head[3] = {OP_SIGN, 0, 2};
+		size_t		off = 0;
+		bool		done = false;
+
+		/* Zero triples do: only the messages' format matters here. */
+		if (peer == NULL || mpc_sign_start(peer, msg + 2, cap - 2, &len) != MPC_OK)
+			abort();
+		while (!done)
+		{
+			msg[off] = (uint8_t) len;
+			msg[off + 1] = (uint8_t) (len >> 8);
+			off += 2 + len;
+			/* Feed it our own message back: any well-formed one moves it on. */
+			if (mpc_sign_next(peer, msg + off - len, len, msg + off + 2, cap - off - 2, &len, &done) != MPC_OK)
+				break;
+		}
+		mpc_sign_free(peer);
+		free(t);
+		seed(dir, "sign", head, 3, msg, off);
+	}
+
+	/* Triple setup: a peer's A, then its B for our A. */
+	{
+		mpc_triple_party *a = mpc_triple_party_new(0);
+		mpc_triple_party *b = mpc_triple_party_new(1);
+		size_t		la,
+					lb;
+		uint8_t    *ma = xmalloc(cap);
+
+		if (mpc_triple_setup_start(a, ma, cap, &la) != MPC_OK ||
+			mpc_triple_setup_start(b, msg2, cap, &lb) != MPC_OK ||
+			mpc_triple_setup_respond(a, msg2, lb, msg + 3 + la, cap - 3 - la, &len) != MPC_OK)
+			abort();
+		msg[0] = OP_SETUP;
+		msg[1] = (uint8_t) la;
+		msg[2] = (uint8_t) (la >> 8);
+		memcpy(msg + 3, ma, la);
+		seed(dir, "setup", msg, 3 + la + len, NULL, 0);
+		mpc_triple_party_free(a);
+		mpc_triple_party_free(b);
+		free(ma);
+	}
+	free(msg);
+	free(msg2);
+	free(keys);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char *dir = fuzz_seed_dir();
+
 	fuzz_rng_install();
 	randombytes_buf(ext_s, sizeof(ext_s));
 	randombytes_buf(ext_keys, sizeof(ext_keys));
+	if (dir != NULL)
+	{
+		generate(dir);
+		exit(0);
+	}
 	return 0;
 }
 

@@ -27,6 +27,9 @@
  * 8 input bytes (its values are arbitrary to the decoder anyway: only the
  * sizes decide what is read).  Layouts are kept small enough for thousands
  * of runs a second.
+ *
+ * Seeds (PGPRIV_FUZZ_GENERATE): real queries for every owner shape, and
+ * real answers to the asker's queries for a few accepted layouts.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,6 +43,7 @@
 
 #include "fuzz_input.h"
 #include "fuzz_rng.h"
+#include "fuzz_seed.h"
 
 #define TAG_BYTES		16		/* protocol/oprf_table.h */
 #define MAX_QUERIES		4
@@ -73,9 +77,60 @@ xmalloc(size_t n)
 	return p;
 }
 
+static void
+generate(const char *dir)
+{
+	static const uint8_t seed[LWE_PIR_SEED_BYTES] = "fuzz_pir seed..";
+	static const uint32_t asked[][4] = {{60, 3, 60, 1}, {128, 40, 64, 2}, {200, 9, 66, 3}};
+	lwe_pir_secret *secret = malloc(sizeof(lwe_pir_secret));
+	char		name[64];
+
+	for (size_t i = 0; i < NSHAPES; i++)
+	{
+		uint8_t		head[2] = {0, (uint8_t) i};
+		uint32_t   *q = xmalloc(lwe_pir_query_bytes(&owner_layout[i]));
+
+		if (lwe_pir_query(&owner_layout[i], seed, (uint32_t) (i % owner_layout[i].cols), q,
+						  secret, 1) != LWE_PIR_OK)
+			abort();
+		snprintf(name, sizeof(name), "owner-shape%zu", i);
+		fuzz_seed_write(dir, name, head, 2, q, lwe_pir_query_bytes(&owner_layout[i]));
+		free(q);
+	}
+	for (size_t i = 0; i < sizeof(asked) / sizeof(asked[0]); i++)
+	{
+		lwe_pir_layout L = {asked[i][0], asked[i][1], asked[i][2], asked[i][3]};
+		uint8_t		head[1 + 16 + LWE_PIR_SEED_BYTES + randombytes_SEEDBYTES + 1];
+		size_t		nq = 2;
+		uint8_t    *db = xmalloc(lwe_pir_db_bytes(&L));
+		uint32_t   *q = xmalloc(nq * lwe_pir_query_bytes(&L));
+		uint32_t   *a = xmalloc(nq * lwe_pir_answer_bytes(&L));
+
+		head[0] = 1;
+		memcpy(head + 1, asked[i], 16);
+		memcpy(head + 17, seed, LWE_PIR_SEED_BYTES);
+		memset(head + 17 + LWE_PIR_SEED_BYTES, (int) i, randombytes_SEEDBYTES);
+		head[sizeof(head) - 1] = 0;		/* one key: two queries */
+		randombytes_buf(db, lwe_pir_db_bytes(&L));
+		for (size_t k = 0; k < nq; k++)
+			if (lwe_pir_query(&L, seed, (uint32_t) (k % L.cols), q + k * L.cols, secret, 1) != LWE_PIR_OK)
+				abort();
+		if (lwe_pir_answer_batch(&L, db, nq, q, a, 1) != LWE_PIR_OK)
+			abort();
+		snprintf(name, sizeof(name), "asker-layout%zu", i);
+		fuzz_seed_write(dir, name, head, sizeof(head), a, nq * lwe_pir_answer_bytes(&L));
+		free(db);
+		free(q);
+		free(a);
+	}
+	free(secret);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char *dir = fuzz_seed_dir();
+
 	fuzz_rng_install();
 	if (lwe_pir_init() != LWE_PIR_OK)
 		abort();
@@ -85,6 +140,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			abort();
 		owner_db[i] = xmalloc(lwe_pir_db_bytes(&owner_layout[i]));
 		randombytes_buf(owner_db[i], lwe_pir_db_bytes(&owner_layout[i]));
+	}
+	if (dir != NULL)
+	{
+		generate(dir);
+		exit(0);
 	}
 	return 0;
 }

@@ -14,6 +14,9 @@
  * callbacks agree with the one-item functions on which item fails first,
  * and that an element the checks accept behaves as one (a ciphertext whose
  * halves pass can be partially decrypted and combined).
+ *
+ * Seeds (PGPRIV_FUZZ_GENERATE): valid elements and ciphertexts for every
+ * operation, a combine whose logarithm is found, a batch with one bad item.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@
 
 #include "fuzz_input.h"
 #include "fuzz_rng.h"
+#include "fuzz_seed.h"
 
 #define MAX_BATCH 8
 
@@ -81,9 +85,59 @@ no_interrupts(void *arg)
 {
 }
 
+static void
+seed(const char *dir, const char *name, uint8_t op, const uint8_t *body, size_t len)
+{
+	fuzz_seed_write(dir, name, &op, 1, body, len);
+}
+
+static void
+generate(const char *dir)
+{
+	uint8_t		el[OPRF_ELEMENT_BYTES];
+	uint8_t		buf[2 + MAX_BATCH * ELGAMAL_CIPHERTEXT_BYTES + MAX_BATCH];
+	uint8_t		ct[ELGAMAL_CIPHERTEXT_BYTES];
+	uint8_t		r[ELGAMAL_SCALAR_BYTES];
+
+	if (oprf_blind((const uint8_t *) "key", 3, asker_blind, el) != OPRF_OK)
+		abort();
+	seed(dir, "oprf-check", OP_OPRF_CHECK, el, sizeof(el));
+	seed(dir, "oprf-evaluate", OP_OPRF_EVALUATE, el, sizeof(el));
+	memcpy(buf, el, 32);
+	memcpy(buf + 32, "key", 3);
+	seed(dir, "oprf-finalize", OP_OPRF_FINALIZE, buf, 35);
+	buf[0] = 3;
+	memcpy(buf + 1, el, 32);
+	memcpy(buf + 33, el, 32);
+	memset(buf + 65, 0xff, 32);
+	seed(dir, "oprf-batch", OP_OPRF_BATCH, buf, 97);
+
+	oprf_random_scalar(r);
+	if (elgamal_encrypt(eg_pk, 1234, r, ct) != ELGAMAL_OK)
+		abort();
+	seed(dir, "eg-check", OP_EG_CHECK, ct, sizeof(ct));
+	seed(dir, "eg-joint", OP_EG_JOINT_KEY, ct, 32);
+	seed(dir, "eg-partial", OP_EG_PARTIAL, ct, sizeof(ct));
+	seed(dir, "eg-rerandomise", OP_EG_RERANDOMISE, ct, sizeof(ct));
+	/* With the key eg_pk alone: one partial decryption, the other share the identity. */
+	memcpy(buf, ct, 64);
+	if (elgamal_partial_decrypt(eg_sk, ct, buf + 64) != ELGAMAL_OK)
+		abort();
+	memset(buf + 96, 0, 32);
+	seed(dir, "eg-combine", OP_EG_COMBINE, buf, 128);
+	buf[0] = 3;
+	buf[1] = 1;
+	for (int i = 0; i < 3; i++)
+		memcpy(buf + 2 + 64 * i, ct, 64);
+	memset(buf + 2 + 192, 1, 3);
+	seed(dir, "eg-sum", OP_EG_SUM, buf, 2 + 192 + 3);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char *dir = fuzz_seed_dir();
+
 	static const uint8_t seed[32] = "pgpriv fuzz_points fixed seed..";
 
 	fuzz_rng_install();
@@ -95,6 +149,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* A small search: the harness is after parsing, not after 2^42 bounds. */
 	if (elgamal_dlog_init(&dlog, 12, (int64_t) 1 << 16, 1) != ELGAMAL_OK)
 		abort();
+	if (dir != NULL)
+	{
+		generate(dir);
+		exit(0);
+	}
 	return 0;
 }
 

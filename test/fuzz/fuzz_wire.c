@@ -20,11 +20,15 @@
  * re-encoding them with the builders gives back exactly the same bytes (the
  * decoder accepts nothing that is not canonical: no slack, no trailing
  * bytes).  A message refused with an ERROR is the expected outcome.
+ *
+ * Seeds (PGPRIV_FUZZ_GENERATE): messages from wire_pack_fixed and the
+ * builder, with the limits their callers use.
  */
 #include "postgres.h"
 
 #include "wire/message.h"
 
+#include "fuzz_seed.h"
 #include "pg_shim.h"
 
 #define CONFIG_BYTES 10
@@ -96,6 +100,56 @@ fuzz_variable(bytea *b, const uint8 *msg, size_t len, WireType type, uint32 max_
 		differ("more items than allowed");
 	check_same(wire_builder_finish(&w), msg, len,
 			   "variable message does not re-encode to itself");
+}
+
+static void
+seed(const char *dir, const char *name, bool variable, WireType type, uint32 limit,
+	 uint32 max_count, bytea *msg)
+{
+	uint8		config[CONFIG_BYTES];
+
+	config[0] = variable ? 1 : 0;
+	config[1] = (uint8) type;
+	wire_put_u32(config + 2, limit);
+	wire_put_u32(config + 6, max_count);
+	fuzz_seed_write(dir, name, config, CONFIG_BYTES, VARDATA_ANY(msg), VARSIZE_ANY_EXHDR(msg));
+}
+
+static void
+generate(const char *dir)
+{
+	uint8		items[3 * 64];
+	WireBuilder b;
+
+	for (size_t i = 0; i < sizeof(items); i++)
+		items[i] = (uint8) (i * 37);
+	seed(dir, "blinded", false, WIRE_BLINDED, 32, 1000, wire_pack_fixed(WIRE_BLINDED, items, 3, 32));
+	seed(dir, "ready", false, WIRE_MPC_READY, 1, PG_UINT32_MAX, wire_pack_fixed(WIRE_MPC_READY, items, 5, 1));
+	seed(dir, "refusal", false, WIRE_PSUM_REFUSAL, 4, 1, wire_pack_fixed(WIRE_PSUM_REFUSAL, items, 1, 4));
+	seed(dir, "empty", false, WIRE_EVALUATED, 32, 10, wire_pack_fixed(WIRE_EVALUATED, items, 0, 32));
+	wire_builder_init(&b, WIRE_MPC_FLIGHT);
+	wire_builder_add(&b, items, 8);
+	wire_builder_add(&b, items, 0);
+	wire_builder_add(&b, items + 8, 100);
+	seed(dir, "flight", true, WIRE_MPC_FLIGHT, PG_UINT32_MAX, 4, wire_builder_finish(&b));
+	wire_builder_init(&b, WIRE_SUM_PARTICIPANTS);
+	wire_builder_add(&b, items, 32);
+	wire_builder_add(&b, items, 40);
+	seed(dir, "participants", true, WIRE_SUM_PARTICIPANTS, 96, 65, wire_builder_finish(&b));
+	shim_reset();
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *dir = fuzz_seed_dir();
+
+	if (dir != NULL)
+	{
+		generate(dir);
+		exit(0);
+	}
+	return 0;
 }
 
 int

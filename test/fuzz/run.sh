@@ -4,10 +4,11 @@
 #
 #   fuzz_wire: 1234567 runs in 60 s, 20576 exec/s, no crash
 #
-# Each harness starts from its checked-in seeds (test/fuzz/corpus/<name>:
-# generated valid messages and any past crash kept as a regression input)
-# plus the inputs earlier runs found (test/fuzz/build/corpus/<name>, not
-# committed).  A crash leaves its input in test/fuzz/build/ and the output
+# Each harness starts from valid messages it writes itself when run with
+# PGPRIV_FUZZ_GENERATE=<dir> (test/fuzz/build/seeds/<name>, made afresh each
+# time so they follow the protocol as it changes), any checked-in inputs
+# (test/fuzz/corpus/<name>: past crashes kept as regression inputs) and the
+# inputs earlier runs found (test/fuzz/build/corpus/<name>, not committed).  A crash leaves its input in test/fuzz/build/ and the output
 # of the run in test/fuzz/build/<name>.log.  Exits non-zero if any
 # harness crashed or did not run.
 set -uo pipefail
@@ -22,8 +23,15 @@ for bin in "$@"; do
 	work=$build/corpus/$name
 	seeds=$here/corpus/$name
 	log=$build/$name.log
+	gen=$build/seeds/$name
 	mkdir -p "$work"
-	dirs=("$work")
+	rm -rf "$gen"
+	if ! PGPRIV_FUZZ_GENERATE=$gen "$bin" >"$log" 2>&1; then
+		failed=1
+		echo "$name: FAILED: could not write its seeds, see $log"
+		continue
+	fi
+	dirs=("$work" "$gen")
 	[ -d "$seeds" ] && dirs+=("$seeds")
 	# -timeout: one input taking 10 s is a finding (a peer can stall us);
 	# -rss_limit_mb: so can one that needs gigabytes.
