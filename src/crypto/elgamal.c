@@ -52,7 +52,12 @@ elgamal_check_element(const uint8_t e[EL])
 {
 	if (is_identity(e))
 		return ELGAMAL_IDENTITY;
-	if (!crypto_core_ristretto255_is_valid_point(e))
+	/*
+	 * libsodium 1.0.18 ignores the top bit, which RFC 9496 Decode refuses:
+	 * without this, 0x00…0x80 passes as a non-identity element that is the
+	 * identity, and every element has a second encoding.
+	 */
+	if ((e[EL - 1] & 0x80) != 0 || !crypto_core_ristretto255_is_valid_point(e))
 		return ELGAMAL_INVALID_ELEMENT;
 	return ELGAMAL_OK;
 }
@@ -546,7 +551,8 @@ elgamal_dlog_solve(elgamal_dlog *d, const uint8_t target[EL], void (*between) (v
 	int64_t		covered = -1;	/* every |v| <= covered has been ruled out */
 	int			bits;
 
-	if (!is_identity(target) && !crypto_core_ristretto255_is_valid_point(target))
+	if (!is_identity(target) &&
+		((target[EL - 1] & 0x80) != 0 || !crypto_core_ristretto255_is_valid_point(target)))
 		return ELGAMAL_INVALID_ELEMENT;
 	for (bits = d->max_bits < DLOG_FIRST_BITS ? d->max_bits : DLOG_FIRST_BITS; bits <= d->max_bits; bits++)
 	{
