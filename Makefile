@@ -170,7 +170,10 @@ $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES)): $(FUZZ_BUILD)/test/fuzz/$$(@F).o 
 		$$(addprefix $(FUZZ_BUILD)/,$$(FUZZ_OBJS_$$(@F)))
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
 
-.PHONY: fuzz-build fuzz fuzz-smoke
+.PHONY: fuzz-build fuzz fuzz-smoke fuzz-list
+fuzz-list:
+	@echo $(FUZZ_HARNESSES)
+
 fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES))
 
 fuzz: fuzz-build
