@@ -459,6 +459,14 @@ pg_printf(const char *fmt,...)
 	return n;
 }
 
+/* src/port's qsort, which the server headers substitute for libc's. */
+#undef qsort
+void
+pg_qsort(void *base, size_t nel, size_t elsize, int (*cmp) (const void *, const void *))
+{
+	qsort(base, nel, elsize, cmp);
+}
+
 /* ----------------------------------------------------------------------
  * Errors
  * ----------------------------------------------------------------------
