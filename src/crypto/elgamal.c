@@ -268,11 +268,17 @@ elgamal_sum_range(void *arg, size_t begin, size_t end, size_t *failed_index)
 			const uint8_t *ct = job->cts + i * job->stride;
 			elgamal_status st;
 
-			/* An added half is decoded (so checked) by the addition itself. */
+			/*
+			 * An added half is decoded (so checked) by the addition itself,
+			 * except for the top bit, which libsodium 1.0.18 ignores (see
+			 * elgamal_check_element).
+			 */
 			if (!job->flags[i] || empty)
 				st = elgamal_check_ciphertext(ct);
 			else if (is_identity(ct) || is_identity(ct + EL))
 				st = ELGAMAL_IDENTITY;
+			else if ((ct[EL - 1] & 0x80) != 0 || (ct[CT - 1] & 0x80) != 0)
+				st = ELGAMAL_INVALID_ELEMENT;
 			else
 				st = elgamal_add(acc, ct, acc);
 			if (st == ELGAMAL_OK && job->flags[i] && empty)
