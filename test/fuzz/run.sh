@@ -26,6 +26,7 @@ for bin in "$@"; do
 	gen=$build/seeds/$name
 	mkdir -p "$work"
 	rm -rf "$gen"
+	mkdir -p "$gen"
 	if ! PGPRIV_FUZZ_GENERATE=$gen "$bin" >"$log" 2>&1; then
 		failed=1
 		echo "$name: FAILED: could not write its seeds, see $log"
