@@ -137,3 +137,70 @@ EXTRA_CLEAN += test/crypto/test_elgamal
 .PHONY: bench-psi-sum
 bench-psi-sum: test/bench/unit_costs
 	bash test/bench/psi_sum.sh
+
+# libFuzzer harnesses for every decoder of peer input (test/fuzz,
+# docs/fuzzing.md).  Built with clang into test/fuzz/build, apart from the
+# extension's own objects; `make fuzz` runs each for FUZZ_SECONDS, one at a
+# time, `make fuzz-smoke` for FUZZ_SMOKE_SECONDS (the suite's fuzz stage).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_BUILD = test/fuzz/build
+FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-ignored-attributes \
+	-pthread -DUSE_ASSERT_CHECKING \
+	-I$(srcdir)/src -I$(srcdir)/test/fuzz -I$(shell $(PG_CONFIG) --includedir-server) \
+	-I$(shell $(PG_CONFIG) --includedir)
+FUZZ_LIBS = -lsodium -lcrypto -lm -pthread
+FUZZ_HARNESSES = fuzz_wire fuzz_points fuzz_pir fuzz_mpc fuzz_mpc_flight fuzz_terms
+
+FUZZ_SHIM = test/fuzz/pg_shim.o test/fuzz/fuzz_rng.o
+
+# -fsanitize=fuzzer only for the harness's own file (it brings main());
+# everything else gets the coverage and sanitizer instrumentation.
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c -o $@ $<
+
+# What each harness links besides its own file (src/ objects built for fuzzing).
+FUZZ_OBJS_fuzz_wire = $(FUZZ_SHIM) src/wire/message.o
+FUZZ_OBJS_fuzz_points = test/fuzz/fuzz_rng.o src/crypto/oprf.o src/crypto/oprf_batch.o \
+	src/crypto/elgamal.o src/crypto/parallel.o
+FUZZ_OBJS_fuzz_mpc = test/fuzz/fuzz_rng.o src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
+FUZZ_OBJS_fuzz_mpc_flight = $(FUZZ_SHIM) src/wire/message.o src/protocol/mpc_flight.o \
+	src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
+FUZZ_TERMS_OBJS = $(FUZZ_SHIM) test/fuzz/terms_secure_sum.o test/fuzz/terms_joint_score.o \
+	src/wire/message.o src/protocol/oprf_table.o src/protocol/ecdh.o src/protocol/batch.o \
+	src/crypto/oprf.o src/crypto/oprf_batch.o src/crypto/parallel.o src/crypto/shares.o
+FUZZ_OBJS_fuzz_terms = $(FUZZ_TERMS_OBJS) test/fuzz/fuzz_terms_stubs.o
+FUZZ_OBJS_fuzz_pir = test/fuzz/fuzz_rng.o src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o \
+	src/crypto/parallel.o
+
+.SECONDEXPANSION:
+$(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES)): $(FUZZ_BUILD)/test/fuzz/$$(@F).o \
+		$$(addprefix $(FUZZ_BUILD)/,$$(FUZZ_OBJS_$$(@F)))
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS)
+
+# The backend symbols fuzz_terms's whole protocol files refer to but never
+# reach, as aborting stubs (test/fuzz/stubs.sh).
+$(FUZZ_BUILD)/test/fuzz/fuzz_terms_stubs.c: test/fuzz/stubs.sh $(FUZZ_BUILD)/test/fuzz/fuzz_terms.o \
+		$(addprefix $(FUZZ_BUILD)/,$(FUZZ_TERMS_OBJS))
+	sh test/fuzz/stubs.sh $@ $(FUZZ_CC) $(FUZZ_SAN) $(filter %.o,$^) $(FUZZ_LIBS)
+
+$(FUZZ_BUILD)/test/fuzz/fuzz_terms_stubs.o: $(FUZZ_BUILD)/test/fuzz/fuzz_terms_stubs.c
+	$(FUZZ_CC) -g -O1 -c -o $@ $<
+
+.PHONY: fuzz-build fuzz fuzz-smoke fuzz-list
+fuzz-list:
+	@echo $(FUZZ_HARNESSES)
+
+fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES))
+
+fuzz: fuzz-build
+	bash test/fuzz/run.sh $(FUZZ_SECONDS) $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES))
+
+fuzz-smoke: fuzz-build
+	bash test/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES))
+
+EXTRA_CLEAN += $(FUZZ_BUILD)

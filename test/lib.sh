@@ -16,7 +16,7 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
 
 DEB_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libsodium-dev libssl-dev openssl
   postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
-  build-essential pkg-config"
+  build-essential pkg-config clang libclang-rt-dev"
 
 say() { printf '\n== %s\n' "$*"; }
 

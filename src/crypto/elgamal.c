@@ -52,7 +52,12 @@ elgamal_check_element(const uint8_t e[EL])
 {
 	if (is_identity(e))
 		return ELGAMAL_IDENTITY;
-	if (!crypto_core_ristretto255_is_valid_point(e))
+	/*
+	 * libsodium 1.0.18 ignores the top bit, which RFC 9496 Decode refuses:
+	 * without this, 0x00…0x80 passes as a non-identity element that is the
+	 * identity, and every element has a second encoding.
+	 */
+	if ((e[EL - 1] & 0x80) != 0 || !crypto_core_ristretto255_is_valid_point(e))
 		return ELGAMAL_INVALID_ELEMENT;
 	return ELGAMAL_OK;
 }
@@ -263,11 +268,17 @@ elgamal_sum_range(void *arg, size_t begin, size_t end, size_t *failed_index)
 			const uint8_t *ct = job->cts + i * job->stride;
 			elgamal_status st;
 
-			/* An added half is decoded (so checked) by the addition itself. */
+			/*
+			 * An added half is decoded (so checked) by the addition itself,
+			 * except for the top bit, which libsodium 1.0.18 ignores (see
+			 * elgamal_check_element).
+			 */
 			if (!job->flags[i] || empty)
 				st = elgamal_check_ciphertext(ct);
 			else if (is_identity(ct) || is_identity(ct + EL))
 				st = ELGAMAL_IDENTITY;
+			else if ((ct[EL - 1] & 0x80) != 0 || (ct[CT - 1] & 0x80) != 0)
+				st = ELGAMAL_INVALID_ELEMENT;
 			else
 				st = elgamal_add(acc, ct, acc);
 			if (st == ELGAMAL_OK && job->flags[i] && empty)
@@ -546,7 +557,8 @@ elgamal_dlog_solve(elgamal_dlog *d, const uint8_t target[EL], void (*between) (v
 	int64_t		covered = -1;	/* every |v| <= covered has been ruled out */
 	int			bits;
 
-	if (!is_identity(target) && !crypto_core_ristretto255_is_valid_point(target))
+	if (!is_identity(target) &&
+		((target[EL - 1] & 0x80) != 0 || !crypto_core_ristretto255_is_valid_point(target)))
 		return ELGAMAL_INVALID_ELEMENT;
 	for (bits = d->max_bits < DLOG_FIRST_BITS ? d->max_bits : DLOG_FIRST_BITS; bits <= d->max_bits; bits++)
 	{

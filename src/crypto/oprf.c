@@ -287,13 +287,17 @@ oprf_check_scalar(const uint8_t scalar[OPRF_SCALAR_BYTES])
 
 /*
  * DeserializeElement, RFC 9497 §4.1: the RFC 9496 §4.3.1 Decode must
- * succeed (libsodium's is_valid_point rejects non-canonical encodings), and
- * the element must not be the identity.
+ * succeed, and the element must not be the identity.  Decode refuses an
+ * encoding with the top bit set, which libsodium 1.0.18 (Debian 12) does
+ * not: it ignores that bit, so 0x00…0x80 would pass as a non-identity
+ * element that decodes to the identity, and every element would have a
+ * second encoding.
  */
 oprf_status
 oprf_check_element(const uint8_t element[OPRF_ELEMENT_BYTES])
 {
-	if (!crypto_core_ristretto255_is_valid_point(element))
+	if ((element[OPRF_ELEMENT_BYTES - 1] & 0x80) != 0 ||
+		!crypto_core_ristretto255_is_valid_point(element))
 		return OPRF_ELEMENT_INVALID;
 	if (sodium_is_zero(element, OPRF_ELEMENT_BYTES))
 		return OPRF_ELEMENT_IDENTITY;
@@ -316,6 +320,9 @@ scalarmult_checked(uint8_t out[OPRF_ELEMENT_BYTES],
 {
 	if (sodium_is_zero(element, OPRF_ELEMENT_BYTES))
 		return OPRF_ELEMENT_IDENTITY;
+	/* Non-canonical: see oprf_check_element (crypto_scalarmult ignores the bit). */
+	if ((element[OPRF_ELEMENT_BYTES - 1] & 0x80) != 0)
+		return OPRF_ELEMENT_INVALID;
 	if (crypto_scalarmult_ristretto255(out, k, element) != 0)
 		return OPRF_ELEMENT_INVALID;
 	return OPRF_OK;

@@ -249,7 +249,8 @@ check_point(const uint8_t p[32])
 {
 	if (sodium_is_zero(p, 32))
 		return MPC_POINT_IDENTITY;
-	if (crypto_core_ristretto255_is_valid_point(p) != 1)
+	/* libsodium 1.0.18 ignores the top bit; RFC 9496 Decode refuses it. */
+	if ((p[31] & 0x80) != 0 || crypto_core_ristretto255_is_valid_point(p) != 1)
 		return MPC_POINT_INVALID;
 	return MPC_OK;
 }
