@@ -683,6 +683,12 @@ CREATE FUNCTION pgpriv.permit(
     IF min_group IS NOT NULL AND min_group <= 0 THEN
       RAISE EXCEPTION 'min_group must be positive, got %', min_group USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF capability = 'psi_sum' AND min_group > 1 THEN
+      RAISE EXCEPTION 'psi_sum cannot enforce min_group against a modified asker'
+        USING ERRCODE = 'feature_not_supported',
+              DETAIL = 'The asker chooses which ciphertexts it adds and how many matches it claims, so a run can reveal one key''s total.',
+              HINT = 'Use psi_count for how many keys match, or secure_sum, which enforces min_group, for totals; grant psi_sum without min_group only where revealing the column for the keys asked is acceptable.';
+    END IF;
 
     INSERT INTO pgpriv.permit AS p (dataset, peer_role, capability, columns, max_keys,
                                     min_parties, min_group, granted_by)

@@ -22,6 +22,7 @@
 #include "catalog/pgpriv_catalog.h"
 #include "protocol/admission.h"
 #include "protocol/joint_score.h"
+#include "protocol/psi_sum.h"
 #include "protocol/secure_sum.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
@@ -57,6 +58,8 @@ terms_refusal(const char *dataset, const char *capability, const Permit *permit,
 	{
 		if (strcmp(capability, "mpc") == 0)
 			joint_score_admission_check(dataset, permit, terms);
+		else if (strcmp(capability, "psi_sum") == 0)
+			psi_sum_admission_check(dataset, permit);
 		else
 			secure_sum_admission_check(dataset, permit, terms);
 		ReleaseCurrentSubTransaction();
@@ -124,7 +127,8 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	catalog_enter_owner(&owner);
 	found = permit_lookup(dataset, capability, &ds, &permit);
 	if (found && !too_many &&
-		(strcmp(capability, "mpc") == 0 || (terms != NULL && strcmp(capability, "secure_sum") == 0)))
+		(strcmp(capability, "mpc") == 0 || strcmp(capability, "psi_sum") == 0 ||
+		 (terms != NULL && strcmp(capability, "secure_sum") == 0)))
 		terms_error = terms_refusal(dataset, capability, &permit, terms);
 	if (found && !too_many && terms_error == NULL)
 		fits = budget_try_charge(dataset, capability, nkeys, &permit, &used_before);

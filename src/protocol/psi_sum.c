@@ -46,6 +46,7 @@
 #include "protocol/ecdh.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
+#include "protocol/psi_sum.h"
 #include "protocol/served_run.h"
 #include "wire/message.h"
 
@@ -86,7 +87,6 @@ typedef struct PsumRun
 	ServedRun	base;			/* run id, dataset, memory, bytes each way */
 	EcdhAsked	asked;			/* the asker's keys, and the run's ECDH mask b */
 	uint8		sk[EL];			/* this run's ElGamal share */
-	int32		min_group;		/* from the permit; -1 none */
 	int64		owner_n;
 	uint8	   *entries;		/* b·H(y) ‖ Enc(total of y), sorted */
 } PsumRun;
@@ -248,6 +248,18 @@ permit_check_column(const char *dataset, const char *column, const Permit *permi
 					 dataset, session_role_name())));
 }
 
+void
+psi_sum_admission_check(const char *dataset, const Permit *permit)
+{
+	if (permit->min_group > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("psi_sum cannot enforce min_group against a modified asker"),
+				 errdetail("The psi_sum permit of dataset \"%s\" has min_group %d; the asker chooses which ciphertexts it adds and how many matches it claims, so a run can reveal one key's total.",
+						   dataset, permit->min_group),
+				 errhint("Grant psi_sum without min_group, or use psi_count for how many keys match, or secure_sum, which enforces min_group, for totals.")));
+}
+
 /*
  * pgpriv.serve_psi_sum_begin(dataset, run, value_column, asker_share)
  *   → (batch_limit, owner_keys, owner_share)
@@ -274,6 +286,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	elgamal_status st;
 
 	permit_require(dataset, "psi_sum", &ds, &permit);
+	psi_sum_admission_check(dataset, &permit);
 	permit_check_column(dataset, column, &permit);
 	if (VARSIZE_ANY_EXHDR(share_msg) != EL)
 		malformed_from("the asker", psprintf("A key share of %zu bytes, expected %d.",
@@ -281,7 +294,6 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 
 	psum_run = served_run_open("psi_sum", run, dataset, sizeof(PsumRun), NULL);
 	cxt = psum_run->base.cxt;
-	psum_run->min_group = permit.min_group;
 	ecdh_asked_init(&psum_run->asked, cxt, nkeys);
 	elgamal_keygen_share(psum_run->sk, owner_share);
 	st = elgamal_joint_key(owner_share, (const uint8 *) VARDATA_ANY(share_msg), joint);
@@ -397,9 +409,10 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
  * pgpriv.serve_psi_sum_decrypt(run, total) → bytea
  *
  * The run's one partial decryption, of the re-randomised sum the asker
- * sends with its number of matches; refused (a WIRE_PSUM_REFUSAL reply,
- * audited) below the permit's min_group.  Either way the run ends and the
- * owner's share is wiped: a second call for the run is refused (55000).
+ * sends with its number of matches; none when it says nothing matched.
+ * Either way the run ends and the owner's share is wiped: a second call for
+ * the run is refused (55000).  The owner cannot check what the asker added
+ * (docs/psi_sum.md: what a modified asker learns), hence no min_group.
  */
 Datum
 pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
@@ -428,25 +441,21 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 											 (long long) sr->owner_n));
 	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 
-	if (sr->min_group > 0 && matched < (uint64) sr->min_group)
-	{
-		uint32		limit = pg_hton32((uint32) sr->min_group);
-
-		reply = wire_pack_fixed(WIRE_PSUM_REFUSAL, (const uint8 *) &limit, 1, 4);
-		sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-		admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
-		audit_append("owner", session_role_name(), "psi_sum", sr->base.dataset, admission->served,
-					 (int64) matched, admission->bytes_in, admission->bytes_out,
-					 "refused: fewer matches than min_group (42501)", psprintf("run %s", sr->base.run));
-		admission->completed = true;
-		strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
-		served_run_close();
-		PG_RETURN_BYTEA_P(reply);
-	}
-
 	st = elgamal_check_ciphertext(item + 8);
 	if (st != ELGAMAL_OK)
 		malformed_from("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
+	if (matched == 0)
+	{
+		/* Nothing matched: nothing to decrypt, and nothing is. */
+		sodium_memzero(sr->sk, sizeof(sr->sk));
+		strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
+		reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, NULL, 0, EL);
+		sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
+		admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
+		admission_complete(admission, 0);
+		served_run_close();
+		PG_RETURN_BYTEA_P(reply);
+	}
 	st = elgamal_partial_decrypt(sr->sk, item + 8, partial);
 	/* One decryption per run: the share goes now, whatever happens next. */
 	sodium_memzero(sr->sk, sizeof(sr->sk));
@@ -738,20 +747,27 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			uint32		count;
 			const uint8 *item = wire_unpack_fixed(reply, WIRE_PSUM_PARTIAL, EL, 1, &count, sender);
 
-			if (count != 1)
-				malformed_from(sender, "Expected one partial decryption.");
-			st = elgamal_check_element(item);
-			if (st != ELGAMAL_OK)
-				malformed_from(sender, psprintf("Its partial decryption is %s.", elgamal_status_reason(st)));
-			if (elgamal_partial_decrypt(sk, msg_item + 8, mine_partial) != ELGAMAL_OK ||
-				elgamal_combine(msg_item + 8, item, mine_partial, plain) != ELGAMAL_OK)
-				malformed_from(sender, "Its partial decryption does not combine.");
+			if (count != (matched > 0 ? 1 : 0))
+				malformed_from(sender, matched > 0 ? "Expected one partial decryption." :
+							   "A partial decryption where nothing matched.");
+			if (count == 1)
+			{
+				st = elgamal_check_element(item);
+				if (st != ELGAMAL_OK)
+					malformed_from(sender, psprintf("Its partial decryption is %s.", elgamal_status_reason(st)));
+				if (elgamal_partial_decrypt(sk, msg_item + 8, mine_partial) != ELGAMAL_OK ||
+					elgamal_combine(msg_item + 8, item, mine_partial, plain) != ELGAMAL_OK)
+					malformed_from(sender, "Its partial decryption does not combine.");
+			}
 		}
 		sodium_memzero(sk, sizeof(sk));
 
-		progress_phase("asker: solving the total's discrete logarithm", 0);
-		total = solve_total(plain, sender);
-		sodium_memzero(plain, sizeof(plain));
+		if (matched > 0)
+		{
+			progress_phase("asker: solving the total's discrete logarithm", 0);
+			total = solve_total(plain, sender);
+			sodium_memzero(plain, sizeof(plain));
+		}
 	}
 	PG_FINALLY();
 	{

@@ -180,17 +180,25 @@ is($gov->safe_psql('postgres', q{SELECT keys_out FROM pgpriv.audit_log
 	'the owner\'s completion row records the match count it was told (its documented leakage)');
 
 # ---------------------------------------------------------------------------
-# 2. Permits: min_group, columns, psi_fetch, budget
+# 2. Permits: min_group refused (issue #10, finding 4), columns, psi_fetch, budget
 # ---------------------------------------------------------------------------
-$gov->safe_psql('postgres', qq{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => @{[ $n_matched + 1 ]})});
-fails_with($bank, $sum_sql->('loans', 'SELECT code FROM asked'), '42501',
-	qr/peer "gov": permission denied: psi_sum on dataset "loans" reveals totals over at least @{[ $n_matched + 1 ]} matching keys, this run has $n_matched/,
-	'fewer matches than min_group');
-is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log
-	 WHERE side = 'owner' AND capability = 'psi_sum' AND outcome LIKE 'refused: fewer matches than min_group%'}), '1',
-	'the min_group refusal is on record in the owner\'s audit');
-$gov->safe_psql('postgres', qq{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => $n_matched)});
-is($bank->safe_psql('postgres', $sum_sql->('loans', 'SELECT code FROM asked')), $want, 'exactly min_group matches: revealed');
+for my $k (2, $n_matched + 1) {
+	fails_with($gov, qq{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => $k)}, '0A000',
+		qr/psi_sum cannot enforce min_group against a modified asker.*HINT:.*psi_count.*secure_sum/s,
+		"a psi_sum permit with min_group $k");
+}
+is($gov->safe_psql('postgres', q{SELECT coalesce(min_group, 0) FROM pgpriv.permits WHERE dataset = 'loans' AND capability = 'psi_sum'}),
+	'0', 'the refused permit changed nothing');
+# A permit row from before the refusal: admission refuses the run, audited, nothing charged.
+$gov->safe_psql('postgres', q{UPDATE pgpriv.permit SET min_group = 5 WHERE capability = 'psi_sum'
+	AND dataset = 'loans'});
+fails_with($bank, $sum_sql->('loans', 'SELECT code FROM asked'), '0A000',
+	qr/peer "gov".*psi_sum cannot enforce min_group against a modified asker/s, 'a run under an old min_group permit');
+is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'owner' AND capability = 'psi_sum'
+	 AND outcome LIKE 'refused: psi_sum cannot enforce min_group%(0A000)'}), '1',
+	'the refusal is on record in the owner\'s audit');
+$gov->safe_psql('postgres', q{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => 1)});
+is($bank->safe_psql('postgres', $sum_sql->('loans', 'SELECT code FROM asked')), $want, 'min_group 1 is accepted (it limits nothing)');
 $gov->safe_psql('postgres', q{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}')});
 
 fails_with($bank, $sum_sql->('loans', 'SELECT code FROM asked', 'note'), '42501',
@@ -255,10 +263,14 @@ sub by_hand
 		connstr => $as_peer, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 }
 {
-	my $dec = "SELECT length(pgpriv.serve_psi_sum_decrypt('hand-1', " . total_msg(0, $pts[2] . $pts[3]) . '))';
+	my $dec = "SELECT length(pgpriv.serve_psi_sum_decrypt('hand-1', " . total_msg(1, $pts[2] . $pts[3]) . '))';
 	my ($rc, $out, $err) = by_hand('hand-1', $dec, $dec);
 	like($out, qr/^42$/m, 'by hand: the first decryption is served (one 32-byte partial)');
 	like($err, qr/ERROR:\s+55000:.*already had its one decryption/, 'by hand: a second decryption of the run is refused (55000)');
+	$dec = "SELECT length(pgpriv.serve_psi_sum_decrypt('hand-0', " . total_msg(0, $pts[2] . $pts[3]) . '))';
+	($rc, $out, $err) = by_hand('hand-0', $dec, $dec);
+	like($out, qr/^10$/m, 'by hand: 0 matches claimed: nothing is decrypted (a header, no partial)');
+	like($err, qr/ERROR:\s+55000:.*already had its one decryption/, 'by hand: and the run is spent (55000)');
 	($rc, $out, $err) = by_hand('hand-2',
 		"SELECT pgpriv.serve_psi_sum_decrypt('hand-2', " . total_msg(0, ('ff' x 32) . $pts[3]) . ')');
 	like($err, qr/ERROR:\s+08P01:.*not a canonical ristretto255 element/s, 'by hand: an invalid ciphertext from the asker (08P01)');
