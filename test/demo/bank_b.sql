@@ -44,9 +44,8 @@ DO $$ BEGIN RAISE EXCEPTION 'expected SQLSTATE 42501 from the refused psi_fetch'
 \endif
 
 -- psi_sum over the Huangpu district's tax ledger: an honest run reveals only the
--- count and the sum, never rows.  Totals must stay below
--- 2^42 units of 10^-4 (about 440 million), so bank B asks about its
--- small-ticket applicants (under 200,000).
+-- count and the sum, never rows.  Bank B asks about its small-ticket
+-- applicants (under 200,000).
 \if :has_psi_sum
 \echo
 \echo '== 12b. bank_b, pre-screen: how many of its small-ticket applicants are in Huangpu''s tax ledger, and their total tax paid (psi_sum)'
