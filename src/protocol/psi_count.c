@@ -175,7 +175,9 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
  * pgpriv.serve_count_pull(run, part, start, count) → bytea
  *
  * Up to count (at most batch_size) elements of B from position start; part
- * must be 'owner' (the asker's masked keys are never sent back).
+ * must be 'owner' (the asker's masked keys are never sent back).  B does not
+ * depend on the asker's elements, so it may be pulled any time after begin
+ * (the asker masks it while the owner masks A).
  */
 Datum
 pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
@@ -185,13 +187,20 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	int64		start = PG_GETARG_INT64(2);
 	int32		want = PG_GETARG_INT32(3);
 	CountRun   *cr = served_run_get("psi_count", run);
-	bool		owner_part;
 	int64		m;
 	bytea	   *reply;
 
 	if (strcmp(part, "owner") != 0)
 		count_refuse(psprintf("Results of part \"%s\" are not available: the owner counts.", part));
-	m = ecdh_pull_range(&cr->asked, part, cr->owner_n, start, want, &owner_part);
+	if (start < 0 || start > cr->owner_n)
+		count_refuse(psprintf("Position %lld is outside the %lld elements.",
+							  (long long) start, (long long) cr->owner_n));
+	if (want < 0 || want > pgpriv_batch_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
+						pgpriv_batch_size, want)));
+	m = Min((int64) want, cr->owner_n - start);
 	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, cr->owner + start * EL, (uint32) m, EL);
 	cr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 	PG_RETURN_BYTEA_P(reply);
@@ -393,25 +402,27 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		}
 		pfree(blinded);
 
-		progress_phase("asker: owner masks the asker's keys", 0);
-		if (parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_finish($1)", 1, run_params),
-							server) != owner_n)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("The dataset's key count changed during the run.")));
-
 		progress_phase("asker: receiving the dataset's masked keys", owner_n);
 		owner = ecdh_pull_part(&call, count_pull_sql, run, "owner", WIRE_OWNER_ELEMENTS, EL,
 							   owner_n, batch, false);
 
-		/* T = a·B, sorted by value: the owner cannot tell which is which. */
-		progress_phase("asker: masking the dataset's keys", owner_n);
+		/*
+		 * The owner masks A while the asker computes T = a·B, sorted by
+		 * value: the owner cannot tell which is which.
+		 */
+		peer_call_send_text(&call, "SELECT pgpriv.serve_count_finish($1)", 1, run_params);
+		progress_phase("asker: masking the dataset's keys (owner masks the asker's)", owner_n);
 		returned = palloc_extended(Max(owner_n, 1) * EL, MCXT_ALLOC_HUGE);
 		batch_mult((size_t) owner_n, a, owner, returned, sender);
 		sodium_memzero(a, sizeof(a));
 		pfree(owner);
 		qsort(returned, (size_t) owner_n, EL, ecdh_compare_element);
+		progress_phase("asker: owner masks the asker's keys", 0);
+		if (parse_reply_int(peer_call_finish_text(&call), server) != owner_n)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from %s", sender),
+					 errdetail("The dataset's key count changed during the run.")));
 
 		progress_phase("asker: returning the dataset's masked keys", owner_n);
 		for (start = 0; start < owner_n; start += batch)
