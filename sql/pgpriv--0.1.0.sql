@@ -720,6 +720,12 @@ CREATE FUNCTION pgpriv.permit(
     IF min_group IS NOT NULL AND min_group <= 0 THEN
       RAISE EXCEPTION 'min_group must be positive, got %', min_group USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF capability = 'psi_sum' AND min_group > 1 THEN
+      RAISE EXCEPTION 'psi_sum cannot enforce min_group against a modified asker'
+        USING ERRCODE = 'feature_not_supported',
+              DETAIL = 'The asker chooses which ciphertexts it adds and how many matches it claims, so a run can reveal one key''s total.',
+              HINT = 'Use psi_count for how many keys match, or secure_sum, which enforces min_group, for totals; grant psi_sum without min_group only where revealing the column for the keys asked is acceptable.';
+    END IF;
 
     INSERT INTO pgpriv.permit AS p (dataset, peer_role, capability, columns, max_keys,
                                     min_parties, min_group, granted_by)
@@ -950,13 +956,27 @@ CREATE FUNCTION pgpriv.serve_count_pull(run text, part text, start bigint, count
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION pgpriv.serve_count_pull(text, text, bigint, integer) IS
-  'Serving (called by a peer): a batch of the masked, sorted results of a psi_count run';
+  'Serving (called by a peer): a batch of the dataset''s masked, sorted keys of a psi_count run';
+
+CREATE FUNCTION pgpriv.serve_count_return(run text, batch bytea) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_count_return'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_count_return(text, bytea) IS
+  'Serving (called by a peer): receive a batch of the dataset''s keys masked again by the asker, of a psi_count run';
+
+CREATE FUNCTION pgpriv.serve_count_result(run text) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_count_result'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_count_result(text) IS
+  'Serving (called by a peer): the one count of a psi_count run, computed by the owner; ends the run';
 
 CREATE FUNCTION pgpriv.psi_count(peer name, dataset text, keys_query text) RETURNS bigint
   AS 'MODULE_PATHNAME', 'pgpriv_psi_count'
   LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION pgpriv.psi_count(name, text, text) IS
-  'How many of your keys are in the peer''s dataset, and nothing about which (shuffled ECDH)';
+  'How many of your keys are in the peer''s dataset, and nothing about which (ECDH, counted by the peer)';
 
 CREATE FUNCTION pgpriv._progress_rows()
   RETURNS TABLE(pid integer, role name, capability text, peer text, dataset text, phase text,

@@ -600,3 +600,48 @@ elgamal_dlog_solve(elgamal_dlog *d, const uint8_t target[EL], void (*between) (v
 	}
 	return ELGAMAL_OUT_OF_RANGE;
 }
+
+/* ------------------------------------------------------------------------
+ * Limbs
+ * ------------------------------------------------------------------------
+ */
+
+void
+elgamal_limbs_split(int64_t v, int64_t limbs[ELGAMAL_LIMBS])
+{
+	uint64_t	u = (uint64_t) v;	/* two's complement */
+	int			k;
+
+	for (k = 0; k < ELGAMAL_LIMBS; k++)
+	{
+		limbs[k] = (int64_t) ((u >> (k * ELGAMAL_LIMB_BITS)) & ((UINT64_C(1) << ELGAMAL_LIMB_BITS) - 1));
+		if (k == ELGAMAL_LIMBS - 1 && limbs[k] >= (INT64_C(1) << (ELGAMAL_LIMB_BITS - 1)))
+			limbs[k] -= INT64_C(1) << ELGAMAL_LIMB_BITS;
+	}
+}
+
+void
+elgamal_limb_range(int k, int64_t n, int64_t *lo, int64_t *hi)
+{
+	if (k == ELGAMAL_LIMBS - 1)
+	{
+		*lo = -n * (INT64_C(1) << (ELGAMAL_LIMB_BITS - 1));
+		*hi = n * ((INT64_C(1) << (ELGAMAL_LIMB_BITS - 1)) - 1);
+	}
+	else
+	{
+		*lo = 0;
+		*hi = n * ((INT64_C(1) << ELGAMAL_LIMB_BITS) - 1);
+	}
+}
+
+elgamal_int128
+elgamal_limbs_combine(const int64_t sums[ELGAMAL_LIMBS])
+{
+	elgamal_int128 t = 0;
+	int			k;
+
+	for (k = ELGAMAL_LIMBS - 1; k >= 0; k--)
+		t = t * ((elgamal_int128) 1 << ELGAMAL_LIMB_BITS) + sums[k];
+	return t;
+}

@@ -28,12 +28,34 @@
 #define ELGAMAL_CIPHERTEXT_BYTES	64
 
 /*
- * The discrete logarithm is searched among |v| <= ELGAMAL_SUM_BOUND, with at
- * most 2^ELGAMAL_DLOG_MAX_BITS baby steps in memory (16 bytes each, at most
- * 32 MiB).  At scale 4 the bound is 439 804 651.1103 currency units.
+ * A discrete logarithm is searched with at most 2^ELGAMAL_DLOG_MAX_BITS baby
+ * steps in memory (16 bytes each, at most 32 MiB), out to a bound the caller
+ * gives.
  */
 #define ELGAMAL_DLOG_MAX_BITS	21
-#define ELGAMAL_SUM_BOUND		((int64_t) ((UINT64_C(1) << 42) - 1))
+
+/*
+ * Limbs: a signed 64-bit value v is encrypted as ELGAMAL_LIMBS plaintexts of
+ * ELGAMAL_LIMB_BITS bits each, v = Σ limb[k]·2^(16k), the lower limbs in
+ * [0, 2^16 − 1] and the top one in [−2^15, 2^15 − 1] (two's complement).
+ * Ciphertexts add limb by limb, so the sum of n values has limb sums within
+ * n·[0, 2^16 − 1] (the top: n·[−2^15, 2^15 − 1]): a small logarithm each,
+ * however large the total, which elgamal_limbs_combine puts back together
+ * exactly (|total| <= n·2^63, n < 2^63 / 2^16).
+ */
+#define ELGAMAL_LIMBS			4
+#define ELGAMAL_LIMB_BITS		16
+
+typedef __int128 elgamal_int128;
+
+/* v's limbs, limb 0 the least significant. */
+extern void elgamal_limbs_split(int64_t v, int64_t limbs[ELGAMAL_LIMBS]);
+
+/* The range of limb k's sum over n values (n >= 0). */
+extern void elgamal_limb_range(int k, int64_t n, int64_t *lo, int64_t *hi);
+
+/* Σ sums[k]·2^(16k), exactly. */
+extern elgamal_int128 elgamal_limbs_combine(const int64_t sums[ELGAMAL_LIMBS]);
 
 typedef enum elgamal_status
 {

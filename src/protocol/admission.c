@@ -24,6 +24,7 @@
 #include "catalog/pgpriv_catalog.h"
 #include "protocol/admission.h"
 #include "protocol/joint_score.h"
+#include "protocol/psi_sum.h"
 #include "protocol/secure_sum.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
@@ -60,6 +61,8 @@ terms_refusal(const char *dataset, const char *capability, const Permit *permit,
 	{
 		if (strcmp(capability, "mpc") == 0)
 			joint_score_admission_check(dataset, permit, terms);
+		else if (strcmp(capability, "psi_sum") == 0)
+			psi_sum_admission_check(dataset, permit);
 		else
 			secure_sum_admission_check(dataset, permit, terms);
 		ReleaseCurrentSubTransaction();
@@ -156,7 +159,8 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	memset(&admitted, 0, sizeof(admitted));
 	found = permit_lookup(dataset, capability, &ds, &permit);
 	if (found && !too_many && !no_keys &&
-		(strcmp(capability, "mpc") == 0 || (terms != NULL && strcmp(capability, "secure_sum") == 0)))
+		(strcmp(capability, "mpc") == 0 || strcmp(capability, "psi_sum") == 0 ||
+		 (terms != NULL && strcmp(capability, "secure_sum") == 0)))
 		terms_error = terms_refusal(dataset, capability, &permit, terms);
 	if (found && !too_many && !no_keys && terms_error == NULL)
 		fits = budget_try_charge(dataset, capability, nkeys, &permit, &used_before);

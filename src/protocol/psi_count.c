@@ -1,19 +1,28 @@
 /*
- * psi_count.c — intersection size by shuffled ECDH (ARCHITECTURE.md
- * protocol 2), the owner's half and the asker's half.
+ * psi_count.c — intersection size by ECDH, counted by the owner
+ * (ARCHITECTURE.md protocol 2), the owner's half and the asker's half.
  *
  * Per run, the asker picks a secret scalar a and the owner a secret scalar
- * b, both fresh.  The asker sends a·H(x) for its keys x; the owner returns
- * b·a·H(x) for all of them and b·H(y) for its own keys y, each set sorted by
- * value (from the asker's view a uniformly random order, since it cannot
- * compute b·a·H(x) itself); the asker computes a·b·H(y) and counts how many
- * land in the first set.  The owner learns how many keys were asked; the
- * asker learns the count and the dataset's number of distinct keys, and
- * cannot tell which of its keys matched.  H is RFC 9497 HashToGroup.
+ * b, both fresh.  The asker sends A = {a·H(x)} for its keys x; the owner
+ * keeps b·A (it never sends it back) and sends B = {b·H(y)} for its own
+ * distinct keys y, sorted by value; the asker returns T = {a·w : w in B},
+ * sorted by value (a random order from the owner's view, which cannot
+ * compute a·w); the owner checks T (exactly |B| distinct, valid,
+ * non-identity elements) and returns one number, |b·A ∩ T|.
+ *
+ * So the only thing that depends on both sets is that one number, which
+ * the owner computes.  An asker that masks each key with its own secret
+ * gains nothing: nothing it receives is a function of its elements.  A
+ * modified asker can still choose what T holds, and so which set the count
+ * is about (input substitution): one count per run, nothing per key.  The
+ * owner learns the count too; docs/psi_count.md says what a modified owner
+ * can do.  H is RFC 9497 HashToGroup.
  *
  * The owner keeps a run's state in the serving backend's memory between
  * the asker's calls (the asker's connection is one session); it is wiped when
- * the run ends, a new run starts, or the session ends.
+ * the run ends, a new run starts, or the session ends.  Its size is set by
+ * the admitted key count (within pgpriv.max_run_keys) and the owner's own
+ * dataset, never by what the asker sends.
  */
 #include "postgres.h"
 
@@ -44,6 +53,8 @@ PG_FUNCTION_INFO_V1(pgpriv_serve_count_begin);
 PG_FUNCTION_INFO_V1(pgpriv_serve_count_push);
 PG_FUNCTION_INFO_V1(pgpriv_serve_count_finish);
 PG_FUNCTION_INFO_V1(pgpriv_serve_count_pull);
+PG_FUNCTION_INFO_V1(pgpriv_serve_count_return);
+PG_FUNCTION_INFO_V1(pgpriv_serve_count_result);
 PG_FUNCTION_INFO_V1(pgpriv_psi_count);
 
 /* ----------------------------------------------------------------------
@@ -54,10 +65,23 @@ PG_FUNCTION_INFO_V1(pgpriv_psi_count);
 typedef struct CountRun
 {
 	ServedRun	base;			/* run id, dataset, memory, bytes each way */
-	EcdhAsked	asked;			/* the asker's keys, and the run's secret b */
+	EcdhAsked	asked;			/* A = the asker's keys; b·A, sorted, once finished */
 	int64		owner_n;
-	uint8	   *owner;			/* b·H(y) for the distinct dataset keys, sorted */
+	uint8	   *owner;			/* B = b·H(y) for the distinct dataset keys, sorted */
+	int64		returned;		/* elements of T received so far */
+	uint8	   *returned_elements;	/* T = a·B, owner_n elements, from the asker */
 } CountRun;
+
+/* A protocol violation by the asker: the run ends, nothing more is served. */
+static void pg_attribute_noreturn()
+count_refuse(const char *detail)
+{
+	served_run_close();
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from the asker"),
+			 errdetail("%s", detail)));
+}
 
 /*
  * pgpriv.serve_count_begin(dataset, run) → (batch_limit, owner_keys)
@@ -99,6 +123,8 @@ pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
 		count_run->owner = palloc_extended(Max(rows.keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 		batch_hash_and_mult(&rows.keys, count_run->asked.b, count_run->owner);
 		qsort(count_run->owner, rows.keys.n, EL, ecdh_compare_element);
+		/* Room for T, sized by the dataset alone. */
+		count_run->returned_elements = palloc_extended(Max(rows.keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 		MemoryContextSwitchTo(old);
 	}
 	progress_end();
@@ -116,7 +142,7 @@ pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
 	}
 }
 
-/* pgpriv.serve_count_push(run, batch) → keys received so far */
+/* pgpriv.serve_count_push(run, batch) → keys received so far (A) */
 Datum
 pgpriv_serve_count_push(PG_FUNCTION_ARGS)
 {
@@ -133,7 +159,7 @@ pgpriv_serve_count_push(PG_FUNCTION_ARGS)
  * pgpriv.serve_count_finish(run) → the number of distinct dataset keys
  *
  * Masks the asker's elements with b and sorts them, on all cores; then b is
- * wiped.
+ * wiped.  b·A stays with the owner.
  */
 Datum
 pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
@@ -148,8 +174,10 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 /*
  * pgpriv.serve_count_pull(run, part, start, count) → bytea
  *
- * Up to count (at most batch_size) elements of part ('asker': b·a·H(x); 'owner': b·H(y))
- * from position start.  Pulling the owner part's last element ends the run.
+ * Up to count (at most batch_size) elements of B from position start; part
+ * must be 'owner' (the asker's masked keys are never sent back).  B does not
+ * depend on the asker's elements, so it may be pulled any time after begin
+ * (the asker masks it while the owner masks A).
  */
 Datum
 pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
@@ -159,22 +187,110 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	int64		start = PG_GETARG_INT64(2);
 	int32		want = PG_GETARG_INT32(3);
 	CountRun   *cr = served_run_get("psi_count", run);
-	bool		owner_part;
-	int64		m = ecdh_pull_range(&cr->asked, part, cr->owner_n, start, want, &owner_part);
-	const uint8 *src = owner_part ? cr->owner : cr->asked.elements;
-	bytea	   *reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, src + start * EL, (uint32) m, EL);
+	int64		m;
+	bytea	   *reply;
 
+	if (strcmp(part, "owner") != 0)
+		count_refuse(psprintf("Results of part \"%s\" are not available: the owner counts.", part));
+	if (start < 0 || start > cr->owner_n)
+		count_refuse(psprintf("Position %lld is outside the %lld elements.",
+							  (long long) start, (long long) cr->owner_n));
+	if (want < 0 || want > pgpriv_batch_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
+						pgpriv_batch_size, want)));
+	m = Min((int64) want, cr->owner_n - start);
+	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, cr->owner + start * EL, (uint32) m, EL);
 	cr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-	if (owner_part && start + m == cr->owner_n)
-	{
-		/* The run is complete: one audit row with everything that crossed. */
-		Admission  *admission = admission_require(cr->base.run, cr->base.dataset, "psi_count");
-
-		admission_serve(admission, cr->asked.received, cr->base.bytes_in, cr->base.bytes_out);
-		admission_complete(admission, cr->owner_n);
-		served_run_close();
-	}
 	PG_RETURN_BYTEA_P(reply);
+}
+
+/*
+ * pgpriv.serve_count_return(run, batch) → elements of T received so far
+ *
+ * A batch (WIRE_ASKER_ELEMENTS, at most pgpriv.batch_size) of T = a·B.
+ * More than |B| in all, an element that is not a canonical ristretto255
+ * encoding or is the identity: 08P01, and the run ends.
+ */
+Datum
+pgpriv_serve_count_return(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
+	CountRun   *cr = served_run_get("psi_count", run);
+	uint32		count = 0;
+	const uint8 *volatile items = NULL;
+	uint32		i;
+
+	if (!cr->asked.finished)
+		count_refuse("Elements returned before the run's keys were masked.");
+	PG_TRY();
+	{
+		items = wire_unpack_fixed(msg, WIRE_ASKER_ELEMENTS, EL, (uint32) pgpriv_batch_size, &count,
+								  "the asker");
+	}
+	PG_CATCH();
+	{
+		served_run_close();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (cr->returned + count > cr->owner_n)
+		count_refuse(psprintf("More than the %lld elements sent.", (long long) cr->owner_n));
+	for (i = 0; i < count; i++)
+	{
+		const uint8 *e = items + (size_t) i * EL;
+
+		if (sodium_is_zero(e, EL))
+			count_refuse(psprintf("Element %lld is the identity.", (long long) (cr->returned + i + 1)));
+		if (!crypto_core_ristretto255_is_valid_point(e))
+			count_refuse(psprintf("Element %lld is not a valid ristretto255 element.",
+								  (long long) (cr->returned + i + 1)));
+	}
+	memcpy(cr->returned_elements + cr->returned * EL, items, (size_t) count * EL);
+	cr->returned += count;
+	cr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
+	PG_RETURN_INT64(cr->returned);
+}
+
+/*
+ * pgpriv.serve_count_result(run) → |b·A ∩ T|
+ *
+ * Once T is complete: checks that its elements are distinct, counts those
+ * that are in b·A, writes the run's audit row and ends the run.  The count
+ * is given once per run.
+ */
+Datum
+pgpriv_serve_count_result(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	CountRun   *cr = served_run_get("psi_count", run);
+	Admission  *admission;
+	int64		matched = 0;
+	int64		i;
+
+	if (!cr->asked.finished || cr->returned != cr->owner_n)
+		count_refuse(psprintf("%lld of the %lld elements sent were returned.",
+							  (long long) cr->returned, (long long) cr->owner_n));
+	qsort(cr->returned_elements, (size_t) cr->returned, EL, ecdh_compare_element);
+	if (!ecdh_strictly_ascending(cr->returned_elements, (size_t) cr->returned, EL))
+		count_refuse("The returned elements are not distinct.");
+	for (i = 0; i < cr->returned; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (bsearch(cr->returned_elements + i * EL, cr->asked.elements, (size_t) cr->asked.received,
+					EL, ecdh_compare_element) != NULL)
+			matched++;
+	}
+
+	/* The run is complete: one audit row with everything that crossed. */
+	admission = admission_require(cr->base.run, cr->base.dataset, "psi_count");
+	admission_serve(admission, cr->asked.received, cr->base.bytes_in, cr->base.bytes_out);
+	admission_complete(admission, matched);
+	served_run_close();
+	PG_RETURN_INT64(matched);
 }
 
 /* ----------------------------------------------------------------------
@@ -219,17 +335,10 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	char	   *run;
 	uint8		a[32];
 	uint8	   *blinded;
-	uint8	   *volatile theirs = NULL;	/* b·a·H(x), sorted */
-	uint8	   *owner;			/* b·H(y) */
-	uint8	   *volatile mine = NULL;	/* a·b·H(y) */
-	volatile int64 owner_n = 0;
-	int64		batch;
-	int64		start;
-	int64		matched = 0;
+	volatile int64 matched = 0;
 	char		nbuf[32];
 	char	   *sender;
 	OwnerContext oc;
-	size_t		i;
 
 	keys_collect(keys_query, &keys);
 	if (keys.n == 0)
@@ -248,6 +357,11 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		const char *begin_params[2] = {dataset, run};
 		const char *run_params[1] = {run};
 		PGresult   *res;
+		int64		batch;
+		int64		owner_n;
+		int64		start;
+		uint8	   *owner;		/* B = b·H(y), sorted */
+		uint8	   *returned;	/* T = a·B, sorted */
 
 		/* The owner admits the run (permit, budget, audit) before anything else. */
 		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, admit_params));
@@ -288,35 +402,62 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 			pfree(msg);
 			progress_advance(start + m, call.bytes_in, call.bytes_out);
 		}
+		pfree(blinded);
 
+		progress_phase("asker: receiving the dataset's masked keys", owner_n);
+		owner = ecdh_pull_part(&call, count_pull_sql, run, "owner", WIRE_OWNER_ELEMENTS, EL,
+							   owner_n, batch, false);
+
+		/*
+		 * The owner masks A while the asker computes T = a·B, sorted by
+		 * value: the owner cannot tell which is which.
+		 */
+		peer_call_send_text(&call, "SELECT pgpriv.serve_count_finish($1)", 1, run_params);
+		progress_phase("asker: masking the dataset's keys (owner masks the asker's)", owner_n);
+		returned = palloc_extended(Max(owner_n, 1) * EL, MCXT_ALLOC_HUGE);
+		batch_mult((size_t) owner_n, a, owner, returned, sender);
+		sodium_memzero(a, sizeof(a));
+		pfree(owner);
+		qsort(returned, (size_t) owner_n, EL, ecdh_compare_element);
 		progress_phase("asker: owner masks the asker's keys", 0);
-		if (parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_finish($1)", 1, run_params),
-							server) != owner_n)
+		if (parse_reply_int(peer_call_finish_text(&call), server) != owner_n)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("malformed message from %s", sender),
 					 errdetail("The dataset's key count changed during the run.")));
 
-		progress_phase("asker: receiving masked keys", keys.n);
-		theirs = ecdh_pull_part(&call, count_pull_sql, run, "asker", WIRE_OWNER_ELEMENTS, EL,
-								(int64) keys.n, batch, false);
-		progress_phase("asker: receiving the dataset's masked keys", owner_n);
-		owner = ecdh_pull_part(&call, count_pull_sql, run, "owner", WIRE_OWNER_ELEMENTS, EL,
-							   owner_n, batch, true);
+		progress_phase("asker: returning the dataset's masked keys", owner_n);
+		for (start = 0; start < owner_n; start += batch)
+		{
+			int64		m = Min(batch, owner_n - start);
+			bytea	   *msg = wire_pack_fixed(WIRE_ASKER_ELEMENTS, returned + start * EL, (uint32) m, EL);
 
-		progress_phase("asker: counting", owner_n);
-		mine = palloc_extended(Max(owner_n, 1) * EL, MCXT_ALLOC_HUGE);
-		batch_mult((size_t) owner_n, a, owner, mine, sender);
+			if (parse_reply_int(peer_call_msg(&call, "SELECT pgpriv.serve_count_return($1, $2)",
+											  1, run_params, msg), server) != start + m)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("malformed message from %s", sender),
+						 errdetail("It acknowledged a different number of returned elements.")));
+			pfree(msg);
+			progress_advance(start + m, call.bytes_in, call.bytes_out);
+		}
+		pfree(returned);
+
+		progress_phase("asker: owner counts", 0);
+		matched = parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_result($1)", 1, run_params),
+								  server);
+		if (matched > Min((int64) keys.n, owner_n))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("malformed message from %s", sender),
+					 errdetail("A count of %lld among %zu keys asked and %lld held.",
+							   (long long) matched, keys.n, (long long) owner_n)));
 	}
 	PG_FINALLY();
 	{
 		sodium_memzero(a, sizeof(a));
 	}
 	PG_END_TRY();
-
-	for (i = 0; i < (size_t) owner_n; i++)
-		if (bsearch(mine + i * EL, theirs, keys.n, EL, ecdh_compare_element) != NULL)
-			matched++;
 
 	catalog_enter_owner(&oc);
 	audit_append("asker", server, "psi_count", dataset, (int64) keys.n, matched,

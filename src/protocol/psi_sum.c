@@ -2,19 +2,22 @@
  * psi_sum.c — count and sum of one column over a private intersection
  * (ARCHITECTURE.md protocol 3), the owner's half and the asker's half.
  *
- * Matching is psi_count's shuffled ECDH: per run the asker picks a secret
- * scalar a and the owner b; the asker sends a·H(x); the owner returns
+ * Matching is shuffled ECDH counted by the asker: per run the asker picks a
+ * secret scalar a and the owner b; the asker sends a·H(x); the owner returns
  * b·a·H(x) and, for each distinct dataset key y, b·H(y) together with an
- * exponential-ElGamal encryption of that key's total (crypto/elgamal.h),
- * both sets sorted by the masked elements.  The encryption key is joint:
- * PK = PK_asker + PK_owner, the asker's share sent first so that the owner's
- * is chosen after it.  The asker computes a·b·H(y), adds the ciphertexts of
- * the entries that match, re-randomises the sum, and sends it with the
- * number of matches; the owner checks that number against the permit's
- * min_group and returns its one partial decryption for the run, after which
- * its share is wiped and the run cannot be decrypted again.  The asker
- * removes its own share and solves the bounded discrete logarithm.
+ * exponential-ElGamal encryption of that key's total (crypto/elgamal.h), one
+ * ciphertext per 16-bit limb, both sets sorted by the masked elements.  The
+ * encryption key is joint: PK = PK_asker + PK_owner, the asker's share sent
+ * first so that the owner's is chosen after it.  The asker computes
+ * a·b·H(y), adds the matched entries' ciphertexts limb by limb,
+ * re-randomises the sums, and sends them with the number of matches; the
+ * owner returns its one partial decryption per limb for the run (none when
+ * nothing matched), after which its share is wiped and the run cannot be
+ * decrypted again.  The asker removes its own share, solves each limb sum's
+ * small discrete logarithm and puts the total back together exactly.
  *
+ * A modified asker can link matches to its keys and have any combination of
+ * entries decrypted, so psi_sum enforces no min_group (docs/psi_sum.md).
  * The owner learns how many keys were asked and the number of matches; the
  * asker learns the number of matches, the total, and the dataset's number
  * of distinct keys.  Run state lives in the serving backend's memory (as for
@@ -46,13 +49,15 @@
 #include "protocol/ecdh.h"
 #include "protocol/keys.h"
 #include "protocol/progress.h"
+#include "protocol/psi_sum.h"
 #include "protocol/served_run.h"
 #include "wire/message.h"
 
 #define EL 32								/* ristretto255 element or scalar */
 #define CT ELGAMAL_CIPHERTEXT_BYTES			/* 64 */
-#define ENTRY (EL + CT)						/* masked key, then ciphertext */
-#define TOTAL_BYTES (8 + CT)				/* matched count, then ciphertext */
+#define LIMBS ELGAMAL_LIMBS					/* ciphertexts per value (16-bit limbs) */
+#define ENTRY (EL + LIMBS * CT)				/* masked key, then its limbs' ciphertexts */
+#define TOTAL_BYTES (8 + LIMBS * CT)		/* matched count, then the limb sums */
 #define PSUM_SCALE 4						/* fixed point, as secure_sum */
 #define SLAB 8192							/* items per parallel call */
 #define SUM_CHUNK 512						/* ciphertexts per partial sum */
@@ -86,7 +91,6 @@ typedef struct PsumRun
 	ServedRun	base;			/* run id, dataset, memory, bytes each way */
 	EcdhAsked	asked;			/* the asker's keys, and the run's ECDH mask b */
 	uint8		sk[EL];			/* this run's ElGamal share */
-	int32		min_group;		/* from the permit; -1 none */
 	int64		owner_n;
 	uint8	   *entries;		/* b·H(y) ‖ Enc(total of y), sorted */
 } PsumRun;
@@ -248,6 +252,18 @@ permit_check_column(const char *dataset, const char *column, const Permit *permi
 					 dataset, session_role_name())));
 }
 
+void
+psi_sum_admission_check(const char *dataset, const Permit *permit)
+{
+	if (permit->min_group > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("psi_sum cannot enforce min_group against a modified asker"),
+				 errdetail("The psi_sum permit of dataset \"%s\" has min_group %d; the asker chooses which ciphertexts it adds and how many matches it claims, so a run can reveal one key's total.",
+						   dataset, permit->min_group),
+				 errhint("Grant psi_sum without min_group, or use psi_count for how many keys match, or secure_sum, which enforces min_group, for totals.")));
+}
+
 /*
  * pgpriv.serve_psi_sum_begin(dataset, run, value_column, asker_share)
  *   → (batch_limit, owner_keys, owner_share)
@@ -274,6 +290,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	elgamal_status st;
 
 	permit_require(dataset, "psi_sum", &ds, &permit);
+	psi_sum_admission_check(dataset, &permit);
 	permit_check_column(dataset, column, &permit);
 	if (VARSIZE_ANY_EXHDR(share_msg) != EL)
 		malformed_from("the asker", psprintf("A key share of %zu bytes, expected %d.",
@@ -281,7 +298,6 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 
 	psum_run = served_run_open("psi_sum", run, dataset, sizeof(PsumRun), NULL);
 	cxt = psum_run->base.cxt;
-	psum_run->min_group = permit.min_group;
 	ecdh_asked_init(&psum_run->asked, cxt, nkeys);
 	elgamal_keygen_share(psum_run->sk, owner_share);
 	st = elgamal_joint_key(owner_share, (const uint8 *) VARDATA_ANY(share_msg), joint);
@@ -297,6 +313,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 		DatasetRows rows;
 		KeySet		keys;
 		int64	   *totals;
+		int64	   *limbs;
 		uint8	   *masked;
 		uint8	   *cts;
 		MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "pgpriv psi_sum rows",
@@ -307,17 +324,21 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 		dataset_rows_fetch(&ds, list_make1(pstrdup(column)), &rows);
 		owner_totals(&rows, dataset, column, &keys, &totals);
 		masked = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
-		cts = palloc_extended(Max(keys.n, 1) * CT, MCXT_ALLOC_HUGE);
+		cts = palloc_extended(Max(keys.n, 1) * LIMBS * CT, MCXT_ALLOC_HUGE);
+		limbs = palloc_extended(Max(keys.n, 1) * LIMBS * sizeof(int64), MCXT_ALLOC_HUGE);
 		batch_hash_and_mult(&keys, psum_run->asked.b, masked);
-		encrypt_totals(keys.n, joint, totals, cts);
+		for (i = 0; i < keys.n; i++)
+			elgamal_limbs_split(totals[i], limbs + i * LIMBS);
 		sodium_memzero(totals, sizeof(int64) * keys.n);
+		encrypt_totals(keys.n * LIMBS, joint, limbs, cts);
+		sodium_memzero(limbs, sizeof(int64) * LIMBS * keys.n);
 
 		psum_run->owner_n = (int64) keys.n;
 		psum_run->entries = MemoryContextAllocExtended(cxt, Max(keys.n, 1) * ENTRY, MCXT_ALLOC_HUGE);
 		for (i = 0; i < keys.n; i++)
 		{
 			memcpy(psum_run->entries + i * ENTRY, masked + i * EL, EL);
-			memcpy(psum_run->entries + i * ENTRY + EL, cts + i * CT, CT);
+			memcpy(psum_run->entries + i * ENTRY + EL, cts + i * LIMBS * CT, LIMBS * CT);
 		}
 		/* Sorting by the masked key hides which entry is which key. */
 		qsort(psum_run->entries, keys.n, ENTRY, ecdh_compare_element);
@@ -397,9 +418,10 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
  * pgpriv.serve_psi_sum_decrypt(run, total) → bytea
  *
  * The run's one partial decryption, of the re-randomised sum the asker
- * sends with its number of matches; refused (a WIRE_PSUM_REFUSAL reply,
- * audited) below the permit's min_group.  Either way the run ends and the
- * owner's share is wiped: a second call for the run is refused (55000).
+ * sends with its number of matches; none when it says nothing matched.
+ * Either way the run ends and the owner's share is wiped: a second call for
+ * the run is refused (55000).  The owner cannot check what the asker added
+ * (docs/psi_sum.md: what a modified asker learns), hence no min_group.
  */
 Datum
 pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
@@ -411,9 +433,10 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	uint32		count;
 	const uint8 *item;
 	uint64		matched;
-	uint8		partial[EL];
-	elgamal_status st;
+	uint8		partial[LIMBS * EL];
+	elgamal_status st = ELGAMAL_OK;
 	bytea	   *reply;
+	int			k;
 
 	if (!sr->asked.finished)
 		malformed_from("the asker", "A decryption asked before the run's keys were masked.");
@@ -428,26 +451,27 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 											 (long long) sr->owner_n));
 	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 
-	if (sr->min_group > 0 && matched < (uint64) sr->min_group)
+	for (k = 0; k < LIMBS; k++)
 	{
-		uint32		limit = pg_hton32((uint32) sr->min_group);
-
-		reply = wire_pack_fixed(WIRE_PSUM_REFUSAL, (const uint8 *) &limit, 1, 4);
+		st = elgamal_check_ciphertext(item + 8 + k * CT);
+		if (st != ELGAMAL_OK)
+			malformed_from("the asker", psprintf("The total's ciphertext %d holds %s.", k + 1,
+												 elgamal_status_reason(st)));
+	}
+	if (matched == 0)
+	{
+		/* Nothing matched: nothing to decrypt, and nothing is. */
+		sodium_memzero(sr->sk, sizeof(sr->sk));
+		strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
+		reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, NULL, 0, EL);
 		sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 		admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
-		audit_append("owner", session_role_name(), "psi_sum", sr->base.dataset, admission->served,
-					 (int64) matched, admission->bytes_in, admission->bytes_out,
-					 "refused: fewer matches than min_group (42501)", psprintf("run %s", sr->base.run));
-		admission->completed = true;
-		strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
+		admission_complete(admission, 0);
 		served_run_close();
 		PG_RETURN_BYTEA_P(reply);
 	}
-
-	st = elgamal_check_ciphertext(item + 8);
-	if (st != ELGAMAL_OK)
-		malformed_from("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
-	st = elgamal_partial_decrypt(sr->sk, item + 8, partial);
+	for (k = 0; k < LIMBS && st == ELGAMAL_OK; k++)
+		st = elgamal_partial_decrypt(sr->sk, item + 8 + k * CT, partial + k * EL);
 	/* One decryption per run: the share goes now, whatever happens next. */
 	sodium_memzero(sr->sk, sizeof(sr->sk));
 	strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
@@ -456,7 +480,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 		served_run_close();
 		malformed_from("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
 	}
-	reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, 1, EL);
+	reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, LIMBS, EL);
 	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 	admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
 	admission_complete(admission, (int64) matched);
@@ -472,9 +496,9 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 static const char *const psum_pull_sql =
 "SELECT pgpriv.serve_psi_sum_pull($1, $2, $3::int8, $4::int4)";
 
-/* The sum of the matched entries' ciphertexts; every ciphertext is checked. */
+/* The sum of the matched entries' ciphertexts of limb k; every one is checked. */
 static void
-sum_matches(const uint8 *entries, const uint8 *flags, size_t n, uint8 sum[CT], const char *sender)
+sum_matches(const uint8 *entries, const uint8 *flags, size_t n, int k, uint8 sum[CT], const char *sender)
 {
 	size_t		nchunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
 	uint8	   *partial = palloc_extended(Max(nchunks, 1) * CT, MCXT_ALLOC_HUGE);
@@ -483,7 +507,7 @@ sum_matches(const uint8 *entries, const uint8 *flags, size_t n, uint8 sum[CT], c
 	size_t		start;
 	size_t		c;
 
-	job.cts = entries + EL;
+	job.cts = entries + EL + k * CT;
 	job.stride = ENTRY;
 	job.flags = flags;
 	job.n = n;
@@ -509,7 +533,7 @@ sum_matches(const uint8 *entries, const uint8 *flags, size_t n, uint8 sum[CT], c
 			size_t		i;
 
 			for (i = lo; i < Min(n, lo + SUM_CHUNK); i++)
-				if (elgamal_check_ciphertext(entries + i * ENTRY + EL) != ELGAMAL_OK)
+				if (elgamal_check_ciphertext(entries + i * ENTRY + EL + k * CT) != ELGAMAL_OK)
 					break;
 			malformed_from(sender, psprintf("Ciphertext %zu: %s.", i + 1,
 											elgamal_status_reason((elgamal_status) st)));
@@ -528,42 +552,81 @@ dlog_interrupts(void *arg)
 	CHECK_FOR_INTERRUPTS();
 }
 
-/* Solve m = total·G within the bound; 22003 beyond it. */
-static int64
-solve_total(const uint8 m[EL], const char *sender)
+/*
+ * Solve m[k] = S_k·G for each limb sum S_k within its range over matched
+ * values, and put the total back together.  An honest owner's limb sums are
+ * always within range (each key's total fits in a bigint), so one outside is
+ * the owner's fault (08P01).  One table of baby steps serves all limbs.
+ */
+static elgamal_int128
+solve_limbs(const uint8 m[LIMBS * EL], int64 matched, const char *sender)
 {
 	elgamal_dlog dlog;
+	int64		sums[LIMBS];
+	int64		lo;
+	int64		hi;
+	int64		bound;
+	volatile int bad = -1;
 	volatile elgamal_status st = ELGAMAL_OK;
-	int64		total = 0;
 
-	if (elgamal_dlog_init(&dlog, ELGAMAL_DLOG_MAX_BITS, ELGAMAL_SUM_BOUND, pgpriv_threads_for_batch()) != ELGAMAL_OK)
+	elgamal_limb_range(0, matched, &lo, &bound);
+	if (elgamal_dlog_init(&dlog, ELGAMAL_DLOG_MAX_BITS, bound, pgpriv_threads_for_batch()) != ELGAMAL_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory for the psi_sum decryption table")));
 	PG_TRY();
 	{
-		st = elgamal_dlog_solve(&dlog, m, dlog_interrupts, NULL, &total);
+		int			k;
+
+		for (k = 0; k < LIMBS; k++)
+		{
+			st = elgamal_dlog_solve(&dlog, m + k * EL, dlog_interrupts, NULL, &sums[k]);
+			elgamal_limb_range(k, matched, &lo, &hi);
+			if (st != ELGAMAL_OK || sums[k] < lo || sums[k] > hi)
+			{
+				bad = k;
+				break;
+			}
+		}
 	}
 	PG_FINALLY();
 	{
 		elgamal_dlog_free(&dlog);
 	}
 	PG_END_TRY();
-	if (st == ELGAMAL_OUT_OF_RANGE)
-	{
-		char		buf[32];
+	if (bad >= 0)
+		malformed_from(sender, psprintf("Decrypted limb %d is %s for %lld matched values.", bad + 1,
+										st == ELGAMAL_OK || st == ELGAMAL_OUT_OF_RANGE ? "out of range" :
+										elgamal_status_reason(st), (long long) matched));
+	return elgamal_limbs_combine(sums);
+}
 
-		share_fixed_format(ELGAMAL_SUM_BOUND, PSUM_SCALE, buf);
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("the psi_sum total is out of range"),
-				 errdetail("psi_sum decrypts totals of at most %s in absolute value (2^42 - 1 units of 10^-%d).",
-						   buf, PSUM_SCALE),
-				 errhint("Sum a smaller set of keys, or a column in larger units.")));
+/* v units of 10^-PSUM_SCALE as a numeric literal. */
+static char *
+format_units(elgamal_int128 v)
+{
+	char		digits[48];
+	int			n = 0;
+	bool		neg = v < 0;
+	unsigned __int128 u = neg ? (unsigned __int128) 0 - (unsigned __int128) v : (unsigned __int128) v;
+	StringInfoData buf;
+	int			i;
+
+	do
+	{
+		digits[n++] = (char) ('0' + (int) (u % 10));
+		u /= 10;
+	} while (u != 0 || n <= PSUM_SCALE);
+	initStringInfo(&buf);
+	if (neg)
+		appendStringInfoChar(&buf, '-');
+	for (i = n - 1; i >= 0; i--)
+	{
+		appendStringInfoChar(&buf, digits[i]);
+		if (i == PSUM_SCALE)
+			appendStringInfoChar(&buf, '.');
 	}
-	if (st != ELGAMAL_OK)
-		malformed_from(sender, psprintf("The decrypted total is %s.", elgamal_status_reason(st)));
-	return total;
+	return buf.data;
 }
 
 /*
@@ -587,7 +650,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	uint8		joint[EL];
 	uint8	   *blinded;
 	volatile int64 matched = 0;
-	volatile int64 total = 0;
+	volatile elgamal_int128 total = 0;
 	char		nbuf[32];
 	char		share_hex[2 + 2 * EL + 1];
 	char	   *sender;
@@ -633,13 +696,14 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		uint8	   *mine;
 		uint8	   *flags;
 		uint8		sum[CT];
+		int			k;
 		uint8		r[EL];
 		uint8		msg_item[TOTAL_BYTES];
 		uint64		matched_be;
 		bytea	   *msg;
 		bytea	   *reply;
 		uint8		mine_partial[EL];
-		uint8		plain[EL];
+		uint8		plain[LIMBS * EL];
 		elgamal_status st;
 		size_t		i;
 
@@ -719,10 +783,13 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			}
 
 		progress_phase("asker: adding the matched ciphertexts", owner_n);
-		sum_matches(entries, flags, (size_t) owner_n, sum, sender);
-		oprf_random_scalar(r);
-		if (elgamal_rerandomise(joint, sum, r, msg_item + 8) != ELGAMAL_OK)
-			elog(ERROR, "psi_sum: re-randomising a checked sum failed");
+		for (k = 0; k < LIMBS; k++)
+		{
+			sum_matches(entries, flags, (size_t) owner_n, k, sum, sender);
+			oprf_random_scalar(r);
+			if (elgamal_rerandomise(joint, sum, r, msg_item + 8 + k * CT) != ELGAMAL_OK)
+				elog(ERROR, "psi_sum: re-randomising a checked sum failed");
+		}
 		sodium_memzero(r, sizeof(r));
 		matched_be = pg_hton64((uint64) matched);
 		memcpy(msg_item, &matched_be, 8);
@@ -747,22 +814,28 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		}
 		{
 			uint32		count;
-			const uint8 *item = wire_unpack_fixed(reply, WIRE_PSUM_PARTIAL, EL, 1, &count, sender);
+			const uint8 *item = wire_unpack_fixed(reply, WIRE_PSUM_PARTIAL, EL, LIMBS, &count, sender);
 
-			if (count != 1)
-				malformed_from(sender, "Expected one partial decryption.");
-			st = elgamal_check_element(item);
-			if (st != ELGAMAL_OK)
-				malformed_from(sender, psprintf("Its partial decryption is %s.", elgamal_status_reason(st)));
-			if (elgamal_partial_decrypt(sk, msg_item + 8, mine_partial) != ELGAMAL_OK ||
-				elgamal_combine(msg_item + 8, item, mine_partial, plain) != ELGAMAL_OK)
-				malformed_from(sender, "Its partial decryption does not combine.");
+			if (count != (matched > 0 ? LIMBS : 0))
+				malformed_from(sender, psprintf("%u partial decryptions for %lld matches.", count, (long long) matched));
+			for (k = 0; k < (int) count; k++)
+			{
+				st = elgamal_check_element(item + k * EL);
+				if (st != ELGAMAL_OK)
+					malformed_from(sender, psprintf("Its partial decryption is %s.", elgamal_status_reason(st)));
+				if (elgamal_partial_decrypt(sk, msg_item + 8 + k * CT, mine_partial) != ELGAMAL_OK ||
+					elgamal_combine(msg_item + 8 + k * CT, item + k * EL, mine_partial, plain + k * EL) != ELGAMAL_OK)
+					malformed_from(sender, "Its partial decryption does not combine.");
+			}
 		}
 		sodium_memzero(sk, sizeof(sk));
 
-		progress_phase("asker: solving the total's discrete logarithm", 0);
-		total = solve_total(plain, sender);
-		sodium_memzero(plain, sizeof(plain));
+		if (matched > 0)
+		{
+			progress_phase("asker: solving the limb sums' discrete logarithms", 0);
+			total = solve_limbs(plain, matched, sender);
+			sodium_memzero(plain, sizeof(plain));
+		}
 	}
 	PG_FINALLY();
 	{
@@ -780,9 +853,8 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	{
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
-		char		buf[32];
+		char	   *buf = format_units(total);
 
-		share_fixed_format(total, PSUM_SCALE, buf);
 		values[0] = Int64GetDatum(matched);
 		values[1] = DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
 										ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));

@@ -32,6 +32,7 @@ typedef enum WireType
 	WIRE_EVALUATED = 2,			/* evaluated elements, owner → asker */
 	WIRE_TABLE_CHUNK = 3,		/* encrypted table entries, owner → asker */
 	WIRE_OWNER_ELEMENTS = 4,	/* owner's own masked elements (psi_count) */
+	WIRE_ASKER_ELEMENTS = 5,	/* the owner's elements masked again by the asker, shuffled (psi_count) */
 	/* secure_sum (docs/secure_sum.md) */
 	WIRE_SUM_PARTICIPANTS = 16, /* session id, then the participants, asker → owner */
 	WIRE_SUM_KEYS = 17,			/* the keys of a batch, ascending, asker → owner */

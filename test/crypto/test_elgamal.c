@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -19,6 +20,8 @@
 
 #define CT ELGAMAL_CIPHERTEXT_BYTES
 #define EL ELGAMAL_ELEMENT_BYTES
+/* The single-ciphertext bound psi_sum used before limbs: 2^42 - 1 units. */
+#define FULL_BOUND ((int64_t) ((UINT64_C(1) << 42) - 1))
 
 typedef struct party
 {
@@ -72,6 +75,85 @@ dlog_of(elgamal_dlog *d, int64_t v, int64_t *out)
 	return elgamal_dlog_solve(d, m, NULL, NULL, out);
 }
 
+/* Decimal text of a 128-bit integer, for diagnostics. */
+static const char *
+i128_text(elgamal_int128 v, char buf[48])
+{
+	char		tmp[48];
+	int			n = 0;
+	int			neg = v < 0;
+	unsigned __int128 u = neg ? (unsigned __int128) 0 - (unsigned __int128) v : (unsigned __int128) v;
+	int			i = 0;
+
+	do
+	{
+		tmp[n++] = (char) ('0' + (int) (u % 10));
+		u /= 10;
+	} while (u != 0);
+	if (neg)
+		buf[i++] = '-';
+	while (n > 0)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
+	return buf;
+}
+
+/*
+ * n values, encrypted limb by limb and added limb-wise as psi_sum does, then
+ * each limb sum jointly decrypted with a table bounded for n values, and the
+ * total put back together.  Returns ELGAMAL_OK and *total, or the first
+ * failure; *seconds is the decryption time.
+ */
+static elgamal_status
+limb_total(const int64_t *values, int64_t n, int threads, elgamal_int128 *total, double *seconds)
+{
+	uint8_t		sums[ELGAMAL_LIMBS][CT];
+	int64_t		s[ELGAMAL_LIMBS];
+	int64_t		lo;
+	int64_t		hi;
+	elgamal_dlog d;
+	elgamal_status st = ELGAMAL_OK;
+	struct timespec t0;
+	struct timespec t1;
+	int64_t		i;
+	int			k;
+
+	memset(sums, 0, sizeof(sums));
+	for (i = 0; i < n; i++)
+	{
+		int64_t		limbs[ELGAMAL_LIMBS];
+
+		elgamal_limbs_split(values[i], limbs);
+		for (k = 0; k < ELGAMAL_LIMBS; k++)
+		{
+			uint8_t		r[ELGAMAL_SCALAR_BYTES];
+			uint8_t		ct[CT];
+
+			random_scalar(r);
+			if (elgamal_encrypt(joint, limbs[k], r, ct) != ELGAMAL_OK ||
+				elgamal_add(sums[k], ct, sums[k]) != ELGAMAL_OK)
+				return ELGAMAL_INVALID_ELEMENT;
+		}
+	}
+	elgamal_limb_range(0, n, &lo, &hi);
+	if (elgamal_dlog_init(&d, ELGAMAL_DLOG_MAX_BITS, hi, threads) != ELGAMAL_OK)
+		return ELGAMAL_NO_MEMORY;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (k = 0; k < ELGAMAL_LIMBS && st == ELGAMAL_OK; k++)
+	{
+		st = joint_decrypt(sums[k], &d, &s[k]);
+		elgamal_limb_range(k, n, &lo, &hi);
+		if (st == ELGAMAL_OK && (s[k] < lo || s[k] > hi))
+			st = ELGAMAL_OUT_OF_RANGE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	elgamal_dlog_free(&d);
+	*seconds = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (st == ELGAMAL_OK)
+		*total = elgamal_limbs_combine(s);
+	return st;
+}
+
 int
 main(void)
 {
@@ -119,7 +201,7 @@ main(void)
 	}
 
 	if (elgamal_dlog_init(&small, 6, 5000, threads) != ELGAMAL_OK ||
-		elgamal_dlog_init(&full, ELGAMAL_DLOG_MAX_BITS, ELGAMAL_SUM_BOUND, threads) != ELGAMAL_OK)
+		elgamal_dlog_init(&full, ELGAMAL_DLOG_MAX_BITS, FULL_BOUND, threads) != ELGAMAL_OK)
 	{
 		printf("Bail out! out of memory\n");
 		return 1;
@@ -312,6 +394,111 @@ main(void)
 	memset(bad, 0xff, EL);
 	ok(elgamal_dlog_solve(&full, bad, NULL, NULL, &v) == ELGAMAL_INVALID_ELEMENT, "the logarithm of a non-point is refused");
 
+
+	/* Limbs: totals far beyond one ciphertext's bound, exactly */
+	{
+		const int64_t edges[] = {0, 1, -1, 65535, 65536, -65536, -65537, INT64_C(1) << 42,
+			(INT64_C(1) << 42) - 1, -(INT64_C(1) << 42), INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1};
+		int			all = 1;
+		char		b1[48];
+		char		b2[48];
+
+		for (i = 0; i < (int) (sizeof(edges) / sizeof(edges[0])) + 2000; i++)
+		{
+			int64_t		x = i < (int) (sizeof(edges) / sizeof(edges[0])) ? edges[i] :
+				(int64_t) (((uint64_t) rand_in(0, INT64_MAX) << 1) ^ (uint64_t) rand_in(0, 1));
+			int64_t		limbs[ELGAMAL_LIMBS];
+			int64_t		lo;
+			int64_t		hi;
+			int			k;
+
+			elgamal_limbs_split(x, limbs);
+			for (k = 0; k < ELGAMAL_LIMBS; k++)
+			{
+				elgamal_limb_range(k, 1, &lo, &hi);
+				if (limbs[k] < lo || limbs[k] > hi)
+					all = 0;
+			}
+			if (elgamal_limbs_combine(limbs) != (elgamal_int128) x)
+			{
+				diag("limbs of %lld do not add back up", (long long) x);
+				all = 0;
+			}
+		}
+		ok(all, "limbs: every value splits into in-range limbs that add back up (edges and 2000 random)");
+
+		{
+			enum
+			{
+			N = 300
+			};
+			int64_t		vals[N];
+			elgamal_int128 want = 0;
+			elgamal_int128 got = 0;
+			double		secs;
+			elgamal_status st;
+
+			for (i = 0; i < N; i++)
+			{
+				vals[i] = INT64_MAX;
+				want += vals[i];
+			}
+			st = limb_total(vals, N, threads, &got, &secs);
+			ok(st == ELGAMAL_OK && got == want, "limbs: %d × (2^63 − 1) = %s decrypts exactly (%.2f s)", N,
+			   i128_text(want, b1), secs);
+			if (got != want)
+				diag("got %s", i128_text(got, b2));
+			for (i = 0, want = 0; i < N; i++)
+			{
+				vals[i] = INT64_MIN;
+				want += vals[i];
+			}
+			st = limb_total(vals, N, threads, &got, &secs);
+			ok(st == ELGAMAL_OK && got == want, "limbs: %d × −2^63 = %s decrypts exactly (%.2f s)", N,
+			   i128_text(want, b1), secs);
+			for (i = 0, want = 0; i < N; i++)
+			{
+				vals[i] = (int64_t) (((uint64_t) rand_in(0, INT64_MAX) << 1) ^ (uint64_t) rand_in(0, 1));
+				want += vals[i];
+			}
+			st = limb_total(vals, N, threads, &got, &secs);
+			ok(st == ELGAMAL_OK && got == want, "limbs: %d random 64-bit values, total %s, exactly (%.2f s)", N,
+			   i128_text(want, b1), secs);
+			for (i = 0, want = 0; i < N; i++)
+			{
+				vals[i] = rand_in(INT64_C(1) << 42, INT64_C(1) << 50);
+				want += vals[i];
+			}
+			st = limb_total(vals, N, threads, &got, &secs);
+			ok(st == ELGAMAL_OK && got == want && want > (elgamal_int128) FULL_BOUND,
+			   "limbs: %d values of 2^42..2^50 units, total %s beyond the old 2^42 bound, exactly (%.2f s)", N,
+			   i128_text(want, b1), secs);
+			vals[0] = 0;
+			st = limb_total(vals, 1, threads, &got, &secs);
+			ok(st == ELGAMAL_OK && got == 0, "limbs: a total of one zero");
+		}
+		{
+			/* A limb beyond its range for n values (a lying owner): refused, never wrong. */
+			uint8_t		c[CT];
+			elgamal_dlog d;
+			int64_t		lo;
+			int64_t		hi;
+
+			elgamal_limb_range(0, 3, &lo, &hi);
+			elgamal_dlog_init(&d, ELGAMAL_DLOG_MAX_BITS, hi, threads);
+			random_scalar(r);
+			elgamal_encrypt(joint, hi, r, c);
+			ok(joint_decrypt(c, &d, &v) == ELGAMAL_OK && v == hi, "limbs: a limb sum at its bound for 3 values is found");
+			random_scalar(r);
+			elgamal_encrypt(joint, hi + 1, r, c);
+			ok(joint_decrypt(c, &d, &v) == ELGAMAL_OUT_OF_RANGE, "limbs: one beyond it is refused");
+			elgamal_limb_range(ELGAMAL_LIMBS - 1, 3, &lo, &hi);
+			random_scalar(r);
+			elgamal_encrypt(joint, lo, r, c);
+			ok(joint_decrypt(c, &d, &v) == ELGAMAL_OK && v == lo, "limbs: the top limb's lowest sum for 3 values is found");
+			elgamal_dlog_free(&d);
+		}
+	}
 	elgamal_dlog_free(&small);
 	elgamal_dlog_free(&full);
 	sodium_memzero(&owner, sizeof(owner));

@@ -43,10 +43,9 @@ SELECT :'refused_sqlstate' = '42501' AS refused_as_expected \gset
 DO $$ BEGIN RAISE EXCEPTION 'expected SQLSTATE 42501 from the refused psi_fetch'; END $$;
 \endif
 
--- psi_sum over the Huangpu district's tax ledger: the bureau permits only the
--- count and the sum (at least 5 matches), never rows.  Totals must stay below
--- 2^42 units of 10^-4 (about 440 million), so bank B asks about its
--- small-ticket applicants (under 200,000).
+-- psi_sum over the Huangpu district's tax ledger: an honest run reveals only the
+-- count and the sum, never rows.  Bank B asks about its small-ticket
+-- applicants (under 200,000).
 \if :has_psi_sum
 \echo
 \echo '== 12b. bank_b, pre-screen: how many of its small-ticket applicants are in Huangpu''s tax ledger, and their total tax paid (psi_sum)'

@@ -761,7 +761,8 @@ is_list([ lines($bank_a->safe_psql('postgres', $psi_sql->('gov', 'slow_ds', $sma
 # ---------------------------------------------------------------------------
 # Values the liar needs, computed with the real primitives: the liar
 # "evaluates" with the key 1 (it echoes blinded elements), so its table tags
-# are OPRF(1, key)[0..16); for psi_count it masks with b = 1.
+# are OPRF(1, key)[0..16); for psi_count it masks with b = 1 and counts as
+# the real owner does.
 my $one = '01' . ('00' x 31);
 my ($tag_a) = $gov->safe_psql('postgres',
 	qq{SELECT encode(substr(pgpriv.oprf('\\x$one'::bytea, convert_to('LIAR-A', 'UTF8')), 1, 16), 'hex')});
@@ -868,20 +869,10 @@ $gov->safe_psql('liar', qq{
 	  LANGUAGE plpgsql AS \$\$
 	  DECLARE
 	    m text := public.mode();
-	    buf bytea := decode(current_setting('liar.asker'), 'hex');
-	    n int := length(buf) / 32;
 	    p1 bytea := decode('$owner_pts[0]', 'hex');
 	    p2 bytea := decode('$owner_pts[1]', 'hex');
-	    sorted bytea;
 	  BEGIN
-	    IF part = 'asker' THEN
-	      SELECT coalesce(string_agg(e, ''::bytea ORDER BY e), ''::bytea) INTO sorted
-	        FROM (SELECT substr(buf, 1 + 32 * i, 32) AS e FROM generate_series(0, n - 1) AS i) AS s;
-	      IF m = 'count_asker_short' THEN
-	        RETURN public.hdr(1, 4, n - 1, 32) || substr(sorted, 1, 32 * (n - 1));
-	      END IF;
-	      RETURN public.hdr(1, 4, n, 32) || sorted;
-	    END IF;
+	    PERFORM set_config('liar.returned', '', false);
 	    RETURN CASE m
 	      WHEN 'count_unsorted' THEN public.hdr(1, 4, 2, 32) || p2 || p1
 	      WHEN 'count_duplicate' THEN public.hdr(1, 4, 2, 32) || p1 || p1
@@ -889,6 +880,27 @@ $gov->safe_psql('liar', qq{
 	      WHEN 'count_type' THEN public.hdr(1, 2, 2, 32) || p1 || p2
 	      ELSE public.hdr(1, 4, 2, 32) || p1 || p2
 	    END;
+	  END \$\$;
+	CREATE FUNCTION pgpriv.serve_count_return(run text, batch bytea) RETURNS bigint
+	  LANGUAGE plpgsql AS \$\$
+	  DECLARE buf text := current_setting('liar.returned') || encode(substr(batch, 11), 'hex');
+	  BEGIN
+	    PERFORM set_config('liar.returned', buf, false);
+	    RETURN length(buf) / 64 + CASE public.mode() WHEN 'count_ack' THEN 1 ELSE 0 END;
+	  END \$\$;
+	-- The honest count with b = 1: the returned elements a·H(y) that are among the asker's a·H(x).
+	CREATE FUNCTION pgpriv.serve_count_result(run text) RETURNS bigint
+	  LANGUAGE plpgsql AS \$\$
+	  DECLARE
+	    asked bytea := decode(current_setting('liar.asker'), 'hex');
+	    ret bytea := decode(current_setting('liar.returned'), 'hex');
+	    c bigint;
+	  BEGIN
+	    SELECT count(*) INTO c
+	      FROM generate_series(0, length(ret) / 32 - 1) AS i
+	     WHERE substr(ret, 1 + 32 * i, 32) IN
+	           (SELECT substr(asked, 1 + 32 * j, 32) FROM generate_series(0, length(asked) / 32 - 1) AS j);
+	    RETURN CASE public.mode() WHEN 'count_high' THEN 3 ELSE c END;
 	  END \$\$;
 });
 $bank_a->safe_psql('postgres', qq{
@@ -947,7 +959,8 @@ my @liar_cases = (
 	[ 'count_duplicate',   'psi_count', 'psi_count owner part not distinct' ],
 	[ 'count_invalid_point', 'psi_count', 'psi_count owner part with invalid points' ],
 	[ 'count_type',        'psi_count', 'psi_count owner part with the wrong message type' ],
-	[ 'count_asker_short', 'psi_count', 'psi_count asker part shorter than sent' ],
+	[ 'count_ack',         'psi_count', 'psi_count acknowledging more returned elements than sent' ],
+	[ 'count_high',        'psi_count', 'psi_count result above the keys asked and held' ],
 	[ 'count_negative',    'psi_count', 'psi_count with a negative dataset size' ],
 	[ 'count_changed',     'psi_count', 'psi_count dataset size changing during the run' ],
 );

@@ -141,6 +141,7 @@ my $cap = capture();
 note(sprintf('captured %d bytes of protocol traffic', length($cap)));
 cmp_ok(length($cap), '>', 10_000, 'the capture holds the traffic of the runs');
 for my $fn (qw(serve_psi_table serve_psi_chunk serve_oprf serve_count_begin serve_count_push serve_count_pull
+	serve_count_return serve_count_result
 	serve_psi_sum_begin serve_psi_sum_decrypt serve_pir_setup serve_pir_hint serve_pir_answer)) {
 	ok(index($cap, $fn) >= 0, "control: the capture saw the call to $fn");
 }

@@ -181,17 +181,25 @@ is($gov->safe_psql('postgres', q{SELECT keys_out FROM pgpriv.audit_log
 	'the owner\'s completion row records the match count it was told (its documented leakage)');
 
 # ---------------------------------------------------------------------------
-# 2. Permits: min_group, columns, psi_fetch, budget
+# 2. Permits: min_group refused (issue #10, finding 4), columns, psi_fetch, budget
 # ---------------------------------------------------------------------------
-$gov->safe_psql('postgres', qq{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => @{[ $n_matched + 1 ]})});
-fails_with($bank, $sum_sql->('loans', 'SELECT code FROM asked'), '42501',
-	qr/peer "gov": permission denied: psi_sum on dataset "loans" reveals totals over at least @{[ $n_matched + 1 ]} matching keys, this run has $n_matched/,
-	'fewer matches than min_group');
-is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log
-	 WHERE side = 'owner' AND capability = 'psi_sum' AND outcome LIKE 'refused: fewer matches than min_group%'}), '1',
-	'the min_group refusal is on record in the owner\'s audit');
-$gov->safe_psql('postgres', qq{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => $n_matched)});
-is($bank->safe_psql('postgres', $sum_sql->('loans', 'SELECT code FROM asked')), $want, 'exactly min_group matches: revealed');
+for my $k (2, $n_matched + 1) {
+	fails_with($gov, qq{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => $k)}, '0A000',
+		qr/psi_sum cannot enforce min_group against a modified asker.*HINT:.*psi_count.*secure_sum/s,
+		"a psi_sum permit with min_group $k");
+}
+is($gov->safe_psql('postgres', q{SELECT coalesce(min_group, 0) FROM pgpriv.permits WHERE dataset = 'loans' AND capability = 'psi_sum'}),
+	'0', 'the refused permit changed nothing');
+# A permit row from before the refusal: admission refuses the run, audited, nothing charged.
+$gov->safe_psql('postgres', q{UPDATE pgpriv.permit SET min_group = 5 WHERE capability = 'psi_sum'
+	AND dataset = 'loans'});
+fails_with($bank, $sum_sql->('loans', 'SELECT code FROM asked'), '0A000',
+	qr/peer "gov".*psi_sum cannot enforce min_group against a modified asker/s, 'a run under an old min_group permit');
+is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'owner' AND capability = 'psi_sum'
+	 AND outcome LIKE 'refused: psi_sum cannot enforce min_group%(0A000)'}), '1',
+	'the refusal is on record in the owner\'s audit');
+$gov->safe_psql('postgres', q{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}', min_group => 1)});
+is($bank->safe_psql('postgres', $sum_sql->('loans', 'SELECT code FROM asked')), $want, 'min_group 1 is accepted (it limits nothing)');
 $gov->safe_psql('postgres', q{SELECT pgpriv.permit('loans', 'bank_role', 'psi_sum', '{amount}')});
 
 fails_with($bank, $sum_sql->('loans', 'SELECT code FROM asked', 'note'), '42501',
@@ -225,12 +233,34 @@ $gov->safe_psql('postgres', q{
 	SELECT pgpriv.permit('edge', 'bank_role', 'psi_sum', '{amount}');
 });
 fails_with($bank, $sum_sql->('inexact', q{SELECT 'k'}), '22003', qr/more than 4 decimal places/, 'a value with 5 decimals');
-# 10 × 43 980 465.1104 = 439 804 651.104 > 439 804 651.1103 (2^42 - 1 units): beyond the bound.
-# (This walks the whole search, about a minute on two cores, so it only runs with PGPRIV_SLOW_TESTS=1.)
-if ($ENV{PGPRIV_SLOW_TESTS}) {
-	fails_with($bank, $sum_sql->('huge', q{SELECT 'k'}), '22003', qr/psi_sum total is out of range/,
-		'a total beyond the bound');
+# 10 × 43 980 465.1104 = 439 804 651.104: beyond 2^42 - 1 units, the bound before limbs.
+is($bank->safe_psql('postgres', $sum_sql->('huge', q{SELECT 'k'})), '1|439804651.1040',
+	'a total beyond the old bound of 2^42 - 1 units');
+
+# Totals of real money: per-key totals up to a bigint at scale 4, run totals
+# well beyond 2^63 units, either sign; the reference is the owner's own SQL sum.
+$gov->safe_psql('postgres', q{
+	CREATE TABLE public.big (code text, amount numeric);
+	INSERT INTO public.big VALUES
+	  ('b1', 922337203685477.5807), ('b2', 922337203685477.5807), ('b3', 900000000000000.1234),
+	  ('b4', 400000000000000), ('b4', 500000000000000.5), ('b5', -922337203685477.5808),
+	  ('b6', -922337203685477.5808), ('b7', 0.0001), ('ov', 922337203685477.5807), ('ov', 0.0001);
+	SELECT pgpriv.publish('big', 'SELECT code, amount FROM public.big WHERE code <> ''ov''', 'code');
+	SELECT pgpriv.permit('big', 'bank_role', 'psi_sum', '{amount}');
+	SELECT pgpriv.publish('over', 'SELECT code, amount FROM public.big WHERE code = ''ov''', 'code');
+	SELECT pgpriv.permit('over', 'bank_role', 'psi_sum', '{amount}');
+});
+for my $c ([ 'b1,b2,b3,b4', 'four totals near 2^63 units, 3.6e15 in all' ],
+	[ 'b5,b6', 'two totals of -2^63 units' ],
+	[ 'b1,b2,b3,b4,b5,b6,b7,nobody', 'mixed signs, near-cancelling, with a non-match' ]) {
+	my ($keys, $what) = @$c;
+	my $arr = join(',', map { lit($_) } split /,/, $keys);
+	my $plain = $gov->safe_psql('postgres',
+		"SELECT count(DISTINCT code) || '|' || coalesce(sum(amount), 0)::numeric(40,4) FROM public.big WHERE code <> 'ov' AND code IN ($arr)");
+	is($bank->safe_psql('postgres', $sum_sql->('big', "SELECT unnest(ARRAY[$arr])")), $plain, "real money: $what ($plain)");
 }
+fails_with($bank, $sum_sql->('over', q{SELECT 'ov'}), '22003', qr/per-key total of column "amount" is out of range/,
+	'a per-key total beyond a bigint at scale 4 is refused by the owner');
 is($bank->safe_psql('postgres', $sum_sql->('edge', q{SELECT 'k'})), '1|1.0000', 'a one-row total');
 
 # ---------------------------------------------------------------------------
@@ -242,7 +272,8 @@ my $as_peer = "host=127.0.0.1 port=$gov_port dbname=postgres user=bank_role pass
 sub total_msg
 {
 	my ($matched, $ct_hex) = @_;
-	return "'\\x0114" . '00000001' . '00000048' . sprintf('%016x', $matched) . $ct_hex . "'::bytea";
+	# One ciphertext per 16-bit limb (4), after the 8-byte count: items of 264 bytes.
+	return "'\\x0114" . '00000001' . '00000108' . sprintf('%016x', $matched) . ($ct_hex x 4) . "'::bytea";
 }
 sub by_hand
 {
@@ -256,10 +287,14 @@ sub by_hand
 		connstr => $as_peer, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 }
 {
-	my $dec = "SELECT length(pgpriv.serve_psi_sum_decrypt('hand-1', " . total_msg(0, $pts[2] . $pts[3]) . '))';
+	my $dec = "SELECT length(pgpriv.serve_psi_sum_decrypt('hand-1', " . total_msg(1, $pts[2] . $pts[3]) . '))';
 	my ($rc, $out, $err) = by_hand('hand-1', $dec, $dec);
-	like($out, qr/^42$/m, 'by hand: the first decryption is served (one 32-byte partial)');
+	like($out, qr/^138$/m, 'by hand: the first decryption is served (4 partials of 32 bytes, one per limb)');
 	like($err, qr/ERROR:\s+55000:.*already had its one decryption/, 'by hand: a second decryption of the run is refused (55000)');
+	$dec = "SELECT length(pgpriv.serve_psi_sum_decrypt('hand-0', " . total_msg(0, $pts[2] . $pts[3]) . '))';
+	($rc, $out, $err) = by_hand('hand-0', $dec, $dec);
+	like($out, qr/^10$/m, 'by hand: 0 matches claimed: nothing is decrypted (a header, no partial)');
+	like($err, qr/ERROR:\s+55000:.*already had its one decryption/, 'by hand: and the run is spent (55000)');
 	($rc, $out, $err) = by_hand('hand-2',
 		"SELECT pgpriv.serve_psi_sum_decrypt('hand-2', " . total_msg(0, ('ff' x 32) . $pts[3]) . ')');
 	like($err, qr/ERROR:\s+08P01:.*not a canonical ristretto255 element/s, 'by hand: an invalid ciphertext from the asker (08P01)');
@@ -284,6 +319,8 @@ sub by_hand
 # 4. A lying owner: database "liar" with pgpriv's identity (it authenticates)
 #    and look-alike serving functions
 # ---------------------------------------------------------------------------
+# The liar masks with b = 1: its entry for LIAR-A is H(LIAR-A), which the asker matches.
+my ($h_liar) = $gov->safe_psql('postgres', q{SELECT encode(pgpriv.hash_to_group(convert_to('LIAR-A', 'UTF8')), 'hex')});
 my $liar_pins = liar_database($gov, 'liar');
 $gov->safe_psql('liar', qq{
 	CREATE TABLE public.liar_mode (mode text);
@@ -322,7 +359,7 @@ $gov->safe_psql('liar', qq{
 	    buf bytea := decode(current_setting('liar.asker'), 'hex');
 	    n int := length(buf) / 32;
 	    sorted bytea;
-	    ct bytea := decode('$pts[2]$pts[3]', 'hex');
+	    ct bytea := decode(repeat('$pts[2]$pts[3]', 4), 'hex');
 	  BEGIN
 	    IF part = 'asker' THEN
 	      SELECT coalesce(string_agg(e, ''::bytea ORDER BY e), ''::bytea) INTO sorted
@@ -330,21 +367,23 @@ $gov->safe_psql('liar', qq{
 	      RETURN public.hdr(4, n, 32) || sorted;
 	    END IF;
 	    RETURN CASE m
-	      WHEN 'ct_invalid' THEN public.hdr(19, 1, 96) || substr(buf, 1, 32) || decode(repeat('ff', 32) || '$pts[3]', 'hex')
-	      WHEN 'ct_identity' THEN public.hdr(19, 1, 96) || substr(buf, 1, 32) || decode('$pts[2]' || repeat('00', 32), 'hex')
-	      WHEN 'entries_type' THEN public.hdr(4, 1, 96) || substr(buf, 1, 32) || ct
-	      WHEN 'entries_short' THEN public.hdr(19, 1, 96) || substr(buf, 1, 32) || substr(ct, 1, 63)
-	      ELSE public.hdr(19, 1, 96) || substr(buf, 1, 32) || ct
+	      WHEN 'ct_invalid' THEN public.hdr(19, 1, 288) || decode('$h_liar', 'hex') || substr(ct, 1, 128) || decode(repeat('ff', 32) || '$pts[3]', 'hex') || substr(ct, 193)
+	      WHEN 'ct_identity' THEN public.hdr(19, 1, 288) || decode('$h_liar', 'hex') || substr(ct, 1, 192) || decode('$pts[2]' || repeat('00', 32), 'hex')
+	      WHEN 'entries_type' THEN public.hdr(4, 1, 288) || decode('$h_liar', 'hex') || ct
+	      WHEN 'entries_short' THEN public.hdr(19, 1, 288) || decode('$h_liar', 'hex') || substr(ct, 1, 255)
+	      ELSE public.hdr(19, 1, 288) || decode('$h_liar', 'hex') || ct
 	    END;
 	  END \$\$;
 	CREATE FUNCTION pgpriv.serve_psi_sum_decrypt(run text, total bytea) RETURNS bytea LANGUAGE plpgsql AS \$\$
 	  BEGIN
 	    RETURN CASE public.mode()
-	      WHEN 'partial_invalid' THEN public.hdr(21, 1, 32) || decode(repeat('ff', 32), 'hex')
-	      WHEN 'partial_identity' THEN public.hdr(21, 1, 32) || decode(repeat('00', 32), 'hex')
-	      WHEN 'partial_two' THEN public.hdr(21, 2, 32) || decode('$pts[1]$pts[1]', 'hex')
+	      WHEN 'partial_invalid' THEN public.hdr(21, 4, 32) || decode(repeat('$pts[1]', 2) || repeat('ff', 32) || '$pts[1]', 'hex')
+	      WHEN 'partial_identity' THEN public.hdr(21, 4, 32) || decode(repeat('00', 32) || repeat('$pts[1]', 3), 'hex')
+	      WHEN 'partial_three' THEN public.hdr(21, 3, 32) || decode(repeat('$pts[1]', 3), 'hex')
+	      WHEN 'partial_none' THEN public.hdr(21, 0, 32)
+	      WHEN 'partial_range' THEN public.hdr(21, 4, 32) || decode(repeat('$pts[1]', 4), 'hex')
 	      WHEN 'refusal_empty' THEN public.hdr(22, 0, 4)
-	      ELSE public.hdr(21, 1, 32) || decode(repeat('ff', 32), 'hex')
+	      ELSE public.hdr(21, 4, 32) || decode(repeat('ff', 128), 'hex')
 	    END;
 	  END \$\$;
 });
@@ -361,7 +400,9 @@ for my $c ([ 'share_invalid', 'an owner key share that is not a point' ],
 	[ 'entries_short', 'an entry shorter than announced' ],
 	[ 'partial_invalid', 'a partial decryption that is not a point' ],
 	[ 'partial_identity', 'a partial decryption that is the identity' ],
-	[ 'partial_two', 'two partial decryptions' ],
+	[ 'partial_three', 'three partial decryptions for four limbs' ],
+	[ 'partial_none', 'no partial decryption although a key matched' ],
+	[ 'partial_range', 'partial decryptions that leave limb sums out of range' ],
 	[ 'refusal_empty', 'a refusal without its min_group' ]) {
 	my ($mode, $what) = @$c;
 	$gov->safe_psql('liar', 'UPDATE public.liar_mode SET mode = ' . lit($mode));
