@@ -39,7 +39,8 @@ ecdh_asked_init(EcdhAsked *a, MemoryContext cxt, int64 n)
 	a->expected = n;
 	a->received = 0;
 	a->finished = false;
-	a->elements = MemoryContextAllocExtended(cxt, Max(n, 1) * ECDH_EL, MCXT_ALLOC_HUGE);
+	a->capacity = Min(Max(n, 1), 1024);
+	a->elements = MemoryContextAllocExtended(cxt, a->capacity * ECDH_EL, MCXT_ALLOC_HUGE);
 }
 
 static void pg_attribute_noreturn()
@@ -63,6 +64,12 @@ ecdh_asked_push(EcdhAsked *a, bytea *msg)
 							  "the asker");
 	if (a->received + count > a->expected)
 		malformed_from_asker(psprintf("More keys than the %lld announced.", (long long) a->expected));
+	if (a->received + count > a->capacity)
+	{
+		/* double, never beyond what was admitted: memory follows what arrived */
+		a->capacity = Min(Max(a->capacity * 2, a->received + count), a->expected);
+		a->elements = repalloc_huge(a->elements, a->capacity * ECDH_EL);
+	}
 	memcpy(a->elements + a->received * ECDH_EL, items, (size_t) count * ECDH_EL);
 	a->received += count;
 	return a->received;

@@ -30,10 +30,14 @@ typedef struct EcdhAsked
 	int64		expected;		/* keys admitted (and charged) */
 	int64		received;
 	uint8	   *elements;		/* a·H(x) as received; b·a·H(x) sorted once finished */
+	int64		capacity;		/* elements there is room for (grows as they arrive) */
 	bool		finished;
 } EcdhAsked;
 
-/* A fresh secret b, and room in cxt for the n elements admitted. */
+/*
+ * A fresh secret b, and a run of n admitted elements kept in cxt; the room
+ * grows as elements arrive, so an admission alone allocates nothing large.
+ */
 extern void ecdh_asked_init(EcdhAsked *a, MemoryContext cxt, int64 n);
 
 /*

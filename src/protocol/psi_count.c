@@ -102,6 +102,7 @@ pgpriv_serve_count_begin(PG_FUNCTION_ARGS)
 	CountRun   *count_run;
 	MemoryContext cxt;
 
+	catalog_restrict_definer();
 	permit_require(dataset, "psi_count", &ds, &permit);
 	count_run = served_run_open("psi_count", run, dataset, sizeof(CountRun), NULL);
 	cxt = count_run->base.cxt;
@@ -151,6 +152,7 @@ pgpriv_serve_count_push(PG_FUNCTION_ARGS)
 	CountRun   *cr = served_run_get("psi_count", run);
 	int64		received = ecdh_asked_push(&cr->asked, msg);
 
+	catalog_restrict_definer();
 	cr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	PG_RETURN_INT64(received);
 }
@@ -167,6 +169,7 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	CountRun   *cr = served_run_get("psi_count", run);
 
+	catalog_restrict_definer();
 	ecdh_asked_finish(&cr->asked, cr->base.cxt, "psi_count", cr->base.dataset);
 	PG_RETURN_INT64(cr->owner_n);
 }
@@ -190,6 +193,7 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	int64		m;
 	bytea	   *reply;
 
+	catalog_restrict_definer();
 	if (strcmp(part, "owner") != 0)
 		count_refuse(psprintf("Results of part \"%s\" are not available: the owner counts.", part));
 	if (start < 0 || start > cr->owner_n)
@@ -223,6 +227,7 @@ pgpriv_serve_count_return(PG_FUNCTION_ARGS)
 	const uint8 *volatile items = NULL;
 	uint32		i;
 
+	catalog_restrict_definer();
 	if (!cr->asked.finished)
 		count_refuse("Elements returned before the run's keys were masked.");
 	PG_TRY();
@@ -270,6 +275,7 @@ pgpriv_serve_count_result(PG_FUNCTION_ARGS)
 	int64		matched = 0;
 	int64		i;
 
+	catalog_restrict_definer();
 	if (!cr->asked.finished || cr->returned != cr->owner_n)
 		count_refuse(psprintf("%lld of the %lld elements sent were returned.",
 							  (long long) cr->returned, (long long) cr->owner_n));
@@ -321,7 +327,7 @@ bad:
 }
 
 static const char *const count_pull_sql =
-"SELECT pgpriv.serve_count_pull($1, $2, $3::int8, $4::int4)";
+"SELECT pgpriv.serve_count_pull($1, $2, $3::pg_catalog.int8, $4::pg_catalog.int4)";
 
 /* pgpriv.psi_count(peer name, dataset text, keys_query text) → bigint */
 Datum
@@ -364,7 +370,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		uint8	   *returned;	/* T = a·B, sorted */
 
 		/* The owner admits the run (permit, budget, audit) before anything else. */
-		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, admit_params));
+		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, admit_params));
 
 		/* The owner masks its dataset while the asker masks its keys. */
 		peer_call_send_text(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2)",

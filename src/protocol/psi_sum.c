@@ -289,6 +289,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	elgamal_status st;
 
+	catalog_restrict_definer();
 	permit_require(dataset, "psi_sum", &ds, &permit);
 	psi_sum_admission_check(dataset, &permit);
 	permit_check_column(dataset, column, &permit);
@@ -373,6 +374,7 @@ pgpriv_serve_psi_sum_push(PG_FUNCTION_ARGS)
 	PsumRun    *sr = psum_run_get(run);
 	int64		received = ecdh_asked_push(&sr->asked, msg);
 
+	catalog_restrict_definer();
 	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	PG_RETURN_INT64(received);
 }
@@ -384,6 +386,7 @@ pgpriv_serve_psi_sum_finish(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PsumRun    *sr = psum_run_get(run);
 
+	catalog_restrict_definer();
 	ecdh_asked_finish(&sr->asked, sr->base.cxt, "psi_sum", sr->base.dataset);
 	PG_RETURN_INT64(sr->owner_n);
 }
@@ -406,6 +409,7 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
 	int64		m = ecdh_pull_range(&sr->asked, part, sr->owner_n, start, want, &owner_part);
 	bytea	   *reply;
 
+	catalog_restrict_definer();
 	if (owner_part)
 		reply = wire_pack_fixed(WIRE_PSUM_ENTRIES, sr->entries + start * ENTRY, (uint32) m, ENTRY);
 	else
@@ -438,6 +442,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 	int			k;
 
+	catalog_restrict_definer();
 	if (!sr->asked.finished)
 		malformed_from("the asker", "A decryption asked before the run's keys were masked.");
 	item = wire_unpack_fixed(msg, WIRE_PSUM_TOTAL, TOTAL_BYTES, 1, &count, "the asker");
@@ -494,7 +499,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
  */
 
 static const char *const psum_pull_sql =
-"SELECT pgpriv.serve_psi_sum_pull($1, $2, $3::int8, $4::int4)";
+"SELECT pgpriv.serve_psi_sum_pull($1, $2, $3::pg_catalog.int8, $4::pg_catalog.int4)";
 
 /* The sum of the matched entries' ciphertexts of limb k; every one is checked. */
 static void
@@ -708,11 +713,11 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		size_t		i;
 
 		/* The owner admits the run (permit, budget, audit) before anything else. */
-		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::int8)", 4, admit_params));
+		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, admit_params));
 
 		/* The owner masks and encrypts its dataset while the asker masks its keys. */
 		peer_call_send_text(&call,
-							"SELECT batch_limit, owner_keys, owner_share FROM pgpriv.serve_psi_sum_begin($1, $2, $3, $4::bytea)",
+							"SELECT batch_limit, owner_keys, owner_share FROM pgpriv.serve_psi_sum_begin($1, $2, $3, $4::pg_catalog.bytea)",
 							4, begin_params);
 		progress_phase("asker: masking keys (owner masks and encrypts its dataset)", keys.n);
 		batch_hash_and_mult(&keys, a, blinded);
