@@ -108,7 +108,7 @@ bench-pir-sql:
 
 EXTRA_CLEAN += test/crypto/test_lwe_pir test/bench/bench_pir
 
-# Two-party engine core (pure C, ARCHITECTURE.md protocol 6): its test
+# Two-party engine core (pure C, docs/architecture.md, protocol 6): its test
 # program (TAP, both parties in one process) and its benchmark.
 MPC_OBJS = src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
 test/crypto/test_mpc: test/crypto/test_mpc.c $(MPC_OBJS)
@@ -126,7 +126,7 @@ bench-mpc:
 	bash test/bench/joint_score.sh
 
 # Exponential ElGamal on ristretto255 and its bounded discrete logarithm
-# (pure C, psi_sum: ARCHITECTURE.md protocol 3): its test program (TAP).
+# (pure C, psi_sum: docs/architecture.md, protocol 3): its test program (TAP).
 ELGAMAL_OBJS = src/crypto/elgamal.o src/crypto/parallel.o
 test/crypto/test_elgamal: test/crypto/test_elgamal.c $(ELGAMAL_OBJS)
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread

@@ -2,7 +2,7 @@
  * identity.c — the party's long-term identity key pairs.
  *
  * A party holds an X25519 key pair (pairwise mask seeds for secure_sum,
- * ARCHITECTURE.md protocol 5) and an Ed25519 signing key pair (PIR hint
+ * docs/architecture.md, protocol 5) and an Ed25519 signing key pair (PIR hint
  * signatures, protocol 4).  Keys are made here from libsodium's CSPRNG and
  * handed to the extension script, which stores them in a table only the
  * extension owner can read.  Nothing here is ever logged.

@@ -1,6 +1,6 @@
 /*
  * identity_secret.h — this party's active X25519 identity key pair, for the
- * protocols that agree pairwise keys with it (secure_sum, ARCHITECTURE.md
+ * protocols that agree pairwise keys with it (secure_sum, docs/architecture.md
  * protocol 5).
  */
 #ifndef PGPRIV_CATALOG_IDENTITY_SECRET_H

@@ -1,6 +1,6 @@
 /*
  * elgamal.c — exponential ElGamal on ristretto255 and its bounded discrete
- * logarithm (see elgamal.h; ARCHITECTURE.md protocol 3).
+ * logarithm (see elgamal.h; docs/architecture.md, protocol 3).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
  * elgamal.h — exponential ElGamal on ristretto255 under a joint key, and the
- * bounded discrete logarithm that reads a decrypted sum back (ARCHITECTURE.md
+ * bounded discrete logarithm that reads a decrypted sum back (docs/architecture.md
  * protocol 3, psi_sum).
  *
  * Pure C over libsodium: no PostgreSQL calls at all, so the range callbacks

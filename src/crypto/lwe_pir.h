@@ -1,6 +1,6 @@
 /*
  * lwe_pir.h — single-server PIR over bytes from LWE, SimplePIR-style
- * (ARCHITECTURE.md protocol 4; docs/pir-design.md has the parameters, the
+ * (docs/architecture.md, protocol 4; docs/pir-design.md has the parameters, the
  * correctness bound and the sizes).
  *
  * The owner's database D is a byte matrix of `rows` (ℓ) × `cols` (m), stored

@@ -1,5 +1,5 @@
 /*
- * mpc.h — the arithmetic of the two-party engine (ARCHITECTURE.md,
+ * mpc.h — the arithmetic of the two-party engine (docs/architecture.md,
  * protocol 6): additive 2-of-2 sharing over Z_2^64 with fixed point,
  * opening, Beaver multiplication, a linear layer (dot products) and the
  * sign bit of a shared value by a GMW carry tree on XOR shares.

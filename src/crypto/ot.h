@@ -1,5 +1,5 @@
 /*
- * ot.h — oblivious transfer for the two-party engine (ARCHITECTURE.md,
+ * ot.h — oblivious transfer for the two-party engine (docs/architecture.md,
  * protocol 6): Chou–Orlandi base OT on ristretto255 and IKNP OT extension.
  *
  * Pure C over libsodium and OpenSSL: no PostgreSQL calls, so everything here

@@ -1,7 +1,7 @@
 /*
  * pir_cuckoo.h — keyword PIR layout: 2-choice bucketed cuckoo hashing of
  * OPRF-locked records into the columns of an LWE PIR database
- * (ARCHITECTURE.md protocol 4; docs/pir-design.md §4).
+ * (docs/architecture.md, protocol 4; docs/pir-design.md §4).
  *
  * A record is tag ‖ sealed payload in a fixed-size slot; a column of D is a
  * bucket of slots_per_col slots.  Each record may sit in either of two

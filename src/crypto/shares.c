@@ -1,6 +1,6 @@
 /*
  * shares.c — additive sharing over Z_2^64, fixed point, and secure_sum's
- * pairwise masks (see shares.h; ARCHITECTURE.md protocol 5).
+ * pairwise masks (see shares.h; docs/architecture.md, protocol 5).
  */
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /*
  * shares.h — additive sharing over Z_2^64 with fixed-point values, and the
- * pairwise masks of secure_sum (ARCHITECTURE.md protocol 5).
+ * pairwise masks of secure_sum (docs/architecture.md, protocol 5).
  *
  * Pure C over libsodium: no PostgreSQL calls at all, so the mask functions
  * may run on the worker threads of parallel.c.  Callers turn a non-OK status

@@ -2,7 +2,7 @@
  * triples.h — correlated randomness for the two-party engine, made by the two
  * parties themselves (no dealer): Beaver multiplication triples over Z_2^64
  * by Gilboa's OT-based multiplication, and AND (bit) triples from random OT.
- * ARCHITECTURE.md protocol 6; construction and costs in docs/mpc-design.md.
+ * docs/architecture.md, protocol 6; construction and costs in docs/mpc-design.md.
  *
  * Each party holds one mpc_triple_party.  Both parties call the same steps
  * in the same order; every step's message goes to the other party, which

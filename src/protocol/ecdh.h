@@ -1,6 +1,6 @@
 /*
  * ecdh.h — what psi_count and psi_sum share: shuffled ECDH over
- * ristretto255 (ARCHITECTURE.md protocols 2 and 3).
+ * ristretto255 (docs/architecture.md, protocols 2 and 3).
  *
  * Both mask the asker's keys twice (a·H(x), then b·a·H(x)) and the owner's
  * once per side (b·H(y), then a·b·H(y)), and exchange the masked sets sorted

@@ -1,5 +1,5 @@
 /*
- * joint_score.c — the two-party engine from SQL (ARCHITECTURE.md protocol 6;
+ * joint_score.c — the two-party engine from SQL (docs/architecture.md, protocol 6;
  * docs/joint_score.md): pgpriv.joint_score and pgpriv.mpc_selftest on the
  * asker's side, serve_mpc_begin and serve_mpc_flight on the owner's.
  *

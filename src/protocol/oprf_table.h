@@ -1,6 +1,6 @@
 /*
  * oprf_table.h — the encrypted OPRF table of psi and psi_fetch
- * (ARCHITECTURE.md protocol 1): how the owner builds, versions and stores
+ * (docs/architecture.md, protocol 1): how the owner builds, versions and stores
  * it, and how the asker caches, indexes and opens it.  The run logic that
  * uses it is in psi_oprf.c.
  *

@@ -1,6 +1,6 @@
 /*
  * pir.c — private lookup by LWE PIR over OPRF-locked records
- * (ARCHITECTURE.md protocol 4; docs/pir.md), the asker's half: pir and
+ * (docs/architecture.md, protocol 4; docs/pir.md), the asker's half: pir and
  * pir_sync.
  *
  * The asker admits a run for its n keys, has the owner evaluate them

@@ -1,6 +1,6 @@
 /*
  * pir.h — private lookup by LWE PIR over OPRF-locked records
- * (ARCHITECTURE.md protocol 4; docs/pir.md): what the owner's half
+ * (docs/architecture.md, protocol 4; docs/pir.md): what the owner's half
  * (pir_serve.c) and the asker's half (pir.c) share.
  *
  * A record is tag ‖ nonce ‖ XChaCha20-Poly1305(u32 payload length ‖ payload

@@ -1,6 +1,6 @@
 /*
  * pir_serve.c — private lookup by LWE PIR over OPRF-locked records
- * (ARCHITECTURE.md protocol 4; docs/pir.md), the owner's half.
+ * (docs/architecture.md, protocol 4; docs/pir.md), the owner's half.
  *
  * Per (dataset, peer role) the owner keeps a derived cache file
  * pgpriv_pir/<name>.<epoch> under the data directory holding the database D

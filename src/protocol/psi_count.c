@@ -1,6 +1,6 @@
 /*
  * psi_count.c — intersection size by ECDH, counted by the owner
- * (ARCHITECTURE.md protocol 2), the owner's half and the asker's half.
+ * (docs/architecture.md, protocol 2), the owner's half and the asker's half.
  *
  * Per run, the asker picks a secret scalar a and the owner a secret scalar
  * b, both fresh.  The asker sends A = {a·H(x)} for its keys x; the owner

@@ -1,6 +1,6 @@
 /*
  * psi_oprf.c — blinded join by OPRF table: psi and psi_fetch
- * (ARCHITECTURE.md protocol 1), the owner's half and the asker's half.
+ * (docs/architecture.md, protocol 1), the owner's half and the asker's half.
  *
  * Owner.  For each (dataset, peer role) there is a long-term OPRF key k.
  * From it the owner materialises an encrypted table: per row

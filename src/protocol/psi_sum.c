@@ -1,6 +1,6 @@
 /*
  * psi_sum.c — count and sum of one column over a private intersection
- * (ARCHITECTURE.md protocol 3), the owner's half and the asker's half.
+ * (docs/architecture.md, protocol 3), the owner's half and the asker's half.
  *
  * Matching is shuffled ECDH counted by the asker: per run the asker picks a
  * secret scalar a and the owner b; the asker sends a·H(x); the owner returns

@@ -1,6 +1,6 @@
 /*
  * secure_sum.c — per-key totals across several parties by pairwise additive
- * masking over Z_2^64 (ARCHITECTURE.md protocol 5), the owner's half and the
+ * masking over Z_2^64 (docs/architecture.md, protocol 5), the owner's half and the
  * asker's half.  docs/secure_sum.md is the user's view.
  *
  * The asker picks a fresh 32-byte session id and sends every listed peer the

@@ -1,4 +1,4 @@
-# Private lookup (pir, ARCHITECTURE.md protocol 4) between two parties: gov
+# Private lookup (pir, docs/architecture.md, protocol 4) between two parties: gov
 # (data owner) and bank (asker).  Covers correctness against the plain
 # lookup for present and absent keys (one key and keys[]), the hint cache,
 # an epoch change, the owner's audit never naming a looked-up key, the hint
