@@ -23,7 +23,6 @@
 #include <sodium.h>
 
 #include "access/htup_details.h"
-#include "commands/defrem.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -128,21 +127,6 @@ pgpriv_serve_hello(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
-static const char *
-server_option(ForeignServer *server, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, server->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, name) == 0)
-			return defGetString(def);
-	}
-	return NULL;
-}
-
 /* A bytea column of the hello's answer, in text form (\x…), of n bytes. */
 static bool
 answer_bytes(PGresult *res, int col, uint8 *out, size_t n)
@@ -173,8 +157,8 @@ void
 peer_authenticate(PGconn *conn, ForeignServer *server)
 {
 	const char *peer = server->servername;
-	const char *pinned_pk_text = server_option(server, "public_key");
-	const char *pinned_sign_text = server_option(server, "signing_key");
+	const char *pinned_pk_text = peer_server_option(server, "public_key");
+	const char *pinned_sign_text = peer_server_option(server, "signing_key");
 	uint8		pinned_pk[32];
 	uint8		pinned_sign[32];
 	uint8		e_sk[32];

@@ -203,7 +203,14 @@ peer_parse_text_array(const char *lit, const char *peer)
 	int			n;
 	int			i;
 	List	   *out = NIL;
+	size_t		len = strlen(lit);
 
+	/* A one-dimensional text[] literal: check its shape before parsing it. */
+	if (len < 2 || lit[0] != '{' || lit[len - 1] != '}')
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", peer),
+				 errdetail("The column list is malformed.")));
 	/* A literal that does not parse is the peer's fault: report it as such. */
 	PG_TRY();
 	{

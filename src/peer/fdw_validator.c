@@ -149,6 +149,21 @@ hex_digit_value(char c)
  * Decode a 32-byte key given as hex, with or without bytea's "\x" prefix.
  * Returns false if the text is not exactly that.
  */
+const char *
+peer_server_option(ForeignServer *server, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0)
+			return defGetString(def);
+	}
+	return NULL;
+}
+
 bool
 peer_decode_key(const char *text, unsigned char out[32])
 {

@@ -10,7 +10,6 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "commands/defrem.h"
 #include "fmgr.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -20,21 +19,6 @@
 #include "peer/fdw_options.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_peer_identity);
-
-static const char *
-server_option(ForeignServer *server, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, server->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, name) == 0)
-			return defGetString(def);
-	}
-	return NULL;
-}
 
 /*
  * pgpriv.peer_identity(peer name)
@@ -50,7 +34,7 @@ pgpriv_peer_identity(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	unsigned char got[32];
 	unsigned char pinned[32];
-	const char *pinned_text = server_option(server, "public_key");
+	const char *pinned_text = peer_server_option(server, "public_key");
 	bytea	   *key;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};

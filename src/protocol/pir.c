@@ -29,7 +29,6 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "commands/defrem.h"
 
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
@@ -90,27 +89,18 @@ malformed(const char *peer, const char *detail)
 static void
 peer_signing_key(const char *server, uint8 pk[32])
 {
-	ForeignServer *fs = GetForeignServerByName(server, false);
-	ListCell   *lc;
+	const char *key = peer_server_option(GetForeignServerByName(server, false), "signing_key");
 
-	foreach(lc, fs->options)
-	{
-		DefElem    *def = (DefElem *) lfirst(lc);
-
-		if (strcmp(def->defname, "signing_key") == 0)
-		{
-			if (!peer_decode_key(defGetString(def), pk))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"signing_key\" of server \"%s\" is not a key", server)));
-			return;
-		}
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("server \"%s\" has no signing_key option, so its PIR hints cannot be checked", server),
-			 errhint("Ask the database administrator to set it from the peer's pgpriv.identity_card(): "
-					 "ALTER SERVER %s OPTIONS (ADD signing_key '...').", server)));
+	if (key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("server \"%s\" has no signing_key option, so its PIR hints cannot be checked", server),
+				 errhint("Ask the database administrator to set it from the peer's pgpriv.identity_card(): "
+						 "ALTER SERVER %s OPTIONS (ADD signing_key '...').", server)));
+	if (!peer_decode_key(key, pk))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"signing_key\" of server \"%s\" is not a key", server)));
 }
 
 /* A bytea in hex text form ("\x…") of exactly len bytes. */
@@ -135,33 +125,6 @@ pir_parse_int(const char *s, int64 lo, int64 hi, const char *peer, const char *w
 	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
 		malformed(peer, psprintf("Impossible %s: \"%s\".", what, s));
 	return v;
-}
-
-static List *
-parse_columns(const char *lit, const char *peer)
-{
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			i;
-	List	   *out = NIL;
-	size_t		len = strlen(lit);
-
-	/* The owner sends a one-dimensional text[] literal; check its shape before parsing. */
-	if (len < 2 || lit[0] != '{' || lit[len - 1] != '}')
-		malformed(peer, "The column list is malformed.");
-	arr = DatumGetArrayTypeP(OidInputFunctionCall(F_ARRAY_IN, (char *) lit, TEXTOID, -1));
-	if (ARR_NDIM(arr) > 1)
-		malformed(peer, "The column list is not one-dimensional.");
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	for (i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			malformed(peer, "The column list has a NULL.");
-		out = lappend(out, TextDatumGetCString(elems[i]));
-	}
-	return out;
 }
 
 /* Ask the owner to set up (or keep) the current epoch; check its signature. */
@@ -199,7 +162,7 @@ pir_setup(PeerCall *call, const char *dataset, const char *run, const uint8 sign
 	s->hint_chunks = (int32) pir_parse_int(PQgetvalue(res, 0, 6), 1, PG_INT32_MAX, call->peer, "hint chunk count");
 	parse_hex_bytes(PQgetvalue(res, 0, 7), s->hint_hash, PIR_HASH_BYTES, call->peer, "hint hash");
 	parse_hex_bytes(PQgetvalue(res, 0, 8), s->signature, crypto_sign_BYTES, call->peer, "hint signature");
-	s->columns = parse_columns(PQgetvalue(res, 0, 9), call->peer);
+	s->columns = peer_parse_text_array(PQgetvalue(res, 0, 9), call->peer);
 	s->batch_limit = (int32) pir_parse_int(PQgetvalue(res, 0, 10), 1, PG_INT32_MAX, call->peer, "batch limit");
 	PQclear(res);
 
