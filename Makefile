@@ -58,6 +58,10 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 SHLIB_LINK_INTERNAL = $(libpq)
 SHLIB_LINK = -lsodium -lcrypto -pthread
 
+# Defined before PGXS is included: pgxs.mk decides at parse time whether
+# `make clean` removes EXTRA_CLEAN at all; the lists below add to it.
+EXTRA_CLEAN = $(OBJS:.o=.d)
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
@@ -65,7 +69,6 @@ include $(PGXS)
 # with --enable-depend): a changed struct in a header rebuilds its users.
 override CFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
-EXTRA_CLEAN += $(OBJS:.o=.d)
 
 # Standalone benchmark of the pure crypto layer (no server needed).
 BENCH_OBJS = src/crypto/oprf.o src/crypto/parallel.o
@@ -83,7 +86,7 @@ bench: test/bench/bench_oprf
 bench-join: test/bench/unit_costs
 	bash test/bench/blinded_join.sh
 
-EXTRA_CLEAN = test/bench/bench_oprf test/bench/unit_costs
+EXTRA_CLEAN += test/bench/bench_oprf test/bench/unit_costs
 
 # LWE PIR core (pure C, no server): unit test and benchmark.
 PIR_OBJS = src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o src/crypto/parallel.o
@@ -161,7 +164,11 @@ FUZZ_SHIM = test/fuzz/pg_shim.o test/fuzz/fuzz_rng.o
 # everything else gets the coverage and sanitizer instrumentation.
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -MMD -MP -c -o $@ $<
+
+# Header dependencies of the fuzz objects too (a harness keeps structs of
+# src/ headers on its stack).
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
 
 # What each harness links besides its own file (src/ objects built for fuzzing).
 FUZZ_OBJS_fuzz_wire = $(FUZZ_SHIM) src/wire/message.o
