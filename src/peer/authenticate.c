@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -127,19 +128,14 @@ pgpriv_serve_hello(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
-/* A bytea column of the hello's answer, in text form (\x…), of n bytes. */
+/* A bytea column of the hello's answer (binary results) of exactly n bytes. */
 static bool
 answer_bytes(PGresult *res, int col, uint8 *out, size_t n)
 {
-	const char *v;
-	size_t		got = 0;
-
-	if (PQgetisnull(res, 0, col))
+	if (PQgetisnull(res, 0, col) || PQfformat(res, col) != 1 || PQgetlength(res, 0, col) != (int) n)
 		return false;
-	v = PQgetvalue(res, 0, col);
-	if (strlen(v) != 2 + 2 * n || v[0] != '\\' || v[1] != 'x')
-		return false;
-	return sodium_hex2bin(out, n, v + 2, 2 * n, NULL, &got, NULL) == 0 && got == n;
+	memcpy(out, PQgetvalue(res, 0, col), n);
+	return true;
 }
 
 static void pg_attribute_noreturn()
@@ -168,8 +164,10 @@ peer_authenticate(PGconn *conn, ForeignServer *server)
 	uint8		proof[32];
 	uint8		signature[crypto_sign_BYTES];
 	uint8		transcript[HELLO_TRANSCRIPT_BYTES];
-	char	   *hex;
 	const char *params[1];
+	Oid			types[1] = {BYTEAOID};
+	int			lengths[1] = {(int) sizeof(hello)};
+	int			formats[1] = {1};
 	PGresult   *res;
 	bool		ok;
 
@@ -187,17 +185,14 @@ peer_authenticate(PGconn *conn, ForeignServer *server)
 	randombytes_buf(hello, 32);
 	randombytes_buf(e_sk, sizeof(e_sk));
 	crypto_scalarmult_base(hello + 32, e_sk);
-	hex = palloc(2 + 2 * sizeof(hello) + 1);
-	hex[0] = '\\';
-	hex[1] = 'x';
-	sodium_bin2hex(hex + 2, 2 * sizeof(hello) + 1, hello, sizeof(hello));
-	params[0] = hex;
+	params[0] = (const char *) hello;
 
+	/* Binary both ways: the hello's bytes never appear as text on the wire. */
 	PG_TRY();
 	{
-		res = peer_exec(conn, peer,
-						"SELECT public_key, signing_key, proof, signature FROM pgpriv.serve_hello($1::pg_catalog.bytea)",
-						1, params);
+		res = peer_exec_params(conn, peer,
+							   "SELECT public_key, signing_key, proof, signature FROM pgpriv.serve_hello($1)",
+							   1, types, params, lengths, formats, 1);
 	}
 	PG_CATCH();
 	{
