@@ -130,3 +130,10 @@ EXTRA_CLEAN += test/crypto/test_elgamal
 .PHONY: bench-psi-sum
 bench-psi-sum: test/bench/unit_costs
 	bash test/bench/psi_sum.sh
+
+# The whole suite (test/run) with pgpriv and the crypto test programs built
+# under AddressSanitizer and UBSan, against a relocated copy of PostgreSQL
+# whose server runs with the ASan runtime preloaded; see docs/testing.md.
+.PHONY: check-asan
+check-asan:
+	bash test/asan/run
