@@ -211,3 +211,10 @@ fuzz-smoke: fuzz-build
 	bash test/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES))
 
 EXTRA_CLEAN += $(FUZZ_BUILD)
+
+# The whole suite (test/run) with pgpriv and the crypto test programs built
+# under AddressSanitizer and UBSan, against a relocated copy of PostgreSQL
+# whose server runs with the ASan runtime preloaded; see docs/testing.md.
+.PHONY: check-asan
+check-asan:
+	bash test/asan/run

@@ -70,3 +70,39 @@ start_cluster() {
 stop_cluster() {
 	as_pg pg_ctl -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# sanitizer_check STAGE [SERVER_LOG...]: when PGPRIV_SANITIZER_LOGS names a
+# directory (the log_path of ASAN_OPTIONS/UBSAN_OPTIONS, set by test/asan/run),
+# print every report written there since the last check and move it to its
+# seen/ folder; then print every sanitizer line the server logs gained since
+# the last check (UBSan reports from a backend go to the server's stderr: see
+# test/asan/run).  Leaves their number in san_found: test/run counts each as
+# a failure of STAGE.
+declare -A san_seen_bytes
+san_report_re="(ERROR|WARNING): [A-Za-z]*Sanitizer|runtime error: |Sanitizer CHECK failed|ERROR: Can.t open file"
+sanitizer_check() {
+	local stage=$1 f n size from
+	shift
+	san_found=0
+	[ -n "${PGPRIV_SANITIZER_LOGS:-}" ] || return 0
+	for f in "$PGPRIV_SANITIZER_LOGS"/*; do
+		[ -f "$f" ] || continue
+		say "$stage: sanitizer report $(basename "$f")"
+		cat "$f"
+		mkdir -p "$PGPRIV_SANITIZER_LOGS/seen"
+		mv "$f" "$PGPRIV_SANITIZER_LOGS/seen/"
+		san_found=$((san_found + 1))
+	done
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		size=$(stat -c %s "$f")
+		from=${san_seen_bytes[$f]:-0}
+		san_seen_bytes[$f]=$size
+		n=$(tail -c +"$((from + 1))" "$f" | head -c "$((size - from))" | grep -acE "$san_report_re")
+		[ "$n" -gt 0 ] || continue
+		say "$stage: $n sanitizer reports in $f"
+		tail -c +"$((from + 1))" "$f" | head -c "$((size - from))" | grep -a -B 2 -A 12 -E "$san_report_re"
+		san_found=$((san_found + n))
+	done
+	echo "$stage: $san_found sanitizer reports"
+}

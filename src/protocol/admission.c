@@ -45,11 +45,13 @@ admissible_capability(const char *capability)
 
 /*
  * Run the capability's check of the run's terms in a subtransaction and
- * return its error (copied out), or NULL if the terms are acceptable.  The
- * error becomes the audited outcome, and is raised once that is committed.
+ * return its error (copied out into the memory context into), or NULL if the
+ * terms are acceptable.  The error becomes the audited outcome, and is raised
+ * once that is committed.
  */
 static ErrorData *
-terms_refusal(const char *dataset, const char *capability, const Permit *permit, bytea *terms)
+terms_refusal(const char *dataset, const char *capability, const Permit *permit, bytea *terms,
+			  MemoryContext into)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -71,8 +73,9 @@ terms_refusal(const char *dataset, const char *capability, const Permit *permit,
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
+		MemoryContextSwitchTo(into);
 		edata = CopyErrorData();
+		MemoryContextSwitchTo(cxt);
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -108,6 +111,7 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	int64		used_before = 0;
 	OwnerContext owner;
 	const char *outcome;
+	MemoryContext call_cxt = CurrentMemoryContext;
 	int			i;
 
 	/* A procedure cannot be STRICT: every argument but terms is required. */
@@ -158,10 +162,11 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 							  (long long) admitted.served, (long long) admitted.keys));
 	memset(&admitted, 0, sizeof(admitted));
 	found = permit_lookup(dataset, capability, &ds, &permit);
+	/* terms_error outlives SPI_finish, which frees the SPI procedure context */
 	if (found && !too_many && !no_keys &&
 		(strcmp(capability, "mpc") == 0 || strcmp(capability, "psi_sum") == 0 ||
 		 (terms != NULL && strcmp(capability, "secure_sum") == 0)))
-		terms_error = terms_refusal(dataset, capability, &permit, terms);
+		terms_error = terms_refusal(dataset, capability, &permit, terms, call_cxt);
 	if (found && !too_many && !no_keys && terms_error == NULL)
 		fits = budget_try_charge(dataset, capability, nkeys, &permit, &used_before);
 	outcome = !found ? "refused: no permit (42501)"
