@@ -192,26 +192,17 @@ peer_new_run_id(void)
 	return hex;
 }
 
-List *
-peer_parse_text_array(const char *lit, const char *peer)
+/*
+ * array_in on the peer's text: a literal that does not parse is the peer's
+ * fault and is reported as such.  (Its own function, so that nothing of the
+ * caller lives across the longjmp.)
+ */
+static Datum
+parse_peer_array(const char *lit, const char *peer)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	Datum		d = (Datum) 0;
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			i;
-	List	   *out = NIL;
-	size_t		len = strlen(lit);
+	volatile Datum d = (Datum) 0;
 
-	/* A one-dimensional text[] literal: check its shape before parsing it. */
-	if (len < 2 || lit[0] != '{' || lit[len - 1] != '}')
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", peer),
-				 errdetail("The column list is malformed.")));
-	/* A literal that does not parse is the peer's fault: report it as such. */
 	PG_TRY();
 	{
 		d = OidInputFunctionCall(F_ARRAY_IN, (char *) lit, TEXTOID, -1);
@@ -226,7 +217,27 @@ peer_parse_text_array(const char *lit, const char *peer)
 				 errdetail("The column list does not parse.")));
 	}
 	PG_END_TRY();
-	arr = DatumGetArrayTypeP(d);
+	return d;
+}
+
+List *
+peer_parse_text_array(const char *lit, const char *peer)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	List	   *out = NIL;
+	size_t		len = strlen(lit);
+
+	/* A one-dimensional text[] literal: check its shape before parsing it. */
+	if (len < 2 || lit[0] != '{' || lit[len - 1] != '}')
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from peer \"%s\"", peer),
+				 errdetail("The column list is malformed.")));
+	arr = DatumGetArrayTypeP(parse_peer_array(lit, peer));
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
