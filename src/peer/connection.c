@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include <poll.h>
+
 #include "access/xact.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
@@ -156,6 +158,36 @@ mapping_has_password(UserMapping *mapping)
 	return false;
 }
 
+/*
+ * Whether an idle cached connection is no longer usable, found without a
+ * round trip.  Between runs the peer has nothing to say: a socket with
+ * something to read is a peer that went away (a restart sends FATAL, then
+ * closes) or one that speaks out of turn, and either way the connection
+ * is dropped and the call gets a fresh one — the way postgres_fdw
+ * reconnects at the start of a transaction since PostgreSQL 14.  A run
+ * already under way is never retried: its loss stays an error.
+ */
+static bool
+peer_idle_socket_stale(PGconn *conn)
+{
+	struct pollfd pfd;
+	int			rc;
+
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+		return true;
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (pfd.fd < 0)
+		return true;
+	do
+		rc = poll(&pfd, 1, 0);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return true;
+	return rc > 0;
+}
+
 static PGconn *
 peer_connect(ForeignServer *server, UserMapping *mapping)
 {
@@ -280,7 +312,8 @@ peer_get_connection_ext(ForeignServer *server, UserMapping *mapping, bool authen
 		entry->authenticated = false;
 	}
 
-	if (entry->conn && (entry->invalidated || PQstatus(entry->conn) != CONNECTION_OK))
+	if (entry->conn && (entry->invalidated || PQstatus(entry->conn) != CONNECTION_OK ||
+						(!entry->busy && peer_idle_socket_stale(entry->conn))))
 		peer_disconnect(entry);
 
 	if (entry->conn == NULL)

@@ -1,0 +1,77 @@
+# What a bank DBA expects of daily operation (issue #13, part 5):
+#   - the first call after the peer restarted reconnects by itself (the
+#     cached connection is found dead before anything is sent), in the same
+#     session that used the old connection;
+#   - a peer that is gone for good is still a clean 08006 naming the peer.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib 'test/tools';
+use PgprivTest;
+
+my $gov  = PostgreSQL::Test::Cluster->new('gov');
+my $bank = PostgreSQL::Test::Cluster->new('bank');
+pgpriv_setup($_) for ($gov, $bank);
+my $gov_port = $gov->port;
+my $gov_pins = pinned_keys($gov);
+
+$gov->safe_psql('postgres', q{
+	CREATE ROLE bank_role LOGIN PASSWORD 'pw';
+	CREATE TABLE public.firms AS SELECT 'C' || lpad(i::text, 3, '0') AS code FROM generate_series(1, 40) AS i;
+	SELECT pgpriv.publish('tax', 'SELECT code FROM public.firms', 'code');
+	SELECT pgpriv.permit('tax', 'bank_role', 'psi');
+});
+$bank->safe_psql('postgres', qq{
+	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres', $gov_pins);
+	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw');
+	CREATE TABLE public.applicants AS SELECT 'C' || lpad(i::text, 3, '0') AS code FROM generate_series(31, 50) AS i;
+});
+
+# Plaintext model: applicants C031..C050 against firms C001..C040.
+my $want = 10;
+
+# --- a restart between two calls of one session ------------------------------
+# One psql session on the bank: a psi, the owner's restart (psql's \! runs
+# pg_ctl), the same psi again.  The second call must not see the dead
+# connection of the first.
+my $pg_ctl = $gov->installed_command('pg_ctl');
+my $datadir = $gov->data_dir;
+my $log = $gov->logfile;
+my $q = q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM public.applicants')};
+my ($rc, $out, $err) = $bank->psql('postgres', qq{
+SELECT pg_catalog.pg_backend_pid() AS pid \\gset
+$q;
+\\! "$pg_ctl" -D "$datadir" -l "$log" -w -m fast restart >/dev/null 2>&1
+$q;
+SELECT pg_catalog.pg_backend_pid() = :pid;
+}, on_error_stop => 0);
+is($rc, 0, 'the session that used the old connection runs on after the restart')
+  or diag($err);
+my @lines = split /\n/, $out;
+is(scalar(@lines), 3, 'two counts and the same-session check') or diag($out);
+is($lines[0], $want, 'the count before the restart equals the plaintext model');
+is($lines[1], $want, 'the first call after the restart reconnects by itself and equals the model');
+is($lines[2], 't', 'both calls ran in one bank session (the cached connection was replaced)');
+unlike($err, qr/lost connection/, 'no lost-connection error');
+
+# The owner served the second run on a new connection: two completed psi runs.
+is($gov->safe_psql('postgres',
+		q{SELECT pg_catalog.count(*) FROM pgpriv.audit WHERE capability = 'psi' AND outcome = 'ok' AND keys_in = 20}),
+	'2', 'the owner audited both runs (20 keys asked each)');
+
+# --- a peer that is gone stays an error, and is found again ----------------
+# (pg_ctl from the session again: the node object keeps the restarted server.)
+($rc, $out, $err) = $bank->psql('postgres', qq{
+$q;
+\\! "$pg_ctl" -D "$datadir" -w -m fast stop >/dev/null 2>&1
+$q;
+\\! "$pg_ctl" -D "$datadir" -l "$log" -w start >/dev/null 2>&1
+$q;
+}, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/08001/, 'with the owner stopped, the call fails with 08001');
+like($err, qr/could not connect to peer "gov"/, 'and the error names the peer');
+is($out, "$want\n$want", 'the calls before the stop and after the start both equal the model');
+
+done_testing();
