@@ -2,7 +2,8 @@
 
 EXTENSION = pgpriv
 MODULE_big = pgpriv
-EXTVERSION = 0.1.0
+# The version being built is pgpriv.control's default_version.
+EXTVERSION = $(shell sed -nE "s/^default_version[[:space:]]*=[[:space:]]*'([^']*)'.*/\1/p" $(EXTENSION).control)
 
 OBJS = \
 	src/pgpriv.o \
@@ -46,7 +47,11 @@ OBJS = \
 	src/protocol/joint_score.o \
 	src/protocol/served_run.o
 
-DATA = sql/pgpriv--$(EXTVERSION).sql
+# sql/pgpriv.sql is the install script of the current version; the one of
+# each past release is kept as released (CREATE EXTENSION pgpriv VERSION
+# '0.1.0'), next to the upgrade scripts between them (docs/upgrading.md).
+DATA_built = sql/pgpriv--$(EXTVERSION).sql
+DATA = sql/pgpriv--0.1.0.sql $(wildcard sql/pgpriv--*--*.sql)
 PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"
 
 # pg_regress inputs live in sql/, outputs in expected/ (the PGXS defaults).
@@ -69,6 +74,9 @@ include $(PGXS)
 # with --enable-depend): a changed struct in a header rebuilds its users.
 override CFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
+
+sql/pgpriv--$(EXTVERSION).sql: sql/pgpriv.sql
+	cp $< $@
 
 # Standalone benchmark of the pure crypto layer (no server needed).
 BENCH_OBJS = src/crypto/oprf.o src/crypto/parallel.o

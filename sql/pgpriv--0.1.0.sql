@@ -2,7 +2,7 @@
  * pgpriv 0.1.0 — install script.
  *
  * Layout: identity, OPRF primitives, catalog (datasets, permits, keys),
- * audit log, foreign-data wrapper.  Conventions (docs/architecture.md, "Conventions"): no CREATE OR
+ * audit log, foreign-data wrapper.  Conventions (STYLE.md §9): no CREATE OR
  * REPLACE, every SECURITY DEFINER function pins search_path, dynamic SQL goes
  * through format('%I', '%L'), EXECUTE is revoked from PUBLIC wherever a
  * function is not meant for everyone, and every object has a COMMENT.
@@ -106,23 +106,14 @@ CREATE FUNCTION pgpriv.identity_card()
   LANGUAGE sql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
   AS $$
-    SELECT k.public_key, k.sign_public_key,
-           pgpriv._fingerprint(k.public_key OPERATOR(pg_catalog.||) k.sign_public_key), k.created_at
+    SELECT k.public_key, k.sign_public_key, pgpriv._fingerprint(k.public_key), k.created_at
       FROM pgpriv.identity_keys AS k
      WHERE k.retired_at IS NULL
      ORDER BY k.created_at, k.public_key
      LIMIT 1
   $$;
 COMMENT ON FUNCTION pgpriv.identity_card() IS
-  'Everything a peer needs to declare this party: X25519 public_key, Ed25519 signing_key (server options) and a fingerprint of both';
-
-CREATE FUNCTION pgpriv.serve_hello(hello bytea)
-  RETURNS TABLE(public_key bytea, signing_key bytea, proof bytea, signature bytea)
-  AS 'MODULE_PATHNAME', 'pgpriv_serve_hello'
-  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_hello(bytea) IS
-  'Serving (called by a peer on each new connection): prove this party holds its identity secrets, over the peer''s fresh challenge';
+  'Everything a peer needs to declare this party: X25519 public_key, Ed25519 signing_key (server options) and fingerprint';
 
 -- ---------------------------------------------------------------------------
 -- OPRF primitives (RFC 9497, OPRF(ristretto255, SHA-512), mode 0x00)
@@ -232,18 +223,6 @@ COMMENT ON SEQUENCE pgpriv.audit_log_id_seq IS 'ids of audit rows, in chain orde
 COMMENT ON TABLE pgpriv.audit_log IS
   'Append-only record of every pgpriv run and catalog change; row_hash = SHA-256(prev_hash || row), checked by pgpriv.audit_verify()';
 
--- The chain's head: the newest row's id and hash, written with every row, so
--- removing the newest rows shows (audit_verify compares the log's end with it).
-CREATE TABLE pgpriv.audit_head (
-  singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-  last_id     bigint NOT NULL,
-  last_hash   bytea NOT NULL CHECK (length(last_hash) = 32),
-  appended    bigint NOT NULL
-);
-REVOKE ALL ON pgpriv.audit_head FROM PUBLIC;
-COMMENT ON TABLE pgpriv.audit_head IS
-  'The audit chain''s head (newest id and hash, rows ever appended): a removed tail shows in pgpriv.audit_verify()';
-
 CREATE FUNCTION pgpriv._audit_row_hash(
   prev_hash bytea, id bigint, at timestamptz, actor name, side text, peer text,
   capability text, dataset text, keys_in bigint, keys_out bigint,
@@ -289,11 +268,6 @@ CREATE FUNCTION pgpriv._audit_append(
               pgpriv._audit_row_hash(prev, r.id, r.at, r.actor, side, peer, capability,
                                      dataset, keys_in, keys_out, bytes_in, bytes_out,
                                      outcome, detail));
-    INSERT INTO pgpriv.audit_head AS h (singleton, last_id, last_hash, appended)
-      VALUES (true, r.id, (SELECT l.row_hash FROM pgpriv.audit_log AS l WHERE l.id = r.id), 1)
-      ON CONFLICT (singleton) DO UPDATE
-        SET last_id = EXCLUDED.last_id, last_hash = EXCLUDED.last_hash,
-            appended = h.appended OPERATOR(pg_catalog.+) 1;
     RETURN r.id;
   END
   $$;
@@ -344,9 +318,7 @@ CREATE FUNCTION pgpriv.audit_verify()
   AS $$
   DECLARE
     r pgpriv.audit_log;
-    h pgpriv.audit_head;
     prev bytea := NULL;
-    last bigint := NULL;
     n bigint := 0;
   BEGIN
     FOR r IN SELECT * FROM pgpriv.audit_log ORDER BY id LOOP
@@ -364,22 +336,13 @@ CREATE FUNCTION pgpriv.audit_verify()
         RETURN;
       END IF;
       prev := r.row_hash;
-      last := r.id;
     END LOOP;
-    -- The log must end where its head says: else its newest rows were removed.
-    SELECT * INTO h FROM pgpriv.audit_head;
-    IF FOUND AND (last IS DISTINCT FROM h.last_id OR prev IS DISTINCT FROM h.last_hash) THEN
-      RETURN QUERY SELECT false, n, h.last_id,
-        pg_catalog.format('the log ends at row %s but its head records row %s: the newest rows were removed or replaced',
-                          coalesce(last::pg_catalog.text, 'none'), h.last_id);
-      RETURN;
-    END IF;
-    RETURN QUERY SELECT true, n, NULL::pg_catalog.int8, NULL::pg_catalog.text;
+    RETURN QUERY SELECT true, n, NULL::bigint, NULL::text;
   END
   $$;
 REVOKE ALL ON FUNCTION pgpriv.audit_verify() FROM PUBLIC;
 COMMENT ON FUNCTION pgpriv.audit_verify() IS
-  'Walk the audit hash chain; report the first row that was changed or whose predecessor was removed, or a log that ends before its head';
+  'Walk the audit hash chain; report the first row that was changed or whose predecessor was removed';
 
 CREATE FUNCTION pgpriv.audit_prune(older_than interval) RETURNS bigint
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -720,12 +683,6 @@ CREATE FUNCTION pgpriv.permit(
     IF min_group IS NOT NULL AND min_group <= 0 THEN
       RAISE EXCEPTION 'min_group must be positive, got %', min_group USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF capability = 'psi_sum' AND min_group > 1 THEN
-      RAISE EXCEPTION 'psi_sum cannot enforce min_group against a modified asker'
-        USING ERRCODE = 'feature_not_supported',
-              DETAIL = 'The asker chooses which ciphertexts it adds and how many matches it claims, so a run can reveal one key''s total.',
-              HINT = 'Use psi_count for how many keys match, or secure_sum, which enforces min_group, for totals; grant psi_sum without min_group only where revealing the column for the keys asked is acceptable.';
-    END IF;
 
     INSERT INTO pgpriv.permit AS p (dataset, peer_role, capability, columns, max_keys,
                                     min_parties, min_group, granted_by)
@@ -884,13 +841,6 @@ CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nke
 COMMENT ON PROCEDURE pgpriv.serve_admit(text, text, text, bigint, bytea) IS
   'Serving (called by a peer): admit a run — check the permit, charge its keys to the day''s budget, audit the outcome';
 
-CREATE FUNCTION pgpriv.serve_columns(dataset text, capability text) RETURNS text[]
-  AS 'MODULE_PATHNAME', 'pgpriv_serve_columns'
-  LANGUAGE C STABLE STRICT SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_columns(text, text) IS
-  'Serving (called by a peer before a run): the columns its permit grants for a capability on a dataset, so its column list is checked before any key is charged';
-
 CREATE FUNCTION pgpriv.serve_psi_table(dataset text, capability text, run text)
   RETURNS TABLE(version text, entries bigint, chunks integer, columns text[], batch_limit integer)
   AS 'MODULE_PATHNAME', 'pgpriv_serve_psi_table'
@@ -956,27 +906,13 @@ CREATE FUNCTION pgpriv.serve_count_pull(run text, part text, start bigint, count
   LANGUAGE C VOLATILE STRICT SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION pgpriv.serve_count_pull(text, text, bigint, integer) IS
-  'Serving (called by a peer): a batch of the dataset''s masked, sorted keys of a psi_count run';
-
-CREATE FUNCTION pgpriv.serve_count_return(run text, batch bytea) RETURNS bigint
-  AS 'MODULE_PATHNAME', 'pgpriv_serve_count_return'
-  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_count_return(text, bytea) IS
-  'Serving (called by a peer): receive a batch of the dataset''s keys masked again by the asker, of a psi_count run';
-
-CREATE FUNCTION pgpriv.serve_count_result(run text) RETURNS bigint
-  AS 'MODULE_PATHNAME', 'pgpriv_serve_count_result'
-  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION pgpriv.serve_count_result(text) IS
-  'Serving (called by a peer): the one count of a psi_count run, computed by the owner; ends the run';
+  'Serving (called by a peer): a batch of the masked, sorted results of a psi_count run';
 
 CREATE FUNCTION pgpriv.psi_count(peer name, dataset text, keys_query text) RETURNS bigint
   AS 'MODULE_PATHNAME', 'pgpriv_psi_count'
   LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION pgpriv.psi_count(name, text, text) IS
-  'How many of your keys are in the peer''s dataset, and nothing about which (ECDH, counted by the peer)';
+  'How many of your keys are in the peer''s dataset, and nothing about which (shuffled ECDH)';
 
 CREATE FUNCTION pgpriv._progress_rows()
   RETURNS TABLE(pid integer, role name, capability text, peer text, dataset text, phase text,
@@ -999,7 +935,7 @@ COMMENT ON VIEW pgpriv.progress IS
   'Protocol runs in progress (phase, elements done of total, bytes each way), like pg_stat_progress_*';
 
 -- ---------------------------------------------------------------------------
--- Secret sharing (secure_sum: docs/architecture.md, protocol 5; docs/secure_sum.md)
+-- Secret sharing (secure_sum: ARCHITECTURE.md protocol 5; docs/secure_sum.md)
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION pgpriv.serve_sum_begin(dataset text, run text, value_column text, participants bytea)
@@ -1038,7 +974,7 @@ COMMENT ON FUNCTION pgpriv.share_open(bigint[], integer) IS
   'Add shares mod 2^64, read the sum as a signed bigint and divide by 10^scale';
 
 -- ---------------------------------------------------------------------------
--- Two-party engine (joint_score: docs/architecture.md, protocol 6; docs/joint_score.md)
+-- Two-party engine (joint_score: ARCHITECTURE.md protocol 6; docs/joint_score.md)
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION pgpriv.serve_mpc_begin(dataset text, run text, msg bytea) RETURNS bytea
@@ -1092,7 +1028,7 @@ COMMENT ON FUNCTION pgpriv.mpc_selftest(name, text, integer, integer) IS
   'Check the two-party engine with a peer (needs an mpc permit): make Beaver triples, multiply and compare random shared values, open and verify everything; rates and bytes per item';
 
 -- ---------------------------------------------------------------------------
--- psi_sum (docs/architecture.md, protocol 3; docs/psi_sum.md)
+-- psi_sum (ARCHITECTURE.md protocol 3; docs/psi_sum.md)
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION pgpriv.serve_psi_sum_begin(dataset text, run text, value_column text, asker_share bytea)
@@ -1235,7 +1171,6 @@ SELECT pg_catalog.pg_extension_config_dump('pgpriv.permit', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.oprf_key', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.audit_log_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('pgpriv.audit_head', '');
 
 -- ---------------------------------------------------------------------------
 -- Foreign-data wrapper: peers are foreign servers
