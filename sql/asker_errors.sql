@@ -43,6 +43,19 @@ SELECT * FROM pgpriv.mpc_selftest('regress_down', 'ind', 0, 0);
 \set VERBOSITY terse
 SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT ''k''', '{"f": 1.5, "g": 1e-9}');
 
+-- keys_query: a trailing semicolon is accepted (the call goes on to reach the
+-- peer: 08001), and its errors point into the caller's own text, never at
+-- the query pgpriv wraps around it (psi, psi_count, joint_score).
+\set VERBOSITY sqlstate
+SELECT * FROM pgpriv.psi('regress_down', 'tax', 'SELECT ''k'' ;  ');
+SELECT pgpriv.psi_count('regress_down', 'tax', E'SELECT ''k''\n-- the applicants;\n;');
+\set VERBOSITY default
+SELECT * FROM pgpriv.psi('regress_down', 'tax', E'-- applicants\nSELECT codee FROM (VALUES (''k'')) AS a(code);');
+SELECT pgpriv.psi_count('regress_down', 'tax', 'SELECT code FROM regress_no_such_table');
+SELECT * FROM pgpriv.psi('regress_down', 'tax', 'SELECT (1/0)::text;');
+SELECT * FROM pgpriv.joint_score('regress_down', 'ind', 'SELECT k, own FROM regress_no_such_table;', '{"own": 1, "f": 1}');
+\set VERBOSITY terse
+
 -- A role without USAGE on the server is refused before anything runs.
 CREATE ROLE regress_intern;
 SET ROLE regress_intern;

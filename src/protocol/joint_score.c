@@ -676,6 +676,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	char	   *server;
 	char	   *dataset;
 	char	   *keys_query;
+	KeysQuery	kq;
 	Jsonb	   *weights_jb;
 	bool		flag_mode = !PG_ARGISNULL(4);
 	Weight	   *ws;
@@ -717,19 +718,16 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	 * keys_query's further columns (from column 3 on: column 2 is the
 	 * original first column under the alias).
 	 */
-	keys_query_check(keys_query);
+	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
 	key_builder_init(&kb, &keys);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	{
 		TupleDesc	td;
 		uint64		nrows;
+		Portal		portal = keys_query_open(&kq);
 
-		if (SPI_execute(psprintf("SELECT k.pgpriv_key::pg_catalog.text, k.* FROM (%s\n) AS k(pgpriv_key)",
-								 keys_query), true, 0) != SPI_OK_SELECT)
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("keys_query must be a single SELECT")));
+		SPI_cursor_fetch(portal, true, FETCH_ALL);
 		td = SPI_tuptable->tupdesc;
 		nrows = SPI_processed;
 		for (int i = 0; i < nw; i++)
@@ -792,6 +790,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 			if ((r & 8191) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
+		SPI_cursor_close(portal);
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(fn_cxt);

@@ -99,10 +99,15 @@ keys_unique(KeySet *s)
 	s->n = out;
 }
 
-void
+/*
+ * The one statement of keys_query: a SELECT (not SELECT INTO), as the
+ * statement's own text, without the trailing semicolon a user may type.
+ */
+char *
 keys_query_check(const char *keys_query)
 {
 	List	   *parsed = pg_parse_query(keys_query);
+	RawStmt    *raw;
 
 	if (list_length(parsed) != 1 ||
 		!IsA(linitial_node(RawStmt, parsed)->stmt, SelectStmt) ||
@@ -111,33 +116,114 @@ keys_query_check(const char *keys_query)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("keys_query must be a single SELECT"),
 				 errhint("For example: SELECT credit_code FROM applicants")));
+	raw = linitial_node(RawStmt, parsed);
+	if (raw->stmt_len > 0)
+		return pnstrdup(keys_query + raw->stmt_location, raw->stmt_len);
+	return pstrdup(keys_query + raw->stmt_location);
+}
+
+/*
+ * Errors of the wrapped query, as errors of the user's keys_query: a
+ * position is moved from the wrapper's text into the user's, the query
+ * shown is the user's, and SPI's context line quoting the wrapper is
+ * replaced by one quoting keys_query as the caller wrote it.
+ */
+static void
+keys_query_rewrite_error(ErrorData *edata, const KeysQuery *kq)
+{
+	if (edata->internalquery && strcmp(edata->internalquery, kq->wrapped) == 0)
+	{
+		int			pos = edata->internalpos - kq->prefix_chars;
+
+		pfree(edata->internalquery);
+		edata->internalquery = pstrdup(kq->user);
+		edata->internalpos = (pos > 0 && pos <= kq->stmt_chars) ? pos + kq->lead_chars : 0;
+	}
+	if (edata->context)
+	{
+		char	   *line = psprintf("SQL statement \"%s\"", kq->wrapped);
+		char	   *at = strstr(edata->context, line);
+
+		if (at)
+		{
+			StringInfoData ctx;
+			const char *rest = at + strlen(line);
+
+			initStringInfo(&ctx);
+			appendBinaryStringInfo(&ctx, edata->context, at - edata->context);
+			appendStringInfo(&ctx, "keys_query \"%s\"", kq->user);
+			appendStringInfoString(&ctx, rest);
+			pfree(edata->context);
+			edata->context = ctx.data;
+		}
+		pfree(line);
+	}
+}
+
+void
+keys_query_prepare(KeysQuery *kq, const char *keys_query, const char *select_list)
+{
+	const char *stmt;
+	const char *prefix;
+
+	stmt = keys_query_check(keys_query);
+	prefix = psprintf("SELECT %s FROM (", select_list);
+	kq->user = keys_query;
+	kq->wrapped = psprintf("%s%s\n) AS k(pgpriv_key)", prefix, stmt);
+	kq->prefix_chars = strlen(prefix);	/* ASCII */
+	kq->stmt_chars = pg_mbstrlen(stmt);
+	kq->lead_chars = pg_mbstrlen_with_len(keys_query, strstr(keys_query, stmt) - keys_query);
+	kq->plan = NULL;
+}
+
+Portal
+keys_query_open(KeysQuery *kq)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile Portal portal = NULL;
+
+	PG_TRY();
+	{
+		kq->plan = SPI_prepare(kq->wrapped, 0, NULL);
+		if (kq->plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		portal = SPI_cursor_open(NULL, kq->plan, NULL, NULL, true);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		keys_query_rewrite_error(edata, kq);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return portal;
 }
 
 void
 keys_collect(const char *keys_query, KeySet *keys)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	SPIPlanPtr	plan;
+	KeysQuery	kq;
 	Portal		portal;
 	KeyBuilder	b;
 
-	/* Refuse anything but one query that returns rows, before running it. */
-	keys_query_check(keys_query);
+	/*
+	 * Refuse anything but one query that returns rows, before running it.
+	 * The key is the first column cast to text (as on the owner's side):
+	 * char(n) keys lose their padding exactly as ::text does.  The alias
+	 * list renames only the first column.
+	 */
+	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text");
 
 	key_builder_init(&b, keys);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/*
-	 * The key is the first column cast to text (as on the owner's side):
-	 * char(n) keys lose their padding exactly as ::text does.  The alias
-	 * list renames only the first column.
-	 */
-	plan = SPI_prepare(psprintf("SELECT k.pgpriv_key::pg_catalog.text FROM (%s\n) AS k(pgpriv_key)",
-								keys_query), 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	portal = keys_query_open(&kq);
 	for (;;)
 	{
 		uint64		i;

@@ -9,6 +9,8 @@
 #ifndef PGPRIV_PROTOCOL_KEYS_H
 #define PGPRIV_PROTOCOL_KEYS_H
 
+#include "executor/spi.h"
+
 #include "catalog/pgpriv_catalog.h"
 #include "protocol/batch.h"
 
@@ -23,8 +25,30 @@ typedef struct KeyBuilder
 extern void key_builder_init(KeyBuilder *b, KeySet *set);
 extern void key_builder_add(KeyBuilder *b, const char *text);
 
-/* Refuse (42809) anything but one SELECT that returns rows, before it runs. */
-extern void keys_query_check(const char *keys_query);
+/*
+ * Refuse (42809) anything but one SELECT that returns rows, before it runs;
+ * returns that statement's text without a trailing semicolon.
+ */
+extern char *keys_query_check(const char *keys_query);
+
+/*
+ * keys_query wrapped as "SELECT <select_list> FROM (<statement>) AS
+ * k(pgpriv_key)", run with the caller's rights.  Errors while it is
+ * prepared and opened point into the user's text, not the wrapper's.
+ */
+typedef struct KeysQuery
+{
+	const char *user;			/* keys_query as given */
+	char	   *wrapped;
+	int			prefix_chars;	/* characters of the wrapper before the statement */
+	int			stmt_chars;
+	int			lead_chars;		/* characters of keys_query before the statement */
+	SPIPlanPtr	plan;
+} KeysQuery;
+
+extern void keys_query_prepare(KeysQuery *kq, const char *keys_query, const char *select_list);
+/* Prepare and open a cursor (inside SPI_connect); errors are the user's. */
+extern Portal keys_query_open(KeysQuery *kq);
 
 /* Run keys_query; its first column, as text, is the key.  Duplicates count once. */
 extern void keys_collect(const char *keys_query, KeySet *keys);

@@ -6,6 +6,7 @@
 
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
 #include "protocol/projection.h"
@@ -76,19 +77,35 @@ projection_map(Projection *p, List *permitted, const char *capability,
 	}
 }
 
+/* A value that does not convert to its declared type names its column. */
+static void
+projection_error_callback(void *arg)
+{
+	Form_pg_attribute att = (Form_pg_attribute) arg;
+
+	errcontext("column \"%s\" (%s) of the column definition list",
+			   NameStr(att->attname), format_type_with_typemod(att->atttypid, att->atttypmod));
+}
+
 void
 projection_emit(Projection *p, FunctionCallInfo fcinfo, const char *key, char **values)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ErrorContextCallback errcb;
 	int			a;
 
+	errcb.callback = projection_error_callback;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 	for (a = 0; a < p->want->natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(p->want, a);
 		char	   *text = p->source[a] < 0 ? (char *) key : values[p->source[a]];
 
+		errcb.arg = att;
 		p->nulls[a] = text == NULL;
 		p->values[a] = InputFunctionCall(&p->infuncs[a], text, p->ioparams[a], att->atttypmod);
 	}
+	error_context_stack = errcb.previous;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, p->values, p->nulls);
 }

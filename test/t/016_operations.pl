@@ -2,7 +2,10 @@
 #   - the first call after the peer restarted reconnects by itself (the
 #     cached connection is found dead before anything is sent), in the same
 #     session that used the old connection;
-#   - a peer that is gone for good is still a clean 08006 naming the peer.
+#   - a peer that is gone is a clean 08001 naming the peer, and is found
+#     again once it is back;
+#   - a value that does not convert to the type the analyst declared in
+#     psi_fetch's column definition list names the column.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -22,6 +25,9 @@ $gov->safe_psql('postgres', q{
 	CREATE TABLE public.firms AS SELECT 'C' || lpad(i::text, 3, '0') AS code FROM generate_series(1, 40) AS i;
 	SELECT pgpriv.publish('tax', 'SELECT code FROM public.firms', 'code');
 	SELECT pgpriv.permit('tax', 'bank_role', 'psi');
+	CREATE TABLE public.grades AS SELECT 'C' || lpad(i::text, 3, '0') AS code, 'A' || i AS grade FROM generate_series(1, 40) AS i;
+	SELECT pgpriv.publish('grades', 'SELECT code, grade FROM public.grades', 'code');
+	SELECT pgpriv.permit('grades', 'bank_role', 'psi_fetch', '{grade}');
 });
 $bank->safe_psql('postgres', qq{
 	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres', $gov_pins);
@@ -73,5 +79,15 @@ $q;
 like($err, qr/08001/, 'with the owner stopped, the call fails with 08001');
 like($err, qr/could not connect to peer "gov"/, 'and the error names the peer');
 is($out, "$want\n$want", 'the calls before the stop and after the start both equal the model');
+
+# --- a conversion error names the column --------------------------------------
+($rc, $out, $err) = $bank->psql('postgres',
+	q{SELECT * FROM pgpriv.psi_fetch('gov', 'grades', 'SELECT code FROM public.applicants;') AS t(code text, grade integer)},
+	on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/22P02/, 'a grade that is not an integer is 22P02');
+like($err, qr/column "grade" \(integer\) of the column definition list/, 'and the error names the column and its declared type');
+is($bank->safe_psql('postgres',
+		q{SELECT pg_catalog.string_agg(grade, ',' ORDER BY code) FROM pgpriv.psi_fetch('gov', 'grades', 'SELECT code FROM public.applicants') AS t(code text, grade text)}),
+	join(',', map { "A$_" } 31 .. 40), 'declared as text, the same rows arrive (plaintext model: A31..A40)');
 
 done_testing();
