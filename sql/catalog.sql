@@ -20,7 +20,8 @@ CREATE ROLE regress_bank_other LOGIN;    -- another bank
 CREATE SCHEMA regress_gov AUTHORIZATION regress_gov;
 GRANT EXECUTE ON FUNCTION pgpriv.publish(text, text, text), pgpriv.unpublish(text),
   pgpriv.permit(text, name, text, text[], bigint, integer, integer),
-  pgpriv.revoke_permit(text, name, text), pgpriv.rotate_oprf_key(text, name)
+  pgpriv.revoke_permit(text, name, text), pgpriv.revoke_permit(text, name, text, boolean),
+  pgpriv.revoke_permits(name, text), pgpriv.rotate_oprf_key(text, name)
   TO regress_gov;
 
 SET ROLE regress_gov;
@@ -97,6 +98,17 @@ SELECT pgpriv._oprf_key('tax', 'regress_bank_zs') <> (SELECT k FROM k1) AS key_c
 SET ROLE regress_gov;
 SELECT pgpriv.revoke_permit('tax', 'regress_bank_zs', 'psi');
 SELECT pg_temp.try($$SELECT pgpriv.revoke_permit('tax', 'regress_bank_zs', 'psi')$$);
+-- if_exists: what is not there is a notice (a dataset that is not yours is still an error).
+SELECT pgpriv.revoke_permit('tax', 'regress_bank_zs', 'psi', if_exists => true);
+SELECT pgpriv.revoke_permit('nope', 'regress_bank_zs', 'psi', if_exists => true);
+SELECT pg_temp.try($$SELECT pgpriv.revoke_permit('tax', 'regress_bank_zs', 'psi', if_exists => false)$$);
+-- Every permit of one role at once, each audited; the other role's permits stay.
+SELECT pgpriv.permit('tax', 'regress_bank_other', 'psi');
+SELECT pgpriv.permit('tax', 'regress_bank_other', 'psi_count');
+SELECT * FROM pgpriv.revoke_permits('regress_bank_other');
+SELECT count(*) AS nothing_left FROM pgpriv.revoke_permits('regress_bank_other', on_dataset => 'tax');
+SELECT pg_temp.try($$SELECT * FROM pgpriv.revoke_permits('regress_bank_other', on_dataset => 'nope')$$);
+SELECT peer_role, capability FROM pgpriv.permits ORDER BY 1, 2;
 RESET ROLE;
 
 -- The audit log recorded every change, chained.
@@ -135,6 +147,7 @@ SELECT (SELECT count(*) FROM pgpriv.permit) AS permits, (SELECT count(*) FROM pg
 DROP SCHEMA regress_gov CASCADE;
 REVOKE ALL ON FUNCTION pgpriv.publish(text, text, text), pgpriv.unpublish(text),
   pgpriv.permit(text, name, text, text[], bigint, integer, integer),
-  pgpriv.revoke_permit(text, name, text), pgpriv.rotate_oprf_key(text, name)
+  pgpriv.revoke_permit(text, name, text), pgpriv.revoke_permit(text, name, text, boolean),
+  pgpriv.revoke_permits(name, text), pgpriv.rotate_oprf_key(text, name)
   FROM regress_gov;
 DROP ROLE regress_gov, regress_bank_zs, regress_bank_other;

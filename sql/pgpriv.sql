@@ -766,6 +766,79 @@ REVOKE ALL ON FUNCTION pgpriv.revoke_permit(text, name, text) FROM PUBLIC;
 COMMENT ON FUNCTION pgpriv.revoke_permit(text, name, text) IS
   'Withdraw one permit';
 
+-- The same, for scripts that may run twice: with if_exists, a permit that
+-- is not there is a NOTICE, not an error.  (No DEFAULT: the three-argument
+-- form above stays the one GRANTs and old callers name.)
+CREATE FUNCTION pgpriv.revoke_permit(dataset text, peer_role name, capability text, if_exists boolean)
+  RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    d pgpriv.dataset;
+  BEGIN
+    IF if_exists IS NOT TRUE THEN
+      PERFORM pgpriv.revoke_permit(dataset, peer_role, capability);
+      RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pgpriv.dataset AS x WHERE x.name = revoke_permit.dataset) THEN
+      RAISE NOTICE 'dataset "%" does not exist, skipping', dataset;
+      RETURN;
+    END IF;
+    d := pgpriv._dataset_for_owner(dataset);
+    IF NOT EXISTS (SELECT FROM pgpriv.permit AS p
+                    WHERE p.dataset = d.name AND p.peer_role = revoke_permit.peer_role
+                      AND p.capability = revoke_permit.capability) THEN
+      RAISE NOTICE 'role "%" has no % permit on dataset "%", skipping', peer_role, capability, d.name;
+      RETURN;
+    END IF;
+    PERFORM pgpriv.revoke_permit(dataset, peer_role, capability);
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv.revoke_permit(text, name, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv.revoke_permit(text, name, text, boolean) IS
+  'Withdraw one permit; with if_exists => true a missing permit is only a notice';
+
+CREATE FUNCTION pgpriv.revoke_permits(peer_role name, on_dataset text DEFAULT NULL)
+  RETURNS TABLE(dataset text, capability text)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r record;
+  BEGIN
+    IF peer_role IS NULL THEN
+      RAISE EXCEPTION 'peer_role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF revoke_permits.on_dataset IS NOT NULL THEN
+      PERFORM pgpriv._dataset_for_owner(revoke_permits.on_dataset);
+    END IF;
+    -- Only the datasets the caller may manage; each revocation is audited.
+    FOR r IN
+      SELECT p.dataset, p.capability
+        FROM pgpriv.permit AS p
+        JOIN pgpriv.dataset AS x ON x.name = p.dataset
+       WHERE p.peer_role = revoke_permits.peer_role
+         AND (revoke_permits.on_dataset IS NULL OR p.dataset = revoke_permits.on_dataset)
+         AND pgpriv._may_manage(x.owner_role)
+       ORDER BY p.dataset, p.capability
+       FOR UPDATE OF p
+    LOOP
+      DELETE FROM pgpriv.permit AS p
+       WHERE p.dataset = r.dataset AND p.peer_role = revoke_permits.peer_role
+         AND p.capability = r.capability;
+      PERFORM pgpriv._audit_append('local', peer_role, 'revoke_permit', r.dataset, NULL, NULL, NULL, NULL,
+                                   'ok', r.capability);
+      dataset := r.dataset;
+      capability := r.capability;
+      RETURN NEXT;
+    END LOOP;
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv.revoke_permits(name, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv.revoke_permits(name, text) IS
+  'Withdraw every permit of a peer role on the datasets you manage (or on one dataset); returns what was revoked';
+
 CREATE FUNCTION pgpriv._oprf_key(dataset text, peer_role name) RETURNS bytea
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
