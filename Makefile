@@ -17,6 +17,7 @@ OBJS = \
 	src/peer/fdw_validator.o \
 	src/peer/connection.o \
 	src/peer/identity_check.o \
+	src/peer/peer_permits.o \
 	src/peer/authenticate.o \
 	src/wire/message.o \
 	src/catalog/pgpriv_catalog.o \

@@ -1325,6 +1325,43 @@ CREATE FOREIGN DATA WRAPPER pgpriv VALIDATOR pgpriv.fdw_validator;
 COMMENT ON FOREIGN DATA WRAPPER pgpriv IS
   'pgpriv peers: CREATE SERVER name FOREIGN DATA WRAPPER pgpriv OPTIONS (host, port, dbname, public_key)';
 
+-- What this party offers the calling peer role: its permits, the permitted
+-- columns' types (so the asker can write psi_fetch's and pir's column
+-- definition list without logging in here), limits, and today's budget.
+-- A peer learns nothing it could not learn by trying each run; the dataset
+-- queries, other roles' permits and the other columns stay hidden.
+CREATE FUNCTION pgpriv.serve_permits()
+  RETURNS TABLE(dataset text, capability text, columns text[], column_types text[],
+                max_keys bigint, min_parties integer, min_group integer, keys_used_today bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT p.dataset, p.capability, p.columns::pg_catalog.text[],
+           coalesce((SELECT pg_catalog.array_agg(d.column_types[pg_catalog.array_position(d.columns, c.name)]
+                                                ORDER BY c.ord)
+                       FROM pg_catalog.unnest(p.columns) WITH ORDINALITY AS c(name, ord)),
+                    '{}'::pg_catalog.text[]),
+           p.max_keys, p.min_parties, p.min_group, coalesce(b.keys, 0)
+      FROM pgpriv.permit AS p
+      JOIN pgpriv.dataset AS d ON d.name = p.dataset
+      LEFT JOIN pgpriv.budget AS b
+        ON b.dataset = p.dataset AND b.peer_role = p.peer_role AND b.capability = p.capability
+       AND b.day = pg_catalog.timezone('UTC'::pg_catalog.text, pg_catalog.now())::pg_catalog.date
+     WHERE p.peer_role = pgpriv._outer_role()
+     ORDER BY p.dataset, p.capability
+  $$;
+COMMENT ON FUNCTION pgpriv.serve_permits() IS
+  'Serving side of peer_permits: the permits granted to the calling role, with column types and today''s budget';
+
+CREATE FUNCTION pgpriv.peer_permits(peer name)
+  RETURNS TABLE(dataset text, capability text, columns text[], column_types text[],
+                max_keys bigint, min_parties integer, min_group integer,
+                keys_used_today bigint, keys_left_today bigint, column_definition text)
+  AS 'MODULE_PATHNAME', 'pgpriv_peer_permits'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.peer_permits(name) IS
+  'What the peer offers your mapped role: datasets, capabilities, columns with types, limits, budget left today (UTC), and a column definition list for psi_fetch and pir';
+
 CREATE FUNCTION pgpriv.peer_identity(peer name)
   RETURNS TABLE(public_key bytea, fingerprint text, matches boolean)
   AS 'MODULE_PATHNAME', 'pgpriv_peer_identity'

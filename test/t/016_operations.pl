@@ -5,7 +5,10 @@
 #   - a peer that is gone is a clean 08001 naming the peer, and is found
 #     again once it is back;
 #   - a value that does not convert to the type the analyst declared in
-#     psi_fetch's column definition list names the column.
+#     psi_fetch's column definition list names the column;
+#   - peer_permits shows the analyst what the peer offers its role (columns
+#     with types, limits, budget left today, a ready column definition
+#     list), and a lying peer's answer is refused (08P01).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -27,7 +30,11 @@ $gov->safe_psql('postgres', q{
 	SELECT pgpriv.permit('tax', 'bank_role', 'psi');
 	CREATE TABLE public.grades AS SELECT 'C' || lpad(i::text, 3, '0') AS code, 'A' || i AS grade FROM generate_series(1, 40) AS i;
 	SELECT pgpriv.publish('grades', 'SELECT code, grade FROM public.grades', 'code');
-	SELECT pgpriv.permit('grades', 'bank_role', 'psi_fetch', '{grade}');
+	SELECT pgpriv.permit('grades', 'bank_role', 'psi_fetch', '{grade}', max_keys => 500);
+	CREATE TABLE public.other AS SELECT 'C001' AS code, 1 AS secret;
+	SELECT pgpriv.publish('other', 'SELECT code, secret FROM public.other', 'code');
+	CREATE ROLE bank_other LOGIN;
+	SELECT pgpriv.permit('other', 'bank_other', 'psi_fetch', '{secret}');
 });
 $bank->safe_psql('postgres', qq{
 	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres', $gov_pins);
@@ -89,5 +96,67 @@ like($err, qr/column "grade" \(integer\) of the column definition list/, 'and th
 is($bank->safe_psql('postgres',
 		q{SELECT pg_catalog.string_agg(grade, ',' ORDER BY code) FROM pgpriv.psi_fetch('gov', 'grades', 'SELECT code FROM public.applicants') AS t(code text, grade text)}),
 	join(',', map { "A$_" } 31 .. 40), 'declared as text, the same rows arrive (plaintext model: A31..A40)');
+
+# --- peer_permits -----------------------------------------------------------
+# After the psi_fetch runs above (20 keys each, two of them admitted and
+# charged: the failed conversion ran after admission), the bank reads what
+# gov offers bank_role.  Independent model: the permits made above, the
+# types of public.grades, 500 - keys used.
+my $used = $gov->safe_psql('postgres',
+	q{SELECT keys FROM pgpriv.budget WHERE dataset = 'grades' AND peer_role = 'bank_role' AND capability = 'psi_fetch'});
+is($bank->safe_psql('postgres', q{
+	SELECT pg_catalog.string_agg(pg_catalog.concat_ws('|', dataset, capability, columns, column_types,
+	                             max_keys, keys_used_today, keys_left_today, column_definition), E'\n')
+	  FROM pgpriv.peer_permits('gov')}),
+	"grades|psi_fetch|{grade}|{text}|500|$used|" . (500 - $used) . "|t(key text, grade text)\n" .
+	"tax|psi|{}|{}|0",
+	'peer_permits lists the two permits of bank_role, with types, budget and a column definition list');
+is($bank->safe_psql('postgres', q{
+	SELECT keys_left_today IS NULL AND max_keys IS NULL FROM pgpriv.peer_permits('gov') WHERE dataset = 'tax'}),
+	't', 'no max_keys: no daily limit shown');
+my $def = $bank->safe_psql('postgres', q{SELECT column_definition FROM pgpriv.peer_permits('gov') WHERE dataset = 'grades'});
+is($bank->safe_psql('postgres',
+		"SELECT pg_catalog.count(*) FROM pgpriv.psi_fetch('gov', 'grades', 'SELECT code FROM public.applicants') AS $def"),
+	'10', 'the column definition list it gives runs as is');
+unlike($bank->safe_psql('postgres', q{SELECT pg_catalog.string_agg(dataset, ',') FROM pgpriv.peer_permits('gov')}),
+	qr/other/, "another role's permit is not shown");
+
+# A peer that lies: serve_permits replaced by modified code on a look-alike.
+my $liar_pins = liar_database($gov, 'liar');
+$bank->safe_psql('postgres', qq{
+	CREATE SERVER liar FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar', $liar_pins);
+	CREATE USER MAPPING FOR CURRENT_USER SERVER liar OPTIONS (user 'bank_role', password 'pw');
+});
+my @lies = (
+	[ 'a type that would end the column definition list',
+	  q{SELECT 'd'::text, 'psi_fetch'::text, '{c}'::text[], '{"text) AS t(k text); DROP TABLE x; --"}'::text[], 1::bigint, NULL::int, NULL::int, 0::bigint} ],
+	[ 'more types than columns',
+	  q{SELECT 'd'::text, 'psi_fetch'::text, '{c}'::text[], '{text,int}'::text[], 1::bigint, NULL::int, NULL::int, 0::bigint} ],
+	[ 'an unknown capability',
+	  q{SELECT 'd'::text, 'everything'::text, '{}'::text[], '{}'::text[], NULL::bigint, NULL::int, NULL::int, 0::bigint} ],
+	[ 'a negative limit',
+	  q{SELECT 'd'::text, 'psi'::text, '{}'::text[], '{}'::text[], -5::bigint, NULL::int, NULL::int, 0::bigint} ],
+	[ 'a NULL column list',
+	  q{SELECT 'd'::text, 'psi'::text, NULL::text[], '{}'::text[], NULL::bigint, NULL::int, NULL::int, 0::bigint} ],
+	[ 'a flood of permits',
+	  q{SELECT 'd' || i, 'psi'::text, '{}'::text[], '{}'::text[], NULL::bigint, NULL::int, NULL::int, 0::bigint FROM generate_series(1, 10001) AS i} ],
+	[ 'too few columns',
+	  q{SELECT 'd'::text, 'psi'::text} ],
+);
+for my $lie (@lies) {
+	my ($what, $body) = @$lie;
+	my $cols = $what eq 'too few columns'
+	  ? 'dataset text, capability text'
+	  : 'dataset text, capability text, columns text[], column_types text[], max_keys bigint, '
+	  . 'min_parties int, min_group int, keys_used_today bigint';
+	$gov->safe_psql('liar', qq{
+		DROP FUNCTION IF EXISTS pgpriv.serve_permits();
+		CREATE FUNCTION pgpriv.serve_permits() RETURNS TABLE($cols) LANGUAGE sql AS \$\$ $body \$\$;
+	});
+	($rc, $out, $err) = $bank->psql('postgres', q{SELECT * FROM pgpriv.peer_permits('liar')},
+		on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/08P01|42703/, "a lying peer's permit list ($what) is refused");
+	like($err, qr/peer "liar"/, "  and the error names the peer ($what)");
+}
 
 done_testing();
