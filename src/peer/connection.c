@@ -27,6 +27,7 @@
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "peer/authenticate.h"
 #include "peer/connection.h"
@@ -39,6 +40,7 @@ typedef struct PeerConnEntry
 	bool		busy;			/* a command is in flight */
 	bool		invalidated;	/* options changed: reconnect on next use */
 	bool		authenticated;	/* the peer proved its pinned keys (authenticate.c) */
+	bool		in_xact;		/* used by this transaction: watched by peer_check_alive */
 	Oid			serverid;
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
@@ -310,6 +312,7 @@ peer_get_connection_ext(ForeignServer *server, UserMapping *mapping, bool authen
 		entry->busy = false;
 		entry->invalidated = false;
 		entry->authenticated = false;
+		entry->in_xact = false;
 	}
 
 	if (entry->conn && (entry->invalidated || PQstatus(entry->conn) != CONNECTION_OK ||
@@ -340,6 +343,7 @@ peer_get_connection_ext(ForeignServer *server, UserMapping *mapping, bool authen
 		peer_authenticate(entry->conn, server);
 		entry->authenticated = true;
 	}
+	entry->in_xact = true;
 	return entry->conn;
 }
 
@@ -536,14 +540,70 @@ peer_xact_callback(XactEvent event, void *arg)
 {
 	HASH_SEQ_STATUS scan;
 	PeerConnEntry *entry;
+	bool		aborting = (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT);
 
-	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT)
+	if (!aborting && event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT)
 		return;
 	hash_seq_init(&scan, peer_connections);
 	while ((entry = hash_seq_search(&scan)))
 	{
-		if (entry->conn && entry->busy)
+		entry->in_xact = false;
+		if (aborting && entry->conn && entry->busy)
 			peer_disconnect(entry);
+	}
+}
+
+/*
+ * During the asker's long local phases (reading a million keys, blinding
+ * them, matching), the peer of the run may die; without a look at the
+ * socket that is found only at the next call, possibly minutes later.
+ * Called between slabs of local work, at most every 200 ms, it looks at
+ * each connection this transaction uses without blocking: a command in
+ * flight may have its reply arriving (read into libpq's buffer, used
+ * later), but a closed socket is the peer gone, and between calls the
+ * peer has nothing to say at all.  Either way: 08006 naming the peer now.
+ */
+void
+peer_check_alive(void)
+{
+	static TimestampTz last = 0;
+	TimestampTz now;
+	HASH_SEQ_STATUS scan;
+	PeerConnEntry *entry;
+
+	if (peer_connections == NULL)
+		return;
+	now = GetCurrentTimestamp();
+	if (!TimestampDifferenceExceeds(last, now, 200))
+		return;
+	last = now;
+	hash_seq_init(&scan, peer_connections);
+	while ((entry = hash_seq_search(&scan)))
+	{
+		struct pollfd pfd;
+		int			rc;
+		const char *peer;
+
+		if (!entry->in_xact || entry->conn == NULL)
+			continue;
+		pfd.fd = PQsocket(entry->conn);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0)
+			continue;
+		rc = poll(&pfd, 1, 0);
+		if (rc <= 0)
+			continue;
+		if (entry->busy && PQconsumeInput(entry->conn) && PQstatus(entry->conn) == CONNECTION_OK &&
+			!(pfd.revents & (POLLHUP | POLLERR)))
+			continue;			/* the reply, arriving */
+		{
+			ForeignServer *server = GetForeignServer(entry->serverid);
+
+			peer = server ? server->servername : "?";
+		}
+		hash_seq_term(&scan);
+		peer_report_lost(entry->conn, peer);
 	}
 }
 

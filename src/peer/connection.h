@@ -33,6 +33,12 @@ extern void peer_send_params(PGconn *conn, const char *peer, const char *command
 extern PGresult *peer_get_result(PGconn *conn, const char *peer);
 
 extern void peer_report_lost(PGconn *conn, const char *peer) pg_attribute_noreturn();
+
+/*
+ * Between slabs of long local work: a peer this transaction uses that has
+ * gone is 08006 now, not at the next call (cheap; at most every 200 ms).
+ */
+extern void peer_check_alive(void);
 extern void peer_report_result_error(PGconn *conn, PGresult *res, const char *peer) pg_attribute_noreturn();
 
 #endif

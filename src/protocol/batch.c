@@ -9,6 +9,7 @@
 #include "crypto/oprf.h"
 #include "crypto/oprf_batch.h"
 #include "crypto/parallel.h"
+#include "peer/connection.h"
 #include "protocol/batch.h"
 
 /* Items per crypto_parallel_for call; interrupts are checked in between. */
@@ -32,6 +33,7 @@ run_slabs(size_t n, crypto_range_fn fn, oprf_batch_job *job, FailureBlame blame,
 		int			st;
 
 		CHECK_FOR_INTERRUPTS();
+		peer_check_alive();
 		job->base = start;
 		st = crypto_parallel_for(Min((size_t) SLAB, n - start), nthreads, fn, job, &failed);
 		if (st == 0)
@@ -99,7 +101,10 @@ batch_random_scalars(size_t n, uint8 *out)
 	for (i = 0; i < n; i++)
 	{
 		if ((i & 0xffff) == 0)
+		{
 			CHECK_FOR_INTERRUPTS();
+			peer_check_alive();
+		}
 		oprf_random_scalar(out + i * 32);
 	}
 }

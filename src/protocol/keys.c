@@ -11,6 +11,7 @@
 #include "utils/builtins.h"
 
 #include "catalog/dataset.h"
+#include "peer/connection.h"
 #include "protocol/keys.h"
 
 #define FETCH_ROWS 10000
@@ -229,6 +230,7 @@ keys_collect(const char *keys_query, KeySet *keys)
 		uint64		i;
 
 		CHECK_FOR_INTERRUPTS();
+		peer_check_alive();
 		SPI_cursor_fetch(portal, true, FETCH_ROWS);
 		if (SPI_processed == 0)
 			break;

@@ -8,7 +8,9 @@
 #     psi_fetch's column definition list names the column;
 #   - peer_permits shows the analyst what the peer offers its role (columns
 #     with types, limits, budget left today, a ready column definition
-#     list), and a lying peer's answer is refused (08P01).
+#     list), and a lying peer's answer is refused (08P01);
+#   - a peer that dies while the asker blinds its keys is noticed during the
+#     blinding (08006 within a couple of seconds), not at the next call.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -16,6 +18,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use lib 'test/tools';
 use PgprivTest;
+use IPC::Run;
+use Time::HiRes qw(time usleep);
 
 my $gov  = PostgreSQL::Test::Cluster->new('gov');
 my $bank = PostgreSQL::Test::Cluster->new('bank');
@@ -158,5 +162,39 @@ for my $lie (@lies) {
 	like($err, qr/08P01|42703/, "a lying peer's permit list ($what) is refused");
 	like($err, qr/peer "liar"/, "  and the error names the peer ($what)");
 }
+
+# --- a peer that dies during the asker's local work -------------------------
+# 300 000 keys take the asker several seconds to blind (tens of microseconds
+# each); the owner's serving backend is terminated as soon as the asker's
+# progress shows the blinding phase.
+$bank->safe_psql('postgres', q{
+	CREATE TABLE public.many AS SELECT 'K' || i AS code FROM generate_series(1, 300000) AS i});
+my ($bout, $berr) = ('', '');
+my $bg = IPC::Run::start(
+	[ $bank->installed_command('psql'), '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $bank->connstr('postgres'),
+	  '-c', q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM public.many')} ],
+	'<', \undef, '>', \$bout, '2>', \$berr, IPC::Run::timeout(300));
+my $blinding = 0;
+for (1 .. 1200) {
+	if ($bank->safe_psql('postgres',
+			q{SELECT pg_catalog.count(*) FROM pgpriv.progress WHERE phase LIKE 'asker: blinding%' AND done < total}) eq '1') {
+		$blinding = 1;
+		last;
+	}
+	usleep(25_000);
+}
+ok($blinding, 'the asker is blinding its 300 000 keys');
+my $killed = time;
+$gov->safe_psql('postgres',
+	q{SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name = 'pgpriv'});
+my $still_blinding = $bank->safe_psql('postgres',
+	q{SELECT pg_catalog.count(*) FROM pgpriv.progress WHERE phase LIKE 'asker: blinding%'});
+$bg->finish;
+my $noticed = time - $killed;
+like($berr, qr/08006/, 'the asker fails with 08006') or diag($berr);
+like($berr, qr/lost connection to peer "gov"/, 'naming the peer it lost');
+is($still_blinding, '1', 'the peer died while the asker was still blinding');
+cmp_ok($noticed, '<', 2.5, 'noticed during the blinding, within 2.5 s of the kill (the check runs every 200 ms)');
+note(sprintf('peer death noticed after %.2f s', $noticed));
 
 done_testing();
