@@ -19,7 +19,7 @@ CREATE ROLE regress_bank_zs LOGIN;       -- a bank's peer role
 CREATE ROLE regress_bank_other LOGIN;    -- another bank
 CREATE SCHEMA regress_gov AUTHORIZATION regress_gov;
 GRANT EXECUTE ON FUNCTION pgpriv.publish(text, text, text), pgpriv.unpublish(text),
-  pgpriv.permit(text, name, text, text[], bigint, integer, integer),
+  pgpriv.permit(text, name, text, text[], bigint, integer, integer, text),
   pgpriv.revoke_permit(text, name, text), pgpriv.revoke_permit(text, name, text, boolean),
   pgpriv.revoke_permits(name, text), pgpriv.rotate_oprf_key(text, name)
   TO regress_gov;
@@ -105,6 +105,14 @@ SELECT pg_temp.try($$SELECT pgpriv.revoke_permit('tax', 'regress_bank_zs', 'psi'
 -- Every permit of one role at once, each audited; the other role's permits stay.
 SELECT pgpriv.permit('tax', 'regress_bank_other', 'psi');
 SELECT pgpriv.permit('tax', 'regress_bank_other', 'psi_count');
+-- Applicant consent: checked when the permit is made, as the publisher, with
+-- $1 = peer role and $2 = capability; stored without the trailing semicolon.
+SELECT pgpriv.permit('tax', 'regress_bank_other', 'psi',
+  authorised_by => $$SELECT code FROM regress_gov.tax WHERE $1 = 'regress_bank_other' AND $2 = 'psi';$$);
+SELECT authorised_by FROM pgpriv.permits WHERE peer_role = 'regress_bank_other' AND capability = 'psi';
+SELECT pg_temp.try($$SELECT pgpriv.permit('tax', 'regress_bank_other', 'psi', authorised_by => 'DELETE FROM regress_gov.tax RETURNING code')$$);
+SELECT pg_temp.try($$SELECT pgpriv.permit('tax', 'regress_bank_other', 'psi', authorised_by => 'SELECT nope FROM regress_gov.tax')$$);
+SELECT pg_temp.try($$SELECT pgpriv.permit('tax', 'regress_bank_other', 'psi', authorised_by => 'SELECT public_key FROM pgpriv.identity_keys')$$);
 SELECT * FROM pgpriv.revoke_permits('regress_bank_other');
 SELECT count(*) AS nothing_left FROM pgpriv.revoke_permits('regress_bank_other', on_dataset => 'tax');
 SELECT pg_temp.try($$SELECT * FROM pgpriv.revoke_permits('regress_bank_other', on_dataset => 'nope')$$);
@@ -146,7 +154,7 @@ SELECT (SELECT count(*) FROM pgpriv.permit) AS permits, (SELECT count(*) FROM pg
 -- Clean up the cluster-wide roles.
 DROP SCHEMA regress_gov CASCADE;
 REVOKE ALL ON FUNCTION pgpriv.publish(text, text, text), pgpriv.unpublish(text),
-  pgpriv.permit(text, name, text, text[], bigint, integer, integer),
+  pgpriv.permit(text, name, text, text[], bigint, integer, integer, text),
   pgpriv.revoke_permit(text, name, text), pgpriv.revoke_permit(text, name, text, boolean),
   pgpriv.revoke_permits(name, text), pgpriv.rotate_oprf_key(text, name)
   FROM regress_gov;

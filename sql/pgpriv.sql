@@ -466,6 +466,7 @@ CREATE TABLE pgpriv.permit (
   max_keys    bigint CHECK (max_keys > 0),
   min_parties integer CHECK (min_parties > 0),
   min_group   integer CHECK (min_group > 0),
+  authorised_by text,
   granted_by  name NOT NULL,
   granted_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
   PRIMARY KEY (dataset, peer_role, capability)
@@ -473,6 +474,8 @@ CREATE TABLE pgpriv.permit (
 REVOKE ALL ON pgpriv.permit FROM PUBLIC;
 COMMENT ON TABLE pgpriv.permit IS
   'What each peer role may do with each dataset: capability, permitted columns, and limits';
+COMMENT ON COLUMN pgpriv.permit.authorised_by IS
+  'applicant consent: a SELECT run as the publisher ($1 = peer role, $2 = capability) returning the keys that may be served; NULL: all';
 
 CREATE TABLE pgpriv.oprf_key (
   dataset     text NOT NULL REFERENCES pgpriv.dataset(name) ON DELETE CASCADE,
@@ -497,7 +500,8 @@ COMMENT ON VIEW pgpriv.datasets IS
 
 CREATE VIEW pgpriv.permits WITH (security_barrier) AS
   SELECT p.dataset, p.peer_role, p.capability, p.columns, p.max_keys, p.min_parties,
-         p.min_group, p.granted_by, p.granted_at
+         p.min_group, p.granted_by, p.granted_at,
+         CASE WHEN pgpriv._may_manage(d.owner_role) THEN p.authorised_by END AS authorised_by
     FROM pgpriv.permit AS p
     JOIN pgpriv.dataset AS d ON d.name = p.dataset
    WHERE pgpriv._may_manage(d.owner_role)
@@ -670,7 +674,8 @@ COMMENT ON FUNCTION pgpriv.unpublish(text) IS
 
 CREATE FUNCTION pgpriv.permit(
   dataset text, peer_role name, capability text, columns text[] DEFAULT '{}',
-  max_keys bigint DEFAULT NULL, min_parties integer DEFAULT NULL, min_group integer DEFAULT NULL)
+  max_keys bigint DEFAULT NULL, min_parties integer DEFAULT NULL, min_group integer DEFAULT NULL,
+  authorised_by text DEFAULT NULL)
   RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -679,6 +684,7 @@ CREATE FUNCTION pgpriv.permit(
     d pgpriv.dataset := pgpriv._dataset_for_owner(dataset);
     bad text;
     cols name[] := coalesce(columns, '{}')::name[];
+    consent text;
   BEGIN
     IF capability IS NULL OR capability NOT IN ('psi', 'psi_count', 'psi_fetch', 'psi_sum', 'pir', 'secure_sum', 'mpc') THEN
       RAISE EXCEPTION 'unknown capability "%"', capability
@@ -728,22 +734,38 @@ CREATE FUNCTION pgpriv.permit(
               HINT = 'Use psi_count for how many keys match, or secure_sum, which enforces min_group, for totals; grant psi_sum without min_group only where revealing the column for the keys asked is acceptable.';
     END IF;
 
+    -- Applicant consent: checked now (one SELECT, planned as the publisher
+    -- with $1 = peer role, $2 = capability), stored without a trailing ';'.
+    IF authorised_by IS NOT NULL THEN
+      consent := pgpriv._check_consent_query(authorised_by, d.owner_role, d.search_path, peer_role, capability);
+    END IF;
+
     INSERT INTO pgpriv.permit AS p (dataset, peer_role, capability, columns, max_keys,
-                                    min_parties, min_group, granted_by)
+                                    min_parties, min_group, authorised_by, granted_by)
       VALUES (d.name, permit.peer_role, permit.capability, cols, permit.max_keys,
-              permit.min_parties, permit.min_group, pgpriv._outer_role())
+              permit.min_parties, permit.min_group, consent, pgpriv._outer_role())
       ON CONFLICT ON CONSTRAINT permit_pkey DO UPDATE
         SET columns = EXCLUDED.columns, max_keys = EXCLUDED.max_keys,
             min_parties = EXCLUDED.min_parties, min_group = EXCLUDED.min_group,
+            authorised_by = EXCLUDED.authorised_by,
             granted_by = EXCLUDED.granted_by, granted_at = pg_catalog.clock_timestamp();
 
     PERFORM pgpriv._audit_append('local', peer_role, 'permit', d.name, NULL, NULL, NULL, NULL, 'ok',
-                                 pg_catalog.format('%s on (%s)', capability, pg_catalog.array_to_string(cols, ', ')));
+                                 pg_catalog.format('%s on (%s)%s', capability, pg_catalog.array_to_string(cols, ', '),
+                                                   CASE WHEN consent IS NOT NULL THEN ' authorised by a consent query' ELSE '' END));
   END
   $$;
-REVOKE ALL ON FUNCTION pgpriv.permit(text, name, text, text[], bigint, integer, integer) FROM PUBLIC;
-COMMENT ON FUNCTION pgpriv.permit(text, name, text, text[], bigint, integer, integer) IS
-  'Let a peer role use a capability on a dataset, over the listed payload columns, within limits (replaces an earlier permit)';
+REVOKE ALL ON FUNCTION pgpriv.permit(text, name, text, text[], bigint, integer, integer, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv.permit(text, name, text, text[], bigint, integer, integer, text) IS
+  'Let a peer role use a capability on a dataset, over the listed payload columns, within limits, for the keys authorised_by returns (replaces an earlier permit)';
+
+CREATE FUNCTION pgpriv._check_consent_query(query text, as_role name, search_path text,
+                                            peer_role name, capability text) RETURNS text
+  AS 'MODULE_PATHNAME', 'pgpriv_check_consent_query'
+  LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION pgpriv._check_consent_query(text, name, text, name, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._check_consent_query(text, name, text, name, text) IS
+  'internal: plan a permit''s authorised_by query as the publisher; returns its statement text';
 
 CREATE FUNCTION pgpriv.revoke_permit(dataset text, peer_role name, capability text) RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER

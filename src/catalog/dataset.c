@@ -154,3 +154,67 @@ pgpriv_describe_query(PG_FUNCTION_ARGS)
 
 	return (Datum) 0;
 }
+
+/*
+ * pgpriv._check_consent_query(query text, as_role name, search_path text,
+ *                             peer_role name, capability text)
+ *
+ * A permit's authorised_by query, checked when the permit is made rather
+ * than at a peer's first run: one SELECT whose first column is the key,
+ * planned and run (reading no row) as the dataset's publisher with its
+ * search_path, with $1 (name, the peer role) and $2 (text, the capability).
+ */
+PG_FUNCTION_INFO_V1(pgpriv_check_consent_query);
+
+Datum
+pgpriv_check_consent_query(PG_FUNCTION_ARGS)
+{
+	char	   *query;
+	char	   *role;
+	char	   *search_path;
+	Oid			argtypes[2] = {NAMEOID, TEXTOID};
+	Datum		args[2];
+	SPIPlanPtr	plan;
+	DatasetRoleContext ctx;
+	List	   *parsed;
+	RawStmt    *raw;
+	char	   *stmt;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("authorised_by, the publisher, the peer role and the capability must not be NULL")));
+	query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	role = NameStr(*PG_GETARG_NAME(1));
+	search_path = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	parsed = pg_parse_query(query);
+	raw = list_length(parsed) == 1 ? linitial_node(RawStmt, parsed) : NULL;
+	if (raw == NULL || !IsA(raw->stmt, SelectStmt) ||
+		((SelectStmt *) raw->stmt)->intoClause != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("authorised_by must be a single SELECT"),
+				 errhint("For example: SELECT credit_code FROM consent WHERE bank_role = $1 AND valid_until > now()")));
+	stmt = raw->stmt_len > 0 ? pnstrdup(query + raw->stmt_location, raw->stmt_len)
+		: pstrdup(query + raw->stmt_location);
+
+	dataset_enter_role(role, search_path, &ctx);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(psprintf("SELECT c.pgpriv_consent::pg_catalog.text FROM (%s\n) AS c(pgpriv_consent) LIMIT 0",
+								stmt), 2, argtypes);
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("authorised_by could not be prepared: %s", SPI_result_code_string(SPI_result))));
+	/* Run it (no row is read): the publisher's privileges are checked now. */
+	args[0] = PG_GETARG_DATUM(3);
+	args[1] = PG_GETARG_DATUM(4);
+	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("authorised_by must be a single SELECT")));
+	SPI_finish();
+	dataset_leave_role(&ctx);
+	PG_RETURN_TEXT_P(cstring_to_text(stmt));
+}

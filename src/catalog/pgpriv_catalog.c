@@ -151,7 +151,8 @@ permit_lookup(const char *dataset, const char *capability, Dataset *ds, Permit *
 	if (SPI_execute_with_args(
 							  "SELECT d.name, d.query, d.key_column::pg_catalog.text, d.columns::pg_catalog.text[], "
 							  "       d.owner_role::pg_catalog.text, d.search_path, d.version, "
-							  "       p.columns::pg_catalog.text[], p.max_keys, p.min_parties, p.min_group "
+							  "       p.columns::pg_catalog.text[], p.max_keys, p.min_parties, p.min_group, "
+							  "       p.authorised_by "
 							  "  FROM pgpriv.dataset AS d JOIN pgpriv.permit AS p ON p.dataset = d.name "
 							  " WHERE d.name = $1 AND p.peer_role = $2 AND p.capability = $3",
 							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -179,6 +180,13 @@ permit_lookup(const char *dataset, const char *capability, Dataset *ds, Permit *
 		permit->max_keys = spi_int8_or(tup, desc, 9, -1);
 		permit->min_parties = (int32) spi_int8_or(tup, desc, 10, -1);
 		permit->min_group = (int32) spi_int8_or(tup, desc, 11, -1);
+		{
+			char	   *consent = SPI_getvalue(tup, desc, 12);
+
+			ds->consent_query = consent ? pstrdup(consent) : NULL;
+			ds->consent_role = consent ? pstrdup(peer) : NULL;
+			ds->consent_capability = consent ? pstrdup(capability) : NULL;
+		}
 		MemoryContextSwitchTo(spi);
 	}
 	SPI_finish();

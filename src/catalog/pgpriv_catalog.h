@@ -21,6 +21,17 @@ typedef struct Dataset
 	char	   *owner_role;
 	char	   *search_path;
 	int64		version;
+
+	/*
+	 * Applicant consent, from the permit the dataset was looked up under
+	 * (permit_lookup): the permit's authorised_by query, run as the
+	 * publisher with $1 = the peer role and $2 = the capability, returns the
+	 * keys that may be served.  NULL: the permit has none, or the dataset is
+	 * this party's own (secure_sum's contribution), and every row is read.
+	 */
+	char	   *consent_query;
+	char	   *consent_role;
+	char	   *consent_capability;
 } Dataset;
 
 typedef struct Permit

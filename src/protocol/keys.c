@@ -3,6 +3,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -277,6 +278,18 @@ dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows)
 	appendStringInfo(&sql, " FROM (%s\n) AS d WHERE d.%s IS NOT NULL",
 					 ds->query, quote_identifier(ds->key_column));
 
+	/*
+	 * Applicant consent: only rows whose key the permit's authorised_by
+	 * query returns (run here, as the publisher, with $1 = the peer role and
+	 * $2 = the capability).  Every capability reads the owner's rows through
+	 * this function, so a key without consent is in no intersection, table,
+	 * sum or score; a withdrawn consent is in force from the next run.
+	 */
+	if (ds->consent_query)
+		appendStringInfo(&sql, " AND d.%s::pg_catalog.text OPERATOR(pg_catalog.=) ANY "
+						 "(SELECT c.pgpriv_consent::pg_catalog.text FROM (%s\n) AS c(pgpriv_consent))",
+						 quote_identifier(ds->key_column), ds->consent_query);
+
 	key_builder_init(&b, &rows->keys);
 	rows->ncolumns = ncol;
 	rows->values = palloc(sizeof(char *));
@@ -285,13 +298,31 @@ dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows)
 	dataset_enter_role(ds->owner_role, ds->search_path, &role);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(sql.data, 0, NULL);
-	if (plan == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dataset \"%s\" can no longer be read: %s", ds->name,
-						SPI_result_code_string(SPI_result))));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	if (ds->consent_query)
+	{
+		Oid			argtypes[2] = {NAMEOID, TEXTOID};
+		Datum		args[2];
+
+		args[0] = DirectFunctionCall1(namein, CStringGetDatum(ds->consent_role));
+		args[1] = CStringGetTextDatum(ds->consent_capability);
+		plan = SPI_prepare(sql.data, 2, argtypes);
+		if (plan == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dataset \"%s\" can no longer be read: %s", ds->name,
+							SPI_result_code_string(SPI_result))));
+		portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	}
+	else
+	{
+		plan = SPI_prepare(sql.data, 0, NULL);
+		if (plan == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dataset \"%s\" can no longer be read: %s", ds->name,
+							SPI_result_code_string(SPI_result))));
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	}
 	for (;;)
 	{
 		uint64		i;

@@ -878,6 +878,9 @@ own_dataset_lookup(const char *name, Dataset *ds)
 		ds->columns = NIL;		/* not needed: the column to read is named */
 		ds->owner_role = SPI_getvalue(tup, desc, 4);
 		ds->search_path = SPI_getvalue(tup, desc, 5);
+		ds->consent_query = NULL;	/* our own contribution: no peer's consent */
+		ds->consent_role = NULL;
+		ds->consent_capability = NULL;
 		ds->version = pg_strtoint64(SPI_getvalue(tup, desc, 6));
 		MemoryContextSwitchTo(spi);
 	}

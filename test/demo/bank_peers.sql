@@ -42,7 +42,7 @@ SELECT s.srvname AS peer,
 CREATE ROLE loan_steward;
 GRANT SELECT ON loans TO loan_steward;
 GRANT EXECUTE ON FUNCTION pgpriv.publish(text, text, text),
-  pgpriv.permit(text, name, text, text[], bigint, integer, integer) TO loan_steward;
+  pgpriv.permit(text, name, text, text[], bigint, integer, integer, text) TO loan_steward;
 GRANT loan_steward TO analyst;
 SET ROLE loan_steward;
 \o /dev/null

@@ -23,7 +23,7 @@ CREATE ROLE bank_b LOGIN PASSWORD :'bank_b_password';
 CREATE ROLE bank_c LOGIN PASSWORD :'bank_c_password';
 CREATE SCHEMA gov AUTHORIZATION data_steward;
 GRANT EXECUTE ON FUNCTION pgpriv.publish(text, text, text),
-  pgpriv.permit(text, name, text, text[], bigint, integer, integer) TO data_steward;
+  pgpriv.permit(text, name, text, text[], bigint, integer, integer, text) TO data_steward;
 
 -- ---------------------------------------------------------------------------
 -- Unified social credit codes (统一社会信用代码, GB 32100-2015)
