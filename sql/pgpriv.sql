@@ -1260,7 +1260,7 @@ COMMENT ON COLUMN pgpriv.served_pir.stamp IS 'dataset catalog version and permit
 COMMENT ON COLUMN pgpriv.served_pir.checked_at IS 'when the dataset''s rows were last compared with the epoch (see pgpriv.pir_refresh_seconds)';
 REVOKE ALL ON pgpriv.served_pir FROM PUBLIC;
 COMMENT ON TABLE pgpriv.served_pir IS
-  'Owner side: the current PIR epoch per (dataset, peer role); D and the hint are in a derived cache file pgpriv_pir/<hash>.<epoch> under the data directory';
+  'Owner side: the current PIR epoch per (dataset, peer role); D and the hint are in a derived cache file pgpriv_pir/db<database oid>.<hash>.<epoch> under the data directory';
 
 CREATE TABLE pgpriv.peer_pir (
   server      text NOT NULL,
@@ -1276,6 +1276,32 @@ ALTER TABLE pgpriv.peer_pir ALTER COLUMN hint SET STORAGE EXTERNAL;
 REVOKE ALL ON pgpriv.peer_pir FROM PUBLIC;
 COMMENT ON TABLE pgpriv.peer_pir IS
   'Asker side: PIR hints downloaded from peers (hash and signature checked), reused while their epoch is current';
+
+-- What the asker cached from a peer goes with the peer's server: a server
+-- dropped (and perhaps declared again later under the same name for
+-- another party) leaves no encrypted table or hint behind.
+CREATE FUNCTION pgpriv._drop_server_caches() RETURNS event_trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() AS o
+                WHERE o.object_type = 'server') THEN
+      DELETE FROM pgpriv.peer_table AS t
+       WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_foreign_server AS s WHERE s.srvname = t.server);
+      DELETE FROM pgpriv.peer_pir AS t
+       WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_foreign_server AS s WHERE s.srvname = t.server);
+    END IF;
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._drop_server_caches() FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._drop_server_caches() IS
+  'internal: on DROP SERVER, drop the encrypted tables and PIR hints cached from servers that no longer exist';
+CREATE EVENT TRIGGER pgpriv_drop_server_caches ON sql_drop
+  WHEN TAG IN ('DROP SERVER', 'DROP FOREIGN DATA WRAPPER', 'DROP OWNED')
+  EXECUTE FUNCTION pgpriv._drop_server_caches();
+COMMENT ON EVENT TRIGGER pgpriv_drop_server_caches IS
+  'DROP SERVER drops what was cached from that peer (pgpriv.peer_table, pgpriv.peer_pir)';
 
 CREATE FUNCTION pgpriv.serve_pir_setup(dataset text, run text)
   RETURNS TABLE(epoch bigint, seed bytea, rows integer, cols integer, slot_bytes integer,

@@ -87,7 +87,12 @@ static char answered_run[64];
 static int64 answered_epoch = -1;
 static int64 answered_queries;
 
-/* The cache file's path for (dataset, peer role) at an epoch. */
+/*
+ * The cache file's path for (database, dataset, peer role) at an epoch.
+ * The directory is the cluster's, so the database is part of the name: two
+ * databases publishing a dataset of the same name for the same role each
+ * keep their own file instead of rebuilding each other's.
+ */
 static char *
 pir_file_path(const char *dataset, const char *peer, int64 epoch)
 {
@@ -100,7 +105,7 @@ pir_file_path(const char *dataset, const char *peer, int64 epoch)
 	crypto_generichash_update(&st, (const uint8 *) peer, strlen(peer) + 1);
 	crypto_generichash_final(&st, h, sizeof(h));
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	return psprintf("%s/%s.%lld", PIR_DIR, hex, (long long) epoch);
+	return psprintf("%s/db%u.%s.%lld", PIR_DIR, MyDatabaseId, hex, (long long) epoch);
 }
 
 static void

@@ -10,7 +10,10 @@
 #     with types, limits, budget left today, a ready column definition
 #     list), and a lying peer's answer is refused (08P01);
 #   - a peer that dies while the asker blinds its keys is noticed during the
-#     blinding (08006 within a couple of seconds), not at the next call.
+#     blinding (08006 within a couple of seconds), not at the next call;
+#   - PIR cache files are per database: two databases of one cluster serving
+#     a dataset of the same name to the same role keep their epochs;
+#   - DROP SERVER drops what was cached from that peer.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -163,6 +166,34 @@ for my $lie (@lies) {
 	like($err, qr/peer "liar"/, "  and the error names the peer ($what)");
 }
 
+# --- PIR files per database ---------------------------------------------------
+# A second database on gov's cluster publishes a dataset of the same name for
+# the same role; lookups alternate between the two.  Each keeps its epoch 1.
+$gov->safe_psql('postgres', q{SELECT pgpriv.permit('grades', 'bank_role', 'pir', '{grade}')});
+$gov->safe_psql('postgres', 'CREATE DATABASE gov2');
+$gov->safe_psql('gov2', q{
+	CREATE EXTENSION pgpriv;
+	CREATE TABLE public.grades AS SELECT 'C' || lpad(i::text, 3, '0') AS code, 'Z' || i AS grade FROM generate_series(1, 40) AS i;
+	SELECT pgpriv.publish('grades', 'SELECT code, grade FROM public.grades', 'code');
+	SELECT pgpriv.permit('grades', 'bank_role', 'pir', '{grade}');
+});
+my $gov2_pins = pinned_keys($gov, 'gov2');
+$bank->safe_psql('postgres', qq{
+	CREATE SERVER gov2 FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'gov2', $gov2_pins);
+	CREATE USER MAPPING FOR CURRENT_USER SERVER gov2 OPTIONS (user 'bank_role', password 'pw');
+});
+my @pir_seen;
+for my $round (1 .. 2) {
+	for my $srv (qw(gov gov2)) {
+		push @pir_seen, $bank->safe_psql('postgres',
+			"SELECT grade FROM pgpriv.pir('$srv', 'grades', 'C007') AS t(code text, grade text)");
+	}
+}
+is(join(',', @pir_seen), 'A7,Z7,A7,Z7', 'each database answers from its own rows');
+is($gov->safe_psql('postgres', q{SELECT epoch FROM pgpriv.served_pir WHERE dataset = 'grades'}) . ','
+	 . $gov->safe_psql('gov2', q{SELECT epoch FROM pgpriv.served_pir WHERE dataset = 'grades'}),
+	'1,1', 'neither database rebuilt the other one\'s PIR file (both still at epoch 1)');
+
 # --- a peer that dies during the asker's local work -------------------------
 # 300 000 keys take the asker several seconds to blind (tens of microseconds
 # each); the owner's serving backend is terminated as soon as the asker's
@@ -196,5 +227,13 @@ like($berr, qr/lost connection to peer "gov"/, 'naming the peer it lost');
 is($still_blinding, '1', 'the peer died while the asker was still blinding');
 cmp_ok($noticed, '<', 2.5, 'noticed during the blinding, within 2.5 s of the kill (the check runs every 200 ms)');
 note(sprintf('peer death noticed after %.2f s', $noticed));
+
+# --- DROP SERVER drops what was cached from the peer ---------------------------
+my $cached = q{SELECT (SELECT pg_catalog.count(*) FROM pgpriv.peer_table WHERE server = 'gov2') || ','
+	|| (SELECT pg_catalog.count(*) FROM pgpriv.peer_pir WHERE server = 'gov2') || ','
+	|| (SELECT pg_catalog.count(*) FROM pgpriv.peer_pir WHERE server = 'gov')};
+is($bank->safe_psql('postgres', $cached), '0,1,1', 'the bank holds PIR hints of gov and gov2');
+$bank->safe_psql('postgres', 'DROP SERVER gov2 CASCADE');
+is($bank->safe_psql('postgres', $cached), '0,0,1', "DROP SERVER gov2 drops gov2's hint and keeps gov's");
 
 done_testing();
