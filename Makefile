@@ -14,6 +14,7 @@ OBJS = \
 	src/catalog/identity.o \
 	src/catalog/dataset.o \
 	src/catalog/audit.o \
+	src/catalog/audit_failure.o \
 	src/peer/fdw_validator.o \
 	src/peer/connection.o \
 	src/peer/identity_check.o \

@@ -264,8 +264,8 @@ CREATE FUNCTION pgpriv._audit_row_hash(
 COMMENT ON FUNCTION pgpriv._audit_row_hash(bytea, bigint, timestamptz, name, text, text, text, text, bigint, bigint, bigint, bigint, text, text) IS
   'internal: the hash chaining one audit row to the previous one';
 
-CREATE FUNCTION pgpriv._audit_append(
-  side text, peer text, capability text, dataset text,
+CREATE FUNCTION pgpriv._audit_append_as(
+  actor name, side text, peer text, capability text, dataset text,
   keys_in bigint, keys_out bigint, bytes_in bigint, bytes_out bigint,
   outcome text, detail text)
   RETURNS bigint
@@ -283,7 +283,7 @@ CREATE FUNCTION pgpriv._audit_append(
 
     r.id := pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('pgpriv.audit_log', 'id'));
     r.at := pg_catalog.clock_timestamp();
-    r.actor := pgpriv._outer_role();
+    r.actor := actor;
     INSERT INTO pgpriv.audit_log OVERRIDING SYSTEM VALUE
       VALUES (r.id, r.at, r.actor, side, peer, capability, dataset,
               keys_in, keys_out, bytes_in, bytes_out, outcome, detail, prev,
@@ -297,6 +297,21 @@ CREATE FUNCTION pgpriv._audit_append(
             appended = h.appended OPERATOR(pg_catalog.+) 1;
     RETURN r.id;
   END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._audit_append_as(name, text, text, text, text, bigint, bigint, bigint, bigint, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._audit_append_as(name, text, text, text, text, bigint, bigint, bigint, bigint, text, text) IS
+  'internal: append a chained audit row for the given actor (the asker''s failure recorder writes rows for the analyst whose run failed)';
+
+CREATE FUNCTION pgpriv._audit_append(
+  side text, peer text, capability text, dataset text,
+  keys_in bigint, keys_out bigint, bytes_in bigint, bytes_out bigint,
+  outcome text, detail text)
+  RETURNS bigint
+  LANGUAGE sql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT pgpriv._audit_append_as(pgpriv._outer_role(), side, peer, capability, dataset,
+                                   keys_in, keys_out, bytes_in, bytes_out, outcome, detail)
   $$;
 REVOKE ALL ON FUNCTION pgpriv._audit_append(text, text, text, text, bigint, bigint, bigint, bigint, text, text) FROM PUBLIC;
 COMMENT ON FUNCTION pgpriv._audit_append(text, text, text, text, bigint, bigint, bigint, bigint, text, text) IS

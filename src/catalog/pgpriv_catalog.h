@@ -98,6 +98,28 @@ extern void budget_refusal(const char *dataset, const char *capability, int64 n,
 extern void oprf_key_for_peer(const char *dataset, const char *capability, uint8 sk[32],
 							  int32 *generation);
 
+/*
+ * The asker's audit row for a failed run (audit_failure.c): between
+ * audit_watch_begin and audit_watch_end (a stack frame's error context
+ * callback), an error is noted; if the transaction then aborts, a
+ * background worker writes the row in a transaction of its own.  End the
+ * watch on every normal return of the function that began it.
+ */
+typedef struct AuditWatch
+{
+	ErrorContextCallback cb;
+	const char *capability;
+	const char *peer;
+	const char *dataset;
+	int64		keys;
+	struct PeerCall *calls;		/* bytes so far (NULL: not counted) */
+	int			ncalls;
+} AuditWatch;
+
+extern void audit_watch_begin(AuditWatch *w, const char *capability, const char *peer,
+							  const char *dataset, int64 keys, struct PeerCall *calls, int ncalls);
+extern void audit_watch_end(AuditWatch *w);
+
 /* Append a row to the audit log (through pgpriv._audit_append). */
 extern void audit_append(const char *side, const char *peer, const char *capability,
 						 const char *dataset, int64 keys_in, int64 keys_out,

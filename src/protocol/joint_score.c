@@ -691,6 +691,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	int64		threshold = 0;
 	int64		max_w = 0;
 	PeerCall	call;
+	AuditWatch	watch;
 	char	   *run;
 	MpcPlan		plan;
 	MpcSession *volatile session = NULL;
@@ -815,6 +816,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	run = peer_new_run_id();
 	peer_call_open(&call, server);
 	progress_begin("joint_score", server, dataset, (int64) keys.n);
+	audit_watch_begin(&watch, "mpc", server, dataset, (int64) keys.n, &call, 1);
 	mpc_memory_hold();
 	PG_TRY();
 	{
@@ -882,6 +884,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 						  flag_mode ? "flags" : "scores", t.k, nlocal));
 	catalog_leave_owner(&oc);
 	progress_end();
+	audit_watch_end(&watch);
 	return (Datum) 0;
 }
 

@@ -593,7 +593,7 @@ pir_run(PeerCall *call, const char *dataset, const char *run, const uint8 signin
 
 static void
 pir_audit(PeerCall *call, const char *dataset, const char *run, size_t nkeys, int64 rows_out,
-		  const PirSetup *s)
+		  const PirSetup *s, AuditWatch *watch)
 {
 	OwnerContext owner;
 
@@ -604,6 +604,8 @@ pir_audit(PeerCall *call, const char *dataset, const char *run, size_t nkeys, in
 						  s->cached ? "cached" : "downloaded"));
 	catalog_leave_owner(&owner);
 	progress_end();
+	if (watch)
+		audit_watch_end(watch);
 }
 
 /*
@@ -615,6 +617,7 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 {
 	Projection	proj;
 	PeerCall	call;
+	AuditWatch	watch;
 	PirSetup	s;
 	uint8		signing_pk[32];
 	char	   *run;
@@ -633,6 +636,7 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 	run = peer_new_run_id();
 	peer_call_open(&call, server);
 	progress_begin("pir", server, dataset, (int64) keys->n);
+	audit_watch_begin(&watch, "pir", server, dataset, (int64) keys->n, &call, 1);
 	/* A column definition list that asks for more than the permit costs nothing. */
 	projection_map(&proj, peer_permitted_columns(&call, dataset, "pir"), "pir", dataset, server);
 	pir_admit(&call, dataset, run, keys->n);
@@ -652,7 +656,7 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 		projection_emit(&proj, fcinfo, keys->text[hit->key], hit->values);
 		rows_out++;
 	}
-	pir_audit(&call, dataset, run, keys->n, rows_out, &s);
+	pir_audit(&call, dataset, run, keys->n, rows_out, &s, &watch);
 	return (Datum) 0;
 }
 
@@ -710,6 +714,6 @@ pgpriv_pir_sync(PG_FUNCTION_ARGS)
 	progress_begin("pir_sync", server, dataset, 0);
 	pir_admit(&call, dataset, run, 0);
 	(void) pir_run(&call, dataset, run, signing_pk, &none, &s, false, false, NULL);
-	pir_audit(&call, dataset, run, 0, 0, &s);
+	pir_audit(&call, dataset, run, 0, 0, &s, NULL);
 	PG_RETURN_VOID();
 }

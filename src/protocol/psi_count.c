@@ -338,6 +338,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	char	   *keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	KeySet		keys;
 	PeerCall	call;
+	AuditWatch	watch;
 	char	   *run;
 	uint8		a[32];
 	uint8	   *blinded;
@@ -353,6 +354,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	peer_call_open(&call, server);
 	sender = psprintf("peer \"%s\"", server);
 	progress_begin("psi_count", server, dataset, keys.n);
+	audit_watch_begin(&watch, "psi_count", server, dataset, (int64) keys.n, &call, 1);
 
 	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 	oprf_random_scalar(a);
@@ -470,5 +472,6 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 				 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run));
 	catalog_leave_owner(&oc);
 	progress_end();
+	audit_watch_end(&watch);
 	PG_RETURN_INT64(matched);
 }

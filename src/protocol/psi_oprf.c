@@ -360,6 +360,7 @@ typedef struct JoinRun
 	uint8	   *outputs;		/* OPRF outputs of the keys, 64 bytes each */
 	bool		cached;
 	char	   *run;
+	AuditWatch	watch;			/* a failure from here on is audited */
 } JoinRun;
 
 /* The slice [start, start + m) of a key set, sharing its arrays. */
@@ -396,6 +397,7 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 	jr->run = peer_new_run_id();
 	peer_call_open(&jr->call, server);
 	progress_begin(capability, server, dataset, n);
+	audit_watch_begin(&jr->watch, capability, server, dataset, (int64) n, &jr->call, 1);
 
 	/* A column definition list that asks for more than the permit costs nothing. */
 	if (proj)
@@ -499,6 +501,7 @@ join_audit(JoinRun *jr, const char *dataset, const char *capability, int64 keys_
 						  jr->cached ? " (cached)" : " (downloaded)"));
 	catalog_leave_owner(&owner);
 	progress_end();
+	audit_watch_end(&jr->watch);
 }
 
 /*

@@ -648,6 +648,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	char	   *keys_query = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	KeySet		keys;
 	PeerCall	call;
+	AuditWatch	watch;
 	char	   *run;
 	uint8		a[EL];
 	uint8		sk[EL];
@@ -678,6 +679,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	peer_call_open(&call, server);
 	sender = psprintf("peer \"%s\"", server);
 	progress_begin("psi_sum", server, dataset, keys.n);
+	audit_watch_begin(&watch, "psi_sum", server, dataset, (int64) keys.n, &call, 1);
 
 	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 	oprf_random_scalar(a);
@@ -854,6 +856,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 				 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run));
 	catalog_leave_owner(&oc);
 	progress_end();
+	audit_watch_end(&watch);
 
 	{
 		Datum		values[2];

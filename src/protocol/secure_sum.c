@@ -1249,6 +1249,7 @@ pgpriv_secure_sum(PG_FUNCTION_ARGS)
 	AskerSum   *as = palloc0(sizeof(AskerSum));
 	int64		with_contributors = 0;
 	size_t		i;
+	AuditWatch	watch;
 
 	as->dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	as->column = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -1258,6 +1259,7 @@ pgpriv_secure_sum(PG_FUNCTION_ARGS)
 		return (Datum) 0;		/* nothing to ask anyone */
 
 	progress_begin("secure_sum", as->peer_list, as->dataset, (int64) as->keys.n);
+	audit_watch_begin(&watch, "secure_sum", as->peer_list, as->dataset, (int64) as->keys.n, NULL, 0);
 	PG_TRY();
 	{
 		asker_begin(as);
@@ -1310,5 +1312,6 @@ pgpriv_secure_sum(PG_FUNCTION_ARGS)
 		catalog_leave_owner(&oc);
 	}
 	progress_end();
+	audit_watch_end(&watch);
 	return (Datum) 0;
 }

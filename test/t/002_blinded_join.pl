@@ -683,6 +683,8 @@ $gov->safe_psql('postgres', 'UPDATE public.slow_conf SET secs = 60');
 	is($again, scalar(@{ model_join(\@small_keys, \@gov_rows)->{psi} }), 'peer lost (table build): and is correct');
 	is($bank_a->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE dataset = 'slow_ds' AND side = 'asker' AND outcome = 'ok'}),
 		'1', 'peer lost (table build): no asker audit row claims success for the lost run');
+	like(audit_failed($bank_a, q{dataset = 'slow_ds'}), qr/^failed: peer lost/,
+		'peer lost (table build): the asker audits the lost run as failed');
 }
 $gov->safe_psql('postgres', 'UPDATE public.slow_conf SET secs = 0');
 
@@ -718,8 +720,10 @@ $bank_a->safe_psql('postgres', q{
 		'peer lost (evaluation): the next psi reconnects and is correct');
 	isnt($bank_a->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.peer_table WHERE dataset = 'lost_ds'}),
 		'0', 'control: a successful run does leave the table in pgpriv.peer_table');
-	is($bank_a->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE dataset = 'lost_ds' AND side = 'asker' AND keys_in = 40000}),
-		'0', 'peer lost (evaluation): no asker audit row for the lost run');
+	is($bank_a->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE dataset = 'lost_ds' AND side = 'asker' AND keys_in = 40000 AND outcome = 'ok'}),
+		'0', 'peer lost (evaluation): no asker audit row claims success for the lost run');
+	like(audit_failed($bank_a, q{dataset = 'lost_ds' AND keys_in = 40000}), qr/^failed: peer lost \(08\d\d\d\)$/,
+		'peer lost (evaluation): the asker audits it as failed: peer lost, though its transaction aborted');
 	is($bank_a->safe_psql('postgres', 'SELECT count(*) FROM pgpriv.progress'), '0', 'no asker progress row left');
 }
 

@@ -488,7 +488,9 @@ for my $o (qw(b c)) {
 	like($out, qr/^again:\d+$/m, 'owner lost: the next run in the same session reconnects and works');
 	is($asker->safe_psql('postgres', 'SELECT count(*) FROM pgpriv.progress'), '0', 'no asker progress row left');
 	is($asker->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log
-		 WHERE side = 'asker' AND dataset = 'slow'}), '0', 'no asker audit row claims the lost run');
+		 WHERE side = 'asker' AND dataset = 'slow' AND outcome = 'ok'}), '0', 'no asker audit row claims the lost run');
+	like(audit_failed($asker, q{dataset = 'slow' AND capability = 'secure_sum'}), qr/^failed: peer lost/,
+		'owner lost: the asker audits the run as failed: peer lost');
 }
 
 for my $n (values %node) {

@@ -451,8 +451,10 @@ $gov->safe_psql('postgres', q{
 	my @pids = $out =~ /^pid:(\d+)$/mg;
 	ok(@pids == 2 && $pids[0] == $pids[1], 'owner lost: the asker backend survives');
 	like($out, qr/^1\|1\.0000$/m, 'owner lost: the next run in the same session reconnects and works');
-	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'asker' AND dataset = 'slow'}),
+	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'asker' AND dataset = 'slow' AND outcome = 'ok'}),
 		'0', 'owner lost: no asker audit row claims the lost run');
+	like(audit_failed($bank, q{dataset = 'slow' AND capability = 'psi_sum'}), qr/^failed: peer lost/,
+		'owner lost: the asker audits the run as failed: peer lost');
 	is($bank->safe_psql('postgres', 'SELECT count(*) FROM pgpriv.progress'), '0', 'no progress row left');
 }
 

@@ -876,8 +876,9 @@ my $bank_mid = q{SELECT count(*) = 1 FROM pgpriv.progress WHERE capability = 'jo
 	ok(@pids == 2 && $pids[0] == $pids[1], 'peer lost: the bank\'s backend survives');
 	is(($out =~ /^again:(\d+)$/m)[0], $again_want, 'peer lost: the next run in the same session works and is right');
 	is($bank->safe_psql('postgres', 'SELECT count(*) FROM pgpriv.progress'), '0', 'peer lost: no progress row left');
-	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'asker' AND dataset = 'big'}),
+	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'asker' AND dataset = 'big' AND outcome = 'ok'}),
 		'0', 'peer lost: no asker audit row claims the lost run');
+	like(audit_failed($bank, q{dataset = 'big'}), qr/^failed: peer lost/, 'peer lost: the asker audits the run as failed: peer lost');
 }
 {
 	ok(wait_for($gov, $gov_quiet, 30), 'cancel: no earlier serving session is left on gov');
@@ -898,8 +899,10 @@ my $bank_mid = q{SELECT count(*) = 1 FROM pgpriv.progress WHERE capability = 'jo
 	is(($out =~ /^again:(\d+)$/m)[0], $again_want, 'cancel: a new run in the same session works and is right');
 	ok(wait_for($gov, q{SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'bank_role' AND state = 'active'}, 15),
 		'cancel: gov stops serving the cancelled run');
-	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'asker' AND dataset = 'big'}),
-		'0', 'cancel: no asker audit row for the cancelled run');
+	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'asker' AND dataset = 'big' AND outcome = 'ok'}),
+		'0', 'cancel: no asker audit row claims the cancelled run');
+	like(audit_failed($bank, q{dataset = 'big'}), qr/failed: peer lost[^;]*;failed: cancelled \(57014\)$/,
+		'cancel: the asker audits the cancelled run as failed: cancelled (after the lost one)');
 }
 
 for my $node ($gov, $bank) {

@@ -13,7 +13,10 @@
 #     blinding (08006 within a couple of seconds), not at the next call;
 #   - PIR cache files are per database: two databases of one cluster serving
 #     a dataset of the same name to the same role keep their epochs;
-#   - DROP SERVER drops what was cached from that peer.
+#   - DROP SERVER drops what was cached from that peer;
+#   - the asker's audit records failed runs (peer lost, refused, timed out,
+#     cancelled, its own backend terminated) although their transactions
+#     abort.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -227,6 +230,53 @@ like($berr, qr/lost connection to peer "gov"/, 'naming the peer it lost');
 is($still_blinding, '1', 'the peer died while the asker was still blinding');
 cmp_ok($noticed, '<', 2.5, 'noticed during the blinding, within 2.5 s of the kill (the check runs every 200 ms)');
 note(sprintf('peer death noticed after %.2f s', $noticed));
+like(audit_failed($bank, q{dataset = 'tax' AND keys_in = 300000}), qr/^failed: peer lost \(08006\)$/,
+	"the asker's audit records the lost run (its transaction aborted)");
+
+# --- the asker's audit of failed runs -------------------------------------------
+# Refused: 600 keys against psi_fetch's max_keys of 500 a day.
+($rc, $out, $err) = $bank->psql('postgres',
+	q{SELECT pg_catalog.count(*) FROM pgpriv.psi_fetch('gov', 'grades', 'SELECT code FROM public.many LIMIT 600') AS t(code text, grade text)},
+	on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/54000/, 'over budget: 54000');
+like(audit_failed($bank, q{dataset = 'grades' AND keys_in = 600}), qr/^failed: refused \(54000\)$/,
+	'the refused run is audited as failed: refused');
+# Timed out: statement_timeout fires while 300 000 keys are blinded.
+($rc, $out, $err) = $bank->psql('postgres',
+	q{SET statement_timeout = '1500ms'; SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM public.many')},
+	on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/57014.*statement timeout/s, 'statement_timeout: 57014');
+like(audit_failed($bank, q{dataset = 'tax' AND keys_in = 300000 AND outcome LIKE '%timed out%'}),
+	qr/^failed: timed out \(57014\)$/, 'the timed-out run is audited as failed: timed out');
+# Cancelled and terminated: the bank's own backend, during the blinding.
+for my $how (qw(cancel terminate)) {
+	my ($o, $e) = ('', '');
+	my $h = IPC::Run::start(
+		[ $bank->installed_command('psql'), '-XAtq', '-v', 'VERBOSITY=verbose',
+		  '-d', $bank->connstr('postgres') . " application_name=asker_$how",
+		  '-c', q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM public.many')} ],
+		'<', \undef, '>', \$o, '2>', \$e, IPC::Run::timeout(300));
+	my $in = 0;
+	for (1 .. 1200) {
+		if ($bank->safe_psql('postgres',
+				q{SELECT pg_catalog.count(*) FROM pgpriv.progress WHERE phase LIKE 'asker: blinding%'}) eq '1') {
+			$in = 1;
+			last;
+		}
+		usleep(25_000);
+	}
+	ok($in, "$how: the asker is blinding");
+	$bank->safe_psql('postgres',
+		"SELECT pg_catalog.pg_${how}_backend(pid) FROM pg_catalog.pg_stat_activity WHERE application_name = 'asker_$how'");
+	$h->finish;
+	my $want = $how eq 'cancel' ? qr/^failed: cancelled \(57014\)$/ : qr/^failed: terminated \(57P01\)$/;
+	like(audit_failed($bank, "dataset = 'tax' AND keys_in = 300000 AND outcome LIKE '%" . ($how eq 'cancel' ? 'cancelled' : 'terminated') . "%'"),
+		$want, "$how: the run is audited as " . ($how eq 'cancel' ? 'cancelled' : 'terminated'));
+}
+is($bank->safe_psql('postgres', q{SELECT valid FROM pgpriv.audit_verify()}), 't',
+	'the rows written by the worker keep the audit chain valid');
+is($bank->safe_psql('postgres', q{SELECT pg_catalog.count(*) FROM pgpriv.audit_log WHERE side = 'asker' AND outcome LIKE 'failed:%' AND actor <> 'postgres'}),
+	'0', 'the failure rows name the analyst who ran them, not the worker');
 
 # --- DROP SERVER drops what was cached from the peer ---------------------------
 my $cached = q{SELECT (SELECT pg_catalog.count(*) FROM pgpriv.peer_table WHERE server = 'gov2') || ','

@@ -11,6 +11,10 @@
 #   pinned_keys($node, $db)      "public_key '…', signing_key '…'" of the
 #                                party in $db (default postgres), for the
 #                                OPTIONS of a server that declares it
+#   audit_failed($node, $where)  waits (up to 30 s) for the asker's audit row
+#                                of a failed run matching $where (the
+#                                background worker writes it just after the
+#                                abort) and returns its outcome, or ''
 #   liar_database($node, $db)    a database with pgpriv's identity (so it
 #                                authenticates) but none of its serving
 #                                functions, for a test's look-alikes that
@@ -30,7 +34,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(pgpriv_setup start_relay read_capture pinned_keys liar_database);
+our @EXPORT = qw(pgpriv_setup start_relay read_capture pinned_keys liar_database audit_failed);
 
 sub pgpriv_setup
 {
@@ -80,6 +84,19 @@ sub pinned_keys
 		q{SELECT pg_catalog.format('public_key %L, signing_key %L', pg_catalog.encode(public_key, 'hex'),
 		                           pg_catalog.encode(signing_key, 'hex'))
 		    FROM pgpriv.identity_card()});
+}
+
+sub audit_failed
+{
+	my ($node, $where) = @_;
+	my $sql = "SELECT pg_catalog.string_agg(outcome, ';' ORDER BY id) FROM pgpriv.audit_log "
+	  . "WHERE side = 'asker' AND outcome LIKE 'failed:%' AND ($where)";
+	for (1 .. 300) {
+		my $got = $node->safe_psql('postgres', $sql);
+		return $got if $got ne '';
+		usleep(100_000);
+	}
+	return '';
 }
 
 sub liar_database

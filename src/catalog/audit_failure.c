@@ -1,0 +1,250 @@
+/*
+ * audit_failure.c — the asker's audit row for a run that failed.
+ *
+ * A run the asker completes is audited in its own transaction
+ * (audit_append, at the end).  A run that fails — the peer lost or
+ * refusing, a cancel, a timeout, the backend terminated — aborts that
+ * transaction, and a row written there would vanish with it.  So:
+ *
+ *  - while an asker run is under way, an error context callback of the
+ *    asker's own frame (audit_watch_begin/end, the usual stack-allocated
+ *    ErrorContextCallback) notes the SQLSTATE of any error raised inside it
+ *    and the bytes moved so far, into static storage (no allocation in the
+ *    error path);
+ *  - when the transaction then aborts (also on the way out of a terminated
+ *    backend), a transaction callback starts a dynamic background worker
+ *    that writes the row in a transaction of its own, as autonomous-
+ *    transaction extensions do, and does not wait for it: the abort path
+ *    must not block.  The row arrives within moments of the error.
+ *
+ * The worker's arguments travel in the worker's registration: the database
+ * in bgw_main_arg, the record in bgw_extra (128 bytes), the peer's name in
+ * bgw_name.  It connects as the bootstrap superuser, pins search_path, and
+ * calls only pgpriv._audit_append_as, with the analyst as actor.  Nothing
+ * secret is in the record: names, counts and the error's class.
+ *
+ * Limits: without a free background worker slot (max_worker_processes) the
+ * row is lost and a LOG line says so; a backend killed by SIGKILL or a
+ * crash runs no callback.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+
+#include "catalog/pgpriv_catalog.h"
+#include "peer/call.h"
+
+PGDLLEXPORT void pgpriv_audit_worker_main(Datum arg);
+
+#define NAME_BYTES 64
+
+/* What the worker needs, packed into bgw_extra. */
+typedef struct FailureRecord
+{
+	Oid			actor;
+	int32		sqlstate;		/* MAKE_SQLSTATE form */
+	int64		keys;
+	int64		bytes_in;
+	int64		bytes_out;
+	char		capability[16];
+	char		dataset[NAME_BYTES];
+	uint8		timed_out;
+} FailureRecord;
+
+StaticAssertDecl(sizeof(FailureRecord) <= BGW_EXTRALEN, "the failure record must fit bgw_extra");
+
+static FailureRecord pending;
+static char pending_peer[NAME_BYTES];
+static bool pending_valid = false;
+static bool callback_registered = false;
+
+static void
+copy_name(char *dst, const char *src)
+{
+	strlcpy(dst, src ? src : "", NAME_BYTES);
+}
+
+/* The error context callback: runs while the error is being raised. */
+static void
+audit_watch_callback(void *arg)
+{
+	AuditWatch *w = (AuditWatch *) arg;
+	int			code = geterrcode();
+	char		cls0 = PGUNSIXBIT(code);
+	char		cls1 = PGUNSIXBIT(code >> 6);
+
+	/* Notices and warnings raised during the run are not failures. */
+	if (cls0 == '0' && (cls1 == '0' || cls1 == '1' || cls1 == '2'))
+		return;
+	pending.actor = GetOuterUserId();
+	pending.sqlstate = code;
+	pending.keys = w->keys;
+	pending.bytes_in = 0;
+	pending.bytes_out = 0;
+	for (int i = 0; i < w->ncalls; i++)
+	{
+		pending.bytes_in += w->calls[i].bytes_in;
+		pending.bytes_out += w->calls[i].bytes_out;
+	}
+	strlcpy(pending.capability, w->capability, sizeof(pending.capability));
+	copy_name(pending.dataset, w->dataset);
+	copy_name(pending_peer, w->peer);
+	/*
+	 * A statement timeout and a cancel are both 57014; the timeout is the
+	 * one whose timer has fired (a cancel leaves it armed).
+	 */
+	pending.timed_out = code == ERRCODE_QUERY_CANCELED && StatementTimeout > 0 &&
+		!get_timeout_active(STATEMENT_TIMEOUT);
+	pending_valid = true;
+}
+
+static void
+launch_failure_worker(void)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "pgpriv", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgpriv_audit_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "pgpriv audit", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", pending_peer);
+	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	memcpy(worker.bgw_extra, &pending, sizeof(pending));
+	worker.bgw_notify_pid = 0;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(LOG,
+				(errmsg("pgpriv: could not start a worker to audit a failed %s run with peer \"%s\"",
+						pending.capability, pending_peer),
+				 errhint("Raise max_worker_processes.")));
+}
+
+static void
+audit_failure_xact_callback(XactEvent event, void *arg)
+{
+	if (!pending_valid)
+		return;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		pending_valid = false;
+		launch_failure_worker();
+	}
+	else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+		pending_valid = false;	/* an error caught and handled inside the run */
+}
+
+void
+audit_watch_begin(AuditWatch *w, const char *capability, const char *peer, const char *dataset,
+				  int64 keys, PeerCall *calls, int ncalls)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(audit_failure_xact_callback, NULL);
+		callback_registered = true;
+	}
+	w->capability = capability;
+	w->peer = peer;
+	w->dataset = dataset;
+	w->keys = keys;
+	w->calls = calls;
+	w->ncalls = ncalls;
+	w->cb.callback = audit_watch_callback;
+	w->cb.arg = w;
+	w->cb.previous = error_context_stack;
+	error_context_stack = &w->cb;
+	pending_valid = false;
+}
+
+void
+audit_watch_end(AuditWatch *w)
+{
+	if (error_context_stack == &w->cb)
+		error_context_stack = w->cb.previous;
+	pending_valid = false;
+}
+
+/* The class of failure the asker's row names. */
+static const char *
+failure_outcome(const FailureRecord *r, char *buf, size_t len)
+{
+	char		cls0 = PGUNSIXBIT(r->sqlstate);
+	char		cls1 = PGUNSIXBIT(r->sqlstate >> 6);
+	const char *what;
+
+	if (r->sqlstate == ERRCODE_QUERY_CANCELED)
+		what = r->timed_out ? "timed out" : "cancelled";
+	else if (r->sqlstate == ERRCODE_ADMIN_SHUTDOWN || r->sqlstate == ERRCODE_CRASH_SHUTDOWN)
+		what = "terminated";
+	else if (r->sqlstate == ERRCODE_PROTOCOL_VIOLATION)
+		what = "peer misbehaved";
+	else if (cls0 == '0' && cls1 == '8')
+		what = "peer lost";
+	else if (r->sqlstate == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+			 r->sqlstate == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+			 r->sqlstate == ERRCODE_FEATURE_NOT_SUPPORTED ||
+			 r->sqlstate == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ||
+			 (cls0 == '2' && cls1 == '8'))
+		what = "refused";
+	else
+		what = "error";
+	snprintf(buf, len, "failed: %s (%s)", what, unpack_sql_state(r->sqlstate));
+	return buf;
+}
+
+void
+pgpriv_audit_worker_main(Datum arg)
+{
+	FailureRecord r;
+	char		outcome[64];
+	Oid			argtypes[8] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		args[8];
+	char	   *actor;
+
+	memcpy(&r, MyBgworkerEntry->bgw_extra, sizeof(r));
+	r.capability[sizeof(r.capability) - 1] = '\0';
+	r.dataset[NAME_BYTES - 1] = '\0';
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), BOOTSTRAP_SUPERUSERID, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "pgpriv: auditing a failed run");
+
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
+	actor = GetUserNameFromId(r.actor, true);
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(actor ? actor : "?"));
+	args[1] = CStringGetTextDatum(MyBgworkerEntry->bgw_name);
+	args[2] = CStringGetTextDatum(r.capability);
+	args[3] = CStringGetTextDatum(r.dataset);
+	args[4] = Int64GetDatum(r.keys);
+	args[5] = Int64GetDatum(r.bytes_in);
+	args[6] = Int64GetDatum(r.bytes_out);
+	args[7] = CStringGetTextDatum(failure_outcome(&r, outcome, sizeof(outcome)));
+	if (SPI_execute_with_args("SELECT pgpriv._audit_append_as($1, 'asker'::pg_catalog.text, $2, $3, $4, "
+							  "$5, NULL::pg_catalog.int8, $6, $7, $8, NULL::pg_catalog.text)",
+							  8, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pgpriv: could not audit a failed run");
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}
