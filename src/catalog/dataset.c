@@ -27,6 +27,28 @@
 #include "catalog/dataset.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_outer_role);
+
+/*
+ * The one statement of a query text given to pgpriv (a dataset, a consent
+ * query, keys_query): a SELECT, not SELECT INTO, or 42809 naming what.
+ * Returns the statement's own text, without a trailing semicolon.
+ */
+char *
+single_select_text(const char *query, const char *what, const char *hint)
+{
+	List	   *parsed = pg_parse_query(query);
+	RawStmt    *raw = list_length(parsed) == 1 ? linitial_node(RawStmt, parsed) : NULL;
+
+	if (raw == NULL || !IsA(raw->stmt, SelectStmt) ||
+		((SelectStmt *) raw->stmt)->intoClause != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s must be a single SELECT", what),
+				 errhint("%s", hint)));
+	if (raw->stmt_len > 0)
+		return pnstrdup(query + raw->stmt_location, raw->stmt_len);
+	return pstrdup(query + raw->stmt_location);
+}
 PG_FUNCTION_INFO_V1(pgpriv_describe_query);
 
 /* pgpriv._outer_role() → name of the role the session acts as outside any SECURITY DEFINER function. */
@@ -105,17 +127,8 @@ pgpriv_describe_query(PG_FUNCTION_ARGS)
 	 * A dataset is one plain SELECT.  Say so clearly here rather than let the
 	 * wrapped query below fail with a confusing syntax error.
 	 */
-	{
-		List	   *parsed = pg_parse_query(query);
-		RawStmt    *raw = list_length(parsed) == 1 ? linitial_node(RawStmt, parsed) : NULL;
-
-		if (raw == NULL || !IsA(raw->stmt, SelectStmt) ||
-			((SelectStmt *) raw->stmt)->intoClause != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("dataset query must be a single SELECT"),
-					 errhint("Publish a query such as SELECT key, col1, col2 FROM schema.table.")));
-	}
+	(void) single_select_text(query, "dataset query",
+							   "Publish a query such as SELECT key, col1, col2 FROM schema.table.");
 
 	dataset_enter_role(role, search_path, &ctx);
 
@@ -176,8 +189,6 @@ pgpriv_check_consent_query(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	SPIPlanPtr	plan;
 	DatasetRoleContext ctx;
-	List	   *parsed;
-	RawStmt    *raw;
 	char	   *stmt;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
@@ -187,16 +198,8 @@ pgpriv_check_consent_query(PG_FUNCTION_ARGS)
 	query = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	role = NameStr(*PG_GETARG_NAME(1));
 	search_path = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	parsed = pg_parse_query(query);
-	raw = list_length(parsed) == 1 ? linitial_node(RawStmt, parsed) : NULL;
-	if (raw == NULL || !IsA(raw->stmt, SelectStmt) ||
-		((SelectStmt *) raw->stmt)->intoClause != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("authorised_by must be a single SELECT"),
-				 errhint("For example: SELECT credit_code FROM consent WHERE bank_role = $1 AND valid_until > now()")));
-	stmt = raw->stmt_len > 0 ? pnstrdup(query + raw->stmt_location, raw->stmt_len)
-		: pstrdup(query + raw->stmt_location);
+	stmt = single_select_text(query, "authorised_by",
+							  "For example: SELECT credit_code FROM consent WHERE bank_role = $1 AND valid_until > now()");
 
 	dataset_enter_role(role, search_path, &ctx);
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -15,4 +15,7 @@ typedef struct DatasetRoleContext
 extern void dataset_enter_role(const char *role, const char *search_path, DatasetRoleContext *ctx);
 extern void dataset_leave_role(DatasetRoleContext *ctx);
 
+/* One SELECT (42809 naming what otherwise); its text without a trailing ';'. */
+extern char *single_select_text(const char *query, const char *what, const char *hint);
+
 #endif

@@ -19,6 +19,7 @@
 
 #include "peer/call.h"
 #include "peer/connection.h"
+#include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_peer_permits);
 
@@ -34,10 +35,7 @@ static const char *const capabilities[] = {
 static void
 malformed(const char *peer, const char *what)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("%s", what)));
+	wire_malformed(psprintf("peer \"%s\"", peer), what);
 }
 
 /* A dataset or column name as the owner's catalog allows it. */

@@ -108,20 +108,7 @@ keys_unique(KeySet *s)
 char *
 keys_query_check(const char *keys_query)
 {
-	List	   *parsed = pg_parse_query(keys_query);
-	RawStmt    *raw;
-
-	if (list_length(parsed) != 1 ||
-		!IsA(linitial_node(RawStmt, parsed)->stmt, SelectStmt) ||
-		((SelectStmt *) linitial_node(RawStmt, parsed)->stmt)->intoClause != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("keys_query must be a single SELECT"),
-				 errhint("For example: SELECT credit_code FROM applicants")));
-	raw = linitial_node(RawStmt, parsed);
-	if (raw->stmt_len > 0)
-		return pnstrdup(keys_query + raw->stmt_location, raw->stmt_len);
-	return pstrdup(keys_query + raw->stmt_location);
+	return single_select_text(keys_query, "keys_query", "For example: SELECT credit_code FROM applicants");
 }
 
 /*
@@ -270,6 +257,8 @@ dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows)
 	SPIPlanPtr	plan;
 	Portal		portal;
 	int			ncol = list_length(columns);
+	Oid			consent_types[2] = {NAMEOID, TEXTOID};
+	Datum		consent_args[2];
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT d.%s::pg_catalog.text", quote_identifier(ds->key_column));
@@ -298,31 +287,19 @@ dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows)
 	dataset_enter_role(ds->owner_role, ds->search_path, &role);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* $1 and $2 of the consent query, when there is one. */
 	if (ds->consent_query)
 	{
-		Oid			argtypes[2] = {NAMEOID, TEXTOID};
-		Datum		args[2];
-
-		args[0] = DirectFunctionCall1(namein, CStringGetDatum(ds->consent_role));
-		args[1] = CStringGetTextDatum(ds->consent_capability);
-		plan = SPI_prepare(sql.data, 2, argtypes);
-		if (plan == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("dataset \"%s\" can no longer be read: %s", ds->name,
-							SPI_result_code_string(SPI_result))));
-		portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+		consent_args[0] = DirectFunctionCall1(namein, CStringGetDatum(ds->consent_role));
+		consent_args[1] = CStringGetTextDatum(ds->consent_capability);
 	}
-	else
-	{
-		plan = SPI_prepare(sql.data, 0, NULL);
-		if (plan == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("dataset \"%s\" can no longer be read: %s", ds->name,
-							SPI_result_code_string(SPI_result))));
-		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	}
+	plan = SPI_prepare(sql.data, ds->consent_query ? 2 : 0, consent_types);
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dataset \"%s\" can no longer be read: %s", ds->name,
+						SPI_result_code_string(SPI_result))));
+	portal = SPI_cursor_open(NULL, plan, ds->consent_query ? consent_args : NULL, NULL, true);
 	for (;;)
 	{
 		uint64		i;

@@ -25,10 +25,8 @@ wire_get_u32(const uint8 *p)
 	return pg_ntoh32(v);
 }
 
-static void malformed(const char *sender, const char *what) pg_attribute_noreturn();
-
-static void
-malformed(const char *sender, const char *what)
+void
+wire_malformed(const char *sender, const char *what)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_PROTOCOL_VIOLATION),
@@ -53,14 +51,14 @@ check_header(bytea *msg, WireType type, uint32 max_count, uint32 *count, const c
 	size_t		len = VARSIZE_ANY_EXHDR(msg);
 
 	if (len < WIRE_HEADER_BYTES)
-		malformed(sender, psprintf("The message has %zu bytes, less than a header.", len));
+		wire_malformed(sender, psprintf("The message has %zu bytes, less than a header.", len));
 	if (p[0] != WIRE_VERSION)
-		malformed(sender, psprintf("Wire version %u, expected %u.", p[0], WIRE_VERSION));
+		wire_malformed(sender, psprintf("Wire version %u, expected %u.", p[0], WIRE_VERSION));
 	if (p[1] != (uint8) type)
-		malformed(sender, psprintf("Message type %u, expected %u.", p[1], (unsigned) type));
+		wire_malformed(sender, psprintf("Message type %u, expected %u.", p[1], (unsigned) type));
 	*count = wire_get_u32(p + 2);
 	if (*count > max_count)
-		malformed(sender, psprintf("The message carries %u items, more than the %u allowed.",
+		wire_malformed(sender, psprintf("The message carries %u items, more than the %u allowed.",
 								   *count, max_count));
 	return wire_get_u32(p + 6);
 }
@@ -93,10 +91,10 @@ wire_unpack_fixed(bytea *msg, WireType type, uint32 item_size, uint32 max_count,
 	size_t		len = VARSIZE_ANY_EXHDR(msg);
 
 	if (size != item_size)
-		malformed(sender, psprintf("Items of %u bytes, expected %u.", size, item_size));
+		wire_malformed(sender, psprintf("Items of %u bytes, expected %u.", size, item_size));
 	/* count <= max_count and item_size are small: this cannot overflow Size. */
 	if (len - WIRE_HEADER_BYTES != (Size) *count * item_size)
-		malformed(sender, psprintf("%zu bytes of items for %u items of %u bytes.",
+		wire_malformed(sender, psprintf("%zu bytes of items for %u items of %u bytes.",
 								   len - WIRE_HEADER_BYTES, *count, item_size));
 	return (const uint8 *) VARDATA_ANY(msg) + WIRE_HEADER_BYTES;
 }
@@ -169,7 +167,7 @@ wire_reader_init(WireReader *r, bytea *msg, WireType type, uint32 max_count,
 	uint32		i;
 
 	if (size != 0)
-		malformed(sender, "Expected variable-size items.");
+		wire_malformed(sender, "Expected variable-size items.");
 
 	/* Walk once to prove every length fits before anyone reads an item. */
 	r->pos = p;
@@ -178,15 +176,15 @@ wire_reader_init(WireReader *r, bytea *msg, WireType type, uint32 max_count,
 		uint32		len;
 
 		if (end - p < 4)
-			malformed(sender, psprintf("Item %u of %u is truncated.", i + 1, count));
+			wire_malformed(sender, psprintf("Item %u of %u is truncated.", i + 1, count));
 		len = wire_get_u32(p);
 		p += 4;
 		if (len > max_item || (size_t) (end - p) < len)
-			malformed(sender, psprintf("Item %u of %u has an impossible length.", i + 1, count));
+			wire_malformed(sender, psprintf("Item %u of %u has an impossible length.", i + 1, count));
 		p += len;
 	}
 	if (p != end)
-		malformed(sender, psprintf("%zu bytes after the last item.", (size_t) (end - p)));
+		wire_malformed(sender, psprintf("%zu bytes after the last item.", (size_t) (end - p)));
 	r->end = end;
 	r->remaining = count;
 }

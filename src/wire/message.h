@@ -51,6 +51,9 @@ typedef enum WireType
 } WireType;
 
 /* A uint32 in the wire's byte order (big-endian), for fields inside items. */
+/* 08P01 "malformed message from <sender>" with what is wrong as DETAIL. */
+extern void wire_malformed(const char *sender, const char *what) pg_attribute_noreturn();
+
 extern void wire_put_u32(uint8 *p, uint32 v);
 extern uint32 wire_get_u32(const uint8 *p);
 
