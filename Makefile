@@ -18,6 +18,7 @@ OBJS = \
 	src/peer/connection.o \
 	src/peer/identity_check.o \
 	src/peer/authenticate.o \
+	src/peer/version.o \
 	src/wire/message.o \
 	src/catalog/pgpriv_catalog.o \
 	src/peer/call.o \

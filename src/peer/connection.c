@@ -26,9 +26,11 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "catalog/pgpriv_catalog.h"
 #include "peer/authenticate.h"
 #include "peer/connection.h"
 #include "peer/fdw_options.h"
+#include "peer/version.h"
 
 typedef struct PeerConnEntry
 {
@@ -304,6 +306,8 @@ peer_get_connection_ext(ForeignServer *server, UserMapping *mapping, bool authen
 	 */
 	if (authenticate && !entry->authenticated)
 	{
+		/* First which pgpriv it runs: a release speaking another protocol stops here. */
+		peer_check_version(entry->conn, server->servername);
 		peer_authenticate(entry->conn, server);
 		entry->authenticated = true;
 	}
@@ -319,9 +323,15 @@ peer_connection_by_name(const char *servername)
 PGconn *
 peer_connection_by_name_ext(const char *servername, bool authenticate)
 {
-	ForeignServer *server = GetForeignServerByName(servername, false);
+	ForeignServer *server;
 	UserMapping *mapping;
-	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	ForeignDataWrapper *fdw;
+
+	/* A library of another version than this database's catalog talks to no peer. */
+	if (authenticate)
+		catalog_require_current();
+	server = GetForeignServerByName(servername, false);
+	fdw = GetForeignDataWrapper(server->fdwid);
 
 	if (strcmp(fdw->fdwname, "pgpriv") != 0)
 		ereport(ERROR,
