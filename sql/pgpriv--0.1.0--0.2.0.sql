@@ -6,9 +6,9 @@
  * the audit chain's head, grants, comments and config-dump registrations,
  * then the stored rows whose meaning changed.  Definitions are copied from
  * sql/pgpriv.sql as they are there; CREATE OR REPLACE keeps each replaced
- * function's privileges.  The extension's catalog is at 0.2.0 only when the
- * whole script has run: until then the 0.2.0 library refuses to run
- * anything (0A000, src/catalog/pgpriv_catalog.c).
+ * function's privileges.  Until the update commits, other sessions see the
+ * catalog at 0.1.0, and the 0.2.0 library refuses to run protocols there
+ * (0A000, src/catalog/pgpriv_catalog.c).
  */
 \echo Use "ALTER EXTENSION pgpriv UPDATE TO '0.2.0'" to load this file. \quit
 
