@@ -20,6 +20,7 @@ OBJS = \
 	src/peer/identity_check.o \
 	src/peer/peer_permits.o \
 	src/peer/authenticate.o \
+	src/peer/version.o \
 	src/wire/message.o \
 	src/catalog/pgpriv_catalog.o \
 	src/peer/call.o \

@@ -125,6 +125,14 @@ CREATE FUNCTION pgpriv.serve_hello(hello bytea)
 COMMENT ON FUNCTION pgpriv.serve_hello(bytea) IS
   'Serving (called by a peer on each new connection): prove this party holds its identity secrets, over the peer''s fresh challenge';
 
+CREATE FUNCTION pgpriv.serve_version(asker_version text, asker_protocol integer)
+  RETURNS TABLE(version text, protocol integer)
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_version'
+  LANGUAGE C STABLE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_version(text, integer) IS
+  'Serving (called by a peer on each new connection, before the hello): the asker''s pgpriv version and protocol in, this server''s out; refused unless both speak the same protocol';
+
 -- ---------------------------------------------------------------------------
 -- OPRF primitives (RFC 9497, OPRF(ristretto255, SHA-512), mode 0x00)
 -- ---------------------------------------------------------------------------

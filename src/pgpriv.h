@@ -4,7 +4,19 @@
 #ifndef PGPRIV_H
 #define PGPRIV_H
 
-#define PGPRIV_VERSION "0.1.0"
+/*
+ * The version of this library: pgpriv.control's default_version, which the
+ * catalog must be at (ALTER EXTENSION pgpriv UPDATE) before anything runs.
+ */
+#define PGPRIV_VERSION "0.2.0"
+
+/*
+ * The protocol between peers: what they send each other, in which calls.
+ * Peers interoperate only when they speak the same one (docs/upgrading.md);
+ * it changes with every release that changes a message or a serving
+ * function.  Release 0.1.0 spoke protocol 1 and had no way to say so.
+ */
+#define PGPRIV_PROTOCOL 2
 
 /* GUC pgpriv.crypto_threads: threads for batch crypto; 0 = all online cores. */
 extern int	pgpriv_crypto_threads;

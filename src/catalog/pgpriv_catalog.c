@@ -21,10 +21,21 @@
 #include "access/genam.h"
 #include "access/table.h"
 
+#include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
 
-/* The role that owns the pgpriv extension (and so its tables). */
+/*
+ * The role that owns the pgpriv extension (and so its tables).
+ *
+ * Every way into the owner's rights comes through here, so this is also
+ * where the library refuses a catalog of another version: after a new
+ * pgpriv.so is installed and before ALTER EXTENSION pgpriv UPDATE, the
+ * functions of the old install script run this library's code, which may
+ * mean something else by the same name (a serving function's messages, the
+ * tables it expects).  Nothing runs in between; the extension's own scripts
+ * (CREATE EXTENSION, ALTER EXTENSION UPDATE) are exempt.
+ */
 static Oid
 extension_owner(void)
 {
@@ -34,6 +45,9 @@ extension_owner(void)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	Oid			owner;
+	Datum		version;
+	bool		isnull;
+	char	   *installed = NULL;
 
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
@@ -43,13 +57,29 @@ extension_owner(void)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "pgpriv extension %u not found", extoid);
 	owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	version = heap_getattr(tup, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+	if (!isnull)
+		installed = text_to_cstring(DatumGetTextPP(version));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	if (!creating_extension && (installed == NULL || strcmp(installed, PGPRIV_VERSION) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("pgpriv's catalog in this database is version %s but its library is %s",
+						installed ? installed : "(none)", PGPRIV_VERSION),
+				 errdetail("The library was replaced and the extension's SQL objects were not updated."),
+				 errhint("Run ALTER EXTENSION pgpriv UPDATE in this database (docs/upgrading.md).")));
 	return owner;
 }
 
 /* search_path inside the owner's rights: only pg_catalog, then pg_temp last. */
 #define OWNER_SEARCH_PATH "pg_catalog, pg_temp"
+
+void
+catalog_require_current(void)
+{
+	(void) extension_owner();
+}
 
 void
 catalog_enter_owner(OwnerContext *ctx)

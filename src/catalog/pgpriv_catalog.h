@@ -50,6 +50,14 @@ typedef struct OwnerContext
 } OwnerContext;
 
 /*
+ * 0A000 unless the extension's catalog in this database is at this
+ * library's version (PGPRIV_VERSION): a new library before ALTER EXTENSION
+ * pgpriv UPDATE runs nothing.  catalog_enter_owner and
+ * catalog_restrict_definer check it too.
+ */
+extern void catalog_require_current(void);
+
+/*
  * Act as the extension owner (for catalog access from non-definer code):
  * the one way into the owner's rights from code that does not already run
  * as a SECURITY DEFINER function.  Inside, search_path is pinned to

@@ -29,9 +29,11 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "catalog/pgpriv_catalog.h"
 #include "peer/authenticate.h"
 #include "peer/connection.h"
 #include "peer/fdw_options.h"
+#include "peer/version.h"
 
 typedef struct PeerConnEntry
 {
@@ -340,6 +342,8 @@ peer_get_connection_ext(ForeignServer *server, UserMapping *mapping, bool authen
 	 */
 	if (authenticate && !entry->authenticated)
 	{
+		/* First which pgpriv it runs: a release speaking another protocol stops here. */
+		peer_check_version(entry->conn, server->servername);
 		peer_authenticate(entry->conn, server);
 		entry->authenticated = true;
 	}
@@ -356,9 +360,15 @@ peer_connection_by_name(const char *servername)
 PGconn *
 peer_connection_by_name_ext(const char *servername, bool authenticate)
 {
-	ForeignServer *server = GetForeignServerByName(servername, false);
+	ForeignServer *server;
 	UserMapping *mapping;
-	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	ForeignDataWrapper *fdw;
+
+	/* A library of another version than this database's catalog talks to no peer. */
+	if (authenticate)
+		catalog_require_current();
+	server = GetForeignServerByName(servername, false);
+	fdw = GetForeignDataWrapper(server->fdwid);
 
 	if (strcmp(fdw->fdwname, "pgpriv") != 0)
 		ereport(ERROR,

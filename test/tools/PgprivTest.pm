@@ -16,7 +16,8 @@
 #                                background worker writes it just after the
 #                                abort) and returns its outcome, or ''
 #   liar_database($node, $db)    a database with pgpriv's identity (so it
-#                                authenticates) but none of its serving
+#                                authenticates, after the version exchange)
+#                                but none of its other serving
 #                                functions, for a test's look-alikes that
 #                                play a lying peer; returns pinned_keys
 #
@@ -115,7 +116,7 @@ sub liar_database
 		           CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END
 		      FROM pg_catalog.pg_proc AS p
 		     WHERE p.pronamespace = 'pgpriv'::pg_catalog.regnamespace
-		       AND p.proname LIKE 'serve\_%' AND p.proname <> 'serve_hello'
+		       AND p.proname LIKE 'serve\_%' AND p.proname NOT IN ('serve_hello', 'serve_version')
 		  LOOP
 		    EXECUTE pg_catalog.format('ALTER EXTENSION pgpriv DROP %s %s', kind, f);
 		    EXECUTE pg_catalog.format('DROP %s %s', kind, f);
