@@ -77,8 +77,8 @@ INSERT INTO pgpriv.audit_head (singleton, last_id, last_hash, appended)
    ORDER BY l.id DESC
    LIMIT 1;
 
-CREATE OR REPLACE FUNCTION pgpriv._audit_append(
-  side text, peer text, capability text, dataset text,
+CREATE FUNCTION pgpriv._audit_append_as(
+  actor name, side text, peer text, capability text, dataset text,
   keys_in bigint, keys_out bigint, bytes_in bigint, bytes_out bigint,
   outcome text, detail text)
   RETURNS bigint
@@ -96,7 +96,7 @@ CREATE OR REPLACE FUNCTION pgpriv._audit_append(
 
     r.id := pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('pgpriv.audit_log', 'id'));
     r.at := pg_catalog.clock_timestamp();
-    r.actor := pgpriv._outer_role();
+    r.actor := actor;
     INSERT INTO pgpriv.audit_log OVERRIDING SYSTEM VALUE
       VALUES (r.id, r.at, r.actor, side, peer, capability, dataset,
               keys_in, keys_out, bytes_in, bytes_out, outcome, detail, prev,
@@ -110,6 +110,21 @@ CREATE OR REPLACE FUNCTION pgpriv._audit_append(
             appended = h.appended OPERATOR(pg_catalog.+) 1;
     RETURN r.id;
   END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._audit_append_as(name, text, text, text, text, bigint, bigint, bigint, bigint, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._audit_append_as(name, text, text, text, text, bigint, bigint, bigint, bigint, text, text) IS
+  'internal: append a chained audit row for the given actor (the asker''s failure recorder writes rows for the analyst whose run failed)';
+
+CREATE OR REPLACE FUNCTION pgpriv._audit_append(
+  side text, peer text, capability text, dataset text,
+  keys_in bigint, keys_out bigint, bytes_in bigint, bytes_out bigint,
+  outcome text, detail text)
+  RETURNS bigint
+  LANGUAGE sql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT pgpriv._audit_append_as(pgpriv._outer_role(), side, peer, capability, dataset,
+                                   keys_in, keys_out, bytes_in, bytes_out, outcome, detail)
   $$;
 
 CREATE OR REPLACE FUNCTION pgpriv.audit_verify()
@@ -162,9 +177,23 @@ COMMENT ON FUNCTION pgpriv.audit_verify() IS
 -- and the update names them.
 -- ---------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION pgpriv.permit(
+-- permit() gains authorised_by (applicant consent): a new signature, so the
+-- 0.1.0 function is replaced, keeping whatever EXECUTE grants it had.
+ALTER TABLE pgpriv.permit ADD COLUMN authorised_by text;
+COMMENT ON COLUMN pgpriv.permit.authorised_by IS
+  'applicant consent: a SELECT run as the publisher ($1 = peer role, $2 = capability) returning the keys that may be served; NULL: all';
+SELECT pg_catalog.set_config('pgpriv.upgrade_permit_acl',
+         coalesce((SELECT p.proacl::pg_catalog.text FROM pg_catalog.pg_proc AS p
+                    WHERE p.oid OPERATOR(pg_catalog.=)
+                          'pgpriv.permit(text, name, text, text[], bigint, integer, integer)'::pg_catalog.regprocedure), ''),
+         true);
+ALTER EXTENSION pgpriv DROP FUNCTION pgpriv.permit(text, name, text, text[], bigint, integer, integer);
+DROP FUNCTION pgpriv.permit(text, name, text, text[], bigint, integer, integer);
+
+CREATE FUNCTION pgpriv.permit(
   dataset text, peer_role name, capability text, columns text[] DEFAULT '{}',
-  max_keys bigint DEFAULT NULL, min_parties integer DEFAULT NULL, min_group integer DEFAULT NULL)
+  max_keys bigint DEFAULT NULL, min_parties integer DEFAULT NULL, min_group integer DEFAULT NULL,
+  authorised_by text DEFAULT NULL)
   RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -173,6 +202,7 @@ CREATE OR REPLACE FUNCTION pgpriv.permit(
     d pgpriv.dataset := pgpriv._dataset_for_owner(dataset);
     bad text;
     cols name[] := coalesce(columns, '{}')::name[];
+    consent text;
   BEGIN
     IF capability IS NULL OR capability NOT IN ('psi', 'psi_count', 'psi_fetch', 'psi_sum', 'pir', 'secure_sum', 'mpc') THEN
       RAISE EXCEPTION 'unknown capability "%"', capability
@@ -222,20 +252,38 @@ CREATE OR REPLACE FUNCTION pgpriv.permit(
               HINT = 'Use psi_count for how many keys match, or secure_sum, which enforces min_group, for totals; grant psi_sum without min_group only where revealing the column for the keys asked is acceptable.';
     END IF;
 
+    -- Applicant consent: checked now (one SELECT, planned as the publisher
+    -- with $1 = peer role, $2 = capability), stored without a trailing ';'.
+    IF authorised_by IS NOT NULL THEN
+      consent := pgpriv._check_consent_query(authorised_by, d.owner_role, d.search_path, peer_role, capability);
+    END IF;
+
     INSERT INTO pgpriv.permit AS p (dataset, peer_role, capability, columns, max_keys,
-                                    min_parties, min_group, granted_by)
+                                    min_parties, min_group, authorised_by, granted_by)
       VALUES (d.name, permit.peer_role, permit.capability, cols, permit.max_keys,
-              permit.min_parties, permit.min_group, pgpriv._outer_role())
+              permit.min_parties, permit.min_group, consent, pgpriv._outer_role())
       ON CONFLICT ON CONSTRAINT permit_pkey DO UPDATE
         SET columns = EXCLUDED.columns, max_keys = EXCLUDED.max_keys,
             min_parties = EXCLUDED.min_parties, min_group = EXCLUDED.min_group,
+            authorised_by = EXCLUDED.authorised_by,
             granted_by = EXCLUDED.granted_by, granted_at = pg_catalog.clock_timestamp();
 
     PERFORM pgpriv._audit_append('local', peer_role, 'permit', d.name, NULL, NULL, NULL, NULL, 'ok',
-                                 pg_catalog.format('%s on (%s)', capability, pg_catalog.array_to_string(cols, ', ')));
+                                 pg_catalog.format('%s on (%s)%s', capability, pg_catalog.array_to_string(cols, ', '),
+                                                   CASE WHEN consent IS NOT NULL THEN ' authorised by a consent query' ELSE '' END));
   END
   $$;
+REVOKE ALL ON FUNCTION pgpriv.permit(text, name, text, text[], bigint, integer, integer, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv.permit(text, name, text, text[], bigint, integer, integer, text) IS
+  'Let a peer role use a capability on a dataset, over the listed payload columns, within limits, for the keys authorised_by returns (replaces an earlier permit)';
 
+-- The grants the 0.1.0 function had (set on the catalog row, as pg_dump
+-- would restore them, so they stay the DBA's grants, not the extension's).
+UPDATE pg_catalog.pg_proc AS p
+   SET proacl = pg_catalog.current_setting('pgpriv.upgrade_permit_acl')::pg_catalog.aclitem[]
+ WHERE p.oid OPERATOR(pg_catalog.=)
+       'pgpriv.permit(text, name, text, text[], bigint, integer, integer, text)'::pg_catalog.regprocedure
+   AND pg_catalog.current_setting('pgpriv.upgrade_permit_acl') OPERATOR(pg_catalog.<>) '';
 DO $$
 DECLARE
   p record;
@@ -322,6 +370,170 @@ COMMENT ON FUNCTION pgpriv.serve_count_result(text) IS
 
 COMMENT ON FUNCTION pgpriv.psi_count(name, text, text) IS
   'How many of your keys are in the peer''s dataset, and nothing about which (ECDH, counted by the peer)';
+
+-- ---------------------------------------------------------------------------
+-- Issue #13: applicant consent (permit above, the permits view, the check of
+-- a consent query), revoking with if_exists or all of a role's permits, what
+-- a peer offers (serve_permits / peer_permits), and the caches of a dropped
+-- server.  PIR cache files are now named per database: 0.1.0's files are
+-- left behind and each dataset's next setup builds its next epoch.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE VIEW pgpriv.permits WITH (security_barrier) AS
+  SELECT p.dataset, p.peer_role, p.capability, p.columns, p.max_keys, p.min_parties,
+         p.min_group, p.granted_by, p.granted_at,
+         CASE WHEN pgpriv._may_manage(d.owner_role) THEN p.authorised_by END AS authorised_by
+    FROM pgpriv.permit AS p
+    JOIN pgpriv.dataset AS d ON d.name = p.dataset
+   WHERE pgpriv._may_manage(d.owner_role)
+      OR p.peer_role = pgpriv._outer_role();
+
+CREATE FUNCTION pgpriv._check_consent_query(query text, as_role name, search_path text,
+                                            peer_role name, capability text) RETURNS text
+  AS 'MODULE_PATHNAME', 'pgpriv_check_consent_query'
+  LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION pgpriv._check_consent_query(text, name, text, name, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._check_consent_query(text, name, text, name, text) IS
+  'internal: plan a permit''s authorised_by query as the publisher; returns its statement text';
+
+-- The same, for scripts that may run twice: with if_exists, a permit that
+-- is not there is a NOTICE, not an error.  (No DEFAULT: the three-argument
+-- form above stays the one GRANTs and old callers name.)
+CREATE FUNCTION pgpriv.revoke_permit(dataset text, peer_role name, capability text, if_exists boolean)
+  RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    d pgpriv.dataset;
+  BEGIN
+    IF if_exists IS NOT TRUE THEN
+      PERFORM pgpriv.revoke_permit(dataset, peer_role, capability);
+      RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pgpriv.dataset AS x WHERE x.name = revoke_permit.dataset) THEN
+      RAISE NOTICE 'dataset "%" does not exist, skipping', dataset;
+      RETURN;
+    END IF;
+    d := pgpriv._dataset_for_owner(dataset);
+    IF NOT EXISTS (SELECT FROM pgpriv.permit AS p
+                    WHERE p.dataset = d.name AND p.peer_role = revoke_permit.peer_role
+                      AND p.capability = revoke_permit.capability) THEN
+      RAISE NOTICE 'role "%" has no % permit on dataset "%", skipping', peer_role, capability, d.name;
+      RETURN;
+    END IF;
+    PERFORM pgpriv.revoke_permit(dataset, peer_role, capability);
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv.revoke_permit(text, name, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv.revoke_permit(text, name, text, boolean) IS
+  'Withdraw one permit; with if_exists => true a missing permit is only a notice';
+
+CREATE FUNCTION pgpriv.revoke_permits(peer_role name, on_dataset text DEFAULT NULL)
+  RETURNS TABLE(dataset text, capability text)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r record;
+  BEGIN
+    IF peer_role IS NULL THEN
+      RAISE EXCEPTION 'peer_role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF revoke_permits.on_dataset IS NOT NULL THEN
+      PERFORM pgpriv._dataset_for_owner(revoke_permits.on_dataset);
+    END IF;
+    -- Only the datasets the caller may manage; each revocation is audited.
+    FOR r IN
+      SELECT p.dataset, p.capability
+        FROM pgpriv.permit AS p
+        JOIN pgpriv.dataset AS x ON x.name = p.dataset
+       WHERE p.peer_role = revoke_permits.peer_role
+         AND (revoke_permits.on_dataset IS NULL OR p.dataset = revoke_permits.on_dataset)
+         AND pgpriv._may_manage(x.owner_role)
+       ORDER BY p.dataset, p.capability
+       FOR UPDATE OF p
+    LOOP
+      DELETE FROM pgpriv.permit AS p
+       WHERE p.dataset = r.dataset AND p.peer_role = revoke_permits.peer_role
+         AND p.capability = r.capability;
+      PERFORM pgpriv._audit_append('local', peer_role, 'revoke_permit', r.dataset, NULL, NULL, NULL, NULL,
+                                   'ok', r.capability);
+      dataset := r.dataset;
+      capability := r.capability;
+      RETURN NEXT;
+    END LOOP;
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv.revoke_permits(name, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv.revoke_permits(name, text) IS
+  'Withdraw every permit of a peer role on the datasets you manage (or on one dataset); returns what was revoked';
+
+-- What this party offers the calling peer role: its permits, the permitted
+-- columns' types (so the asker can write psi_fetch's and pir's column
+-- definition list without logging in here), limits, and today's budget.
+-- A peer learns nothing it could not learn by trying each run; the dataset
+-- queries, other roles' permits and the other columns stay hidden.
+CREATE FUNCTION pgpriv.serve_permits()
+  RETURNS TABLE(dataset text, capability text, columns text[], column_types text[],
+                max_keys bigint, min_parties integer, min_group integer, keys_used_today bigint)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT p.dataset, p.capability, p.columns::pg_catalog.text[],
+           coalesce((SELECT pg_catalog.array_agg(d.column_types[pg_catalog.array_position(d.columns, c.name)]
+                                                ORDER BY c.ord)
+                       FROM pg_catalog.unnest(p.columns) WITH ORDINALITY AS c(name, ord)),
+                    '{}'::pg_catalog.text[]),
+           p.max_keys, p.min_parties, p.min_group, coalesce(b.keys, 0)
+      FROM pgpriv.permit AS p
+      JOIN pgpriv.dataset AS d ON d.name = p.dataset
+      LEFT JOIN pgpriv.budget AS b
+        ON b.dataset = p.dataset AND b.peer_role = p.peer_role AND b.capability = p.capability
+       AND b.day = pg_catalog.timezone('UTC'::pg_catalog.text, pg_catalog.now())::pg_catalog.date
+     WHERE p.peer_role = pgpriv._outer_role()
+     ORDER BY p.dataset, p.capability
+  $$;
+COMMENT ON FUNCTION pgpriv.serve_permits() IS
+  'Serving side of peer_permits: the permits granted to the calling role, with column types and today''s budget';
+
+CREATE FUNCTION pgpriv.peer_permits(peer name)
+  RETURNS TABLE(dataset text, capability text, columns text[], column_types text[],
+                max_keys bigint, min_parties integer, min_group integer,
+                keys_used_today bigint, keys_left_today bigint, column_definition text)
+  AS 'MODULE_PATHNAME', 'pgpriv_peer_permits'
+  LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.peer_permits(name) IS
+  'What the peer offers your mapped role: datasets, capabilities, columns with types, limits, budget left today (UTC), and a column definition list for psi_fetch and pir';
+
+-- What the asker cached from a peer goes with the peer's server: a server
+-- dropped (and perhaps declared again later under the same name for
+-- another party) leaves no encrypted table or hint behind.
+CREATE FUNCTION pgpriv._drop_server_caches() RETURNS event_trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_event_trigger_dropped_objects() AS o
+                WHERE o.object_type = 'server') THEN
+      DELETE FROM pgpriv.peer_table AS t
+       WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_foreign_server AS s WHERE s.srvname = t.server);
+      DELETE FROM pgpriv.peer_pir AS t
+       WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_foreign_server AS s WHERE s.srvname = t.server);
+    END IF;
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._drop_server_caches() FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._drop_server_caches() IS
+  'internal: on DROP SERVER, drop the encrypted tables and PIR hints cached from servers that no longer exist';
+CREATE EVENT TRIGGER pgpriv_drop_server_caches ON sql_drop
+  WHEN TAG IN ('DROP SERVER', 'DROP FOREIGN DATA WRAPPER', 'DROP OWNED')
+  EXECUTE FUNCTION pgpriv._drop_server_caches();
+COMMENT ON EVENT TRIGGER pgpriv_drop_server_caches IS
+  'DROP SERVER drops what was cached from that peer (pgpriv.peer_table, pgpriv.peer_pir)';
+
+COMMENT ON TABLE pgpriv.served_pir IS
+  'Owner side: the current PIR epoch per (dataset, peer role); D and the hint are in a derived cache file pgpriv_pir/db<database oid>.<hash>.<epoch> under the data directory';
 
 -- ---------------------------------------------------------------------------
 -- Config-dump registrations

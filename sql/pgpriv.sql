@@ -489,9 +489,9 @@ CREATE TABLE pgpriv.permit (
   max_keys    bigint CHECK (max_keys > 0),
   min_parties integer CHECK (min_parties > 0),
   min_group   integer CHECK (min_group > 0),
-  authorised_by text,
   granted_by  name NOT NULL,
   granted_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  authorised_by text,
   PRIMARY KEY (dataset, peer_role, capability)
 );
 REVOKE ALL ON pgpriv.permit FROM PUBLIC;
