@@ -182,7 +182,7 @@ COMMENT ON FUNCTION pgpriv.audit_verify() IS
 ALTER TABLE pgpriv.permit ADD COLUMN authorised_by text;
 COMMENT ON COLUMN pgpriv.permit.authorised_by IS
   'applicant consent: a SELECT run as the publisher ($1 = peer role, $2 = capability) returning the keys that may be served; NULL: all';
-SELECT pg_catalog.set_config('pgpriv.upgrade_permit_acl',
+SELECT pg_catalog.set_config('pgpriv_upgrade.permit_acl',
          coalesce((SELECT p.proacl::pg_catalog.text FROM pg_catalog.pg_proc AS p
                     WHERE p.oid OPERATOR(pg_catalog.=)
                           'pgpriv.permit(text, name, text, text[], bigint, integer, integer)'::pg_catalog.regprocedure), ''),
@@ -280,10 +280,10 @@ COMMENT ON FUNCTION pgpriv.permit(text, name, text, text[], bigint, integer, int
 -- The grants the 0.1.0 function had (set on the catalog row, as pg_dump
 -- would restore them, so they stay the DBA's grants, not the extension's).
 UPDATE pg_catalog.pg_proc AS p
-   SET proacl = pg_catalog.current_setting('pgpriv.upgrade_permit_acl')::pg_catalog.aclitem[]
+   SET proacl = pg_catalog.current_setting('pgpriv_upgrade.permit_acl')::pg_catalog.aclitem[]
  WHERE p.oid OPERATOR(pg_catalog.=)
        'pgpriv.permit(text, name, text, text[], bigint, integer, integer, text)'::pg_catalog.regprocedure
-   AND pg_catalog.current_setting('pgpriv.upgrade_permit_acl') OPERATOR(pg_catalog.<>) '';
+   AND pg_catalog.current_setting('pgpriv_upgrade.permit_acl') OPERATOR(pg_catalog.<>) '';
 DO $$
 DECLARE
   p record;

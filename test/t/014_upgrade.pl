@@ -148,16 +148,24 @@ sub fails_with
 }
 
 # Every row of every table in schema pgpriv, as text, per table.
+# Every row of every pgpriv table as text, over the columns the table had
+# in $cols_of (the state before the update: columns 0.2.0 adds are not
+# compared) or all its columns; the column lists are kept in {' cols'}.
 sub pgpriv_rows
 {
-	my ($node, $db) = @_;
+	my ($node, $db, $cols_of) = @_;
 	my %rows;
 	my @tables = split /\n/, $node->safe_psql($db // 'postgres', q{
 		SELECT c.relname FROM pg_catalog.pg_class AS c
 		 WHERE c.relnamespace = 'pgpriv'::pg_catalog.regnamespace AND c.relkind = 'r' ORDER BY 1});
 	for my $t (@tables) {
+		my $cols = $cols_of && $cols_of->{$t} ? $cols_of->{$t} : $node->safe_psql($db // 'postgres', qq{
+			SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+			  FROM pg_catalog.pg_attribute AS a
+			 WHERE a.attrelid = 'pgpriv.$t'::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped});
+		$rows{' cols'}{$t} = $cols;
 		$rows{$t} = [ split /\n/, $node->safe_psql($db // 'postgres',
-			"SELECT t::pg_catalog.text FROM pgpriv.$t AS t ORDER BY 1") ];
+			"SELECT ROW($cols)::pg_catalog.text FROM pgpriv.$t AS t ORDER BY 1") ];
 	}
 	return \%rows;
 }
@@ -355,8 +363,8 @@ for my $n ($gov, $bank) {
 my $gov_day1 = utc_day($gov);
 for my $side ([ $gov, $gov_before ], [ $bank, $bank_before ]) {
 	my ($n, $before) = @$side;
-	my $after = pgpriv_rows($n);
-	for my $t (sort keys %$before) {
+	my $after = pgpriv_rows($n, 'postgres', $before->{' cols'});
+	for my $t (grep { $_ ne ' cols' } sort keys %$before) {
 		next if $t eq 'budget';
 		if ($t eq 'served_table' || $t eq 'peer_table') {
 			is(scalar @{ $after->{$t} }, 0, $n->name . ": $t (built under 0.1.0's keys) is emptied");
