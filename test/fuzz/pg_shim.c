@@ -67,6 +67,13 @@ ProcessInterrupts(void)
 {
 }
 
+/* Nor are there peers to watch (peer/connection.c, called between slabs). */
+extern void peer_check_alive(void);
+void
+peer_check_alive(void)
+{
+}
+
 void
 ExceptionalCondition(const char *conditionName, const char *errorType,
 					 const char *fileName, int lineNumber)
