@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog/pgpriv_catalog.h"
+#include "compat.h"
 #include "peer/authenticate.h"
 #include "peer/connection.h"
 #include "peer/fdw_options.h"
@@ -378,7 +379,7 @@ peer_connection_by_name_ext(const char *servername, bool authenticate)
 
 	/* As for foreign tables: USAGE on the server is needed to use it. */
 	{
-		AclResult	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
+		AclResult	aclresult = pgpriv_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
 
 		if (aclresult != ACLCHECK_OK)
 			aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);

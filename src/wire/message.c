@@ -7,6 +7,7 @@
 #include "port/pg_bswap.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "wire/message.h"
 
 void

@@ -75,11 +75,10 @@ peer_check_alive(void)
 }
 
 void
-ExceptionalCondition(const char *conditionName, const char *errorType,
-					 const char *fileName, int lineNumber)
+ExceptionalCondition(PGPRIV_EXCEPTIONAL_CONDITION_ARGS)
 {
 	fprintf(stderr, "TRAP: %s(\"%s\", File: \"%s\", Line: %d)\n",
-			errorType, conditionName, fileName, lineNumber);
+			PGPRIV_EXCEPTIONAL_CONDITION_TYPE, conditionName, fileName, lineNumber);
 	abort();
 }
 
@@ -843,7 +842,7 @@ appendStringInfoSpaces(StringInfo str, int count)
 }
 
 void
-appendBinaryStringInfo(StringInfo str, const char *data, int datalen)
+appendBinaryStringInfo(StringInfo str, pgpriv_binary_data data, int datalen)
 {
 	enlargeStringInfo(str, datalen);
 	memcpy(str->data + str->len, data, datalen);
@@ -852,7 +851,7 @@ appendBinaryStringInfo(StringInfo str, const char *data, int datalen)
 }
 
 void
-appendBinaryStringInfoNT(StringInfo str, const char *data, int datalen)
+appendBinaryStringInfoNT(StringInfo str, pgpriv_binary_data data, int datalen)
 {
 	enlargeStringInfo(str, datalen);
 	memcpy(str->data + str->len, data, datalen);

@@ -22,6 +22,8 @@
 
 #include "postgres.h"
 
+#include "compat.h"
+
 /* Free everything palloc'd since the last reset and clear the error state. */
 extern void shim_reset(void);
 
