@@ -10,7 +10,7 @@ OBJS = \
 	src/crypto/oprf.o \
 	src/crypto/parallel.o \
 	src/crypto/oprf_batch.o \
-	src/primitives.o \
+	src/functions/primitives.o \
 	src/catalog/identity.o \
 	src/catalog/dataset.o \
 	src/catalog/audit.o \
@@ -24,31 +24,31 @@ OBJS = \
 	src/wire/message.o \
 	src/catalog/pgpriv_catalog.o \
 	src/peer/call.o \
-	src/protocol/batch.o \
-	src/protocol/keys.o \
-	src/protocol/progress.o \
-	src/protocol/psi_oprf.o \
-	src/protocol/oprf_table.o \
-	src/protocol/projection.o \
-	src/protocol/psi_count.o \
-	src/protocol/ecdh.o \
-	src/protocol/admission.o \
+	src/run/batch.o \
+	src/run/keys.o \
+	src/run/progress.o \
+	src/protocol/join/psi_oprf.o \
+	src/protocol/join/oprf_table.o \
+	src/run/projection.o \
+	src/protocol/join/psi_count.o \
+	src/protocol/join/ecdh.o \
+	src/run/admission.o \
 	src/crypto/shares.o \
 	src/catalog/identity_secret.o \
-	src/share_primitives.o \
-	src/protocol/secure_sum.o \
+	src/functions/share_primitives.o \
+	src/protocol/sum/secure_sum.o \
 	src/crypto/elgamal.o \
-	src/protocol/psi_sum.o \
+	src/protocol/join/psi_sum.o \
 	src/crypto/lwe_pir.o \
 	src/crypto/pir_cuckoo.o \
-	src/protocol/pir_serve.o \
-	src/protocol/pir.o \
+	src/protocol/pir/pir_serve.o \
+	src/protocol/pir/pir.o \
 	src/crypto/ot.o \
 	src/crypto/triples.o \
 	src/crypto/mpc.o \
-	src/protocol/mpc_flight.o \
-	src/protocol/joint_score.o \
-	src/protocol/served_run.o
+	src/protocol/mpc/mpc_flight.o \
+	src/protocol/mpc/joint_score.o \
+	src/run/served_run.o
 
 # sql/pgpriv.sql is the install script of the current version; the one of
 # each past release is kept as released (CREATE EXTENSION pgpriv VERSION
@@ -186,10 +186,10 @@ FUZZ_OBJS_fuzz_wire = $(FUZZ_SHIM) src/wire/message.o
 FUZZ_OBJS_fuzz_points = test/fuzz/fuzz_rng.o src/crypto/oprf.o src/crypto/oprf_batch.o \
 	src/crypto/elgamal.o src/crypto/parallel.o
 FUZZ_OBJS_fuzz_mpc = test/fuzz/fuzz_rng.o src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
-FUZZ_OBJS_fuzz_mpc_flight = $(FUZZ_SHIM) src/wire/message.o src/protocol/mpc_flight.o \
+FUZZ_OBJS_fuzz_mpc_flight = $(FUZZ_SHIM) src/wire/message.o src/protocol/mpc/mpc_flight.o \
 	src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
 FUZZ_TERMS_OBJS = $(FUZZ_SHIM) test/fuzz/terms_secure_sum.o test/fuzz/terms_joint_score.o \
-	src/wire/message.o src/protocol/oprf_table.o src/protocol/ecdh.o src/protocol/batch.o \
+	src/wire/message.o src/protocol/join/oprf_table.o src/protocol/join/ecdh.o src/run/batch.o \
 	src/crypto/oprf.o src/crypto/oprf_batch.o src/crypto/parallel.o src/crypto/shares.o
 FUZZ_OBJS_fuzz_terms = $(FUZZ_TERMS_OBJS) test/fuzz/fuzz_terms_stubs.o
 FUZZ_OBJS_fuzz_pir = test/fuzz/fuzz_rng.o src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o \

@@ -1,6 +1,6 @@
 /*
  * fuzz_mpc_flight.c — libFuzzer harness for whole two-party runs as each
- * party receives them (src/protocol/mpc_flight.c over src/crypto/ot.c,
+ * party receives them (src/protocol/mpc/mpc_flight.c over src/crypto/ot.c,
  * triples.c, mpc.c; the real files, with the backend shim).
  *
  * Input: a role byte, a plan byte, then the other party's messages, each a
@@ -32,7 +32,7 @@
 #include "postgres.h"
 
 #include "crypto/mpc.h"
-#include "protocol/mpc_flight.h"
+#include "protocol/mpc/mpc_flight.h"
 #include "wire/message.h"
 
 #include "fuzz_input.h"

@@ -45,11 +45,11 @@
 #include "fuzz_rng.h"
 #include "fuzz_seed.h"
 
-#define TAG_BYTES		16		/* protocol/oprf_table.h */
+#define TAG_BYTES		16		/* protocol/join/oprf_table.h */
 #define MAX_QUERIES		4
 #define MAX_ASKER_ROWS	256
 #define MAX_ASKER_CELLS 16384	/* rows × cols */
-/* pir.c parses the slot size within these (protocol/pir.h) */
+/* pir.c parses the slot size within these (protocol/pir/pir.h) */
 #define RECORD_OVERHEAD (16 + 24 + 16 + 4)
 #define MAX_PAYLOAD		(16 * 1024)
 

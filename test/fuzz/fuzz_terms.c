@@ -38,9 +38,9 @@
 
 #include "pgpriv.h"
 #include "crypto/oprf.h"
-#include "protocol/ecdh.h"
-#include "protocol/oprf_table.h"
-#include "protocol/progress.h"
+#include "protocol/join/ecdh.h"
+#include "protocol/join/oprf_table.h"
+#include "run/progress.h"
 #include "wire/message.h"
 
 #include "fuzz_input.h"

@@ -1,5 +1,5 @@
 /*
- * terms_joint_score.c — src/protocol/joint_score.c compiled into
+ * terms_joint_score.c — src/protocol/mpc/joint_score.c compiled into
  * fuzz_terms, for its static terms_read (the parser of the two-party terms
  * in serve_admit, serve_mpc_begin and WIRE_MPC_TERMS / WIRE_MPC_BEGIN).
  *
@@ -7,7 +7,7 @@
  * the backend functions the rest of the file calls are never reached from
  * here and resolve to fuzz_stubs.c.
  */
-#include "../../src/protocol/joint_score.c"
+#include "../../src/protocol/mpc/joint_score.c"
 
 #include "terms.h"
 

@@ -1,5 +1,5 @@
 /*
- * terms_secure_sum.c — src/protocol/secure_sum.c compiled into fuzz_terms,
+ * terms_secure_sum.c — src/protocol/sum/secure_sum.c compiled into fuzz_terms,
  * for its static participants_decode (the parser of the participants
  * message of serve_sum_begin and of secure_sum's serve_admit terms).
  *
@@ -7,7 +7,7 @@
  * the backend functions the rest of the file calls (SPI, libpq, the
  * catalog) are never reached from here and resolve to fuzz_stubs.c.
  */
-#include "../../src/protocol/secure_sum.c"
+#include "../../src/protocol/sum/secure_sum.c"
 
 #include "terms.h"
 

@@ -10,7 +10,7 @@
 #include "crypto/oprf_batch.h"
 #include "crypto/parallel.h"
 #include "peer/connection.h"
-#include "protocol/batch.h"
+#include "run/batch.h"
 
 /* Items per crypto_parallel_for call; interrupts are checked in between. */
 #define SLAB 8192

@@ -12,7 +12,7 @@
 #include "executor/spi.h"
 
 #include "catalog/pgpriv_catalog.h"
-#include "protocol/batch.h"
+#include "run/batch.h"
 
 /* Grow-by-doubling arrays of a KeySet under construction. */
 typedef struct KeyBuilder

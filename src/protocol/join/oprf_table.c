@@ -18,9 +18,9 @@
 
 #include "pgpriv.h"
 #include "crypto/oprf.h"
-#include "protocol/batch.h"
-#include "protocol/oprf_table.h"
-#include "protocol/progress.h"
+#include "run/batch.h"
+#include "protocol/join/oprf_table.h"
+#include "run/progress.h"
 #include "wire/message.h"
 
 /* Additional data binding a sealed payload to its dataset and capability. */

@@ -37,11 +37,11 @@
 #include "crypto/pir_cuckoo.h"
 #include "peer/call.h"
 #include "peer/fdw_options.h"
-#include "protocol/batch.h"
-#include "protocol/oprf_table.h"
-#include "protocol/pir.h"
-#include "protocol/progress.h"
-#include "protocol/projection.h"
+#include "run/batch.h"
+#include "protocol/join/oprf_table.h"
+#include "protocol/pir/pir.h"
+#include "run/progress.h"
+#include "run/projection.h"
 #include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_pir_key);

@@ -40,12 +40,12 @@
 #include "crypto/lwe_pir.h"
 #include "crypto/oprf.h"
 #include "crypto/pir_cuckoo.h"
-#include "protocol/admission.h"
-#include "protocol/batch.h"
-#include "protocol/keys.h"
-#include "protocol/oprf_table.h"
-#include "protocol/pir.h"
-#include "protocol/progress.h"
+#include "run/admission.h"
+#include "run/batch.h"
+#include "run/keys.h"
+#include "protocol/join/oprf_table.h"
+#include "protocol/pir/pir.h"
+#include "run/progress.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_pir_setup);
 PG_FUNCTION_INFO_V1(pgpriv_serve_pir_hint);

@@ -22,10 +22,10 @@
 
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
-#include "protocol/admission.h"
-#include "protocol/joint_score.h"
-#include "protocol/psi_sum.h"
-#include "protocol/secure_sum.h"
+#include "run/admission.h"
+#include "protocol/mpc/joint_score.h"
+#include "protocol/join/psi_sum.h"
+#include "protocol/sum/secure_sum.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
 PG_FUNCTION_INFO_V1(pgpriv_serve_columns);

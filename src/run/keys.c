@@ -13,7 +13,7 @@
 
 #include "catalog/dataset.h"
 #include "peer/connection.h"
-#include "protocol/keys.h"
+#include "run/keys.h"
 
 #define FETCH_ROWS 10000
 

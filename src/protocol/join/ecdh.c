@@ -11,9 +11,9 @@
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
-#include "protocol/batch.h"
-#include "protocol/ecdh.h"
-#include "protocol/progress.h"
+#include "run/batch.h"
+#include "protocol/join/ecdh.h"
+#include "run/progress.h"
 
 int
 ecdh_compare_element(const void *a, const void *b)

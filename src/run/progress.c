@@ -18,7 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "protocol/progress.h"
+#include "run/progress.h"
 
 #define PROGRESS_DIR "pgpriv_progress"
 #define MIN_INTERVAL_US 200000	/* rewrite at most five times a second */

@@ -8,7 +8,7 @@
 
 #include "utils/memutils.h"
 
-#include "protocol/served_run.h"
+#include "run/served_run.h"
 
 static ServedRun *open_run = NULL;
 

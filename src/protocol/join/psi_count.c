@@ -39,12 +39,12 @@
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
 #include "peer/call.h"
-#include "protocol/admission.h"
-#include "protocol/batch.h"
-#include "protocol/ecdh.h"
-#include "protocol/keys.h"
-#include "protocol/progress.h"
-#include "protocol/served_run.h"
+#include "run/admission.h"
+#include "run/batch.h"
+#include "protocol/join/ecdh.h"
+#include "run/keys.h"
+#include "run/progress.h"
+#include "run/served_run.h"
 #include "wire/message.h"
 
 #define EL 32					/* bytes per ristretto255 element */

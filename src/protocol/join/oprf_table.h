@@ -17,7 +17,7 @@
 #include "nodes/pg_list.h"
 
 #include "catalog/pgpriv_catalog.h"
-#include "protocol/keys.h"
+#include "run/keys.h"
 
 #define TAG_BYTES		16
 #define NONCE_BYTES		crypto_aead_xchacha20poly1305_ietf_NPUBBYTES

@@ -9,7 +9,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "protocol/projection.h"
+#include "run/projection.h"
 
 void
 projection_begin(FunctionCallInfo fcinfo, const char *function, const char *example, Projection *p)

@@ -14,7 +14,7 @@
 
 #include "crypto/mpc.h"
 #include "crypto/triples.h"
-#include "protocol/mpc_flight.h"
+#include "protocol/mpc/mpc_flight.h"
 
 /* ----------------------------------------------------------------------
  * Memory: a run moves tens of megabytes per flight through a few buffers

@@ -44,12 +44,12 @@
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
 #include "peer/call.h"
-#include "protocol/admission.h"
-#include "protocol/batch.h"
-#include "protocol/keys.h"
-#include "protocol/oprf_table.h"
-#include "protocol/progress.h"
-#include "protocol/projection.h"
+#include "run/admission.h"
+#include "run/batch.h"
+#include "run/keys.h"
+#include "protocol/join/oprf_table.h"
+#include "run/progress.h"
+#include "run/projection.h"
 #include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_psi_table);

@@ -52,11 +52,11 @@
 #include "crypto/shares.h"
 #include "peer/call.h"
 #include "peer/fdw_options.h"
-#include "protocol/admission.h"
-#include "protocol/keys.h"
-#include "protocol/progress.h"
-#include "protocol/served_run.h"
-#include "protocol/secure_sum.h"
+#include "run/admission.h"
+#include "run/keys.h"
+#include "run/progress.h"
+#include "run/served_run.h"
+#include "protocol/sum/secure_sum.h"
 #include "wire/message.h"
 
 #define SUM_SCALE				4	/* values are summed as integers of 10^-4 */

@@ -42,12 +42,12 @@
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/mpc.h"
 #include "peer/call.h"
-#include "protocol/admission.h"
-#include "protocol/joint_score.h"
-#include "protocol/keys.h"
-#include "protocol/mpc_flight.h"
-#include "protocol/progress.h"
-#include "protocol/served_run.h"
+#include "run/admission.h"
+#include "protocol/mpc/joint_score.h"
+#include "run/keys.h"
+#include "protocol/mpc/mpc_flight.h"
+#include "run/progress.h"
+#include "run/served_run.h"
 #include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_mpc_begin);
