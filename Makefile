@@ -48,7 +48,9 @@ OBJS = \
 	src/crypto/mpc.o \
 	src/protocol/mpc/mpc_flight.o \
 	src/protocol/mpc/joint_score.o \
-	src/run/served_run.o
+	src/run/served_run.o \
+	src/crypto/cuckoo.o \
+	src/crypto/kkrt.o
 
 # sql/pgpriv.sql is the install script of the current version; the one of
 # each past release is kept as released (CREATE EXTENSION pgpriv VERSION
@@ -138,6 +140,23 @@ EXTRA_CLEAN += test/crypto/test_mpc test/bench/bench_mpc
 .PHONY: bench-mpc
 bench-mpc:
 	bash test/bench/joint_score.sh
+
+# OT-extension PSI core (pure C, issue #12): KKRT16 batched OPRF over a
+# 448-wide IKNP and stash-less cuckoo hashing; its test program (TAP, both
+# parties in one process) and its benchmark against a plain hash join and
+# the ristretto255 OPRF measured in the same run.
+KKRT_OBJS = src/crypto/kkrt.o src/crypto/cuckoo.o src/crypto/ot.o src/crypto/parallel.o
+test/crypto/test_kkrt: test/crypto/test_kkrt.c $(KKRT_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread
+
+test/bench/bench_kkrt: test/bench/bench_kkrt.c $(KKRT_OBJS) src/crypto/oprf.o
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread
+
+.PHONY: bench-kkrt
+bench-kkrt: test/bench/bench_kkrt
+	./test/bench/bench_kkrt
+
+EXTRA_CLEAN += test/crypto/test_kkrt test/bench/bench_kkrt
 
 # Exponential ElGamal on ristretto255 and its bounded discrete logarithm
 # (pure C, psi_sum: docs/architecture.md, protocol 3): its test program (TAP).
