@@ -1056,6 +1056,16 @@ kkrt_sender_eval(const kkrt_sender *s, const uint8_t y[KKRT_ITEM_BYTES],
 	return sender_eval_many(s, y, 1, out, NULL);
 }
 
+mpc_status
+kkrt_sender_eval_batch(const kkrt_sender *s, const uint8_t *ys, size_t n, uint8_t *out)
+{
+	if (!kkrt_sender_ready(s))
+		return MPC_BAD_STATE;
+	if (ys == NULL || out == NULL || n == 0 || n > KKRT_MAX_N)
+		return MPC_BAD_COUNT;
+	return sender_eval_many(s, ys, n, out, NULL);
+}
+
 size_t
 kkrt_sender_batches(const kkrt_sender *s)
 {

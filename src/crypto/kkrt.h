@@ -175,6 +175,15 @@ extern bool kkrt_sender_ready(const kkrt_sender *s);	/* every chunk read */
 extern mpc_status kkrt_sender_eval(const kkrt_sender *s, const uint8_t y[KKRT_ITEM_BYTES],
 								   uint8_t out[KKRT_HASHES * KKRT_OUT_BYTES]);
 
+/*
+ * The same for n items at once (ys n × 16 bytes, out n × 96 bytes):
+ * thread-safe.  For psi_fetch: bytes 0..τ of out[i] go out as the tag,
+ * bytes 16..31 can key item i's payload (the receiver has them for its
+ * members only).
+ */
+extern mpc_status kkrt_sender_eval_batch(const kkrt_sender *s, const uint8_t *ys, size_t n,
+										 uint8_t *out);
+
 extern size_t kkrt_sender_batches(const kkrt_sender *s);
 extern size_t kkrt_sender_tag_bytes(const kkrt_sender *s);
 

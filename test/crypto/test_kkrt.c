@@ -424,6 +424,21 @@ test_oprf(void)
 		ok(o0 != NULL && memcmp(o0, zero, KKRT_OUT_BYTES) != 0, "outputs are not zero");
 	}
 	ok(kkrt_receiver_output(r, nx, NULL) == NULL, "output past n is NULL");
+	{
+		/* the batch evaluation is the one-item evaluation, item by item */
+		uint8_t    *eb = malloc(ny * 3 * KKRT_OUT_BYTES);
+		uint8_t		e1[3 * KKRT_OUT_BYTES];
+		int			diff = 0;
+
+		ok(kkrt_sender_eval_batch(s, ys, ny, eb) == MPC_OK, "batch evaluation of the sender's set");
+		for (size_t j = 0; j < ny; j++)
+			if (kkrt_sender_eval(s, ys + 16 * j, e1) != MPC_OK ||
+				memcmp(e1, eb + j * 3 * KKRT_OUT_BYTES, sizeof(e1)) != 0)
+				diff++;
+		ok(diff == 0, "batch evaluation = one-item evaluation for all %zu items", ny);
+		ok(kkrt_sender_eval_batch(s, ys, 0, eb) == MPC_BAD_COUNT, "batch evaluation of nothing refused");
+		free(eb);
+	}
 	kkrt_receiver_free(r);
 	kkrt_sender_free(s);
 	free(xs);
