@@ -234,10 +234,25 @@ prg_at(EVP_CIPHER_CTX *ctx, const ot_block *key, size_t chunk, const uint8_t *ze
 
 	for (int b = 0; b < 8; b++)
 		iv[15 - b] = (uint8_t) (ctr >> (8 * b));
-	return EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL,
-							  (const unsigned char *) key->w, iv) == 1 &&
+	/* ctx already has the cipher (prg_ctx_new): only the key and IV change */
+	return EVP_EncryptInit_ex(ctx, NULL, NULL, (const unsigned char *) key->w, iv) == 1 &&
 		EVP_EncryptUpdate(ctx, out, &outl, zeros, (int) nbytes) == 1 &&
 		outl == (int) nbytes;
+}
+
+/* An AES-128-CTR context for prg_at, the cipher fetched once. */
+static EVP_CIPHER_CTX *
+prg_ctx_new(void)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+
+	if (ctx != NULL &&
+		EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, NULL, NULL) != 1)
+	{
+		EVP_CIPHER_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
 }
 
 typedef struct code_ctx
@@ -540,7 +555,7 @@ kkrt_receiver_chunk(kkrt_receiver *r, size_t chunk, uint8_t *msg, size_t cap, si
 	scratch = malloc(words * 64 * 16);
 	zeros = zalloc(cb);
 	g = malloc(cb);
-	ctx = EVP_CIPHER_CTX_new();
+	ctx = prg_ctx_new();
 	dctx = EVP_CIPHER_CTX_new();
 	if (code == NULL || cols == NULL || rows == NULL || x == NULL || scratch == NULL ||
 		zeros == NULL || g == NULL || ctx == NULL || dctx == NULL)
@@ -598,8 +613,18 @@ kkrt_receiver_chunk(kkrt_receiver *r, size_t chunk, uint8_t *msg, size_t cap, si
 			st = MPC_CRYPTO_FAILED;
 			goto done;
 		}
-		for (size_t b = 0; b < cb; b++)
-			u[b] = t[b] ^ g[b] ^ cc8[b];
+		for (size_t b = 0; b < cb; b += 8)
+		{
+			uint64_t	tw,
+						gw,
+						cw;
+
+			memcpy(&tw, t + b, 8);
+			memcpy(&gw, g + b, 8);
+			memcpy(&cw, cc8 + b, 8);
+			tw ^= gw ^ cw;
+			memcpy(u + b, &tw, 8);
+		}
 	}
 	cols_to_rows(code, words, rows);
 	for (size_t k = 0; k < cnt; k++)
@@ -924,7 +949,7 @@ kkrt_sender_chunk(kkrt_sender *s, const uint8_t *msg, size_t len)
 	cols = malloc(words * 64 * KKRT_CODE_BYTES);
 	rows = malloc(words * 64 * KKRT_CODE_BYTES);
 	zeros = zalloc(cb);
-	ctx = EVP_CIPHER_CTX_new();
+	ctx = prg_ctx_new();
 	if (cols == NULL || rows == NULL || zeros == NULL || ctx == NULL)
 	{
 		st = MPC_NO_MEMORY;
