@@ -1041,6 +1041,10 @@ sender_eval_many(const kkrt_sender *s, const uint8_t *ys, size_t n,
 	{
 		uint64_t   *cr = code + k * KKRT_CODE_WORDS;
 
+		/* the rows are 87 MB at 2^20: fetch a few items ahead */
+		if (k + 8 < n)
+			for (int h = 0; h < KKRT_HASHES; h++)
+				__builtin_prefetch(s->q + (size_t) idx[3 * (k + 8) + h] * KKRT_CODE_WORDS);
 		for (int w = 0; w < KKRT_CODE_WORDS; w++)
 			cr[w] &= sw[w];
 		for (int h = 0; h < KKRT_HASHES; h++)
