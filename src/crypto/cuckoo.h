@@ -13,10 +13,11 @@
  * Parameters and where they come from:
  *   - h = 3 hash functions, no stash, m = ⌈e·n⌉ bins.
  *   - For n > 2^19: e = (145 + λ) / 125 = 1.48 for λ = 40.  This is the
- *     stash-less 3-hash sizing of cryptoTools' CuckooIndex::selectParams (the
- *     linear fit of λ against e measured by Pinkas, Schneider, Tkachenko and
- *     Yanai, "Efficient Circuit-based PSI with Linear Communication",
- *     EUROCRYPT 2019, §3 and their experiments), used by libOTe's KKRT.
+ *     stash-less 3-hash sizing of cryptoTools' CuckooIndex::selectParams, the
+ *     library under libOTe's KKRT (an empirical linear fit of λ against e, in
+ *     the line of the experiments of Pinkas, Schneider, Tkachenko and Yanai,
+ *     "Efficient Circuit-based PSI with Linear Communication", EUROCRYPT
+ *     2019).  Numbers read from the literature, no code taken.
  *   - For smaller n the literature's fits are not claimed to hold (failures
  *     are dominated by small dense subgraphs, whose probability falls only
  *     polynomially in n), so we use e = 2.0 below 2^19 — generous, as the
