@@ -50,7 +50,8 @@ OBJS = \
 	src/protocol/mpc/joint_score.o \
 	src/run/served_run.o \
 	src/crypto/cuckoo.o \
-	src/crypto/kkrt.o
+	src/crypto/kkrt.o \
+	src/crypto/okvs.o
 
 # sql/pgpriv.sql is the install script of the current version; the one of
 # each past release is kept as released (CREATE EXTENSION pgpriv VERSION
@@ -152,11 +153,15 @@ test/crypto/test_kkrt: test/crypto/test_kkrt.c $(KKRT_OBJS)
 test/bench/bench_kkrt: test/bench/bench_kkrt.c $(KKRT_OBJS) src/crypto/oprf.o
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread
 
+# The RR22-class step's OKVS (pure C; no protocol uses it yet).
+test/crypto/test_okvs: test/crypto/test_okvs.c src/crypto/okvs.o
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto
+
 .PHONY: bench-kkrt
 bench-kkrt: test/bench/bench_kkrt
 	./test/bench/bench_kkrt
 
-EXTRA_CLEAN += test/crypto/test_kkrt test/bench/bench_kkrt
+EXTRA_CLEAN += test/crypto/test_kkrt test/bench/bench_kkrt test/crypto/test_okvs
 
 # Exponential ElGamal on ristretto255 and its bounded discrete logarithm
 # (pure C, psi_sum: docs/architecture.md, protocol 3): its test program (TAP).
