@@ -150,7 +150,7 @@ KKRT_OBJS = src/crypto/kkrt.o src/crypto/cuckoo.o src/crypto/ot.o src/crypto/par
 test/crypto/test_kkrt: test/crypto/test_kkrt.c $(KKRT_OBJS)
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread
 
-test/bench/bench_kkrt: test/bench/bench_kkrt.c $(KKRT_OBJS) src/crypto/oprf.o
+test/bench/bench_kkrt: test/bench/bench_kkrt.c $(KKRT_OBJS) src/crypto/oprf.o src/crypto/okvs.o
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread
 
 # The RR22-class step's OKVS (pure C; no protocol uses it yet).
