@@ -56,6 +56,7 @@ struct kkrt_receiver
 	atomic_size_t chunks_made;
 	/* tag matching */
 	uint32_t   *table;			/* item + 1, 0 empty */
+	uint64_t   *table_key;		/* the first (up to) 8 tag bytes of that item */
 	size_t		tmask;
 	size_t	   *match;			/* n, SIZE_MAX when not matched */
 	uint8_t    *batch_seen;		/* nbatches */
@@ -431,6 +432,7 @@ kkrt_receiver_free(kkrt_receiver *r)
 	wipe_free(r->out, r->n * KKRT_OUT_BYTES);
 	free((void *) r->chunk_state);
 	free(r->table);
+	free(r->table_key);
 	free(r->match);
 	free(r->batch_seen);
 	ot_base_sender_wipe(&r->base);
@@ -706,11 +708,14 @@ build_table(kkrt_receiver *r)
 	while (size < 2 * r->n)
 		size <<= 1;
 	r->table = zalloc(size * sizeof(uint32_t));
+	r->table_key = zalloc(size * sizeof(uint64_t));
 	r->match = malloc(r->n * sizeof(size_t));
 	r->batch_seen = zalloc(r->nbatches);
-	if (r->table == NULL || r->match == NULL || r->batch_seen == NULL)
+	if (r->table == NULL || r->table_key == NULL || r->match == NULL || r->batch_seen == NULL)
 	{
 		free(r->table);
+		free(r->table_key);
+		r->table_key = NULL;
 		free(r->match);
 		free(r->batch_seen);
 		r->table = NULL;
@@ -721,11 +726,13 @@ build_table(kkrt_receiver *r)
 	r->tmask = size - 1;
 	for (size_t i = 0; i < r->n; i++)
 	{
-		size_t		pos = (size_t) tag_key(r->out + i * KKRT_OUT_BYTES, r->tag_bytes) & r->tmask;
+		uint64_t	key = tag_key(r->out + i * KKRT_OUT_BYTES, r->tag_bytes);
+		size_t		pos = (size_t) key & r->tmask;
 
 		while (r->table[pos] != 0)
 			pos = (pos + 1) & r->tmask;
 		r->table[pos] = (uint32_t) i + 1;
+		r->table_key[pos] = key;
 		r->match[i] = SIZE_MAX;
 	}
 	return MPC_OK;
@@ -760,13 +767,15 @@ kkrt_receiver_tags(kkrt_receiver *r, const uint8_t *msg, size_t len)
 	for (size_t k = 0; k < count; k++)
 		for (int h = 0; h < KKRT_HASHES; h++, p += tb)
 		{
-			size_t		pos = (size_t) tag_key(p, tb) & r->tmask;
+			uint64_t	key = tag_key(p, tb);
+			size_t		pos = (size_t) key & r->tmask;
 
 			while (r->table[pos] != 0)
 			{
 				size_t		i = r->table[pos] - 1;
 
-				if (r->item_hidx[i] == h &&
+				/* the stored key first: most probes meet another item */
+				if (r->table_key[pos] == key && r->item_hidx[i] == h &&
 					memcmp(r->out + i * KKRT_OUT_BYTES, p, tb) == 0)
 					r->match[i] = (size_t) seq * KKRT_TAG_BATCH + k;
 				pos = (pos + 1) & r->tmask;
@@ -798,7 +807,8 @@ kkrt_receiver_memory(const kkrt_receiver *r)
 		r->m * sizeof(uint32_t) + r->nchunks;
 
 	if (r->table != NULL)
-		b += (r->tmask + 1) * sizeof(uint32_t) + r->n * sizeof(size_t) + r->nbatches;
+		b += (r->tmask + 1) * (sizeof(uint32_t) + sizeof(uint64_t)) +
+			r->n * sizeof(size_t) + r->nbatches;
 	return b;
 }
 
