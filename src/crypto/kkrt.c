@@ -304,14 +304,20 @@ code_rows(code_ctx *c, const uint8_t *x, size_t n, uint64_t *rows, uint8_t *scra
 	return true;
 }
 
-/* BLAKE2b-256(j ‖ row), personal "pgpriv-kkrt-out" */
+/*
+ * BLAKE2b-256(j ‖ i ‖ row), personal "pgpriv-kkrt-out": bin j reached
+ * through hash index i.  With i in the hash, an item whose bins coincide
+ * still gets three unrelated values, so its tags do not show the collision
+ * (a fact about a non-member) to the receiver.
+ */
 static void
-out_hash(uint32_t j, const uint64_t *row, uint8_t out[KKRT_OUT_BYTES])
+out_hash(uint32_t j, int i, const uint64_t *row, uint8_t out[KKRT_OUT_BYTES])
 {
-	uint8_t		in[4 + KKRT_CODE_BYTES];
+	uint8_t		in[5 + KKRT_CODE_BYTES];
 
 	put_u32le(in, j);
-	memcpy(in + 4, row, KKRT_CODE_BYTES);
+	in[4] = (uint8_t) i;
+	memcpy(in + 5, row, KKRT_CODE_BYTES);
 	crypto_generichash_blake2b_salt_personal(out, KKRT_OUT_BYTES, in, sizeof(in),
 											 NULL, 0, NULL, personal_out);
 }
@@ -634,7 +640,7 @@ kkrt_receiver_chunk(kkrt_receiver *r, size_t chunk, uint8_t *msg, size_t cap, si
 		uint32_t	it = r->bin_item[first + k];
 
 		if (it != CUCKOO_EMPTY)
-			out_hash((uint32_t) (first + k), rows + k * KKRT_CODE_WORDS,
+			out_hash((uint32_t) (first + k), r->item_hidx[it], rows + k * KKRT_CODE_WORDS,
 					 r->out + (size_t) it * KKRT_OUT_BYTES);
 	}
 	*len = kkrt_u_bytes(cnt);
@@ -1067,10 +1073,10 @@ sender_eval_many(const kkrt_sender *s, const uint8_t *ys, size_t n,
 			for (int w = 0; w < KKRT_CODE_WORDS; w++)
 				v[w] = qj[w] ^ cr[w];
 			if (out != NULL)
-				out_hash(j, v, out + (3 * k + h) * KKRT_OUT_BYTES);
+				out_hash(j, h, v, out + (3 * k + h) * KKRT_OUT_BYTES);
 			else
 			{
-				out_hash(j, v, o);
+				out_hash(j, h, v, o);
 				memcpy(tags + (3 * k + h) * s->tag_bytes, o, s->tag_bytes);
 				sodium_memzero(o, sizeof(o));
 			}

@@ -27,9 +27,11 @@
  *     AES-128-CTR; column c of bins [a, b) is bytes a/8 .. b/8 of its
  *     stream, so chunks are independent).  S: q^c = G(k_{s_c}) ⊕ s_c·u^c,
  *     so row q_j = t_j ⊕ (C(x_j) ∧ s).
- *   - F(k, j, x) = BLAKE2b-256(j ‖ q_j ⊕ (C(x) ∧ s)), personal
- *     "pgpriv-kkrt-out"; R's output for x_j is BLAKE2b-256(j ‖ t_j), equal
- *     to F(k, j, x_j).  S evaluates any y at its three bins h_i(y).
+ *   - F(k, j, i, x) = BLAKE2b-256(j ‖ i ‖ q_j ⊕ (C(x) ∧ s)), personal
+ *     "pgpriv-kkrt-out", for bin j reached through hash index i; R's output
+ *     for x_j is BLAKE2b-256(j ‖ i_j ‖ t_j), equal to F(k, j, i_j, x_j).
+ *     S evaluates any y at its three bins h_i(y).  The index i is in the
+ *     hash so that a y with h_0(y) = h_1(y) still gets unrelated tags.
  *   - PSI: for each of its items y (in the order given, which must not
  *     carry secrets: shuffle it) S sends the first τ bytes of F at h_0(y),
  *     h_1(y), h_2(y); R reports x as a member when tag i of some y equals
@@ -188,8 +190,9 @@ extern size_t kkrt_sender_batches(const kkrt_sender *s);
 extern size_t kkrt_sender_tag_bytes(const kkrt_sender *s);
 
 /*
- * Flight 4, batch number `batch` of the sender's items ys (n × 16 bytes,
- * the same n as at kkrt_sender_new, in an order that carries no secret):
+ * Flight 4, batch number `batch` of the sender's items ys (n distinct items
+ * of 16 bytes, the same n as at kkrt_sender_new, in an order that carries
+ * no secret: equal items would show as equal tags):
  * thread-safe.
  */
 extern mpc_status kkrt_sender_tags(const kkrt_sender *s, const uint8_t *ys, size_t batch,

@@ -446,6 +446,54 @@ test_oprf(void)
 	free(match);
 }
 
+/*
+ * A sender item whose bins coincide (h_0(y) = h_1(y), likely in a small
+ * table) must still get three unrelated values: equal tags would tell the
+ * receiver that y satisfies the collision, a fact about a non-member.
+ */
+static void
+test_bin_collisions(void)
+{
+	size_t		nx = 10,
+				ny = 2000;		/* 20 bins: about 300 items with two equal bins */
+	uint8_t    *xs = malloc(nx * 16),
+			   *ys = malloc(ny * 16),
+			   *ev = malloc(ny * 3 * KKRT_OUT_BYTES);
+	size_t	   *match = malloc(nx * sizeof(size_t));
+	uint8_t		dg[32];
+	kkrt_receiver *r = NULL;
+	kkrt_sender *s = NULL;
+	mpc_status	st;
+	int			equal = 0;
+	size_t		members = 0;
+
+	rng_seed(21);
+	make_sets(xs, nx, ys, ny, 5, 21);
+	st = run_psi(xs, nx, ys, ny, 1, match, dg, &r, &s);
+	ok(st == MPC_OK && check_against_plain(xs, nx, ys, ny, match, &members) == 0 && members == 5,
+	   "PSI 10 × 2000 (20 bins) is exact");
+	if (st == MPC_OK && kkrt_sender_eval_batch(s, ys, ny, ev) == MPC_OK)
+		for (size_t j = 0; j < ny; j++)
+		{
+			const uint8_t *e = ev + j * 3 * KKRT_OUT_BYTES;
+
+			if (memcmp(e, e + KKRT_OUT_BYTES, KKRT_OUT_BYTES) == 0 ||
+				memcmp(e, e + 2 * KKRT_OUT_BYTES, KKRT_OUT_BYTES) == 0 ||
+				memcmp(e + KKRT_OUT_BYTES, e + 2 * KKRT_OUT_BYTES, KKRT_OUT_BYTES) == 0)
+				equal++;
+		}
+	else
+		equal = -1;
+	ok(equal == 0, "an item's three evaluations always differ, even where its bins coincide "
+	   "(%d items with two equal)", equal);
+	kkrt_receiver_free(r);
+	kkrt_sender_free(s);
+	free(xs);
+	free(ys);
+	free(ev);
+	free(match);
+}
+
 static void
 test_psi_sizes(void)
 {
@@ -777,6 +825,7 @@ main(void)
 	}
 	test_cuckoo();
 	test_oprf();
+	test_bin_collisions();
 	test_psi_sizes();
 	test_determinism();
 	test_malformed();
