@@ -38,6 +38,7 @@ OBJS = \
 	src/functions/share_primitives.o \
 	src/protocol/sum/secure_sum.o \
 	src/crypto/elgamal.o \
+	src/crypto/elgamal_proof.o \
 	src/protocol/join/psi_sum.o \
 	src/crypto/lwe_pir.o \
 	src/crypto/pir_cuckoo.o \
@@ -146,6 +147,12 @@ test/crypto/test_elgamal: test/crypto/test_elgamal.c $(ELGAMAL_OBJS)
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
 
 EXTRA_CLEAN += test/crypto/test_elgamal
+
+# The proof that a ciphertext encrypts 0 or 1 (joint_woe's labels).
+test/crypto/test_elgamal_proof: test/crypto/test_elgamal_proof.c src/crypto/elgamal_proof.o $(ELGAMAL_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
+
+EXTRA_CLEAN += test/crypto/test_elgamal_proof
 
 # psi_sum between two local clusters; see test/bench/psi_sum.sh.
 .PHONY: bench-psi-sum
