@@ -49,7 +49,8 @@ OBJS = \
 	src/crypto/mpc.o \
 	src/protocol/mpc/mpc_flight.o \
 	src/protocol/mpc/joint_score.o \
-	src/run/served_run.o
+	src/run/served_run.o \
+	src/protocol/train/joint_woe.o
 
 # sql/pgpriv.sql is the install script of the current version; the one of
 # each past release is kept as released (CREATE EXTENSION pgpriv VERSION
