@@ -120,6 +120,7 @@ my $q = q{SELECT column_name, bin, lower, upper, rows, events, non_events,
            ORDER BY 1, 2};
 my $got = $bank->safe_psql('postgres', sprintf($q, q{'{"bins": 4}'}));
 my @want = (model('age', 4, 3), model('tax', 4, 3));
+note("joint_woe, 4 bins:\n$got");
 is($got, join("\n", @want), 'per column and bin: edges, rows, events, non-events, WOE and IV match the plaintext model');
 like($got, qr/^age\|0\|\|\|\|\|\|\|$/m, 'the bin of the 2 rows without an age (below min_group 3) is withheld');
 
