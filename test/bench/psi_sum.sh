@@ -53,10 +53,11 @@ CREATE TABLE enterprise AS
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_paid FROM public.enterprise', 'credit_code');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_sum', '{tax_paid}');
 SQL
+gov_key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
 bank <<SQL
 CREATE EXTENSION pgpriv;
 CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', sslmode 'disable');
+  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
 CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
 CREATE TABLE applicants AS
   SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
