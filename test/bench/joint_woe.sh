@@ -18,19 +18,17 @@
 # Needs pgpriv installed (make install).  Run as root or as a user that can run initdb.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/link.sh"
 
 ROWS=${BENCH_WOE_ROWS:-20000}
 COLS=${BENCH_WOE_COLUMNS:-5}
 BINS=${BENCH_WOE_BINS:-10}
-MBIT=${BENCH_LINK_MBIT:-100}
-DELAY=${BENCH_LINK_DELAY_MS:-10}
 GOV_PORT=${BENCH_GOV_PORT:-55486}
 BANK_PORT=${BENCH_BANK_PORT:-55487}
 LINK_PORT=${BENCH_LINK_PORT:-55488}
 
 work=$(make_workdir bench-woe)
-relay_pid=
-trap '[ -z "$relay_pid" ] || kill "$relay_pid" 2>/dev/null || true; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
+trap 'link_stop; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
 for node in gov bank; do
 	mkdir -p "$work/$node"
 	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
@@ -117,11 +115,9 @@ printf '  bytes on the wire %s (%.1f per training row); asker backend peak memor
 [ "$got" = "$want" ] || { echo "RESULT MISMATCH"; echo "got:  $got"; echo "want: $want"; exit 1; }
 echo "  every bin's rows and events equal the plain computation"
 
-perl "$SRC_DIR/test/tools/link_relay.pl" "$LINK_PORT" "$GOV_PORT" "$MBIT" "$DELAY" > "$work/relay.out" 2>&1 &
-relay_pid=$!
-sleep 0.5
+link_start "$LINK_PORT" "$GOV_PORT"
 eval "$(run_woe gov_link | grep -E '^[a-z_0-9]+=' | sed -E "s/^([a-z_0-9]+)=(.*)$/\1='\2'/")"
 link=$(calc "$t1 - $t0")
-printf '  %s Mbit/s, %s ms one way (link_relay.pl): wall %7.2f s (%.1f x loopback; bytes alone take %.2f s at that rate)\n' \
-	"$MBIT" "$DELAY" "$link" "$(calc "$link / $wall")" "$(calc "$bytes * 8 / ($MBIT * 1000000)")"
+printf '  %s (link_relay.pl): wall %7.2f s (%.1f x loopback; the bytes alone take %.2f s at that rate)\n' \
+	"$(link_label)" "$link" "$(calc "$link / $wall")" "$(calc "$bytes * 8 / ($LINK_MBIT * 1000000)")"
 [ "$got" = "$want" ] || { echo "RESULT MISMATCH over the link"; exit 1; }
