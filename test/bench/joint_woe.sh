@@ -23,9 +23,9 @@ set -euo pipefail
 ROWS=${BENCH_WOE_ROWS:-20000}
 COLS=${BENCH_WOE_COLUMNS:-5}
 BINS=${BENCH_WOE_BINS:-10}
-GOV_PORT=${BENCH_GOV_PORT:-55486}
-BANK_PORT=${BENCH_BANK_PORT:-55487}
-LINK_PORT=${BENCH_LINK_PORT:-55488}
+GOV_PORT=${BENCH_GOV_PORT:-55490}
+BANK_PORT=${BENCH_BANK_PORT:-55491}
+LINK_PORT=${BENCH_LINK_PORT:-55492}
 
 work=$(make_workdir bench-woe)
 trap 'link_stop; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
