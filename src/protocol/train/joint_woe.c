@@ -422,13 +422,42 @@ rerandomised(const uint8 pk[EL], const uint8 sum[CT], uint8 out[CT])
 		elog(ERROR, "joint_woe: re-randomising a checked sum failed: %s", elgamal_status_reason(st));
 }
 
+/*
+ * out = the sum of n ciphertexts (64 bytes apart), on all cores: partial
+ * sums of SUM_CHUNK ciphertexts in parallel, then those added up.
+ */
+#define SUM_CHUNK 512
 static void
-add_into(uint8 acc[CT], const uint8 ct[CT])
+sum_ciphertexts(const uint8 *cts, size_t n, uint8 out[CT])
 {
-	elgamal_status st = elgamal_add(acc, ct, acc);
+	size_t		chunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
+	uint8	   *partial;
+	uint8	   *flags;
+	elgamal_sum_job job;
+	size_t		failed = 0;
+	int			st;
 
-	if (st != ELGAMAL_OK)
-		elog(ERROR, "joint_woe: adding checked ciphertexts failed: %s", elgamal_status_reason(st));
+	memset(out, 0, CT);
+	if (n == 0)
+		return;
+	partial = palloc_extended(chunks * CT, MCXT_ALLOC_HUGE);
+	flags = palloc_extended(n, MCXT_ALLOC_HUGE);
+	memset(flags, 1, n);
+	job.cts = cts;
+	job.stride = CT;
+	job.flags = flags;
+	job.n = n;
+	job.chunk = SUM_CHUNK;
+	job.partial = partial;
+	CHECK_FOR_INTERRUPTS();
+	st = crypto_parallel_for(chunks, pgpriv_threads_for_batch(), elgamal_sum_range, &job, &failed);
+	if (st != 0)
+		elog(ERROR, "joint_woe: adding checked ciphertexts failed: %s", elgamal_status_reason((elgamal_status) st));
+	for (size_t c = 0; c < chunks; c++)
+		if (elgamal_add(out, partial + c * CT, out) != ELGAMAL_OK)
+			elog(ERROR, "joint_woe: adding partial sums failed");
+	pfree(partial);
+	pfree(flags);
 }
 
 /*
@@ -469,9 +498,7 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 					 errdetail("Nothing is returned for a training set smaller than min_group.")));
 		progress_phase("owner: adding up labels per bin", wr->t.k);
 
-		memset(total, 0, sizeof(total));
-		for (int64 i = 0; i < wr->matched; i++)
-			add_into(total, wr->match_ct + (Size) i * CT);
+		sum_ciphertexts(wr->match_ct, (size_t) wr->matched, total);
 		wire_builder_init(&b, WIRE_WOE_RESULT);
 		{
 			uint64		m = pg_hton64((uint64) wr->matched);
@@ -493,6 +520,9 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 			int			nb;
 			uint8	   *sums;
 			int64	   *counts;
+			int		   *bins;
+			int64	   *offsets;
+			uint8	   *by_bin;
 			StringInfoData et;
 
 			for (int64 i = 0; i < wr->matched; i++)
@@ -517,6 +547,8 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 			nb = nedges + 2;	/* bin 0: no value; bins 1 … nedges + 1 */
 			sums = palloc0((Size) nb * CT);
 			counts = palloc0(sizeof(int64) * nb);
+			offsets = palloc0(sizeof(int64) * (nb + 1));
+			bins = palloc_extended(sizeof(int) * Max(wr->matched, 1), MCXT_ALLOC_HUGE);
 			for (int64 i = 0; i < wr->matched; i++)
 			{
 				int			bin = 0;
@@ -527,11 +559,25 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 					while (bin <= nedges && v[i] > edges[bin - 1])
 						bin++;
 				}
+				bins[i] = bin;
 				counts[bin]++;
-				add_into(sums + (Size) bin * CT, wr->match_ct + (Size) i * CT);
-				if ((i & 4095) == 0)
-					CHECK_FOR_INTERRUPTS();
 			}
+			/* The ciphertexts grouped by bin, each bin's added up on all cores. */
+			for (int bin = 0; bin < nb; bin++)
+				offsets[bin + 1] = offsets[bin] + counts[bin];
+			by_bin = palloc_extended((Size) CT * Max(wr->matched, 1), MCXT_ALLOC_HUGE);
+			{
+				int64	   *fill = palloc(sizeof(int64) * nb);
+
+				memcpy(fill, offsets, sizeof(int64) * nb);
+				for (int64 i = 0; i < wr->matched; i++)
+					memcpy(by_bin + (Size) (fill[bins[i]]++) * CT, wr->match_ct + (Size) i * CT, CT);
+				pfree(fill);
+			}
+			for (int bin = 0; bin < nb; bin++)
+				sum_ciphertexts(by_bin + (Size) offsets[bin] * CT, (size_t) counts[bin], sums + (Size) bin * CT);
+			pfree(by_bin);
+			pfree(bins);
 			wire_builder_add(&b, (const uint8 *) col, (uint32) strlen(col));
 			initStringInfo(&et);
 			for (int e = 0; e < nedges; e++)
