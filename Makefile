@@ -192,7 +192,7 @@ $(FUZZ_BUILD)/%.o: %.c
 # What each harness links besides its own file (src/ objects built for fuzzing).
 FUZZ_OBJS_fuzz_wire = $(FUZZ_SHIM) src/wire/message.o
 FUZZ_OBJS_fuzz_points = test/fuzz/fuzz_rng.o src/crypto/oprf.o src/crypto/oprf_batch.o \
-	src/crypto/elgamal.o src/crypto/parallel.o
+	src/crypto/elgamal.o src/crypto/elgamal_proof.o src/crypto/parallel.o
 FUZZ_OBJS_fuzz_mpc = test/fuzz/fuzz_rng.o src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
 FUZZ_OBJS_fuzz_mpc_flight = $(FUZZ_SHIM) src/wire/message.o src/protocol/mpc/mpc_flight.o \
 	src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
