@@ -72,17 +72,18 @@ my $non_total = @train - $events_total;
 
 sub model
 {
-	my ($col, $bins, $min_group) = @_;
+	my ($col, $bins, $min_group, @edges) = @_;
 	my %val = $col eq 'tax' ? %tax : %age;
 	my @have = grep { defined $val{$_} } @train;
 	my @sorted = sort { $a <=> $b } map { $val{$_} } @have;
-	my @edges;
-	for my $q (1 .. $bins - 1) {
-		my $i = int($q * @sorted / $bins);
-		$i = $#sorted if $i > $#sorted;
-		push @edges, $sorted[$i] if !@edges || $sorted[$i] > $edges[-1];
+	if (!@edges) {
+		for my $q (1 .. $bins - 1) {
+			my $i = int($q * @sorted / $bins);
+			$i = $#sorted if $i > $#sorted;
+			push @edges, $sorted[$i] if !@edges || $sorted[$i] > $edges[-1];
+		}
+		pop @edges if @edges && $edges[-1] >= $sorted[-1];
 	}
-	pop @edges if @edges && $edges[-1] >= $sorted[-1];
 	my (@n, @e);
 	for my $k (@train) {
 		my $b = 0;
@@ -127,6 +128,10 @@ like($got, qr/^age\|0\|\|\|\|\|\|\|$/m, 'the bin of the 2 rows without an age (b
 $got = $bank->safe_psql('postgres', sprintf($q, q{'{"bins": 10, "columns": ["tax"]}'}));
 is($got, join("\n", model('tax', 10, 3)), 'ten bins of one named column match the model');
 
+$got = $bank->safe_psql('postgres', sprintf($q, q{'{"bins": 3, "edges": {"tax": [1200, 1500.5]}}'}));
+is($got, join("\n", model('age', 3, 3), model('tax', 3, 3, 1200, 1500.5)),
+	'edges given for one column are used as given; the other column gets quantile bins');
+
 my $total_iv = $bank->safe_psql('postgres', q{
 	SELECT pg_catalog.round(pg_catalog.sum(iv)::numeric, 6)
 	  FROM pgpriv.joint_woe('gov', 'firms', 'SELECT code, defaulted::int AS y FROM public.loans', 'y')
@@ -148,6 +153,8 @@ fails_with($bank, sprintf($call, q{'defaulted', '{"columns": ["secret"]}'}), '42
 fails_with($bank, sprintf($call, q{'defaulted', '{"bins": 1}'}), '22023', 'one bin is refused');
 fails_with($bank, sprintf($call, q{'defaulted', '{"bin": 4}'}), '22023', 'an unknown option is refused');
 fails_with($bank, sprintf($call, q{'nope'}), '42703', 'a label column keys_query lacks is refused');
+fails_with($bank, sprintf($call, q{'defaulted', '{"edges": {"tax": [5, 3]}}'}), '22023', 'edges that do not increase are refused');
+fails_with($bank, sprintf($call, q{'defaulted', '{"columns": ["age"], "edges": {"tax": [5]}}'}), '22023', 'edges of a column not binned are refused');
 fails_with($bank, q{SELECT * FROM pgpriv.joint_woe('gov', 'firms', 'SELECT code, 2 AS y FROM public.loans', 'y')},
 	'22023', 'a label other than 0/1 is refused before anything is sent');
 fails_with($bank, q{SELECT * FROM pgpriv.joint_woe('gov', 'firms', 'SELECT code, defaulted FROM public.loans WHERE code < ''F003''', 'defaulted')},
@@ -165,7 +172,7 @@ my $details = $gov->safe_psql('postgres', q{SELECT pg_catalog.string_agg(detail,
 unlike($details, qr/true|false|defaulted|F0\d\d/, 'no label, label column or key in any audit detail');
 
 # --- a modified asker, from psql on the bureau ------------------------------
-# Terms: 4 bins of column tax; the asker's key: the generator's encoding;
+# Terms: 4 bins of column tax (no edges given); the asker's key: the generator's encoding;
 # one row whose ciphertext is (G, G) — an encryption of 1 under a key whose
 # secret is 1, or of anything else under other keys — with random scalars
 # as its proof.
@@ -175,8 +182,8 @@ sub msg
 	my ($type, @items) = @_;
 	return sprintf('%02x%02x%08x%08x', 1, $type, scalar(@items), 0) . join('', map { sprintf('%08x', length($_) / 2) . $_ } @items);
 }
-my $terms = msg(28, sprintf('%08x%08x', 4, 1), unpack('H*', 'tax'));
-my $begin = msg(28, sprintf('%08x%08x', 4, 1), unpack('H*', 'tax'), $g);
+my $terms = msg(28, sprintf('%08x%08x', 4, 1), unpack('H*', 'tax'), '');
+my $begin = msg(28, sprintf('%08x%08x', 4, 1), unpack('H*', 'tax'), '', $g);
 my $fake_proof = join('', map { sprintf('%02x', ($_ * 37) % 97) } 1 .. 96) . ('00' x 32);
 my $row = msg(29, $g . $g . $fake_proof . unpack('H*', 'F001'));
 my $err = fails_with($gov, qq{
@@ -187,12 +194,13 @@ my $err = fails_with($gov, qq{
 	SELECT pgpriv.serve_woe_push('attack1', '\\x$row');
 }, '08P01', 'a label whose proof does not verify is refused (08P01)');
 like($err, qr/proof does not verify/, '... and the error says so');
-fails_with($gov, qq{
+$err = fails_with($gov, qq{
 	\\c postgres bank_role
 	SELECT * FROM pgpriv.serve_version('0.2.0', 2);
 	CALL pgpriv.serve_admit('firms', 'train', 'attack2', 1, '\\x$terms');
 	SELECT pgpriv.serve_woe_finish('attack2');
 }, '08P01', 'a finish without begin is refused');
+like($err, qr/No train run "attack2" is open/, '... because no run is open (the terms were admitted)');
 fails_with($gov, qq{
 	\\c postgres other_bank
 	SELECT * FROM pgpriv.serve_version('0.2.0', 2);

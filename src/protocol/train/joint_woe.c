@@ -68,10 +68,14 @@ PG_FUNCTION_INFO_V1(pgpriv_joint_woe);
 
 typedef struct WoeTerms
 {
-	int			nbins;
+	int			nbins;			/* quantile bins, for columns without given edges */
 	int			k;
 	char	  **columns;
+	int		   *ngiven;			/* per column: edges given by the asker (0: quantiles) */
+	double	  **given;
 } WoeTerms;
+
+#define EDGES_TEXT_MAX (WOE_MAX_BINS * 32)
 
 static void pg_attribute_noreturn()
 malformed_from(const char *sender, const char *detail)
@@ -82,7 +86,56 @@ malformed_from(const char *sender, const char *detail)
 			 errdetail("%s", detail)));
 }
 
-/* Terms: item 0 = nbins, k (4 bytes each); then k column names. */
+/*
+ * Edges travel as text, one number per line, strictly increasing and
+ * finite: parsed into edges (at most max of them); the count, or -1.
+ */
+static int
+edges_parse(const uint8 *text, uint32 len, double *edges, int max)
+{
+	char	   *buf;
+	char	   *p;
+	int			n = 0;
+
+	if (len == 0)
+		return 0;
+	if (len > EDGES_TEXT_MAX)
+		return -1;
+	buf = pnstrdup((const char *) text, len);
+	if (strlen(buf) != len)
+		return -1;				/* a NUL inside */
+	for (p = buf;;)
+	{
+		char	   *end;
+		double		e;
+
+		errno = 0;
+		e = strtod(p, &end);
+		if (end == p || errno != 0 || isnan(e) || isinf(e) || n >= max ||
+			(n > 0 && e <= edges[n - 1]) || (*end != '\n' && *end != '\0'))
+			return -1;
+		edges[n++] = e;
+		if (*end == '\0')
+			break;
+		p = end + 1;
+	}
+	pfree(buf);
+	return n;
+}
+
+static void
+edges_add(WireBuilder *b, const double *edges, int n)
+{
+	StringInfoData et;
+
+	initStringInfo(&et);
+	for (int e = 0; e < n; e++)
+		appendStringInfo(&et, "%s%.17g", e ? "\n" : "", edges[e]);
+	wire_builder_add(b, (const uint8 *) et.data, (uint32) et.len);
+	pfree(et.data);
+}
+
+/* Terms: item 0 = nbins, k (4 bytes each); then per column its name and its given edges. */
 static void
 terms_add(WireBuilder *b, const WoeTerms *t)
 {
@@ -92,7 +145,10 @@ terms_add(WireBuilder *b, const WoeTerms *t)
 	wire_put_u32(head + 4, (uint32) t->k);
 	wire_builder_add(b, head, sizeof(head));
 	for (int j = 0; j < t->k; j++)
+	{
 		wire_builder_add(b, (const uint8 *) t->columns[j], (uint32) strlen(t->columns[j]));
+		edges_add(b, t->given[j], t->ngiven[j]);
+	}
 }
 
 static void
@@ -108,14 +164,22 @@ terms_read(WireReader *r, WoeTerms *t)
 	if (t->nbins < 2 || t->nbins > WOE_MAX_BINS || t->k < 1 || t->k > WOE_MAX_COLUMNS)
 		malformed_from("the asker", psprintf("%d bins of %d columns.", t->nbins, t->k));
 	t->columns = palloc(sizeof(char *) * t->k);
+	t->ngiven = palloc(sizeof(int) * t->k);
+	t->given = palloc(sizeof(double *) * t->k);
 	for (int j = 0; j < t->k; j++)
 	{
-		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN)
+		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
+			memchr(item, '\0', len) != NULL)
 			malformed_from("the asker", "A joint_woe column name is missing or too long.");
 		t->columns[j] = pnstrdup((const char *) item, len);
 		for (int i = 0; i < j; i++)
 			if (strcmp(t->columns[i], t->columns[j]) == 0)
 				malformed_from("the asker", "A column named twice.");
+		t->given[j] = palloc(sizeof(double) * WOE_MAX_BINS);
+		if (!wire_reader_next(r, &item, &len) ||
+			(t->ngiven[j] = edges_parse(item, len, t->given[j], WOE_MAX_BINS - 1)) < 0)
+			malformed_from("the asker", psprintf("Column \"%s\"'s given edges are not increasing numbers.",
+												 t->columns[j]));
 	}
 }
 
@@ -148,7 +212,7 @@ joint_woe_admission_check(const char *dataset, const Permit *permit, bytea *term
 
 	if (terms == NULL)
 		malformed_from("the asker", "A train run is admitted with its terms.");
-	wire_reader_init(&r, terms, WIRE_WOE_TERMS, WOE_MAX_COLUMNS + 1, NAMEDATALEN, "the asker");
+	wire_reader_init(&r, terms, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 1, Max(NAMEDATALEN, EDGES_TEXT_MAX), "the asker");
 	terms_read(&r, &t);
 	terms_check_permit(dataset, permit, &t);
 }
@@ -243,7 +307,7 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 
 	catalog_restrict_definer();
 	permit_require(dataset, "train", &ds, &permit);
-	wire_reader_init(&r, msg, WIRE_WOE_TERMS, WOE_MAX_COLUMNS + 2, NAMEDATALEN, "the asker");
+	wire_reader_init(&r, msg, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 2, Max(NAMEDATALEN, EDGES_TEXT_MAX), "the asker");
 	terms_read(&r, &t);
 	terms_check_permit(dataset, &permit, &t);
 	if (!wire_reader_next(&r, &item, &len) || len != EL || r.remaining != 0)
@@ -258,8 +322,13 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 	wr->t.nbins = t.nbins;
 	wr->t.k = t.k;
 	wr->t.columns = palloc(sizeof(char *) * t.k);
+	wr->t.ngiven = palloc(sizeof(int) * t.k);
+	wr->t.given = palloc(sizeof(double *) * t.k);
 	for (int j = 0; j < t.k; j++)
 	{
+		wr->t.ngiven[j] = t.ngiven[j];
+		wr->t.given[j] = palloc(sizeof(double) * WOE_MAX_BINS);
+		memcpy(wr->t.given[j], t.given[j], sizeof(double) * WOE_MAX_BINS);
 		wr->t.columns[j] = pstrdup(t.columns[j]);
 		columns = lappend(columns, wr->t.columns[j]);
 	}
@@ -523,8 +592,6 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 			int		   *bins;
 			int64	   *offsets;
 			uint8	   *by_bin;
-			StringInfoData et;
-
 			for (int64 i = 0; i < wr->matched; i++)
 			{
 				const char *text = wr->rows.values[wr->match_row[i] * wr->rows.ncolumns + j];
@@ -533,17 +600,26 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 				if (text != NULL)
 					sorted[nv++] = v[i];
 			}
-			qsort(sorted, nv, sizeof(double), double_cmp);
-			/* Upper edges at the 1/B … (B−1)/B quantiles, repeated ones once. */
-			for (int q = 1; q < wr->t.nbins && nv > 0; q++)
+			if (wr->t.ngiven[j] > 0)
 			{
-				double		e = sorted[Min((int64) ((double) q * nv / wr->t.nbins), nv - 1)];
-
-				if (nedges == 0 || e > edges[nedges - 1])
-					edges[nedges++] = e;
+				/* The asker's edges, as given. */
+				nedges = wr->t.ngiven[j];
+				memcpy(edges, wr->t.given[j], sizeof(double) * nedges);
 			}
-			if (nedges > 0 && edges[nedges - 1] >= sorted[nv - 1])
-				nedges--;		/* the last bin would be empty */
+			else
+			{
+				qsort(sorted, nv, sizeof(double), double_cmp);
+				/* Upper edges at the 1/B … (B−1)/B quantiles, repeated ones once. */
+				for (int q = 1; q < wr->t.nbins && nv > 0; q++)
+				{
+					double		e = sorted[Min((int64) ((double) q * nv / wr->t.nbins), nv - 1)];
+
+					if (nedges == 0 || e > edges[nedges - 1])
+						edges[nedges++] = e;
+				}
+				if (nedges > 0 && edges[nedges - 1] >= sorted[nv - 1])
+					nedges--;	/* the last bin would be empty */
+			}
 			nb = nedges + 2;	/* bin 0: no value; bins 1 … nedges + 1 */
 			sums = palloc0((Size) nb * CT);
 			counts = palloc0(sizeof(int64) * nb);
@@ -579,10 +655,7 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 			pfree(by_bin);
 			pfree(bins);
 			wire_builder_add(&b, (const uint8 *) col, (uint32) strlen(col));
-			initStringInfo(&et);
-			for (int e = 0; e < nedges; e++)
-				appendStringInfo(&et, "%s%.17g", e ? "\n" : "", edges[e]);
-			wire_builder_add(&b, (const uint8 *) et.data, (uint32) et.len);
+			edges_add(&b, edges, nedges);
 			for (int bin = 0; bin < nb; bin++)
 			{
 				uint8		item[BIN_BYTES];
@@ -636,12 +709,13 @@ parse_label(const char *text, const char *label)
 }
 
 static void
-parse_options(Jsonb *options, int *nbins, List **columns)
+parse_options(Jsonb *options, int *nbins, List **columns, JsonbValue **edges)
 {
 	JsonbValue *v;
 
 	*nbins = 10;
 	*columns = NIL;
+	*edges = NULL;
 	if (options == NULL)
 		return;
 	if (!JB_ROOT_IS_OBJECT(options))
@@ -688,6 +762,15 @@ parse_options(Jsonb *options, int *nbins, List **columns)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("joint_woe option \"columns\" names no column")));
 	}
+	v = getKeyJsonValueFromContainer(&options->root, "edges", 5, NULL);
+	if (v != NULL)
+	{
+		if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("joint_woe option \"edges\" must be an object: column name → array of increasing numbers")));
+		*edges = v;
+	}
 	{
 		/* Unknown options are mistakes, not silently ignored. */
 		JsonbIterator *it = JsonbIteratorInit(&options->root);
@@ -697,11 +780,12 @@ parse_options(Jsonb *options, int *nbins, List **columns)
 		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
 			if (tok == WJB_KEY &&
 				!(e.val.string.len == 4 && memcmp(e.val.string.val, "bins", 4) == 0) &&
-				!(e.val.string.len == 7 && memcmp(e.val.string.val, "columns", 7) == 0))
+				!(e.val.string.len == 7 && memcmp(e.val.string.val, "columns", 7) == 0) &&
+				!(e.val.string.len == 5 && memcmp(e.val.string.val, "edges", 5) == 0))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown joint_woe option \"%.*s\"", e.val.string.len, e.val.string.val),
-						 errhint("Options are bins and columns.")));
+						 errhint("Options are bins, columns and edges.")));
 	}
 }
 
@@ -743,6 +827,75 @@ numeric_from_double(double v)
 }
 
 /*
+ * The edges option, column by column: each named column must be one of
+ * those binned, its edges increasing finite numbers, at most WOE_MAX_BINS − 1.
+ */
+static void
+given_edges(JsonbValue *edges, WoeTerms *t)
+{
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+
+	t->ngiven = palloc0(sizeof(int) * t->k);
+	t->given = palloc(sizeof(double *) * t->k);
+	for (int j = 0; j < t->k; j++)
+		t->given[j] = palloc(sizeof(double) * WOE_MAX_BINS);
+	if (edges == NULL)
+		return;
+	it = JsonbIteratorInit(edges->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		char	   *name;
+		int			j;
+		JsonbValue	arr;
+		JsonbIterator *ai;
+		JsonbValue	x;
+
+		if (tok != WJB_KEY)
+			continue;
+		name = pnstrdup(e.val.string.val, e.val.string.len);
+		for (j = 0; j < t->k && strcmp(t->columns[j], name) != 0; j++)
+			;
+		if (j == t->k)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("joint_woe option \"edges\" names column \"%s\", which is not binned", name),
+					 errhint("Edges apply to the columns binned: those of option \"columns\", or all of the permit's.")));
+		tok = JsonbIteratorNext(&it, &arr, true);
+		if (tok != WJB_VALUE || arr.type != jbvBinary || !JsonContainerIsArray(arr.val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the edges of column \"%s\" must be an array of increasing numbers", name)));
+		ai = JsonbIteratorInit(arr.val.binary.data);
+		while ((tok = JsonbIteratorNext(&ai, &x, true)) != WJB_DONE)
+		{
+			double		v;
+
+			if (tok != WJB_ELEM)
+				continue;
+			if (x.type != jbvNumeric)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the edges of column \"%s\" must be an array of increasing numbers", name)));
+			v = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(x.val.numeric)));
+			if (t->ngiven[j] >= WOE_MAX_BINS - 1 || isinf(v) ||
+				(t->ngiven[j] > 0 && v <= t->given[j][t->ngiven[j] - 1]))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the edges of column \"%s\" must be at most %d increasing numbers", name,
+								WOE_MAX_BINS - 1)));
+			t->given[j][t->ngiven[j]++] = v;
+		}
+		if (t->ngiven[j] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the edges of column \"%s\" are empty", name),
+					 errhint("Leave the column out of \"edges\" for quantile bins.")));
+	}
+}
+
+/*
  * pgpriv.joint_woe(peer, dataset, keys_query, label, options)
  *   → TABLE(column_name, bin, lower, upper, rows, events, non_events, woe, iv)
  */
@@ -757,6 +910,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	Jsonb	   *options = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
 	int			nbins;
 	List	   *columns;
+	JsonbValue *edges_opt;
 	KeysQuery	kq;
 	KeySet		keys = {0};
 	KeyBuilder	kb;
@@ -784,7 +938,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	label = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	parse_options(options, &nbins, &columns);
+	parse_options(options, &nbins, &columns, &edges_opt);
 	sender = psprintf("peer \"%s\"", server);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -862,6 +1016,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	t.columns = palloc(sizeof(char *) * t.k);
 	for (int j = 0; j < t.k; j++)
 		t.columns[j] = list_nth(columns, j);
+	given_edges(edges_opt, &t);
 
 	/* Labels: encrypted under a key of this run and proven 0 or 1. */
 	elgamal_keygen_share(sk, pk);
@@ -981,7 +1136,6 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 				int			nedges = 0;
 				int64		sum_rows = 0;
 				int			nb;
-				char	   *etext;
 				int64		bin_rows[WOE_MAX_BINS + 2];
 				int64		bin_events[WOE_MAX_BINS + 2];
 				bool		withheld[WOE_MAX_BINS + 2];
@@ -993,26 +1147,11 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 													t.columns[j]));
 				if (!wire_reader_next(&r, &item, &len))
 					malformed_from(sender, "The result lacks a column's edges.");
-				etext = pnstrdup((const char *) item, len);
-				if (len > 0)
-				{
-					char	   *p = etext;
-
-					for (;;)
-					{
-						char	   *end;
-						double		e = strtod(p, &end);
-
-						if (end == p || isnan(e) || isinf(e) || nedges >= t.nbins - 1 ||
-							(nedges > 0 && e <= edges[nedges - 1]) || (*end != '\n' && *end != '\0'))
-							malformed_from(sender, psprintf("Column \"%s\"'s bin edges are not increasing numbers.",
-															t.columns[j]));
-						edges[nedges++] = e;
-						if (*end == '\0')
-							break;
-						p = end + 1;
-					}
-				}
+				nedges = edges_parse(item, len, edges, t.ngiven[j] > 0 ? t.ngiven[j] : t.nbins - 1);
+				if (nedges < 0 || (t.ngiven[j] > 0 &&
+								   (nedges != t.ngiven[j] || memcmp(edges, t.given[j], sizeof(double) * nedges) != 0)))
+					malformed_from(sender, psprintf("Column \"%s\"'s bin edges are not %s.", t.columns[j],
+													t.ngiven[j] > 0 ? "the ones given" : "increasing numbers"));
 				nb = nedges + 2;
 				for (int bin = 0; bin < nb; bin++)
 				{
