@@ -207,4 +207,75 @@ fails_with($gov, qq{
 	CALL pgpriv.serve_admit('firms', 'train', 'attack3', 1, '\\x$terms');
 }, '42501', 'a role without a train permit is refused at admission');
 
+# --- a lying owner: look-alike serving functions in database liar -----------
+# serve_woe_finish answers one column, "tax", with edge 100 and three bins;
+# the label sums are built from the asker's own key PK (taken from the begin
+# message): (G, PK) decrypts to 0, (G, G) to G − PK, no small count.
+my $liar_pins = liar_database($gov, 'liar');
+$gov->safe_psql('liar', qq{
+	CREATE TABLE public.liar_mode (mode text);
+	INSERT INTO public.liar_mode VALUES ('zero');
+	GRANT SELECT ON public.liar_mode TO PUBLIC;
+	CREATE TABLE public.liar_pk (pk bytea);
+	GRANT SELECT, INSERT, DELETE ON public.liar_pk TO PUBLIC;
+	CREATE FUNCTION public.u32(v bigint) RETURNS bytea LANGUAGE sql IMMUTABLE
+	  AS \$\$ SELECT decode(lpad(to_hex(v), 8, '0'), 'hex') \$\$;
+	CREATE FUNCTION public.u64(v bigint) RETURNS bytea LANGUAGE sql IMMUTABLE
+	  AS \$\$ SELECT decode(lpad(to_hex(v), 16, '0'), 'hex') \$\$;
+	CREATE FUNCTION public.item(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE
+	  AS \$\$ SELECT public.u32(length(b)) || b \$\$;
+	GRANT USAGE ON SCHEMA pgpriv TO PUBLIC;
+	CREATE PROCEDURE pgpriv.serve_admit(dataset text, capability text, run text, nkeys bigint, terms bytea)
+	  LANGUAGE plpgsql AS \$\$ BEGIN NULL; END \$\$;
+	CREATE FUNCTION pgpriv.serve_columns(dataset text, capability text) RETURNS text[]
+	  LANGUAGE sql AS \$\$ SELECT '{tax}'::text[] \$\$;
+	CREATE FUNCTION pgpriv.serve_woe_begin(dataset text, run text, msg bytea) RETURNS integer
+	  LANGUAGE plpgsql AS \$\$
+	  BEGIN
+	    DELETE FROM public.liar_pk;
+	    INSERT INTO public.liar_pk VALUES (substr(msg, length(msg) - 31, 32));
+	    PERFORM set_config('liar.rows', '0', false);
+	    RETURN 1000;
+	  END \$\$;
+	CREATE FUNCTION pgpriv.serve_woe_push(run text, msg bytea) RETURNS bigint LANGUAGE plpgsql AS \$\$
+	  DECLARE n bigint := current_setting('liar.rows')::bigint
+	                      + ('x' || encode(substr(msg, 3, 4), 'hex'))::bit(32)::bigint;
+	  BEGIN
+	    PERFORM set_config('liar.rows', n::text, false);
+	    RETURN n;
+	  END \$\$;
+	CREATE FUNCTION pgpriv.serve_woe_finish(run text) RETURNS bytea LANGUAGE plpgsql AS \$\$
+	  DECLARE
+	    m text := (SELECT mode FROM public.liar_mode);
+	    pk bytea := (SELECT pk FROM public.liar_pk);
+	    g bytea := decode('$g', 'hex');
+	    zero bytea := g || pk;
+	    junk bytea := g || g;
+	    head bytea;
+	    bins bytea;
+	  BEGIN
+	    head := public.u64(CASE m WHEN 'too_many_matched' THEN 100000 ELSE 3 END) || public.u64(0) || zero;
+	    bins := public.item(public.u64(0) || '\\x00'::bytea || decode(repeat('00', 64), 'hex'))
+	         || public.item(public.u64(CASE m WHEN 'rows_exceed' THEN 3 ELSE 1 END) || '\\x00'::bytea
+	                        || CASE m WHEN 'sum_junk' THEN junk ELSE zero END)
+	         || public.item(public.u64(2) || '\\x00'::bytea || zero);
+	    RETURN '\\x01'::bytea || '\\x1e'::bytea || public.u32(CASE m WHEN 'missing_bin' THEN 5 ELSE 6 END) || public.u32(0)
+	      || public.item(CASE m WHEN 'head_short' THEN substr(head, 1, 79) ELSE head END)
+	      || public.item(convert_to(CASE m WHEN 'wrong_column' THEN 'age' ELSE 'tax' END, 'UTF8'))
+	      || public.item(convert_to(CASE m WHEN 'edges_bad' THEN E'100\\n50' ELSE '100' END, 'UTF8'))
+	      || CASE m WHEN 'missing_bin' THEN substr(bins, 1, 2 * 77) ELSE bins END;
+	  END \$\$;
+});
+$bank->safe_psql('postgres', qq{
+	CREATE SERVER liar FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar', $liar_pins);
+	CREATE USER MAPPING FOR CURRENT_USER SERVER liar OPTIONS (user 'bank_role', password 'pw');
+});
+my $lq = q{SELECT column_name, bin, rows, events FROM pgpriv.joint_woe('liar', 'firms', 'SELECT code, defaulted FROM public.loans', 'defaulted', '{"columns": ["tax"]}') ORDER BY bin};
+is($bank->safe_psql('postgres', $lq), "tax|1|1|0\ntax|2|2|0",
+	'a lying owner whose answer adds up is believed (it can always lie about its data): counts of 0 events');
+for my $lie (qw(too_many_matched rows_exceed sum_junk missing_bin head_short wrong_column edges_bad)) {
+	$gov->safe_psql('liar', "UPDATE public.liar_mode SET mode = '$lie'");
+	my $e = fails_with($bank, $lq, '08P01', "a lying owner ($lie) is refused (08P01)");
+}
+
 done_testing();
