@@ -562,9 +562,9 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 		if (wr->matched < min_group)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("only %lld of the rows asked have a row in dataset \"%s\", fewer than its min_group %d",
-							(long long) wr->matched, wr->base.dataset, min_group),
-					 errdetail("Nothing is returned for a training set smaller than min_group.")));
+					 errmsg("fewer of the rows asked have a row in dataset \"%s\" than its min_group %d",
+							wr->base.dataset, min_group),
+					 errdetail("Nothing is returned for a training set smaller than min_group; how many fewer is not said.")));
 		progress_phase("owner: adding up labels per bin", wr->t.k);
 
 		sum_ciphertexts(wr->match_ct, (size_t) wr->matched, total);
