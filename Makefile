@@ -135,6 +135,12 @@ test/bench/bench_mpc: test/bench/bench_mpc.c $(MPC_OBJS)
 
 EXTRA_CLEAN += test/crypto/test_mpc test/bench/bench_mpc
 
+# Cross products on shares for joint training (pure C): its test program (TAP).
+test/crypto/test_gram: test/crypto/test_gram.c src/crypto/gram.o $(MPC_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread -lm
+
+EXTRA_CLEAN += test/crypto/test_gram
+
 # The two-party engine between two local clusters (mpc_selftest and
 # joint_score); see test/bench/joint_score.sh.
 .PHONY: bench-mpc
