@@ -1,6 +1,6 @@
 /*
  * gram.h — cross products of two parties' columns on additive shares, the
- * building block of joint training (issue #11; design in docs/mpc-design.md
+ * building block of joint training (issue #11; docs/mpc-design.md,
  * "Cross products").
  *
  * One party (the bureau, OT receiver) holds a matrix x of rows × k signed
