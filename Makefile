@@ -38,6 +38,7 @@ OBJS = \
 	src/functions/share_primitives.o \
 	src/protocol/sum/secure_sum.o \
 	src/crypto/elgamal.o \
+	src/crypto/elgamal_proof.o \
 	src/protocol/join/psi_sum.o \
 	src/crypto/lwe_pir.o \
 	src/crypto/pir_cuckoo.o \
@@ -51,7 +52,8 @@ OBJS = \
 	src/run/served_run.o \
 	src/crypto/cuckoo.o \
 	src/crypto/kkrt.o \
-	src/crypto/okvs.o
+	src/crypto/okvs.o \
+	src/protocol/train/joint_woe.o
 
 # sql/pgpriv.sql is the install script of the current version; the one of
 # each past release is kept as released (CREATE EXTENSION pgpriv VERSION
@@ -136,6 +138,12 @@ test/bench/bench_mpc: test/bench/bench_mpc.c $(MPC_OBJS)
 
 EXTRA_CLEAN += test/crypto/test_mpc test/bench/bench_mpc
 
+# Cross products on shares for joint training (pure C): its test program (TAP).
+test/crypto/test_gram: test/crypto/test_gram.c src/crypto/gram.o $(MPC_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread -lm
+
+EXTRA_CLEAN += test/crypto/test_gram
+
 # The two-party engine between two local clusters (mpc_selftest and
 # joint_score); see test/bench/joint_score.sh.
 .PHONY: bench-mpc
@@ -170,6 +178,12 @@ test/crypto/test_elgamal: test/crypto/test_elgamal.c $(ELGAMAL_OBJS)
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
 
 EXTRA_CLEAN += test/crypto/test_elgamal
+
+# The proof that a ciphertext encrypts 0 or 1 (joint_woe's labels).
+test/crypto/test_elgamal_proof: test/crypto/test_elgamal_proof.c src/crypto/elgamal_proof.o $(ELGAMAL_OBJS)
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
+
+EXTRA_CLEAN += test/crypto/test_elgamal_proof
 
 # psi_sum between two local clusters; see test/bench/psi_sum.sh.
 .PHONY: bench-psi-sum
@@ -208,7 +222,7 @@ $(FUZZ_BUILD)/%.o: %.c
 # What each harness links besides its own file (src/ objects built for fuzzing).
 FUZZ_OBJS_fuzz_wire = $(FUZZ_SHIM) src/wire/message.o
 FUZZ_OBJS_fuzz_points = test/fuzz/fuzz_rng.o src/crypto/oprf.o src/crypto/oprf_batch.o \
-	src/crypto/elgamal.o src/crypto/parallel.o
+	src/crypto/elgamal.o src/crypto/elgamal_proof.o src/crypto/parallel.o
 FUZZ_OBJS_fuzz_mpc = test/fuzz/fuzz_rng.o src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
 FUZZ_OBJS_fuzz_mpc_flight = $(FUZZ_SHIM) src/wire/message.o src/protocol/mpc/mpc_flight.o \
 	src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o

@@ -204,10 +204,10 @@ CREATE FUNCTION pgpriv.permit(
     cols name[] := coalesce(columns, '{}')::name[];
     consent text;
   BEGIN
-    IF capability IS NULL OR capability NOT IN ('psi', 'psi_count', 'psi_fetch', 'psi_sum', 'pir', 'secure_sum', 'mpc') THEN
+    IF capability IS NULL OR capability NOT IN ('psi', 'psi_count', 'psi_fetch', 'psi_sum', 'pir', 'secure_sum', 'mpc', 'train') THEN
       RAISE EXCEPTION 'unknown capability "%"', capability
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'Capabilities are psi, psi_count, psi_fetch, psi_sum, pir, secure_sum and mpc.';
+              HINT = 'Capabilities are psi, psi_count, psi_fetch, psi_sum, pir, secure_sum, mpc and train.';
     END IF;
     IF peer_role IS NULL OR NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.rolname = peer_role) THEN
       RAISE EXCEPTION 'role "%" does not exist', peer_role
@@ -231,9 +231,9 @@ CREATE FUNCTION pgpriv.permit(
       RAISE EXCEPTION 'capability "%" reveals no columns; do not list any', capability
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF capability IN ('psi_sum', 'secure_sum', 'mpc') AND pg_catalog.cardinality(cols) = 0 THEN
+    IF capability IN ('psi_sum', 'secure_sum', 'mpc', 'train') AND pg_catalog.cardinality(cols) = 0 THEN
       RAISE EXCEPTION 'capability "%" needs the column(s) it may %', capability,
-        CASE capability WHEN 'mpc' THEN 'compute on' ELSE 'sum' END
+        CASE capability WHEN 'mpc' THEN 'compute on' WHEN 'train' THEN 'train on' ELSE 'sum' END
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF max_keys IS NOT NULL AND max_keys <= 0 THEN
@@ -534,6 +534,49 @@ COMMENT ON EVENT TRIGGER pgpriv_drop_server_caches IS
 
 COMMENT ON TABLE pgpriv.served_pir IS
   'Owner side: the current PIR epoch per (dataset, peer role); D and the hint are in a derived cache file pgpriv_pir/db<database oid>.<hash>.<epoch> under the data directory';
+
+-- ---------------------------------------------------------------------------
+-- Capability train (joint_woe)
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE pgpriv.permit DROP CONSTRAINT permit_capability_check;
+ALTER TABLE pgpriv.permit ADD CONSTRAINT permit_capability_check
+  CHECK (capability IN ('psi', 'psi_count', 'psi_fetch', 'psi_sum', 'pir', 'secure_sum', 'mpc', 'train'));
+
+-- ---------------------------------------------------------------------------
+-- joint_woe (docs/joint_woe.md): WOE and IV of the owner's columns against
+-- the asker's labels, capability train
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION pgpriv.serve_woe_begin(dataset text, run text, msg bytea) RETURNS integer
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_woe_begin'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_woe_begin(text, text, bytea) IS
+  'Serving (called by a peer): open an admitted joint_woe run — check its columns against the train permit, take the asker''s key, read the columns; rows per push in return';
+
+CREATE FUNCTION pgpriv.serve_woe_push(run text, msg bytea) RETURNS bigint
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_woe_push'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_woe_push(text, bytea) IS
+  'Serving (called by a peer): a batch of keys with encrypted labels, each with its proof of being 0 or 1 (checked); rows received so far in return';
+
+CREATE FUNCTION pgpriv.serve_woe_finish(run text) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_woe_finish'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_woe_finish(text) IS
+  'Serving (called by a peer): end a joint_woe run — quantile bins of each column over the matched rows, per bin its rows and the encrypted sum of labels (withheld below min_group)';
+
+CREATE FUNCTION pgpriv.joint_woe(peer name, dataset text, keys_query text, label text,
+                                 options jsonb DEFAULT '{}')
+  RETURNS TABLE(column_name text, bin integer, lower numeric, upper numeric, rows bigint,
+                events bigint, non_events bigint, woe double precision, iv double precision)
+  AS 'MODULE_PATHNAME', 'pgpriv_joint_woe'
+  LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.joint_woe(name, text, text, text, jsonb) IS
+  'Weight of evidence and information value of the peer''s permitted columns (capability train) against your 0/1 labels (keys_query''s column named by label): per quantile bin, rows, events and non-events; the peer never sees a label, you never see a value';
 
 -- ---------------------------------------------------------------------------
 -- Config-dump registrations

@@ -35,6 +35,8 @@ elgamal_status_reason(elgamal_status st)
 			return "the sum is outside the range that can be decrypted";
 		case ELGAMAL_NO_MEMORY:
 			return "out of memory";
+		case ELGAMAL_BAD_PROOF:
+			return "a proof that does not verify";
 		case ELGAMAL_FOUND:
 			break;
 	}
@@ -71,8 +73,8 @@ elgamal_check_ciphertext(const uint8_t ct[CT])
 }
 
 /* a + b, where either may be the identity (all zero bytes). */
-static elgamal_status
-point_add(const uint8_t a[EL], const uint8_t b[EL], uint8_t out[EL])
+elgamal_status
+elgamal_point_add(const uint8_t a[EL], const uint8_t b[EL], uint8_t out[EL])
 {
 	if (is_identity(a))
 		memmove(out, b, EL);
@@ -84,8 +86,8 @@ point_add(const uint8_t a[EL], const uint8_t b[EL], uint8_t out[EL])
 }
 
 /* a − b, where either may be the identity. */
-static elgamal_status
-point_sub(const uint8_t a[EL], const uint8_t b[EL], uint8_t out[EL])
+elgamal_status
+elgamal_point_sub(const uint8_t a[EL], const uint8_t b[EL], uint8_t out[EL])
 {
 	if (is_identity(b))
 		memmove(out, a, EL);
@@ -162,7 +164,7 @@ elgamal_encrypt(const uint8_t pk[EL], int64_t v, const uint8_t r[ELGAMAL_SCALAR_
 	if (crypto_scalarmult_ristretto255(rpk, r, pk) != 0)
 		return ELGAMAL_INVALID_ELEMENT;
 	elgamal_encode_plaintext(v, vg);
-	st = point_add(vg, rpk, ct + EL);
+	st = elgamal_point_add(vg, rpk, ct + EL);
 	sodium_memzero(vg, sizeof(vg));
 	sodium_memzero(rpk, sizeof(rpk));
 	return st;
@@ -171,9 +173,9 @@ elgamal_encrypt(const uint8_t pk[EL], int64_t v, const uint8_t r[ELGAMAL_SCALAR_
 elgamal_status
 elgamal_add(const uint8_t a[CT], const uint8_t b[CT], uint8_t out[CT])
 {
-	elgamal_status st = point_add(a, b, out);
+	elgamal_status st = elgamal_point_add(a, b, out);
 
-	return st != ELGAMAL_OK ? st : point_add(a + EL, b + EL, out + EL);
+	return st != ELGAMAL_OK ? st : elgamal_point_add(a + EL, b + EL, out + EL);
 }
 
 elgamal_status
@@ -208,10 +210,10 @@ elgamal_status
 elgamal_combine(const uint8_t ct[CT], const uint8_t share_a[EL], const uint8_t share_b[EL], uint8_t m[EL])
 {
 	uint8_t		t[EL];
-	elgamal_status st = point_sub(ct + EL, share_a, t);
+	elgamal_status st = elgamal_point_sub(ct + EL, share_a, t);
 
 	if (st == ELGAMAL_OK)
-		st = point_sub(t, share_b, m);
+		st = elgamal_point_sub(t, share_b, m);
 	sodium_memzero(t, sizeof(t));
 	return st;
 }
@@ -429,7 +431,7 @@ baby_range(void *arg, size_t begin, size_t end, size_t *failed_index)
 	for (i = begin; i < end; i++)
 	{
 		memcpy(job->out + i * EL, p, EL);
-		if (point_add(p, job->g, p) != ELGAMAL_OK)
+		if (elgamal_point_add(p, job->g, p) != ELGAMAL_OK)
 		{
 			*failed_index = i;
 			return ELGAMAL_INVALID_ELEMENT;
@@ -460,7 +462,7 @@ giant_range(void *arg, size_t begin, size_t end, size_t *failed_index)
 	elgamal_status st;
 
 	base_multiple((job->first + begin) * job->m, x);
-	st = job->negative ? point_add(job->target, x, p) : point_sub(job->target, x, p);
+	st = job->negative ? elgamal_point_add(job->target, x, p) : elgamal_point_sub(job->target, x, p);
 	for (k = begin; st == ELGAMAL_OK && k < end; k++)
 	{
 		uint64_t	j;
@@ -471,7 +473,7 @@ giant_range(void *arg, size_t begin, size_t end, size_t *failed_index)
 			*failed_index = k;
 			return ELGAMAL_FOUND;
 		}
-		st = job->negative ? point_add(p, job->stride, p) : point_sub(p, job->stride, p);
+		st = job->negative ? elgamal_point_add(p, job->stride, p) : elgamal_point_sub(p, job->stride, p);
 	}
 	if (st != ELGAMAL_OK)
 	{

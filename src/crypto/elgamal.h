@@ -64,6 +64,7 @@ typedef enum elgamal_status
 	ELGAMAL_IDENTITY,			/* the identity where it may not appear */
 	ELGAMAL_OUT_OF_RANGE,		/* the logarithm is not within the bound */
 	ELGAMAL_NO_MEMORY,
+	ELGAMAL_BAD_PROOF,			/* a proof that does not verify (elgamal_proof.h) */
 	ELGAMAL_FOUND				/* internal to the discrete-log search */
 } elgamal_status;
 
@@ -72,6 +73,14 @@ extern const char *elgamal_status_reason(elgamal_status st);
 
 /* An element from another party: canonical and not the identity. */
 extern elgamal_status elgamal_check_element(const uint8_t e[ELGAMAL_ELEMENT_BYTES]);
+
+/* out = a ± b, where either may be the identity (all zero bytes); both decoded. */
+extern elgamal_status elgamal_point_add(const uint8_t a[ELGAMAL_ELEMENT_BYTES],
+										const uint8_t b[ELGAMAL_ELEMENT_BYTES],
+										uint8_t out[ELGAMAL_ELEMENT_BYTES]);
+extern elgamal_status elgamal_point_sub(const uint8_t a[ELGAMAL_ELEMENT_BYTES],
+										const uint8_t b[ELGAMAL_ELEMENT_BYTES],
+										uint8_t out[ELGAMAL_ELEMENT_BYTES]);
 
 /* Both halves of a ciphertext from another party pass elgamal_check_element. */
 extern elgamal_status elgamal_check_ciphertext(const uint8_t ct[ELGAMAL_CIPHERTEXT_BYTES]);

@@ -89,7 +89,7 @@ mpc_msg_get_header(const uint8_t *msg, size_t len, uint8_t type,
 		return MPC_BAD_LENGTH;
 	if (msg[0] != MPC_MSG_VERSION || msg[2] != 0 || msg[3] != 0)
 		return MPC_BAD_HEADER;
-	if (msg[1] < MPC_MSG_BASE_A || msg[1] > MPC_MSG_PRODUCT_TAU)
+	if (msg[1] < MPC_MSG_BASE_A || msg[1] > MPC_MSG_GRAM_TAU)
 		return MPC_BAD_HEADER;
 	if (msg[1] != type)
 		return MPC_WRONG_TYPE;

@@ -70,7 +70,8 @@ typedef enum mpc_msg_type
 	MPC_MSG_OPEN_BITS = 12,		/* XOR shares being opened */
 	MPC_MSG_SIGN_ROUND = 13,	/* one round of the carry tree */
 	MPC_MSG_PRODUCT_U = 14,		/* input products: the receiver's u */
-	MPC_MSG_PRODUCT_TAU = 15	/* input products: the sender's corrections */
+	MPC_MSG_PRODUCT_TAU = 15,	/* input products: the sender's corrections */
+	MPC_MSG_GRAM_TAU = 16		/* cross products (gram.h): the bank's corrections */
 } mpc_msg_type;
 
 extern void mpc_msg_put_header(uint8_t *msg, uint8_t type, uint32_t seq, uint32_t count);

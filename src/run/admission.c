@@ -26,6 +26,7 @@
 #include "protocol/mpc/joint_score.h"
 #include "protocol/join/psi_sum.h"
 #include "protocol/sum/secure_sum.h"
+#include "protocol/train/joint_woe.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
 PG_FUNCTION_INFO_V1(pgpriv_serve_columns);
@@ -40,7 +41,7 @@ admissible_capability(const char *capability)
 	return strcmp(capability, "psi") == 0 || strcmp(capability, "psi_fetch") == 0 ||
 		strcmp(capability, "psi_count") == 0 || strcmp(capability, "secure_sum") == 0 ||
 		strcmp(capability, "psi_sum") == 0 || strcmp(capability, "pir") == 0 ||
-		strcmp(capability, "mpc") == 0;
+		strcmp(capability, "mpc") == 0 || strcmp(capability, "train") == 0;
 }
 
 /*
@@ -63,6 +64,8 @@ terms_refusal(const char *dataset, const char *capability, const Permit *permit,
 	{
 		if (strcmp(capability, "mpc") == 0)
 			joint_score_admission_check(dataset, permit, terms);
+		else if (strcmp(capability, "train") == 0)
+			joint_woe_admission_check(dataset, permit, terms);
 		else if (strcmp(capability, "psi_sum") == 0)
 			psi_sum_admission_check(dataset, permit);
 		else
@@ -165,6 +168,7 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	/* terms_error outlives SPI_finish, which frees the SPI procedure context */
 	if (found && !too_many && !no_keys &&
 		(strcmp(capability, "mpc") == 0 || strcmp(capability, "psi_sum") == 0 ||
+		 strcmp(capability, "train") == 0 ||
 		 (terms != NULL && strcmp(capability, "secure_sum") == 0)))
 		terms_error = terms_refusal(dataset, capability, &permit, terms, call_cxt);
 	if (found && !too_many && !no_keys && terms_error == NULL)

@@ -47,7 +47,11 @@ typedef enum WireType
 	WIRE_MPC_BEGIN = 24,		/* the terms again, then the keys, asker → owner */
 	WIRE_MPC_READY = 25,		/* which keys the owner has a usable row for, owner → asker */
 	WIRE_MPC_FLIGHT = 26,		/* first step, step count, the asker's messages */
-	WIRE_MPC_REPLY = 27			/* the owner's messages for those steps */
+	WIRE_MPC_REPLY = 27,		/* the owner's messages for those steps */
+	/* joint_woe */
+	WIRE_WOE_TERMS = 28,		/* bins, the owner's columns, then the asker's key (begin) */
+	WIRE_WOE_ROWS = 29,			/* per row: label ciphertext, its proof, the key */
+	WIRE_WOE_RESULT = 30		/* per column and bin: rows and the label sum's ciphertext */
 } WireType;
 
 /* A uint32 in the wire's byte order (big-endian), for fields inside items. */

@@ -11,20 +11,24 @@
 #   - psi_count over the same sets, with its own ratio (2 + 4 per key).
 #   - each backend's peak memory (VmHWM), and a plain SQL join of the same
 #     data inside one database, for scale.
+#   - the same psi_fetch (first and cached) and psi_count runs over an
+#     emulated bank-bureau line (test/bench/link.sh: 100 Mbit/s, 10 ms one way).
 # With BENCH_BIG=1 it also runs psi of 1M x 1M keys (goal <= 60 s).
 #
 # Needs pgpriv installed (make install); builds test/bench/unit_costs itself.
 # Run as root or as a user that can run initdb.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/link.sh"
 
 KEYS=${BENCH_KEYS:-100000}
 ROWS=${BENCH_ROWS:-100000}
 GOV_PORT=${BENCH_GOV_PORT:-55470}
 BANK_PORT=${BENCH_BANK_PORT:-55471}
+LINK_PORT=${BENCH_LINK_PORT:-55472}
 
 work=$(make_workdir bench)
-trap 'stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
+trap 'link_stop; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
 for node in gov bank; do
 	mkdir -p "$work/$node"
 	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
@@ -60,6 +64,9 @@ CREATE EXTENSION pgpriv;
 CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
   OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$key', sslmode 'disable');
 CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
+CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
+  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$key', sslmode 'disable');
+CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_zs', password 'bench');
 CREATE TABLE applicants AS
   SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
 SQL
@@ -113,6 +120,29 @@ printf 'psi_count same sets: %7.2f s   ratio %.2f to its crypto (2 HashToGroup +
 printf 'peak memory: bank backend %s kB, gov serving backend %s kB\n' "$bank_hwm_kb" "$gov_hwm_kb"
 printf 'plain SQL join of the same data in one database: %.3f s\n' "$join_s"
 [ "$fetched1" = "$expected" ] && [ "$fetched2" = "$expected" ] && [ "$count" = "$expected" ] || { echo "RESULT MISMATCH"; exit 1; }
+
+# The same runs over the emulated line (a server of its own: nothing cached yet).
+link_start "$LINK_PORT" "$GOV_PORT"
+out=$(bank <<SQL
+SELECT 'l0=' || extract(epoch FROM clock_timestamp());
+SELECT 'lfetched1=' || count(*) FROM pgpriv.psi_fetch('gov_link', 'tax', 'SELECT credit_code FROM applicants')
+  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
+SELECT 'l1=' || extract(epoch FROM clock_timestamp());
+SELECT 'lfetched2=' || count(*) FROM pgpriv.psi_fetch('gov_link', 'tax', 'SELECT credit_code FROM applicants')
+  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
+SELECT 'l2=' || extract(epoch FROM clock_timestamp());
+SELECT 'lcount=' || pgpriv.psi_count('gov_link', 'tax', 'SELECT credit_code FROM applicants');
+SELECT 'l3=' || extract(epoch FROM clock_timestamp());
+SELECT 'lbytes_count=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_count' ORDER BY id DESC LIMIT 1;
+SQL
+)
+link_stop
+eval "$(echo "$out" | grep -E '^[a-z_0-9]+=')"
+printf '%s:\n' "$(link_label)"
+printf '  psi_fetch first run %7.2f s (%.1f x loopback), cached run %7.2f s (%.1f x); psi_count %7.2f s (%.1f x, %s bytes)\n' \
+	"$(calc "$l1 - $l0")" "$(calc "($l1 - $l0) / $first_s")" "$(calc "$l2 - $l1")" "$(calc "($l2 - $l1) / $cached_s")" \
+	"$(calc "$l3 - $l2")" "$(calc "($l3 - $l2) / $count_s")" "$lbytes_count"
+[ "$lfetched1" = "$expected" ] && [ "$lfetched2" = "$expected" ] && [ "$lcount" = "$expected" ] || { echo "RESULT MISMATCH over the link"; exit 1; }
 
 if [ "${BENCH_BIG:-0}" = 1 ]; then
 	gov -c "CREATE TABLE big AS SELECT 'E' || i AS k FROM generate_series(1, 1000000) AS i;

@@ -36,6 +36,9 @@
 #       locally, so (c) costs per row the owner's columns only (plus one
 #       comparison in threshold mode).
 #
+#   (d) the score-mode run again over an emulated bank–bureau line
+#       (test/bench/link.sh: 100 Mbit/s, 10 ms one way), its scores equal to (c)'s.
+#
 # The load average (uptime) is printed at the start and at the end: the
 # machine may be shared, and the rates of (a) and (b) move with it.
 #
@@ -49,6 +52,7 @@
 # Run as root or as a user that can run initdb.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/link.sh"
 
 ROWS=${BENCH_MPC_ROWS:-100000}
 TRIPLES=${BENCH_MPC_TRIPLES:-1000000}
@@ -56,6 +60,7 @@ CMPS=${BENCH_MPC_COMPARISONS:-100000}
 NBANK=${BENCH_MPC_BANK_FEATURES:-4}
 GOV_PORT=${BENCH_GOV_PORT:-55486}
 BANK_PORT=${BENCH_BANK_PORT:-55487}
+LINK_PORT=${BENCH_LINK_PORT:-55488}
 NFEAT=20
 NGOV=$((NFEAT - NBANK))
 if [ "$NBANK" -lt 0 ] || [ "$NGOV" -lt 1 ]; then
@@ -67,7 +72,7 @@ load() { uptime | sed 's/.*load average/load average/'; }
 echo "start: $(load) ($(nproc) cores)"
 
 work=$(make_workdir bench-mpc)
-trap 'stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
+trap 'link_stop; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
 for node in gov bank; do
 	mkdir -p "$work/$node"
 	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
@@ -152,6 +157,9 @@ CREATE EXTENSION pgpriv;
 CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
   OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
 CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_mpc', password 'bench');
+CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
+  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
+CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_mpc', password 'bench');
 SET max_parallel_workers_per_gather = 0;
 SELECT setseed(0.77);
 CREATE TABLE applicants (id integer PRIMARY KEY, credit_code text $bank_ddl, ord bigint);
@@ -214,7 +222,27 @@ fail=0
 [ "$sq_tfail" = 0 ] && [ "$sq_mfail" = 0 ] && [ "$sq_cfail" = 0 ] || fail=1
 
 if [ "${BENCH_MPC_SKIP_SCORE:-}" = 1 ]; then
-	echo "end: $(load)"
+	
+# ------------------------------------------------- (d) over the emulated line
+link_start "$LINK_PORT" "$GOV_PORT"
+eval "$(bank <<SQL | grep -E '^[a-z_0-9]+='
+SET max_parallel_workers_per_gather = 0;
+SELECT 'l0=' || extract(epoch FROM clock_timestamp());
+CREATE TABLE js_link AS
+  SELECT j.ord, j.key, j.score
+    FROM pgpriv.joint_score('gov_link', 'features', \$q\$$keys_query\$q\$, '$json'::jsonb, NULL)
+         WITH ORDINALITY AS j(key, score, flag, ord);
+SELECT 'l1=' || extract(epoch FROM clock_timestamp());
+SELECT 'l_differ=' || count(*) FILTER (WHERE l.score IS DISTINCT FROM j.score OR l.key IS DISTINCT FROM j.key)
+  FROM js_link AS l FULL JOIN js_score AS j USING (ord);
+SQL
+)"
+link_stop
+printf '\n(d) score mode over %s: %.2f s (%.1f x loopback; its %s bytes alone take %.2f s); %s rows differ from (c) (must be 0)\n' \
+	"$(link_label)" "$(calc "$l1 - $l0")" "$(calc "($l1 - $l0) / $s_sec")" "$s_bytes" \
+	"$(calc "$s_bytes * 8 / ($LINK_MBIT * 1000000)")" "$l_differ"
+echo "end: $(load)"
+[ "$l_differ" = 0 ] || { echo "SCORES OVER THE LINE DIFFER"; fail=1; }
 	[ "$fail" = 0 ] || { echo "SELF-TEST FAILURES"; exit 1; }
 	exit 0
 fi
@@ -291,7 +319,27 @@ printf '    check, threshold mode: %s rows (%s out of place), %s yes; %s wrong a
 	"$f_rows" "$f_order" "$f_yes" "$f_wrong"
 printf '                           %s NULL mismatches; %s rows within the bound of the threshold, %s of them differ (allowed)\n' \
 	"$f_null" "$f_near" "$f_near_wrong"
+
+# ------------------------------------------------- (d) over the emulated line
+link_start "$LINK_PORT" "$GOV_PORT"
+eval "$(bank <<SQL | grep -E '^[a-z_0-9]+='
+SET max_parallel_workers_per_gather = 0;
+SELECT 'l0=' || extract(epoch FROM clock_timestamp());
+CREATE TABLE js_link AS
+  SELECT j.ord, j.key, j.score
+    FROM pgpriv.joint_score('gov_link', 'features', \$q\$$keys_query\$q\$, '$json'::jsonb, NULL)
+         WITH ORDINALITY AS j(key, score, flag, ord);
+SELECT 'l1=' || extract(epoch FROM clock_timestamp());
+SELECT 'l_differ=' || count(*) FILTER (WHERE l.score IS DISTINCT FROM j.score OR l.key IS DISTINCT FROM j.key)
+  FROM js_link AS l FULL JOIN js_score AS j USING (ord);
+SQL
+)"
+link_stop
+printf '\n(d) score mode over %s: %.2f s (%.1f x loopback; its %s bytes alone take %.2f s); %s rows differ from (c) (must be 0)\n' \
+	"$(link_label)" "$(calc "$l1 - $l0")" "$(calc "($l1 - $l0) / $s_sec")" "$s_bytes" \
+	"$(calc "$s_bytes * 8 / ($LINK_MBIT * 1000000)")" "$l_differ"
 echo "end: $(load)"
+[ "$l_differ" = 0 ] || { echo "SCORES OVER THE LINE DIFFER"; fail=1; }
 
 [ "$s_rows" = "$asked" ] && [ "$f_rows" = "$asked" ] || { echo "ROW COUNT MISMATCH"; fail=1; }
 [ "$s_order" = 0 ] && [ "$f_order" = 0 ] || { echo "ROWS OUT OF ORDER"; fail=1; }

@@ -16,20 +16,23 @@
 # HashToGroup (N + M), the matched ciphertexts' additions and the 4 limb
 # logarithms are not in the baseline: they are part of what the ratio
 # measures.  Goal <= 1.0 using both cores.  Also prints the bytes per owner
-# key: (bytes on the wire − 64·N) / M.
+# key: (bytes on the wire − 64·N) / M.  Then the same run over an emulated
+# bank–bureau line (test/bench/link.sh: 100 Mbit/s, 10 ms one way).
 #
 # Needs pgpriv installed (make install); builds test/bench/unit_costs itself.
 # Run as root or as a user that can run initdb.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/link.sh"
 
 KEYS=${BENCH_KEYS:-100000}
 ROWS=${BENCH_ROWS:-100000}
 GOV_PORT=${BENCH_GOV_PORT:-55480}
 BANK_PORT=${BENCH_BANK_PORT:-55481}
+LINK_PORT=${BENCH_LINK_PORT:-55482}
 
 work=$(make_workdir bench-psi-sum)
-trap 'stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
+trap 'link_stop; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
 for node in gov bank; do
 	mkdir -p "$work/$node"
 	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
@@ -53,11 +56,15 @@ CREATE TABLE enterprise AS
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_paid FROM public.enterprise', 'credit_code');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_sum', '{tax_paid}');
 SQL
+gov_key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
 bank <<SQL
 CREATE EXTENSION pgpriv;
 CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', sslmode 'disable');
+  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
 CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
+CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
+  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
+CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_zs', password 'bench');
 CREATE TABLE applicants AS
   SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
 SQL
@@ -84,3 +91,16 @@ printf '  wall %7.2f s   baseline (2N+6M) mult + 8M fixed-base = %7.2f s   ratio
 printf '  bytes on the wire %s (%.1f per owner key); asker backend peak memory %s kB\n' \
 	"$bytes" "$(calc "($bytes - 64 * $KEYS) / $ROWS")" "$bank_hwm_kb"
 [ "$result" = "$expected" ] || { echo "RESULT MISMATCH"; exit 1; }
+
+link_start "$LINK_PORT" "$GOV_PORT"
+out=$(bank <<SQL
+SELECT 'l0=' || extract(epoch FROM clock_timestamp());
+SELECT 'lresult=' || matched || '/' || total FROM pgpriv.psi_sum('gov_link', 'tax', 'tax_paid', 'SELECT credit_code FROM applicants');
+SELECT 'l1=' || extract(epoch FROM clock_timestamp());
+SQL
+)
+link_stop
+eval "$(echo "$out" | grep -E '^[a-z_0-9]+=')"
+printf '  over %s: wall %7.2f s (%.1f x loopback; the bytes alone take %.2f s)\n' "$(link_label)" \
+	"$(calc "$l1 - $l0")" "$(calc "($l1 - $l0) / $wall")" "$(calc "$bytes * 8 / ($LINK_MBIT * 1000000)")"
+[ "$lresult" = "$expected" ] || { echo "RESULT MISMATCH over the link"; exit 1; }

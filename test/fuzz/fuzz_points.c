@@ -15,8 +15,14 @@
  * and that an element the checks accept behaves as one (a ciphertext whose
  * halves pass can be partially decrypted and combined).
  *
+ * The proof that a label ciphertext holds 0 or 1 (elgamal_proof.c, the
+ * owner's check in joint_woe) is fuzzed under a key whose secret the
+ * harness holds: a proof that verifies must be of a ciphertext that
+ * decrypts to 0 or 1, so a forgery the fuzzer finds aborts.
+ *
  * Seeds (PGPRIV_FUZZ_GENERATE): valid elements and ciphertexts for every
- * operation, a combine whose logarithm is found, a batch with one bad item.
+ * operation, a combine whose logarithm is found, a batch with one bad item,
+ * honest proofs of 0 and of 1.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,6 +32,7 @@
 #include <sodium.h>
 
 #include "crypto/elgamal.h"
+#include "crypto/elgamal_proof.h"
 #include "crypto/oprf.h"
 #include "crypto/oprf_batch.h"
 
@@ -47,6 +54,7 @@ enum
 	OP_EG_COMBINE,
 	OP_EG_SUM,
 	OP_EG_RERANDOMISE,
+	OP_EG_BIT_VERIFY,
 	OP_COUNT
 };
 
@@ -131,6 +139,18 @@ generate(const char *dir)
 		memcpy(buf + 2 + 64 * i, ct, 64);
 	memset(buf + 2 + 192, 1, 3);
 	seed(dir, "eg-sum", OP_EG_SUM, buf, 2 + 192 + 3);
+	for (int bit = 0; bit < 2; bit++)
+	{
+		uint8_t		proof[ELGAMAL_BIT_PROOF_BYTES + ELGAMAL_CIPHERTEXT_BYTES + 8];
+
+		/* ct ‖ proof ‖ context "run 1" */
+		if (elgamal_bit_encrypt_prove(eg_pk, bit, (const uint8_t *) "run 1", 5, proof,
+									  proof + ELGAMAL_CIPHERTEXT_BYTES) != ELGAMAL_OK)
+			abort();
+		memcpy(proof + ELGAMAL_CIPHERTEXT_BYTES + ELGAMAL_BIT_PROOF_BYTES, "run 1", 5);
+		seed(dir, bit ? "eg-bit-1" : "eg-bit-0", OP_EG_BIT_VERIFY, proof,
+			 ELGAMAL_CIPHERTEXT_BYTES + ELGAMAL_BIT_PROOF_BYTES + 5);
+	}
 }
 
 int
@@ -348,6 +368,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			(void) elgamal_rerandomise(eg_pk, a, eg_r, out);
 			break;
+		case OP_EG_BIT_VERIFY:
+			{
+				uint8_t		share[ELGAMAL_ELEMENT_BYTES];
+				uint8_t		zero[ELGAMAL_ELEMENT_BYTES] = {0};
+				uint8_t		one[ELGAMAL_ELEMENT_BYTES];
+
+				if ((a = take_copy(&in, ELGAMAL_CIPHERTEXT_BYTES)) == NULL ||
+					(b = take_copy(&in, ELGAMAL_BIT_PROOF_BYTES)) == NULL)
+					break;
+				p = fuzz_rest(&in, &len);
+				c = malloc(len + 1);
+				memcpy(c, p, len);
+				if (elgamal_bit_verify(eg_pk, c, len, a, b) != ELGAMAL_OK)
+					break;
+				/* It verified: the plaintext must be 0 or 1. */
+				elgamal_encode_plaintext(1, one);
+				if (elgamal_partial_decrypt(eg_sk, a, share) != ELGAMAL_OK ||
+					elgamal_combine(a, share, zero, out) != ELGAMAL_OK ||
+					(!sodium_is_zero(out, ELGAMAL_ELEMENT_BYTES) && memcmp(out, one, ELGAMAL_ELEMENT_BYTES) != 0))
+					fail("a proof verified for a ciphertext of neither 0 nor 1");
+				break;
+			}
 	}
 	free(a);
 	free(b);
