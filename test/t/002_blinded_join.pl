@@ -584,12 +584,12 @@ is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit
 		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+08P01:.*not admitted/s, 'lying asker: a run that was not admitted is refused (08P01)');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-1', 1);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-1', 1);\n"
 		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-1', " . $msg->(2) . '))',
 		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+08P01:/, 'lying asker: more elements than admitted are refused (08P01)');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-2', 2);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-2', 2);\n"
 		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', " . $msg->(1) . "));\n"
 		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', " . $msg->(1) . "));\n"
 		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', " . $msg->(1) . "));\n",
@@ -599,7 +599,7 @@ is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit
 	is($gov->safe_psql('postgres', $used_sql->('budget2_ds', 'psi')), '3',
 		'lying asker: the admitted counts (1 + 2) were charged, nothing more');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-3', 38)",
+		version_exchange() . "CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-3', 38)",
 		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+54000:.*max_keys 40/, 'lying asker: an admission beyond the budget is refused (54000)');
 	is($gov->safe_psql('postgres', $used_sql->('budget2_ds', 'psi')), '3',

@@ -401,7 +401,7 @@ fails_with($asker, q{SELECT * FROM pgpriv.secure_sum('{b,c,d}', 'edge', 'amount'
 		my ($run, $session) = @_;
 		my $parts = $wire->(16, $session, map { pack('C', 1) . pack('H*', $pk{$_}) . $_ } @owners);
 		my ($rc, $out, $err) = $node{b}->psql('postgres',
-			"CALL pgpriv.serve_admit('loans', 'secure_sum', '$run', " . scalar(@keys) . ");\n"
+			version_exchange() . "CALL pgpriv.serve_admit('loans', 'secure_sum', '$run', " . scalar(@keys) . ");\n"
 			  . "SELECT pgpriv.serve_sum_begin('loans', '$run', 'amount', $parts);\n"
 			  . "SELECT encode(pgpriv.serve_sum_batch('$run', " . $wire->(17, @keys) . "), 'hex');\n",
 			connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
@@ -432,14 +432,14 @@ fails_with($asker, q{SELECT * FROM pgpriv.secure_sum('{b,c,d}', 'edge', 'amount'
 		 WHERE side = 'owner' AND detail IN ('run capture-1', 'run capture-2') AND outcome = 'ok'}),
 		'2', 'the hand-made runs are completed in the owner\'s audit');
 	my ($rc, $out, $err) = $node{b}->psql('postgres',
-		"CALL pgpriv.serve_admit('loans', 'secure_sum', 'capture-3', 1);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('loans', 'secure_sum', 'capture-3', 1);\n"
 		  . "SELECT pgpriv.serve_sum_begin('loans', 'capture-3', 'amount', "
 		  . $wire->(16, $s1, map { pack('C', 1) . pack('H*', $pk{$_}) . $_ } @owners) . ");\n"
 		  . "SELECT length(pgpriv.serve_sum_batch('capture-3', " . $wire->(17, @keys[0, 1]) . "));\n",
 		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+08P01:.*More keys than the 1 admitted/s, 'more keys than admitted are refused (08P01)');
 	($rc, $out, $err) = $node{b}->psql('postgres',
-		"CALL pgpriv.serve_admit('loans', 'secure_sum', 'capture-4', 2);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('loans', 'secure_sum', 'capture-4', 2);\n"
 		  . "SELECT pgpriv.serve_sum_begin('loans', 'capture-4', 'amount', "
 		  . $wire->(16, $s1, map { pack('C', 1) . pack('H*', $pk{$_}) . $_ } @owners) . ");\n"
 		  . "SELECT length(pgpriv.serve_sum_batch('capture-4', " . $wire->(17, @keys[1, 0]) . "));\n",

@@ -279,7 +279,7 @@ sub by_hand
 {
 	my ($run, @tail) = @_;
 	return $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('loans', 'psi_sum', '$run', 1);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('loans', 'psi_sum', '$run', 1);\n"
 		  . "SELECT batch_limit FROM pgpriv.serve_psi_sum_begin('loans', '$run', 'amount', '\\x$pts[0]'::bytea);\n"
 		  . "SELECT pgpriv.serve_psi_sum_push('$run', '\\x01010000000100000020$pts[1]'::bytea);\n"
 		  . "SELECT pgpriv.serve_psi_sum_finish('$run');\n"
@@ -305,7 +305,7 @@ sub by_hand
 		"SELECT pgpriv.serve_psi_sum_decrypt('hand-4', " . total_msg(2, $pts[2] . $pts[3]) . ')');
 	like($err, qr/ERROR:\s+08P01:.*2 matches claimed among 1 keys asked/s, 'by hand: more matches claimed than keys asked (08P01)');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('loans', 'psi_sum', 'hand-5', 1);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('loans', 'psi_sum', 'hand-5', 1);\n"
 		  . "SELECT batch_limit FROM pgpriv.serve_psi_sum_begin('loans', 'hand-5', 'amount', '\\x" . ('ff' x 32) . "'::bytea);\n",
 		connstr => $as_peer, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+08P01:.*key share is not a canonical/s, 'by hand: an invalid key share from the asker (08P01)');

@@ -218,7 +218,7 @@ fails_with($bank, "SELECT * FROM pgpriv.pir('gov_nokey', 'tax', " . lit($present
 # 5. The serving functions' refusals (called directly as the peer role)
 # ---------------------------------------------------------------------------
 my $as_bank = [ '-U', 'bank_role' ];
-my $setup = q{CALL pgpriv.serve_admit('tax', 'pir', 'run1', 1);
+my $setup = version_exchange() . q{CALL pgpriv.serve_admit('tax', 'pir', 'run1', 1);
 SELECT epoch, cols FROM pgpriv.serve_pir_setup('tax', 'run1') \gset
 };
 fails_with($gov, $setup . q{SELECT pgpriv.serve_pir_answer('tax', 'run1', :epoch + 1, '\x00000000');},

@@ -20,6 +20,12 @@
 #                                but none of its other serving
 #                                functions, for a test's look-alikes that
 #                                play a lying peer; returns pinned_keys
+#   version_exchange()           the SQL a 0.2.0 asker runs first on each
+#                                connection (pgpriv.serve_version, its
+#                                answer kept in psql variables, printing
+#                                nothing), for a test that plays the asker
+#                                from psql: the owner's serve_hello and
+#                                serve_admit refuse a session without it
 #
 # The tests run from the top of the tree (test/harness.pl), so they load this
 # with `use lib 'test/tools'`.
@@ -35,7 +41,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(pgpriv_setup start_relay read_capture pinned_keys liar_database audit_failed);
+our @EXPORT = qw(pgpriv_setup start_relay read_capture pinned_keys liar_database audit_failed
+  version_exchange);
 
 sub pgpriv_setup
 {
@@ -125,6 +132,12 @@ sub liar_database
 		$$;
 	});
 	return pinned_keys($node, $db);
+}
+
+sub version_exchange
+{
+	return "SELECT v.version AS peer_version, v.protocol AS peer_protocol "
+	  . "FROM pgpriv.serve_version('0.2.0', 2) AS v \\gset\n";
 }
 
 1;
