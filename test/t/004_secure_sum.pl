@@ -53,31 +53,8 @@ for my $o (@owners) {
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-sub lit
-{
-	my ($s) = @_;
-	return 'NULL' unless defined $s;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
 
 sub lines { my ($s) = @_; return $s eq '' ? () : split /\n/, $s; }
-
-sub vpsql
-{
-	my ($n, $sql, %opts) = @_;
-	return $n->psql('postgres', $sql, extra_params => [ '-v', 'VERBOSITY=verbose' ], %opts);
-}
-
-sub fails_with
-{
-	my ($n, $sql, $state, $re, $name) = @_;
-	my ($rc, $out, $err) = vpsql($n, $sql);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	return ($out, $err);
-}
 
 # Units of 10^-4 as the decimal text secure_sum returns (scale 4).
 sub fmt_units
@@ -87,38 +64,6 @@ sub fmt_units
 	$u = -$u if $neg;
 	my $q = int($u / 10000);
 	return sprintf('%s%d.%04d', $neg ? '-' : '', $q, $u - $q * 10000);
-}
-
-my $bg_n = 0;
-sub bg_psql
-{
-	my ($n, $sql, $appname) = @_;
-	my $file = PostgreSQL::Test::Utils::tempdir() . "/sum_bg" . (++$bg_n) . ".sql";
-	open my $fh, '>', $file or die $!;
-	print $fh $sql;
-	close $fh;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			$n->installed_command('psql'), '-XAtq',
-			'-v', 'VERBOSITY=verbose', '-v', 'ON_ERROR_STOP=0',
-			'-d', $n->connstr('postgres') . " application_name=$appname",
-			'-f', $file
-		],
-		'<', \undef, '>', \$out, '2>', \$err,
-		IPC::Run::timeout(120));
-	return { h => $h, out => \$out, err => \$err };
-}
-
-sub wait_for
-{
-	my ($n, $sql, $secs) = @_;
-	my $deadline = time + ($secs // 60);
-	while (time < $deadline) {
-		return 1 if $n->safe_psql('postgres', $sql) eq 't';
-		usleep(50_000);
-	}
-	return 0;
 }
 
 # ---------------------------------------------------------------------------

@@ -31,30 +31,6 @@ $bank->safe_psql('postgres', qq{
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw');
 });
 
-sub lit
-{
-	my ($s) = @_;
-	return 'NULL' unless defined $s;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
-
-sub vpsql
-{
-	my ($n, $sql, %opts) = @_;
-	return $n->psql('postgres', $sql, extra_params => [ '-v', 'VERBOSITY=verbose' ], %opts);
-}
-
-sub fails_with
-{
-	my ($n, $sql, $state, $re, $name) = @_;
-	my ($rc, $out, $err) = vpsql($n, $sql);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	return ($out, $err);
-}
-
 sub fmt_units
 {
 	my ($u) = @_;

@@ -35,25 +35,6 @@ $bank->safe_psql('postgres', qq{
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov_nokey OPTIONS (user 'bank_role', password 'pw_b');
 });
 
-sub vpsql
-{
-	my ($node, $sql, %opt) = @_;
-	return $node->psql('postgres', $sql,
-		extra_params => [ '-v', 'VERBOSITY=verbose', @{ $opt{extra} // [] } ]);
-}
-
-sub fails_with
-{
-	my ($node, $sql, $state, $re, $name, %opt) = @_;
-	my ($rc, $out, $err) = vpsql($node, $sql, %opt);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	return $err;
-}
-
-sub lit { (my $q = $_[0]) =~ s/'/''/g; return "'$q'"; }
-
 # ---------------------------------------------------------------------------
 # The owner's dataset: 3000 rows, a few NULLs, non-ASCII text.
 # ---------------------------------------------------------------------------

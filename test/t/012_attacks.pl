@@ -49,32 +49,6 @@ $bank->safe_psql('postgres', qq{
 	INSERT INTO public.asked SELECT 'K' || i FROM generate_series(1, 50) AS i;
 });
 
-sub lit
-{
-	my ($s) = @_;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
-
-# psql as $user (local socket) with verbose errors: (rc, stdout, stderr).
-sub vpsql
-{
-	my ($node, $sql, %opt) = @_;
-	return $node->psql($opt{db} // 'postgres', $sql,
-		on_error_stop => $opt{on_error_stop} // 1,
-		extra_params => [ '-v', 'VERBOSITY=verbose', (defined $opt{user} ? ('-U', $opt{user}) : ()) ]);
-}
-
-sub fails_with
-{
-	my ($node, $sql, $state, $re, $name, %opt) = @_;
-	my ($rc, $out, $err) = vpsql($node, $sql, %opt);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	return $err;
-}
-
 sub is_superuser
 {
 	my ($node, $role) = @_;

@@ -131,22 +131,6 @@ sub install_current
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-sub vpsql
-{
-	my ($node, $sql, %o) = @_;
-	return $node->psql($o{db} // 'postgres', $sql,
-		extra_params => [ '-v', 'VERBOSITY=verbose', (defined $o{user} ? ('-U', $o{user}) : ()) ]);
-}
-
-sub fails_with
-{
-	my ($node, $sql, $state, $re, $name, %o) = @_;
-	my ($rc, $out, $err) = vpsql($node, $sql, %o);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the message says so") if defined $re;
-	return $err;
-}
 
 # Every row of every table in schema pgpriv, as text, per table.
 # Every row of every pgpriv table as text, over the columns the table had
