@@ -66,8 +66,16 @@ PGFILEDESC = "pgpriv - privacy-preserving joint queries between databases"
 REGRESS = install oprf_vectors oprf_errors catalog fdw asker_errors shares
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(libpq_srcdir) -I$(srcdir)/src
-PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror -pthread
+# The server's headers as system headers: some of their inline functions
+# leave parameters unused, which -Wextra would report in every file.
+PG_CPPFLAGS = -I$(libpq_srcdir) -I$(srcdir)/src -isystem $(includedir_server) -isystem $(includedir_internal)
+PG_CFLAGS = -Wall -Wextra -Wno-missing-field-initializers -pthread
+# Warnings are errors where the tests run (test/lib.sh sets PGPRIV_WERROR=1
+# for test/run, CI and the package build it checks), not for whoever builds
+# a release with another compiler (docs/testing.md).
+ifeq ($(PGPRIV_WERROR),1)
+PG_CFLAGS += -Werror
+endif
 SHLIB_LINK_INTERNAL = $(libpq)
 SHLIB_LINK = -lsodium -lcrypto -pthread
 
@@ -86,33 +94,62 @@ override CFLAGS += -MMD -MP
 sql/pgpriv--$(EXTVERSION).sql: sql/pgpriv.sql
 	cp $< $@
 
-# Standalone benchmark of the pure crypto layer (no server needed).
+# The test programs and benchmarks of the pure C layers (no server): each is
+# its own .c file linked with the src/ objects it names below, by one rule.
+TEST_PROGRAM_LIBS = -lsodium -lcrypto -lm -pthread
 BENCH_OBJS = src/crypto/oprf.o src/crypto/parallel.o
-test/bench/bench_oprf: test/bench/bench_oprf.c $(BENCH_OBJS)
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
+PIR_OBJS = src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o src/crypto/parallel.o
+MPC_OBJS = src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
+ELGAMAL_OBJS = src/crypto/elgamal.o src/crypto/parallel.o
 
-test/bench/unit_costs: test/bench/unit_costs.c src/crypto/oprf.o
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium
+# Standalone benchmark of the pure crypto layer.
+test/bench/bench_oprf: $(BENCH_OBJS)
+test/bench/unit_costs: src/crypto/oprf.o
+# LWE PIR core: unit test and benchmark.
+test/crypto/test_lwe_pir test/bench/bench_pir: $(PIR_OBJS)
+# Two-party engine core (docs/architecture.md, protocol 6): its test program
+# (TAP, both parties in one process) and its benchmark.
+test/crypto/test_mpc test/bench/bench_mpc: $(MPC_OBJS)
+# Exponential ElGamal on ristretto255 and its bounded discrete logarithm
+# (psi_sum: docs/architecture.md, protocol 3): its test program (TAP).
+test/crypto/test_elgamal: $(ELGAMAL_OBJS)
+# The proof that a ciphertext encrypts 0 or 1 (joint_woe's labels).
+test/crypto/test_elgamal_proof: src/crypto/elgamal_proof.o $(ELGAMAL_OBJS)
+# Cross products on shares for joint training (#11).
+test/crypto/test_gram: src/crypto/gram.o $(MPC_OBJS)
+# OT-extension PSI core (issue #12): KKRT16 batched OPRF over a 448-wide IKNP
+# and stash-less cuckoo hashing; its test program and its benchmark against a
+# plain hash join and the ristretto255 OPRF measured in the same run; the
+# RR22-class step's OKVS (no protocol uses it yet).
+KKRT_OBJS = src/crypto/kkrt.o src/crypto/cuckoo.o src/crypto/ot.o src/crypto/parallel.o
+test/crypto/test_kkrt: $(KKRT_OBJS)
+test/bench/bench_kkrt: $(KKRT_OBJS) src/crypto/oprf.o src/crypto/okvs.o
+test/crypto/test_okvs: src/crypto/okvs.o
 
-.PHONY: bench bench-join
+TEST_PROGRAMS = test/bench/bench_oprf test/bench/unit_costs test/crypto/test_lwe_pir \
+	test/bench/bench_pir test/crypto/test_mpc test/bench/bench_mpc test/crypto/test_elgamal \
+	test/crypto/test_elgamal_proof test/crypto/test_gram test/crypto/test_kkrt test/bench/bench_kkrt \
+	test/crypto/test_okvs
+$(TEST_PROGRAMS): %: %.c
+	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ $(TEST_PROGRAM_LIBS)
+
+EXTRA_CLEAN += $(TEST_PROGRAMS)
+
+.PHONY: bench bench-join test-pir bench-pir bench-pir-sql bench-mpc bench-psi-sum bench-kkrt bench-woe
 bench: test/bench/bench_oprf
 	./test/bench/bench_oprf
+
+bench-kkrt: test/bench/bench_kkrt
+	./test/bench/bench_kkrt
+
+# joint_woe between two local clusters; see test/bench/joint_woe.sh.
+bench-woe:
+	bash test/bench/joint_woe.sh
 
 # Two local clusters; see test/bench/blinded_join.sh for the knobs.
 bench-join: test/bench/unit_costs
 	bash test/bench/blinded_join.sh
 
-EXTRA_CLEAN += test/bench/bench_oprf test/bench/unit_costs
-
-# LWE PIR core (pure C, no server): unit test and benchmark.
-PIR_OBJS = src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o src/crypto/parallel.o
-test/crypto/test_lwe_pir: test/crypto/test_lwe_pir.c $(PIR_OBJS)
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -lm -pthread
-
-test/bench/bench_pir: test/bench/bench_pir.c $(PIR_OBJS)
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -lm -pthread
-
-.PHONY: test-pir bench-pir
 test-pir: test/crypto/test_lwe_pir
 	prove test/crypto/test_lwe_pir
 
@@ -121,74 +158,27 @@ bench-pir: test/bench/bench_pir
 
 # pgpriv.pir end to end between two local clusters: a one-key lookup against
 # a plain full-table scan on the owner (see test/bench/pir.sh; needs make install).
-.PHONY: bench-pir-sql
 bench-pir-sql:
 	bash test/bench/pir.sh
 
-EXTRA_CLEAN += test/crypto/test_lwe_pir test/bench/bench_pir
-
-# Two-party engine core (pure C, docs/architecture.md, protocol 6): its test
-# program (TAP, both parties in one process) and its benchmark.
-MPC_OBJS = src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
-test/crypto/test_mpc: test/crypto/test_mpc.c $(MPC_OBJS)
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread -lm
-
-test/bench/bench_mpc: test/bench/bench_mpc.c $(MPC_OBJS)
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread -lm
-
-EXTRA_CLEAN += test/crypto/test_mpc test/bench/bench_mpc
-
-# Cross products on shares for joint training (pure C): its test program (TAP).
-test/crypto/test_gram: test/crypto/test_gram.c src/crypto/gram.o $(MPC_OBJS)
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread -lm
-
-EXTRA_CLEAN += test/crypto/test_gram
-
 # The two-party engine between two local clusters (mpc_selftest and
 # joint_score); see test/bench/joint_score.sh.
-.PHONY: bench-mpc
 bench-mpc:
 	bash test/bench/joint_score.sh
 
-# OT-extension PSI core (pure C, issue #12): KKRT16 batched OPRF over a
-# 448-wide IKNP and stash-less cuckoo hashing; its test program (TAP, both
-# parties in one process) and its benchmark against a plain hash join and
-# the ristretto255 OPRF measured in the same run.
-KKRT_OBJS = src/crypto/kkrt.o src/crypto/cuckoo.o src/crypto/ot.o src/crypto/parallel.o
-test/crypto/test_kkrt: test/crypto/test_kkrt.c $(KKRT_OBJS)
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread
-
-test/bench/bench_kkrt: test/bench/bench_kkrt.c $(KKRT_OBJS) src/crypto/oprf.o src/crypto/okvs.o
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto -pthread
-
-# The RR22-class step's OKVS (pure C; no protocol uses it yet).
-test/crypto/test_okvs: test/crypto/test_okvs.c src/crypto/okvs.o
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -lcrypto
-
-.PHONY: bench-kkrt
-bench-kkrt: test/bench/bench_kkrt
-	./test/bench/bench_kkrt
-
-EXTRA_CLEAN += test/crypto/test_kkrt test/bench/bench_kkrt test/crypto/test_okvs
-
-# Exponential ElGamal on ristretto255 and its bounded discrete logarithm
-# (pure C, psi_sum: docs/architecture.md, protocol 3): its test program (TAP).
-ELGAMAL_OBJS = src/crypto/elgamal.o src/crypto/parallel.o
-test/crypto/test_elgamal: test/crypto/test_elgamal.c $(ELGAMAL_OBJS)
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
-
-EXTRA_CLEAN += test/crypto/test_elgamal
-
-# The proof that a ciphertext encrypts 0 or 1 (joint_woe's labels).
-test/crypto/test_elgamal_proof: test/crypto/test_elgamal_proof.c src/crypto/elgamal_proof.o $(ELGAMAL_OBJS)
-	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ -lsodium -pthread
-
-EXTRA_CLEAN += test/crypto/test_elgamal_proof
-
 # psi_sum between two local clusters; see test/bench/psi_sum.sh.
-.PHONY: bench-psi-sum
 bench-psi-sum: test/bench/unit_costs
 	bash test/bench/psi_sum.sh
+
+# The TAP tests of test/t against the installed extension, as PGXS projects
+# run theirs (prove; docs/testing.md).  PROVE_TESTS picks some, PROVE_FLAGS
+# adds prove's options.  Run as a user initdb accepts (not root).
+PROVE_TESTS ?= test/t/*.pl
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)
+
+EXTRA_CLEAN += tmp_check
 
 # libFuzzer harnesses for every decoder of peer input (test/fuzz,
 # docs/fuzzing.md).  Built with clang into test/fuzz/build, apart from the

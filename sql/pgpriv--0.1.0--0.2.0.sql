@@ -606,6 +606,12 @@ BEGIN
 END
 $$;
 
+-- psi_sum's totals are split into 16-bit limbs (protocol 2): no bound on the
+-- total any more, only on each key's value.
+COMMENT ON FUNCTION pgpriv.psi_sum(name, text, text, text) IS
+  'How many of your keys are in the peer''s dataset and the total of one permitted column over them (scale 4; each key''s value within a bigint of units of 10^-4, the total exact as numeric); nothing about which keys matched';
+
 -- The update itself goes on record, as the last row of the chain.
 SELECT pgpriv._audit_append('local', NULL, 'update', NULL, NULL, NULL, NULL, NULL, 'ok',
                             'pgpriv 0.1.0 to 0.2.0');
+

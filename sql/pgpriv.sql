@@ -1290,7 +1290,7 @@ CREATE FUNCTION pgpriv.psi_sum(peer name, dataset text, value_column text, keys_
   AS 'MODULE_PATHNAME', 'pgpriv_psi_sum'
   LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION pgpriv.psi_sum(name, text, text, text) IS
-  'How many of your keys are in the peer''s dataset and the total of one permitted column over them (scale 4, |total| < 2^42 units of 10^-4); nothing about which keys matched';
+  'How many of your keys are in the peer''s dataset and the total of one permitted column over them (scale 4; each key''s value within a bigint of units of 10^-4, the total exact as numeric); nothing about which keys matched';
 
 -- ---------------------------------------------------------------------------
 -- Private lookup (pir: LWE PIR over OPRF-locked records, protocol 4)

@@ -10,6 +10,10 @@ PG_MAJOR=${PG_MAJOR:-15}
 PGBIN=${PGPRIV_PGBIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PGXS_DIR=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs
 PG_CONFIG=$PGBIN/pg_config
+# Warnings are errors in every build the tests make, the package's included
+# (the Makefile adds -Werror when PGPRIV_WERROR=1; make reads it from the
+# environment, which dpkg-buildpackage and pg_buildext pass on).
+export PGPRIV_WERROR=${PGPRIV_WERROR-1}
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -135,7 +135,7 @@ launch_failure_worker(void)
 }
 
 static void
-audit_failure_xact_callback(XactEvent event, void *arg)
+audit_failure_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	if (!pending_valid)
 		return;

@@ -493,7 +493,7 @@ typedef struct chunked_job
 } chunked_job;
 
 static int
-chunked_worker(void *arg, size_t begin, size_t end, size_t *failed_index)
+chunked_worker(void *arg, size_t begin __attribute__((unused)), size_t end __attribute__((unused)), size_t *failed_index)
 {
 	chunked_job *cj = arg;
 	void	   *scratch = NULL;
@@ -754,7 +754,7 @@ typedef struct answer_job
 } answer_job;
 
 static int
-answer_range(void *arg, size_t begin, size_t end, void *scratch, size_t *failed_index)
+answer_range(void *arg, size_t begin, size_t end, void *scratch __attribute__((unused)), size_t *failed_index __attribute__((unused)))
 {
 	answer_job *job = arg;
 	const size_t cols = job->layout->cols;
@@ -1183,7 +1183,7 @@ decode_word(uint32_t answer, uint32_t hs)
  * the hint, not two.
  */
 static int
-decode_range(void *arg, size_t begin, size_t end, void *scratch, size_t *failed_index)
+decode_range(void *arg, size_t begin, size_t end, void *scratch __attribute__((unused)), size_t *failed_index __attribute__((unused)))
 {
 	decode_job *job = arg;
 	const size_t rows = job->layout->rows;

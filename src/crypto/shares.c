@@ -301,7 +301,7 @@ share_pair_mask(const uint8_t seed[SHARE_KEY_BYTES], const uint8_t *key, size_t 
 }
 
 int
-share_mask_range(void *arg, size_t begin, size_t end, size_t *failed_index)
+share_mask_range(void *arg, size_t begin, size_t end, size_t *failed_index __attribute__((unused)))
 {
 	share_mask_job *job = arg;
 	size_t		i;

@@ -33,6 +33,7 @@
 #include "peer/authenticate.h"
 #include "peer/connection.h"
 #include "peer/fdw_options.h"
+#include "peer/version.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_hello);
 
@@ -93,6 +94,7 @@ pgpriv_serve_hello(PG_FUNCTION_ARGS)
 	int			bad;
 
 	catalog_restrict_definer();
+	version_require_agreed();
 	if (VARSIZE_ANY_EXHDR(hello) != 64)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),

@@ -83,7 +83,7 @@ peer_disconnect(PeerConnEntry *entry)
 
 /* Wait for the socket (or the latch) while honouring interrupts. */
 static void
-peer_wait(PGconn *conn, int events, const char *peer)
+peer_wait(PGconn *conn, int events, const char *peer pg_attribute_unused())
 {
 	int			rc;
 
@@ -547,7 +547,7 @@ peer_report_result_error(PGconn *conn, PGresult *res, const char *peer)
  * aborted (cancel, timeout, error) is in an unknown state: drop it.
  */
 static void
-peer_xact_callback(XactEvent event, void *arg)
+peer_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	HASH_SEQ_STATUS scan;
 	PeerConnEntry *entry;
@@ -620,7 +620,7 @@ peer_check_alive(void)
 
 /* Server or user mapping options changed: reconnect at next use. */
 static void
-peer_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
+peer_inval_callback(Datum arg pg_attribute_unused(), int cacheid, uint32 hashvalue)
 {
 	HASH_SEQ_STATUS scan;
 	PeerConnEntry *entry;

@@ -15,6 +15,13 @@
  * "unsupported frontend protocol"; an asker sees the owner's refusal of it
  * under that code too, prefixed with the peer's name (connection.c).
  *
+ * The owner's half is also a gate: the serving routines an asker starts with
+ * (the hello, the admission of a run) refuse a session that has not agreed
+ * on the protocol first.  A 0.1.0 asker never calls serve_version, and
+ * without the gate would be authenticated and admitted, then fail somewhere
+ * inside a run on a message of another shape; with it, it is told why at
+ * its first call, under the same 0A000.
+ *
  * What a peer says about itself is not authenticated beyond the channel (TLS,
  * docs/security.md): a peer could claim another version, but the only thing
  * it gains is being refused, since nothing is negotiated down.
@@ -33,6 +40,9 @@
 #include "peer/version.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_version);
+
+/* This serving session's asker said it speaks PGPRIV_PROTOCOL. */
+static bool version_agreed = false;
 
 /* Releases from before the exchange, and the protocol each spoke. */
 static const struct
@@ -94,9 +104,22 @@ pgpriv_serve_version(PG_FUNCTION_ARGS)
 				 : errhint("Upgrade pgpriv on this server (docs/upgrading.md).")));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "serve_version must return a composite type");
+	version_agreed = true;
 	values[0] = CStringGetTextDatum(PGPRIV_VERSION);
 	values[1] = Int32GetDatum(PGPRIV_PROTOCOL);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+void
+version_require_agreed(void)
+{
+	if (!version_agreed)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("peer speaks pgpriv 0.1.0 or older (no version exchange); this server runs %s, protocol %d",
+						PGPRIV_VERSION, PGPRIV_PROTOCOL),
+				 errdetail("An asker calls pgpriv.serve_version before anything else on each connection; releases before 0.2.0 do not."),
+				 errhint("Upgrade pgpriv on the asker (docs/upgrading.md).")));
 }
 
 static void pg_attribute_noreturn()

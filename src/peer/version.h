@@ -13,4 +13,11 @@
  */
 extern void peer_check_version(PGconn *conn, const char *peer);
 
+/*
+ * Owner side: 0A000 unless this session's asker has called serve_version and
+ * speaks this library's protocol; the serving routines that open a session's
+ * work (serve_hello, serve_admit) call it first.
+ */
+extern void version_require_agreed(void);
+
 #endif

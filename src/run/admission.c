@@ -22,6 +22,7 @@
 
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
+#include "peer/version.h"
 #include "run/admission.h"
 #include "protocol/mpc/joint_score.h"
 #include "protocol/join/psi_sum.h"
@@ -116,6 +117,9 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	const char *outcome;
 	MemoryContext call_cxt = CurrentMemoryContext;
 	int			i;
+
+	/* An asker of a release without the version exchange stops here. */
+	version_require_agreed();
 
 	/* A procedure cannot be STRICT: every argument but terms is required. */
 	for (i = 0; i < 4; i++)

@@ -58,7 +58,7 @@ progress_remove(void)
 }
 
 static void
-progress_xact_callback(XactEvent event, void *arg)
+progress_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		progress_remove();

@@ -132,7 +132,7 @@ sum_rows4(const uint8_t *restrict d, size_t stride, size_t len)
 }
 
 static int
-rows4_range(void *arg, size_t begin, size_t end, size_t *failed_index)
+rows4_range(void *arg, size_t begin, size_t end, size_t *failed_index __attribute__((unused)))
 {
 	plain_pass *p = arg;
 	const size_t row_bytes = p->chunk;
@@ -162,7 +162,7 @@ rows4_range(void *arg, size_t begin, size_t end, size_t *failed_index)
 }
 
 static int
-plain_range(void *arg, size_t begin, size_t end, size_t *failed_index)
+plain_range(void *arg, size_t begin, size_t end, size_t *failed_index __attribute__((unused)))
 {
 	plain_pass *p = arg;
 	size_t		first = begin * p->chunk;

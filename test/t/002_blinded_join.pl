@@ -49,36 +49,6 @@ $bank_b->safe_psql('postgres', qq{
 # Helpers
 # ---------------------------------------------------------------------------
 
-# SQL literal (standard_conforming_strings is on: only quotes are doubled).
-sub lit
-{
-	my ($s) = @_;
-	return 'NULL' unless defined $s;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
-
-sub hexkey { return unpack('H*', $_[0]); }
-
-# Run SQL with verbose errors; returns (rc, stdout, stderr).
-sub vpsql
-{
-	my ($node, $sql, $db) = @_;
-	return $node->psql($db // 'postgres', $sql,
-		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-}
-
-# The statement fails with the given SQLSTATE, and stderr matches $re.
-sub fails_with
-{
-	my ($node, $sql, $state, $re, $name) = @_;
-	my ($rc, $out, $err) = vpsql($node, $sql);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	return $err;
-}
-
 sub lines { my ($s) = @_; return $s eq '' ? () : split /\n/, $s; }
 
 sub is_list
@@ -95,49 +65,6 @@ sub is_list
 		diag("extra: $_")   for (grep { !$w{$_} } @g)[0 .. 9];
 	}
 	return $ok;
-}
-
-# Start psql in the background on a file of SQL (ON_ERROR_STOP off, verbose
-# errors); the session's application_name lets the test find its backend.
-my $bg_n = 0;
-sub bg_psql
-{
-	my ($node, $sql, $appname) = @_;
-	my $file = PostgreSQL::Test::Utils::tempdir() . "/bg" . (++$bg_n) . ".sql";
-	open my $fh, '>', $file or die $!;
-	print $fh $sql;
-	close $fh;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			$node->installed_command('psql'), '-XAtq',
-			'-v', 'VERBOSITY=verbose', '-v', 'ON_ERROR_STOP=0',
-			'-d', $node->connstr('postgres') . " application_name=$appname",
-			'-f', $file
-		],
-		'<', \undef, '>', \$out, '2>', \$err,
-		IPC::Run::timeout(180));
-	return { h => $h, out => \$out, err => \$err };
-}
-
-sub bg_finish
-{
-	my ($bg) = @_;
-	$bg->{h}->finish;
-	return (${ $bg->{out} }, ${ $bg->{err} });
-}
-
-# Poll a query until it returns 't' (every 50 ms, up to $secs seconds).
-sub wait_for
-{
-	my ($node, $sql, $secs) = @_;
-	my $deadline = time + ($secs // 60);
-	while (time < $deadline) {
-		my $r = $node->safe_psql('postgres', $sql);
-		return 1 if $r eq 't';
-		usleep(50_000);
-	}
-	return 0;
 }
 
 # ---------------------------------------------------------------------------
@@ -584,12 +511,12 @@ is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit
 		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+08P01:.*not admitted/s, 'lying asker: a run that was not admitted is refused (08P01)');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-1', 1);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-1', 1);\n"
 		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-1', " . $msg->(2) . '))',
 		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+08P01:/, 'lying asker: more elements than admitted are refused (08P01)');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-2', 2);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-2', 2);\n"
 		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', " . $msg->(1) . "));\n"
 		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', " . $msg->(1) . "));\n"
 		  . "SELECT length(pgpriv.serve_oprf('budget2_ds', 'psi', 'lying-run-2', " . $msg->(1) . "));\n",
@@ -599,7 +526,7 @@ is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit
 	is($gov->safe_psql('postgres', $used_sql->('budget2_ds', 'psi')), '3',
 		'lying asker: the admitted counts (1 + 2) were charged, nothing more');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-3', 38)",
+		version_exchange() . "CALL pgpriv.serve_admit('budget2_ds', 'psi', 'lying-run-3', 38)",
 		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+54000:.*max_keys 40/, 'lying asker: an admission beyond the budget is refused (54000)');
 	is($gov->safe_psql('postgres', $used_sql->('budget2_ds', 'psi')), '3',

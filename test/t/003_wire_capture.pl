@@ -33,13 +33,6 @@ sub capture { return read_capture($capfile); }
 # ---------------------------------------------------------------------------
 # Data: distinctive keys and payloads that cannot appear by chance.
 # ---------------------------------------------------------------------------
-sub lit
-{
-	my ($s) = @_;
-	return 'NULL' unless defined $s;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
 
 # Byte strings (UTF-8), as they travel.
 my @shared = (

@@ -53,31 +53,8 @@ for my $o (@owners) {
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-sub lit
-{
-	my ($s) = @_;
-	return 'NULL' unless defined $s;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
 
 sub lines { my ($s) = @_; return $s eq '' ? () : split /\n/, $s; }
-
-sub vpsql
-{
-	my ($n, $sql, %opts) = @_;
-	return $n->psql('postgres', $sql, extra_params => [ '-v', 'VERBOSITY=verbose' ], %opts);
-}
-
-sub fails_with
-{
-	my ($n, $sql, $state, $re, $name) = @_;
-	my ($rc, $out, $err) = vpsql($n, $sql);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	return ($out, $err);
-}
 
 # Units of 10^-4 as the decimal text secure_sum returns (scale 4).
 sub fmt_units
@@ -87,38 +64,6 @@ sub fmt_units
 	$u = -$u if $neg;
 	my $q = int($u / 10000);
 	return sprintf('%s%d.%04d', $neg ? '-' : '', $q, $u - $q * 10000);
-}
-
-my $bg_n = 0;
-sub bg_psql
-{
-	my ($n, $sql, $appname) = @_;
-	my $file = PostgreSQL::Test::Utils::tempdir() . "/sum_bg" . (++$bg_n) . ".sql";
-	open my $fh, '>', $file or die $!;
-	print $fh $sql;
-	close $fh;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			$n->installed_command('psql'), '-XAtq',
-			'-v', 'VERBOSITY=verbose', '-v', 'ON_ERROR_STOP=0',
-			'-d', $n->connstr('postgres') . " application_name=$appname",
-			'-f', $file
-		],
-		'<', \undef, '>', \$out, '2>', \$err,
-		IPC::Run::timeout(120));
-	return { h => $h, out => \$out, err => \$err };
-}
-
-sub wait_for
-{
-	my ($n, $sql, $secs) = @_;
-	my $deadline = time + ($secs // 60);
-	while (time < $deadline) {
-		return 1 if $n->safe_psql('postgres', $sql) eq 't';
-		usleep(50_000);
-	}
-	return 0;
 }
 
 # ---------------------------------------------------------------------------
@@ -401,7 +346,7 @@ fails_with($asker, q{SELECT * FROM pgpriv.secure_sum('{b,c,d}', 'edge', 'amount'
 		my ($run, $session) = @_;
 		my $parts = $wire->(16, $session, map { pack('C', 1) . pack('H*', $pk{$_}) . $_ } @owners);
 		my ($rc, $out, $err) = $node{b}->psql('postgres',
-			"CALL pgpriv.serve_admit('loans', 'secure_sum', '$run', " . scalar(@keys) . ");\n"
+			version_exchange() . "CALL pgpriv.serve_admit('loans', 'secure_sum', '$run', " . scalar(@keys) . ");\n"
 			  . "SELECT pgpriv.serve_sum_begin('loans', '$run', 'amount', $parts);\n"
 			  . "SELECT encode(pgpriv.serve_sum_batch('$run', " . $wire->(17, @keys) . "), 'hex');\n",
 			connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
@@ -432,14 +377,14 @@ fails_with($asker, q{SELECT * FROM pgpriv.secure_sum('{b,c,d}', 'edge', 'amount'
 		 WHERE side = 'owner' AND detail IN ('run capture-1', 'run capture-2') AND outcome = 'ok'}),
 		'2', 'the hand-made runs are completed in the owner\'s audit');
 	my ($rc, $out, $err) = $node{b}->psql('postgres',
-		"CALL pgpriv.serve_admit('loans', 'secure_sum', 'capture-3', 1);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('loans', 'secure_sum', 'capture-3', 1);\n"
 		  . "SELECT pgpriv.serve_sum_begin('loans', 'capture-3', 'amount', "
 		  . $wire->(16, $s1, map { pack('C', 1) . pack('H*', $pk{$_}) . $_ } @owners) . ");\n"
 		  . "SELECT length(pgpriv.serve_sum_batch('capture-3', " . $wire->(17, @keys[0, 1]) . "));\n",
 		connstr => $as_peer, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+08P01:.*More keys than the 1 admitted/s, 'more keys than admitted are refused (08P01)');
 	($rc, $out, $err) = $node{b}->psql('postgres',
-		"CALL pgpriv.serve_admit('loans', 'secure_sum', 'capture-4', 2);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('loans', 'secure_sum', 'capture-4', 2);\n"
 		  . "SELECT pgpriv.serve_sum_begin('loans', 'capture-4', 'amount', "
 		  . $wire->(16, $s1, map { pack('C', 1) . pack('H*', $pk{$_}) . $_ } @owners) . ");\n"
 		  . "SELECT length(pgpriv.serve_sum_batch('capture-4', " . $wire->(17, @keys[1, 0]) . "));\n",

@@ -31,30 +31,6 @@ $bank->safe_psql('postgres', qq{
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw');
 });
 
-sub lit
-{
-	my ($s) = @_;
-	return 'NULL' unless defined $s;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
-
-sub vpsql
-{
-	my ($n, $sql, %opts) = @_;
-	return $n->psql('postgres', $sql, extra_params => [ '-v', 'VERBOSITY=verbose' ], %opts);
-}
-
-sub fails_with
-{
-	my ($n, $sql, $state, $re, $name) = @_;
-	my ($rc, $out, $err) = vpsql($n, $sql);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	return ($out, $err);
-}
-
 sub fmt_units
 {
 	my ($u) = @_;
@@ -279,7 +255,7 @@ sub by_hand
 {
 	my ($run, @tail) = @_;
 	return $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('loans', 'psi_sum', '$run', 1);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('loans', 'psi_sum', '$run', 1);\n"
 		  . "SELECT batch_limit FROM pgpriv.serve_psi_sum_begin('loans', '$run', 'amount', '\\x$pts[0]'::bytea);\n"
 		  . "SELECT pgpriv.serve_psi_sum_push('$run', '\\x01010000000100000020$pts[1]'::bytea);\n"
 		  . "SELECT pgpriv.serve_psi_sum_finish('$run');\n"
@@ -305,7 +281,7 @@ sub by_hand
 		"SELECT pgpriv.serve_psi_sum_decrypt('hand-4', " . total_msg(2, $pts[2] . $pts[3]) . ')');
 	like($err, qr/ERROR:\s+08P01:.*2 matches claimed among 1 keys asked/s, 'by hand: more matches claimed than keys asked (08P01)');
 	($rc, $out, $err) = $gov->psql('postgres',
-		"CALL pgpriv.serve_admit('loans', 'psi_sum', 'hand-5', 1);\n"
+		version_exchange() . "CALL pgpriv.serve_admit('loans', 'psi_sum', 'hand-5', 1);\n"
 		  . "SELECT batch_limit FROM pgpriv.serve_psi_sum_begin('loans', 'hand-5', 'amount', '\\x" . ('ff' x 32) . "'::bytea);\n",
 		connstr => $as_peer, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	like($err, qr/ERROR:\s+08P01:.*key share is not a canonical/s, 'by hand: an invalid key share from the asker (08P01)');

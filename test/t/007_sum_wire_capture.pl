@@ -51,12 +51,6 @@ sub capture { my ($o) = @_; return read_capture($capfile{$o}); }
 # 3) holds, for key i, 987654.3210 + n + n/10^4 with n = 1000 j + i: every
 # figure differs from every other, in its integer part and its decimals.
 # ---------------------------------------------------------------------------
-sub lit
-{
-	my ($s) = @_;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
 
 # Units of 10^-4 as text at scale 4.
 sub fmt_units

@@ -35,25 +35,6 @@ $bank->safe_psql('postgres', qq{
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov_nokey OPTIONS (user 'bank_role', password 'pw_b');
 });
 
-sub vpsql
-{
-	my ($node, $sql, %opt) = @_;
-	return $node->psql('postgres', $sql,
-		extra_params => [ '-v', 'VERBOSITY=verbose', @{ $opt{extra} // [] } ]);
-}
-
-sub fails_with
-{
-	my ($node, $sql, $state, $re, $name, %opt) = @_;
-	my ($rc, $out, $err) = vpsql($node, $sql, %opt);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	return $err;
-}
-
-sub lit { (my $q = $_[0]) =~ s/'/''/g; return "'$q'"; }
-
 # ---------------------------------------------------------------------------
 # The owner's dataset: 3000 rows, a few NULLs, non-ASCII text.
 # ---------------------------------------------------------------------------
@@ -218,7 +199,7 @@ fails_with($bank, "SELECT * FROM pgpriv.pir('gov_nokey', 'tax', " . lit($present
 # 5. The serving functions' refusals (called directly as the peer role)
 # ---------------------------------------------------------------------------
 my $as_bank = [ '-U', 'bank_role' ];
-my $setup = q{CALL pgpriv.serve_admit('tax', 'pir', 'run1', 1);
+my $setup = version_exchange() . q{CALL pgpriv.serve_admit('tax', 'pir', 'run1', 1);
 SELECT epoch, cols FROM pgpriv.serve_pir_setup('tax', 'run1') \gset
 };
 fails_with($gov, $setup . q{SELECT pgpriv.serve_pir_answer('tax', 'run1', :epoch + 1, '\x00000000');},

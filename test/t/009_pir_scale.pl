@@ -37,8 +37,6 @@ $bank->safe_psql('postgres', qq{
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw_b');
 });
 
-sub lit { (my $q = $_[0]) =~ s/'/''/g; return "'$q'"; }
-
 # ---------------------------------------------------------------------------
 # 1. 100 000 rows, 1000 random keys
 # ---------------------------------------------------------------------------

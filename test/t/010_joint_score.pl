@@ -55,39 +55,8 @@ for my $db (qw(postgres tamper)) {
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-sub lit
-{
-	my ($s) = @_;
-	return 'NULL' unless defined $s;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
-
-sub hexkey { return unpack('H*', $_[0]); }
 
 sub lines { my ($s) = @_; return $s eq '' ? () : split /\n/, $s, -1; }
-
-sub vpsql
-{
-	my ($node, $sql, $db, $stop) = @_;
-	return $node->psql($db // 'postgres', $sql, on_error_stop => $stop // 0, timeout => 300,
-		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-}
-
-# The statement fails with the given SQLSTATE; stderr matches $re (if given)
-# and does not contain any of @secret.
-sub fails_with
-{
-	my ($node, $sql, $state, $re, $name, @secret) = @_;
-	my ($rc, $out, $err) = vpsql($node, $sql, undef, 1);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: " . substr($out, 0, 500) . "\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	for my $s (@secret) {
-		unlike($err, qr/\Q$s\E/, "$name: the error does not show the value $s");
-	}
-	return $err;
-}
 
 # Units of 10^-4 as decimal text.
 sub fmt4
@@ -107,45 +76,6 @@ sub to_units
 	return undef if length($frac) > $d || ($int eq '' && $frac eq '');
 	my $v = 0 + (($int eq '' ? '0' : $int) . $frac . ('0' x ($d - length($frac))));
 	return $neg ? -$v : $v;
-}
-
-my $bg_n = 0;
-sub bg_psql
-{
-	my ($node, $sql, $appname) = @_;
-	my $file = PostgreSQL::Test::Utils::tempdir() . '/js_bg' . (++$bg_n) . '.sql';
-	open my $fh, '>', $file or die $!;
-	print $fh $sql;
-	close $fh;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			$node->installed_command('psql'), '-XAtq',
-			'-v', 'VERBOSITY=verbose', '-v', 'ON_ERROR_STOP=0',
-			'-d', $node->connstr('postgres') . " application_name=$appname",
-			'-f', $file
-		],
-		'<', \undef, '>', \$out, '2>', \$err,
-		IPC::Run::timeout(300));
-	return { h => $h, out => \$out, err => \$err };
-}
-
-sub bg_finish
-{
-	my ($bg) = @_;
-	$bg->{h}->finish;
-	return (${ $bg->{out} }, ${ $bg->{err} });
-}
-
-sub wait_for
-{
-	my ($node, $sql, $secs) = @_;
-	my $deadline = time + ($secs // 60);
-	while (time < $deadline) {
-		return 1 if $node->safe_psql('postgres', $sql) eq 't';
-		usleep(50_000);
-	}
-	return 0;
 }
 
 # ---------------------------------------------------------------------------
@@ -383,7 +313,7 @@ sub check_run
 sub run_lines
 {
 	my ($node, $sql, $label) = @_;
-	my ($rc, $out, $err) = vpsql($node, $sql);
+	my ($rc, $out, $err) = vpsql($node, $sql, on_error_stop => 0, timeout => 300);
 	is($err, '', "$label: runs without error");
 	return [ lines($out) ];
 }
@@ -572,10 +502,10 @@ for my $c ([ '[1, 2]', 'weights an array' ], [ '"f1"', 'weights a string' ], [ '
 	fails_with($bank, js_sql('gov', 'scores', $small_q, $c->[0]), '22023', undef, $c->[1]);
 }
 fails_with($bank, js_sql('gov', 'scores', $small_q, undef), '22023', undef, 'NULL weights');
-fails_with($bank, js_sql('gov', 'scores', $small_q, '{"f1": 8192.5}'), '22003', qr/f1/, 'weight 8192.5', '8192.5');
+fails_with($bank, js_sql('gov', 'scores', $small_q, '{"f1": 8192.5}'), '22003', qr/f1/, 'weight 8192.5', secrets => ['8192.5']);
 fails_with($bank, js_sql('gov', 'scores', $small_q, '{"f1": 1, "income": -8192}'), '22003', qr/income/, 'weight -8192');
 fails_with($bank, js_sql('gov', 'scores', 'SELECT code, 9000.2468 AS big FROM applicants WHERE id <= 5', '{"f1": 1, "big": 1}'),
-	'22003', qr/big/, 'a local feature of 9000.2468', '9000.2468');
+	'22003', qr/big/, 'a local feature of 9000.2468', secrets => ['9000.2468']);
 fails_with($bank, js_sql('gov', 'scores', $small_q, $w_main_json, '1000000000000'), '22003', undef,
 	'a threshold too large for the exact comparison');
 fails_with($bank, js_sql('gov', 'scores', $small_q, $w_main_json, "'NaN'"), '22023', qr/NaN/,
@@ -592,7 +522,7 @@ is($bank->safe_psql('postgres', q{SELECT count(*) FROM applicants}) > 0 ? 'kept'
 	like($gov->safe_psql('postgres', q{SELECT outcome || ' ' || keys_in || ' ' || keys_out FROM pgpriv.audit
 		WHERE capability = 'mpc' AND side = 'owner' ORDER BY id DESC LIMIT 1}), qr/^ok 7 0$/,
 		'keys the owner does not have: the owner completes the run at once (7 keys, 0 usable)');
-	my ($rc, $out, $err) = vpsql($bank, js_sql('gov', 'scores', $small_q, '{"f1": 1, "f2": 1e-9}'));
+	my ($rc, $out, $err) = vpsql($bank, js_sql('gov', 'scores', $small_q, '{"f1": 1, "f2": 1e-9}'), on_error_stop => 0, timeout => 300);
 	like($err, qr/WARNING:.*f2.*rounds to zero/, 'a weight below the resolution gives a warning naming it');
 }
 fails_with($bank, js_sql('gov', 'scores', $small_q, '{"f1": 1.5, "secret": 2.5}'), '42501', qr/scores/,
@@ -621,11 +551,11 @@ $gov->safe_psql('postgres', q{
 	SELECT pgpriv.permit('bigval', 'bank_role', 'mpc', '{f1}');
 });
 fails_with($bank, js_sql('gov', 'badtext', q{SELECT code FROM applicants WHERE id <= 20 UNION ALL SELECT 'BADKEY-1'}, '{"ftxt": 2.5}'),
-	'22P02', qr/ftxt/, 'an owner value that is not a number', 'n/a-73915', '73915');
+	'22P02', qr/ftxt/, 'an owner value that is not a number', secrets => ['n/a-73915', '73915']);
 is(scalar(@{ run_lines($bank, js_sql('gov', 'badtext', 'SELECT code FROM applicants WHERE id <= 20', '{"ftxt": 2.5}'),
 			'badtext control') }), 20, 'control: the numeric text of that column is accepted');
 fails_with($bank, js_sql('gov', 'bigval', q{SELECT code FROM applicants WHERE id <= 20 UNION ALL SELECT 'BIGKEY-1'}, '{"f1": 2.5}'),
-	'22003', qr/f1/, 'an owner value of 9123.4567', '9123.4567');
+	'22003', qr/f1/, 'an owner value of 9123.4567', secrets => ['9123.4567']);
 
 # The max_keys budget: each row counts as one key.
 $gov->safe_psql('postgres', q{
@@ -755,7 +685,7 @@ $gov->safe_psql('tamper', q{
 	my %md5;
 	for my $thr (0, 1) {
 		$set_case->('none', 0);
-		my ($rc, $out, $err) = vpsql($bank, $digest->('tamper', $thr));
+		my ($rc, $out, $err) = vpsql($bank, $digest->('tamper', $thr), on_error_stop => 0, timeout => 300);
 		is($err, '', 'tamper control' . ($thr ? ' (threshold)' : '') . ': the wrapped owner serves an honest run');
 		is(($out =~ /^digest:(\w+)$/m)[0], $ref{$thr}, 'tamper control' . ($thr ? ' (threshold)' : '') . ': same result as the real owner');
 		$calls{$thr} = $calls_of_case->();
@@ -801,7 +731,8 @@ $gov->safe_psql('tamper', q{
 		$set_case->($mode, $at);
 		my ($rc, $out, $err) = vpsql($bank,
 			"SELECT 'pid:' || pg_backend_pid();\n" . $sql_for->('tamper', $thr) . ";\n"
-			  . "SELECT 'pid:' || pg_backend_pid();\nSELECT 'alive:' || 1;\n" . $digest->('gov', $thr) . ";\n");
+			  . "SELECT 'pid:' || pg_backend_pid();\nSELECT 'alive:' || 1;\n" . $digest->('gov', $thr) . ";\n",
+			on_error_stop => 0, timeout => 300);
 		my $applied = $gov->log_contains(qr/pgpriv-tamper case $case applied \Q$mode\E at call $at\b/);
 		ok($applied, "tampering owner, $what: the tampering was applied (case $case)");
 		if ($payload) {
@@ -827,7 +758,7 @@ $gov->safe_psql('tamper', q{
 		is(($out =~ /^digest:(\w+)$/m)[0], $ref{$thr}, "tampering owner, $what: the next honest run against gov works");
 	}
 	$set_case->('none', 0);
-	my ($rc, $out, $err) = vpsql($bank, $digest->('tamper', 0));
+	my ($rc, $out, $err) = vpsql($bank, $digest->('tamper', 0), on_error_stop => 0, timeout => 300);
 	is(($out =~ /^digest:(\w+)$/m)[0], $ref{0}, 'after all cases the wrapped owner serves an honest run again');
 }
 ok(!$bank->log_contains(qr/terminated by signal/), 'no backend of the bank crashed');

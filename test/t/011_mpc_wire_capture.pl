@@ -58,12 +58,6 @@ $bank->safe_psql('postgres', qq{
 # 300 <= |x| < 8000 and four decimals, so its encoding round(x * 2^16) has
 # four significant bytes, and its text at least eight characters.
 # ---------------------------------------------------------------------------
-sub lit
-{
-	my ($s) = @_;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
 
 sub fmt4
 {

@@ -49,32 +49,6 @@ $bank->safe_psql('postgres', qq{
 	INSERT INTO public.asked SELECT 'K' || i FROM generate_series(1, 50) AS i;
 });
 
-sub lit
-{
-	my ($s) = @_;
-	(my $q = $s) =~ s/'/''/g;
-	return "'$q'";
-}
-
-# psql as $user (local socket) with verbose errors: (rc, stdout, stderr).
-sub vpsql
-{
-	my ($node, $sql, %opt) = @_;
-	return $node->psql($opt{db} // 'postgres', $sql,
-		on_error_stop => $opt{on_error_stop} // 1,
-		extra_params => [ '-v', 'VERBOSITY=verbose', (defined $opt{user} ? ('-U', $opt{user}) : ()) ]);
-}
-
-sub fails_with
-{
-	my ($node, $sql, $state, $re, $name, %opt) = @_;
-	my ($rc, $out, $err) = vpsql($node, $sql, %opt);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the error names what it should") if defined $re;
-	return $err;
-}
-
 sub is_superuser
 {
 	my ($node, $role) = @_;
@@ -115,7 +89,7 @@ my $trap = q{
 	is(is_superuser($gov, 'bank_role'), 'f', 'control: as itself the peer cannot make itself superuser');
 }
 {
-	my ($rc, $out, $err) = vpsql($gov, $trap . qq{
+	my ($rc, $out, $err) = vpsql($gov, $trap . version_exchange() . qq{
 		CALL pgpriv.serve_admit('tax', 'psi', 'r1', 1);
 		SELECT length(pgpriv.serve_oprf('tax', 'psi', 'r1', $one_element));
 		SELECT pgpriv.serve_columns('tax', 'psi_fetch');
@@ -136,9 +110,16 @@ my $trap = q{
 # ---------------------------------------------------------------------------
 my $started = $gov->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
 for my $args ("NULL, 'psi', 'x', 1", "'tax', NULL, 'x', 1", "'tax', 'psi', NULL, 1", "'tax', 'psi', 'x', NULL") {
-	fails_with($gov, "CALL pgpriv.serve_admit($args)", '22004', qr/must not be NULL/,
+	fails_with($gov, version_exchange() . "CALL pgpriv.serve_admit($args)", '22004', qr/must not be NULL/,
 		"serve_admit($args)", user => 'bank_role');
 }
+# An asker that skipped the version exchange (a 0.1.0 one, or modified) is
+# refused before anything else (the 0.1.0 build itself: 014_upgrade).
+fails_with($gov, "CALL pgpriv.serve_admit('tax', 'psi', 'x', 1)", '0A000',
+	qr/peer speaks pgpriv 0\.1\.0 or older \(no version exchange\); this server runs 0\.2\.0, protocol 2/,
+	'serve_admit without the version exchange', user => 'bank_role');
+fails_with($gov, q{SELECT length(proof) FROM pgpriv.serve_hello(('\x' || pg_catalog.repeat('09', 64))::pg_catalog.bytea)},
+	'0A000', qr/no version exchange/, 'serve_hello without the version exchange', user => 'bank_role');
 is($gov->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $started,
 	'the owner did not restart');
 
@@ -223,7 +204,7 @@ $gov->safe_psql('postgres', q{SELECT pgpriv.permit('tax', 'bank_role', 'psi', ma
 my $used_before = $gov->safe_psql('postgres', q{SELECT coalesce(sum(keys_used), 0) FROM pgpriv.budgets
 	 WHERE dataset = 'tax' AND capability = 'psi'});
 {
-	my ($rc, $out, $err) = vpsql($gov, q{
+	my ($rc, $out, $err) = vpsql($gov, version_exchange() . q{
 		SET TimeZone = 'Etc/GMT-14';
 		CALL pgpriv.serve_admit('tax', 'psi', 'tz1', 4);
 		SET TimeZone = 'Etc/GMT+12';
@@ -239,7 +220,7 @@ is($gov->safe_psql('postgres', q{SELECT day = (now() AT TIME ZONE 'UTC')::date F
 	my %ev;
 	for my $cap (qw(psi_fetch pir psi_count)) {
 		next if $cap eq 'psi_count';
-		my ($rc, $out, $err) = vpsql($gov, qq{
+		my ($rc, $out, $err) = vpsql($gov, version_exchange() . qq{
 			CALL pgpriv.serve_admit('tax', '$cap', 'cap_$cap', 1);
 			SELECT encode(pgpriv.serve_oprf('tax', '$cap', 'cap_$cap', $one_element), 'hex');
 		}, user => 'bank_role');
@@ -247,7 +228,7 @@ is($gov->safe_psql('postgres', q{SELECT day = (now() AT TIME ZONE 'UTC')::date F
 		diag($err) unless defined $ev{$cap};
 	}
 	$gov->safe_psql('postgres', q{SELECT pgpriv.permit('tax', 'bank_role', 'psi', max_keys => 1000)});
-	my ($rc, $out, $err) = vpsql($gov, qq{
+	my ($rc, $out, $err) = vpsql($gov, version_exchange() . qq{
 		CALL pgpriv.serve_admit('tax', 'psi', 'cap_psi', 1);
 		SELECT encode(pgpriv.serve_oprf('tax', 'psi', 'cap_psi', $one_element), 'hex');
 	}, user => 'bank_role');
@@ -259,7 +240,7 @@ is($gov->safe_psql('postgres', q{SELECT day = (now() AT TIME ZONE 'UTC')::date F
 
 # A run of no keys is refused (it would download the sealed table for free).
 for my $cap (qw(psi psi_fetch psi_count secure_sum)) {
-	fails_with($gov, "CALL pgpriv.serve_admit('tax', '$cap', 'zero_$cap', 0)", '22023',
+	fails_with($gov, version_exchange() . "CALL pgpriv.serve_admit('tax', '$cap', 'zero_$cap', 0)", '22023',
 		qr/must ask at least one key/, "a $cap run of no keys", user => 'bank_role');
 }
 
@@ -275,14 +256,14 @@ for my $guc (qw(pgpriv.batch_size pgpriv.crypto_threads pgpriv.max_run_keys)) {
 		user => 'bank_role');
 	unlike($out, qr/^100$/m, "a placeholder value of $guc set by the peer does not survive the module's load");
 }
-fails_with($gov, qq{CALL pgpriv.serve_admit('tax', 'psi', 'over', 1);
+fails_with($gov, version_exchange() . qq{CALL pgpriv.serve_admit('tax', 'psi', 'over', 1);
 	SELECT pgpriv.serve_oprf('tax', 'psi', 'over', $two_elements)}, '08P01',
 	qr/More keys than the 1 admitted/, 'more elements than admitted are refused before any is evaluated',
 	user => 'bank_role');
 
 # A run that fails after admission is on record as failed once the session
 # admits its next run.
-vpsql($gov, qq{CALL pgpriv.serve_admit('tax', 'psi', 'abandoned', 1);
+vpsql($gov, version_exchange() . qq{CALL pgpriv.serve_admit('tax', 'psi', 'abandoned', 1);
 	SELECT pgpriv.serve_oprf('tax', 'psi', 'abandoned', $two_elements);
 	CALL pgpriv.serve_admit('tax', 'psi', 'next', 1);}, user => 'bank_role', on_error_stop => 0);
 is($gov->safe_psql('postgres', q{SELECT outcome FROM pgpriv.audit_log WHERE detail LIKE 'run abandoned,%'}),

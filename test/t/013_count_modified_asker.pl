@@ -68,7 +68,7 @@ sub prelude
 	my $n = scalar @$keys;
 	# One secret for all keys (an honest asker) or one per key (the attack).
 	my $secret = $opt{one_secret} ? '(SELECT pgpriv.oprf_random_scalar())' : 'pgpriv.oprf_random_scalar()';
-	my $sql = qq{
+	my $sql = version_exchange() . qq{
 CALL pgpriv.serve_admit('tax', 'psi_count', '$run', $n);
 CREATE TEMP TABLE mine AS
   SELECT i, k, $secret AS s FROM unnest($arr) WITH ORDINALITY AS u(k, i);

@@ -22,7 +22,8 @@
 #
 # and for the versions: a 0.2.0 library refuses a 0.1.0 catalog until the
 # update; a 0.2.0 asker refuses a 0.1.0 owner clearly, then works once the
-# owner is upgraded; a peer reporting another protocol (its serve_version
+# owner is upgraded; a 0.2.0 owner refuses a 0.1.0 asker (bank_old, which
+# stays at 0.1.0 throughout) clearly, at its first call; a peer reporting another protocol (its serve_version
 # replaced) is refused, one reporting another release of the same protocol
 # is not; an owner refuses an asker of another protocol.
 use strict;
@@ -130,22 +131,6 @@ sub install_current
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-sub vpsql
-{
-	my ($node, $sql, %o) = @_;
-	return $node->psql($o{db} // 'postgres', $sql,
-		extra_params => [ '-v', 'VERBOSITY=verbose', (defined $o{user} ? ('-U', $o{user}) : ()) ]);
-}
-
-sub fails_with
-{
-	my ($node, $sql, $state, $re, $name, %o) = @_;
-	my ($rc, $out, $err) = vpsql($node, $sql, %o);
-	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
-	diag("rc=$rc\nstdout: $out\nstderr: $err") unless $ok;
-	like($err, $re, "$name: the message says so") if defined $re;
-	return $err;
-}
 
 # Every row of every table in schema pgpriv, as text, per table.
 # Every row of every pgpriv table as text, over the columns the table had
@@ -233,11 +218,14 @@ note("gov's time zone: $tz (UTC hour $utc_hour)");
 
 my $gov_inst  = old_installation('gov');
 my $bank_inst = old_installation('bank');
+my $bank_old_inst = old_installation('bank_old');
 my $gov  = PostgreSQL::Test::Cluster->new('gov', install_path => $gov_inst->{path});
 my $bank = PostgreSQL::Test::Cluster->new('bank', install_path => $bank_inst->{path});
+my $bank_old = PostgreSQL::Test::Cluster->new('bank_old', install_path => $bank_old_inst->{path});
 pgpriv_setup($gov, "timezone = '$tz'\njit = off");
 pgpriv_setup($bank, 'jit = off');
-for my $n ($gov, $bank) {
+pgpriv_setup($bank_old, 'jit = off');
+for my $n ($gov, $bank, $bank_old) {
 	is($n->safe_psql('postgres', q{SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pgpriv'}),
 		'0.1.0', $n->name . ' runs pgpriv 0.1.0');
 }
@@ -272,9 +260,11 @@ $gov->safe_psql('postgres', q{CREATE ROLE bank_role LOGIN PASSWORD 'pw'} . ";\n"
 	SELECT pgpriv.publish('fees', 'SELECT code, paid FROM public.tax', 'code');
 	SELECT pgpriv.permit('fees', 'bank_role', 'psi_sum', '{paid}', min_group => 3);
 });
-$bank->safe_psql('postgres', $bank_ddl . q{
-	INSERT INTO public.applicants SELECT 'C' || i FROM pg_catalog.generate_series(101, 300) AS i;
-});
+for my $n ($bank, $bank_old) {
+	$n->safe_psql('postgres', $bank_ddl . q{
+		INSERT INTO public.applicants SELECT 'C' || i FROM pg_catalog.generate_series(101, 300) AS i;
+	});
+}
 
 my $psi_q   = q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM public.applicants')};
 my $count_q = q{SELECT pgpriv.psi_count('gov', 'tax', 'SELECT code FROM public.applicants')};
@@ -295,6 +285,9 @@ is($bank->safe_psql('postgres', $fetch_q), $fetch_want, '0.1.0: psi_fetch');
 is($bank->safe_psql('postgres', $pir_q), 'g2', '0.1.0: pir');
 is($bank->safe_psql('postgres', $budget_q), '10', '0.1.0: psi spends the whole budget of "budgeted"');
 fails_with($bank, $over_budget_q, '54000', qr/budget|max_keys/, '0.1.0: over the budget');
+# Control for the mixed-version case below: bank_old works with a 0.1.0 owner.
+is($bank_old->safe_psql('postgres', $psi_q), '100', '0.1.0 (bank_old): psi');
+is($bank_old->safe_psql('postgres', $pir_q), 'g2', '0.1.0 (bank_old): pir');
 
 my $gov_day0 = utc_day($gov);
 my $gov_before  = pgpriv_rows($gov);
@@ -343,6 +336,32 @@ is($rc, 0, 'gov: ALTER EXTENSION pgpriv UPDATE') or diag($err);
 note(sprintf('gov updated in %.2f s', time - $t_up));
 like($err, qr/WARNING:.*refuses psi_sum runs under the permit of role "bank_role" on dataset "fees" \(min_group 3\)/,
 	'the update names the psi_sum permit with min_group');
+
+# A 0.1.0 asker and a 0.2.0 owner: refused at its first call, naming both
+# versions, whichever run it starts; nothing is admitted or charged.
+{
+	my $audit_q = q{SELECT pg_catalog.count(*) FROM pgpriv.audit_log};
+	my $audit_before = $gov->safe_psql('postgres', $audit_q);
+	for my $case ([ psi => $psi_q ], [ psi_count => $count_q ], [ pir => $pir_q ]) {
+		fails_with($bank_old, $case->[1], '0A000',
+			qr/peer speaks pgpriv 0\.1\.0 or older \(no version exchange\); this server runs 0\.2\.0, protocol 2/,
+			"a 0.1.0 asker ($case->[0]) against a 0.2.0 owner");
+	}
+	is($gov->safe_psql('postgres', $audit_q), $audit_before, 'the 0.1.0 asker\'s attempts changed nothing on the owner');
+	# The same refusal for any session that skips the exchange (a modified
+	# asker), at the hello and at the admission; once it has agreed, served.
+	fails_with($gov, q{SELECT length(proof) FROM pgpriv.serve_hello(('\x' || pg_catalog.repeat('09', 64))::pg_catalog.bytea)},
+		'0A000', qr/no version exchange/, 'serve_hello without the version exchange', user => 'bank_role');
+	fails_with($gov, q{CALL pgpriv.serve_admit('tax', 'psi', 'no-exchange', 1)},
+		'0A000', qr/no version exchange/, 'serve_admit without the version exchange', user => 'bank_role');
+	my ($rc, $out, $err) = $gov->psql('postgres', q{SELECT * FROM pgpriv.serve_version('0.1.9', 1);
+		CALL pgpriv.serve_admit('tax', 'psi', 'no-exchange', 1);},
+		on_error_stop => 0, extra_params => [ '-U', 'bank_role' ]);
+	like($err, qr/asker runs pgpriv 0\.1\.9.*no version exchange/s, 'a refused exchange admits nothing either');
+	($rc, $out, $err) = vpsql($gov, version_exchange() . q{CALL pgpriv.serve_admit('tax', 'psi', 'exchanged', 1)},
+		user => 'bank_role');
+	is($rc, 0, 'after the version exchange the admission is served') or diag($err);
+}
 
 # (c) the chain verifies, its head is its last row (the update's own).
 for my $n ($gov, $bank) {
@@ -445,14 +464,21 @@ $bank->safe_psql('postgres', qq{
 	  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'other', $other_pins);
 	CREATE USER MAPPING FOR CURRENT_USER SERVER other OPTIONS (user 'bank_role', password 'pw');
 });
+my $other_renamed = 0;
 sub other_reports
 {
 	my ($version, $protocol) = @_;
-	# The modified peer: its version-reporting function replaced.
+	# The modified peer: its version-reporting function replaced by one that
+	# still runs the real exchange (which its own serve_hello requires) but
+	# reports another version.
+	$gov->safe_psql('other', q{
+		ALTER FUNCTION pgpriv.serve_version(text, integer) RENAME TO serve_version_real;
+	}) unless $other_renamed++;
 	$gov->safe_psql('other', qq{
 		CREATE OR REPLACE FUNCTION pgpriv.serve_version(asker_version text, asker_protocol integer)
 		  RETURNS TABLE(version text, protocol integer)
-		  LANGUAGE sql AS \$\$ SELECT '$version'::pg_catalog.text, $protocol \$\$;
+		  LANGUAGE sql AS \$\$ SELECT '$version'::pg_catalog.text, $protocol
+		    FROM pgpriv.serve_version_real(asker_version, asker_protocol) \$\$;
 	});
 }
 my $other_q = q{SELECT pg_catalog.count(*) FROM pgpriv.psi('other', 'tax', 'SELECT code FROM public.applicants')};

@@ -20,6 +20,43 @@
 #                                but none of its other serving
 #                                functions, for a test's look-alikes that
 #                                play a lying peer; returns pinned_keys
+#   version_exchange()           the SQL a 0.2.0 asker runs first on each
+#                                connection (pgpriv.serve_version, its
+#                                answer kept in psql variables, printing
+#                                nothing), for a test that plays the asker
+#                                from psql: the owner's serve_hello and
+#                                serve_admit refuse a session without it
+#   lit($s)                      SQL literal of $s, NULL for undef
+#                                (standard_conforming_strings: only quotes
+#                                are doubled)
+#   hexkey($bytes)               hex of a byte string
+#   vpsql($node, $sql, %o)       psql with verbose errors; returns (rc,
+#                                stdout, stderr).  o: db (postgres), user,
+#                                extra (more psql arguments), and any
+#                                option of Cluster::psql (on_error_stop,
+#                                default 1; timeout; connstr)
+#   fails_with($node, $sql, $state, $re, $name, %o)
+#                                asserts $sql fails with SQLSTATE $state,
+#                                stderr matching $re (if defined) and
+#                                showing none of the strings in
+#                                secrets => [...]; other o as vpsql's.
+#                                Returns stderr, or (stdout, stderr) in
+#                                list context
+#   wait_for($node, $sql, $secs) polls $sql until it returns 't' (every
+#                                50 ms, up to $secs, default 60); 1 or 0
+#   bg_psql($node, $sql, $appname, %o)
+#                                psql in the background on a file holding
+#                                $sql (ON_ERROR_STOP off, verbose), with
+#                                application_name $appname; o: timeout
+#                                (default 300 s)
+#   bg_finish($bg)               waits for it; returns (stdout, stderr)
+#   psql_session($node, $db, %o) one psql session kept open across calls
+#                                (o: extra_params, timeout); then
+#   session_run($s, $sql)        runs $sql in it, waits until psql has done
+#                                it, returns (stdout, stderr) of that part
+#   session_close($s)            ends it, returns psql's exit status
+#                                (the test can restart a node through its
+#                                object between two calls of one session)
 #
 # The tests run from the top of the tree (test/harness.pl), so they load this
 # with `use lib 'test/tools'`.
@@ -30,12 +67,14 @@ use warnings;
 use Exporter 'import';
 use IO::Socket::INET;
 use IPC::Run;
-use Time::HiRes qw(usleep);
+use Time::HiRes qw(time usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(pgpriv_setup start_relay read_capture pinned_keys liar_database audit_failed);
+our @EXPORT = qw(pgpriv_setup start_relay read_capture pinned_keys liar_database audit_failed
+  version_exchange psql_session session_run session_close
+  lit hexkey vpsql fails_with wait_for bg_psql bg_finish);
 
 sub pgpriv_setup
 {
@@ -125,6 +164,123 @@ sub liar_database
 		$$;
 	});
 	return pinned_keys($node, $db);
+}
+
+sub version_exchange
+{
+	return "SELECT v.version AS peer_version, v.protocol AS peer_protocol "
+	  . "FROM pgpriv.serve_version('0.2.0', 2) AS v \\gset\n";
+}
+
+sub psql_session
+{
+	my ($node, $db, %o) = @_;
+	my ($in, $out, $err) = ('', '', '');
+	my $timer = IPC::Run::timeout($o{timeout} // 180);
+	my $h = IPC::Run::start(
+		[
+			$node->installed_command('psql'), '-XAtq', '-v', 'ON_ERROR_STOP=0',
+			@{ $o{extra_params} // [] }, '-d', $node->connstr($db // 'postgres')
+		],
+		'<', \$in, '>', \$out, '2>', \$err, $timer);
+	return { h => $h, in => \$in, out => \$out, err => \$err, timer => $timer, n => 0 };
+}
+
+# A marker echoed on both streams after $sql: psql has run all of $sql once
+# both show it (its errors are written before it goes on to the next line).
+sub session_run
+{
+	my ($s, $sql) = @_;
+	my $mark = '__pgpriv_session_' . ++$s->{n} . '__';
+	${ $s->{out} } = '';
+	${ $s->{err} } = '';
+	${ $s->{in} } .= "$sql\n\\echo $mark\n\\warn $mark\n";
+	$s->{h}->pump
+	  until (${ $s->{out} } =~ /^\Q$mark\E$/m && ${ $s->{err} } =~ /^\Q$mark\E$/m);
+	my ($out, $err) = (${ $s->{out} }, ${ $s->{err} });
+	s/^\Q$mark\E\n//m for ($out, $err);
+	return ($out, $err);
+}
+
+sub session_close
+{
+	my ($s) = @_;
+	${ $s->{in} } .= "\\q\n";
+	$s->{h}->finish;
+	return $? >> 8;
+}
+
+sub lit
+{
+	my ($s) = @_;
+	return 'NULL' unless defined $s;
+	(my $q = $s) =~ s/'/''/g;
+	return "'$q'";
+}
+
+sub hexkey { return unpack('H*', $_[0]); }
+
+sub vpsql
+{
+	my ($node, $sql, %o) = @_;
+	my $db = delete $o{db} // 'postgres';
+	my $user = delete $o{user};
+	my $extra = delete $o{extra} // [];
+	return $node->psql($db, $sql, %o,
+		extra_params => [ '-v', 'VERBOSITY=verbose', (defined $user ? ('-U', $user) : ()), @$extra ]);
+}
+
+sub fails_with
+{
+	my ($node, $sql, $state, $re, $name, %o) = @_;
+	my $secrets = delete $o{secrets} // [];
+	my ($rc, $out, $err) = vpsql($node, $sql, %o);
+	my $ok = ok($rc != 0 && $err =~ /ERROR:\s+\Q$state\E:/, "$name: SQLSTATE $state");
+	diag("rc=$rc\nstdout: " . substr($out, 0, 500) . "\nstderr: $err") unless $ok;
+	like($err, $re, "$name: the error names what it should") if defined $re;
+	for my $s (@$secrets) {
+		unlike($err, qr/\Q$s\E/, "$name: the error does not show the value $s");
+	}
+	return wantarray ? ($out, $err) : $err;
+}
+
+sub wait_for
+{
+	my ($node, $sql, $secs) = @_;
+	my $deadline = time + ($secs // 60);
+	while (time < $deadline) {
+		return 1 if $node->safe_psql('postgres', $sql) eq 't';
+		usleep(50_000);
+	}
+	return 0;
+}
+
+my $bg_n = 0;
+sub bg_psql
+{
+	my ($node, $sql, $appname, %o) = @_;
+	my $file = PostgreSQL::Test::Utils::tempdir() . '/bg' . (++$bg_n) . '.sql';
+	open my $fh, '>', $file or die $!;
+	print $fh $sql;
+	close $fh;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[
+			$node->installed_command('psql'), '-XAtq',
+			'-v', 'VERBOSITY=verbose', '-v', 'ON_ERROR_STOP=0',
+			'-d', $node->connstr('postgres') . " application_name=$appname",
+			'-f', $file
+		],
+		'<', \undef, '>', \$out, '2>', \$err,
+		IPC::Run::timeout($o{timeout} // 300));
+	return { h => $h, out => \$out, err => \$err };
+}
+
+sub bg_finish
+{
+	my ($bg) = @_;
+	$bg->{h}->finish;
+	return (${ $bg->{out} }, ${ $bg->{err} });
 }
 
 1;

@@ -552,7 +552,7 @@ sum_matches(const uint8 *entries, const uint8 *flags, size_t n, int k, uint8 sum
 }
 
 static void
-dlog_interrupts(void *arg)
+dlog_interrupts(void *arg pg_attribute_unused())
 {
 	CHECK_FOR_INTERRUPTS();
 }

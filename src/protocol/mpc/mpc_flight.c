@@ -645,7 +645,7 @@ sign_begin(MpcSession *s, ChunkState *c)
 
 /* Bytes of the asker's message for a step (an upper bound for SIGN: 0). */
 static size_t
-asker_bytes(const MpcSession *s, const MpcStep *st)
+asker_bytes(const MpcSession *s pg_attribute_unused(), const MpcStep *st)
 {
 	switch ((MpcStepKind) st->kind)
 	{
@@ -756,7 +756,7 @@ expect_items(MpcSession *s, const MpcStep *st, int nitems)
 }
 
 static void
-absorb_reveal(MpcSession *s, const MpcStep *st, ChunkState *c, const uint8 *item, uint32 len)
+absorb_reveal(MpcSession *s, const MpcStep *st pg_attribute_unused(), ChunkState *c, const uint8 *item, uint32 len)
 {
 	const MpcChunkPlan *cp = &s->plan->chunks[c->c];
 	size_t		n = (size_t) c->rows;
@@ -905,7 +905,7 @@ mpc_asker_absorb(MpcSession *s, int i, const uint8 *const *items, const uint32 *
 
 /* Bytes of the owner's reply items for a step (0 when unknown: SIGN). */
 static size_t
-reply_bytes(const MpcSession *s, const MpcStep *st)
+reply_bytes(const MpcSession *s pg_attribute_unused(), const MpcStep *st)
 {
 	switch ((MpcStepKind) st->kind)
 	{

@@ -790,7 +790,7 @@ parse_options(Jsonb *options, int *nbins, List **columns, JsonbValue **edges)
 }
 
 static void
-dlog_interrupts(void *arg)
+dlog_interrupts(void *arg pg_attribute_unused())
 {
 	CHECK_FOR_INTERRUPTS();
 }
