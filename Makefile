@@ -15,6 +15,7 @@ OBJS = \
 	src/catalog/dataset.o \
 	src/catalog/audit.o \
 	src/catalog/audit_failure.o \
+	src/catalog/receipt.o \
 	src/peer/fdw_validator.o \
 	src/peer/connection.o \
 	src/peer/identity_check.o \
