@@ -757,6 +757,14 @@ CREATE FUNCTION pgpriv.verify_receipt(receipt jsonb, signing_key bytea) RETURNS 
 COMMENT ON FUNCTION pgpriv.verify_receipt(jsonb, bytea) IS
   'Whether a receipt (one statement, or pgpriv.receipt()''s object) holds a statement signed with this Ed25519 public key, unchanged; public keys only';
 
+CREATE FUNCTION pgpriv._receipt_countersign(asker_statement bytea, asker_signature bytea)
+  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+  AS 'MODULE_PATHNAME', 'pgpriv_receipt_countersign'
+  LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION pgpriv._receipt_countersign(bytea, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._receipt_countersign(bytea, bytea) IS
+  'internal: an owner statement agreeing with the asker''s, signed with this party''s key and not kept (for look-alike peers in tests; owner only)';
+
 CREATE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
   RETURNS TABLE(owner_statement bytea, owner_signature bytea)
   AS 'MODULE_PATHNAME', 'pgpriv_serve_receipt'

@@ -418,7 +418,6 @@ pgpriv_serve_receipt(PG_FUNCTION_ARGS)
 	parsed = receipt_decode(sdata, slen, &theirs);
 	receipt_digest_hex(sdata, slen, (const uint8 *) VARDATA_ANY(asig), siglen, digest);
 	sodium_bin2hex(hex, sizeof(hex), transcript.h, sizeof(transcript.h));
-	receipt_own_key(key);
 	if (!parsed)
 		disputed = "the asker's statement is malformed";
 	else if (!field_is(&theirs, RF_SIGNER, "asker") || !field_is(&theirs, RF_RUN_ID, run))
@@ -465,6 +464,59 @@ pgpriv_serve_receipt(PG_FUNCTION_ARGS)
 						   digest, disputed, sig);
 	admitted.receipted = true;
 
+	sigb = palloc(VARHDRSZ + 64);
+	SET_VARSIZE(sigb, VARHDRSZ + 64);
+	memcpy(VARDATA(sigb), sig, 64);
+	values[0] = PointerGetDatum(stmt);
+	values[1] = PointerGetDatum(sigb);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * pgpriv._receipt_countersign(asker_statement bytea, asker_signature bytea)
+ *   → TABLE(owner_statement bytea, owner_signature bytea)
+ *
+ * An owner statement that agrees with whatever the asker's says (its run,
+ * dataset, capability, counts and digest), signed with this party's key
+ * and not kept.  Nothing a modified owner could not produce with its own
+ * key anyway; revoked from PUBLIC.  The tests' look-alike peers answer
+ * serve_receipt with it, so that a look-alike's well-formed run completes.
+ */
+PG_FUNCTION_INFO_V1(pgpriv_receipt_countersign);
+
+Datum
+pgpriv_receipt_countersign(PG_FUNCTION_ARGS)
+{
+	bytea	   *astmt = PG_GETARG_BYTEA_PP(0);
+	bytea	   *asig = PG_GETARG_BYTEA_PP(1);
+	Receipt		theirs;
+	Receipt		r;
+	char		digest[65];
+	uint8		own_key[32];
+	uint8		sig[64];
+	bytea	   *stmt;
+	bytea	   *sigb;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "_receipt_countersign must return a composite type");
+	if (!receipt_decode((const uint8 *) VARDATA_ANY(astmt), VARSIZE_ANY_EXHDR(astmt), &theirs))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("not a receipt statement")));
+	receipt_digest_hex((const uint8 *) VARDATA_ANY(astmt), VARSIZE_ANY_EXHDR(astmt),
+					   (const uint8 *) VARDATA_ANY(asig), VARSIZE_ANY_EXHDR(asig), digest);
+	r = theirs;
+	receipt_own_key(own_key);
+	receipt_set_text(&r, RF_SIGNER, "owner");
+	receipt_set_hex(&r, RF_OWNER_KEY, own_key);
+	receipt_set_now(&r);
+	receipt_set_text(&r, RF_PEER_STATEMENT, digest);
+	receipt_set_text(&r, RF_DISPUTED, NULL);
+	stmt = receipt_encode(&r);
+	receipt_sign(stmt, sig);
 	sigb = palloc(VARHDRSZ + 64);
 	SET_VARSIZE(sigb, VARHDRSZ + 64);
 	memcpy(VARDATA(sigb), sig, 64);
