@@ -37,8 +37,9 @@ extern void admission_complete(Admission *a, int64 keys_out);
 /*
  * The run's binary messages, for its receipts' transcript digest
  * (catalog/receipt.h): every serving function of a run absorbs each bytea
- * it takes from the asker (TRANSCRIPT_REQUEST) and each bytea it returns
- * (TRANSCRIPT_RESPONSE), in order, as the asker does on its side.  A run
+ * the asker sends it as a binary parameter (TRANSCRIPT_REQUEST) and each
+ * bytea it returns (TRANSCRIPT_RESPONSE), in order, as the asker does on its
+ * side (peer/call.c); bytea sent as text literals are in neither.  A run
  * other than the one admitted in this session absorbs nothing.
  */
 extern void admission_absorb(const char *run, char tag, const bytea *msg);
