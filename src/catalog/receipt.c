@@ -7,9 +7,10 @@
  *   name=-                     the field is NULL
  *   name=<length>:<value>      otherwise (length in bytes, decimal)
  *
- * each ending in "\n".  Values are text (at most RECEIPT_MAX_TEXT bytes,
- * valid in the database encoding), lowercase hex of 32 bytes (keys and
- * digests) or decimal integers without sign or leading zeros.  Decoding
+ * each ending in "\n".  Values are text (at most RECEIPT_MAX_TEXT bytes of
+ * valid UTF-8: statements cross between databases), lowercase hex of 32
+ * bytes (keys and digests) or decimal integers without sign or leading
+ * zeros.  Decoding
  * accepts exactly these forms, so decoding and encoding again gives the
  * same bytes, and the jsonb form (fields by name) turns back into them too.
  * The first line separates what is signed here from anything else this
@@ -125,7 +126,7 @@ value_ok(FieldKind kind, const char *v, size_t len)
 	{
 		case FK_TEXT:
 			return len <= RECEIPT_MAX_TEXT && strlen(v) == len &&
-				pg_verifymbstr(v, (int) len, true);
+				pg_verify_mbstr(PG_UTF8, v, (int) len, true);
 		case FK_HEX:
 			if (len != 64)
 				return false;
