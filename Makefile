@@ -15,6 +15,7 @@ OBJS = \
 	src/catalog/dataset.o \
 	src/catalog/audit.o \
 	src/catalog/audit_failure.o \
+	src/catalog/receipt.o \
 	src/peer/fdw_validator.o \
 	src/peer/connection.o \
 	src/peer/identity_check.o \
@@ -195,7 +196,7 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
 	-I$(srcdir)/src -I$(srcdir)/test/fuzz -I$(shell $(PG_CONFIG) --includedir-server) \
 	-I$(shell $(PG_CONFIG) --includedir)
 FUZZ_LIBS = -lsodium -lcrypto -lm -pthread
-FUZZ_HARNESSES = fuzz_wire fuzz_points fuzz_pir fuzz_mpc fuzz_mpc_flight fuzz_terms fuzz_kkrt
+FUZZ_HARNESSES = fuzz_wire fuzz_points fuzz_pir fuzz_mpc fuzz_mpc_flight fuzz_terms fuzz_kkrt fuzz_receipt
 
 FUZZ_SHIM = test/fuzz/pg_shim.o test/fuzz/fuzz_rng.o
 
@@ -221,6 +222,8 @@ FUZZ_TERMS_OBJS = $(FUZZ_SHIM) test/fuzz/terms_secure_sum.o test/fuzz/terms_join
 	src/crypto/oprf.o src/crypto/oprf_batch.o src/crypto/parallel.o src/crypto/shares.o
 FUZZ_OBJS_fuzz_terms = $(FUZZ_TERMS_OBJS) test/fuzz/fuzz_terms_stubs.o
 FUZZ_OBJS_fuzz_kkrt = test/fuzz/fuzz_rng.o src/crypto/kkrt.o src/crypto/cuckoo.o src/crypto/ot.o
+FUZZ_RECEIPT_OBJS = $(FUZZ_SHIM) src/catalog/receipt.o
+FUZZ_OBJS_fuzz_receipt = $(FUZZ_RECEIPT_OBJS) test/fuzz/fuzz_receipt_stubs.o
 FUZZ_OBJS_fuzz_pir = test/fuzz/fuzz_rng.o src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o \
 	src/crypto/parallel.o
 
@@ -236,6 +239,13 @@ $(FUZZ_BUILD)/test/fuzz/fuzz_terms_stubs.c: test/fuzz/stubs.sh $(FUZZ_BUILD)/tes
 	sh test/fuzz/stubs.sh $@ $(FUZZ_CC) $(FUZZ_SAN) $(filter %.o,$^) $(FUZZ_LIBS)
 
 $(FUZZ_BUILD)/test/fuzz/fuzz_terms_stubs.o: $(FUZZ_BUILD)/test/fuzz/fuzz_terms_stubs.c
+	$(FUZZ_CC) -g -O1 -c -o $@ $<
+
+$(FUZZ_BUILD)/test/fuzz/fuzz_receipt_stubs.c: test/fuzz/stubs.sh $(FUZZ_BUILD)/test/fuzz/fuzz_receipt.o \
+		$(addprefix $(FUZZ_BUILD)/,$(FUZZ_RECEIPT_OBJS))
+	sh test/fuzz/stubs.sh $@ $(FUZZ_CC) $(FUZZ_SAN) $(filter %.o,$^) $(FUZZ_LIBS)
+
+$(FUZZ_BUILD)/test/fuzz/fuzz_receipt_stubs.o: $(FUZZ_BUILD)/test/fuzz/fuzz_receipt_stubs.c
 	$(FUZZ_CC) -g -O1 -c -o $@ $<
 
 .PHONY: fuzz-build fuzz fuzz-smoke fuzz-list

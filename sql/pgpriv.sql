@@ -234,12 +234,15 @@ CREATE TABLE pgpriv.audit_log (
   outcome     text NOT NULL,
   detail      text,
   prev_hash   bytea NOT NULL CHECK (length(prev_hash) = 32),
-  row_hash    bytea NOT NULL CHECK (length(row_hash) = 32)
+  row_hash    bytea NOT NULL CHECK (length(row_hash) = 32),
+  run_id      text
 );
 REVOKE ALL ON pgpriv.audit_log FROM PUBLIC;
 COMMENT ON SEQUENCE pgpriv.audit_log_id_seq IS 'ids of audit rows, in chain order';
 COMMENT ON TABLE pgpriv.audit_log IS
   'Append-only record of every pgpriv run and catalog change; row_hash = SHA-256(prev_hash || row), checked by pgpriv.audit_verify()';
+COMMENT ON COLUMN pgpriv.audit_log.run_id IS
+  'The run''s id, the same in the asker''s and the owner''s rows of a run (NULL for catalog changes and rows written before 0.2.0)';
 
 -- The chain's head: the newest row's id and hash, written with every row, so
 -- removing the newest rows shows (audit_verify compares the log's end with it).
@@ -256,26 +259,34 @@ COMMENT ON TABLE pgpriv.audit_head IS
 CREATE FUNCTION pgpriv._audit_row_hash(
   prev_hash bytea, id bigint, at timestamptz, actor name, side text, peer text,
   capability text, dataset text, keys_in bigint, keys_out bigint,
-  bytes_in bigint, bytes_out bigint, outcome text, detail text)
+  bytes_in bigint, bytes_out bigint, outcome text, detail text, run_id text)
   RETURNS bytea
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   SET search_path = pg_catalog, pg_temp
   AS $$
     -- Timestamps as epoch microseconds and texts as quoted literals: the
     -- encoding is independent of DateStyle and TimeZone and unambiguous.
-    SELECT pg_catalog.sha256(prev_hash || pg_catalog.convert_to(pg_catalog.format(
-      'pgpriv-audit-v1|%s|%s|%L|%L|%L|%L|%L|%s|%s|%s|%s|%L|%L',
-      id, (pg_catalog.extract('epoch', at) * 1000000)::numeric(30,0),
-      actor, side, peer, capability, dataset,
-      keys_in, keys_out, bytes_in, bytes_out, outcome, detail), 'UTF8'))
+    -- A row without a run id hashes as before (v1), so rows written before
+    -- run ids existed still verify; a row with one hashes it too (v2).
+    SELECT pg_catalog.sha256(prev_hash || pg_catalog.convert_to(
+      CASE WHEN run_id IS NULL THEN pg_catalog.format(
+        'pgpriv-audit-v1|%s|%s|%L|%L|%L|%L|%L|%s|%s|%s|%s|%L|%L',
+        id, (pg_catalog.extract('epoch', at) * 1000000)::numeric(30,0),
+        actor, side, peer, capability, dataset,
+        keys_in, keys_out, bytes_in, bytes_out, outcome, detail)
+      ELSE pg_catalog.format(
+        'pgpriv-audit-v2|%s|%s|%L|%L|%L|%L|%L|%s|%s|%s|%s|%L|%L|%L',
+        id, (pg_catalog.extract('epoch', at) * 1000000)::numeric(30,0),
+        actor, side, peer, capability, dataset,
+        keys_in, keys_out, bytes_in, bytes_out, outcome, detail, run_id) END, 'UTF8'))
   $$;
-COMMENT ON FUNCTION pgpriv._audit_row_hash(bytea, bigint, timestamptz, name, text, text, text, text, bigint, bigint, bigint, bigint, text, text) IS
-  'internal: the hash chaining one audit row to the previous one';
+COMMENT ON FUNCTION pgpriv._audit_row_hash(bytea, bigint, timestamptz, name, text, text, text, text, bigint, bigint, bigint, bigint, text, text, text) IS
+  'internal: the hash chaining one audit row to the previous one (covers the run id when there is one)';
 
 CREATE FUNCTION pgpriv._audit_append_as(
   actor name, side text, peer text, capability text, dataset text,
   keys_in bigint, keys_out bigint, bytes_in bigint, bytes_out bigint,
-  outcome text, detail text)
+  outcome text, detail text, run_id text)
   RETURNS bigint
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
@@ -297,7 +308,8 @@ CREATE FUNCTION pgpriv._audit_append_as(
               keys_in, keys_out, bytes_in, bytes_out, outcome, detail, prev,
               pgpriv._audit_row_hash(prev, r.id, r.at, r.actor, side, peer, capability,
                                      dataset, keys_in, keys_out, bytes_in, bytes_out,
-                                     outcome, detail));
+                                     outcome, detail, run_id),
+              run_id);
     INSERT INTO pgpriv.audit_head AS h (singleton, last_id, last_hash, appended)
       VALUES (true, r.id, (SELECT l.row_hash FROM pgpriv.audit_log AS l WHERE l.id = r.id), 1)
       ON CONFLICT (singleton) DO UPDATE
@@ -306,8 +318,8 @@ CREATE FUNCTION pgpriv._audit_append_as(
     RETURN r.id;
   END
   $$;
-REVOKE ALL ON FUNCTION pgpriv._audit_append_as(name, text, text, text, text, bigint, bigint, bigint, bigint, text, text) FROM PUBLIC;
-COMMENT ON FUNCTION pgpriv._audit_append_as(name, text, text, text, text, bigint, bigint, bigint, bigint, text, text) IS
+REVOKE ALL ON FUNCTION pgpriv._audit_append_as(name, text, text, text, text, bigint, bigint, bigint, bigint, text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._audit_append_as(name, text, text, text, text, bigint, bigint, bigint, bigint, text, text, text) IS
   'internal: append a chained audit row for the given actor (the asker''s failure recorder writes rows for the analyst whose run failed)';
 
 CREATE FUNCTION pgpriv._audit_append(
@@ -319,11 +331,27 @@ CREATE FUNCTION pgpriv._audit_append(
   SET search_path = pg_catalog, pg_temp
   AS $$
     SELECT pgpriv._audit_append_as(pgpriv._outer_role(), side, peer, capability, dataset,
-                                   keys_in, keys_out, bytes_in, bytes_out, outcome, detail)
+                                   keys_in, keys_out, bytes_in, bytes_out, outcome, detail,
+                                   NULL::pg_catalog.text)
   $$;
 REVOKE ALL ON FUNCTION pgpriv._audit_append(text, text, text, text, bigint, bigint, bigint, bigint, text, text) FROM PUBLIC;
 COMMENT ON FUNCTION pgpriv._audit_append(text, text, text, text, bigint, bigint, bigint, bigint, text, text) IS
   'internal: append one chained row to the audit log';
+
+CREATE FUNCTION pgpriv._audit_append(
+  side text, peer text, capability text, dataset text,
+  keys_in bigint, keys_out bigint, bytes_in bigint, bytes_out bigint,
+  outcome text, detail text, run_id text)
+  RETURNS bigint
+  LANGUAGE sql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT pgpriv._audit_append_as(pgpriv._outer_role(), side, peer, capability, dataset,
+                                   keys_in, keys_out, bytes_in, bytes_out, outcome, detail, run_id)
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._audit_append(text, text, text, text, bigint, bigint, bigint, bigint, text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._audit_append(text, text, text, text, bigint, bigint, bigint, bigint, text, text, text) IS
+  'internal: append one chained row of a run to the audit log (run_id: the id both sides of the run record)';
 
 CREATE FUNCTION pgpriv._audit_maintenance_allowed() RETURNS boolean
   AS 'MODULE_PATHNAME', 'pgpriv_audit_maintenance_allowed'
@@ -369,6 +397,7 @@ CREATE FUNCTION pgpriv.audit_verify()
   DECLARE
     r pgpriv.audit_log;
     h pgpriv.audit_head;
+    rc record;
     prev bytea := NULL;
     last bigint := NULL;
     n bigint := 0;
@@ -383,7 +412,7 @@ CREATE FUNCTION pgpriv.audit_verify()
       END IF;
       IF r.row_hash IS DISTINCT FROM pgpriv._audit_row_hash(r.prev_hash, r.id, r.at, r.actor,
            r.side, r.peer, r.capability, r.dataset, r.keys_in, r.keys_out, r.bytes_in,
-           r.bytes_out, r.outcome, r.detail) THEN
+           r.bytes_out, r.outcome, r.detail, r.run_id) THEN
         RETURN QUERY SELECT false, n, r.id, 'row_hash does not match the row''s contents: the row was changed';
         RETURN;
       END IF;
@@ -398,12 +427,47 @@ CREATE FUNCTION pgpriv.audit_verify()
                           coalesce(last::pg_catalog.text, 'none'), h.last_id);
       RETURN;
     END IF;
+    -- Signed receipts (docs/receipts.md): each statement must be what its
+    -- signer signed; this party's own ones signed by one of its identity
+    -- keys.  A peer's statement whose signature does not verify passes only
+    -- if this party's own signed statement of the run names it (its digest)
+    -- as disputed: then it is on record as the peer's forgery.
+    FOR rc IN SELECT * FROM pgpriv.receipt_log ORDER BY id LOOP
+      IF pgpriv._receipt_field(rc.statement, 'run_id') IS DISTINCT FROM rc.run_id
+         OR pgpriv._receipt_field(rc.statement, 'signer') IS DISTINCT FROM rc.signer THEN
+        RETURN QUERY SELECT false, n, NULL::pg_catalog.int8,
+          pg_catalog.format('receipt %s does not match its statement: it was changed', rc.id);
+        RETURN;
+      END IF;
+      IF rc.own THEN
+        IF NOT pgpriv._receipt_signature_valid(rc.statement, rc.signature)
+           OR NOT EXISTS (SELECT FROM pgpriv.identity_keys AS k
+                           WHERE pg_catalog.encode(k.sign_public_key, 'hex') OPERATOR(pg_catalog.=)
+                                 pgpriv._receipt_field(rc.statement, rc.signer || '_key')) THEN
+          RETURN QUERY SELECT false, n, NULL::pg_catalog.int8,
+            pg_catalog.format('receipt %s (this party''s own statement of run %s) is not signed by this party: it was changed',
+                              rc.id, rc.run_id);
+          RETURN;
+        END IF;
+      ELSIF NOT pgpriv._receipt_signature_valid(rc.statement, rc.signature)
+            AND NOT EXISTS (SELECT FROM pgpriv.receipt_log AS o
+                             WHERE o.own AND o.run_id OPERATOR(pg_catalog.=) rc.run_id
+                               AND pgpriv._receipt_field(o.statement, 'peer_statement') OPERATOR(pg_catalog.=)
+                                   pgpriv._receipt_digest(rc.statement, rc.signature)
+                               AND pgpriv._receipt_field(o.statement, 'disputed') IS NOT NULL
+                               AND pgpriv._receipt_signature_valid(o.statement, o.signature)) THEN
+        RETURN QUERY SELECT false, n, NULL::pg_catalog.int8,
+          pg_catalog.format('receipt %s (the peer''s statement of run %s) does not verify with the key it names: it was changed',
+                            rc.id, rc.run_id);
+        RETURN;
+      END IF;
+    END LOOP;
     RETURN QUERY SELECT true, n, NULL::pg_catalog.int8, NULL::pg_catalog.text;
   END
   $$;
 REVOKE ALL ON FUNCTION pgpriv.audit_verify() FROM PUBLIC;
 COMMENT ON FUNCTION pgpriv.audit_verify() IS
-  'Walk the audit hash chain; report the first row that was changed or whose predecessor was removed, or a log that ends before its head';
+  'Walk the audit hash chain; report the first row that was changed or whose predecessor was removed, or a log that ends before its head, or a stored receipt whose signature does not verify';
 
 CREATE FUNCTION pgpriv.audit_prune(older_than interval) RETURNS bigint
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -420,6 +484,7 @@ CREATE FUNCTION pgpriv.audit_prune(older_than interval) RETURNS bigint
     -- Removing a prefix keeps the chain verifiable from the first kept row.
     DELETE FROM pgpriv.audit_log WHERE at < pg_catalog.now() - older_than;
     GET DIAGNOSTICS removed = ROW_COUNT;
+    DELETE FROM pgpriv.receipt_log WHERE stored_at < pg_catalog.now() - older_than;
     PERFORM pg_catalog.set_config('pgpriv.audit_maintenance', 'off', true);
     PERFORM pgpriv._audit_append('local', NULL, 'audit_prune', NULL,
                                  NULL, removed, NULL, NULL, 'ok',
@@ -546,7 +611,7 @@ COMMENT ON VIEW pgpriv.keys IS
 CREATE VIEW pgpriv.audit WITH (security_barrier) AS
   SELECT l.id, l.at, l.actor, l.side, l.peer, l.capability, l.dataset,
          l.keys_in, l.keys_out, l.bytes_in, l.bytes_out, l.outcome, l.detail,
-         pg_catalog.encode(pg_catalog.substr(l.row_hash, 1, 8), 'hex') AS hash
+         pg_catalog.encode(pg_catalog.substr(l.row_hash, 1, 8), 'hex') AS hash, l.run_id
     FROM pgpriv.audit_log AS l
    WHERE l.actor = pgpriv._outer_role()
       OR pgpriv._may_manage((SELECT c.relowner::regrole::name FROM pg_catalog.pg_class AS c
@@ -554,6 +619,159 @@ CREATE VIEW pgpriv.audit WITH (security_barrier) AS
 GRANT SELECT ON pgpriv.audit TO PUBLIC;
 COMMENT ON VIEW pgpriv.audit IS
   'The audit log: your own rows, or all rows for the extension owner';
+
+-- ---------------------------------------------------------------------------
+-- Signed receipts (docs/receipts.md): at the end of a run each side signs a
+-- statement of it with its Ed25519 identity key and gives it to the other;
+-- both keep both.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE pgpriv.receipt_log (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  stored_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  actor       name NOT NULL,
+  run_id      text NOT NULL,
+  signer      text NOT NULL CHECK (signer IN ('asker', 'owner')),
+  own         boolean NOT NULL,
+  statement   bytea NOT NULL,
+  signature   bytea NOT NULL,
+  disputed    text
+);
+CREATE INDEX receipt_log_run_id ON pgpriv.receipt_log (run_id);
+REVOKE ALL ON pgpriv.receipt_log FROM PUBLIC;
+COMMENT ON SEQUENCE pgpriv.receipt_log_id_seq IS 'ids of stored receipts, in storing order';
+COMMENT ON TABLE pgpriv.receipt_log IS
+  'Signed statements of runs, this party''s own and its peer''s (statement: the canonical bytes signed; disputed: why this party does not accept a peer''s statement); append-only, checked by pgpriv.audit_verify()';
+COMMENT ON INDEX pgpriv.receipt_log_run_id IS 'receipts by run';
+
+CREATE FUNCTION pgpriv._receipt_guard() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    IF NOT pgpriv._audit_maintenance_allowed() THEN
+      RAISE EXCEPTION 'pgpriv.receipt_log is append-only'
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = pg_catalog.format('%s on the receipts was refused.', TG_OP),
+              HINT = 'Old receipts are removed with the audit rows by pgpriv.audit_prune().';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+      RETURN OLD;
+    END IF;
+    RETURN NEW;
+  END
+  $$;
+COMMENT ON FUNCTION pgpriv._receipt_guard() IS
+  'internal: refuses UPDATE, DELETE and TRUNCATE on the receipts outside explicit maintenance';
+CREATE TRIGGER receipt_log_append_only
+  BEFORE UPDATE OR DELETE ON pgpriv.receipt_log
+  FOR EACH ROW EXECUTE FUNCTION pgpriv._receipt_guard();
+CREATE TRIGGER receipt_log_no_truncate
+  BEFORE TRUNCATE ON pgpriv.receipt_log
+  FOR EACH STATEMENT EXECUTE FUNCTION pgpriv._receipt_guard();
+COMMENT ON TRIGGER receipt_log_append_only ON pgpriv.receipt_log IS 'keeps the receipts append-only';
+COMMENT ON TRIGGER receipt_log_no_truncate ON pgpriv.receipt_log IS 'keeps the receipts append-only';
+
+CREATE FUNCTION pgpriv._receipt_store(
+  actor name, run_id text, signer text, own boolean, statement bytea, signature bytea,
+  disputed text)
+  RETURNS bigint
+  LANGUAGE sql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    INSERT INTO pgpriv.receipt_log (actor, run_id, signer, own, statement, signature, disputed)
+      VALUES (actor, run_id, signer, own, statement, signature, disputed)
+    RETURNING id
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._receipt_store(name, text, text, boolean, bytea, bytea, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._receipt_store(name, text, text, boolean, bytea, bytea, text) IS
+  'internal: keep one signed statement of a run';
+
+CREATE FUNCTION pgpriv._receipt_field(statement bytea, field text) RETURNS text
+  AS 'MODULE_PATHNAME', 'pgpriv_receipt_field'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pgpriv._receipt_field(bytea, text) IS
+  'internal: one field of a canonical receipt statement (NULL if the field is NULL, unknown or the statement malformed)';
+
+CREATE FUNCTION pgpriv._receipt_signature_valid(statement bytea, signature bytea) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'pgpriv_receipt_signature_valid'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pgpriv._receipt_signature_valid(bytea, bytea) IS
+  'internal: whether signature is the Ed25519 signature of the canonical statement by the key the statement names for its signer';
+
+CREATE FUNCTION pgpriv._receipt_digest(statement bytea, signature bytea) RETURNS text
+  AS 'MODULE_PATHNAME', 'pgpriv_receipt_digest'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pgpriv._receipt_digest(bytea, bytea) IS
+  'internal: BLAKE2b-256 of a statement and its signature, in hex (how an owner''s statement names the asker''s)';
+
+CREATE FUNCTION pgpriv._receipt_json(statement bytea, signature bytea) RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'pgpriv_receipt_json'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pgpriv._receipt_json(bytea, bytea) IS
+  'internal: a canonical statement and its signature as a jsonb object (NULL if the statement is malformed)';
+
+CREATE FUNCTION pgpriv._may_read_audit() RETURNS boolean
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    SELECT pgpriv._may_manage((SELECT c.relowner::regrole::name FROM pg_catalog.pg_class AS c
+                                WHERE c.oid = 'pgpriv.audit_log'::regclass))
+  $$;
+COMMENT ON FUNCTION pgpriv._may_read_audit() IS
+  'internal: whether the session may read every audit row and receipt (the extension owner and its members)';
+
+CREATE VIEW pgpriv.receipts WITH (security_barrier) AS
+  SELECT r.id, r.stored_at, r.actor, r.run_id, r.signer, r.own, r.disputed,
+         pgpriv._receipt_json(r.statement, r.signature) AS statement
+    FROM pgpriv.receipt_log AS r
+   WHERE r.actor = pgpriv._outer_role() OR pgpriv._may_read_audit();
+GRANT SELECT ON pgpriv.receipts TO PUBLIC;
+COMMENT ON VIEW pgpriv.receipts IS
+  'Signed statements of runs (own and the peer''s): your own runs, or all for the extension owner';
+
+CREATE FUNCTION pgpriv.receipt(run_id text) RETURNS jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+    WITH visible AS (
+      SELECT r.* FROM pgpriv.receipt_log AS r
+       WHERE r.run_id OPERATOR(pg_catalog.=) receipt.run_id
+         AND (r.actor OPERATOR(pg_catalog.=) pgpriv._outer_role() OR pgpriv._may_read_audit()))
+    SELECT pg_catalog.jsonb_build_object(
+             'receipt', 'pgpriv receipt v1',
+             'run_id', receipt.run_id,
+             'held_by', (SELECT v.signer FROM visible AS v WHERE v.own ORDER BY v.id LIMIT 1),
+             'statements', (SELECT pg_catalog.jsonb_agg(pgpriv._receipt_json(v.statement, v.signature) ORDER BY v.id)
+                              FROM visible AS v),
+             'disputed', (SELECT pg_catalog.jsonb_agg(v.disputed ORDER BY v.id) FROM visible AS v
+                           WHERE v.disputed IS NOT NULL))
+     WHERE EXISTS (SELECT FROM visible)
+  $$;
+COMMENT ON FUNCTION pgpriv.receipt(text) IS
+  'A run''s signed statements (this party''s and its peers'', with signatures and signer keys) as jsonb, for a regulator; NULL if you have none for that run';
+
+CREATE FUNCTION pgpriv.verify_receipt(receipt jsonb, signing_key bytea) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'pgpriv_verify_receipt'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pgpriv.verify_receipt(jsonb, bytea) IS
+  'Whether a receipt (one statement, or pgpriv.receipt()''s object) holds a statement signed with this Ed25519 public key, unchanged; public keys only';
+
+CREATE FUNCTION pgpriv._receipt_countersign(asker_statement bytea, asker_signature bytea)
+  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+  AS 'MODULE_PATHNAME', 'pgpriv_receipt_countersign'
+  LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION pgpriv._receipt_countersign(bytea, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._receipt_countersign(bytea, bytea) IS
+  'internal: an owner statement agreeing with the asker''s, signed with this party''s key and not kept (for look-alike peers in tests; owner only)';
+
+CREATE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
+  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_receipt'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_receipt(text, bytea, bytea) IS
+  'Serving (called by a peer at the end of a run): the asker''s signed statement of the run in, checked and kept; the owner''s signed statement out';
 
 CREATE FUNCTION pgpriv._dataset_for_owner(dataset text) RETURNS pgpriv.dataset
   LANGUAGE plpgsql STABLE
@@ -1416,6 +1634,8 @@ SELECT pg_catalog.pg_extension_config_dump('pgpriv.oprf_key', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pgpriv.audit_head', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpriv.receipt_log', '');
+SELECT pg_catalog.pg_extension_config_dump('pgpriv.receipt_log_id_seq', '');
 
 -- ---------------------------------------------------------------------------
 -- Foreign-data wrapper: peers are foreign servers

@@ -29,10 +29,13 @@
  */
 #include "postgres.h"
 
+#include <sodium.h>
+
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -44,7 +47,9 @@
 #include "utils/timeout.h"
 
 #include "catalog/pgpriv_catalog.h"
+#include "catalog/receipt.h"
 #include "peer/call.h"
+#include "peer/fdw_options.h"
 
 PGDLLEXPORT void pgpriv_audit_worker_main(Datum arg);
 
@@ -58,8 +63,10 @@ typedef struct FailureRecord
 	int64		keys;
 	int64		bytes_in;
 	int64		bytes_out;
-	char		capability[16];
+	char		capability[12];	/* the longest is "secure_sum" */
 	char		dataset[NAME_BYTES];
+	uint8		run[16];		/* the run id's 32 hex digits, as bytes */
+	uint8		has_run;
 	uint8		timed_out;
 } FailureRecord;
 
@@ -100,6 +107,13 @@ audit_watch_callback(void *arg)
 	}
 	strlcpy(pending.capability, w->capability, sizeof(pending.capability));
 	copy_name(pending.dataset, w->dataset);
+	{
+		size_t		got = 0;
+
+		pending.has_run = w->run != NULL && strlen(w->run) == 32 &&
+			sodium_hex2bin(pending.run, sizeof(pending.run), w->run, 32, NULL, &got, NULL) == 0 &&
+			got == sizeof(pending.run);
+	}
 	copy_name(pending_peer, w->peer);
 	/*
 	 * A statement timeout and a cancel are both 57014; the timeout is the
@@ -163,11 +177,18 @@ audit_watch_begin(AuditWatch *w, const char *capability, const char *peer, const
 	w->keys = keys;
 	w->calls = calls;
 	w->ncalls = ncalls;
+	w->run = NULL;
 	w->cb.callback = audit_watch_callback;
 	w->cb.arg = w;
 	w->cb.previous = error_context_stack;
 	error_context_stack = &w->cb;
 	pending_valid = false;
+}
+
+void
+audit_watch_run(AuditWatch *w, const char *run)
+{
+	w->run = run;
 }
 
 void
@@ -179,6 +200,36 @@ audit_watch_end(AuditWatch *w)
 }
 
 /* The class of failure the asker's row names. */
+static void
+asker_failure_statement(const FailureRecord *r, const char *run, const char *actor,
+						const char *outcome)
+{
+	ForeignServer *server = GetForeignServerByName(MyBgworkerEntry->bgw_name, true);
+	const char *pinned = server ? peer_server_option(server, "signing_key") : NULL;
+	uint8		owner_key[32];
+	uint8		own_key[32];
+	uint8		sig[64];
+	Receipt		s;
+	bytea	   *stmt;
+
+	receipt_own_key(own_key);
+	memset(&s, 0, sizeof(s));
+	receipt_set_text(&s, RF_RUN_ID, run);
+	receipt_set_text(&s, RF_SIGNER, "asker");
+	receipt_set_hex(&s, RF_ASKER_KEY, own_key);
+	receipt_set_hex(&s, RF_OWNER_KEY, pinned && peer_decode_key(pinned, owner_key) ? owner_key : NULL);
+	receipt_set_text(&s, RF_DATASET, r->dataset[0] ? r->dataset : NULL);
+	receipt_set_text(&s, RF_CAPABILITY, r->capability);
+	receipt_set_int(&s, RF_KEYS_IN, r->keys);
+	receipt_set_int(&s, RF_BYTES_IN, r->bytes_in);
+	receipt_set_int(&s, RF_BYTES_OUT, r->bytes_out);
+	receipt_set_text(&s, RF_OUTCOME, outcome);
+	receipt_set_now(&s);
+	stmt = receipt_encode(&s);
+	receipt_sign(stmt, sig);
+	receipt_store_as(actor, run, "asker", true, stmt, sig, NULL);
+}
+
 static const char *
 failure_outcome(const FailureRecord *r, char *buf, size_t len)
 {
@@ -211,9 +262,11 @@ pgpriv_audit_worker_main(Datum arg)
 {
 	FailureRecord r;
 	char		outcome[64];
-	Oid			argtypes[8] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID};
-	Datum		args[8];
+	Oid			argtypes[9] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID};
+	Datum		args[9];
+	char		nulls[9] = "         ";
 	char	   *actor;
+	char		run[33];
 
 	memcpy(&r, MyBgworkerEntry->bgw_extra, sizeof(r));
 	r.capability[sizeof(r.capability) - 1] = '\0';
@@ -237,12 +290,24 @@ pgpriv_audit_worker_main(Datum arg)
 	args[5] = Int64GetDatum(r.bytes_in);
 	args[6] = Int64GetDatum(r.bytes_out);
 	args[7] = CStringGetTextDatum(failure_outcome(&r, outcome, sizeof(outcome)));
+	if (r.has_run)
+		sodium_bin2hex(run, sizeof(run), r.run, sizeof(r.run));
+	args[8] = r.has_run ? CStringGetTextDatum(run) : (Datum) 0;
+	nulls[8] = r.has_run ? ' ' : 'n';
 	if (SPI_execute_with_args("SELECT pgpriv._audit_append_as($1, 'asker'::pg_catalog.text, $2, $3, $4, "
-							  "$5, NULL::pg_catalog.int8, $6, $7, $8, NULL::pg_catalog.text)",
-							  8, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+							  "$5, NULL::pg_catalog.int8, $6, $7, $8, NULL::pg_catalog.text, $9)",
+							  9, argtypes, args, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pgpriv: could not audit a failed run");
-
 	SPI_finish();
+
+	/*
+	 * The asker's own signed statement of the failed run (docs/receipts.md):
+	 * what the record carries; no transcript digest (it does not fit the
+	 * worker's arguments), no owner statement (the run did not get there).
+	 */
+	if (r.has_run)
+		asker_failure_statement(&r, run, actor ? actor : "?", outcome);
+
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -366,10 +366,20 @@ audit_append(const char *side, const char *peer, const char *capability,
 			 int64 bytes_in, int64 bytes_out, const char *outcome,
 			 const char *detail)
 {
-	Oid			argtypes[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID,
-	INT8OID, INT8OID, TEXTOID, TEXTOID};
-	Datum		args[10];
-	char		nulls[11] = "          ";
+	audit_append_run(side, peer, capability, dataset, keys_in, keys_out, bytes_in, bytes_out,
+					 outcome, detail, NULL);
+}
+
+void
+audit_append_run(const char *side, const char *peer, const char *capability,
+				 const char *dataset, int64 keys_in, int64 keys_out,
+				 int64 bytes_in, int64 bytes_out, const char *outcome,
+				 const char *detail, const char *run_id)
+{
+	Oid			argtypes[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID,
+	INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[11];
+	char		nulls[12] = "           ";
 
 	args[0] = CStringGetTextDatum(side);
 	args[1] = peer ? CStringGetTextDatum(peer) : (Datum) 0;
@@ -388,11 +398,13 @@ audit_append(const char *side, const char *peer, const char *capability,
 	args[8] = CStringGetTextDatum(outcome);
 	args[9] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
 	nulls[9] = detail ? ' ' : 'n';
+	args[10] = run_id ? CStringGetTextDatum(run_id) : (Datum) 0;
+	nulls[10] = run_id ? ' ' : 'n';
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT pgpriv._audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-							  10, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args("SELECT pgpriv._audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+							  11, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not append to the audit log");
 	SPI_finish();
 }

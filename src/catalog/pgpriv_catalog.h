@@ -122,10 +122,12 @@ typedef struct AuditWatch
 	int64		keys;
 	struct PeerCall *calls;		/* bytes so far (NULL: not counted) */
 	int			ncalls;
+	const char *run;			/* the run id, once there is one (audit_watch_run) */
 } AuditWatch;
 
 extern void audit_watch_begin(AuditWatch *w, const char *capability, const char *peer,
 							  const char *dataset, int64 keys, struct PeerCall *calls, int ncalls);
+extern void audit_watch_run(AuditWatch *w, const char *run);
 extern void audit_watch_end(AuditWatch *w);
 
 /* Append a row to the audit log (through pgpriv._audit_append). */
@@ -133,6 +135,12 @@ extern void audit_append(const char *side, const char *peer, const char *capabil
 						 const char *dataset, int64 keys_in, int64 keys_out,
 						 int64 bytes_in, int64 bytes_out, const char *outcome,
 						 const char *detail);
+
+/* The same for a row of a run: run_id is the id both sides record. */
+extern void audit_append_run(const char *side, const char *peer, const char *capability,
+							 const char *dataset, int64 keys_in, int64 keys_out,
+							 int64 bytes_in, int64 bytes_out, const char *outcome,
+							 const char *detail, const char *run_id);
 
 /* Name of the session's login role (the peer, on the owner's side). */
 extern char *session_role_name(void);

@@ -23,6 +23,7 @@ peer_call_open(PeerCall *call, const char *server)
 	call->peer = pstrdup(server);
 	call->bytes_out = 0;
 	call->bytes_in = 0;
+	transcript_reset(&call->transcript);
 }
 
 PGresult *
@@ -44,6 +45,13 @@ send_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *tex
 	Oid		   *types = palloc0(sizeof(Oid) * Max(n, 1));
 	int			i;
 
+	/*
+	 * A run's transcript starts at its admission, where the owner's starts
+	 * (run/admission.c): what came before (the permitted columns) is not
+	 * the run's.
+	 */
+	if (strncmp(sql, "CALL pgpriv.serve_admit(", strlen("CALL pgpriv.serve_admit(")) == 0)
+		transcript_reset(&call->transcript);
 	for (i = 0; i < ntext; i++)
 	{
 		values[i] = text_params[i];
@@ -57,6 +65,7 @@ send_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *tex
 		formats[ntext] = 1;
 		types[ntext] = 17;		/* bytea */
 		call->bytes_out += VARSIZE_ANY_EXHDR(msg);
+		transcript_absorb(&call->transcript, TRANSCRIPT_REQUEST, VARDATA_ANY(msg), VARSIZE_ANY_EXHDR(msg));
 	}
 	peer_send_params(call->conn, call->peer, sql, n, types, values, lengths, formats, result_format);
 	pfree(values);
@@ -136,6 +145,7 @@ result_bytea(PeerCall *call, PGresult *res)
 	SET_VARSIZE(out, VARHDRSZ + len);
 	memcpy(VARDATA(out), PQgetvalue(res, 0, 0), len);
 	call->bytes_in += len;
+	transcript_absorb(&call->transcript, TRANSCRIPT_RESPONSE, VARDATA(out), len);
 	PQclear(res);
 	return out;
 }

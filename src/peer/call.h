@@ -12,12 +12,20 @@
 #include "libpq-fe.h"
 #include "nodes/pg_list.h"
 
+#include "catalog/receipt.h"
+
 typedef struct PeerCall
 {
 	PGconn	   *conn;
 	const char *peer;			/* server name, for errors */
 	int64		bytes_out;
 	int64		bytes_in;
+	/*
+	 * The run's binary messages (bytea parameters sent, bytea results
+	 * received), from its CALL pgpriv.serve_admit on: the transcript digest
+	 * of its receipts (catalog/receipt.h).
+	 */
+	Transcript	transcript;
 } PeerCall;
 
 /* Open (or reuse) the connection to the named pgpriv server. */

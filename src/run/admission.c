@@ -10,8 +10,12 @@
  */
 #include "postgres.h"
 
+#include <sodium.h>
+
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -23,6 +27,7 @@
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
 #include "peer/version.h"
+#include "catalog/receipt.h"
 #include "run/admission.h"
 #include "protocol/mpc/joint_score.h"
 #include "protocol/join/psi_sum.h"
@@ -31,9 +36,67 @@
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
 PG_FUNCTION_INFO_V1(pgpriv_serve_columns);
+PG_FUNCTION_INFO_V1(pgpriv_serve_receipt);
 
 /* One run at a time per serving session: the asker's calls are sequential. */
 static Admission admitted;
+
+/* The admitted run's binary messages, from its serve_admit on. */
+static Transcript transcript;
+
+void
+admission_absorb(const char *run, char tag, const bytea *msg)
+{
+	if (admitted.run[0] != '\0' && !admitted.receipted && strcmp(admitted.run, run) == 0)
+		transcript_absorb(&transcript, tag, VARDATA_ANY(msg), VARSIZE_ANY_EXHDR(msg));
+}
+
+/*
+ * The owner's signed statement of a run (docs/receipts.md), kept in its
+ * receipts; returned with its signature.  asker_key, peer_digest and
+ * disputed come from the asker's statement, when there is one.
+ */
+static bytea *
+owner_statement(const char *run, const char *dataset, const char *capability, int64 keys_in,
+				int64 keys_out, int64 bytes_in, int64 bytes_out, const char *outcome,
+				const char *asker_key, const char *peer_digest, const char *disputed,
+				uint8 sig[64])
+{
+	Receipt		r;
+	uint8		own_key[32];
+	bytea	   *stmt;
+
+	receipt_own_key(own_key);
+	memset(&r, 0, sizeof(r));
+	receipt_set_text(&r, RF_RUN_ID, run);
+	receipt_set_text(&r, RF_SIGNER, "owner");
+	receipt_set_text(&r, RF_ASKER_KEY, asker_key);
+	receipt_set_hex(&r, RF_OWNER_KEY, own_key);
+	receipt_set_text(&r, RF_ASKER_ROLE, session_role_name());
+	receipt_set_text(&r, RF_DATASET, dataset);
+	receipt_set_text(&r, RF_CAPABILITY, capability);
+	receipt_set_int(&r, RF_KEYS_IN, keys_in);
+	receipt_set_int(&r, RF_KEYS_OUT, keys_out);
+	receipt_set_int(&r, RF_BYTES_IN, bytes_in);
+	receipt_set_int(&r, RF_BYTES_OUT, bytes_out);
+	receipt_set_int(&r, RF_MESSAGES, transcript.messages);
+	receipt_set_hex(&r, RF_TRANSCRIPT, transcript.h);
+	receipt_set_text(&r, RF_OUTCOME, outcome);
+	receipt_set_now(&r);
+	receipt_set_text(&r, RF_PEER_STATEMENT, peer_digest);
+	receipt_set_text(&r, RF_DISPUTED, disputed);
+	stmt = receipt_encode(&r);
+	receipt_sign(stmt, sig);
+	receipt_store(run, "owner", true, stmt, sig, NULL);
+	return stmt;
+}
+
+/* The outcome of the admitted run as the owner signs it. */
+static const char *
+admitted_outcome(void)
+{
+	return admitted.completed ? "ok" : "failed: run not completed";
+}
 
 static bool
 admissible_capability(const char *capability)
@@ -163,11 +226,29 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	 * charged.
 	 */
 	if (admitted.run[0] != '\0' && !admitted.completed && admitted.keys > 0)
-		audit_append("owner", peer, admitted.capability, admitted.dataset, admitted.served, -1,
-					 admitted.bytes_in, admitted.bytes_out, "failed: run not completed",
-					 psprintf("run %s, %lld of %lld admitted keys served", admitted.run,
-							  (long long) admitted.served, (long long) admitted.keys));
+		audit_append_run("owner", peer, admitted.capability, admitted.dataset, admitted.served, -1,
+						 admitted.bytes_in, admitted.bytes_out, "failed: run not completed",
+						 psprintf("run %s, %lld of %lld admitted keys served", admitted.run,
+								  (long long) admitted.served, (long long) admitted.keys),
+						 admitted.run);
+
+	/*
+	 * A previous run the asker never asked a receipt of (it failed, or it
+	 * is modified) gets the owner's own signed statement now.
+	 */
+	if (admitted.run[0] != '\0' && !admitted.receipted)
+	{
+		uint8		sig[64];
+
+		(void) owner_statement(admitted.run, admitted.dataset, admitted.capability, admitted.served,
+							   admitted.keys_out, admitted.bytes_in, admitted.bytes_out,
+							   admitted_outcome(), NULL, NULL, NULL, sig);
+	}
 	memset(&admitted, 0, sizeof(admitted));
+	admitted.keys_out = -1;
+	transcript_reset(&transcript);
+	if (terms != NULL)
+		transcript_absorb(&transcript, TRANSCRIPT_REQUEST, VARDATA_ANY(terms), VARSIZE_ANY_EXHDR(terms));
 	found = permit_lookup(dataset, capability, &ds, &permit);
 	/* terms_error outlives SPI_finish, which frees the SPI procedure context */
 	if (found && !too_many && !no_keys &&
@@ -184,8 +265,16 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 								 unpack_sql_state(terms_error->sqlerrcode))
 		: !fits ? "refused: over the max_keys budget (54000)"
 		: "admitted";
-	audit_append("owner", peer, capability, dataset, nkeys, -1, -1, -1, outcome,
-				 psprintf("run %s", run));
+	audit_append_run("owner", peer, capability, dataset, nkeys, -1, -1, -1, outcome,
+					 psprintf("run %s", run), run);
+	/* A refused run ends here: the owner's signed statement of it. */
+	if (strcmp(outcome, "admitted") != 0)
+	{
+		uint8		sig[64];
+
+		(void) owner_statement(run, dataset, capability, nkeys, -1, -1, -1, outcome,
+							   NULL, NULL, NULL, sig);
+	}
 	catalog_leave_owner(&owner);
 
 	/* The audit row (and the charge) stand whatever happens next. */
@@ -247,8 +336,9 @@ admission_serve(Admission *a, int64 n, int64 bytes_in, int64 bytes_out)
 void
 admission_complete(Admission *a, int64 keys_out)
 {
-	audit_append("owner", session_role_name(), a->capability, a->dataset, a->served, keys_out,
-				 a->bytes_in, a->bytes_out, "ok", psprintf("run %s", a->run));
+	audit_append_run("owner", session_role_name(), a->capability, a->dataset, a->served, keys_out,
+					 a->bytes_in, a->bytes_out, "ok", psprintf("run %s", a->run), a->run);
+	a->keys_out = keys_out;
 	a->completed = true;
 }
 
@@ -281,4 +371,164 @@ pgpriv_serve_columns(PG_FUNCTION_ARGS)
 	foreach(lc, permit.columns)
 		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static bool
+field_is(const Receipt *r, ReceiptField f, const char *want)
+{
+	return r->v[f] != NULL && want != NULL && strcmp(r->v[f], want) == 0;
+}
+
+/*
+ * pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
+ *   → TABLE(owner_statement bytea, owner_signature bytea)
+ *
+ * The end of the run admitted in this session: the asker's signed
+ * statement in, the owner's out (docs/receipts.md).  The owner checks the
+ * asker's statement against its own view of the run — the run, its role,
+ * the dataset and capability, the keys admitted, the transcript digest and
+ * the signature by the key the statement names — and says in its own
+ * statement (disputed) what does not match; either way it keeps the
+ * asker's statement (if it is one of this run) with its own and answers.
+ * Once per run.
+ */
+Datum
+pgpriv_serve_receipt(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bytea	   *astmt = PG_GETARG_BYTEA_PP(1);
+	bytea	   *asig = PG_GETARG_BYTEA_PP(2);
+	const uint8 *sdata = (const uint8 *) VARDATA_ANY(astmt);
+	size_t		slen = VARSIZE_ANY_EXHDR(astmt);
+	size_t		siglen = VARSIZE_ANY_EXHDR(asig);
+	Receipt		theirs;
+	bool		parsed;
+	const char *disputed = NULL;
+	char		digest[65];
+	char		hex[65];
+	uint8		key[32];
+	uint8		sig[64];
+	bytea	   *stmt;
+	bytea	   *sigb;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	catalog_restrict_definer();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "serve_receipt must return a composite type");
+	if (admitted.run[0] == '\0' || admitted.receipted || strcmp(admitted.run, run) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from the asker"),
+				 errdetail("Run %s is not the run admitted in this session, or has its receipt already.", run)));
+
+	parsed = receipt_decode(sdata, slen, &theirs);
+	receipt_digest_hex(sdata, slen, (const uint8 *) VARDATA_ANY(asig), siglen, digest);
+	sodium_bin2hex(hex, sizeof(hex), transcript.h, sizeof(transcript.h));
+	if (!parsed)
+		disputed = "the asker's statement is malformed";
+	else if (!field_is(&theirs, RF_SIGNER, "asker") || !field_is(&theirs, RF_RUN_ID, run))
+		disputed = "the asker's statement is not of this run";
+	else if (siglen != 64 || !receipt_signer_key(&theirs, key) ||
+			 crypto_sign_verify_detached((const uint8 *) VARDATA_ANY(asig), sdata, slen, key) != 0)
+		disputed = "the asker's signature does not verify with the key its statement names";
+	else
+	{
+		char		own_hex[65];
+
+		receipt_own_key(key);
+		sodium_bin2hex(own_hex, sizeof(own_hex), key, sizeof(key));
+		if (!field_is(&theirs, RF_OWNER_KEY, own_hex) && theirs.v[RF_OWNER_KEY] != NULL)
+			disputed = "the asker's statement names another owner key";
+		else if (!field_is(&theirs, RF_ASKER_ROLE, session_role_name()))
+			disputed = "the asker's statement names another role";
+		else if (!field_is(&theirs, RF_DATASET, admitted.dataset) ||
+				 !field_is(&theirs, RF_CAPABILITY, admitted.capability))
+			disputed = "the asker's statement names another dataset or capability";
+		else if (!field_is(&theirs, RF_KEYS_IN, psprintf("%lld", (long long) admitted.keys)))
+			disputed = psprintf("the asker's statement counts other keys than the %lld admitted",
+								(long long) admitted.keys);
+		else if (!field_is(&theirs, RF_TRANSCRIPT, hex) ||
+				 !field_is(&theirs, RF_MESSAGES, psprintf("%lld", (long long) transcript.messages)))
+			disputed = "the asker's transcript digest differs from the owner's";
+		else if (!field_is(&theirs, RF_OUTCOME, admitted_outcome()))
+			disputed = psprintf("the asker's outcome is not \"%s\"", admitted_outcome());
+	}
+
+	/* Keep the asker's statement if it is one of this run, forged or not. */
+	if (parsed && field_is(&theirs, RF_SIGNER, "asker") && field_is(&theirs, RF_RUN_ID, run) &&
+		siglen == 64)
+	{
+		bytea	   *copy = palloc(VARHDRSZ + slen);
+
+		SET_VARSIZE(copy, VARHDRSZ + slen);
+		memcpy(VARDATA(copy), sdata, slen);
+		receipt_store(run, "asker", false, copy, (const uint8 *) VARDATA_ANY(asig), disputed);
+	}
+	stmt = owner_statement(run, admitted.dataset, admitted.capability, admitted.served,
+						   admitted.keys_out, admitted.bytes_in, admitted.bytes_out,
+						   admitted_outcome(), parsed ? theirs.v[RF_ASKER_KEY] : NULL,
+						   digest, disputed, sig);
+	admitted.receipted = true;
+
+	sigb = palloc(VARHDRSZ + 64);
+	SET_VARSIZE(sigb, VARHDRSZ + 64);
+	memcpy(VARDATA(sigb), sig, 64);
+	values[0] = PointerGetDatum(stmt);
+	values[1] = PointerGetDatum(sigb);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * pgpriv._receipt_countersign(asker_statement bytea, asker_signature bytea)
+ *   → TABLE(owner_statement bytea, owner_signature bytea)
+ *
+ * An owner statement that agrees with whatever the asker's says (its run,
+ * dataset, capability, counts and digest), signed with this party's key
+ * and not kept.  Nothing a modified owner could not produce with its own
+ * key anyway; revoked from PUBLIC.  The tests' look-alike peers answer
+ * serve_receipt with it, so that a look-alike's well-formed run completes.
+ */
+PG_FUNCTION_INFO_V1(pgpriv_receipt_countersign);
+
+Datum
+pgpriv_receipt_countersign(PG_FUNCTION_ARGS)
+{
+	bytea	   *astmt = PG_GETARG_BYTEA_PP(0);
+	bytea	   *asig = PG_GETARG_BYTEA_PP(1);
+	Receipt		theirs;
+	Receipt		r;
+	char		digest[65];
+	uint8		own_key[32];
+	uint8		sig[64];
+	bytea	   *stmt;
+	bytea	   *sigb;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "_receipt_countersign must return a composite type");
+	if (!receipt_decode((const uint8 *) VARDATA_ANY(astmt), VARSIZE_ANY_EXHDR(astmt), &theirs))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("not a receipt statement")));
+	receipt_digest_hex((const uint8 *) VARDATA_ANY(astmt), VARSIZE_ANY_EXHDR(astmt),
+					   (const uint8 *) VARDATA_ANY(asig), VARSIZE_ANY_EXHDR(asig), digest);
+	r = theirs;
+	receipt_own_key(own_key);
+	receipt_set_text(&r, RF_SIGNER, "owner");
+	receipt_set_hex(&r, RF_OWNER_KEY, own_key);
+	receipt_set_now(&r);
+	receipt_set_text(&r, RF_PEER_STATEMENT, digest);
+	receipt_set_text(&r, RF_DISPUTED, NULL);
+	stmt = receipt_encode(&r);
+	receipt_sign(stmt, sig);
+	sigb = palloc(VARHDRSZ + 64);
+	SET_VARSIZE(sigb, VARHDRSZ + 64);
+	memcpy(VARDATA(sigb), sig, 64);
+	values[0] = PointerGetDatum(stmt);
+	values[1] = PointerGetDatum(sigb);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -20,7 +20,9 @@ typedef struct Admission
 	int64		served;			/* evaluated so far */
 	int64		bytes_in;
 	int64		bytes_out;
+	int64		keys_out;		/* as admission_complete recorded it (-1: none) */
 	bool		completed;
+	bool		receipted;		/* this side's signed statement of it is kept */
 } Admission;
 
 /* The run admitted in this session, for this dataset and capability; else 08P01. */
@@ -31,5 +33,15 @@ extern void admission_serve(Admission *a, int64 n, int64 bytes_in, int64 bytes_o
 
 /* The run is done: one audit row with what crossed. */
 extern void admission_complete(Admission *a, int64 keys_out);
+
+/*
+ * The run's binary messages, for its receipts' transcript digest
+ * (catalog/receipt.h): every serving function of a run absorbs each bytea
+ * the asker sends it as a binary parameter (TRANSCRIPT_REQUEST) and each
+ * bytea it returns (TRANSCRIPT_RESPONSE), in order, as the asker does on its
+ * side (peer/call.c); bytea sent as text literals are in neither.  A run
+ * other than the one admitted in this session absorbs nothing.
+ */
+extern void admission_absorb(const char *run, char tag, const bytea *msg);
 
 #endif

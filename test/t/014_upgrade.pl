@@ -395,8 +395,8 @@ for my $side ([ $gov, $gov_before ], [ $bank, $bank_before ]) {
 			is_deeply($after->{$t}, $before->{$t}, $n->name . ": every row of $t survived");
 		}
 	}
-	is_deeply([ sort grep { !exists $before->{$_} } keys %$after ], ['audit_head'],
-		$n->name . ': the one new table is audit_head');
+	is_deeply([ sort grep { !exists $before->{$_} } keys %$after ], ['audit_head', 'receipt_log'],
+		$n->name . ': the new tables are audit_head and receipt_log');
 }
 
 # Budgets: today's charges count for the UTC day.

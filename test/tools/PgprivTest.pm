@@ -19,7 +19,9 @@
 #                                authenticates, after the version exchange)
 #                                but none of its other serving
 #                                functions, for a test's look-alikes that
-#                                play a lying peer; returns pinned_keys
+#                                play a lying peer (serve_receipt answers
+#                                with a receipt agreeing with the asker's);
+#                                returns pinned_keys
 #   version_exchange()           the SQL a 0.2.0 asker runs first on each
 #                                connection (pgpriv.serve_version, its
 #                                answer kept in psql variables, printing
@@ -162,6 +164,12 @@ sub liar_database
 		  END LOOP;
 		END
 		$$;
+		-- A run ends with signed receipts (docs/receipts.md): the look-alike
+		-- signs one agreeing with the asker's, so a well-formed run completes.
+		CREATE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
+		  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+		  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+		  AS $$ SELECT * FROM pgpriv._receipt_countersign(asker_statement, asker_signature) $$;
 	});
 	return pinned_keys($node, $db);
 }

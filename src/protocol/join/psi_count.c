@@ -39,6 +39,7 @@
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
 #include "peer/call.h"
+#include "catalog/receipt.h"
 #include "run/admission.h"
 #include "run/batch.h"
 #include "protocol/join/ecdh.h"
@@ -153,6 +154,7 @@ pgpriv_serve_count_push(PG_FUNCTION_ARGS)
 	int64		received = ecdh_asked_push(&cr->asked, msg);
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	cr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	PG_RETURN_INT64(received);
 }
@@ -207,6 +209,7 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	m = Min((int64) want, cr->owner_n - start);
 	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, cr->owner + start * EL, (uint32) m, EL);
 	cr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -228,6 +231,7 @@ pgpriv_serve_count_return(PG_FUNCTION_ARGS)
 	uint32		i;
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	if (!cr->asked.finished)
 		count_refuse("Elements returned before the run's keys were masked.");
 	PG_TRY();
@@ -355,6 +359,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	sender = psprintf("peer \"%s\"", server);
 	progress_begin("psi_count", server, dataset, keys.n);
 	audit_watch_begin(&watch, "psi_count", server, dataset, (int64) keys.n, &call, 1);
+	audit_watch_run(&watch, run);
 
 	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 	oprf_random_scalar(a);
@@ -467,9 +472,11 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
+	receipt_asker_exchange(&call, run, "psi_count", dataset, (int64) keys.n, matched,
+						   call.bytes_in, call.bytes_out);
 	catalog_enter_owner(&oc);
-	audit_append("asker", server, "psi_count", dataset, (int64) keys.n, matched,
-				 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run));
+	audit_append_run("asker", server, "psi_count", dataset, (int64) keys.n, matched,
+					 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run), run);
 	catalog_leave_owner(&oc);
 	progress_end();
 	audit_watch_end(&watch);

@@ -44,6 +44,7 @@
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
 #include "peer/call.h"
+#include "catalog/receipt.h"
 #include "run/admission.h"
 #include "run/batch.h"
 #include "run/keys.h"
@@ -134,8 +135,8 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	if (current == NULL || strcmp(current, version) != 0)
 	{
 		oprf_table_build(&ds, peer, capability, permit.columns, &rows, version, &entries, &chunks);
-		audit_append("owner", peer, capability, dataset, -1, entries, -1, -1,
-					 "ok", psprintf("encrypted table built, version %s", version));
+		audit_append_run("owner", peer, capability, dataset, -1, entries, -1, -1,
+						 "ok", psprintf("encrypted table built, version %s", version), run);
 	}
 	progress_end();
 
@@ -199,6 +200,7 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 				 errmsg("encrypted table of dataset \"%s\" has no chunk %d at version %s", dataset, chunk, version),
 				 errhint("The dataset changed during the run; run the query again.")));
 	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(out));
+	admission_absorb(run, TRANSCRIPT_RESPONSE, out);
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -226,6 +228,7 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	check_oprf_capability(capability);
 	admission = admission_require(run, dataset, capability);
 	/* The permit may have been revoked since the run was admitted. */
@@ -252,6 +255,7 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	/* A pir run goes on to its answer pass, which completes it. */
 	if (admission->served == admission->keys && strcmp(capability, "pir") != 0)
 		admission_complete(admission, admission->served);
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -398,6 +402,7 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 	peer_call_open(&jr->call, server);
 	progress_begin(capability, server, dataset, n);
 	audit_watch_begin(&jr->watch, capability, server, dataset, (int64) n, &jr->call, 1);
+	audit_watch_run(&jr->watch, jr->run);
 
 	/* A column definition list that asks for more than the permit costs nothing. */
 	if (proj)
@@ -494,11 +499,13 @@ join_audit(JoinRun *jr, const char *dataset, const char *capability, int64 keys_
 {
 	OwnerContext owner;
 
+	receipt_asker_exchange(&jr->call, jr->run, capability, dataset, (int64) jr->keys.n, keys_out,
+						   jr->call.bytes_in, jr->call.bytes_out);
 	catalog_enter_owner(&owner);
-	audit_append("asker", jr->call.peer, capability, dataset, (int64) jr->keys.n, keys_out,
-				 jr->call.bytes_in, jr->call.bytes_out, "ok",
-				 psprintf("run %s, table version %s%s", jr->run, jr->info.version,
-						  jr->cached ? " (cached)" : " (downloaded)"));
+	audit_append_run("asker", jr->call.peer, capability, dataset, (int64) jr->keys.n, keys_out,
+					 jr->call.bytes_in, jr->call.bytes_out, "ok",
+					 psprintf("run %s, table version %s%s", jr->run, jr->info.version,
+							  jr->cached ? " (cached)" : " (downloaded)"), jr->run);
 	catalog_leave_owner(&owner);
 	progress_end();
 	audit_watch_end(&jr->watch);

@@ -44,6 +44,7 @@
 #include "crypto/parallel.h"
 #include "crypto/shares.h"
 #include "peer/call.h"
+#include "catalog/receipt.h"
 #include "run/admission.h"
 #include "run/batch.h"
 #include "protocol/join/ecdh.h"
@@ -290,6 +291,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	elgamal_status st;
 
 	catalog_restrict_definer();
+	/* Not in the transcript: it comes as a text parameter (a hex bytea literal). */
 	permit_require(dataset, "psi_sum", &ds, &permit);
 	psi_sum_admission_check(dataset, &permit);
 	permit_check_column(dataset, column, &permit);
@@ -375,6 +377,7 @@ pgpriv_serve_psi_sum_push(PG_FUNCTION_ARGS)
 	int64		received = ecdh_asked_push(&sr->asked, msg);
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	PG_RETURN_INT64(received);
 }
@@ -415,6 +418,7 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
 	else
 		reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, sr->asked.elements + start * EL, (uint32) m, EL);
 	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -443,6 +447,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	int			k;
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	if (!sr->asked.finished)
 		malformed_from("the asker", "A decryption asked before the run's keys were masked.");
 	item = wire_unpack_fixed(msg, WIRE_PSUM_TOTAL, TOTAL_BYTES, 1, &count, "the asker");
@@ -473,6 +478,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 		admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
 		admission_complete(admission, 0);
 		served_run_close();
+		admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 		PG_RETURN_BYTEA_P(reply);
 	}
 	for (k = 0; k < LIMBS && st == ELGAMAL_OK; k++)
@@ -490,6 +496,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
 	admission_complete(admission, (int64) matched);
 	served_run_close();
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -680,6 +687,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	sender = psprintf("peer \"%s\"", server);
 	progress_begin("psi_sum", server, dataset, keys.n);
 	audit_watch_begin(&watch, "psi_sum", server, dataset, (int64) keys.n, &call, 1);
+	audit_watch_run(&watch, run);
 
 	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 	oprf_random_scalar(a);
@@ -851,9 +859,11 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
+	receipt_asker_exchange(&call, run, "psi_sum", dataset, (int64) keys.n, matched,
+						   call.bytes_in, call.bytes_out);
 	catalog_enter_owner(&oc);
-	audit_append("asker", server, "psi_sum", dataset, (int64) keys.n, matched,
-				 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run));
+	audit_append_run("asker", server, "psi_sum", dataset, (int64) keys.n, matched,
+					 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run), run);
 	catalog_leave_owner(&oc);
 	progress_end();
 	audit_watch_end(&watch);

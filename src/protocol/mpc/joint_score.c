@@ -42,6 +42,7 @@
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/mpc.h"
 #include "peer/call.h"
+#include "catalog/receipt.h"
 #include "run/admission.h"
 #include "protocol/mpc/joint_score.h"
 #include "run/keys.h"
@@ -350,6 +351,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	permit_require(dataset, "mpc", &ds, &permit);
 	wire_reader_init(&r, msg, WIRE_MPC_BEGIN, (uint32) Min((int64) PG_UINT32_MAX - 64,
 														  admission->keys + MPC_MAX_FEATURES + 1),
@@ -411,6 +413,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 		admission_complete(admission, 0);
 		served_run_close();
 		progress_end();
+		admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 		PG_RETURN_BYTEA_P(reply);
 	}
 	old = MemoryContextSwitchTo(cxt);
@@ -420,6 +423,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	mpc_session_owner_input(owner_run->session, owner_run->x);
 	progress_phase("owner: two-party computation (steps)", owner_run->plan.nsteps);
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -439,6 +443,7 @@ pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	PG_TRY();
 	{
 		reply = mpc_owner_flight(owner_run->session, msg);
@@ -464,6 +469,7 @@ pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 		served_run_close();
 		progress_end();
 	}
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -817,6 +823,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	peer_call_open(&call, server);
 	progress_begin("joint_score", server, dataset, (int64) keys.n);
 	audit_watch_begin(&watch, "mpc", server, dataset, (int64) keys.n, &call, 1);
+	audit_watch_run(&watch, run);
 	mpc_memory_hold();
 	PG_TRY();
 	{
@@ -877,11 +884,13 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	mpc_memory_release();
 	sodium_memzero(local, sizeof(int64) * Max(keys.n, 1));
 
+	receipt_asker_exchange(&call, run, "mpc", dataset, (int64) keys.n, scored,
+						   call.bytes_in, call.bytes_out);
 	catalog_enter_owner(&oc);
-	audit_append("asker", server, "mpc", dataset, (int64) keys.n, scored,
-				 call.bytes_in, call.bytes_out, "ok",
-				 psprintf("run %s, %s over %d of the peer's and %d own columns", run,
-						  flag_mode ? "flags" : "scores", t.k, nlocal));
+	audit_append_run("asker", server, "mpc", dataset, (int64) keys.n, scored,
+					 call.bytes_in, call.bytes_out, "ok",
+					 psprintf("run %s, %s over %d of the peer's and %d own columns", run,
+							  flag_mode ? "flags" : "scores", t.k, nlocal), run);
 	catalog_leave_owner(&oc);
 	progress_end();
 	audit_watch_end(&watch);
@@ -996,11 +1005,13 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	}
 	mpc_session_free(session);
 
+	receipt_asker_exchange(&call, run, "mpc", dataset, 0, 0, call.bytes_in, call.bytes_out);
 	catalog_enter_owner(&oc);
-	audit_append("asker", server, "mpc", dataset, 0, 0, call.bytes_in, call.bytes_out, "ok",
-				 psprintf("run %s, self-test: %d triples, %d comparisons, %lld failures", run,
-						  triples, comparisons,
-						  (long long) (tally->triples_bad + tally->products_bad + tally->signs_bad)));
+	audit_append_run("asker", server, "mpc", dataset, 0, 0, call.bytes_in, call.bytes_out, "ok",
+					 psprintf("run %s, self-test: %d triples, %d comparisons, %lld failures", run,
+							  triples, comparisons,
+							  (long long) (tally->triples_bad + tally->products_bad + tally->signs_bad)),
+					 run);
 	catalog_leave_owner(&oc);
 	progress_end();
 	return (Datum) 0;

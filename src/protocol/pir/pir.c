@@ -597,11 +597,13 @@ pir_audit(PeerCall *call, const char *dataset, const char *run, size_t nkeys, in
 {
 	OwnerContext owner;
 
+	receipt_asker_exchange(call, run, "pir", dataset, (int64) nkeys, rows_out,
+						   call->bytes_in, call->bytes_out);
 	catalog_enter_owner(&owner);
-	audit_append("asker", call->peer, "pir", dataset, (int64) nkeys, rows_out,
-				 call->bytes_in, call->bytes_out, "ok",
-				 psprintf("run %s, epoch %lld, hint %s", run, (long long) s->epoch,
-						  s->cached ? "cached" : "downloaded"));
+	audit_append_run("asker", call->peer, "pir", dataset, (int64) nkeys, rows_out,
+					 call->bytes_in, call->bytes_out, "ok",
+					 psprintf("run %s, epoch %lld, hint %s", run, (long long) s->epoch,
+							  s->cached ? "cached" : "downloaded"), run);
 	catalog_leave_owner(&owner);
 	progress_end();
 	if (watch)
@@ -637,6 +639,7 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 	peer_call_open(&call, server);
 	progress_begin("pir", server, dataset, (int64) keys->n);
 	audit_watch_begin(&watch, "pir", server, dataset, (int64) keys->n, &call, 1);
+	audit_watch_run(&watch, run);
 	/* A column definition list that asks for more than the permit costs nothing. */
 	projection_map(&proj, peer_permitted_columns(&call, dataset, "pir"), "pir", dataset, server);
 	pir_admit(&call, dataset, run, keys->n);

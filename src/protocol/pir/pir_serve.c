@@ -40,6 +40,7 @@
 #include "crypto/lwe_pir.h"
 #include "crypto/oprf.h"
 #include "crypto/pir_cuckoo.h"
+#include "catalog/receipt.h"
 #include "run/admission.h"
 #include "run/batch.h"
 #include "run/keys.h"
@@ -614,8 +615,8 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 			int64		epoch = state.found ? state.epoch + 1 : 1;
 
 			build_epoch(&ds, peer, permit.columns, &rows, version, epoch, &state);
-			audit_append("owner", peer, "pir", dataset, -1, (int64) rows.keys.n, -1, -1, "ok",
-						 psprintf("PIR database built, epoch %lld", (long long) epoch));
+			audit_append_run("owner", peer, "pir", dataset, -1, (int64) rows.keys.n, -1, -1, "ok",
+							 psprintf("PIR database built, epoch %lld", (long long) epoch), run);
 		}
 		mark_checked(dataset, peer, stamp);
 		progress_end();
@@ -754,6 +755,7 @@ pgpriv_serve_pir_hint(PG_FUNCTION_ARGS)
 	read_body(f, dataset, lwe_pir_db_bytes(&state.layout) + off, (uint8 *) VARDATA(out), len);
 	FreeFile(f);
 	admission_serve(admission, 0, 0, (int64) len);
+	admission_absorb(run, TRANSCRIPT_RESPONSE, out);
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -788,6 +790,7 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 	lwe_pir_status st;
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	admission = admission_require(run, dataset, "pir");
 	permit_require(dataset, "pir", &ds, &permit);
 	require_epoch(dataset, peer, epoch, &state);
@@ -837,5 +840,6 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 	admission_serve(admission, 0, (int64) len, (int64) reply_len);
 	if (answered_queries == 2 * admission->keys)
 		admission_complete(admission, -1);
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }

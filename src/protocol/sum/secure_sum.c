@@ -52,6 +52,7 @@
 #include "crypto/shares.h"
 #include "peer/call.h"
 #include "peer/fdw_options.h"
+#include "catalog/receipt.h"
 #include "run/admission.h"
 #include "run/keys.h"
 #include "run/progress.h"
@@ -617,6 +618,7 @@ pgpriv_serve_sum_begin(PG_FUNCTION_ARGS)
 	SumRun	   *sr;
 
 	catalog_restrict_definer();
+	/* Not in the transcript: it comes as a text parameter (a hex bytea literal). */
 	permit_require(dataset, "secure_sum", &ds, &permit);
 	n = participants_decode(msg, session, parts);
 	permit_check_run(dataset, column, &permit, parts, n);
@@ -702,6 +704,7 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 	uint32		i;
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	admission = admission_require(run, sr->base.dataset, "secure_sum");
 	wire_reader_init(&r, msg, WIRE_SUM_KEYS, (uint32) pgpriv_batch_size, SUM_MAX_KEY_BYTES, "the asker");
 	count = r.remaining;
@@ -763,6 +766,7 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 		admission_complete(admission, sr->held);
 		served_run_close();
 	}
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -1260,6 +1264,7 @@ pgpriv_secure_sum(PG_FUNCTION_ARGS)
 
 	progress_begin("secure_sum", as->peer_list, as->dataset, (int64) as->keys.n);
 	audit_watch_begin(&watch, "secure_sum", as->peer_list, as->dataset, (int64) as->keys.n, NULL, 0);
+	audit_watch_run(&watch, as->run);
 	PG_TRY();
 	{
 		asker_begin(as);
@@ -1303,12 +1308,18 @@ pgpriv_secure_sum(PG_FUNCTION_ARGS)
 
 	{
 		OwnerContext oc;
+		int			p;
 
+		/* One receipt per owner, each over that owner's own messages. */
+		for (p = 0; p < as->npeers; p++)
+			receipt_asker_exchange(&as->calls[p], as->run, "secure_sum", as->dataset,
+								   (int64) as->keys.n, with_contributors,
+								   as->calls[p].bytes_in, as->calls[p].bytes_out);
 		catalog_enter_owner(&oc);
-		audit_append("asker", as->peer_list, "secure_sum", as->dataset, (int64) as->keys.n,
-					 with_contributors, as->bytes_in, as->bytes_out, "ok",
-					 psprintf("run %s; participants: %s%s", as->run, as->peer_list,
-							  as->contributes ? " and this party" : ""));
+		audit_append_run("asker", as->peer_list, "secure_sum", as->dataset, (int64) as->keys.n,
+						 with_contributors, as->bytes_in, as->bytes_out, "ok",
+						 psprintf("run %s; participants: %s%s", as->run, as->peer_list,
+								  as->contributes ? " and this party" : ""), as->run);
 		catalog_leave_owner(&oc);
 	}
 	progress_end();

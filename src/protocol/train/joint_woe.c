@@ -42,6 +42,7 @@
 
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
+#include "catalog/receipt.h"
 #include "crypto/elgamal.h"
 #include "crypto/elgamal_proof.h"
 #include "crypto/parallel.h"
@@ -306,6 +307,7 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 	elgamal_status st;
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	permit_require(dataset, "train", &ds, &permit);
 	wire_reader_init(&r, msg, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 2, Max(NAMEDATALEN, EDGES_TEXT_MAX), "the asker");
 	terms_read(&r, &t);
@@ -389,6 +391,7 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 	MemoryContext entry = CurrentMemoryContext;
 
 	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	PG_TRY();
 	{
 		wire_reader_init(&r, msg, WIRE_WOE_ROWS, max_rows, ROW_HEAD + (1 << 20), "the asker");
@@ -686,6 +689,7 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	served_run_close();
 	progress_end();
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -997,6 +1001,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	peer_call_open(&call, server);
 	progress_begin("joint_woe", server, dataset, (int64) keys.n);
 	audit_watch_begin(&watch, "train", server, dataset, (int64) keys.n, &call, 1);
+	audit_watch_run(&watch, run);
 
 	/* The owner's columns: those named, else every column of the permit. */
 	if (columns == NIL)
@@ -1220,10 +1225,13 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 		elgamal_dlog_free(&d);
 		sodium_memzero(sk, sizeof(sk));
 
+		receipt_asker_exchange(&call, run, "train", dataset, (int64) keys.n, matched,
+							   call.bytes_in, call.bytes_out);
 		catalog_enter_owner(&oc);
-		audit_append("asker", server, "train", dataset, (int64) keys.n, matched,
-					 call.bytes_in, call.bytes_out, "ok",
-					 psprintf("run %s, woe of %d of the peer's columns in up to %d bins", run, t.k, nbins));
+		audit_append_run("asker", server, "train", dataset, (int64) keys.n, matched,
+						 call.bytes_in, call.bytes_out, "ok",
+						 psprintf("run %s, woe of %d of the peer's columns in up to %d bins", run, t.k, nbins),
+						 run);
 		catalog_leave_owner(&oc);
 	}
 	progress_end();
