@@ -181,10 +181,16 @@ COMMENT ON FUNCTION pgpriv.audit_verify() IS
 -- 0.1.0 function is replaced, keeping whatever EXECUTE grants it had.
 ALTER TABLE pgpriv.permit ADD COLUMN authorised_by text;
 -- The change check (fresh by default, below).
-ALTER TABLE pgpriv.dataset ADD COLUMN change_tables oid[] NOT NULL DEFAULT '{}';
+-- (Added empty, then filled and constrained: a column added with a default
+-- would keep it as a "missing value", which a fresh install does not have.)
+ALTER TABLE pgpriv.dataset ADD COLUMN change_tables oid[];
 ALTER TABLE pgpriv.dataset ADD COLUMN change_check text;
-ALTER TABLE pgpriv.permit ADD COLUMN consent_tables oid[] NOT NULL DEFAULT '{}';
+ALTER TABLE pgpriv.permit ADD COLUMN consent_tables oid[];
 ALTER TABLE pgpriv.permit ADD COLUMN consent_check text;
+UPDATE pgpriv.dataset SET change_tables = '{}';
+UPDATE pgpriv.permit SET consent_tables = '{}';
+ALTER TABLE pgpriv.dataset ALTER COLUMN change_tables SET DEFAULT '{}', ALTER COLUMN change_tables SET NOT NULL;
+ALTER TABLE pgpriv.permit ALTER COLUMN consent_tables SET DEFAULT '{}', ALTER COLUMN consent_tables SET NOT NULL;
 COMMENT ON COLUMN pgpriv.dataset.change_tables IS 'the tables the query read at publish, each with a pgpriv_change trigger (empty when the check is reread)';
 COMMENT ON COLUMN pgpriv.dataset.change_check IS '''triggers'' or ''reread: <why>'', decided at publish; NULL: published before 0.2.0 and not since';
 COMMENT ON COLUMN pgpriv.permit.consent_tables IS 'the tables authorised_by read when permitted, each with a pgpriv_change trigger';
