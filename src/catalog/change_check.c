@@ -392,6 +392,53 @@ change_check_stamp(ChangeCheck *cc, List *query_list)
 }
 
 /*
+ * Fold the change rows of the check's tables into their base counts when
+ * there are more than CHANGE_COMPACT_ROWS of them, so that a table written
+ * by many statements does not make every check count more rows.  One
+ * transaction deletes the rows it sees and adds exactly as many to the
+ * base: in any snapshot either both or neither are visible, and the total
+ * the stamp uses is unchanged.  Two owners folding at once cannot count a
+ * row twice: the second DELETE skips the rows the first deleted.  Runs as
+ * the extension owner (from a serving function).
+ */
+#define CHANGE_COMPACT_ROWS 1000
+
+void
+change_check_compact(const ChangeCheck *cc)
+{
+	Datum	   *elems;
+	Oid			types[1] = {OIDARRAYOID};
+	Datum		args[1];
+	int			i = 0;
+	ListCell   *lc;
+	bool		isnull;
+	int64		rows;
+
+	if (!cc->exact || cc->relids == NIL)
+		return;
+	elems = palloc(sizeof(Datum) * list_length(cc->relids));
+	foreach(lc, cc->relids)
+		elems[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+	args[0] = PointerGetDatum(construct_array(elems, i, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT pg_catalog.count(*) FROM pgpriv.dataset_change AS x "
+							  " WHERE x.relid OPERATOR(pg_catalog.=) ANY ($1)",
+							  1, types, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not count the changes");
+	rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (rows > CHANGE_COMPACT_ROWS &&
+		SPI_execute_with_args("WITH moved AS (DELETE FROM pgpriv.dataset_change AS x "
+							  "                WHERE x.relid OPERATOR(pg_catalog.=) ANY ($1) RETURNING x.relid) "
+							  "INSERT INTO pgpriv.dataset_change_base AS b (relid, changes) "
+							  "SELECT m.relid, pg_catalog.count(*) FROM moved AS m GROUP BY m.relid "
+							  "ON CONFLICT (relid) DO UPDATE SET changes = b.changes OPERATOR(pg_catalog.+) EXCLUDED.changes",
+							  1, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not fold the change rows");
+	SPI_finish();
+}
+
+/*
  * pgpriv._change_tables(query text, as_role name, search_path text, consent boolean)
  *   → (relids oid[], reason text)
  *

@@ -37,4 +37,7 @@ extern void change_check_walk(List *query_list, ChangeCheck *cc);
  */
 extern void change_check_stamp(ChangeCheck *cc, List *query_list);
 
+/* Fold many change rows of an exact check's tables into their base counts. */
+extern void change_check_compact(const ChangeCheck *cc);
+
 #endif

@@ -149,6 +149,27 @@ for my $c (@changes) {
 	is(reads('psi_fetch'), $rf + 1, "$what: the next psi_fetch read the rows again, once");
 }
 
+# --- many writing statements: the change rows are folded, still exact ---------
+{
+	$gov->safe_psql('postgres', q{
+		DO $$ BEGIN FOR i IN 1 .. 1100 LOOP UPDATE public.firms SET tax = tax WHERE code = 'F01'; END LOOP; END $$;
+		UPDATE public.firms SET tax = 777 WHERE code = 'F05'});
+	$firm{F05}[1] = 777;
+	check_round('after 1101 writing statements');
+	cmp_ok($gov->safe_psql('postgres',
+			q{SELECT changes FROM pgpriv.dataset_change_base WHERE relid = 'public.firms'::regclass}), '>', 1100,
+		'the owner folded the change rows into the base count');
+	is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.dataset_change WHERE relid = 'public.firms'::regclass}),
+		'0', 'and no change row of the table is left');
+	my $rp = reads('pir');
+	check_round('unchanged after the fold');
+	is(reads('pir'), $rp, 'after the fold an unchanged dataset is still not read');
+	$gov->safe_psql('postgres', q{UPDATE public.firms SET tax = 778 WHERE code = 'F05'});
+	$firm{F05}[1] = 778;
+	check_round('a change after the fold');
+	is(reads('pir'), $rp + 1, 'and a change after the fold is seen at the next lookup');
+}
+
 # --- a concurrent change: uncommitted, then committed between two lookups -----
 {
 	my ($in, $out, $err) = ('', '', '');

@@ -156,6 +156,7 @@ served_check_record(const char *dataset, const char *peer, const char *capabilit
 							  5, types, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store pgpriv.served_check");
 	SPI_finish();
+	change_check_compact(check);
 }
 
 /* Current version of the served table for (dataset, peer, capability), or NULL. */
