@@ -250,6 +250,40 @@ $gov->safe_psql('postgres', q{
 $bonus{$_} *= 2 for keys %bonus;
 check_round('after the view was redefined');
 
+# A partitioned table: every partition has the trigger; a write straight into
+# a partition is seen; a partition attached later has none: re-read, exact.
+$gov->safe_psql('postgres', q{
+	CREATE TABLE public.pt (code text, v bigint) PARTITION BY LIST (code);
+	CREATE TABLE public.pt_a PARTITION OF public.pt FOR VALUES IN ('F01');
+	CREATE TABLE public.pt_b PARTITION OF public.pt FOR VALUES IN ('F02');
+	INSERT INTO public.pt VALUES ('F01', 1), ('F02', 2);
+	SELECT pgpriv.publish('pt', 'SELECT code, v FROM public.pt', 'code');
+	SELECT pgpriv.permit('pt', 'bank_role', 'pir', '{v}');
+});
+sub pt_pir
+{
+	my ($k) = @_;
+	return $bank->safe_psql('postgres',
+		"SELECT coalesce(pg_catalog.string_agg(code || ':' || v, ','), '') FROM pgpriv.pir('gov', 'pt', '$k') AS t(code text, v bigint)");
+}
+is($gov->safe_psql('postgres', q{SELECT change_check FROM pgpriv.datasets WHERE dataset = 'pt'}), 'triggers',
+	'a partitioned table is checked by triggers');
+is($gov->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'pgpriv_change' AND tgrelid::regclass::text LIKE 'pt%'}),
+	'3', 'on the parent and each partition');
+is(pt_pir('F02'), 'F02:2', 'partitioned: first lookup');
+$gov->safe_psql('postgres', q{UPDATE public.pt_b SET v = 20});
+is(pt_pir('F02'), 'F02:20', 'a write straight into a partition is seen at the next lookup');
+$gov->safe_psql('postgres', q{
+	CREATE TABLE public.pt_c (code text, v bigint);
+	INSERT INTO public.pt_c VALUES ('F03', 3);
+	ALTER TABLE public.pt ATTACH PARTITION public.pt_c FOR VALUES IN ('F03')});
+is(pt_pir('F03'), 'F03:3', 'a partition attached later is seen');
+like($gov->safe_psql('postgres', q{SELECT change_check FROM pgpriv.served_check WHERE dataset = 'pt'}),
+	qr/^reread: table pt_c has no enabled pgpriv_change trigger/, 'and read again, since it has no trigger');
+$gov->safe_psql('postgres', q{UPDATE public.pt_c SET v = 30});
+is(pt_pir('F03'), 'F03:30', 'a write into it is seen too');
+$gov->safe_psql('postgres', q{SELECT pgpriv.unpublish('pt')});
+
 # --- what triggers cannot see: re-read -----------------------------------------
 $gov->safe_psql('postgres', q{
 	CREATE FUNCTION public.same(t text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT t';
@@ -345,5 +379,13 @@ $gov->safe_psql('postgres', q{
 cmp_ok($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.dataset_change}), '>', 0, 'a republished dataset logs changes again');
 $gov->safe_psql('postgres', q{SELECT pgpriv.unpublish('firms'); SELECT pgpriv.publish('bonus', 'SELECT code, amount FROM public.bonus', 'code'); INSERT INTO public.bonus VALUES ('F01', 1); DROP TABLE public.bonus CASCADE});
 is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.dataset_change}), '0', 'DROP TABLE drops the change rows of the table');
+
+# DROP EXTENSION needs CASCADE while a table has the trigger, and drops it.
+$gov->safe_psql('postgres', q{SELECT pgpriv.publish('firms', 'SELECT code, grade, tax FROM public.firms', 'code')});
+($rc, $out, $err) = $gov->psql('postgres', q{DROP EXTENSION pgpriv});
+like($err, qr/cannot drop extension pgpriv because other objects depend on it/, 'DROP EXTENSION without CASCADE names the triggers');
+$gov->safe_psql('postgres', q{DROP EXTENSION pgpriv CASCADE});
+is($gov->safe_psql('postgres', q{SELECT count(*) FROM pg_trigger WHERE tgname = 'pgpriv_change'}), '0',
+	'DROP EXTENSION pgpriv CASCADE drops the triggers');
 
 done_testing();
