@@ -284,6 +284,28 @@ $gov->safe_psql('postgres', q{UPDATE public.pt_c SET v = 30});
 is(pt_pir('F03'), 'F03:30', 'a write into it is seen too');
 $gov->safe_psql('postgres', q{SELECT pgpriv.unpublish('pt')});
 
+# A foreign key's ON DELETE / ON UPDATE CASCADE writes the dataset's table too.
+$gov->safe_psql('postgres', q{
+	CREATE TABLE public.fk_parent (code text PRIMARY KEY);
+	INSERT INTO public.fk_parent VALUES ('F01'), ('F02');
+	CREATE TABLE public.fk_child (code text REFERENCES public.fk_parent ON DELETE CASCADE ON UPDATE CASCADE, v bigint);
+	INSERT INTO public.fk_child VALUES ('F01', 1), ('F02', 2);
+	SELECT pgpriv.publish('fk', 'SELECT code, v FROM public.fk_child', 'code');
+	SELECT pgpriv.permit('fk', 'bank_role', 'pir', '{v}');
+});
+sub fk_pir
+{
+	my ($k) = @_;
+	return $bank->safe_psql('postgres',
+		"SELECT coalesce(pg_catalog.string_agg(code || ':' || v, ','), '') FROM pgpriv.pir('gov', 'fk', '$k') AS t(code text, v bigint)");
+}
+is(fk_pir('F02'), 'F02:2', 'foreign key: first lookup');
+$gov->safe_psql('postgres', q{DELETE FROM public.fk_parent WHERE code = 'F02'});
+is(fk_pir('F02'), '', 'a row deleted by ON DELETE CASCADE is seen at the next lookup');
+$gov->safe_psql('postgres', q{UPDATE public.fk_parent SET code = 'F09' WHERE code = 'F01'});
+is(fk_pir('F09'), 'F09:1', 'a key changed by ON UPDATE CASCADE is seen at the next lookup');
+$gov->safe_psql('postgres', q{SELECT pgpriv.unpublish('fk')});
+
 # --- what triggers cannot see: re-read -----------------------------------------
 $gov->safe_psql('postgres', q{
 	CREATE FUNCTION public.same(t text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT t';
