@@ -13,6 +13,7 @@ OBJS = \
 	src/functions/primitives.o \
 	src/catalog/identity.o \
 	src/catalog/dataset.o \
+	src/catalog/change_check.o \
 	src/catalog/audit.o \
 	src/catalog/audit_failure.o \
 	src/catalog/receipt.o \

@@ -459,6 +459,21 @@ COMMENT ON FUNCTION pgpriv.serve_receipt(text, bytea, bytea) IS
 -- permit() gains authorised_by (applicant consent): a new signature, so the
 -- 0.1.0 function is replaced, keeping whatever EXECUTE grants it had.
 ALTER TABLE pgpriv.permit ADD COLUMN authorised_by text;
+-- The change check (fresh by default, below).
+-- (Added empty, then filled and constrained: a column added with a default
+-- would keep it as a "missing value", which a fresh install does not have.)
+ALTER TABLE pgpriv.dataset ADD COLUMN change_tables oid[];
+ALTER TABLE pgpriv.dataset ADD COLUMN change_check text;
+ALTER TABLE pgpriv.permit ADD COLUMN consent_tables oid[];
+ALTER TABLE pgpriv.permit ADD COLUMN consent_check text;
+UPDATE pgpriv.dataset SET change_tables = '{}';
+UPDATE pgpriv.permit SET consent_tables = '{}';
+ALTER TABLE pgpriv.dataset ALTER COLUMN change_tables SET DEFAULT '{}', ALTER COLUMN change_tables SET NOT NULL;
+ALTER TABLE pgpriv.permit ALTER COLUMN consent_tables SET DEFAULT '{}', ALTER COLUMN consent_tables SET NOT NULL;
+COMMENT ON COLUMN pgpriv.dataset.change_tables IS 'the tables the query read at publish, each with a pgpriv_change trigger (empty when the check is reread)';
+COMMENT ON COLUMN pgpriv.dataset.change_check IS '''triggers'' or ''reread: <why>'', decided at publish; NULL: published before 0.2.0 and not since';
+COMMENT ON COLUMN pgpriv.permit.consent_tables IS 'the tables authorised_by read when permitted, each with a pgpriv_change trigger';
+COMMENT ON COLUMN pgpriv.permit.consent_check IS '''triggers'' or ''reread: <why>'' for authorised_by; NULL without one';
 COMMENT ON COLUMN pgpriv.permit.authorised_by IS
   'applicant consent: a SELECT run as the publisher ($1 = peer role, $2 = capability) returning the keys that may be served; NULL: all';
 SELECT pg_catalog.set_config('pgpriv_upgrade.permit_acl',
@@ -546,6 +561,7 @@ CREATE FUNCTION pgpriv.permit(
             min_parties = EXCLUDED.min_parties, min_group = EXCLUDED.min_group,
             authorised_by = EXCLUDED.authorised_by,
             granted_by = EXCLUDED.granted_by, granted_at = pg_catalog.clock_timestamp();
+    PERFORM pgpriv._track_permit(d.name, permit.peer_role, permit.capability);
 
     PERFORM pgpriv._audit_append('local', peer_role, 'permit', d.name, NULL, NULL, NULL, NULL, 'ok',
                                  pg_catalog.format('%s on (%s)%s', capability, pg_catalog.array_to_string(cols, ', '),
@@ -661,7 +677,8 @@ COMMENT ON FUNCTION pgpriv.psi_count(name, text, text) IS
 CREATE OR REPLACE VIEW pgpriv.permits WITH (security_barrier) AS
   SELECT p.dataset, p.peer_role, p.capability, p.columns, p.max_keys, p.min_parties,
          p.min_group, p.granted_by, p.granted_at,
-         CASE WHEN pgpriv._may_manage(d.owner_role) THEN p.authorised_by END AS authorised_by
+         CASE WHEN pgpriv._may_manage(d.owner_role) THEN p.authorised_by END AS authorised_by,
+         CASE WHEN pgpriv._may_manage(d.owner_role) THEN p.consent_check END AS consent_check
     FROM pgpriv.permit AS p
     JOIN pgpriv.dataset AS d ON d.name = p.dataset
    WHERE pgpriv._may_manage(d.owner_role)
@@ -891,6 +908,344 @@ $$;
 -- total any more, only on each key's value.
 COMMENT ON FUNCTION pgpriv.psi_sum(name, text, text, text) IS
   'How many of your keys are in the peer''s dataset and the total of one permitted column over them (scale 4; each key''s value within a bigint of units of 10^-4, the total exact as numeric); nothing about which keys matched';
+
+-- ---------------------------------------------------------------------------
+-- Fresh by default: the change check.  Datasets published before this
+-- update show change_check 'reread: not checked yet' and are read on every
+-- run until they are published again (which puts the triggers on); their
+-- permits' consent queries likewise until they are permitted again.
+-- ---------------------------------------------------------------------------
+
+-- (The columns of the change check are added with authorised_by above.)
+
+-- ---------------------------------------------------------------------------
+-- Change check (fresh by default): a statement trigger on every table a
+-- dataset or consent query reads appends a row here in the writer's own
+-- transaction; the owner counts them in the snapshot it reads in
+-- (src/catalog/change_check.c).
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE pgpriv.dataset_change (
+  relid oid NOT NULL
+);
+CREATE INDEX dataset_change_relid ON pgpriv.dataset_change (relid);
+REVOKE ALL ON pgpriv.dataset_change FROM PUBLIC;
+COMMENT ON TABLE pgpriv.dataset_change IS
+  'Append-only: one row per statement that wrote a table a published dataset or consent query reads (written by the pgpriv_change triggers only)';
+
+CREATE TABLE pgpriv.dataset_change_base (
+  relid   oid PRIMARY KEY,
+  changes bigint NOT NULL CHECK (changes >= 0)
+);
+REVOKE ALL ON pgpriv.dataset_change_base FROM PUBLIC;
+COMMENT ON TABLE pgpriv.dataset_change_base IS
+  'Change rows of pgpriv.dataset_change folded into one count per table (moved in one transaction, so the total never goes back)';
+
+CREATE FUNCTION pgpriv._dataset_changed() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    INSERT INTO pgpriv.dataset_change (relid) VALUES (TG_RELID);
+    RETURN NULL;
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._dataset_changed() FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._dataset_changed() IS
+  'internal: the pgpriv_change trigger: records that a statement wrote a tracked table';
+
+CREATE FUNCTION pgpriv._change_tables(query text, as_role name, search_path text, consent boolean,
+                                      OUT relids oid[], OUT reason text)
+  AS 'MODULE_PATHNAME', 'pgpriv_change_tables'
+  LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION pgpriv._change_tables(text, name, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._change_tables(text, name, text, boolean) IS
+  'internal: the tables a dataset (or consent) query reads, analysed as its publisher, and why triggers cannot see every change (NULL: they can)';
+
+CREATE FUNCTION pgpriv._track_changes(relids oid[], publisher name) RETURNS text
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r oid;
+    fn oid;
+    enabled "char";
+  BEGIN
+    FOREACH r IN ARRAY relids LOOP
+      IF NOT pg_catalog.has_table_privilege(publisher, r, 'TRIGGER') THEN
+        RAISE NOTICE 'changes to % are found by re-reading the dataset: role % may not create triggers on it', r::pg_catalog.regclass, publisher
+          USING HINT = 'GRANT TRIGGER on the table to the publisher, then publish again.';
+        RETURN pg_catalog.format('%s may not create triggers on %s', publisher, r::pg_catalog.regclass);
+      END IF;
+      SELECT t.tgfoid, t.tgenabled INTO fn, enabled FROM pg_catalog.pg_trigger AS t
+       WHERE t.tgrelid OPERATOR(pg_catalog.=) r AND t.tgname OPERATOR(pg_catalog.=) 'pgpriv_change';
+      IF NOT FOUND THEN
+        BEGIN
+          EXECUTE pg_catalog.format('CREATE TRIGGER pgpriv_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s '
+                                    'FOR EACH STATEMENT EXECUTE FUNCTION pgpriv._dataset_changed()', r::pg_catalog.regclass);
+          EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER pgpriv_change', r::pg_catalog.regclass);
+        EXCEPTION WHEN OTHERS THEN
+          RAISE NOTICE 'changes to % are found by re-reading the dataset: %', r::pg_catalog.regclass, SQLERRM;
+          RETURN pg_catalog.format('no trigger on %s: %s', r::pg_catalog.regclass, SQLERRM);
+        END;
+      ELSIF fn OPERATOR(pg_catalog.<>) 'pgpriv._dataset_changed()'::pg_catalog.regprocedure THEN
+        RAISE NOTICE 'changes to % are found by re-reading the dataset: it has another trigger named pgpriv_change', r::pg_catalog.regclass;
+        RETURN pg_catalog.format('%s has another trigger named pgpriv_change', r::pg_catalog.regclass);
+      ELSIF enabled OPERATOR(pg_catalog.<>) 'A' THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER pgpriv_change', r::pg_catalog.regclass);
+      END IF;
+    END LOOP;
+    RETURN NULL;
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._track_changes(oid[], name) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._track_changes(oid[], name) IS
+  'internal: put an enabled pgpriv_change trigger on each table the publisher may create triggers on; NULL, or why not';
+
+CREATE FUNCTION pgpriv._untrack_changes() RETURNS void
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    r oid;
+  BEGIN
+    FOR r IN SELECT t.tgrelid FROM pg_catalog.pg_trigger AS t
+              WHERE t.tgname OPERATOR(pg_catalog.=) 'pgpriv_change'
+                AND t.tgfoid OPERATOR(pg_catalog.=) 'pgpriv._dataset_changed()'::pg_catalog.regprocedure
+                AND NOT EXISTS (SELECT FROM pgpriv.dataset AS d WHERE t.tgrelid OPERATOR(pg_catalog.=) ANY (d.change_tables))
+                AND NOT EXISTS (SELECT FROM pgpriv.permit AS p WHERE t.tgrelid OPERATOR(pg_catalog.=) ANY (p.consent_tables)) LOOP
+      EXECUTE pg_catalog.format('DROP TRIGGER pgpriv_change ON %s', r::pg_catalog.regclass);
+      DELETE FROM pgpriv.dataset_change AS c WHERE c.relid OPERATOR(pg_catalog.=) r;
+      DELETE FROM pgpriv.dataset_change_base AS b WHERE b.relid OPERATOR(pg_catalog.=) r;
+    END LOOP;
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._untrack_changes() FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._untrack_changes() IS
+  'internal: drop the pgpriv_change triggers (and change rows) of tables no dataset or consent query reads any more';
+
+CREATE FUNCTION pgpriv._track_dataset(dataset text) RETURNS void
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    d pgpriv.dataset;
+    t record;
+    why text;
+  BEGIN
+    SELECT * INTO STRICT d FROM pgpriv.dataset AS x WHERE x.name OPERATOR(pg_catalog.=) _track_dataset.dataset;
+    SELECT * INTO t FROM pgpriv._change_tables(d.query, d.owner_role, d.search_path, false);
+    why := t.reason;
+    IF why IS NOT NULL THEN
+      RAISE NOTICE 'dataset "%" is re-read on every run: %', d.name, why
+        USING HINT = 'Only built-in immutable functions over ordinary tables can be checked by triggers.';
+    ELSE
+      why := pgpriv._track_changes(t.relids, d.owner_role);
+    END IF;
+    UPDATE pgpriv.dataset AS x
+       SET change_tables = CASE WHEN why IS NULL THEN t.relids ELSE '{}' END,
+           change_check = CASE WHEN why IS NULL THEN 'triggers' ELSE 'reread: ' OPERATOR(pg_catalog.||) why END
+     WHERE x.name OPERATOR(pg_catalog.=) d.name;
+    PERFORM pgpriv._untrack_changes();
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._track_dataset(text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._track_dataset(text) IS
+  'internal: at publish, decide the dataset''s change check and put triggers on the tables its query reads';
+
+CREATE FUNCTION pgpriv._track_permit(dataset text, peer_role name, capability text) RETURNS void
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    d pgpriv.dataset;
+    p pgpriv.permit;
+    tables oid[] := '{}';
+    why text;
+  BEGIN
+    SELECT * INTO STRICT d FROM pgpriv.dataset AS x WHERE x.name OPERATOR(pg_catalog.=) _track_permit.dataset;
+    SELECT * INTO STRICT p FROM pgpriv.permit AS x
+     WHERE x.dataset OPERATOR(pg_catalog.=) _track_permit.dataset AND x.peer_role OPERATOR(pg_catalog.=) _track_permit.peer_role
+       AND x.capability OPERATOR(pg_catalog.=) _track_permit.capability;
+    IF p.authorised_by IS NOT NULL THEN
+      SELECT c.relids, c.reason INTO tables, why
+        FROM pgpriv._change_tables(p.authorised_by, d.owner_role, d.search_path, true) AS c;
+      IF why IS NOT NULL THEN
+        RAISE NOTICE 'the consent query of this permit is re-read on every run: %', why
+          USING HINT = 'A consent query with now() or another non-immutable function cannot be checked by triggers.';
+      ELSE
+        why := pgpriv._track_changes(tables, d.owner_role);
+      END IF;
+    END IF;
+    UPDATE pgpriv.permit AS x
+       SET consent_tables = CASE WHEN why IS NULL AND p.authorised_by IS NOT NULL THEN tables ELSE '{}' END,
+           consent_check = CASE WHEN p.authorised_by IS NULL THEN NULL WHEN why IS NULL THEN 'triggers'
+                                ELSE 'reread: ' OPERATOR(pg_catalog.||) why END
+     WHERE x.dataset OPERATOR(pg_catalog.=) p.dataset AND x.peer_role OPERATOR(pg_catalog.=) p.peer_role
+       AND x.capability OPERATOR(pg_catalog.=) p.capability;
+    PERFORM pgpriv._untrack_changes();
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._track_permit(text, name, text) FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._track_permit(text, name, text) IS
+  'internal: at permit, decide the consent query''s change check and put triggers on the tables it reads';
+
+-- A dropped table's change rows go with it (its oid may be reused).
+CREATE FUNCTION pgpriv._drop_tracked_tables() RETURNS event_trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  BEGIN
+    DELETE FROM pgpriv.dataset_change AS c
+     USING pg_catalog.pg_event_trigger_dropped_objects() AS o
+     WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND o.objsubid OPERATOR(pg_catalog.=) 0 AND c.relid OPERATOR(pg_catalog.=) o.objid;
+    DELETE FROM pgpriv.dataset_change_base AS b
+     USING pg_catalog.pg_event_trigger_dropped_objects() AS o
+     WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND o.objsubid OPERATOR(pg_catalog.=) 0 AND b.relid OPERATOR(pg_catalog.=) o.objid;
+  END
+  $$;
+REVOKE ALL ON FUNCTION pgpriv._drop_tracked_tables() FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._drop_tracked_tables() IS
+  'internal: on DROP TABLE, drop the change rows of the tables dropped';
+CREATE EVENT TRIGGER pgpriv_drop_tracked_tables ON sql_drop
+  WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+  EXECUTE FUNCTION pgpriv._drop_tracked_tables();
+COMMENT ON EVENT TRIGGER pgpriv_drop_tracked_tables IS
+  'DROP TABLE drops the change rows of tracked tables (pgpriv.dataset_change)';
+
+CREATE TABLE pgpriv.served_check (
+  dataset      text NOT NULL REFERENCES pgpriv.dataset(name) ON DELETE CASCADE,
+  peer_role    name NOT NULL,
+  capability   text NOT NULL,
+  stamp        text,
+  change_check text NOT NULL,
+  reads        bigint NOT NULL DEFAULT 1,
+  read_at      timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  PRIMARY KEY (dataset, peer_role, capability)
+);
+REVOKE ALL ON pgpriv.served_check FROM PUBLIC;
+COMMENT ON TABLE pgpriv.served_check IS
+  'Owner side: per served cache (pir epoch, psi/psi_fetch table), the change stamp of the rows it was built from, how the last check went, and how often the rows were read';
+COMMENT ON COLUMN pgpriv.served_check.stamp IS 'catalog version, permitted columns and change-check stamp of the last read; NULL when the check was not exact';
+COMMENT ON COLUMN pgpriv.served_check.change_check IS '''triggers'', or ''reread: <why>'' when the last run had to read the rows to know';
+COMMENT ON COLUMN pgpriv.served_check.reads IS 'how many times the owner read the dataset''s rows for this cache';
+
+DROP VIEW pgpriv.datasets;
+CREATE VIEW pgpriv.datasets WITH (security_barrier) AS
+  SELECT d.name AS dataset, d.key_column, d.columns, d.column_types, d.owner_role,
+         d.version, d.published_at, d.query,
+         coalesce(d.change_check, 'reread: not checked yet (publish again to track changes)') AS change_check
+    FROM pgpriv.dataset AS d
+   WHERE pgpriv._may_manage(d.owner_role);
+GRANT SELECT ON pgpriv.datasets TO PUBLIC;
+COMMENT ON VIEW pgpriv.datasets IS
+  'Datasets published by roles you belong to (peers see none)';
+
+CREATE OR REPLACE FUNCTION pgpriv._publish(dataset text, query text, key_column text, caller_path text)
+  RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    caller name := pgpriv._outer_role();
+    cols name[];
+    types text[];
+    key_count int;
+    old pgpriv.dataset;
+    stale text;
+  BEGIN
+    IF dataset IS NULL OR dataset !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
+      RAISE EXCEPTION 'invalid dataset name "%"', dataset
+        USING ERRCODE = 'invalid_name',
+              HINT = 'A dataset name starts with a letter or underscore and has at most 63 letters, digits, "_", "." or "-".';
+    END IF;
+    IF query IS NULL OR key_column IS NULL THEN
+      RAISE EXCEPTION 'query and key_column must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    -- The right to publish is EXECUTE on pgpriv.publish, which the DBA grants.
+    IF NOT pg_catalog.has_function_privilege(caller, 'pgpriv.publish(text, text, text)', 'EXECUTE') THEN
+      RAISE EXCEPTION 'permission denied for function publish'
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'The DBA grants the right to publish with GRANT EXECUTE ON FUNCTION pgpriv.publish(text, text, text).';
+    END IF;
+
+    SELECT pg_catalog.array_agg(c.column_name ORDER BY c.ord),
+           pg_catalog.array_agg(c.type_name ORDER BY c.ord)
+      INTO cols, types
+      FROM pgpriv._describe_query(query, caller, caller_path) WITH ORDINALITY AS c(column_name, type_name, ord);
+
+    SELECT pg_catalog.count(*) INTO key_count FROM pg_catalog.unnest(cols) AS c WHERE c = key_column;
+    IF key_count = 0 THEN
+      RAISE EXCEPTION 'dataset query does not yield key column "%"', key_column
+        USING ERRCODE = 'undefined_column',
+              DETAIL = pg_catalog.format('The query yields: %s.', coalesce(pg_catalog.array_to_string(cols, ', '), 'no columns'));
+    ELSIF key_count > 1 OR (SELECT pg_catalog.count(DISTINCT c) <> pg_catalog.cardinality(cols)
+                              FROM pg_catalog.unnest(cols) AS c) THEN
+      RAISE EXCEPTION 'dataset query yields duplicate column names'
+        USING ERRCODE = 'duplicate_column',
+              HINT = 'Give every column of the query a distinct name with AS.';
+    END IF;
+
+    SELECT * INTO old FROM pgpriv.dataset AS d WHERE d.name = dataset FOR UPDATE;
+    IF FOUND THEN
+      IF NOT pgpriv._may_manage(old.owner_role) THEN
+        RAISE EXCEPTION 'dataset "%" is published by another role', dataset
+          USING ERRCODE = 'insufficient_privilege';
+      END IF;
+      -- Republishing must not silently widen or break an existing permit.
+      SELECT pg_catalog.format('role %s, capability %s, column %s', p.peer_role, p.capability, c)
+        INTO stale
+        FROM pgpriv.permit AS p, pg_catalog.unnest(p.columns) AS c
+       WHERE p.dataset = old.name AND (c = key_column OR c <> ALL (cols))
+       LIMIT 1;
+      IF stale IS NOT NULL THEN
+        RAISE EXCEPTION 'republishing dataset "%" would drop a permitted column (%)', dataset, stale
+          USING ERRCODE = 'dependent_objects_still_exist',
+                HINT = 'Revoke or re-grant that permit first.';
+      END IF;
+      UPDATE pgpriv.dataset AS d
+         SET query = _publish.query, key_column = _publish.key_column,
+             columns = pg_catalog.array_remove(cols, _publish.key_column::name),
+             column_types = (SELECT pg_catalog.array_agg(t ORDER BY o)
+                               FROM ROWS FROM (pg_catalog.unnest(cols), pg_catalog.unnest(types)) WITH ORDINALITY AS u(c, t, o)
+                              WHERE c <> _publish.key_column),
+             owner_role = caller, search_path = caller_path,
+             version = d.version + 1, published_at = pg_catalog.clock_timestamp()
+       WHERE d.name = old.name;
+    ELSE
+      INSERT INTO pgpriv.dataset (name, query, key_column, columns, column_types, owner_role, search_path)
+        SELECT _publish.dataset, _publish.query, _publish.key_column,
+               pg_catalog.array_remove(cols, _publish.key_column::name),
+               coalesce((SELECT pg_catalog.array_agg(t ORDER BY o)
+                           FROM ROWS FROM (pg_catalog.unnest(cols), pg_catalog.unnest(types)) WITH ORDINALITY AS u(c, t, o)
+                          WHERE c <> _publish.key_column), '{}'),
+               caller, caller_path;
+    END IF;
+
+    -- The change check: triggers on the tables the query reads, or why not.
+    PERFORM pgpriv._track_dataset(dataset);
+
+    PERFORM pgpriv._audit_append('local', NULL, 'publish', dataset, NULL, NULL, NULL, NULL,
+                                 CASE WHEN old.name IS NULL THEN 'ok' ELSE 'ok: replaced' END, NULL);
+  END
+  $$;
+
+CREATE OR REPLACE FUNCTION pgpriv.unpublish(dataset text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  AS $$
+  DECLARE
+    d pgpriv.dataset := pgpriv._dataset_for_owner(dataset);
+  BEGIN
+    -- Permits and OPRF keys go with it (ON DELETE CASCADE).
+    DELETE FROM pgpriv.dataset AS x WHERE x.name = d.name;
+    PERFORM pgpriv._untrack_changes();
+    PERFORM pgpriv._audit_append('local', NULL, 'unpublish', d.name, NULL, NULL, NULL, NULL, 'ok', NULL);
+  END
+  $$;
 
 -- The update itself goes on record, as the last row of the chain.
 SELECT pgpriv._audit_append('local', NULL, 'update', NULL, NULL, NULL, NULL, NULL, 'ok',

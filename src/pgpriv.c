@@ -78,8 +78,9 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pgpriv.pir_refresh_seconds",
-							"How long a PIR epoch is served without comparing it with the dataset's rows again.",
-							"0 compares on every lookup (always current); more serves lookups without "
+							"How long a PIR epoch of a dataset whose change check is 'reread' is served without comparing it with the dataset's rows again.",
+							"Datasets checked by triggers are always current and never re-read while unchanged. "
+							"For the others, 0 compares on every lookup (always current); more serves lookups without "
 							"re-reading the dataset for that long, unless the dataset is republished, "
 							"its key rotated or its permitted columns changed.",
 							&pgpriv_pir_refresh_seconds,

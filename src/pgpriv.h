@@ -30,7 +30,7 @@ extern int	pgpriv_max_table_mb;
 /* GUC pgpriv.max_run_keys: most keys one run may carry (memory bound). */
 extern int	pgpriv_max_run_keys;
 
-/* GUC pgpriv.pir_refresh_seconds: how long a PIR epoch is served unchecked. */
+/* GUC pgpriv.pir_refresh_seconds: how long a PIR epoch of a 'reread' dataset is served unchecked. */
 extern int	pgpriv_pir_refresh_seconds;
 
 /* Threads to use for one batch, resolving 0 to the core count. */

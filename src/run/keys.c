@@ -10,10 +10,12 @@
 #include "nodes/parsenodes.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/plancache.h"
 
 #include "catalog/dataset.h"
 #include "peer/connection.h"
 #include "run/keys.h"
+#include "run/progress.h"
 
 #define FETCH_ROWS 10000
 
@@ -248,6 +250,22 @@ keys_collect(const char *keys_query, KeySet *keys)
 void
 dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows)
 {
+	(void) dataset_rows_fetch_checked(ds, columns, NULL, rows, NULL, NULL, NULL);
+}
+
+/*
+ * As dataset_rows_fetch; with check, also the change check (see
+ * catalog/change_check.h) in the snapshot the rows are read in.  If the
+ * check is exact and its stamp equals known, no row is read and false is
+ * returned: the rows are those read when known was computed.  With
+ * progress_what, a progress report (progress_begin) starts just before rows
+ * are read; the caller ends it.
+ */
+bool
+dataset_rows_fetch_checked(const Dataset *ds, List *columns, const char *known,
+						   DatasetRows *rows, ChangeCheck *check,
+						   const char *progress_what, const char *progress_peer)
+{
 	MemoryContext caller = CurrentMemoryContext;
 	StringInfoData sql;
 	DatasetRoleContext role;
@@ -259,7 +277,7 @@ dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows)
 	int			ncol = list_length(columns);
 	Oid			consent_types[2] = {NAMEOID, TEXTOID};
 	Datum		consent_args[2];
-
+	List	   *query_list = NIL;
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT d.%s::pg_catalog.text", quote_identifier(ds->key_column));
 	foreach(lc, columns)
@@ -299,7 +317,51 @@ dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("dataset \"%s\" can no longer be read: %s", ds->name,
 						SPI_result_code_string(SPI_result))));
+	if (check)
+	{
+		/*
+		 * The tree as it will run, taken before the portal opens; the locks
+		 * taken in planning it are held to the end of the transaction, so no
+		 * DDL can change it in between.
+		 */
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		query_list = ((CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)))->query_list;
+		change_check_walk(query_list, check);
+		MemoryContextSwitchTo(spi);
+	}
+	/* Opening the portal checks the publisher's privileges; no row is read yet. */
 	portal = SPI_cursor_open(NULL, plan, ds->consent_query ? consent_args : NULL, NULL, true);
+	if (check && check->exact)
+	{
+		int			sec;
+		Oid			user;
+
+		/* The change log and pg_trigger are read as the extension owner. */
+		GetUserIdAndSecContext(&user, &sec);
+		SetUserIdAndSecContext(role.save_userid, sec);
+		change_check_stamp(check, query_list);
+		SetUserIdAndSecContext(user, sec);
+	}
+	if (check && check->exact && known && strcmp(known, check->stamp) == 0)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("dataset \"%s\" unchanged since it was last read (change check %s)",
+								 ds->name, check->stamp)));
+		SPI_cursor_close(portal);
+		SPI_finish();
+		dataset_leave_role(&role);
+		return false;
+	}
+	if (check)
+		ereport(DEBUG1,
+				(errmsg_internal("dataset \"%s\" is read: %s", ds->name,
+								 check->exact ? "changed, or not read before" : check->reason)));
+	if (progress_what)
+	{
+		progress_begin(progress_what, progress_peer, ds->name, 0);
+		progress_phase("owner: reading the dataset", 0);
+	}
 	for (;;)
 	{
 		uint64		i;
@@ -339,4 +401,5 @@ dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows)
 	SPI_cursor_close(portal);
 	SPI_finish();
 	dataset_leave_role(&role);
+	return true;
 }

@@ -11,6 +11,7 @@
 
 #include "executor/spi.h"
 
+#include "catalog/change_check.h"
 #include "catalog/pgpriv_catalog.h"
 #include "run/batch.h"
 
@@ -66,5 +67,16 @@ typedef struct DatasetRows
 
 /* Run the dataset's query as its publisher and read key + columns. */
 extern void dataset_rows_fetch(const Dataset *ds, List *columns, DatasetRows *rows);
+
+/*
+ * The same with the change check (catalog/change_check.h): false, reading
+ * no row, if the check is exact and its stamp equals known (which may be
+ * NULL); the check's outcome and stamp are left in *check.  With
+ * progress_what, progress_begin(progress_what, progress_peer, ...) just
+ * before rows are read (the caller ends it).
+ */
+extern bool dataset_rows_fetch_checked(const Dataset *ds, List *columns, const char *known,
+									   DatasetRows *rows, ChangeCheck *check,
+									   const char *progress_what, const char *progress_peer);
 
 #endif

@@ -395,8 +395,9 @@ for my $side ([ $gov, $gov_before ], [ $bank, $bank_before ]) {
 			is_deeply($after->{$t}, $before->{$t}, $n->name . ": every row of $t survived");
 		}
 	}
-	is_deeply([ sort grep { !exists $before->{$_} } keys %$after ], ['audit_head', 'receipt_log'],
-		$n->name . ': the new tables are audit_head and receipt_log');
+	is_deeply([ sort grep { !exists $before->{$_} } keys %$after ],
+		[ 'audit_head', 'dataset_change', 'dataset_change_base', 'receipt_log', 'served_check' ],
+		$n->name . ': the new tables are audit_head, receipt_log and those of the change check');
 }
 
 # Budgets: today's charges count for the UTC day.

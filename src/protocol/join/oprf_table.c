@@ -102,6 +102,63 @@ oprf_table_version(const DatasetRows *rows, int32 key_generation, const char *ca
 	return pstrdup(hex);
 }
 
+char *
+served_check_known(const char *dataset, const char *peer, const char *capability, const char *prefix)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	char	   *known = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = CStringGetTextDatum(peer);
+	args[2] = CStringGetTextDatum(capability);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT stamp FROM pgpriv.served_check "
+							  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
+							  3, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pgpriv.served_check");
+	if (SPI_processed == 1)
+	{
+		char	   *stamp = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (stamp && strncmp(stamp, prefix, strlen(prefix)) == 0)
+			known = MemoryContextStrdup(caller, stamp + strlen(prefix));
+	}
+	SPI_finish();
+	return known;
+}
+
+void
+served_check_record(const char *dataset, const char *peer, const char *capability,
+					const char *prefix, const ChangeCheck *check)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	args[0] = CStringGetTextDatum(dataset);
+	args[1] = CStringGetTextDatum(peer);
+	args[2] = CStringGetTextDatum(capability);
+	if (check->exact)
+		args[3] = CStringGetTextDatum(psprintf("%s%s", prefix, check->stamp));
+	else
+		nulls[3] = 'n';
+	args[4] = CStringGetTextDatum(check->exact ? "triggers" : psprintf("reread: %s", check->reason));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("INSERT INTO pgpriv.served_check AS s (dataset, peer_role, capability, stamp, change_check) "
+							  "VALUES ($1, $2, $3, $4, $5) "
+							  "ON CONFLICT (dataset, peer_role, capability) DO UPDATE SET stamp = EXCLUDED.stamp, "
+							  "change_check = EXCLUDED.change_check, reads = s.reads + 1, "
+							  "read_at = pg_catalog.clock_timestamp()",
+							  5, types, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store pgpriv.served_check");
+	SPI_finish();
+	change_check_compact(check);
+}
+
 /* Current version of the served table for (dataset, peer, capability), or NULL. */
 char *
 oprf_table_stored_version(const char *dataset, const char *peer, const char *capability,

@@ -41,6 +41,17 @@ typedef struct Table
 } Table;
 
 /* Additional data binding a sealed payload to its dataset and capability. */
+/*
+ * The owner's record of its last read of a dataset for a cache of (dataset,
+ * peer role, capability) in pgpriv.served_check: the change stamp (catalog
+ * prefix, then the change check's stamp) and how often the rows were read.
+ * served_check_known: the stamp's change part if its prefix is prefix, or NULL.
+ */
+extern char *served_check_known(const char *dataset, const char *peer, const char *capability,
+								const char *prefix);
+extern void served_check_record(const char *dataset, const char *peer, const char *capability,
+								const char *prefix, const ChangeCheck *check);
+
 extern char *oprf_table_seal_context(const char *dataset, const char *capability);
 
 /* Owner: one row's permitted values as the sealed payload (u32 length or ~0 for NULL, bytes). */

@@ -103,6 +103,9 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	uint8		sk[32];
 	char	   *version;
 	char	   *current;
+	char	   *known;
+	char	   *prefix;
+	ChangeCheck check;
 	int64		entries = 0;
 	int32		chunks = 0;
 	TupleDesc	tupdesc;
@@ -124,21 +127,34 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 						Int64GetDatum((int64) hash_bytes((const unsigned char *) psprintf("%s|%s|%s", dataset, peer, capability),
 														 strlen(dataset) + strlen(peer) + strlen(capability) + 2)));
 
-	progress_begin("psi table", peer, dataset, 0);
-	progress_phase("owner: reading the dataset", 0);
-	dataset_rows_fetch(&ds, permit.columns, &rows);
-	oprf_key_for_peer(dataset, capability, sk, &generation);
-	sodium_memzero(sk, sizeof(sk));
-	version = oprf_table_version(&rows, generation, capability, permit.columns);
-
+	/*
+	 * The change check (catalog/change_check.h): while the stored table's
+	 * dataset is unchanged, in this very snapshot, the table is served as
+	 * it is and no row is read.  The prefix ties the stamp to the catalog
+	 * version (republish, key rotation) and the permitted columns.
+	 */
+	prefix = psprintf("%lld|", (long long) ds.version);
+	foreach(lc, permit.columns)
+		prefix = psprintf("%s%s,", prefix, (char *) lfirst(lc));
+	prefix = psprintf("%s|", prefix);
 	current = oprf_table_stored_version(dataset, peer, capability, &entries, &chunks);
-	if (current == NULL || strcmp(current, version) != 0)
+	known = current ? served_check_known(dataset, peer, capability, prefix) : NULL;
+	if (dataset_rows_fetch_checked(&ds, permit.columns, known, &rows, &check, "psi table", peer))
 	{
-		oprf_table_build(&ds, peer, capability, permit.columns, &rows, version, &entries, &chunks);
-		audit_append_run("owner", peer, capability, dataset, -1, entries, -1, -1,
-						 "ok", psprintf("encrypted table built, version %s", version), run);
+		oprf_key_for_peer(dataset, capability, sk, &generation);
+		sodium_memzero(sk, sizeof(sk));
+		version = oprf_table_version(&rows, generation, capability, permit.columns);
+		if (current == NULL || strcmp(current, version) != 0)
+		{
+			oprf_table_build(&ds, peer, capability, permit.columns, &rows, version, &entries, &chunks);
+			audit_append_run("owner", peer, capability, dataset, -1, entries, -1, -1,
+							 "ok", psprintf("encrypted table built, version %s", version), run);
+		}
+		served_check_record(dataset, peer, capability, prefix, &check);
+		progress_end();
 	}
-	progress_end();
+	else
+		version = current;
 
 	coldatums = palloc(sizeof(Datum) * Max(list_length(permit.columns), 1));
 	foreach(lc, permit.columns)

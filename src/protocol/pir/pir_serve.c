@@ -209,9 +209,25 @@ read_state(const char *dataset, const char *peer, PirState *state)
 }
 
 /*
+ * The file whose checksum this session last verified in full (device,
+ * inode, size, modification time): a lookup served from an unchanged
+ * dataset reads neither the rows nor, after the first time in a session,
+ * the whole file.  A rebuild writes a new file (another inode).
+ */
+static struct
+{
+	bool		valid;
+	dev_t		dev;
+	ino_t		ino;
+	off_t		size;
+	time_t		mtime;
+}			verified_file;
+
+/*
  * Open the cache file of a state and check its header against it (and its
- * size); with verify_all, also its checksum over everything.  Returns the
- * open file positioned after the header, or NULL if it must be rebuilt.
+ * size); with verify_all, or the first time this session opens that file,
+ * also its checksum over everything.  Returns the open file positioned
+ * after the header, or NULL if it must be rebuilt.
  */
 static FILE *
 open_checked(const char *dataset, const char *peer, const PirState *state, bool verify_all)
@@ -237,6 +253,10 @@ open_checked(const char *dataset, const char *peer, const PirState *state, bool 
 		FreeFile(f);
 		return NULL;
 	}
+	if (!verify_all && !(verified_file.valid && verified_file.dev == sb.st_dev &&
+						 verified_file.ino == sb.st_ino && verified_file.size == sb.st_size &&
+						 verified_file.mtime == sb.st_mtime))
+		verify_all = true;
 	if (verify_all)
 	{
 		crypto_generichash_state st;
@@ -262,6 +282,7 @@ open_checked(const char *dataset, const char *peer, const PirState *state, bool 
 		crypto_generichash_final(&st, want, sizeof(want));
 		if (fread(got, 1, sizeof(got), f) != sizeof(got) || sodium_memcmp(want, got, sizeof(got)) != 0)
 		{
+			verified_file.valid = false;
 			FreeFile(f);
 			return NULL;
 		}
@@ -271,6 +292,11 @@ open_checked(const char *dataset, const char *peer, const PirState *state, bool 
 			FreeFile(f);
 			return NULL;
 		}
+		verified_file.valid = true;
+		verified_file.dev = sb.st_dev;
+		verified_file.ino = sb.st_ino;
+		verified_file.size = sb.st_size;
+		verified_file.mtime = sb.st_mtime;
 	}
 	return f;
 }
@@ -557,6 +583,8 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	char	   *lockkey;
 	char	   *stamp;
 	bool		fresh = false;
+	bool		read = false;
+	ChangeCheck check;
 
 	catalog_restrict_definer();
 	(void) admission_require(run, dataset, "pir");
@@ -571,24 +599,41 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 
 	/*
 	 * The catalog stamp changes with a republish, a key rotation or the
-	 * permitted columns.  While it is unchanged and the rows were compared
-	 * less than pgpriv.pir_refresh_seconds ago, the epoch is served after a
-	 * check of the file's header and size only: reading the dataset again on
-	 * every lookup would cost more than the lookup itself.
+	 * permitted columns.  With it unchanged, the change check
+	 * (catalog/change_check.h) tells in this very snapshot whether the
+	 * dataset's rows are those the epoch was built from: then the epoch is
+	 * served after a check of the file's header and size, and no row is
+	 * read.  Where the check cannot be exact (a function or table triggers
+	 * cannot follow), the rows are read and compared, or, for up to
+	 * pgpriv.pir_refresh_seconds after the last comparison, trusted.
 	 */
 	stamp = psprintf("%lld|", (long long) ds.version);
 	foreach(lc, permit.columns)
 		stamp = psprintf("%s%s,", stamp, (char *) lfirst(lc));
-	if (pgpriv_pir_refresh_seconds > 0 && read_state(dataset, peer, &state) &&
-		strcmp(state.stamp, stamp) == 0 &&
-		!TimestampDifferenceExceeds(state.checked_at, GetCurrentTimestamp(),
-									pgpriv_pir_refresh_seconds * 1000))
+	if (read_state(dataset, peer, &state) && strcmp(state.stamp, stamp) == 0)
 	{
-		f = open_checked(dataset, peer, &state, false);
-		if (f != NULL)
-		{
-			FreeFile(f);
+		char	   *known = served_check_known(dataset, peer, "pir", stamp);
+
+		if (known == NULL && pgpriv_pir_refresh_seconds > 0 &&
+			!TimestampDifferenceExceeds(state.checked_at, GetCurrentTimestamp(),
+										pgpriv_pir_refresh_seconds * 1000))
 			fresh = true;
+		else if (known != NULL)
+		{
+			read = dataset_rows_fetch_checked(&ds, permit.columns, known, &rows, &check,
+											  "pir setup", peer);
+			fresh = !read;
+		}
+		else
+			read = dataset_rows_fetch_checked(&ds, permit.columns, NULL, &rows, &check,
+											  "pir setup", peer);
+		if (fresh)
+		{
+			f = open_checked(dataset, peer, &state, false);
+			if (f != NULL)
+				FreeFile(f);
+			else
+				fresh = false;	/* the file is gone: read and rebuild */
 		}
 	}
 
@@ -599,9 +644,9 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	 */
 	if (!fresh)
 	{
-		progress_begin("pir setup", peer, dataset, 0);
-		progress_phase("owner: reading the dataset", 0);
-		dataset_rows_fetch(&ds, permit.columns, &rows);
+		if (!read)
+			(void) dataset_rows_fetch_checked(&ds, permit.columns, NULL, &rows, &check,
+											  "pir setup", peer);
 		oprf_key_for_peer(dataset, "pir", sk, &generation);
 		sodium_memzero(sk, sizeof(sk));
 		version = oprf_table_version(&rows, generation, "pir", permit.columns);
@@ -619,6 +664,7 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 							 psprintf("PIR database built, epoch %lld", (long long) epoch), run);
 		}
 		mark_checked(dataset, peer, stamp);
+		served_check_record(dataset, peer, "pir", stamp, &check);
 		progress_end();
 	}
 
