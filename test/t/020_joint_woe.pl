@@ -140,6 +140,53 @@ my @tax10 = map { [ split /\|/, $_, -1 ] } model('tax', 10, 3);
 is($total_iv, sprintf('%.6f', sum0(map { $_->[8] eq '' ? 0 : $_->[8] } @tax10)),
 	'an integer 0/1 label works; the default of 10 bins gives the model\'s total IV');
 
+# --- consent: a train permit with authorised_by serves only consented keys,
+# and a withdrawal is in force from the next run
+$gov->safe_psql('postgres', q{
+	CREATE TABLE public.consent (code text, bank_role name, purpose text);
+	INSERT INTO public.consent SELECT 'F' || pg_catalog.lpad(i::text, 3, '0'), 'bank_role', 'train'
+	  FROM pg_catalog.generate_series(1, 100) AS i;
+	SELECT pgpriv.publish('firms_c', 'SELECT code, tax, age FROM public.firms', 'code');
+	SELECT pgpriv.permit('firms_c', 'bank_role', 'train', '{tax}', min_group => 3,
+	  authorised_by => 'SELECT c.code FROM public.consent AS c WHERE c.bank_role = $1 AND c.purpose = $2');
+});
+my $cq = q{SELECT column_name, bin, lower, upper, rows, events, non_events,
+                  pg_catalog.round(woe::numeric, 9), pg_catalog.round(iv::numeric, 9)
+             FROM pgpriv.joint_woe('gov', 'firms_c', 'SELECT code, defaulted FROM public.loans', 'defaulted', '{"bins": 4}')
+            ORDER BY 1, 2};
+{
+	my @all = @train;
+	@train = grep { my ($n) = /F(\d+)/; defined $n && $n <= 100 } @all;
+	($events_total, $non_total) = (sum0(map { $label{$_} } @train), 0);
+	$non_total = @train - $events_total;
+	is($bank->safe_psql('postgres', $cq), join("\n", model('tax', 4, 3)),
+		'consent: only the consented training rows are binned and counted');
+	$gov->safe_psql('postgres', q{DELETE FROM public.consent WHERE code <= 'F050'});
+	@train = grep { my ($n) = /F(\d+)/; defined $n && $n > 50 && $n <= 100 } @all;
+	$events_total = sum0(map { $label{$_} } @train);
+	$non_total = @train - $events_total;
+	is($bank->safe_psql('postgres', $cq), join("\n", model('tax', 4, 3)),
+		'consent withdrawn for 50 firms: the next run leaves them out');
+	@train = @all;
+	$events_total = sum0(map { $label{$_} } @train);
+	$non_total = @train - $events_total;
+}
+
+# --- receipts: both sides sign the run, and each verifies with public keys only
+my $run = $bank->safe_psql('postgres',
+	q{SELECT run_id FROM pgpriv.audit WHERE side = 'asker' AND capability = 'train' AND outcome = 'ok' ORDER BY id DESC LIMIT 1});
+my %sk = map { $_->name => $_->safe_psql('postgres', q{SELECT pg_catalog.encode(signing_key, 'hex') FROM pgpriv.identity_card()}) } ($gov, $bank);
+for my $n ($bank, $gov) {
+	is($n->safe_psql('postgres', qq{
+		SELECT pgpriv.verify_receipt(pgpriv.receipt('$run'), '\\x$sk{bank}')
+		   AND pgpriv.verify_receipt(pgpriv.receipt('$run'), '\\x$sk{gov}')
+		   AND (SELECT pg_catalog.count(DISTINCT s->>'transcript') = 1 AND pg_catalog.count(*) = 2
+		          FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$run')->'statements') AS s)}),
+		't', $n->name . ": the train run's receipt holds both statements, verifying with both keys, one transcript digest");
+}
+unlike($gov->safe_psql('postgres', qq{SELECT pgpriv.receipt('$run')::text}), qr/true|false|defaulted/,
+	'no label in the receipt');
+
 # --- what the asker may not do ---------------------------------------------
 my $call = q{SELECT * FROM pgpriv.joint_woe('gov', 'firms', 'SELECT code, defaulted FROM public.loans', %s)};
 fails_with($bank, sprintf($call, q{'defaulted', '{"columns": ["secret"]}'}), '42501', undef, 'a column outside the permit is refused by the owner');
