@@ -52,6 +52,7 @@ OBJS = \
 	src/protocol/mpc/mpc_flight.o \
 	src/protocol/mpc/joint_score.o \
 	src/run/served_run.o \
+	src/run/capability.o \
 	src/crypto/cuckoo.o \
 	src/crypto/kkrt.o \
 	src/crypto/okvs.o \

@@ -19,6 +19,7 @@
 
 #include "peer/call.h"
 #include "peer/connection.h"
+#include "run/capability.h"
 #include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_peer_permits);
@@ -27,10 +28,6 @@ PG_FUNCTION_INFO_V1(pgpriv_peer_permits);
 #define PEER_PERMITS_MAX 10000
 #define PEER_NAME_MAX 63
 #define PEER_TYPE_MAX 200
-
-static const char *const capabilities[] = {
-	"psi", "psi_count", "psi_fetch", "psi_sum", "pir", "secure_sum", "mpc", "train", NULL
-};
 
 static void
 malformed(const char *peer, const char *what)
@@ -159,9 +156,7 @@ pgpriv_peer_permits(PG_FUNCTION_ARGS)
 		capability = PQgetvalue(res, r, 1);
 		if (!plain_name(dataset))
 			malformed(server, "A dataset name is not a name.");
-		for (int i = 0; capabilities[i]; i++)
-			if (strcmp(capability, capabilities[i]) == 0)
-				known = true;
+		known = capability_lookup(capability) != NULL;
 		if (!known)
 			malformed(server, "A permit names an unknown capability.");
 		columns = peer_parse_text_array(PQgetvalue(res, r, 2), server);
@@ -209,7 +204,7 @@ pgpriv_peer_permits(PG_FUNCTION_ARGS)
 		values[8] = Int64GetDatum(limits[0] > limits[3] ? limits[0] - limits[3] : 0);
 
 		/* What to write after psi_fetch(...) or pir(...) AS. */
-		if (strcmp(capability, "psi_fetch") == 0 || strcmp(capability, "pir") == 0)
+		if (capability_lookup(capability)->typed_columns)
 		{
 			initStringInfo(&def);
 			appendStringInfoString(&def, "t(key text");

@@ -29,10 +29,7 @@
 #include "peer/version.h"
 #include "catalog/receipt.h"
 #include "run/admission.h"
-#include "protocol/mpc/joint_score.h"
-#include "protocol/join/psi_sum.h"
-#include "protocol/sum/secure_sum.h"
-#include "protocol/train/joint_woe.h"
+#include "run/capability.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_admit);
 PG_FUNCTION_INFO_V1(pgpriv_serve_columns);
@@ -98,16 +95,6 @@ admitted_outcome(void)
 	return admitted.completed ? "ok" : "failed: run not completed";
 }
 
-static bool
-admissible_capability(const char *capability)
-{
-	/* secure_sum too: its budget is also the number of keys asked. */
-	return strcmp(capability, "psi") == 0 || strcmp(capability, "psi_fetch") == 0 ||
-		strcmp(capability, "psi_count") == 0 || strcmp(capability, "secure_sum") == 0 ||
-		strcmp(capability, "psi_sum") == 0 || strcmp(capability, "pir") == 0 ||
-		strcmp(capability, "mpc") == 0 || strcmp(capability, "train") == 0;
-}
-
 /*
  * Run the capability's check of the run's terms in a subtransaction and
  * return its error (copied out into the memory context into), or NULL if the
@@ -115,7 +102,7 @@ admissible_capability(const char *capability)
  * once that is committed.
  */
 static ErrorData *
-terms_refusal(const char *dataset, const char *capability, const Permit *permit, bytea *terms,
+terms_refusal(const char *dataset, const Capability *cap, const Permit *permit, bytea *terms,
 			  MemoryContext into)
 {
 	MemoryContext cxt = CurrentMemoryContext;
@@ -126,14 +113,7 @@ terms_refusal(const char *dataset, const char *capability, const Permit *permit,
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		if (strcmp(capability, "mpc") == 0)
-			joint_score_admission_check(dataset, permit, terms);
-		else if (strcmp(capability, "train") == 0)
-			joint_woe_admission_check(dataset, permit, terms);
-		else if (strcmp(capability, "psi_sum") == 0)
-			psi_sum_admission_check(dataset, permit);
-		else
-			secure_sum_admission_check(dataset, permit, terms);
+		cap->check(dataset, permit, terms);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -164,6 +144,7 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 {
 	char	   *dataset;
 	char	   *capability;
+	const Capability *cap;
 	char	   *run;
 	int64		nkeys;
 	bytea	   *terms;
@@ -197,14 +178,15 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	terms = (PG_NARGS() > 4 && !PG_ARGISNULL(4)) ? PG_GETARG_BYTEA_PP(4) : NULL;
 	too_many = nkeys < 0 || nkeys > (int64) pgpriv_max_run_keys;
 	/* A run of no keys learns nothing it may have (but a table, a decryption). */
-	no_keys = nkeys == 0 && strcmp(capability, "mpc") != 0 && strcmp(capability, "pir") != 0;
+	cap = capability_lookup(capability);
+	no_keys = nkeys == 0 && cap != NULL && cap->asks_keys;
 
 	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
 		((CallContext *) fcinfo->context)->atomic)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
 				 errmsg("pgpriv.serve_admit must be run with CALL outside a transaction block")));
-	if (!admissible_capability(capability))
+	if (cap == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no run of capability \"%s\" is served this way", capability)));
@@ -251,11 +233,8 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 		transcript_absorb(&transcript, TRANSCRIPT_REQUEST, VARDATA_ANY(terms), VARSIZE_ANY_EXHDR(terms));
 	found = permit_lookup(dataset, capability, &ds, &permit);
 	/* terms_error outlives SPI_finish, which frees the SPI procedure context */
-	if (found && !too_many && !no_keys &&
-		(strcmp(capability, "mpc") == 0 || strcmp(capability, "psi_sum") == 0 ||
-		 strcmp(capability, "train") == 0 ||
-		 (terms != NULL && strcmp(capability, "secure_sum") == 0)))
-		terms_error = terms_refusal(dataset, capability, &permit, terms, call_cxt);
+	if (found && !too_many && !no_keys && cap->check != NULL && (terms != NULL || !cap->check_needs_terms))
+		terms_error = terms_refusal(dataset, cap, &permit, terms, call_cxt);
 	if (found && !too_many && !no_keys && terms_error == NULL)
 		fits = budget_try_charge(dataset, capability, nkeys, &permit, &used_before);
 	outcome = !found ? "refused: no permit (42501)"
@@ -362,7 +341,7 @@ pgpriv_serve_columns(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	catalog_restrict_definer();
-	if (!admissible_capability(capability))
+	if (capability_lookup(capability) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no run of capability \"%s\" is served this way", capability)));
