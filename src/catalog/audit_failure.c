@@ -19,9 +19,13 @@
  *
  * The worker's arguments travel in the worker's registration: the database
  * in bgw_main_arg, the record in bgw_extra (128 bytes), the peer's name in
- * bgw_name.  It connects as the bootstrap superuser, pins search_path, and
- * calls only pgpriv._audit_append_as, with the analyst as actor.  Nothing
- * secret is in the record: names, counts and the error's class.
+ * bgw_name; what does not fit there (the run's transcript digest and message
+ * count, the login role on the peer, for the asker's signed statement) in a
+ * small dynamic shared memory segment made while the run is admitted (never
+ * in the abort path), pinned when the worker is started and unpinned by it.
+ * It connects as the bootstrap superuser, pins search_path, and calls only
+ * pgpriv._audit_append_as, with the analyst as actor.  Nothing secret is in
+ * the record: names, counts, a digest and the error's class.
  *
  * Limits: without a free background worker slot (max_worker_processes) the
  * row is lost and a LOG line says so; a backend killed by SIGKILL or a
@@ -39,6 +43,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "storage/dsm.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -63,19 +68,40 @@ typedef struct FailureRecord
 	int64		keys;
 	int64		bytes_in;
 	int64		bytes_out;
-	char		capability[12];	/* the longest is "secure_sum" */
+	char		capability[11];	/* the longest is "secure_sum" */
 	char		dataset[NAME_BYTES];
 	uint8		run[16];		/* the run id's 32 hex digits, as bytes */
-	uint8		has_run;
-	uint8		timed_out;
+	uint8		flags;			/* FAILURE_HAS_RUN, FAILURE_TIMED_OUT */
+	dsm_handle	detail;			/* a FailureDetail, or DSM_HANDLE_INVALID */
 } FailureRecord;
+
+#define FAILURE_HAS_RUN		0x01
+#define FAILURE_TIMED_OUT	0x02
 
 StaticAssertDecl(sizeof(FailureRecord) <= BGW_EXTRALEN, "the failure record must fit bgw_extra");
 
+/* The rest of the asker's statement: a one-peer run's transcript so far. */
+typedef struct FailureDetail
+{
+	uint8		transcript[32];
+	int64		messages;
+	char		asker_role[NAME_BYTES];
+} FailureDetail;
+
 static FailureRecord pending;
+static FailureDetail pending_detail;
+static bool pending_has_detail = false;
 static char pending_peer[NAME_BYTES];
+static char run_role[NAME_BYTES];	/* the login role on the peer, of the run watched */
 static bool pending_valid = false;
 static bool callback_registered = false;
+
+/*
+ * The segment the next failure's detail goes into: made (and mapped for the
+ * session) outside any error path, handed to the worker on a failure, then
+ * made anew.
+ */
+static dsm_segment *detail_seg = NULL;
 
 static void
 copy_name(char *dst, const char *src)
@@ -107,20 +133,31 @@ audit_watch_callback(void *arg)
 	}
 	strlcpy(pending.capability, w->capability, sizeof(pending.capability));
 	copy_name(pending.dataset, w->dataset);
+	pending.flags = 0;
 	{
 		size_t		got = 0;
 
-		pending.has_run = w->run != NULL && strlen(w->run) == 32 &&
+		if (w->run != NULL && strlen(w->run) == 32 &&
 			sodium_hex2bin(pending.run, sizeof(pending.run), w->run, 32, NULL, &got, NULL) == 0 &&
-			got == sizeof(pending.run);
+			got == sizeof(pending.run))
+			pending.flags |= FAILURE_HAS_RUN;
 	}
 	copy_name(pending_peer, w->peer);
+	/* A run with one peer: its transcript so far goes into the statement. */
+	pending_has_detail = w->run != NULL && w->ncalls == 1 && w->calls != NULL && run_role[0] != '\0';
+	if (pending_has_detail)
+	{
+		memcpy(pending_detail.transcript, w->calls[0].transcript.h, sizeof(pending_detail.transcript));
+		pending_detail.messages = w->calls[0].transcript.messages;
+		memcpy(pending_detail.asker_role, run_role, NAME_BYTES);
+	}
 	/*
 	 * A statement timeout and a cancel are both 57014; the timeout is the
 	 * one whose timer has fired (a cancel leaves it armed).
 	 */
-	pending.timed_out = code == ERRCODE_QUERY_CANCELED && StatementTimeout > 0 &&
-		!get_timeout_active(STATEMENT_TIMEOUT);
+	if (code == ERRCODE_QUERY_CANCELED && StatementTimeout > 0 &&
+		!get_timeout_active(STATEMENT_TIMEOUT))
+		pending.flags |= FAILURE_TIMED_OUT;
 	pending_valid = true;
 }
 
@@ -129,6 +166,21 @@ launch_failure_worker(void)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+
+	/*
+	 * The detail, into the segment made beforehand: pinned, so that it
+	 * outlives this backend's mapping until the worker has read it.
+	 */
+	pending.detail = DSM_HANDLE_INVALID;
+	if (pending_has_detail && detail_seg != NULL)
+	{
+		memcpy(dsm_segment_address(detail_seg), &pending_detail, sizeof(pending_detail));
+		dsm_pin_segment(detail_seg);
+		pending.detail = dsm_segment_handle(detail_seg);
+		dsm_detach(detail_seg);
+		detail_seg = NULL;
+	}
+	pending_has_detail = false;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -142,10 +194,14 @@ launch_failure_worker(void)
 	memcpy(worker.bgw_extra, &pending, sizeof(pending));
 	worker.bgw_notify_pid = 0;
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		if (pending.detail != DSM_HANDLE_INVALID)
+			dsm_unpin_segment(pending.detail);
 		ereport(LOG,
 				(errmsg("pgpriv: could not start a worker to audit a failed %s run with peer \"%s\"",
 						pending.capability, pending_peer),
 				 errhint("Raise max_worker_processes.")));
+	}
 }
 
 static void
@@ -178,6 +234,7 @@ audit_watch_begin(AuditWatch *w, const char *capability, const char *peer, const
 	w->calls = calls;
 	w->ncalls = ncalls;
 	w->run = NULL;
+	run_role[0] = '\0';
 	w->cb.callback = audit_watch_callback;
 	w->cb.arg = w;
 	w->cb.previous = error_context_stack;
@@ -189,6 +246,23 @@ void
 audit_watch_run(AuditWatch *w, const char *run)
 {
 	w->run = run;
+	/*
+	 * For the failure statement of a run with one peer: the login role there,
+	 * and the segment its transcript would go into, both got now, while
+	 * catalog lookups and allocations are still safe.
+	 */
+	run_role[0] = '\0';
+	if (w->ncalls == 1 && w->calls != NULL && w->peer != NULL)
+	{
+		if (detail_seg == NULL)
+		{
+			detail_seg = dsm_create(sizeof(FailureDetail), DSM_CREATE_NULL_IF_MAXSEGMENTS);
+			if (detail_seg != NULL)
+				dsm_pin_mapping(detail_seg);
+		}
+		if (detail_seg != NULL)
+			copy_name(run_role, peer_remote_user(w->peer));
+	}
 }
 
 void
@@ -201,8 +275,8 @@ audit_watch_end(AuditWatch *w)
 
 /* The class of failure the asker's row names. */
 static void
-asker_failure_statement(const FailureRecord *r, const char *run, const char *actor,
-						const char *outcome)
+asker_failure_statement(const FailureRecord *r, const FailureDetail *d, const char *run,
+						const char *actor, const char *outcome)
 {
 	ForeignServer *server = GetForeignServerByName(MyBgworkerEntry->bgw_name, true);
 	const char *pinned = server ? peer_server_option(server, "signing_key") : NULL;
@@ -218,11 +292,17 @@ asker_failure_statement(const FailureRecord *r, const char *run, const char *act
 	receipt_set_text(&s, RF_SIGNER, "asker");
 	receipt_set_hex(&s, RF_ASKER_KEY, own_key);
 	receipt_set_hex(&s, RF_OWNER_KEY, pinned && peer_decode_key(pinned, owner_key) ? owner_key : NULL);
+	receipt_set_text(&s, RF_ASKER_ROLE, d ? d->asker_role : NULL);
 	receipt_set_text(&s, RF_DATASET, r->dataset[0] ? r->dataset : NULL);
 	receipt_set_text(&s, RF_CAPABILITY, r->capability);
 	receipt_set_int(&s, RF_KEYS_IN, r->keys);
 	receipt_set_int(&s, RF_BYTES_IN, r->bytes_in);
 	receipt_set_int(&s, RF_BYTES_OUT, r->bytes_out);
+	if (d != NULL)
+	{
+		receipt_set_int(&s, RF_MESSAGES, d->messages);
+		receipt_set_hex(&s, RF_TRANSCRIPT, d->transcript);
+	}
 	receipt_set_text(&s, RF_OUTCOME, outcome);
 	receipt_set_now(&s);
 	stmt = receipt_encode(&s);
@@ -238,7 +318,7 @@ failure_outcome(const FailureRecord *r, char *buf, size_t len)
 	const char *what;
 
 	if (r->sqlstate == ERRCODE_QUERY_CANCELED)
-		what = r->timed_out ? "timed out" : "cancelled";
+		what = (r->flags & FAILURE_TIMED_OUT) ? "timed out" : "cancelled";
 	else if (r->sqlstate == ERRCODE_ADMIN_SHUTDOWN || r->sqlstate == ERRCODE_CRASH_SHUTDOWN)
 		what = "terminated";
 	else if (r->sqlstate == ERRCODE_PROTOCOL_VIOLATION)
@@ -267,12 +347,31 @@ pgpriv_audit_worker_main(Datum arg)
 	char		nulls[9] = "         ";
 	char	   *actor;
 	char		run[33];
+	FailureDetail d;
+	bool		have_detail = false;
+	bool		has_run;
 
 	memcpy(&r, MyBgworkerEntry->bgw_extra, sizeof(r));
 	r.capability[sizeof(r.capability) - 1] = '\0';
 	r.dataset[NAME_BYTES - 1] = '\0';
+	has_run = (r.flags & FAILURE_HAS_RUN) != 0;
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), BOOTSTRAP_SUPERUSERID, 0);
+
+	/* The detail first: read, then released, whatever follows. */
+	if (r.detail != DSM_HANDLE_INVALID)
+	{
+		dsm_segment *seg = dsm_attach(r.detail);
+
+		if (seg != NULL)
+		{
+			memcpy(&d, dsm_segment_address(seg), sizeof(d));
+			d.asker_role[NAME_BYTES - 1] = '\0';
+			have_detail = true;
+			dsm_detach(seg);
+		}
+		dsm_unpin_segment(r.detail);
+	}
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -290,10 +389,10 @@ pgpriv_audit_worker_main(Datum arg)
 	args[5] = Int64GetDatum(r.bytes_in);
 	args[6] = Int64GetDatum(r.bytes_out);
 	args[7] = CStringGetTextDatum(failure_outcome(&r, outcome, sizeof(outcome)));
-	if (r.has_run)
+	if (has_run)
 		sodium_bin2hex(run, sizeof(run), r.run, sizeof(r.run));
-	args[8] = r.has_run ? CStringGetTextDatum(run) : (Datum) 0;
-	nulls[8] = r.has_run ? ' ' : 'n';
+	args[8] = has_run ? CStringGetTextDatum(run) : (Datum) 0;
+	nulls[8] = has_run ? ' ' : 'n';
 	if (SPI_execute_with_args("SELECT pgpriv._audit_append_as($1, 'asker'::pg_catalog.text, $2, $3, $4, "
 							  "$5, NULL::pg_catalog.int8, $6, $7, $8, NULL::pg_catalog.text, $9)",
 							  9, argtypes, args, nulls, false, 0) != SPI_OK_SELECT)
@@ -302,11 +401,11 @@ pgpriv_audit_worker_main(Datum arg)
 
 	/*
 	 * The asker's own signed statement of the failed run (docs/receipts.md):
-	 * what the record carries; no transcript digest (it does not fit the
-	 * worker's arguments), no owner statement (the run did not get there).
+	 * the record's counts, and for a run with one peer the transcript so far;
+	 * no owner statement (the run did not get there).
 	 */
-	if (r.has_run)
-		asker_failure_statement(&r, run, actor ? actor : "?", outcome);
+	if (has_run)
+		asker_failure_statement(&r, have_detail ? &d : NULL, run, actor ? actor : "?", outcome);
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();

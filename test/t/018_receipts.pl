@@ -284,6 +284,18 @@ is($gov->safe_psql('postgres', qq{
 	SELECT (s->>'outcome') || ' ' || coalesce(s->>'disputed', '-') || ' ' || pgpriv.verify_receipt(s, '\\x$gov_key')
 	  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$failed_run')->'statements') AS s WHERE s->>'signer' = 'owner'}),
 	'ok - true', 'the owner kept its own signed statement of that run');
+# The failure statement carries the run's transcript so far: the same digest
+# and message count as the owner's statement, and the login role.
+my $stmt_fields = sub {
+	my ($node, $run, $signer) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT coalesce(s->>'messages', '-') || ' ' || coalesce(s->>'transcript', '-') || ' ' || coalesce(s->>'asker_role', '-')
+		  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$run')->'statements') AS s WHERE s->>'signer' = '$signer'});
+};
+my $asker_view = $stmt_fields->($bank, $failed_run, 'asker');
+like($asker_view, qr/^[1-9][0-9]* [0-9a-f]{64} \S+$/, 'the failed run\'s asker statement has its message count, digest and role');
+is($asker_view, $stmt_fields->($gov, $failed_run, 'owner'),
+	'the failed run: the asker\'s digest, count and role are the owner\'s');
 is($bank->safe_psql('postgres',
 		q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'firms', 'SELECT code FROM public.asked')}),
 	scalar(@held), 'the real serve_receipt back: psi runs again');
@@ -303,6 +315,10 @@ ok($bank->poll_query_until('postgres', qq{
 	SELECT pgpriv.verify_receipt(pgpriv.receipt('$refused_run'), '\\x$bank_key')
 	   AND pgpriv.receipt('$refused_run')->'statements'->0->>'outcome' = 'failed: refused (42501)'}),
 	'the asker signs its own statement of the refused run, under the same run id');
+like($stmt_fields->($bank, $refused_run, 'asker'), qr/^[0-9]+ [0-9a-f]{64} \S+$/,
+	'the refused run\'s asker statement has its message count, digest and role');
+is($stmt_fields->($bank, $refused_run, 'asker'), $stmt_fields->($gov, $refused_run, 'owner'),
+	'the refused run: both statements carry the same transcript digest, count and role');
 
 for my $n ($bank, $gov) {
 	is($n->safe_psql('postgres', q{SELECT valid::text || coalesce(' ' || reason, '') FROM pgpriv.audit_verify()}), 'true',
