@@ -80,12 +80,24 @@ typedef struct FailureRecord
 
 StaticAssertDecl(sizeof(FailureRecord) <= BGW_EXTRALEN, "the failure record must fit bgw_extra");
 
-/* The rest of the asker's statement: a one-peer run's transcript so far. */
+/*
+ * The rest of the asker's statement: a one-peer run's transcript so far;
+ * and for a refused run whose statements were exchanged
+ * (audit_failure_exchanged), both statements as exchanged.
+ */
 typedef struct FailureDetail
 {
 	uint8		transcript[32];
 	int64		messages;
 	char		asker_role[NAME_BYTES];
+	bool		exchanged;
+	uint32		own_len;
+	uint32		owner_len;
+	uint8		own_sig[64];
+	uint8		owner_sig[64];
+	char		note[256];
+	uint8		own[RECEIPT_MAX_BYTES];
+	uint8		owner[RECEIPT_MAX_BYTES];
 } FailureDetail;
 
 static FailureRecord pending;
@@ -147,6 +159,7 @@ audit_watch_callback(void *arg)
 	pending_has_detail = w->run != NULL && w->ncalls == 1 && w->calls != NULL && run_role[0] != '\0';
 	if (pending_has_detail)
 	{
+		pending_detail.exchanged = false;
 		memcpy(pending_detail.transcript, w->calls[0].transcript.h, sizeof(pending_detail.transcript));
 		pending_detail.messages = w->calls[0].transcript.messages;
 		memcpy(pending_detail.asker_role, run_role, NAME_BYTES);
@@ -310,31 +323,70 @@ asker_failure_statement(const FailureRecord *r, const FailureDetail *d, const ch
 	receipt_store_as(actor, run, "asker", true, stmt, sig, NULL);
 }
 
-static const char *
-failure_outcome(const FailureRecord *r, char *buf, size_t len)
+const char *
+audit_failure_outcome(int sqlstate, bool timed_out, char *buf, size_t len)
 {
-	char		cls0 = PGUNSIXBIT(r->sqlstate);
-	char		cls1 = PGUNSIXBIT(r->sqlstate >> 6);
+	char		cls0 = PGUNSIXBIT(sqlstate);
+	char		cls1 = PGUNSIXBIT(sqlstate >> 6);
 	const char *what;
 
-	if (r->sqlstate == ERRCODE_QUERY_CANCELED)
-		what = (r->flags & FAILURE_TIMED_OUT) ? "timed out" : "cancelled";
-	else if (r->sqlstate == ERRCODE_ADMIN_SHUTDOWN || r->sqlstate == ERRCODE_CRASH_SHUTDOWN)
+	if (sqlstate == ERRCODE_QUERY_CANCELED)
+		what = timed_out ? "timed out" : "cancelled";
+	else if (sqlstate == ERRCODE_ADMIN_SHUTDOWN || sqlstate == ERRCODE_CRASH_SHUTDOWN)
 		what = "terminated";
-	else if (r->sqlstate == ERRCODE_PROTOCOL_VIOLATION)
+	else if (sqlstate == ERRCODE_PROTOCOL_VIOLATION)
 		what = "peer misbehaved";
 	else if (cls0 == '0' && cls1 == '8')
 		what = "peer lost";
-	else if (r->sqlstate == ERRCODE_INSUFFICIENT_PRIVILEGE ||
-			 r->sqlstate == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
-			 r->sqlstate == ERRCODE_FEATURE_NOT_SUPPORTED ||
-			 r->sqlstate == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ||
+	else if (sqlstate == ERRCODE_INSUFFICIENT_PRIVILEGE ||
+			 sqlstate == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+			 sqlstate == ERRCODE_FEATURE_NOT_SUPPORTED ||
+			 sqlstate == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ||
 			 (cls0 == '2' && cls1 == '8'))
 		what = "refused";
 	else
 		what = "error";
-	snprintf(buf, len, "failed: %s (%s)", what, unpack_sql_state(r->sqlstate));
+	snprintf(buf, len, "failed: %s (%s)", what, unpack_sql_state(sqlstate));
 	return buf;
+}
+
+static const char *
+failure_outcome(const FailureRecord *r, char *buf, size_t len)
+{
+	return audit_failure_outcome(r->sqlstate, (r->flags & FAILURE_TIMED_OUT) != 0, buf, len);
+}
+
+bool
+audit_failure_can_keep(void)
+{
+	return pending_valid && pending_has_detail && detail_seg != NULL;
+}
+
+void
+audit_failure_exchanged(const bytea *own, const uint8 own_sig[64], const bytea *owner,
+						const uint8 owner_sig[64], const char *note)
+{
+	if (!audit_failure_can_keep() ||
+		VARSIZE_ANY_EXHDR(own) > RECEIPT_MAX_BYTES || VARSIZE_ANY_EXHDR(owner) > RECEIPT_MAX_BYTES)
+		return;
+	pending_detail.own_len = VARSIZE_ANY_EXHDR(own);
+	memcpy(pending_detail.own, VARDATA_ANY(own), pending_detail.own_len);
+	memcpy(pending_detail.own_sig, own_sig, 64);
+	pending_detail.owner_len = VARSIZE_ANY_EXHDR(owner);
+	memcpy(pending_detail.owner, VARDATA_ANY(owner), pending_detail.owner_len);
+	memcpy(pending_detail.owner_sig, owner_sig, 64);
+	strlcpy(pending_detail.note, note ? note : "", sizeof(pending_detail.note));
+	pending_detail.exchanged = true;
+}
+
+static bytea *
+detail_bytea(const uint8 *data, uint32 len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
 }
 
 void
@@ -404,7 +456,17 @@ pgpriv_audit_worker_main(Datum arg)
 	 * the record's counts, and for a run with one peer the transcript so far;
 	 * no owner statement (the run did not get there).
 	 */
-	if (has_run)
+	if (has_run && have_detail && d.exchanged &&
+		d.own_len <= RECEIPT_MAX_BYTES && d.owner_len <= RECEIPT_MAX_BYTES)
+	{
+		/* A refused run's two statements, as the asker and the owner exchanged them. */
+		d.note[sizeof(d.note) - 1] = '\0';
+		receipt_store_as(actor ? actor : "?", run, "asker", true, detail_bytea(d.own, d.own_len),
+						 d.own_sig, NULL);
+		receipt_store_as(actor ? actor : "?", run, "owner", false, detail_bytea(d.owner, d.owner_len),
+						 d.owner_sig, d.note[0] ? d.note : NULL);
+	}
+	else if (has_run)
 		asker_failure_statement(&r, have_detail ? &d : NULL, run, actor ? actor : "?", outcome);
 
 	PopActiveSnapshot();

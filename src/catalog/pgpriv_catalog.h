@@ -130,6 +130,18 @@ extern void audit_watch_begin(AuditWatch *w, const char *capability, const char 
 extern void audit_watch_run(AuditWatch *w, const char *run);
 extern void audit_watch_end(AuditWatch *w);
 
+/* The outcome text of an asker's failed run ("failed: refused (42501)"). */
+extern const char *audit_failure_outcome(int sqlstate, bool timed_out, char *buf, size_t len);
+
+/*
+ * A refused run's statements, exchanged while its error is on its way: true
+ * if the failure recorder can keep them (a one-peer run under watch), and
+ * the hand-over (the recorder stores them instead of signing its own).
+ */
+extern bool audit_failure_can_keep(void);
+extern void audit_failure_exchanged(const bytea *own, const uint8 own_sig[64], const bytea *owner,
+									const uint8 owner_sig[64], const char *note);
+
 /* Append a row to the audit log (through pgpriv._audit_append). */
 extern void audit_append(const char *side, const char *peer, const char *capability,
 						 const char *dataset, int64 keys_in, int64 keys_out,

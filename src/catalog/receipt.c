@@ -699,3 +699,99 @@ receipt_asker_exchange(PeerCall *call, const char *run, const char *capability, 
 	receipt_store(run, "asker", true, stmt, sig, NULL);
 	receipt_store(run, "owner", false, owner_stmt, owner_sig, note);
 }
+
+/*
+ * The asker's end of a refused run, while the refusal is on its way (see
+ * receipt.h): its statement of the run, failed as the failure recorder
+ * words it, exchanged for the owner's statement of the refusal; the owner's
+ * is kept only if it is signed by the server's key (the pinned
+ * signing_key, or with none pinned the key it names, noted), of this run,
+ * and a refusal; what else differs (the digest) goes into the note.
+ * Errors come back to the caller, which discards them.
+ */
+void
+receipt_asker_refused(PeerCall *call, const char *run, const char *capability, const char *dataset,
+					  int64 keys_in, int sqlstate)
+{
+	ForeignServer *server = GetForeignServerByName(call->peer, false);
+	const char *pinned_text = peer_server_option(server, "signing_key");
+	uint8		pinned[32];
+	uint8		own_key[32];
+	uint8		sig[crypto_sign_BYTES];
+	uint8		owner_sig[crypto_sign_BYTES];
+	uint8		owner_key[32];
+	char		outcome[64];
+	Receipt		mine;
+	Receipt		theirs;
+	bytea	   *stmt;
+	bytea	   *owner_stmt;
+	const char *values[3];
+	int			lengths[3];
+	int			formats[3] = {0, 1, 1};
+	Oid			types[3] = {TEXTOID, BYTEAOID, BYTEAOID};
+	PGresult   *res;
+	size_t		olen;
+	const char *note = NULL;
+
+	if (!audit_failure_can_keep())
+		return;
+	if (pinned_text != NULL && !peer_decode_key(pinned_text, pinned))
+		return;
+	receipt_own_key(own_key);
+	memset(&mine, 0, sizeof(mine));
+	receipt_set_text(&mine, RF_RUN_ID, run);
+	receipt_set_text(&mine, RF_SIGNER, "asker");
+	receipt_set_hex(&mine, RF_ASKER_KEY, own_key);
+	receipt_set_hex(&mine, RF_OWNER_KEY, pinned_text ? pinned : NULL);
+	receipt_set_text(&mine, RF_ASKER_ROLE, peer_remote_user(call->peer));
+	receipt_set_text(&mine, RF_DATASET, dataset);
+	receipt_set_text(&mine, RF_CAPABILITY, capability);
+	receipt_set_int(&mine, RF_KEYS_IN, keys_in);
+	receipt_set_int(&mine, RF_BYTES_IN, call->bytes_in);
+	receipt_set_int(&mine, RF_BYTES_OUT, call->bytes_out);
+	receipt_set_int(&mine, RF_MESSAGES, call->transcript.messages);
+	receipt_set_hex(&mine, RF_TRANSCRIPT, call->transcript.h);
+	receipt_set_text(&mine, RF_OUTCOME, audit_failure_outcome(sqlstate, false, outcome, sizeof(outcome)));
+	receipt_set_now(&mine);
+	stmt = receipt_encode(&mine);
+	receipt_sign(stmt, sig);
+
+	values[0] = run;
+	lengths[0] = 0;
+	values[1] = VARDATA(stmt);
+	lengths[1] = VARSIZE(stmt) - VARHDRSZ;
+	values[2] = (const char *) sig;
+	lengths[2] = sizeof(sig);
+	peer_send_params(call->conn, call->peer,
+					 "SELECT r.owner_statement, r.owner_signature FROM pgpriv.serve_receipt($1, $2, $3) AS r",
+					 3, types, values, lengths, formats, 1);
+	res = peer_get_result(call->conn, call->peer);
+	if (PQntuples(res) != 1 || PQnfields(res) != 2 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) ||
+		PQfformat(res, 0) != 1 || PQfformat(res, 1) != 1 ||
+		PQgetlength(res, 0, 1) != crypto_sign_BYTES || PQgetlength(res, 0, 0) > RECEIPT_MAX_BYTES)
+	{
+		PQclear(res);
+		return;
+	}
+	olen = PQgetlength(res, 0, 0);
+	owner_stmt = palloc(VARHDRSZ + olen);
+	SET_VARSIZE(owner_stmt, VARHDRSZ + olen);
+	memcpy(VARDATA(owner_stmt), PQgetvalue(res, 0, 0), olen);
+	memcpy(owner_sig, PQgetvalue(res, 0, 1), crypto_sign_BYTES);
+	PQclear(res);
+
+	if (!receipt_decode((uint8 *) VARDATA(owner_stmt), olen, &theirs) ||
+		!streq(theirs.v[RF_SIGNER], "owner") || !streq(theirs.v[RF_RUN_ID], run) ||
+		!streq(theirs.v[RF_CAPABILITY], capability) || !streq(theirs.v[RF_DATASET], dataset) ||
+		theirs.v[RF_OUTCOME] == NULL || strncmp(theirs.v[RF_OUTCOME], "refused: ", 9) != 0 ||
+		!receipt_signer_key(&theirs, owner_key) ||
+		(pinned_text != NULL && sodium_memcmp(owner_key, pinned, 32) != 0) ||
+		crypto_sign_verify_detached(owner_sig, (uint8 *) VARDATA(owner_stmt), olen, owner_key) != 0)
+		return;
+	if (!streq(theirs.v[RF_TRANSCRIPT], mine.v[RF_TRANSCRIPT]) ||
+		!streq(theirs.v[RF_MESSAGES], mine.v[RF_MESSAGES]))
+		note = "the owner's transcript digest of the refused run differs from the asker's";
+	else if (pinned_text == NULL)
+		note = "unpinned: the server has no signing_key option; checked against the key the statement names";
+	audit_failure_exchanged(stmt, sig, owner_stmt, owner_sig, note);
+}

@@ -105,4 +105,15 @@ extern void receipt_asker_exchange(struct PeerCall *call, const char *run, const
 								   const char *dataset, int64 keys_in, int64 keys_out,
 								   int64 bytes_in, int64 bytes_out);
 
+/*
+ * The asker's end of a run the owner refused at admission (sqlstate: the
+ * refusal's), called while that error is on its way and before the asker's
+ * transaction aborts: its statement of the failed run for the owner's
+ * statement of the refusal (one call of pgpriv.serve_receipt), both handed
+ * to the failure recorder, which keeps them.  Nothing is kept if the
+ * owner's is missing or does not verify; errors are the caller's to discard.
+ */
+extern void receipt_asker_refused(struct PeerCall *call, const char *run, const char *capability,
+								  const char *dataset, int64 keys_in, int sqlstate);
+
 #endif

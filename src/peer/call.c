@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "access/xact.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
@@ -12,6 +13,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/resowner.h"
 
 #include "peer/call.h"
 #include "peer/connection.h"
@@ -24,6 +26,73 @@ peer_call_open(PeerCall *call, const char *server)
 	call->bytes_out = 0;
 	call->bytes_in = 0;
 	transcript_reset(&call->transcript);
+	call->admitting = false;
+}
+
+/*
+ * The result of a call; for a serve_admit that the owner refuses, first the
+ * receipt exchange of the refused run (receipt_asker_refused), then the
+ * refusal as it came.  The exchange runs in a subtransaction, outside the
+ * error context of the run (whose failure record was made by the refusal),
+ * and any error of it is discarded: the refusal is what the caller gets.
+ * A peer lost, a cancel or a timeout gets no exchange.
+ */
+static PGresult *
+call_result(PeerCall *call)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	PGresult   *volatile res = NULL;
+	ErrorData  *edata;
+
+	if (!call->admitting)
+		return peer_get_result(call->conn, call->peer);
+	call->admitting = false;
+	PG_TRY();
+	{
+		res = peer_get_result(call->conn, call->peer);
+	}
+	PG_CATCH();
+	{
+		char		cls0;
+		char		cls1;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		cls0 = PGUNSIXBIT(edata->sqlerrcode);
+		cls1 = PGUNSIXBIT(edata->sqlerrcode >> 6);
+		if (edata->elevel == ERROR && edata->sqlerrcode != ERRCODE_QUERY_CANCELED &&
+			!(cls0 == '0' && cls1 == '8') &&
+			PQstatus(call->conn) == CONNECTION_OK && PQtransactionStatus(call->conn) == PQTRANS_IDLE)
+		{
+			ErrorContextCallback *saved_context = error_context_stack;
+
+			FlushErrorState();
+			error_context_stack = NULL;
+			BeginInternalSubTransaction(NULL);
+			MemoryContextSwitchTo(cxt);
+			PG_TRY();
+			{
+				receipt_asker_refused(call, call->admit_run, call->admit_capability,
+									  call->admit_dataset, call->admit_keys, edata->sqlerrcode);
+				ReleaseCurrentSubTransaction();
+			}
+			PG_CATCH();
+			{
+				MemoryContextSwitchTo(cxt);
+				FlushErrorState();
+				RollbackAndReleaseCurrentSubTransaction();
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			error_context_stack = saved_context;
+			ReThrowError(edata);
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return res;
 }
 
 PGresult *
@@ -51,7 +120,19 @@ send_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *tex
 	 * the run's.
 	 */
 	if (strncmp(sql, "CALL pgpriv.serve_admit(", strlen("CALL pgpriv.serve_admit(")) == 0)
+	{
 		transcript_reset(&call->transcript);
+		call->admitting = ntext >= 4 && text_params[0] && text_params[1] && text_params[2] && text_params[3];
+		if (call->admitting)
+		{
+			call->admit_dataset = pstrdup(text_params[0]);
+			call->admit_capability = pstrdup(text_params[1]);
+			call->admit_run = pstrdup(text_params[2]);
+			call->admit_keys = strtoi64(text_params[3], NULL, 10);
+		}
+	}
+	else
+		call->admitting = false;
 	for (i = 0; i < ntext; i++)
 	{
 		values[i] = text_params[i];
@@ -79,7 +160,7 @@ call_with_msg(PeerCall *call, const char *sql, int ntext, const char *const *tex
 			  const bytea *msg, int result_format)
 {
 	send_with_msg(call, sql, ntext, text_params, msg, result_format);
-	return peer_get_result(call->conn, call->peer);
+	return call_result(call);
 }
 
 static void
@@ -105,7 +186,7 @@ peer_call_send_text(PeerCall *call, const char *sql, int nparams, const char *co
 PGresult *
 peer_call_finish_text(PeerCall *call)
 {
-	PGresult   *res = peer_get_result(call->conn, call->peer);
+	PGresult   *res = call_result(call);
 
 	count_text_result(call, res);
 	return res;
@@ -153,7 +234,7 @@ result_bytea(PeerCall *call, PGresult *res)
 bytea *
 peer_call_finish_bytea(PeerCall *call)
 {
-	return result_bytea(call, peer_get_result(call->conn, call->peer));
+	return result_bytea(call, call_result(call));
 }
 
 PGresult *

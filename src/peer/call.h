@@ -26,6 +26,15 @@ typedef struct PeerCall
 	 * of its receipts (catalog/receipt.h).
 	 */
 	Transcript	transcript;
+	/*
+	 * While a CALL pgpriv.serve_admit is under way: its dataset, capability,
+	 * run id and keys, for the receipt exchange of a refusal.
+	 */
+	bool		admitting;
+	char	   *admit_dataset;
+	char	   *admit_capability;
+	char	   *admit_run;
+	int64		admit_keys;
 } PeerCall;
 
 /* Open (or reuse) the connection to the named pgpriv server. */

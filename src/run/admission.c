@@ -38,6 +38,23 @@ PG_FUNCTION_INFO_V1(pgpriv_serve_receipt);
 /* One run at a time per serving session: the asker's calls are sequential. */
 static Admission admitted;
 
+/*
+ * The run this session refused last, until the next admission: the owner's
+ * statement of it (signed at the refusal) is what serve_receipt returns for
+ * it, once, in exchange for the asker's.
+ */
+static struct
+{
+	char		run[64];
+	char		dataset[NAMEDATALEN];
+	char		capability[NAMEDATALEN];
+	int64		keys;
+	Transcript	transcript;
+	bytea	   *statement;		/* in TopMemoryContext */
+	uint8		signature[64];
+	bool		receipted;
+} refused;
+
 /* The admitted run's binary messages, from its serve_admit on. */
 static Transcript transcript;
 
@@ -228,6 +245,9 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 	}
 	memset(&admitted, 0, sizeof(admitted));
 	admitted.keys_out = -1;
+	if (refused.statement != NULL)
+		pfree(refused.statement);
+	memset(&refused, 0, sizeof(refused));
 	transcript_reset(&transcript);
 	if (terms != NULL)
 		transcript_absorb(&transcript, TRANSCRIPT_REQUEST, VARDATA_ANY(terms), VARSIZE_ANY_EXHDR(terms));
@@ -246,13 +266,22 @@ pgpriv_serve_admit(PG_FUNCTION_ARGS)
 		: "admitted";
 	audit_append_run("owner", peer, capability, dataset, nkeys, -1, -1, -1, outcome,
 					 psprintf("run %s", run), run);
-	/* A refused run ends here: the owner's signed statement of it. */
+	/*
+	 * A refused run ends here: the owner's signed statement of it, kept, and
+	 * offered to the asker in exchange for its own (serve_receipt).
+	 */
 	if (strcmp(outcome, "admitted") != 0)
 	{
-		uint8		sig[64];
+		bytea	   *stmt = owner_statement(run, dataset, capability, nkeys, -1, -1, -1, outcome,
+										   NULL, NULL, NULL, refused.signature);
 
-		(void) owner_statement(run, dataset, capability, nkeys, -1, -1, -1, outcome,
-							   NULL, NULL, NULL, sig);
+		refused.statement = MemoryContextAlloc(TopMemoryContext, VARSIZE(stmt));
+		memcpy(refused.statement, stmt, VARSIZE(stmt));
+		strlcpy(refused.run, run, sizeof(refused.run));
+		strlcpy(refused.dataset, dataset, sizeof(refused.dataset));
+		strlcpy(refused.capability, capability, sizeof(refused.capability));
+		refused.keys = nkeys;
+		refused.transcript = transcript;
 	}
 	catalog_leave_owner(&owner);
 
@@ -359,6 +388,114 @@ field_is(const Receipt *r, ReceiptField f, const char *want)
 }
 
 /*
+ * What in the asker's statement does not match the owner's view of the run
+ * (NULL if all does): run, signer and signature first, then the owner's key
+ * if named, the login role, dataset, capability, keys, transcript and
+ * message count, and the outcome (want_outcome exactly, or, with
+ * outcome_prefix, any outcome starting with it).
+ */
+static const char *
+asker_statement_dispute(const char *run, const uint8 *sdata, size_t slen, const uint8 *sigdata,
+						size_t siglen, Receipt *theirs, bool *parsed, const char *dataset,
+						const char *capability, int64 keys, const Transcript *t,
+						const char *want_outcome, bool outcome_prefix)
+{
+	uint8		key[32];
+	char		hex[65];
+	char		own_hex[65];
+	const char *outcome;
+
+	*parsed = receipt_decode(sdata, slen, theirs);
+	if (!*parsed)
+		return "the asker's statement is malformed";
+	if (!field_is(theirs, RF_SIGNER, "asker") || !field_is(theirs, RF_RUN_ID, run))
+		return "the asker's statement is not of this run";
+	if (siglen != 64 || !receipt_signer_key(theirs, key) ||
+		crypto_sign_verify_detached(sigdata, sdata, slen, key) != 0)
+		return "the asker's signature does not verify with the key its statement names";
+	receipt_own_key(key);
+	sodium_bin2hex(own_hex, sizeof(own_hex), key, sizeof(key));
+	sodium_bin2hex(hex, sizeof(hex), t->h, sizeof(t->h));
+	if (!field_is(theirs, RF_OWNER_KEY, own_hex) && theirs->v[RF_OWNER_KEY] != NULL)
+		return "the asker's statement names another owner key";
+	if (!field_is(theirs, RF_ASKER_ROLE, session_role_name()))
+		return "the asker's statement names another role";
+	if (!field_is(theirs, RF_DATASET, dataset) || !field_is(theirs, RF_CAPABILITY, capability))
+		return "the asker's statement names another dataset or capability";
+	if (!field_is(theirs, RF_KEYS_IN, psprintf("%lld", (long long) keys)))
+		return psprintf("the asker's statement counts other keys than the %lld admitted",
+						(long long) keys);
+	if (!field_is(theirs, RF_TRANSCRIPT, hex) ||
+		!field_is(theirs, RF_MESSAGES, psprintf("%lld", (long long) t->messages)))
+		return "the asker's transcript digest differs from the owner's";
+	outcome = theirs->v[RF_OUTCOME];
+	if (outcome_prefix ? (outcome == NULL || strncmp(outcome, want_outcome, strlen(want_outcome)) != 0)
+		: !field_is(theirs, RF_OUTCOME, want_outcome))
+		return psprintf(outcome_prefix ? "the asker's outcome does not start with \"%s\""
+						: "the asker's outcome is not \"%s\"", want_outcome);
+	return NULL;
+}
+
+/* Keep the asker's statement if it is one of this run, forged or not. */
+static void
+keep_asker_statement(const char *run, const Receipt *theirs, bool parsed, const uint8 *sdata,
+					 size_t slen, const uint8 *sigdata, size_t siglen, const char *disputed)
+{
+	if (parsed && field_is(theirs, RF_SIGNER, "asker") && field_is(theirs, RF_RUN_ID, run) &&
+		siglen == 64)
+	{
+		bytea	   *copy = palloc(VARHDRSZ + slen);
+
+		SET_VARSIZE(copy, VARHDRSZ + slen);
+		memcpy(VARDATA(copy), sdata, slen);
+		receipt_store(run, "asker", false, copy, sigdata, disputed);
+	}
+}
+
+static Datum
+statement_row(TupleDesc tupdesc, bytea *stmt, const uint8 sig[64])
+{
+	bytea	   *sigb = palloc(VARHDRSZ + 64);
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	SET_VARSIZE(sigb, VARHDRSZ + 64);
+	memcpy(VARDATA(sigb), sig, 64);
+	values[0] = PointerGetDatum(stmt);
+	values[1] = PointerGetDatum(sigb);
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls));
+}
+
+/*
+ * serve_receipt for the run refused last in this session: the owner keeps
+ * the asker's statement (with what does not match, in words, as its local
+ * note) and returns the statement it signed at the refusal.  The asker's
+ * outcome must be a failure; its digest covers what the asker sent before
+ * the refusal (the terms, if any), as the owner's does.
+ */
+static Datum
+refused_receipt(TupleDesc tupdesc, const char *run, bytea *astmt, bytea *asig)
+{
+	const uint8 *sdata = (const uint8 *) VARDATA_ANY(astmt);
+	size_t		slen = VARSIZE_ANY_EXHDR(astmt);
+	const uint8 *sigdata = (const uint8 *) VARDATA_ANY(asig);
+	size_t		siglen = VARSIZE_ANY_EXHDR(asig);
+	Receipt		theirs;
+	bool		parsed;
+	const char *disputed;
+	bytea	   *stmt;
+
+	disputed = asker_statement_dispute(run, sdata, slen, sigdata, siglen, &theirs, &parsed,
+									   refused.dataset, refused.capability, refused.keys,
+									   &refused.transcript, "failed:", true);
+	keep_asker_statement(run, &theirs, parsed, sdata, slen, sigdata, siglen, disputed);
+	refused.receipted = true;
+	stmt = palloc(VARSIZE(refused.statement));
+	memcpy(stmt, refused.statement, VARSIZE(refused.statement));
+	return statement_row(tupdesc, stmt, refused.signature);
+}
+
+/*
  * pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
  *   → TABLE(owner_statement bytea, owner_signature bytea)
  *
@@ -382,81 +519,35 @@ pgpriv_serve_receipt(PG_FUNCTION_ARGS)
 	size_t		siglen = VARSIZE_ANY_EXHDR(asig);
 	Receipt		theirs;
 	bool		parsed;
-	const char *disputed = NULL;
+	const char *disputed;
 	char		digest[65];
-	char		hex[65];
-	uint8		key[32];
 	uint8		sig[64];
 	bytea	   *stmt;
-	bytea	   *sigb;
 	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
 
 	catalog_restrict_definer();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "serve_receipt must return a composite type");
+	if (refused.statement != NULL && !refused.receipted && strcmp(refused.run, run) == 0)
+		return refused_receipt(tupdesc, run, astmt, asig);
 	if (admitted.run[0] == '\0' || admitted.receipted || strcmp(admitted.run, run) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from the asker"),
 				 errdetail("Run %s is not the run admitted in this session, or has its receipt already.", run)));
 
-	parsed = receipt_decode(sdata, slen, &theirs);
 	receipt_digest_hex(sdata, slen, (const uint8 *) VARDATA_ANY(asig), siglen, digest);
-	sodium_bin2hex(hex, sizeof(hex), transcript.h, sizeof(transcript.h));
-	if (!parsed)
-		disputed = "the asker's statement is malformed";
-	else if (!field_is(&theirs, RF_SIGNER, "asker") || !field_is(&theirs, RF_RUN_ID, run))
-		disputed = "the asker's statement is not of this run";
-	else if (siglen != 64 || !receipt_signer_key(&theirs, key) ||
-			 crypto_sign_verify_detached((const uint8 *) VARDATA_ANY(asig), sdata, slen, key) != 0)
-		disputed = "the asker's signature does not verify with the key its statement names";
-	else
-	{
-		char		own_hex[65];
-
-		receipt_own_key(key);
-		sodium_bin2hex(own_hex, sizeof(own_hex), key, sizeof(key));
-		if (!field_is(&theirs, RF_OWNER_KEY, own_hex) && theirs.v[RF_OWNER_KEY] != NULL)
-			disputed = "the asker's statement names another owner key";
-		else if (!field_is(&theirs, RF_ASKER_ROLE, session_role_name()))
-			disputed = "the asker's statement names another role";
-		else if (!field_is(&theirs, RF_DATASET, admitted.dataset) ||
-				 !field_is(&theirs, RF_CAPABILITY, admitted.capability))
-			disputed = "the asker's statement names another dataset or capability";
-		else if (!field_is(&theirs, RF_KEYS_IN, psprintf("%lld", (long long) admitted.keys)))
-			disputed = psprintf("the asker's statement counts other keys than the %lld admitted",
-								(long long) admitted.keys);
-		else if (!field_is(&theirs, RF_TRANSCRIPT, hex) ||
-				 !field_is(&theirs, RF_MESSAGES, psprintf("%lld", (long long) transcript.messages)))
-			disputed = "the asker's transcript digest differs from the owner's";
-		else if (!field_is(&theirs, RF_OUTCOME, admitted_outcome()))
-			disputed = psprintf("the asker's outcome is not \"%s\"", admitted_outcome());
-	}
-
-	/* Keep the asker's statement if it is one of this run, forged or not. */
-	if (parsed && field_is(&theirs, RF_SIGNER, "asker") && field_is(&theirs, RF_RUN_ID, run) &&
-		siglen == 64)
-	{
-		bytea	   *copy = palloc(VARHDRSZ + slen);
-
-		SET_VARSIZE(copy, VARHDRSZ + slen);
-		memcpy(VARDATA(copy), sdata, slen);
-		receipt_store(run, "asker", false, copy, (const uint8 *) VARDATA_ANY(asig), disputed);
-	}
+	disputed = asker_statement_dispute(run, sdata, slen, (const uint8 *) VARDATA_ANY(asig), siglen,
+									   &theirs, &parsed, admitted.dataset, admitted.capability,
+									   admitted.keys, &transcript, admitted_outcome(), false);
+	keep_asker_statement(run, &theirs, parsed, sdata, slen, (const uint8 *) VARDATA_ANY(asig), siglen,
+						 disputed);
 	stmt = owner_statement(run, admitted.dataset, admitted.capability, admitted.served,
 						   admitted.keys_out, admitted.bytes_in, admitted.bytes_out,
 						   admitted_outcome(), parsed ? theirs.v[RF_ASKER_KEY] : NULL,
 						   digest, disputed, sig);
 	admitted.receipted = true;
-
-	sigb = palloc(VARHDRSZ + 64);
-	SET_VARSIZE(sigb, VARHDRSZ + 64);
-	memcpy(VARDATA(sigb), sig, 64);
-	values[0] = PointerGetDatum(stmt);
-	values[1] = PointerGetDatum(sigb);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(statement_row(tupdesc, stmt, sig));
 }
 
 /*

@@ -315,6 +315,51 @@ ok($bank->poll_query_until('postgres', qq{
 	SELECT pgpriv.verify_receipt(pgpriv.receipt('$refused_run'), '\\x$bank_key')
 	   AND pgpriv.receipt('$refused_run')->'statements'->0->>'outcome' = 'failed: refused (42501)'}),
 	'the asker signs its own statement of the refused run, under the same run id');
+# The two statements of the refusal were exchanged on the refusal's way back:
+# each side holds the other's, which verifies with the other's key.
+ok($bank->poll_query_until('postgres', qq{
+	SELECT pg_catalog.count(*) = 2 FROM pgpriv.receipt_log WHERE run_id = '$refused_run'}),
+	'the asker keeps both statements of the refused run');
+is($bank->safe_psql('postgres', qq{
+	SELECT (s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$gov_key')
+	  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$refused_run')->'statements') AS s WHERE s->>'signer' = 'owner'}),
+	'refused: no permit (42501) true', 'the asker holds the owner\'s signed statement of the refusal');
+is($gov->safe_psql('postgres', qq{
+	SELECT (s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$bank_key') || ' '
+	       || (pgpriv.receipt('$refused_run')->'disputed' = 'null'::jsonb)
+	  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$refused_run')->'statements') AS s WHERE s->>'signer' = 'asker'}),
+	'failed: refused (42501) true true', 'the owner holds the asker\'s signed statement of the refusal, undisputed');
+# A modified owner whose receipt of the refusal does not verify: the asker
+# still gets the refusal's own SQLSTATE, keeps only its own statement.
+$gov->safe_psql('postgres', q{
+	CREATE FUNCTION public.real_serve_receipt(run text, s bytea, sig bytea)
+	  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+	  AS 'pgpriv', 'pgpriv_serve_receipt' LANGUAGE C STRICT SECURITY DEFINER
+	  SET search_path = pg_catalog, pg_temp;
+	CREATE OR REPLACE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
+	  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+	  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	  AS $$ SELECT r.owner_statement, pg_catalog.decode(pg_catalog.repeat('ab', 64), 'hex')
+	          FROM public.real_serve_receipt(run, asker_statement, asker_signature) AS r $$;
+});
+fails_with($bank, q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'closed', 'SELECT code FROM public.asked')},
+	'42501', 'a refusal whose receipt is forged is still the refusal (42501)');
+my $forged_refusal = $gov->safe_psql('postgres', q{
+	SELECT run_id FROM pgpriv.audit WHERE side = 'owner' AND outcome LIKE 'refused:%' ORDER BY id DESC LIMIT 1});
+isnt($forged_refusal, $refused_run, 'a second refused run');
+ok($bank->poll_query_until('postgres', qq{
+	SELECT pg_catalog.count(*) > 0 FROM pgpriv.receipt_log WHERE run_id = '$forged_refusal'}),
+	'the asker signs its statement of the second refusal');
+is($bank->safe_psql('postgres', qq{
+	SELECT pg_catalog.string_agg(signer || ':' || own, ',') FROM pgpriv.receipt_log WHERE run_id = '$forged_refusal'}),
+	'asker:true', 'the forged owner statement of a refusal is not kept');
+$gov->safe_psql('postgres', q{
+	CREATE OR REPLACE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
+	  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+	  AS 'pgpriv', 'pgpriv_serve_receipt' LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	  SET search_path = pg_catalog, pg_temp;
+	DROP FUNCTION public.real_serve_receipt(text, bytea, bytea);
+});
 like($stmt_fields->($bank, $refused_run, 'asker'), qr/^[0-9]+ [0-9a-f]{64} \S+$/,
 	'the refused run\'s asker statement has its message count, digest and role');
 is($stmt_fields->($bank, $refused_run, 'asker'), $stmt_fields->($gov, $refused_run, 'owner'),
