@@ -41,6 +41,7 @@ typedef struct PeerConnEntry
 	Oid			umid;			/* hash key: user mapping OID */
 	PGconn	   *conn;
 	bool		busy;			/* a command is in flight */
+	SubTransactionId busy_subid;	/* the subtransaction that sent it */
 	bool		invalidated;	/* options changed: reconnect on next use */
 	bool		authenticated;	/* the peer proved its pinned keys (authenticate.c) */
 	bool		in_xact;		/* used by this transaction: watched by peer_check_alive */
@@ -53,6 +54,8 @@ static HTAB *peer_connections = NULL;
 
 static void peer_xact_callback(XactEvent event, void *arg);
 static void peer_inval_callback(Datum arg, int cacheid, uint32 hashvalue);
+static void peer_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
 
 static void
 peer_disconnect(PeerConnEntry *entry)
@@ -304,6 +307,7 @@ peer_get_connection_ext(ForeignServer *server, UserMapping *mapping, bool authen
 		peer_connections = hash_create("pgpriv peer connections", 8, &ctl,
 									   HASH_ELEM | HASH_BLOBS);
 		RegisterXactCallback(peer_xact_callback, NULL);
+		RegisterSubXactCallback(peer_subxact_callback, NULL);
 		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, peer_inval_callback, (Datum) 0);
 		CacheRegisterSyscacheCallback(USERMAPPINGOID, peer_inval_callback, (Datum) 0);
 	}
@@ -333,6 +337,7 @@ peer_get_connection_ext(ForeignServer *server, UserMapping *mapping, bool authen
 		entry->authenticated = false;
 		entry->conn = peer_connect(server, mapping);
 		entry->busy = true;
+		entry->busy_subid = GetCurrentSubTransactionId();
 		peer_configure_session(entry, server->servername);
 		entry->busy = false;
 	}
@@ -423,7 +428,10 @@ peer_send_params(PGconn *conn, const char *peer, const char *command,
 	PeerConnEntry *entry = entry_for_conn(conn);
 
 	if (entry)
+	{
 		entry->busy = true;
+		entry->busy_subid = GetCurrentSubTransactionId();
+	}
 	if (!PQsendQueryParams(conn, command, nparams, types, values, lengths, formats, result_format))
 		peer_report_lost(conn, peer);
 }
@@ -562,6 +570,35 @@ peer_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		if (aborting && entry->conn && entry->busy)
 			peer_disconnect(entry);
 	}
+}
+
+/*
+ * The same for a subtransaction: a run that failed inside one the caller
+ * catches (PL/pgSQL's EXCEPTION) leaves its connection mid-command, and the
+ * transaction goes on; the next run must not find a command in progress.
+ * The peer's calls are not transactional (each commits on its own), so
+ * there is nothing to roll back there, as there is for postgres_fdw: the
+ * connection is dropped, its command cancelled, and the next call
+ * reconnects.
+ */
+static void
+peer_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid pg_attribute_unused(), void *arg pg_attribute_unused())
+{
+	HASH_SEQ_STATUS scan;
+	PeerConnEntry *entry;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	/*
+	 * Only a command sent inside the aborting subtransaction (ids grow within
+	 * a transaction): one an enclosing level has in flight (a run reading
+	 * its keys_query, whose own PL/pgSQL catches an error) carries on.
+	 */
+	hash_seq_init(&scan, peer_connections);
+	while ((entry = hash_seq_search(&scan)))
+		if (entry->conn && entry->busy && entry->busy_subid >= mySubid)
+			peer_disconnect(entry);
 }
 
 /*

@@ -682,6 +682,32 @@ $gov->safe_psql('postgres', 'UPDATE public.slow_conf SET secs = 60');
 		'cancel: the owner stops serving the cancelled run');
 	$gov->safe_psql('postgres', $kill_serving);
 }
+# 6b. A run cancelled inside a subtransaction that the caller's PL/pgSQL
+# catches: the connection it left mid-command is dropped when the
+# subtransaction aborts, so the next run of the same transaction reconnects
+# (instead of finding a command still in progress).
+$gov->safe_psql('postgres', 'UPDATE public.slow_conf SET secs = 5');
+{
+	my ($ret, $out, $err) = $bank_a->psql('postgres', qq{
+		SET statement_timeout = '1500ms';
+		DO \$do\$
+		DECLARE n bigint;
+		BEGIN
+			BEGIN
+				PERFORM pg_catalog.count(*) FROM pgpriv.psi('gov', 'slow_ds', \$q\$$small_q\$q\$);
+			EXCEPTION WHEN query_canceled THEN
+				RAISE NOTICE 'caught: cancelled';
+			END;
+			SELECT pg_catalog.count(*) INTO n FROM pgpriv.psi('gov', 'tax', \$q\$$small_q\$q\$);
+			RAISE NOTICE 'again: %', n;
+		END \$do\$;
+	});
+	like($err, qr/caught: cancelled/, 'subtransaction: the cancelled run is caught by the caller');
+	my ($again) = $err =~ /again: (\d+)/;
+	is($again, scalar(@{ model_join(\@small_keys, \@gov_rows)->{psi} }),
+		'subtransaction: the next run of the same transaction reconnects and is correct');
+	$gov->safe_psql('postgres', $kill_serving);
+}
 $gov->safe_psql('postgres', 'UPDATE public.slow_conf SET secs = 0');
 is_list([ lines($bank_a->safe_psql('postgres', $psi_sql->('gov', 'slow_ds', $small_q))) ],
 	model_join(\@small_keys, \@gov_rows)->{psi}, 'after cancel and lost peers, psi on the same dataset works');
