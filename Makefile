@@ -38,7 +38,7 @@ OBJS = \
 	src/crypto/shares.o \
 	src/catalog/identity_secret.o \
 	src/functions/share_primitives.o \
-	src/protocol/sum/secure_sum.o \
+	src/protocol/sum/secure_sum.o src/protocol/sum/secure_sum_serve.o \
 	src/crypto/elgamal.o \
 	src/crypto/elgamal_proof.o \
 	src/protocol/join/psi_sum.o \

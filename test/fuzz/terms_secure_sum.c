@@ -1,13 +1,15 @@
 /*
- * terms_secure_sum.c — src/protocol/sum/secure_sum.c compiled into fuzz_terms,
- * for its static participants_decode (the parser of the participants
- * message of serve_sum_begin and of secure_sum's serve_admit terms).
+ * terms_secure_sum.c — src/protocol/sum/secure_sum_serve.c (and secure_sum.c,
+ * whose shared functions it calls) compiled into fuzz_terms, for the owner's
+ * static participants_decode (the parser of the participants message of
+ * serve_sum_begin and of secure_sum's serve_admit terms).
  *
- * The file is #included whole so that the real parser is what is fuzzed;
+ * The files are #included whole so that the real parser is what is fuzzed;
  * the backend functions the rest of the file calls (SPI, libpq, the
  * catalog) are never reached from here and resolve to fuzz_stubs.c.
  */
 #include "../../src/protocol/sum/secure_sum.c"
+#include "../../src/protocol/sum/secure_sum_serve.c"
 
 #include "terms.h"
 
