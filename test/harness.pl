@@ -25,7 +25,10 @@ if (!@files) {
 	exit 0;
 }
 
-my %args = (verbosity => $verbose ? 1 : 0, color => 0, merge => 1, timer => 1);
+# PGPRIV_TAP_JOBS files at once (test/run: 2 for the multi-node tests, whose
+# clusters take their own free ports and directories).
+my $jobs = ($ENV{PGPRIV_TAP_JOBS} // '1') =~ /^([1-9][0-9]?)$/ ? $1 : 1;
+my %args = (verbosity => $verbose ? 1 : 0, color => 0, merge => 1, timer => 1, jobs => $jobs);
 
 # Compiled test programs (test/crypto) print TAP themselves: run them as they are.
 $args{exec} = sub {
