@@ -50,7 +50,7 @@ OBJS = \
 	src/crypto/triples.o \
 	src/crypto/mpc.o \
 	src/protocol/mpc/mpc_flight.o \
-	src/protocol/mpc/joint_score.o \
+	src/protocol/mpc/joint_score.o src/protocol/mpc/joint_score_serve.o \
 	src/run/served_run.o \
 	src/run/capability.o \
 	src/crypto/cuckoo.o \

@@ -8,7 +8,7 @@
  *   participants  participants_decode (secure_sum.c, static: reached through
  *                 terms_secure_sum.c, which #includes the file): the
  *                 session id and participant items of serve_sum_begin
- *   terms         terms_read (joint_score.c, static: terms_joint_score.c):
+ *   terms         score_terms_read (joint_score.c, through terms_joint_score.c):
  *                 the two-party terms of serve_admit / serve_mpc_begin, as a
  *                 WIRE_MPC_TERMS or WIRE_MPC_BEGIN message
  *   table         oprf_table_index (oprf_table.c): the owner's table chunks

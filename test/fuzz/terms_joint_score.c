@@ -1,6 +1,6 @@
 /*
  * terms_joint_score.c — src/protocol/mpc/joint_score.c compiled into
- * fuzz_terms, for its static terms_read (the parser of the two-party terms
+ * fuzz_terms, for its score_terms_read (the parser of the two-party terms
  * in serve_admit, serve_mpc_begin and WIRE_MPC_TERMS / WIRE_MPC_BEGIN).
  *
  * The file is #included whole so that the real parser is what is fuzzed;
@@ -22,10 +22,10 @@ fuzz_terms_read(bytea *msg, WireType type, int *mode, int *k)
 
 	/* As serve_mpc_begin reads it: the terms first, then whatever follows. */
 	wire_reader_init(&r, msg, type, PG_UINT32_MAX, PG_UINT32_MAX, "the asker");
-	terms_read(&r, &t);
+	score_terms_read(&r, &t);
 	for (int j = 0; j < t.k; j++)
 		if (strlen(t.columns[j]) == 0 || strlen(t.columns[j]) >= NAMEDATALEN)
-			elog(PANIC, "terms_read kept an impossible column name");
+			elog(PANIC, "score_terms_read kept an impossible column name");
 	while (wire_reader_next(&r, &item, &len))
 		rest++;
 	*mode = t.mode;

@@ -1,0 +1,291 @@
+/*
+ * joint_score_serve.c — the owner's half of the two-party engine from SQL
+ * (docs/architecture.md, protocol 6; docs/joint_score.md): serve_mpc_begin
+ * admits the run's terms and shares the owner's features for the keys
+ * asked, serve_mpc_flight answers each flight of the engine (mpc_flight.c).
+ * The protocol is described at the top of joint_score.c, the asker's half.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include <sodium.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/tuplestore.h"
+
+#include "pgpriv.h"
+#include "catalog/pgpriv_catalog.h"
+#include "crypto/mpc.h"
+#include "peer/call.h"
+#include "catalog/receipt.h"
+#include "run/admission.h"
+#include "protocol/mpc/joint_score.h"
+#include "run/keys.h"
+#include "protocol/mpc/mpc_flight.h"
+#include "run/progress.h"
+#include "run/served_run.h"
+#include "wire/message.h"
+
+PG_FUNCTION_INFO_V1(pgpriv_serve_mpc_begin);
+PG_FUNCTION_INFO_V1(pgpriv_serve_mpc_flight);
+
+/* ----------------------------------------------------------------------
+ * Owner's half
+ * ----------------------------------------------------------------------
+ */
+
+typedef struct OwnerRun
+{
+	ServedRun	base;			/* run id, dataset, memory, bytes each way */
+	MpcPlan		plan;
+	MpcSession *session;
+	int64	   *x;				/* features of the usable rows, encoded */
+	Size		x_bytes;
+	int64		usable;			/* rows the owner had a usable row for */
+} OwnerRun;
+
+/* The engine keeps its OT sessions in malloc'd memory: wipe and free them. */
+static void
+owner_run_wipe(ServedRun *run)
+{
+	OwnerRun   *or = (OwnerRun *) run;
+
+	mpc_session_free(or->session);
+	or->session = NULL;
+	if (or->x)
+		sodium_memzero(or->x, or->x_bytes);
+	mpc_memory_release();
+}
+
+typedef struct RowRef
+{
+	const uint8 *key;
+	size_t		len;
+	size_t		row;
+} RowRef;
+
+static int
+rowref_cmp(const void *a, const void *b)
+{
+	const RowRef *x = a;
+	const RowRef *y = b;
+	int			c = memcmp(x->key, y->key, Min(x->len, y->len));
+
+	if (c != 0)
+		return c;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * The owner's features for the asked keys: a bitmap of the keys it has
+ * exactly one row for with no NULL in the used columns, and those rows'
+ * encoded features in x (usable rows × k, in key order).  Only usable rows
+ * take part in the computation; both parties know which they are.
+ */
+static int64
+owner_features(const Dataset *ds, const MpcTerms *t, const KeySet *asked, int64 *x, uint8 *usable)
+{
+	DatasetRows rows;
+	List	   *columns = NIL;
+	RowRef	   *index;
+	int64		n_usable = 0;
+	char	   *whose = psprintf("dataset \"%s\"", ds->name);
+
+	for (int j = 0; j < t->k; j++)
+		columns = lappend(columns, t->columns[j]);
+	dataset_rows_fetch(ds, columns, &rows);
+
+	index = palloc_extended(sizeof(RowRef) * Max(rows.keys.n, 1), MCXT_ALLOC_HUGE);
+	for (size_t i = 0; i < rows.keys.n; i++)
+	{
+		index[i].key = rows.keys.data[i];
+		index[i].len = rows.keys.lens[i];
+		index[i].row = i;
+	}
+	qsort(index, rows.keys.n, sizeof(RowRef), rowref_cmp);
+
+	for (size_t r = 0; r < asked->n; r++)
+	{
+		RowRef		probe = {asked->data[r], asked->lens[r], 0};
+		RowRef	   *hit = bsearch(&probe, index, rows.keys.n, sizeof(RowRef), rowref_cmp);
+		bool		ok = hit != NULL;
+
+		if (ok && ((hit > index && rowref_cmp(hit - 1, &probe) == 0) ||
+				   (hit + 1 < index + rows.keys.n && rowref_cmp(hit + 1, &probe) == 0)))
+			ok = false;			/* several rows: no single answer */
+		for (int j = 0; ok && j < t->k; j++)
+			if (rows.values[hit->row * rows.ncolumns + j] == NULL)
+				ok = false;
+		for (int j = 0; ok && j < t->k; j++)
+			x[n_usable * t->k + j] = score_encode_feature(rows.values[hit->row * rows.ncolumns + j],
+													t->columns[j], whose);
+		if (ok)
+		{
+			usable[r / 8] |= (uint8) (1 << (r % 8));
+			n_usable++;
+		}
+		if ((r & 8191) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return n_usable;
+}
+
+/*
+ * pgpriv.serve_mpc_begin(dataset, run, msg) → bytea
+ *
+ * For a run admitted by serve_admit with its terms: reads the terms again
+ * and the keys, looks up the owner's features, and opens the run's session.
+ * The reply says which keys have a usable row.
+ */
+Datum
+pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
+{
+	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(2);
+	Admission  *admission = admission_require(run, dataset, "mpc");
+	Dataset		ds;
+	Permit		permit;
+	WireReader	r;
+	MpcTerms	t;
+	OwnerRun   *owner_run;
+	MemoryContext cxt;
+	MemoryContext old;
+	int64		rows;
+	uint8	   *usable;
+	bytea	   *reply;
+
+	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
+	permit_require(dataset, "mpc", &ds, &permit);
+	wire_reader_init(&r, msg, WIRE_MPC_BEGIN, (uint32) Min((int64) PG_UINT32_MAX - 64,
+														  admission->keys + MPC_MAX_FEATURES + 1),
+					 Max(NAMEDATALEN, 1 << 20), "the asker");
+	score_terms_read(&r, &t);
+	score_terms_check_permit(dataset, &permit, &t);
+	if ((int64) r.remaining != admission->keys ||
+		(t.mode == MPC_MODE_SELFTEST && r.remaining != 0))
+		score_malformed_terms(psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
+
+	owner_run = served_run_open("mpc", run, dataset, sizeof(OwnerRun), owner_run_wipe);
+	mpc_memory_hold();
+	cxt = owner_run->base.cxt;
+	old = CurrentMemoryContext;
+	owner_run->base.bytes_in = VARSIZE_ANY_EXHDR(msg);
+	rows = (int64) r.remaining;
+	progress_begin(t.mode == MPC_MODE_SELFTEST ? "mpc_selftest" : "joint_score",
+				   session_role_name(), dataset, rows);
+
+	usable = palloc0((Max(rows, 1) + 7) / 8);
+	if (t.mode != MPC_MODE_SELFTEST)
+	{
+		KeySet		asked = {0};
+		const uint8 *item;
+		uint32		len;
+
+		progress_phase("owner: reading features", rows);
+		/* Keys travel as UTF-8; they are compared as bytes, as the dataset's are. */
+		asked.data = palloc_extended(sizeof(uint8 *) * Max(rows, 1), MCXT_ALLOC_HUGE);
+		asked.lens = palloc_extended(sizeof(size_t) * Max(rows, 1), MCXT_ALLOC_HUGE);
+		while (wire_reader_next(&r, &item, &len))
+		{
+			asked.data[asked.n] = item;
+			asked.lens[asked.n] = len;
+			asked.n++;
+		}
+		owner_run->x_bytes = sizeof(int64) * Max(rows * t.k, 1);
+		owner_run->x = MemoryContextAllocExtended(cxt, owner_run->x_bytes,
+												  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		PG_TRY();
+		{
+			owner_run->usable = owner_features(&ds, &t, &asked, owner_run->x, usable);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(old);
+			served_run_close();
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	reply = wire_pack_fixed(WIRE_MPC_READY, usable, (uint32) ((Max(rows, 1) + 7) / 8), 1);
+	owner_run->base.bytes_out = VARSIZE_ANY_EXHDR(reply);
+
+	if (t.mode != MPC_MODE_SELFTEST && owner_run->usable == 0)
+	{
+		/* No row to compute on: the run ends here, for both parties. */
+		admission_serve(admission, admission->keys, owner_run->base.bytes_in, owner_run->base.bytes_out);
+		admission_complete(admission, 0);
+		served_run_close();
+		progress_end();
+		admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+		PG_RETURN_BYTEA_P(reply);
+	}
+	old = MemoryContextSwitchTo(cxt);
+	mpc_plan_build(&owner_run->plan, t.mode,
+				   t.mode == MPC_MODE_SELFTEST ? t.triples : owner_run->usable, t.k, t.comparisons);
+	owner_run->session = mpc_session_new(1, &owner_run->plan, cxt, "the asker");
+	MemoryContextSwitchTo(old);
+	mpc_session_owner_input(owner_run->session, owner_run->x);
+	progress_phase("owner: two-party computation (steps)", owner_run->plan.nsteps);
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+	PG_RETURN_BYTEA_P(reply);
+}
+
+/*
+ * pgpriv.serve_mpc_flight(run, msg) → bytea
+ *
+ * One flight of the open run.  Any error ends the run.  After the last step
+ * the run's completion is audited.
+ */
+Datum
+pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
+{
+	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
+	OwnerRun   *owner_run = served_run_get("mpc", run);
+	MemoryContext entry = CurrentMemoryContext;
+	bytea	   *reply;
+
+	catalog_restrict_definer();
+	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
+	PG_TRY();
+	{
+		reply = mpc_owner_flight(owner_run->session, msg);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(entry);
+		served_run_close();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	owner_run->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
+	owner_run->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
+	progress_advance(mpc_session_steps_done(owner_run->session), owner_run->base.bytes_in,
+					 owner_run->base.bytes_out);
+
+	if (mpc_session_steps_done(owner_run->session) == owner_run->plan.nsteps)
+	{
+		Admission  *admission = admission_require(owner_run->base.run, owner_run->base.dataset, "mpc");
+
+		admission_serve(admission, admission->keys, owner_run->base.bytes_in, owner_run->base.bytes_out);
+		admission_complete(admission, owner_run->usable);
+		served_run_close();
+		progress_end();
+	}
+	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+	PG_RETURN_BYTEA_P(reply);
+}
+
