@@ -597,61 +597,63 @@ streq(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-void
-receipt_asker_exchange(PeerCall *call, const char *run, const char *capability, const char *dataset,
-					   int64 keys_in, int64 keys_out, int64 bytes_in, int64 bytes_out)
+/*
+ * The asker's statement of a run with its peer: the fields both its
+ * statements share (a completed run's and a refused one's), signed.
+ */
+static bytea *
+asker_statement(PeerCall *call, const char *run, const char *capability, const char *dataset,
+				const uint8 *pinned, int64 keys_in, int64 keys_out, int64 bytes_in, int64 bytes_out,
+				const char *outcome, Receipt *mine, uint8 sig[crypto_sign_BYTES])
 {
-	ForeignServer *server = GetForeignServerByName(call->peer, false);
-	const char *pinned_text = peer_server_option(server, "signing_key");
-	uint8		pinned[32];
 	uint8		own_key[32];
-	uint8		sig[crypto_sign_BYTES];
-	uint8		owner_sig[crypto_sign_BYTES];
-	uint8		owner_key[32];
-	char		own_digest[65];
-	Receipt		mine;
-	Receipt		theirs;
 	bytea	   *stmt;
-	bytea	   *owner_stmt;
+
+	receipt_own_key(own_key);
+	memset(mine, 0, sizeof(*mine));
+	receipt_set_text(mine, RF_RUN_ID, run);
+	receipt_set_text(mine, RF_SIGNER, "asker");
+	receipt_set_hex(mine, RF_ASKER_KEY, own_key);
+	receipt_set_hex(mine, RF_OWNER_KEY, pinned);
+	receipt_set_text(mine, RF_ASKER_ROLE, peer_remote_user(call->peer));
+	receipt_set_text(mine, RF_DATASET, dataset);
+	receipt_set_text(mine, RF_CAPABILITY, capability);
+	receipt_set_int(mine, RF_KEYS_IN, keys_in);
+	receipt_set_int(mine, RF_KEYS_OUT, keys_out);
+	receipt_set_int(mine, RF_BYTES_IN, bytes_in);
+	receipt_set_int(mine, RF_BYTES_OUT, bytes_out);
+	receipt_set_int(mine, RF_MESSAGES, call->transcript.messages);
+	receipt_set_hex(mine, RF_TRANSCRIPT, call->transcript.h);
+	receipt_set_text(mine, RF_OUTCOME, outcome);
+	receipt_set_now(mine);
+	stmt = receipt_encode(mine);
+	receipt_sign(stmt, sig);
+	return stmt;
+}
+
+/*
+ * One call of pgpriv.serve_receipt, binary both ways: the asker's statement
+ * out, the owner's statement and signature back (NULL if the answer is not
+ * one statement and a 64-byte signature).
+ */
+static bytea *
+receipt_swap(PeerCall *call, const char *run, const bytea *stmt, const uint8 sig[crypto_sign_BYTES],
+			 uint8 owner_sig[crypto_sign_BYTES])
+{
 	const char *values[3];
 	int			lengths[3];
 	int			formats[3] = {0, 1, 1};
 	Oid			types[3] = {TEXTOID, BYTEAOID, BYTEAOID};
 	PGresult   *res;
 	size_t		olen;
-	const char *note = NULL;
+	bytea	   *owner_stmt;
 
-	if (pinned_text != NULL && !peer_decode_key(pinned_text, pinned))
-		elog(ERROR, "server \"%s\" has a malformed key option", call->peer);	/* the validator refuses these */
-
-	receipt_own_key(own_key);
-	memset(&mine, 0, sizeof(mine));
-	receipt_set_text(&mine, RF_RUN_ID, run);
-	receipt_set_text(&mine, RF_SIGNER, "asker");
-	receipt_set_hex(&mine, RF_ASKER_KEY, own_key);
-	receipt_set_hex(&mine, RF_OWNER_KEY, pinned_text ? pinned : NULL);
-	receipt_set_text(&mine, RF_ASKER_ROLE, peer_remote_user(call->peer));
-	receipt_set_text(&mine, RF_DATASET, dataset);
-	receipt_set_text(&mine, RF_CAPABILITY, capability);
-	receipt_set_int(&mine, RF_KEYS_IN, keys_in);
-	receipt_set_int(&mine, RF_KEYS_OUT, keys_out);
-	receipt_set_int(&mine, RF_BYTES_IN, bytes_in);
-	receipt_set_int(&mine, RF_BYTES_OUT, bytes_out);
-	receipt_set_int(&mine, RF_MESSAGES, call->transcript.messages);
-	receipt_set_hex(&mine, RF_TRANSCRIPT, call->transcript.h);
-	receipt_set_text(&mine, RF_OUTCOME, "ok");
-	receipt_set_now(&mine);
-	stmt = receipt_encode(&mine);
-	receipt_sign(stmt, sig);
-	receipt_digest_hex((uint8 *) VARDATA(stmt), VARSIZE(stmt) - VARHDRSZ, sig, sizeof(sig), own_digest);
-
-	/* The one extra round trip of a run: binary both ways. */
 	values[0] = run;
 	lengths[0] = 0;
 	values[1] = VARDATA(stmt);
 	lengths[1] = VARSIZE(stmt) - VARHDRSZ;
 	values[2] = (const char *) sig;
-	lengths[2] = sizeof(sig);
+	lengths[2] = crypto_sign_BYTES;
 	peer_send_params(call->conn, call->peer,
 					 "SELECT r.owner_statement, r.owner_signature FROM pgpriv.serve_receipt($1, $2, $3) AS r",
 					 3, types, values, lengths, formats, 1);
@@ -661,7 +663,7 @@ receipt_asker_exchange(PeerCall *call, const char *run, const char *capability, 
 		PQgetlength(res, 0, 1) != crypto_sign_BYTES || PQgetlength(res, 0, 0) > RECEIPT_MAX_BYTES)
 	{
 		PQclear(res);
-		owner_receipt_refused(call->peer, "missing or malformed.");
+		return NULL;
 	}
 	olen = PQgetlength(res, 0, 0);
 	owner_stmt = palloc(VARHDRSZ + olen);
@@ -669,6 +671,39 @@ receipt_asker_exchange(PeerCall *call, const char *run, const char *capability, 
 	memcpy(VARDATA(owner_stmt), PQgetvalue(res, 0, 0), olen);
 	memcpy(owner_sig, PQgetvalue(res, 0, 1), crypto_sign_BYTES);
 	PQclear(res);
+	return owner_stmt;
+}
+
+void
+receipt_asker_exchange(PeerCall *call, const char *run, const char *capability, const char *dataset,
+					   int64 keys_in, int64 keys_out, int64 bytes_in, int64 bytes_out)
+{
+	ForeignServer *server = GetForeignServerByName(call->peer, false);
+	const char *pinned_text = peer_server_option(server, "signing_key");
+	uint8		pinned[32];
+	uint8		sig[crypto_sign_BYTES];
+	uint8		owner_sig[crypto_sign_BYTES];
+	uint8		owner_key[32];
+	char		own_digest[65];
+	Receipt		mine;
+	Receipt		theirs;
+	bytea	   *stmt;
+	bytea	   *owner_stmt;
+	size_t		olen;
+	const char *note = NULL;
+
+	if (pinned_text != NULL && !peer_decode_key(pinned_text, pinned))
+		elog(ERROR, "server \"%s\" has a malformed key option", call->peer);	/* the validator refuses these */
+
+	stmt = asker_statement(call, run, capability, dataset, pinned_text ? pinned : NULL, keys_in, keys_out,
+						   bytes_in, bytes_out, "ok", &mine, sig);
+	receipt_digest_hex((uint8 *) VARDATA(stmt), VARSIZE(stmt) - VARHDRSZ, sig, sizeof(sig), own_digest);
+
+	/* The one extra round trip of a run. */
+	owner_stmt = receipt_swap(call, run, stmt, sig, owner_sig);
+	if (owner_stmt == NULL)
+		owner_receipt_refused(call->peer, "missing or malformed.");
+	olen = VARSIZE(owner_stmt) - VARHDRSZ;
 
 	if (!receipt_decode((uint8 *) VARDATA(owner_stmt), olen, &theirs))
 		owner_receipt_refused(call->peer, "its statement is malformed.");
@@ -716,7 +751,6 @@ receipt_asker_refused(PeerCall *call, const char *run, const char *capability, c
 	ForeignServer *server = GetForeignServerByName(call->peer, false);
 	const char *pinned_text = peer_server_option(server, "signing_key");
 	uint8		pinned[32];
-	uint8		own_key[32];
 	uint8		sig[crypto_sign_BYTES];
 	uint8		owner_sig[crypto_sign_BYTES];
 	uint8		owner_key[32];
@@ -725,11 +759,6 @@ receipt_asker_refused(PeerCall *call, const char *run, const char *capability, c
 	Receipt		theirs;
 	bytea	   *stmt;
 	bytea	   *owner_stmt;
-	const char *values[3];
-	int			lengths[3];
-	int			formats[3] = {0, 1, 1};
-	Oid			types[3] = {TEXTOID, BYTEAOID, BYTEAOID};
-	PGresult   *res;
 	size_t		olen;
 	const char *note = NULL;
 
@@ -737,49 +766,13 @@ receipt_asker_refused(PeerCall *call, const char *run, const char *capability, c
 		return;
 	if (pinned_text != NULL && !peer_decode_key(pinned_text, pinned))
 		return;
-	receipt_own_key(own_key);
-	memset(&mine, 0, sizeof(mine));
-	receipt_set_text(&mine, RF_RUN_ID, run);
-	receipt_set_text(&mine, RF_SIGNER, "asker");
-	receipt_set_hex(&mine, RF_ASKER_KEY, own_key);
-	receipt_set_hex(&mine, RF_OWNER_KEY, pinned_text ? pinned : NULL);
-	receipt_set_text(&mine, RF_ASKER_ROLE, peer_remote_user(call->peer));
-	receipt_set_text(&mine, RF_DATASET, dataset);
-	receipt_set_text(&mine, RF_CAPABILITY, capability);
-	receipt_set_int(&mine, RF_KEYS_IN, keys_in);
-	receipt_set_int(&mine, RF_BYTES_IN, call->bytes_in);
-	receipt_set_int(&mine, RF_BYTES_OUT, call->bytes_out);
-	receipt_set_int(&mine, RF_MESSAGES, call->transcript.messages);
-	receipt_set_hex(&mine, RF_TRANSCRIPT, call->transcript.h);
-	receipt_set_text(&mine, RF_OUTCOME, audit_failure_outcome(sqlstate, false, outcome, sizeof(outcome)));
-	receipt_set_now(&mine);
-	stmt = receipt_encode(&mine);
-	receipt_sign(stmt, sig);
-
-	values[0] = run;
-	lengths[0] = 0;
-	values[1] = VARDATA(stmt);
-	lengths[1] = VARSIZE(stmt) - VARHDRSZ;
-	values[2] = (const char *) sig;
-	lengths[2] = sizeof(sig);
-	peer_send_params(call->conn, call->peer,
-					 "SELECT r.owner_statement, r.owner_signature FROM pgpriv.serve_receipt($1, $2, $3) AS r",
-					 3, types, values, lengths, formats, 1);
-	res = peer_get_result(call->conn, call->peer);
-	if (PQntuples(res) != 1 || PQnfields(res) != 2 || PQgetisnull(res, 0, 0) || PQgetisnull(res, 0, 1) ||
-		PQfformat(res, 0) != 1 || PQfformat(res, 1) != 1 ||
-		PQgetlength(res, 0, 1) != crypto_sign_BYTES || PQgetlength(res, 0, 0) > RECEIPT_MAX_BYTES)
-	{
-		PQclear(res);
+	stmt = asker_statement(call, run, capability, dataset, pinned_text ? pinned : NULL, keys_in, -1,
+						   call->bytes_in, call->bytes_out,
+						   audit_failure_outcome(sqlstate, false, outcome, sizeof(outcome)), &mine, sig);
+	owner_stmt = receipt_swap(call, run, stmt, sig, owner_sig);
+	if (owner_stmt == NULL)
 		return;
-	}
-	olen = PQgetlength(res, 0, 0);
-	owner_stmt = palloc(VARHDRSZ + olen);
-	SET_VARSIZE(owner_stmt, VARHDRSZ + olen);
-	memcpy(VARDATA(owner_stmt), PQgetvalue(res, 0, 0), olen);
-	memcpy(owner_sig, PQgetvalue(res, 0, 1), crypto_sign_BYTES);
-	PQclear(res);
-
+	olen = VARSIZE(owner_stmt) - VARHDRSZ;
 	if (!receipt_decode((uint8 *) VARDATA(owner_stmt), olen, &theirs) ||
 		!streq(theirs.v[RF_SIGNER], "owner") || !streq(theirs.v[RF_RUN_ID], run) ||
 		!streq(theirs.v[RF_CAPABILITY], capability) || !streq(theirs.v[RF_DATASET], dataset) ||
