@@ -243,6 +243,28 @@ permit_require(const char *dataset, const char *capability, Dataset *ds, Permit 
 		permit_refusal(dataset, capability);
 }
 
+void
+permit_require_columns(const char *dataset, const char *capability, const Permit *permit,
+					   char *const *columns, int k)
+{
+	for (int j = 0; j < k; j++)
+	{
+		ListCell   *lc;
+		bool		found = false;
+
+		foreach(lc, permit->columns)
+			if (strcmp((char *) lfirst(lc), columns[j]) == 0)
+				found = true;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied: role \"%s\" may not use column \"%s\" of dataset \"%s\" for capability \"%s\"",
+							session_role_name(), columns[j], dataset, capability),
+					 errhint("The owner names the columns in pgpriv.permit('%s', '%s', '%s', '{...}').",
+							 dataset, session_role_name(), capability)));
+	}
+}
+
 /*
  * The budget's day: the UTC date, whatever TimeZone the peer's session set
  * (a peer choosing its time zone would otherwise start a new day early).

@@ -87,6 +87,9 @@ extern void catalog_restrict_definer(void);
 extern bool permit_lookup(const char *dataset, const char *capability, Dataset *ds, Permit *permit);
 extern void permit_refusal(const char *dataset, const char *capability) pg_attribute_noreturn();
 extern void permit_require(const char *dataset, const char *capability, Dataset *ds, Permit *permit);
+/* Every one of columns[0..k) among the permit's, or 42501 naming the first that is not. */
+extern void permit_require_columns(const char *dataset, const char *capability, const Permit *permit,
+								   char *const *columns, int k);
 
 /*
  * Charge n keys to today's max_keys budget if they fit (true), else charge

@@ -131,22 +131,7 @@ score_terms_read(WireReader *r, MpcTerms *t)
 void
 score_terms_check_permit(const char *dataset, const Permit *permit, const MpcTerms *t)
 {
-	for (int j = 0; j < t->k; j++)
-	{
-		ListCell   *lc;
-		bool		ok = false;
-
-		foreach(lc, permit->columns)
-			if (strcmp((char *) lfirst(lc), t->columns[j]) == 0)
-				ok = true;
-		if (!ok)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied: role \"%s\" may not use column \"%s\" of dataset \"%s\" for capability \"mpc\"",
-							session_role_name(), t->columns[j], dataset),
-					 errhint("The owner names the columns in pgpriv.permit('%s', '%s', 'mpc', '{...}').",
-							 dataset, session_role_name())));
-	}
+	permit_require_columns(dataset, "mpc", permit, t->columns, t->k);
 }
 
 void

@@ -187,22 +187,7 @@ terms_read(WireReader *r, WoeTerms *t)
 static void
 terms_check_permit(const char *dataset, const Permit *permit, const WoeTerms *t)
 {
-	for (int j = 0; j < t->k; j++)
-	{
-		ListCell   *lc;
-		bool		found = false;
-
-		foreach(lc, permit->columns)
-			if (strcmp((char *) lfirst(lc), t->columns[j]) == 0)
-				found = true;
-		if (!found)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied: role \"%s\" may not bin column \"%s\" of dataset \"%s\"",
-							session_role_name(), t->columns[j], dataset),
-					 errhint("The owner names the columns in pgpriv.permit('%s', '%s', 'train', '{...}').",
-							 dataset, session_role_name())));
-	}
+	permit_require_columns(dataset, "train", permit, t->columns, t->k);
 }
 
 void
