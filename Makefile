@@ -53,6 +53,7 @@ OBJS = \
 	src/protocol/mpc/joint_score.o src/protocol/mpc/joint_score_serve.o \
 	src/run/served_run.o \
 	src/run/capability.o \
+	src/run/secret_mem.o \
 	src/crypto/cuckoo.o \
 	src/crypto/kkrt.o \
 	src/crypto/okvs.o \

@@ -1247,6 +1247,14 @@ CREATE OR REPLACE FUNCTION pgpriv.unpublish(dataset text) RETURNS void
   END
   $$;
 
+-- Memory for secrets, wiped when it goes back (regression test).
+CREATE FUNCTION pgpriv._secret_mem_selftest() RETURNS boolean
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'pgpriv_secret_mem_selftest';
+REVOKE ALL ON FUNCTION pgpriv._secret_mem_selftest() FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._secret_mem_selftest() IS
+  'internal: true when memory for secrets is zeroed on an early wipe, a context reset and a context delete (regression test)';
+
 -- The update itself goes on record, as the last row of the chain.
 SELECT pgpriv._audit_append('local', NULL, 'update', NULL, NULL, NULL, NULL, NULL, 'ok',
                             'pgpriv 0.1.0 to 0.2.0');

@@ -70,6 +70,13 @@ CREATE FUNCTION pgpriv._fingerprint(key bytea) RETURNS text
 COMMENT ON FUNCTION pgpriv._fingerprint(bytea) IS
   'Short form of a public key for humans to compare over the phone: first 16 bytes of its SHA-256, in groups';
 
+CREATE FUNCTION pgpriv._secret_mem_selftest() RETURNS boolean
+  LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'pgpriv_secret_mem_selftest';
+REVOKE ALL ON FUNCTION pgpriv._secret_mem_selftest() FROM PUBLIC;
+COMMENT ON FUNCTION pgpriv._secret_mem_selftest() IS
+  'internal: true when memory for secrets is zeroed on an early wipe, a context reset and a context delete (regression test)';
+
 CREATE FUNCTION pgpriv.rotate_identity() RETURNS TABLE(public_key bytea, fingerprint text)
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp

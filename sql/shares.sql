@@ -76,3 +76,7 @@ DROP SERVER regress_sum_nokey, regress_sum_a, regress_sum_b;
 SELECT proname, provolatile, proisstrict, proparallel
   FROM pg_proc WHERE pronamespace = 'pgpriv'::regnamespace AND proname LIKE 'share\_%'
  ORDER BY 1;
+
+-- Memory for secrets (src/run/secret_mem.c) is zero after an early wipe,
+-- a reset and a delete of its memory context, before the memory goes back.
+SELECT pgpriv._secret_mem_selftest() AS secrets_wiped;

@@ -51,6 +51,7 @@
 #include "run/keys.h"
 #include "run/progress.h"
 #include "protocol/join/psi_sum.h"
+#include "run/secret_mem.h"
 #include "run/served_run.h"
 #include "wire/message.h"
 
@@ -171,7 +172,7 @@ owner_totals(const DatasetRows *rows, const char *dataset, const char *column, K
 {
 	size_t		n = rows->keys.n;
 	size_t	   *order = palloc_extended(sizeof(size_t) * Max(n, 1), MCXT_ALLOC_HUGE);
-	int64	   *t = palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE);
+	int64	   *t = secret_palloc(sizeof(int64) * Max(n, 1));
 	size_t		i;
 	size_t		g;
 
@@ -328,13 +329,13 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 		owner_totals(&rows, dataset, column, &keys, &totals);
 		masked = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 		cts = palloc_extended(Max(keys.n, 1) * LIMBS * CT, MCXT_ALLOC_HUGE);
-		limbs = palloc_extended(Max(keys.n, 1) * LIMBS * sizeof(int64), MCXT_ALLOC_HUGE);
+		limbs = secret_palloc(Max(keys.n, 1) * LIMBS * sizeof(int64));
 		batch_hash_and_mult(&keys, psum_run->asked.b, masked);
 		for (i = 0; i < keys.n; i++)
 			elgamal_limbs_split(totals[i], limbs + i * LIMBS);
-		sodium_memzero(totals, sizeof(int64) * keys.n);
+		secret_wipe(totals);
 		encrypt_totals(keys.n * LIMBS, joint, limbs, cts);
-		sodium_memzero(limbs, sizeof(int64) * LIMBS * keys.n);
+		secret_wipe(limbs);
 
 		psum_run->owner_n = (int64) keys.n;
 		psum_run->entries = MemoryContextAllocExtended(cxt, Max(keys.n, 1) * ENTRY, MCXT_ALLOC_HUGE);

@@ -51,6 +51,7 @@
 #include "run/admission.h"
 #include "run/keys.h"
 #include "run/progress.h"
+#include "run/secret_mem.h"
 #include "run/served_run.h"
 #include "wire/message.h"
 
@@ -961,7 +962,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 					 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %llu",
 							pgpriv_max_run_keys, (unsigned long long) nrows)));
 		MemoryContextSwitchTo(fn_cxt);
-		bits = palloc_extended(Max(nrows, 1), MCXT_ALLOC_HUGE);
+		bits = secret_palloc(Max(nrows, 1));	/* the labels: wiped however the run ends */
 		for (uint64 r = 0; r < nrows; r++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
@@ -1027,7 +1028,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 			elog(ERROR, "joint_woe: encrypting a label failed: %s", elgamal_status_reason((elgamal_status) st));
 		progress_advance((int64) Min(start + SLAB, keys.n), 0, 0);
 	}
-	sodium_memzero(bits, Max(keys.n, 1));
+	secret_wipe(bits);
 
 	PG_TRY();
 	{
