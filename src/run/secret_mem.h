@@ -10,9 +10,11 @@
  * reset callbacks before it frees the memory).  pgsodium keeps its secrets
  * the same way, in memory that is wiped when released.
  *
- * secret_wipe() zeroes a chunk early (the memory itself goes back with its
- * context).  Chunks are for the contexts of a run or a call: each costs a
- * callback registration that lives as long as its context.
+ * secret_wipe() zeroes a chunk early; the memory itself goes back with its
+ * context, never through pfree (the chunk does not start where palloc's
+ * did, and its context still holds the callback).  Chunks are for the
+ * contexts of a run or a call: each costs a callback registration that
+ * lives as long as its context, so a loop reuses one chunk.
  */
 #ifndef PGPRIV_RUN_SECRET_MEM_H
 #define PGPRIV_RUN_SECRET_MEM_H

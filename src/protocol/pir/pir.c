@@ -42,6 +42,7 @@
 #include "protocol/pir/pir.h"
 #include "run/progress.h"
 #include "run/projection.h"
+#include "run/secret_mem.h"
 #include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_pir_key);
@@ -390,7 +391,7 @@ pir_evaluate(PeerCall *call, const char *dataset, const char *run, const KeySet 
 {
 	size_t		n = keys->n;
 	size_t		batch = (size_t) Min(pgpriv_batch_size, batch_limit);
-	uint8	   *blinds = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
+	uint8	   *blinds = secret_palloc(Max(n, 1) * 32);
 	uint8	   *blinded = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
 	char	   *sender = psprintf("peer \"%s\"", call->peer);
 	const char *params[3] = {dataset, "pir", run};
@@ -445,8 +446,9 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 	size_t		qbytes = lwe_pir_query_bytes(L);
 	size_t		abytes = lwe_pir_answer_bytes(L);
 	size_t		per = Max((size_t) 2, (PIR_MAX_ANSWER_BYTES / Max(qbytes, abytes)) & ~(size_t) 1);
-	uint32	   *cols = palloc_extended(Max(nq, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
-	uint8	   *columns = palloc_extended(Min(per, nq) * L->rows, MCXT_ALLOC_HUGE);
+	uint32	   *cols = secret_palloc(Max(nq, 1) * sizeof(uint32));	/* which columns: which keys */
+	uint8	   *columns = secret_palloc(Min(per, nq) * L->rows);
+	lwe_pir_secret *secrets = secret_palloc(Min(per, nq) * sizeof(lwe_pir_secret));
 	char	   *ad = oprf_table_seal_context(dataset, "pir");
 	char		epochbuf[24];
 	StringInfoData plain;
@@ -465,7 +467,6 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 	{
 		size_t		m = Min(per, nq - start);
 		bytea	   *msg = palloc_extended(VARHDRSZ + m * qbytes, MCXT_ALLOC_HUGE);
-		lwe_pir_secret *secrets = palloc_extended(m * sizeof(lwe_pir_secret), MCXT_ALLOC_HUGE);
 		const char *params[3] = {dataset, run, epochbuf};
 		bytea	   *reply;
 		uint32	   *answers;
@@ -539,7 +540,6 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 		}
 		sodium_memzero(columns, m * L->rows);
 		pfree(reply);
-		pfree(secrets);
 		progress_advance(start + m, call->bytes_in, call->bytes_out);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -648,7 +648,7 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 	pir_setup(&call, dataset, run, signing_pk, &s);
 	projection_map(&proj, s.columns, "pir", dataset, server);
 
-	outputs = palloc_extended(Max(keys->n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
+	outputs = secret_palloc(Max(keys->n, 1) * OPRF_OUTPUT_BYTES);
 	hits = pir_run(&call, dataset, run, signing_pk, keys, &s, true, true, outputs);
 	sodium_memzero(outputs, Max(keys->n, 1) * OPRF_OUTPUT_BYTES);
 

@@ -47,6 +47,7 @@
 #include "protocol/join/oprf_table.h"
 #include "protocol/pir/pir.h"
 #include "run/progress.h"
+#include "run/secret_mem.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_pir_setup);
 PG_FUNCTION_INFO_V1(pgpriv_serve_pir_hint);
@@ -336,7 +337,7 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	int			ncol = rows->ncolumns;
 	uint8		sk[32];
 	uint8		sign_sk[64];
-	uint8	   *outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
+	uint8	   *outputs = secret_palloc(Max(n, 1) * OPRF_OUTPUT_BYTES);
 	char	   *ad = oprf_table_seal_context(ds->name, "pir");
 	StringInfoData plain;
 	StringInfoData msg;
@@ -386,7 +387,7 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	progress_phase("owner: sealing the records", n);
 	records = palloc_extended(Max(n, 1) * (Size) slot_bytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	{
-		uint8	   *pt = palloc0(ctlen);
+		uint8	   *pt = secret_palloc(ctlen);
 
 		for (i = 0; i < n; i++)
 		{
