@@ -57,6 +57,7 @@
 #include "run/admission.h"
 #include "run/keys.h"
 #include "run/progress.h"
+#include "run/secret_mem.h"
 #include "run/served_run.h"
 #include "protocol/sum/secure_sum.h"
 #include "wire/message.h"
@@ -551,7 +552,7 @@ asker_prepare(AskerSum *as, ArrayType *peers_arr, const char *keys_query)
 			memcpy(me->key, my_key, SHARE_KEY_BYTES);
 			me->name[0] = '\0';
 			as->n++;
-			as->seeds = palloc(SHARE_KEY_BYTES * as->n);
+			as->seeds = secret_palloc(SHARE_KEY_BYTES * as->n);	/* wiped however the call ends */
 			as->signs = palloc(sizeof(int) * as->n);
 			as->npairs = sum_pair_seeds_derive(as->parts, as->n, as->n - 1, my_secret, as->session,
 										   as->dataset, as->column, as->seeds, as->signs,
@@ -770,17 +771,9 @@ pgpriv_secure_sum(PG_FUNCTION_ARGS)
 	progress_begin("secure_sum", as->peer_list, as->dataset, (int64) as->keys.n);
 	audit_watch_begin(&watch, "secure_sum", as->peer_list, as->dataset, (int64) as->keys.n, NULL, 0);
 	audit_watch_run(&watch, as->run);
-	PG_TRY();
-	{
-		asker_begin(as);
-		asker_exchange(as);
-	}
-	PG_FINALLY();
-	{
-		if (as->seeds)
-			sodium_memzero(as->seeds, SHARE_KEY_BYTES * (size_t) Max(as->npairs, 1));
-	}
-	PG_END_TRY();
+	asker_begin(as);
+	asker_exchange(as);
+	secret_wipe(as->seeds);
 
 	/*
 	 * Masks cancel only if every participant used the same participant list

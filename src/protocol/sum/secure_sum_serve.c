@@ -36,6 +36,7 @@
 #include "run/admission.h"
 #include "run/keys.h"
 #include "run/progress.h"
+#include "run/secret_mem.h"
 #include "run/served_run.h"
 #include "protocol/sum/secure_sum.h"
 #include "wire/message.h"
@@ -63,15 +64,6 @@ typedef struct SumRun
 
 static void owner_sum_dataset(SumRun *sr, const Dataset *ds, const char *dataset,
 							  const char *column, int n);
-
-static void
-sum_run_wipe(ServedRun *run)
-{
-	SumRun	   *sr = (SumRun *) run;
-
-	if (sr->seeds)
-		sodium_memzero(sr->seeds, (size_t) Max(sr->npairs, 1) * SHARE_KEY_BYTES);
-}
 
 static void
 malformed_from_asker(const char *detail) pg_attribute_noreturn();
@@ -379,12 +371,12 @@ pgpriv_serve_sum_begin(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	sr = served_run_open("secure_sum", run, dataset, sizeof(SumRun), sum_run_wipe);
+	sr = served_run_open("secure_sum", run, dataset, sizeof(SumRun), NULL);
 	cxt = sr->base.cxt;
 	old = CurrentMemoryContext;
 	PG_TRY();
 	{
-		sr->seeds = MemoryContextAlloc(cxt, SHARE_KEY_BYTES * n);
+		sr->seeds = secret_alloc(cxt, SHARE_KEY_BYTES * n);	/* wiped when the run closes */
 		sr->signs = MemoryContextAlloc(cxt, sizeof(int) * n);
 		owner_seeds_derive(sr, parts, n, self, my_secret, session, dataset, column);
 
