@@ -25,6 +25,7 @@ OBJS = \
 	src/peer/version.o \
 	src/wire/message.o \
 	src/catalog/pgpriv_catalog.o \
+	src/catalog/catalog_spi.o \
 	src/peer/call.o \
 	src/run/batch.o \
 	src/run/keys.o \

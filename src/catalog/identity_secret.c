@@ -1,5 +1,5 @@
 /*
- * identity_secret.c — read the active X25519 identity key pair (see
+ * identity_secret.c — read the active identity's secret keys (see
  * identity_secret.h).
  *
  * The table pgpriv.identity_keys is readable by the extension owner only, so
@@ -13,65 +13,53 @@
 #include "executor/spi.h"
 
 #include "catalog/identity_secret.h"
+#include "catalog/catalog_spi.h"
 #include "catalog/pgpriv_catalog.h"
 
-void
-identity_active_keypair(uint8 public_key[32], uint8 secret_key[32])
+/*
+ * Columns of the active key's row: column 1 into out1 (len1 bytes), and
+ * column 2, when out2 is not NULL, into out2 (len2 bytes).
+ */
+static void
+identity_active_read(const char *sql, uint8 *out1, size_t len1, uint8 *out2, size_t len2)
 {
-	OwnerContext owner;
-	bool		pk_null;
-	bool		sk_null;
-	bytea	   *pk;
-	bytea	   *sk;
+	CatalogSession cs;
+	uint8	   *out[2] = {out1, out2};
+	size_t		len[2] = {len1, len2};
 
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT k.public_key, k.secret_key FROM pgpriv.identity_keys AS k "
-					" WHERE k.retired_at IS NULL ORDER BY k.created_at, k.public_key LIMIT 1",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.identity_keys");
+	catalog_open(&cs, true);
+	catalog_exec(sql, 0, NULL, NULL, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.identity_keys");
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("this party has no active identity key"),
 				 errhint("The extension owner makes one with pgpriv.rotate_identity().")));
-	pk = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &pk_null));
-	sk = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &sk_null));
-	/* The table's CHECK constraints make these 32 bytes; trust nothing anyway. */
-	if (pk_null || sk_null || VARSIZE_ANY_EXHDR(pk) != 32 || VARSIZE_ANY_EXHDR(sk) != 32)
-		elog(ERROR, "the identity key pair in pgpriv.identity_keys is malformed");
-	memcpy(public_key, VARDATA_ANY(pk), 32);
-	memcpy(secret_key, VARDATA_ANY(sk), 32);
-	sodium_memzero(VARDATA_ANY(sk), 32);
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	for (int c = 0; c < 2 && out[c] != NULL; c++)
+	{
+		bool		isnull;
+		bytea	   *v = DatumGetByteaPP(catalog_value(0, c + 1, &isnull));
+
+		/* The table's CHECK constraints fix these lengths; trust nothing anyway. */
+		if (isnull || VARSIZE_ANY_EXHDR(v) != len[c])
+			elog(ERROR, "the active key in pgpriv.identity_keys is malformed");
+		memcpy(out[c], VARDATA_ANY(v), len[c]);
+		sodium_memzero(VARDATA_ANY(v), len[c]);
+	}
+	catalog_close(&cs);
+}
+
+void
+identity_active_keypair(uint8 public_key[32], uint8 secret_key[32])
+{
+	identity_active_read("SELECT k.public_key, k.secret_key FROM pgpriv.identity_keys AS k "
+						 " WHERE k.retired_at IS NULL ORDER BY k.created_at, k.public_key LIMIT 1",
+						 public_key, 32, secret_key, 32);
 }
 
 void
 identity_active_signing_key(uint8 secret_key[64])
 {
-	OwnerContext owner;
-	bool		sk_null;
-	bytea	   *sk;
-
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT k.sign_secret_key FROM pgpriv.identity_keys AS k "
-					" WHERE k.retired_at IS NULL ORDER BY k.created_at, k.public_key LIMIT 1",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.identity_keys");
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("this party has no active identity key"),
-				 errhint("The extension owner makes one with pgpriv.rotate_identity().")));
-	sk = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &sk_null));
-	if (sk_null || VARSIZE_ANY_EXHDR(sk) != 64)
-		elog(ERROR, "the signing key in pgpriv.identity_keys is malformed");
-	memcpy(secret_key, VARDATA_ANY(sk), 64);
-	sodium_memzero(VARDATA_ANY(sk), 64);
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	identity_active_read("SELECT k.sign_secret_key FROM pgpriv.identity_keys AS k "
+						 " WHERE k.retired_at IS NULL ORDER BY k.created_at, k.public_key LIMIT 1",
+						 secret_key, 64, NULL, 0);
 }

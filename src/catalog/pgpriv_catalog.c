@@ -22,6 +22,7 @@
 #include "access/table.h"
 
 #include "pgpriv.h"
+#include "catalog/catalog_spi.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
 
@@ -164,6 +165,7 @@ spi_int8_or(HeapTuple tup, TupleDesc desc, int col, int64 dflt)
 bool
 permit_lookup(const char *dataset, const char *capability, Dataset *ds, Permit *permit)
 {
+	CatalogSession cs;
 	char	   *peer = session_role_name();
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[3];
@@ -176,21 +178,19 @@ permit_lookup(const char *dataset, const char *capability, Dataset *ds, Permit *
 	args[1] = CStringGetTextDatum(peer);
 	args[2] = CStringGetTextDatum(capability);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(
-							  "SELECT d.name, d.query, d.key_column::pg_catalog.text, d.columns::pg_catalog.text[], "
-							  "       d.owner_role::pg_catalog.text, d.search_path, d.version, "
-							  "       p.columns::pg_catalog.text[], p.max_keys, p.min_parties, p.min_group, "
-							  "       p.authorised_by "
-							  "  FROM pgpriv.dataset AS d JOIN pgpriv.permit AS p ON p.dataset = d.name "
-							  " WHERE d.name = $1 AND p.peer_role = $2 AND p.capability = $3",
-							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.permit");
+	catalog_open(&cs, false);
+	catalog_exec(
+				 "SELECT d.name, d.query, d.key_column::pg_catalog.text, d.columns::pg_catalog.text[], "
+				 "       d.owner_role::pg_catalog.text, d.search_path, d.version, "
+				 "       p.columns::pg_catalog.text[], p.max_keys, p.min_parties, p.min_group, "
+				 "       p.authorised_by "
+				 "  FROM pgpriv.dataset AS d JOIN pgpriv.permit AS p ON p.dataset = d.name "
+				 " WHERE d.name = $1 AND p.peer_role = $2 AND p.capability = $3",
+				 3, argtypes, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.permit");
 
 	if (SPI_processed != 1)
 	{
-		SPI_finish();
+		catalog_close(&cs);
 		return false;
 	}
 
@@ -219,7 +219,7 @@ permit_lookup(const char *dataset, const char *capability, Dataset *ds, Permit *
 		}
 		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
+	catalog_close(&cs);
 	return true;
 }
 
@@ -275,6 +275,7 @@ bool
 budget_try_charge(const char *dataset, const char *capability, int64 n, const Permit *permit,
 				  int64 *used_before)
 {
+	CatalogSession cs;
 	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, INT8OID};
 	Datum		args[4];
 	bool		isnull;
@@ -289,8 +290,7 @@ budget_try_charge(const char *dataset, const char *capability, int64 n, const Pe
 	args[2] = CStringGetTextDatum(capability);
 	args[3] = Int64GetDatum(n);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	catalog_open(&cs, false);
 
 	/*
 	 * Make sure today's row exists, then lock it: concurrent runs of the same
@@ -304,18 +304,17 @@ budget_try_charge(const char *dataset, const char *capability, int64 n, const Pe
 							  3, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read pgpriv.budget");
-	used = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	used = DatumGetInt64(catalog_value(0, 1, &isnull));
 	*used_before = used;
 	if (used + n > permit->max_keys)
 	{
-		SPI_finish();
+		catalog_close(&cs);
 		return false;
 	}
-	if (SPI_execute_with_args("UPDATE pgpriv.budget SET keys = keys + $4 WHERE dataset = $1 AND peer_role = $2 "
-							  "AND capability = $3 AND day = " BUDGET_DAY,
-							  4, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update pgpriv.budget");
-	SPI_finish();
+	catalog_exec("UPDATE pgpriv.budget SET keys = keys + $4 WHERE dataset = $1 AND peer_role = $2 "
+				 "AND capability = $3 AND day = " BUDGET_DAY,
+				 4, argtypes, args, NULL, false, 0, SPI_OK_UPDATE, "update pgpriv.budget");
+	catalog_close(&cs);
 	return true;
 }
 
@@ -335,6 +334,7 @@ budget_refusal(const char *dataset, const char *capability, int64 n, int64 used_
 void
 oprf_key_for_peer(const char *dataset, const char *capability, uint8 sk[32], int32 *generation)
 {
+	CatalogSession cs;
 	uint8		stored[32];
 	char	   *info;
 	oprf_status st;
@@ -347,14 +347,11 @@ oprf_key_for_peer(const char *dataset, const char *capability, uint8 sk[32], int
 	args[0] = CStringGetTextDatum(dataset);
 	args[1] = DirectFunctionCall1(namein, CStringGetDatum(session_role_name()));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	catalog_open(&cs, false);
 	/* First call makes the key, so its generation is read by a later statement. */
-	if (SPI_execute_with_args("SELECT pgpriv._oprf_key($1, $2)",
-							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the OPRF key");
-	k = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	catalog_exec_one("SELECT pgpriv._oprf_key($1, $2)",
+					 2, argtypes, args, NULL, false, SPI_OK_SELECT, "read the OPRF key");
+	k = DatumGetByteaPP(catalog_value(0, 1, &isnull));
 	if (isnull || VARSIZE_ANY_EXHDR(k) != 32)
 		elog(ERROR, "OPRF key of dataset \"%s\" is malformed", dataset);
 	memcpy(stored, VARDATA_ANY(k), 32);
@@ -373,13 +370,11 @@ oprf_key_for_peer(const char *dataset, const char *capability, uint8 sk[32], int
 		elog(ERROR, "could not derive the OPRF key of dataset \"%s\" for %s", dataset, capability);
 	if (generation)
 	{
-		if (SPI_execute_with_args("SELECT generation FROM pgpriv.oprf_key WHERE dataset = $1 AND peer_role = $2",
-								  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "could not read the OPRF key generation");
-		*generation = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		catalog_exec_one("SELECT generation FROM pgpriv.oprf_key WHERE dataset = $1 AND peer_role = $2",
+						 2, argtypes, args, NULL, false, SPI_OK_SELECT, "read the OPRF key generation");
+		*generation = DatumGetInt32(catalog_value(0, 1, &isnull));
 	}
-	SPI_finish();
+	catalog_close(&cs);
 }
 
 void
@@ -398,6 +393,7 @@ audit_append_run(const char *side, const char *peer, const char *capability,
 				 int64 bytes_in, int64 bytes_out, const char *outcome,
 				 const char *detail, const char *run_id)
 {
+	CatalogSession cs;
 	Oid			argtypes[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID,
 	INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[11];
@@ -423,10 +419,8 @@ audit_append_run(const char *side, const char *peer, const char *capability,
 	args[10] = run_id ? CStringGetTextDatum(run_id) : (Datum) 0;
 	nulls[10] = run_id ? ' ' : 'n';
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT pgpriv._audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-							  11, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not append to the audit log");
-	SPI_finish();
+	catalog_open(&cs, false);
+	catalog_exec("SELECT pgpriv._audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+				 11, argtypes, args, nulls, false, 1, SPI_OK_SELECT, "append to the audit log");
+	catalog_close(&cs);
 }

@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog/identity_secret.h"
+#include "catalog/catalog_spi.h"
 #include "catalog/pgpriv_catalog.h"
 #include "catalog/receipt.h"
 #include "peer/call.h"
@@ -350,7 +351,7 @@ receipt_store_as(const char *actor, const char *run, const char *signer, bool ow
 	Datum		args[7];
 	char		nulls[7] = "       ";
 	bytea	   *sig = palloc(VARHDRSZ + crypto_sign_BYTES);
-	OwnerContext owner;
+	CatalogSession cs;
 
 	SET_VARSIZE(sig, VARHDRSZ + crypto_sign_BYTES);
 	memcpy(VARDATA(sig), signature, crypto_sign_BYTES);
@@ -364,15 +365,11 @@ receipt_store_as(const char *actor, const char *run, const char *signer, bool ow
 	args[6] = actor ? CStringGetTextDatum(actor) : (Datum) 0;
 	nulls[6] = actor ? ' ' : 'n';
 
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT pgpriv._receipt_store(coalesce($7::pg_catalog.name, pgpriv._outer_role()), "
-							  "$1, $2, $3, $4, $5, $6)",
-							  7, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not keep a receipt");
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	catalog_open(&cs, true);
+	catalog_exec("SELECT pgpriv._receipt_store(coalesce($7::pg_catalog.name, pgpriv._outer_role()), "
+				 "$1, $2, $3, $4, $5, $6)",
+				 7, argtypes, args, nulls, false, 1, SPI_OK_SELECT, "keep a receipt");
+	catalog_close(&cs);
 }
 
 /* ---------------------------------------------------------------------------

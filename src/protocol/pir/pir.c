@@ -31,6 +31,7 @@
 #include "utils/memutils.h"
 
 #include "pgpriv.h"
+#include "catalog/catalog_spi.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/lwe_pir.h"
 #include "crypto/oprf.h"
@@ -197,7 +198,7 @@ pir_setup(PeerCall *call, const char *dataset, const char *run, const uint8 sign
 static uint32 *
 hint_cache_load(const char *server, const char *remote_user, const char *dataset, const PirSetup *s)
 {
-	OwnerContext owner;
+	CatalogSession cs;
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID};
 	Datum		args[5];
 	uint32	   *hint = NULL;
@@ -209,17 +210,14 @@ hint_cache_load(const char *server, const char *remote_user, const char *dataset
 	args[2] = CStringGetTextDatum(dataset);
 	args[3] = Int64GetDatum(s->epoch);
 	args[4] = PointerGetDatum(cstring_to_text_with_len((const char *) s->hint_hash, PIR_HASH_BYTES));
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT hint FROM pgpriv.peer_pir WHERE server = $1 AND remote_user = $2 "
-							  "AND dataset = $3 AND epoch = $4 AND hint_hash = $5",
-							  5, types, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.peer_pir");
+	catalog_open(&cs, true);
+	catalog_exec("SELECT hint FROM pgpriv.peer_pir WHERE server = $1 AND remote_user = $2 "
+				 "AND dataset = $3 AND epoch = $4 AND hint_hash = $5",
+				 5, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.peer_pir");
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
-		bytea	   *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		bytea	   *b = DatumGetByteaPP(catalog_value(0, 1, &isnull));
 		uint8		h[PIR_HASH_BYTES];
 
 		/* Check the copy too: a damaged cache is refetched, never used. */
@@ -233,15 +231,14 @@ hint_cache_load(const char *server, const char *remote_user, const char *dataset
 			}
 		}
 	}
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	catalog_close(&cs);
 	return hint;
 }
 
 static void
 hint_cache_store(const char *server, const char *remote_user, const char *dataset, const PirSetup *s)
 {
-	OwnerContext owner;
+	CatalogSession cs;
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID};
 	Datum		args[6];
 	size_t		hint_bytes = lwe_pir_hint_bytes(&s->layout);
@@ -255,17 +252,13 @@ hint_cache_store(const char *server, const char *remote_user, const char *datase
 	args[3] = Int64GetDatum(s->epoch);
 	args[4] = PointerGetDatum(cstring_to_text_with_len((const char *) s->hint_hash, PIR_HASH_BYTES));
 	args[5] = PointerGetDatum(b);
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("INSERT INTO pgpriv.peer_pir (server, remote_user, dataset, epoch, hint_hash, hint) "
-							  "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (server, remote_user, dataset) DO UPDATE "
-							  "SET epoch = EXCLUDED.epoch, hint_hash = EXCLUDED.hint_hash, hint = EXCLUDED.hint, "
-							  "fetched_at = pg_catalog.clock_timestamp()",
-							  6, types, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not store pgpriv.peer_pir");
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	catalog_open(&cs, true);
+	catalog_exec("INSERT INTO pgpriv.peer_pir (server, remote_user, dataset, epoch, hint_hash, hint) "
+				 "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (server, remote_user, dataset) DO UPDATE "
+				 "SET epoch = EXCLUDED.epoch, hint_hash = EXCLUDED.hint_hash, hint = EXCLUDED.hint, "
+				 "fetched_at = pg_catalog.clock_timestamp()",
+				 6, types, args, NULL, false, 0, SPI_OK_INSERT, "store pgpriv.peer_pir");
+	catalog_close(&cs);
 	pfree(b);
 }
 

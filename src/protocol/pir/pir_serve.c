@@ -36,6 +36,7 @@
 
 #include "pgpriv.h"
 #include "catalog/identity_secret.h"
+#include "catalog/catalog_spi.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/lwe_pir.h"
 #include "crypto/oprf.h"
@@ -161,6 +162,7 @@ pir_status_error(lwe_pir_status st)
 static bool
 read_state(const char *dataset, const char *peer, PirState *state)
 {
+	CatalogSession cs;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 	MemoryContext caller = CurrentMemoryContext;
@@ -168,12 +170,10 @@ read_state(const char *dataset, const char *peer, PirState *state)
 	memset(state, 0, sizeof(*state));
 	args[0] = CStringGetTextDatum(dataset);
 	args[1] = CStringGetTextDatum(peer);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT version, epoch, seed, rows, cols, slot_bytes, slots_per_col, hint_hash, signature, "
-							  "stamp, checked_at FROM pgpriv.served_pir WHERE dataset = $1 AND peer_role = $2",
-							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.served_pir");
+	catalog_open(&cs, false);
+	catalog_exec("SELECT version, epoch, seed, rows, cols, slot_bytes, slots_per_col, hint_hash, signature, "
+				 "stamp, checked_at FROM pgpriv.served_pir WHERE dataset = $1 AND peer_role = $2",
+				 2, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_pir");
 	if (SPI_processed == 1)
 	{
 		HeapTuple	t = SPI_tuptable->vals[0];
@@ -205,7 +205,7 @@ read_state(const char *dataset, const char *peer, PirState *state)
 			memcpy(state->signature, VARDATA_ANY(sig), crypto_sign_BYTES);
 		}
 	}
-	SPI_finish();
+	catalog_close(&cs);
 	return state->found;
 }
 
@@ -355,6 +355,7 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	FILE	   *f;
 	PirFileHeader hdr;
 	crypto_generichash_state cs;
+	CatalogSession cat;
 	uint8		checksum[PIR_HASH_BYTES];
 	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID, INT4OID, INT4OID, INT4OID,
 	INT4OID, TEXTARRAYOID, BYTEAOID, BYTEAOID};
@@ -518,19 +519,17 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	args[9] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
 	args[10] = PointerGetDatum(cstring_to_text_with_len((char *) state->hint_hash, PIR_HASH_BYTES));
 	args[11] = PointerGetDatum(cstring_to_text_with_len((char *) state->signature, crypto_sign_BYTES));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("INSERT INTO pgpriv.served_pir AS s (dataset, peer_role, version, epoch, seed, rows, cols, "
-							  "slot_bytes, slots_per_col, columns, hint_hash, signature) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
-							  "ON CONFLICT (dataset, peer_role) DO UPDATE SET version = EXCLUDED.version, "
-							  "epoch = EXCLUDED.epoch, seed = EXCLUDED.seed, rows = EXCLUDED.rows, cols = EXCLUDED.cols, "
-							  "slot_bytes = EXCLUDED.slot_bytes, slots_per_col = EXCLUDED.slots_per_col, "
-							  "columns = EXCLUDED.columns, hint_hash = EXCLUDED.hint_hash, "
-							  "signature = EXCLUDED.signature, built_at = pg_catalog.clock_timestamp()",
-							  12, types, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not store pgpriv.served_pir");
-	SPI_finish();
+	catalog_open(&cat, false);
+	catalog_exec("INSERT INTO pgpriv.served_pir AS s (dataset, peer_role, version, epoch, seed, rows, cols, "
+				 "slot_bytes, slots_per_col, columns, hint_hash, signature) "
+				 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+				 "ON CONFLICT (dataset, peer_role) DO UPDATE SET version = EXCLUDED.version, "
+				 "epoch = EXCLUDED.epoch, seed = EXCLUDED.seed, rows = EXCLUDED.rows, cols = EXCLUDED.cols, "
+				 "slot_bytes = EXCLUDED.slot_bytes, slots_per_col = EXCLUDED.slots_per_col, "
+				 "columns = EXCLUDED.columns, hint_hash = EXCLUDED.hint_hash, "
+				 "signature = EXCLUDED.signature, built_at = pg_catalog.clock_timestamp()",
+				 12, types, args, NULL, false, 0, SPI_OK_INSERT, "store pgpriv.served_pir");
+	catalog_close(&cat);
 	state->found = true;
 }
 
@@ -538,19 +537,18 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 static void
 mark_checked(const char *dataset, const char *peer, const char *stamp)
 {
+	CatalogSession cs;
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[3];
 
 	args[0] = CStringGetTextDatum(dataset);
 	args[1] = CStringGetTextDatum(peer);
 	args[2] = CStringGetTextDatum(stamp);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("UPDATE pgpriv.served_pir SET stamp = $3, checked_at = pg_catalog.clock_timestamp() "
-							  "WHERE dataset = $1 AND peer_role = $2",
-							  3, types, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update pgpriv.served_pir");
-	SPI_finish();
+	catalog_open(&cs, false);
+	catalog_exec("UPDATE pgpriv.served_pir SET stamp = $3, checked_at = pg_catalog.clock_timestamp() "
+				 "WHERE dataset = $1 AND peer_role = $2",
+				 3, types, args, NULL, false, 0, SPI_OK_UPDATE, "update pgpriv.served_pir");
+	catalog_close(&cs);
 }
 
 /*

@@ -48,6 +48,7 @@
 
 #include "pgpriv.h"
 #include "catalog/identity_secret.h"
+#include "catalog/catalog_spi.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/parallel.h"
 #include "crypto/shares.h"
@@ -360,21 +361,18 @@ static bool
 own_dataset_lookup(const char *name, Dataset *ds)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	OwnerContext owner;
+	CatalogSession cs;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	bool		found;
 
 	args[0] = CStringGetTextDatum(name);
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT d.name, d.query, d.key_column::pg_catalog.text, "
-							  "       d.owner_role::pg_catalog.text, d.search_path, d.version "
-							  "  FROM pgpriv.dataset AS d "
-							  " WHERE d.name = $1 AND pgpriv._may_manage(d.owner_role)",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.dataset");
+	catalog_open(&cs, true);
+	catalog_exec("SELECT d.name, d.query, d.key_column::pg_catalog.text, "
+				 "       d.owner_role::pg_catalog.text, d.search_path, d.version "
+				 "  FROM pgpriv.dataset AS d "
+				 " WHERE d.name = $1 AND pgpriv._may_manage(d.owner_role)",
+				 1, argtypes, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.dataset");
 	found = SPI_processed == 1;
 	if (found)
 	{
@@ -394,8 +392,7 @@ own_dataset_lookup(const char *name, Dataset *ds)
 		ds->version = pg_strtoint64(SPI_getvalue(tup, desc, 6));
 		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	catalog_close(&cs);
 	return found;
 }
 
@@ -403,23 +400,19 @@ own_dataset_lookup(const char *name, Dataset *ds)
 static bool
 own_dataset_has_column(const char *dataset, const char *column)
 {
-	OwnerContext owner;
+	CatalogSession cs;
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 	bool		found;
 
 	args[0] = CStringGetTextDatum(dataset);
 	args[1] = CStringGetTextDatum(column);
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT 1 FROM pgpriv.dataset AS d "
-							  " WHERE d.name = $1 AND $2::pg_catalog.name = ANY (d.columns)",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.dataset");
+	catalog_open(&cs, true);
+	catalog_exec("SELECT 1 FROM pgpriv.dataset AS d "
+				 " WHERE d.name = $1 AND $2::pg_catalog.name = ANY (d.columns)",
+				 2, argtypes, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.dataset");
 	found = SPI_processed == 1;
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	catalog_close(&cs);
 	return found;
 }
 

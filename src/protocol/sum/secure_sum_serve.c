@@ -27,6 +27,7 @@
 
 #include "pgpriv.h"
 #include "catalog/identity_secret.h"
+#include "catalog/catalog_spi.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/parallel.h"
 #include "crypto/shares.h"
@@ -131,19 +132,18 @@ typedef struct KnownPeer
 static List *
 known_peers_load(void)
 {
+	CatalogSession cs;
 	MemoryContext caller = CurrentMemoryContext;
 	List	   *out = NIL;
 	uint64		i;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT s.srvname::pg_catalog.text, o.option_value "
-					"  FROM pg_catalog.pg_foreign_server AS s "
-					"  JOIN pg_catalog.pg_foreign_data_wrapper AS w ON w.oid = s.srvfdw, "
-					"       pg_catalog.pg_options_to_table(s.srvoptions) AS o "
-					" WHERE w.fdwname = 'pgpriv' AND o.option_name = 'public_key'",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv's servers");
+	catalog_open(&cs, false);
+	catalog_exec("SELECT s.srvname::pg_catalog.text, o.option_value "
+				 "  FROM pg_catalog.pg_foreign_server AS s "
+				 "  JOIN pg_catalog.pg_foreign_data_wrapper AS w ON w.oid = s.srvfdw, "
+				 "       pg_catalog.pg_options_to_table(s.srvoptions) AS o "
+				 " WHERE w.fdwname = 'pgpriv' AND o.option_name = 'public_key'", 0, NULL, NULL, NULL,
+				 true, 0, SPI_OK_SELECT, "read pgpriv's servers");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -159,7 +159,7 @@ known_peers_load(void)
 		}
 		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
+	catalog_close(&cs);
 	return out;
 }
 
