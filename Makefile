@@ -50,7 +50,7 @@ OBJS = \
 	src/crypto/ot.o \
 	src/crypto/triples.o \
 	src/crypto/mpc.o \
-	src/protocol/mpc/mpc_flight.o \
+	src/protocol/mpc/mpc_schedule.o src/protocol/mpc/mpc_session.o \
 	src/protocol/mpc/joint_score.o src/protocol/mpc/joint_score_serve.o \
 	src/run/served_run.o \
 	src/run/capability.o \
@@ -219,7 +219,7 @@ FUZZ_OBJS_fuzz_wire = $(FUZZ_SHIM) src/wire/message.o
 FUZZ_OBJS_fuzz_points = test/fuzz/fuzz_rng.o src/crypto/oprf.o src/crypto/oprf_batch.o \
 	src/crypto/elgamal.o src/crypto/elgamal_proof.o src/crypto/parallel.o
 FUZZ_OBJS_fuzz_mpc = test/fuzz/fuzz_rng.o src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
-FUZZ_OBJS_fuzz_mpc_flight = $(FUZZ_SHIM) src/wire/message.o src/protocol/mpc/mpc_flight.o \
+FUZZ_OBJS_fuzz_mpc_flight = $(FUZZ_SHIM) src/wire/message.o src/protocol/mpc/mpc_schedule.o src/protocol/mpc/mpc_session.o \
 	src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
 FUZZ_TERMS_OBJS = $(FUZZ_SHIM) test/fuzz/terms_secure_sum.o test/fuzz/terms_joint_score.o \
 	src/wire/message.o src/protocol/join/oprf_table.o src/protocol/join/ecdh.o src/run/batch.o \

@@ -1,7 +1,8 @@
 /*
  * fuzz_mpc_flight.c — libFuzzer harness for whole two-party runs as each
- * party receives them (src/protocol/mpc/mpc_flight.c over src/crypto/ot.c,
- * triples.c, mpc.c; the real files, with the backend shim).
+ * party receives them (src/protocol/mpc/mpc_schedule.c and mpc_session.c
+ * over src/crypto/ot.c, triples.c, mpc.c; the real files, with the backend
+ * shim).
  *
  * Input: a role byte, a plan byte, then the other party's messages, each a
  * little-endian uint32 length and that many bytes:

@@ -8,7 +8,7 @@
  * joint_score: the asker holds model weights w (secret) and, per row, its
  * own features; the owner holds its features x for the same keys.  The
  * score Σ w·x over both parties' features is computed on additive shares
- * (mpc_flight.c): the owner shares its x, the asker its w of the owner's
+ * (mpc_session.c): the owner shares its x, the asker its w of the owner's
  * columns, one Beaver dot product per row gives shares of the owner's part,
  * and the asker adds its own part (which it can compute alone) to its
  * share.  Only the asker learns the result: the score, or with a threshold

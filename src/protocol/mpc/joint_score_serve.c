@@ -2,7 +2,7 @@
  * joint_score_serve.c — the owner's half of the two-party engine from SQL
  * (docs/architecture.md, protocol 6; docs/joint_score.md): serve_mpc_begin
  * admits the run's terms and shares the owner's features for the keys
- * asked, serve_mpc_flight answers each flight of the engine (mpc_flight.c).
+ * asked, serve_mpc_flight answers each flight of the engine (mpc_session.c).
  * The protocol is described at the top of joint_score.c, the asker's half.
  */
 #include "postgres.h"
