@@ -50,6 +50,7 @@
 #include "run/keys.h"
 #include "protocol/mpc/mpc_flight.h"
 #include "run/progress.h"
+#include "run/secret_mem.h"
 #include "run/served_run.h"
 #include "wire/message.h"
 
@@ -303,7 +304,7 @@ parse_weights(Jsonb *jb, Weight **out)
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	Weight	   *ws = palloc0(sizeof(Weight) * (MPC_MAX_FEATURES + 1));
+	Weight	   *ws = secret_palloc(sizeof(Weight) * (MPC_MAX_FEATURES + 1));	/* the weights */
 	int			n = 0;
 	char	   *pending = NULL;
 
@@ -471,7 +472,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 					ws[i].local_col = c;
 		MemoryContextSwitchTo(fn_cxt);
 		t.columns = palloc0(sizeof(char *) * (nw + 1));
-		w_owner = palloc0(sizeof(int64) * (nw + 1));
+		w_owner = secret_palloc(sizeof(int64) * (nw + 1));
 		for (int i = 0; i < nw; i++)
 		{
 			max_w = Max(max_w, ws[i].w < 0 ? -ws[i].w : ws[i].w);
@@ -488,7 +489,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("weights name no column of peer \"%s\"'s dataset \"%s\"", server, dataset),
 					 errhint("Names that are not columns of keys_query are the peer's columns; name at least one.")));
-		local = palloc_extended(sizeof(int64) * Max(nrows, 1), MCXT_ALLOC_HUGE);
+		local = secret_palloc(sizeof(int64) * Max(nrows, 1));	/* the asker's part of each score */
 		row_ok = palloc_extended(sizeof(bool) * Max(nrows, 1), MCXT_ALLOC_HUGE);
 		if (nrows > (uint64) pgpriv_max_run_keys)
 			ereport(ERROR,
@@ -575,13 +576,12 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		sodium_memzero(w_owner, sizeof(int64) * (nw + 1));
 		mpc_session_free(session);
 		mpc_memory_release();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	sodium_memzero(w_owner, sizeof(int64) * (nw + 1));
+	secret_wipe(w_owner);
 
 	for (size_t r = 0, ci = 0; r < keys.n; r++)
 	{
@@ -609,7 +609,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	}
 	mpc_session_free(session);
 	mpc_memory_release();
-	sodium_memzero(local, sizeof(int64) * Max(keys.n, 1));
+	secret_wipe(local);
 
 	receipt_asker_exchange(&call, run, "mpc", dataset, (int64) keys.n, scored,
 						   call.bytes_in, call.bytes_out);
