@@ -17,6 +17,7 @@
 #include "utils/memutils.h"
 
 #include "pgpriv.h"
+#include "catalog/catalog_spi.h"
 #include "crypto/oprf.h"
 #include "run/batch.h"
 #include "protocol/join/oprf_table.h"
@@ -105,6 +106,7 @@ oprf_table_version(const DatasetRows *rows, int32 key_generation, const char *ca
 char *
 served_check_known(const char *dataset, const char *peer, const char *capability, const char *prefix)
 {
+	CatalogSession cs;
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[3];
 	char	   *known = NULL;
@@ -113,12 +115,10 @@ served_check_known(const char *dataset, const char *peer, const char *capability
 	args[0] = CStringGetTextDatum(dataset);
 	args[1] = CStringGetTextDatum(peer);
 	args[2] = CStringGetTextDatum(capability);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT stamp FROM pgpriv.served_check "
-							  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
-							  3, types, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.served_check");
+	catalog_open(&cs, false);
+	catalog_exec("SELECT stamp FROM pgpriv.served_check "
+				 " WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
+				 3, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_check");
 	if (SPI_processed == 1)
 	{
 		char	   *stamp = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -126,7 +126,7 @@ served_check_known(const char *dataset, const char *peer, const char *capability
 		if (stamp && strncmp(stamp, prefix, strlen(prefix)) == 0)
 			known = MemoryContextStrdup(caller, stamp + strlen(prefix));
 	}
-	SPI_finish();
+	catalog_close(&cs);
 	return known;
 }
 
@@ -134,6 +134,7 @@ void
 served_check_record(const char *dataset, const char *peer, const char *capability,
 					const char *prefix, const ChangeCheck *check)
 {
+	CatalogSession cs;
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
@@ -146,16 +147,14 @@ served_check_record(const char *dataset, const char *peer, const char *capabilit
 	else
 		nulls[3] = 'n';
 	args[4] = CStringGetTextDatum(check->exact ? "triggers" : psprintf("reread: %s", check->reason));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("INSERT INTO pgpriv.served_check AS s (dataset, peer_role, capability, stamp, change_check) "
-							  "VALUES ($1, $2, $3, $4, $5) "
-							  "ON CONFLICT (dataset, peer_role, capability) DO UPDATE SET stamp = EXCLUDED.stamp, "
-							  "change_check = EXCLUDED.change_check, reads = s.reads + 1, "
-							  "read_at = pg_catalog.clock_timestamp()",
-							  5, types, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not store pgpriv.served_check");
-	SPI_finish();
+	catalog_open(&cs, false);
+	catalog_exec("INSERT INTO pgpriv.served_check AS s (dataset, peer_role, capability, stamp, change_check) "
+				 "VALUES ($1, $2, $3, $4, $5) "
+				 "ON CONFLICT (dataset, peer_role, capability) DO UPDATE SET stamp = EXCLUDED.stamp, "
+				 "change_check = EXCLUDED.change_check, reads = s.reads + 1, "
+				 "read_at = pg_catalog.clock_timestamp()",
+				 5, types, args, nulls, false, 0, SPI_OK_INSERT, "store pgpriv.served_check");
+	catalog_close(&cs);
 	change_check_compact(check);
 }
 
@@ -164,6 +163,7 @@ char *
 oprf_table_stored_version(const char *dataset, const char *peer, const char *capability,
 			   int64 *entries, int32 *chunks)
 {
+	CatalogSession cs;
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[3];
 	char	   *version = NULL;
@@ -172,21 +172,19 @@ oprf_table_stored_version(const char *dataset, const char *peer, const char *cap
 	args[0] = CStringGetTextDatum(dataset);
 	args[1] = CStringGetTextDatum(peer);
 	args[2] = CStringGetTextDatum(capability);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT version, entries, count(*) OVER () FROM pgpriv.served_table "
-							  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3 LIMIT 1",
-							  3, types, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.served_table");
+	catalog_open(&cs, false);
+	catalog_exec("SELECT version, entries, count(*) OVER () FROM pgpriv.served_table "
+				 " WHERE dataset = $1 AND peer_role = $2 AND capability = $3 LIMIT 1",
+				 3, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_table");
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
 
 		version = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		*entries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		*chunks = (int32) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		*entries = DatumGetInt64(catalog_value(0, 2, &isnull));
+		*chunks = (int32) DatumGetInt64(catalog_value(0, 3, &isnull));
 	}
-	SPI_finish();
+	catalog_close(&cs);
 	return version;
 }
 
@@ -201,6 +199,7 @@ void
 oprf_table_build(const Dataset *ds, const char *peer, const char *capability, List *columns,
 			const DatasetRows *rows, const char *version, int64 *entries_out, int32 *chunks_out)
 {
+	CatalogSession cs;
 	size_t		n = rows->keys.n;
 	int			ncol = rows->ncolumns;
 	bool		sealed = strcmp(capability, "psi_fetch") == 0;
@@ -270,11 +269,9 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 	del_args[0] = CStringGetTextDatum(ds->name);
 	del_args[1] = CStringGetTextDatum(peer);
 	del_args[2] = CStringGetTextDatum(capability);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("DELETE FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
-							  3, del_types, del_args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not clear pgpriv.served_table");
+	catalog_open(&cs, false);
+	catalog_exec("DELETE FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
+				 3, del_types, del_args, NULL, false, 0, SPI_OK_DELETE, "clear pgpriv.served_table");
 	insert = SPI_prepare("INSERT INTO pgpriv.served_table (dataset, peer_role, capability, version, columns, entries, chunk, data) "
 						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, ins_types);
 	if (insert == NULL)
@@ -313,7 +310,7 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 		chunk++;
 		CHECK_FOR_INTERRUPTS();
 	} while (i < n);
-	SPI_finish();
+	catalog_close(&cs);
 
 	*entries_out = (int64) n;
 	*chunks_out = chunk;
@@ -324,7 +321,7 @@ List *
 oprf_table_cache_load(const char *server, const char *remote_user, const char *dataset,
 		   const char *capability, const char *version)
 {
-	OwnerContext owner;
+	CatalogSession cs;
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[5];
 	List	   *chunks = NIL;
@@ -336,24 +333,20 @@ oprf_table_cache_load(const char *server, const char *remote_user, const char *d
 	args[2] = CStringGetTextDatum(dataset);
 	args[3] = CStringGetTextDatum(capability);
 	args[4] = CStringGetTextDatum(version);
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT data FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
-							  "AND dataset = $3 AND capability = $4 AND version = $5 ORDER BY chunk",
-							  5, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.peer_table");
+	catalog_open(&cs, true);
+	catalog_exec("SELECT data FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
+				 "AND dataset = $3 AND capability = $4 AND version = $5 ORDER BY chunk",
+				 5, types, args, NULL, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		d = catalog_value(i, 1, &isnull);
 		MemoryContext spi = MemoryContextSwitchTo(caller);
 
 		chunks = lappend(chunks, DatumGetByteaPCopy(d));
 		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	catalog_close(&cs);
 	return chunks;
 }
 
@@ -361,7 +354,7 @@ void
 oprf_table_cache_store(const char *server, const char *remote_user, const char *dataset,
 			const char *capability, const char *version, List *chunks)
 {
-	OwnerContext owner;
+	CatalogSession cs;
 	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BYTEAOID};
 	Datum		args[7];
 	SPIPlanPtr	plan;
@@ -373,13 +366,10 @@ oprf_table_cache_store(const char *server, const char *remote_user, const char *
 	args[2] = CStringGetTextDatum(dataset);
 	args[3] = CStringGetTextDatum(capability);
 	args[4] = CStringGetTextDatum(version);
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("DELETE FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
-							  "AND dataset = $3 AND capability = $4",
-							  4, types, args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not clear pgpriv.peer_table");
+	catalog_open(&cs, true);
+	catalog_exec("DELETE FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
+				 "AND dataset = $3 AND capability = $4",
+				 4, types, args, NULL, false, 0, SPI_OK_DELETE, "clear pgpriv.peer_table");
 	plan = SPI_prepare("INSERT INTO pgpriv.peer_table (server, remote_user, dataset, capability, version, chunk, data) "
 					   "VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
 	foreach(lc, chunks)
@@ -389,8 +379,7 @@ oprf_table_cache_store(const char *server, const char *remote_user, const char *
 		if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store a table chunk");
 	}
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	catalog_close(&cs);
 }
 
 /* Index the entries of the chunks, checking framing and tag order. */
