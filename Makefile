@@ -127,7 +127,7 @@ test/crypto/test_gram: src/crypto/gram.o $(MPC_OBJS)
 # plain hash join and the ristretto255 OPRF measured in the same run; the
 # RR22-class step's OKVS (no protocol uses it yet).
 KKRT_OBJS = src/crypto/kkrt.o src/crypto/cuckoo.o src/crypto/ot.o src/crypto/parallel.o
-test/crypto/test_kkrt: $(KKRT_OBJS)
+test/crypto/test_kkrt: $(KKRT_OBJS) test/fuzz/fuzz_rng.o
 test/bench/bench_kkrt: $(KKRT_OBJS) src/crypto/oprf.o src/crypto/okvs.o
 test/crypto/test_okvs: src/crypto/okvs.o
 
@@ -138,7 +138,7 @@ TEST_PROGRAMS = test/bench/bench_oprf test/bench/unit_costs test/crypto/test_lwe
 $(TEST_PROGRAMS): %: %.c
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ $(TEST_PROGRAM_LIBS)
 
-EXTRA_CLEAN += $(TEST_PROGRAMS)
+EXTRA_CLEAN += $(TEST_PROGRAMS) test/fuzz/fuzz_rng.o
 
 .PHONY: bench bench-join test-pir bench-pir bench-pir-sql bench-mpc bench-psi-sum bench-kkrt bench-woe
 bench: test/bench/bench_oprf

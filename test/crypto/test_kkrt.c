@@ -22,65 +22,7 @@
 #include "crypto/kkrt.h"
 #include "crypto/parallel.h"
 #include "tap.h"
-
-/* ------------------------------------------------------- seeded RNG */
-
-static unsigned char rng_key[crypto_stream_chacha20_KEYBYTES];
-static uint64_t rng_nonce;
-
-static const char *
-rng_name(void)
-{
-	return "test-kkrt-deterministic";
-}
-
-static void
-rng_buf(void *const buf, const size_t size)
-{
-	unsigned char n[crypto_stream_chacha20_NONCEBYTES];
-
-	memcpy(n, &rng_nonce, sizeof(n));
-	rng_nonce++;
-	if (size > 0)
-		crypto_stream_chacha20(buf, size, n, rng_key);
-}
-
-static uint32_t
-rng_random(void)
-{
-	uint32_t	v;
-
-	rng_buf(&v, sizeof(v));
-	return v;
-}
-
-static void
-rng_stir(void)
-{
-}
-
-static int
-rng_close(void)
-{
-	return 0;
-}
-
-static randombytes_implementation rng_impl = {
-	.implementation_name = rng_name,
-	.random = rng_random,
-	.stir = rng_stir,
-	.uniform = NULL,
-	.buf = rng_buf,
-	.close = rng_close,
-};
-
-static void
-rng_seed(uint64_t seed)
-{
-	memset(rng_key, 0, sizeof(rng_key));
-	memcpy(rng_key, &seed, sizeof(seed));
-	rng_nonce = 0;
-}
+#include "../fuzz/fuzz_rng.h"	/* seeded randomness: reproducible sets */
 
 /* ------------------------------------------------------ set helpers */
 
@@ -387,7 +329,7 @@ test_oprf(void)
 	int			eq_bad = 0,
 				ne_bad = 0;
 
-	rng_seed(1);
+	fuzz_rng_seed(1);
 	make_sets(xs, nx, ys, ny, common, 1);
 	st = run_psi(xs, nx, ys, ny, 1, match, dg, &r, &s);
 	ok(st == MPC_OK, "a 1000 × 1500 run completes (%s)", mpc_status_reason(st));
@@ -467,7 +409,7 @@ test_bin_collisions(void)
 	int			equal = 0;
 	size_t		members = 0;
 
-	rng_seed(21);
+	fuzz_rng_seed(21);
 	make_sets(xs, nx, ys, ny, 5, 21);
 	st = run_psi(xs, nx, ys, ny, 1, match, dg, &r, &s);
 	ok(st == MPC_OK && check_against_plain(xs, nx, ys, ny, match, &members) == 0 && members == 5,
@@ -520,7 +462,7 @@ test_psi_sizes(void)
 		size_t		members = 0;
 		int			bad = -1;
 
-		rng_seed(100 + c);
+		fuzz_rng_seed(100 + c);
 		make_sets(xs, nx, ys, ny, cases[c].common, 10 + c);
 		st = run_psi(xs, nx, ys, ny, cases[c].threads, match, dg, NULL, NULL);
 		if (st == MPC_OK)
@@ -552,11 +494,11 @@ test_determinism(void)
 				c;
 
 	make_sets(xs, nx, ys, ny, 2500, 5);
-	rng_seed(9);
+	fuzz_rng_seed(9);
 	a = run_psi(xs, nx, ys, ny, 1, m1, d1, NULL, NULL);
-	rng_seed(9);
+	fuzz_rng_seed(9);
 	b = run_psi(xs, nx, ys, ny, 2, m2, d2, NULL, NULL);
-	rng_seed(10);
+	fuzz_rng_seed(10);
 	c = run_psi(xs, nx, ys, ny, 1, m2, d3, NULL, NULL);
 	ok(a == MPC_OK && b == MPC_OK && memcmp(d1, d2, 32) == 0,
 	   "same seed: the same transcript on one thread and on two");
@@ -594,7 +536,7 @@ test_malformed(void)
 	size_t	   *match = malloc(nx * sizeof(size_t));
 	size_t		members;
 
-	rng_seed(3);
+	fuzz_rng_seed(3);
 	make_sets(xs, nx, ys, ny, 1234, 3);
 	r = kkrt_receiver_new(xs, nx, &st);
 	s = kkrt_sender_new(ny, &st);
@@ -817,12 +759,7 @@ test_malformed(void)
 int
 main(void)
 {
-	randombytes_set_implementation(&rng_impl);
-	if (sodium_init() < 0)
-	{
-		printf("Bail out! sodium_init\n");
-		return 1;
-	}
+	fuzz_rng_install();			/* aborts if libsodium cannot start */
 	test_cuckoo();
 	test_oprf();
 	test_bin_collisions();

@@ -5,7 +5,8 @@
  * scalar samplers built on it).  A harness installs this generator before
  * anything calls sodium_init and reseeds it at the start of every input,
  * so that an input replays exactly: the same secrets, the same messages,
- * the same path through the decoders.  Never use this outside test/fuzz.
+ * the same path through the decoders.  test/crypto/test_kkrt uses it too,
+ * for reproducible sets.  Never use this outside the tests.
  */
 #ifndef PGPRIV_FUZZ_RNG_H
 #define PGPRIV_FUZZ_RNG_H
