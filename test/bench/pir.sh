@@ -21,21 +21,15 @@
 # Needs pgpriv installed (make install).  Run as root or as a user that can run initdb.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/link.sh"
+. "$(dirname "$0")/pair.sh"
 
 ROWS=${BENCH_PIR_ROWS:-1000000}
 REPS=${BENCH_PIR_REPS:-15}
 GOV_PORT=${BENCH_GOV_PORT:-55474}
 BANK_PORT=${BENCH_BANK_PORT:-55475}
 
-work=$(make_workdir bench-pir)
-trap 'stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
-for node in gov bank; do
-	mkdir -p "$work/$node"
-	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
-done
-start_cluster "$work/gov" "$GOV_PORT"
-start_cluster "$work/bank" "$BANK_PORT"
-printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$work/gov/data/pg_hba.conf"
+bench_pair bench-pir
 # Default settings: the owner's change check (triggers) tells each lookup
 # whether the dataset changed without reading it.  BENCH_PIR_REFRESH sets
 # pgpriv.pir_refresh_seconds (which applies only to datasets whose check is
@@ -45,9 +39,6 @@ if [ -n "${BENCH_PIR_REFRESH:-}" ]; then
 	as_pg pg_ctl -D "$work/gov/data" reload >/dev/null
 fi
 
-gov() { as_pg psql -X -q -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-bank() { as_pg psql -X -q -A -t -h "$work/bank" -p "$BANK_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-calc() { awk "BEGIN { print $1 }"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 code() { printf "9131%013dX" "$1"; }
