@@ -30,6 +30,7 @@ OBJS = \
 	src/run/keys.o \
 	src/run/progress.o \
 	src/protocol/join/psi_oprf.o \
+	src/protocol/join/psi_ot.o \
 	src/protocol/join/oprf_table.o \
 	src/run/projection.o \
 	src/protocol/join/psi_count.o \
