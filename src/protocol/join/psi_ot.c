@@ -723,7 +723,7 @@ typedef struct OtAsk
 	AuditWatch	watch;
 	char	   *run;
 	char	   *sender;			/* "peer \"name\"" */
-	kkrt_receiver *r;			/* malloc'd; freed by the context's callback */
+	kkrt_receiver *r;			/* malloc'd; freed by cxt's callback */
 	MemoryContext cxt;
 	size_t		m;				/* bins: what was admitted */
 	List	   *columns;
@@ -731,14 +731,24 @@ typedef struct OtAsk
 	int64		rows_out;
 } OtAsk;
 
+/*
+ * The receiver is malloc'd: freed when its context goes, at the end of the
+ * run or with the query's memory after an error (the holder lives in the
+ * context, not on the stack an error unwinds).
+ */
+typedef struct ReceiverHolder
+{
+	kkrt_receiver *r;
+} ReceiverHolder;
+
 static void
 ot_ask_free_receiver(void *arg)
 {
-	OtAsk	   *a = (OtAsk *) arg;
+	ReceiverHolder *h = (ReceiverHolder *) arg;
 
-	if (a->r)
-		kkrt_receiver_free(a->r);
-	a->r = NULL;
+	if (h->r)
+		kkrt_receiver_free(h->r);
+	h->r = NULL;
 }
 
 typedef struct ChunkJob
@@ -930,6 +940,7 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 	uint8	   *items;
 	mpc_status	st;
 	MemoryContextCallback *cb;
+	ReceiverHolder *holder;
 	size_t		i;
 	size_t		chunks,
 				batches,
@@ -947,15 +958,16 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 	check_capability(capability);
 	memset(&a, 0, sizeof(a));
 	a.cxt = AllocSetContextCreate(CurrentMemoryContext, "pgpriv OT-extension asker", ALLOCSET_DEFAULT_SIZES);
+	holder = MemoryContextAllocZero(a.cxt, sizeof(ReceiverHolder));
 	cb = MemoryContextAlloc(a.cxt, sizeof(MemoryContextCallback));
 	cb->func = ot_ask_free_receiver;
-	cb->arg = &a;
+	cb->arg = holder;
 	MemoryContextRegisterResetCallback(a.cxt, cb);
 
 	items = palloc_extended(n * KKRT_ITEM_BYTES, MCXT_ALLOC_HUGE);
 	for (i = 0; i < n; i++)
 		ot_item_of_key(keys->data[i], keys->lens[i], items + i * KKRT_ITEM_BYTES);
-	a.r = kkrt_receiver_new(items, n, &st);
+	a.r = holder->r = kkrt_receiver_new(items, n, &st);
 	sodium_memzero(items, n * KKRT_ITEM_BYTES);
 	pfree(items);
 	if (a.r == NULL)
