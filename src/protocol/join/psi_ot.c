@@ -30,10 +30,12 @@
  * psi_fetch's sealing.  Owner item y has outputs F_0, F_1, F_2 (one per
  * hash function); the asker has F_i for its x = y at its hash index i, and
  * nothing for any other y.  Bytes 16..31 of an output are never sent
- * (kkrt.h), so the owner seals the rows of y under a fresh random key K_y
- * (XChaCha20-Poly1305, nonce zero: each key seals one message) and sends
- * w_i = K_y ⊕ BLAKE2b-256(key = F_i[16..32), seal context) for i = 0, 1, 2.
- * The seal context names the dataset, capability and run.
+ * (kkrt.h), so the owner draws a fresh 16-byte seed s_y, seals the rows of y
+ * under K_y = BLAKE2b-256(key = s_y, seal context) (XChaCha20-Poly1305,
+ * nonce zero: each key seals one message) and sends w_i = s_y ⊕
+ * BLAKE2b-128(key = F_i[16..32), seal context) for i = 0, 1, 2: 48 bytes
+ * per item besides the ciphertext.  The seal context names the dataset,
+ * capability and run.
  *
  * Memory.  The owner holds its rows (as the table build does), the items,
  * and KKRT's 56·m bytes, in one context that lives from begin to the last
@@ -76,7 +78,8 @@ PG_FUNCTION_INFO_V1(pgpriv_serve_ot_tags);
 int			pgpriv_psi_protocol = PSI_PROTOCOL_AUTO;
 
 #define OT_U_CHUNKS_PER_CALL	8	/* 8 × 8192 bins × 56 bytes ≈ 3.7 MB a call */
-#define OT_WRAP_BYTES			(KKRT_HASHES * 32)
+#define OT_SEED_BYTES			16	/* an item's sealing seed; its key is derived */
+#define OT_WRAP_BYTES			(KKRT_HASHES * OT_SEED_BYTES)
 #define OT_SEAL_ABYTES			crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define OT_MAX_COLUMNS			1600	/* MaxTupleAttributeNumber */
 
@@ -124,11 +127,18 @@ ot_seal_context(const char *dataset, const char *capability, const char *run)
 	return psprintf("pgpriv-psi-ot-v1|%s|%s|%s", dataset, capability, run);
 }
 
-/* pad = BLAKE2b-256(key = F[16..32), msg = the seal context). */
+/* pad = BLAKE2b-128(key = F[16..32), msg = the seal context). */
 static void
-ot_wrap_pad(const uint8 *F, const char *ad, uint8 pad[32])
+ot_wrap_pad(const uint8 *F, const char *ad, uint8 pad[OT_SEED_BYTES])
 {
-	crypto_generichash(pad, 32, (const uint8 *) ad, strlen(ad), F + 16, 16);
+	crypto_generichash(pad, OT_SEED_BYTES, (const uint8 *) ad, strlen(ad), F + 16, 16);
+}
+
+/* The sealing key of an item from its seed. */
+static void
+ot_seal_key(const uint8 seed[OT_SEED_BYTES], const char *ad, uint8 key[32])
+{
+	crypto_generichash(key, 32, (const uint8 *) ad, strlen(ad), seed, OT_SEED_BYTES);
 }
 
 /* A KKRT status as an error: the peer's message for the 08P01 ones. */
@@ -517,6 +527,7 @@ static void
 ot_serve_seal_item(OtServe *s, size_t j, const uint8 *outs, WireBuilder *wb, StringInfo plain,
 				   StringInfo row, const char *dataset)
 {
+	uint8		seed[OT_SEED_BYTES];
 	uint8		K[32];
 	uint8		nonce[NONCE_BYTES];
 	uint8	   *entry;
@@ -546,16 +557,18 @@ ot_serve_seal_item(OtServe *s, size_t j, const uint8 *outs, WireBuilder *wb, Str
 	}
 	len = OT_WRAP_BYTES + plain->len + OT_SEAL_ABYTES;
 	entry = wire_builder_reserve(wb, len);
-	randombytes_buf(K, sizeof(K));
+	randombytes_buf(seed, sizeof(seed));
 	for (i = 0; i < KKRT_HASHES; i++)
 	{
-		uint8		pad[32];
+		uint8		pad[OT_SEED_BYTES];
 
 		ot_wrap_pad(outs + i * KKRT_OUT_BYTES, s->ad, pad);
-		for (k = 0; k < 32; k++)
-			entry[i * 32 + k] = K[k] ^ pad[k];
+		for (k = 0; k < OT_SEED_BYTES; k++)
+			entry[i * OT_SEED_BYTES + k] = seed[k] ^ pad[k];
 		sodium_memzero(pad, sizeof(pad));
 	}
+	ot_seal_key(seed, s->ad, K);
+	sodium_memzero(seed, sizeof(seed));
 	/* A fresh key per item seals one message: the zero nonce is never reused. */
 	memset(nonce, 0, sizeof(nonce));
 	crypto_aead_xchacha20poly1305_ietf_encrypt(entry + OT_WRAP_BYTES, &ctlen,
@@ -821,7 +834,8 @@ ot_ask_open(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 {
 	int			hidx;
 	const uint8 *F = kkrt_receiver_output(a->r, i, &hidx);
-	uint8		pad[32];
+	uint8		pad[OT_SEED_BYTES];
+	uint8		seed[OT_SEED_BYTES];
 	uint8		K[32];
 	uint8		nonce[NONCE_BYTES];
 	StringInfoData plain;
@@ -837,8 +851,10 @@ ot_ask_open(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 	if (F == NULL || hidx < 0 || hidx >= KKRT_HASHES || elen < OT_WRAP_BYTES + OT_SEAL_ABYTES)
 		wire_malformed(a->sender, "A matching entry is too short.");
 	ot_wrap_pad(F, a->ad, pad);
-	for (k = 0; k < 32; k++)
-		K[k] = entry[hidx * 32 + k] ^ pad[k];
+	for (k = 0; k < OT_SEED_BYTES; k++)
+		seed[k] = entry[hidx * OT_SEED_BYTES + k] ^ pad[k];
+	ot_seal_key(seed, a->ad, K);
+	sodium_memzero(seed, sizeof(seed));
 	memset(nonce, 0, sizeof(nonce));
 	initStringInfo(&plain);
 	enlargeStringInfo(&plain, elen - OT_WRAP_BYTES);
