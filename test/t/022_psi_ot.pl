@@ -283,6 +283,67 @@ is_list([ lines($bank->safe_psql('postgres', $psi_sql->('capped', 'SELECT code F
 }
 
 # ---------------------------------------------------------------------------
+# 5b. A modified owner: gov's database "liar" runs the real serving functions
+# but corrupts serve_ot_tags' reply; the asker refuses it (08P01), reports
+# no success, and its session goes on.
+# ---------------------------------------------------------------------------
+$gov->safe_psql('postgres', 'CREATE DATABASE liar');
+$gov->safe_psql('liar', q{
+	CREATE EXTENSION pgpriv;
+	CREATE TABLE public.one (code text, grade text);
+	INSERT INTO public.one VALUES ('ONE-KEY', 'the-grade'), ('ONE-KEY', 'second-row');
+	SELECT pgpriv.publish('one', 'SELECT code, grade FROM public.one', 'code');
+	SELECT pgpriv.permit('one', 'bank_role', 'psi');
+	SELECT pgpriv.permit('one', 'bank_role', 'psi_fetch', '{grade}');
+	CREATE TABLE public.liar_mode (m text);
+	INSERT INTO public.liar_mode VALUES ('honest');
+	GRANT SELECT ON public.liar_mode TO PUBLIC;
+	ALTER EXTENSION pgpriv DROP FUNCTION pgpriv.serve_ot_tags(text, text, text, integer);
+	ALTER FUNCTION pgpriv.serve_ot_tags(text, text, text, integer) RENAME TO _real_ot_tags;
+	CREATE FUNCTION pgpriv.serve_ot_tags(dataset text, capability text, run text, batch integer)
+	  RETURNS bytea LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	  DECLARE
+	    r bytea := pgpriv._real_ot_tags(dataset, capability, run, batch);
+	    m text := (SELECT l.m FROM public.liar_mode AS l);
+	  BEGIN
+	    RETURN CASE m
+	      WHEN 'truncated' THEN substr(r, 1, length(r) - 1)
+	      WHEN 'type' THEN set_byte(r, 1, 36)
+	      WHEN 'batch' THEN set_byte(r, 18, get_byte(r, 18) + 1)
+	      WHEN 'sealed' THEN set_byte(r, length(r) - 1, get_byte(r, length(r) - 1) # 1)
+	      ELSE r
+	    END;
+	  END $$;
+});
+{
+	my $liar_pins = pinned_keys($gov, 'liar');
+	$bank->safe_psql('postgres', qq{
+		CREATE SERVER liar FOREIGN DATA WRAPPER pgpriv
+		  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar', $liar_pins);
+		CREATE USER MAPPING FOR CURRENT_USER SERVER liar OPTIONS (user 'bank_role', password 'pw_bank');
+	});
+	my $liar_fetch = q{SET pgpriv.psi_protocol = 'ot';
+		SELECT code || ':' || grade FROM pgpriv.psi_fetch('liar', 'one', $$SELECT 'ONE-KEY'$$) AS t(code text, grade text)
+		 ORDER BY 1};
+	is($bank->safe_psql('postgres', $liar_fetch), "ONE-KEY:second-row\nONE-KEY:the-grade",
+		'control: the look-alike owner in honest mode serves psi_fetch over ot');
+	my $ok_before = $bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE peer = 'liar' AND outcome = 'ok'});
+	for my $case ([ 'truncated', qr/malformed message from peer "liar"/ ],
+		[ 'type', qr/malformed message from peer "liar"/ ],
+		[ 'batch', qr/Tag batch 1 where 0 was asked/ ],
+		[ 'sealed', qr/does not open/ ]) {
+		my ($mode, $re) = @$case;
+		$gov->safe_psql('liar', "UPDATE public.liar_mode SET m = '$mode'");
+		fails_with($bank, $liar_fetch, '08P01', $re, "modified owner ($mode)");
+	}
+	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE peer = 'liar' AND outcome = 'ok'}),
+		$ok_before, 'modified owner: no refused run is audited as a success');
+	$gov->safe_psql('liar', "UPDATE public.liar_mode SET m = 'honest'");
+	is($bank->safe_psql('postgres', $liar_fetch), "ONE-KEY:second-row\nONE-KEY:the-grade",
+		'after the refusals the next run is served and correct');
+}
+
+# ---------------------------------------------------------------------------
 # 6. Progress, cancel and peer loss mid-run
 # ---------------------------------------------------------------------------
 $bank->safe_psql('postgres', q{CREATE TABLE big AS SELECT 'BIG-' || g AS code FROM generate_series(1, 400000) g});
