@@ -47,7 +47,7 @@ CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
 CREATE TABLE enterprise AS
   SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
          (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
-         round((i * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid
+         round((i::bigint * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid
     FROM generate_series(1, $N) AS i;
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid FROM public.enterprise', 'credit_code');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_fetch', '{tax_grade,tax_paid}');

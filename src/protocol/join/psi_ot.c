@@ -982,7 +982,11 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 
 	items = palloc_extended(n * KKRT_ITEM_BYTES, MCXT_ALLOC_HUGE);
 	for (i = 0; i < n; i++)
+	{
 		ot_item_of_key(keys->data[i], keys->lens[i], items + i * KKRT_ITEM_BYTES);
+		if ((i & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
 	a.r = holder->r = kkrt_receiver_new(items, n, &st);
 	sodium_memzero(items, n * KKRT_ITEM_BYTES);
 	pfree(items);
