@@ -180,6 +180,11 @@ note(sprintf('psi_fetch over ot: %.2f s', time - $t0));
 		 WHERE side = 'owner' AND capability = 'psi_fetch' AND outcome = 'ok' ORDER BY id DESC LIMIT 1});
 	cmp_ok($keys_in, '>=', 2 * $n, "the run was charged its cuckoo table (at least 2 × $n bins at this size)");
 	is($used, $keys_in, 'the owner served exactly the admitted bins');
+	my $run = $bank->safe_psql('postgres', q{SELECT run_id FROM pgpriv.audit
+		 WHERE side = 'asker' AND capability = 'psi_fetch' ORDER BY id DESC LIMIT 1});
+	is($bank->safe_psql('postgres', qq{SELECT count(*) || ':' || count(*) FILTER (WHERE disputed IS NOT NULL)
+		 FROM pgpriv.receipts WHERE run_id = '$run'}), '2:0',
+		'the run ends with both parties\' signed receipts, undisputed (same bins, bytes and transcript)');
 }
 
 # ---------------------------------------------------------------------------

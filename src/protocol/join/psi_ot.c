@@ -39,10 +39,10 @@
  *
  * Memory.  The owner holds its rows (as the table build does), the items,
  * and KKRT's 56·m bytes, in one context that lives from begin to the last
- * batch (or the next begin in the session); the asker holds its keys, the
- * receiver (its own outputs, 32 bytes per key) and one batch of the owner's
- * tags at a time.  Neither side's allocation is sized by the peer beyond
- * pgpriv.max_run_keys and the admitted m.
+ * batch, or until another run opens in the session (run/served_run.h);
+ * the asker holds its keys, the receiver (its own outputs, 32 bytes per key)
+ * and one batch of the owner's tags at a time.  Neither side's allocation is
+ * sized by the peer beyond pgpriv.max_run_keys and the admitted m.
  */
 #include "postgres.h"
 
@@ -69,6 +69,7 @@
 #include "run/admission.h"
 #include "run/keys.h"
 #include "run/progress.h"
+#include "run/served_run.h"
 #include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_ot_begin);
@@ -170,11 +171,13 @@ get_u32le(const uint8 *p)
  * ----------------------------------------------------------------------
  */
 
-/* The one OT run a serving session holds (the asker's calls are sequential). */
+/*
+ * The OT run a serving session holds between the asker's calls: a served run
+ * (run/served_run.h), so opening any other run closes it.
+ */
 typedef struct OtServe
 {
-	MemoryContext cxt;
-	char		run[64];
+	ServedRun	base;			/* its context holds everything below */
 	bool		sealed;			/* psi_fetch */
 	char	   *ad;				/* seal context */
 	kkrt_sender *sender;		/* malloc'd; freed by the context's callback */
@@ -190,41 +193,37 @@ typedef struct OtServe
 	size_t		chunks_read;
 } OtServe;
 
-static OtServe *ot_serve = NULL;
-
+/* The wipe hook: the sender is malloc'd (crypto/kkrt.c wipes it). */
 static void
-ot_serve_free_sender(void *arg)
+ot_serve_wipe(ServedRun *run)
 {
-	OtServe    *s = (OtServe *) arg;
+	OtServe    *s = (OtServe *) run;
 
 	if (s->sender)
 		kkrt_sender_free(s->sender);
 	s->sender = NULL;
-	if (ot_serve == s)
-		ot_serve = NULL;
 }
 
-static void
-ot_serve_reset(void)
+/* The served-run name of an OT run (psi and psi_fetch runs over the table open none). */
+static const char *
+ot_run_kind(const char *capability)
 {
-	if (ot_serve)
-		MemoryContextDelete(ot_serve->cxt);		/* its callback clears ot_serve */
-	ot_serve = NULL;
+	return strcmp(capability, "psi_fetch") == 0 ? "psi_fetch" : "psi";
 }
 
 /* The session's run, if it is this one and at this stage; else 08P01. */
 static OtServe *
-ot_serve_require(const char *run, bool want_ready)
+ot_serve_require(const char *capability, const char *run, bool want_ready)
 {
-	if (ot_serve == NULL || strcmp(ot_serve->run, run) != 0 ||
-		(ot_serve->sender != NULL && kkrt_sender_ready(ot_serve->sender) != want_ready) ||
-		(ot_serve->sender == NULL && want_ready == false))
+	OtServe    *s = served_run_find(ot_run_kind(capability), run);
+
+	if (s == NULL || s->sender == NULL || kkrt_sender_ready(s->sender) != want_ready)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from the asker"),
 				 errdetail("Run %s has no OT-extension step of this kind pending in this session.", run),
 				 errhint("An OT-extension run goes serve_ot_begin, serve_ot_extend until every chunk is sent, then serve_ot_tags.")));
-	return ot_serve;
+	return s;
 }
 
 typedef struct RowHash
@@ -331,9 +330,7 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	uint32		n_r;
 	size_t		m;
 	OtServe    *s;
-	MemoryContext cxt,
-				old;
-	MemoryContextCallback *cb;
+	MemoryContext old;
 	WireBuilder wb;
 	bytea	   *reply;
 	ListCell   *lc;
@@ -357,19 +354,10 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	/* Each bin is one evaluation: never more than were admitted and charged. */
 	admission_serve(admission, (int64) m, VARSIZE_ANY_EXHDR(msg), 0);
 
-	ot_serve_reset();
-	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv OT-extension run", ALLOCSET_DEFAULT_SIZES);
-	s = MemoryContextAllocZero(cxt, sizeof(OtServe));
-	s->cxt = cxt;
-	cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
-	cb->func = ot_serve_free_sender;
-	cb->arg = s;
-	MemoryContextRegisterResetCallback(cxt, cb);
-	ot_serve = s;
-	strlcpy(s->run, run, sizeof(s->run));
+	s = served_run_open(ot_run_kind(capability), run, dataset, sizeof(OtServe), ot_serve_wipe);
 	s->sealed = sealed;
 
-	old = MemoryContextSwitchTo(cxt);
+	old = MemoryContextSwitchTo(s->base.cxt);
 	s->ad = ot_seal_context(dataset, capability, run);
 	progress_begin(capability, session_role_name(), dataset, (int64) n_r);
 	progress_phase("owner (ot): reading the dataset", 0);
@@ -380,8 +368,9 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	wire_builder_init(&wb, WIRE_OT_BASE);
 	if (s->n == 0)
 	{
-		wire_builder_add(&wb, NULL, 0);
-		ot_serve_reset();
+		wire_builder_add(&wb, (const uint8 *) "", 0);
+		served_run_close();
+		s = NULL;
 	}
 	else
 	{
@@ -389,6 +378,12 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 		size_t		blen;
 		uint8	   *base;
 
+		if (s->n > KKRT_MAX_N)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("dataset \"%s\" has %zu distinct keys, more than the OT-extension join's %u",
+							dataset, s->n, KKRT_MAX_N),
+					 errhint("The asker can set pgpriv.psi_protocol = table.")));
 		s->sender = kkrt_sender_new(s->n, &st);
 		if (s->sender == NULL)
 			ot_status_error(st, "the asker", "sender setup");
@@ -397,12 +392,12 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 		st = kkrt_sender_hello(s->sender, hello, hlen, n_r, base, kkrt_base_bytes(), &blen);
 		if (st != MPC_OK)
 		{
-			ot_serve_reset();
+			served_run_close();
 			ot_status_error(st, "the asker", "OT-extension hello");
 		}
 		wire_builder_commit(&wb, (uint32) blen);
 		s->batches = kkrt_sender_batches(s->sender);
-		s->batch_sent = MemoryContextAllocZero(cxt, Max(s->batches, 1) * sizeof(bool));
+		s->batch_sent = MemoryContextAllocZero(s->base.cxt, Max(s->batches, 1) * sizeof(bool));
 		progress_phase("owner (ot): reading the extension", (int64) kkrt_sender_chunks(s->sender));
 	}
 	if (sealed)
@@ -410,7 +405,7 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 			wire_builder_add(&wb, (const uint8 *) lfirst(lc), (uint32) strlen(lfirst(lc)));
 	reply = wire_builder_finish(&wb);
 	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
-	if (ot_serve == NULL)
+	if (s == NULL)
 	{
 		/* No owner key: nothing can match; the run is complete. */
 		admission_complete_note(admission, 0, "protocol ot, the dataset has no key");
@@ -474,7 +469,7 @@ pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 	check_capability(capability);
 	admission = admission_require(run, dataset, capability);
 	permit_require(dataset, capability, &ds, &permit);
-	s = ot_serve_require(run, false);
+	s = ot_serve_require(capability, run, false);
 
 	wire_reader_init(&rd, msg, WIRE_OT_U, OT_U_CHUNKS_PER_CALL,
 					 (uint32) kkrt_u_bytes(KKRT_CHUNK_BINS), "the asker");
@@ -607,7 +602,7 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	check_capability(capability);
 	admission = admission_require(run, dataset, capability);
 	permit_require(dataset, capability, &ds, &permit);
-	s = ot_serve_require(run, true);
+	s = ot_serve_require(capability, run, true);
 	if (batch < 0 || (size_t) batch >= s->batches || s->batch_sent[batch])
 		wire_malformed("the asker", psprintf("Tag batch %d of %zu, asked again or out of range.", batch, s->batches));
 
@@ -659,7 +654,7 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 		admission_complete_note(admission, admission->served,
 								psprintf("protocol ot, %zu owner keys", s->n));
 		progress_end();
-		ot_serve_reset();
+		served_run_close();
 	}
 	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
