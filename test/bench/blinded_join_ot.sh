@@ -12,7 +12,7 @@
 # downloads it) and cached.  Then a plain SQL join of the same data inside
 # one database, the ratios, and the ot runs and the first table runs again
 # over the emulated line of test/bench/link.sh (100 Mbit/s, 10 ms one way).
-# BENCH_LINK=0 leaves the line out.
+# BENCH_LINK=0 leaves the line out, BENCH_TABLE=0 the table runs.
 #
 # Needs pgpriv installed where PGPRIV_PGBIN points (make install).
 set -euo pipefail
@@ -103,28 +103,37 @@ SQL
 printf 'blinded join, 2^%d asker keys x 2^%d owner rows, %d matching (loopback)\n' "$LOG" "$LOG" "$expected"
 run psi_ot ot "$(psi_q gov)"
 run fetch_ot ot "$(fetch_q gov)"
-run psi_table1 table "$(psi_q gov)"
-run psi_table2 table "$(psi_q gov)"
-run fetch_table1 table "$(fetch_q gov)"
-run fetch_table2 table "$(fetch_q gov)"
+if [ "${BENCH_TABLE:-1}" = 1 ]; then
+	run psi_table1 table "$(psi_q gov)"
+	run psi_table2 table "$(psi_q gov)"
+	run fetch_table1 table "$(fetch_q gov)"
+	run fetch_table2 table "$(fetch_q gov)"
+fi
 
 join_t0=$(now)
 gov -c "CREATE TEMP TABLE k AS SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $N) AS i; SELECT count(*) FROM enterprise JOIN k USING (credit_code)" >/dev/null
 join_s=$(calc "$(now) - $join_t0")
 printf '  plain SQL join of the same data in one database: %.3f s\n' "$join_s"
-printf 'ratios: psi table first/ot %.1f, table cached/ot %.1f, ot/plain join %.1f\n' \
-	"$(calc "$psi_table1_s / $psi_ot_s")" "$(calc "$psi_table2_s / $psi_ot_s")" "$(calc "$psi_ot_s / $join_s")"
-printf '        psi_fetch table first/ot %.1f, table cached/ot %.1f, ot/plain join %.1f\n' \
-	"$(calc "$fetch_table1_s / $fetch_ot_s")" "$(calc "$fetch_table2_s / $fetch_ot_s")" "$(calc "$fetch_ot_s / $join_s")"
+if [ "${BENCH_TABLE:-1}" = 1 ]; then
+	printf 'ratios: psi table first/ot %.1f, table cached/ot %.1f, ot/plain join %.1f\n' \
+		"$(calc "$psi_table1_s / $psi_ot_s")" "$(calc "$psi_table2_s / $psi_ot_s")" "$(calc "$psi_ot_s / $join_s")"
+	printf '        psi_fetch table first/ot %.1f, table cached/ot %.1f, ot/plain join %.1f\n' \
+		"$(calc "$fetch_table1_s / $fetch_ot_s")" "$(calc "$fetch_table2_s / $fetch_ot_s")" "$(calc "$fetch_ot_s / $join_s")"
+else
+	printf 'ratios: psi ot/plain join %.1f, psi_fetch ot/plain join %.1f\n' \
+		"$(calc "$psi_ot_s / $join_s")" "$(calc "$fetch_ot_s / $join_s")"
+fi
 
 if [ "${BENCH_LINK:-1}" = 1 ]; then
 	link_start "$LINK_PORT" "$GOV_PORT"
 	printf '%s:\n' "$(link_label)"
 	run link_psi_ot ot "$(psi_q gov_link)"
 	run link_fetch_ot ot "$(fetch_q gov_link)"
-	run link_psi_table1 table "$(psi_q gov_link)"
-	run link_fetch_table1 table "$(fetch_q gov_link)"
+	if [ "${BENCH_TABLE:-1}" = 1 ]; then
+		run link_psi_table1 table "$(psi_q gov_link)"
+		run link_fetch_table1 table "$(fetch_q gov_link)"
+		printf 'ratios over the line: psi table first/ot %.1f, psi_fetch table first/ot %.1f\n' \
+			"$(calc "$link_psi_table1_s / $link_psi_ot_s")" "$(calc "$link_fetch_table1_s / $link_fetch_ot_s")"
+	fi
 	link_stop
-	printf 'ratios over the line: psi table first/ot %.1f, psi_fetch table first/ot %.1f\n' \
-		"$(calc "$link_psi_table1_s / $link_psi_ot_s")" "$(calc "$link_fetch_table1_s / $link_fetch_ot_s")"
 fi

@@ -79,6 +79,7 @@ PG_FUNCTION_INFO_V1(pgpriv_serve_ot_tags);
 int			pgpriv_psi_protocol = PSI_PROTOCOL_AUTO;
 
 #define OT_U_CHUNKS_PER_CALL	8	/* 8 × 8192 bins × 56 bytes ≈ 3.7 MB a call */
+#define OT_TAG_BATCHES_PER_CALL 2	/* tag batches per serve_ot_tags call, one per core */
 #define OT_SEED_BYTES			16	/* an item's sealing seed; its key is derived */
 #define OT_WRAP_BYTES			(KKRT_HASHES * OT_SEED_BYTES)
 #define OT_SEAL_ABYTES			crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -573,11 +574,43 @@ ot_serve_seal_item(OtServe *s, size_t j, const uint8 *outs, WireBuilder *wb, Str
 	wire_builder_commit(wb, (uint32) len);
 }
 
+typedef struct TagsJob
+{
+	const kkrt_sender *sender;
+	const uint8 *ys;
+	size_t		first;			/* batch number of buffer 0 */
+	uint8	  **bufs;
+	size_t	   *lens;
+} TagsJob;
+
+/* Worker threads: one TAGS message per index (kkrt_sender_tags is thread-safe). */
+static int
+tags_range(void *arg, size_t begin, size_t end, size_t *failed)
+{
+	TagsJob    *job = (TagsJob *) arg;
+	size_t		k;
+
+	for (k = begin; k < end; k++)
+	{
+		mpc_status	st = kkrt_sender_tags(job->sender, job->ys, job->first + k, job->bufs[k],
+										  job->lens[k], &job->lens[k]);
+
+		if (st != MPC_OK)
+		{
+			*failed = k;
+			return (int) st;
+		}
+	}
+	return 0;
+}
+
 /*
  * pgpriv.serve_ot_tags(dataset, capability, run, batch integer) → bytea
  *
- * WIRE_OT_TAGS: item 0 the KKRT TAGS message of that batch of the owner's
- * items; for psi_fetch one entry per item after it, in the same order.
+ * WIRE_OT_TAGS for the batches batch .. batch + OT_TAG_BATCHES_PER_CALL − 1
+ * (fewer at the end) of the owner's items, computed on all cores: per batch
+ * its KKRT TAGS message, then for psi_fetch one entry per item in the same
+ * order.
  */
 Datum
 pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
@@ -590,11 +623,14 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	Dataset		ds;
 	Permit		permit;
 	OtServe    *s;
-	size_t		start,
-				cnt;
-	size_t		tlen;
-	uint8	   *tags;
-	mpc_status	st;
+	size_t		k,
+				nb;
+	uint8	   *bufs[OT_TAG_BATCHES_PER_CALL];
+	size_t		lens[OT_TAG_BATCHES_PER_CALL];
+	size_t		total = 0;
+	TagsJob		tjob;
+	size_t		failed = 0;
+	int			rc;
 	WireBuilder wb;
 	bytea	   *reply;
 
@@ -603,50 +639,71 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	admission = admission_require(run, dataset, capability);
 	permit_require(dataset, capability, &ds, &permit);
 	s = ot_serve_require(capability, run, true);
-	if (batch < 0 || (size_t) batch >= s->batches || s->batch_sent[batch])
-		wire_malformed("the asker", psprintf("Tag batch %d of %zu, asked again or out of range.", batch, s->batches));
+	if (batch < 0 || (size_t) batch >= s->batches)
+		wire_malformed("the asker", psprintf("Tag batch %d of %zu.", batch, s->batches));
+	nb = Min((size_t) OT_TAG_BATCHES_PER_CALL, s->batches - (size_t) batch);
+	for (k = 0; k < nb; k++)
+		if (s->batch_sent[batch + k])
+			wire_malformed("the asker", psprintf("Tag batch %zu asked again.", batch + k));
 
-	start = (size_t) batch * KKRT_TAG_BATCH;
-	cnt = Min((size_t) KKRT_TAG_BATCH, s->n - start);
-	tlen = kkrt_tags_bytes(cnt, kkrt_sender_tag_bytes(s->sender));
-	wire_builder_init_sized(&wb, WIRE_OT_TAGS, tlen + 4);
-	tags = wire_builder_reserve(&wb, tlen);
-	st = kkrt_sender_tags(s->sender, s->ys, (size_t) batch, tags, tlen, &tlen);
-	if (st != MPC_OK)
-		ot_status_error(st, "the asker", "tag batch");
-	wire_builder_commit(&wb, (uint32) tlen);
-
-	if (s->sealed)
+	for (k = 0; k < nb; k++)
 	{
-		uint8	   *outs = palloc_extended(cnt * KKRT_HASHES * KKRT_OUT_BYTES, MCXT_ALLOC_HUGE);
-		EvalJob		job;
-		size_t		failed = 0;
-		int			rc;
-		size_t		j;
-		StringInfoData plain,
-					row;
+		size_t		cnt = Min((size_t) KKRT_TAG_BATCH, s->n - (batch + k) * KKRT_TAG_BATCH);
 
-		job.sender = s->sender;
-		job.ys = s->ys + start * KKRT_ITEM_BYTES;
-		job.out = outs;
-		rc = crypto_parallel_for(cnt, pgpriv_threads_for_batch(), eval_range, &job, &failed);
-		if (rc != 0)
-			ot_status_error((mpc_status) rc, "the asker", "evaluation");
-		initStringInfo(&plain);
-		initStringInfo(&row);
-		for (j = 0; j < cnt; j++)
+		lens[k] = kkrt_tags_bytes(cnt, kkrt_sender_tag_bytes(s->sender));
+		bufs[k] = palloc(lens[k]);
+		total += lens[k] + 4;
+	}
+	tjob.sender = s->sender;
+	tjob.ys = s->ys;
+	tjob.first = (size_t) batch;
+	tjob.bufs = bufs;
+	tjob.lens = lens;
+	rc = crypto_parallel_for(nb, pgpriv_threads_for_batch(), tags_range, &tjob, &failed);
+	if (rc != 0)
+		ot_status_error((mpc_status) rc, "the asker", "tag batch");
+
+	wire_builder_init_sized(&wb, WIRE_OT_TAGS, total);
+	for (k = 0; k < nb; k++)
+	{
+		size_t		start = (batch + k) * KKRT_TAG_BATCH;
+		size_t		cnt = Min((size_t) KKRT_TAG_BATCH, s->n - start);
+
+		wire_builder_add(&wb, bufs[k], (uint32) lens[k]);
+		pfree(bufs[k]);
+		if (s->sealed)
 		{
-			ot_serve_seal_item(s, start + j, outs + j * KKRT_HASHES * KKRT_OUT_BYTES, &wb, &plain, &row,
-							   dataset);
-			if ((j & 0x3ff) == 0)
-				CHECK_FOR_INTERRUPTS();
+			uint8	   *outs = palloc_extended(cnt * KKRT_HASHES * KKRT_OUT_BYTES, MCXT_ALLOC_HUGE);
+			EvalJob		job;
+			size_t		j;
+			StringInfoData plain,
+						row;
+
+			job.sender = s->sender;
+			job.ys = s->ys + start * KKRT_ITEM_BYTES;
+			job.out = outs;
+			rc = crypto_parallel_for(cnt, pgpriv_threads_for_batch(), eval_range, &job, &failed);
+			if (rc != 0)
+				ot_status_error((mpc_status) rc, "the asker", "evaluation");
+			initStringInfo(&plain);
+			initStringInfo(&row);
+			for (j = 0; j < cnt; j++)
+			{
+				ot_serve_seal_item(s, start + j, outs + j * KKRT_HASHES * KKRT_OUT_BYTES, &wb, &plain, &row,
+								   dataset);
+				if ((j & 0x3ff) == 0)
+					CHECK_FOR_INTERRUPTS();
+			}
+			sodium_memzero(outs, cnt * KKRT_HASHES * KKRT_OUT_BYTES);
+			pfree(outs);
+			pfree(plain.data);
+			pfree(row.data);
 		}
-		sodium_memzero(outs, cnt * KKRT_HASHES * KKRT_OUT_BYTES);
-		pfree(outs);
 	}
 	reply = wire_builder_finish(&wb);
-	s->batch_sent[batch] = true;
-	s->batches_sent++;
+	for (k = 0; k < nb; k++)
+		s->batch_sent[batch + k] = true;
+	s->batches_sent += nb;
 	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
 	progress_advance((int64) s->batches_sent, admission->bytes_in, admission->bytes_out);
 	if (s->batches_sent == s->batches)
@@ -889,56 +946,64 @@ ot_ask_open(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 	pfree(values);
 }
 
-/* One batch of the owner's tags (and entries), read and matched. */
+/*
+ * One reply of the owner's tags (and entries): the batches first ..
+ * first + nb − 1, each read and matched.
+ */
 static void
-ot_ask_tags(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *keys, size_t batch,
-			bytea *reply)
+ot_ask_tags(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *keys, size_t first,
+			size_t nb, bytea *reply)
 {
 	WireReader	rd;
-	const uint8 *tags;
-	uint32		tlen;
-	uint32		cnt;
-	mpc_status	st;
-	const uint8 **entries = NULL;
-	uint32	   *elens = NULL;
-	size_t		start = batch * KKRT_TAG_BATCH;
-	size_t		i;
+	size_t		b;
 
-	wire_reader_init(&rd, reply, WIRE_OT_TAGS, KKRT_TAG_BATCH + 1,
+	wire_reader_init(&rd, reply, WIRE_OT_TAGS, (uint32) (nb * (KKRT_TAG_BATCH + 1)),
 					 (uint32) Max(kkrt_tags_bytes(KKRT_TAG_BATCH, 16), MAX_ENTRY_BYTES + OT_WRAP_BYTES + OT_SEAL_ABYTES),
 					 a->sender);
-	if (!wire_reader_next(&rd, &tags, &tlen) || tlen < MPC_MSG_HEADER_BYTES)
-		wire_malformed(a->sender, "A tag batch without its tags.");
-	if (get_u32le(tags + 4) != batch)
-		wire_malformed(a->sender, psprintf("Tag batch %u where %zu was asked.", get_u32le(tags + 4), batch));
-	cnt = get_u32le(tags + 8);
-	if (proj)
+	for (b = first; b < first + nb; b++)
 	{
-		if (rd.remaining != cnt)
-			wire_malformed(a->sender, psprintf("%u entries for %u tags.", rd.remaining, cnt));
-		entries = palloc(sizeof(uint8 *) * Max(cnt, 1));
-		elens = palloc(sizeof(uint32) * Max(cnt, 1));
-		for (i = 0; i < cnt; i++)
-			(void) wire_reader_next(&rd, &entries[i], &elens[i]);
-	}
-	else if (rd.remaining != 0)
-		wire_malformed(a->sender, "A psi tag batch carries entries.");
-	st = kkrt_receiver_tags(a->r, tags, tlen);
-	if (st != MPC_OK)
-		ot_status_error(st, a->sender, "tag batch");
-	if (proj == NULL)
-		return;
-	for (i = 0; i < keys->n; i++)
-	{
-		size_t		j = kkrt_receiver_match(a->r, i);
+		const uint8 *tags;
+		uint32		tlen;
+		uint32		cnt;
+		mpc_status	st;
+		const uint8 **entries = NULL;
+		uint32	   *elens = NULL;
+		size_t		start = b * KKRT_TAG_BATCH;
+		size_t		i;
 
-		if (j != SIZE_MAX && j >= start && j < start + cnt)
-			ot_ask_open(a, fcinfo, proj, keys, i, entries[j - start], elens[j - start]);
-		if ((i & 0xffff) == 0)
-			CHECK_FOR_INTERRUPTS();
+		if (!wire_reader_next(&rd, &tags, &tlen) || tlen < MPC_MSG_HEADER_BYTES)
+			wire_malformed(a->sender, "A tag batch without its tags.");
+		if (get_u32le(tags + 4) != b)
+			wire_malformed(a->sender, psprintf("Tag batch %u where %zu was asked.", get_u32le(tags + 4), b));
+		cnt = get_u32le(tags + 8);
+		if (proj)
+		{
+			if (rd.remaining < cnt)
+				wire_malformed(a->sender, psprintf("%u entries for %u tags.", rd.remaining, cnt));
+			entries = palloc(sizeof(uint8 *) * Max(cnt, 1));
+			elens = palloc(sizeof(uint32) * Max(cnt, 1));
+			for (i = 0; i < cnt; i++)
+				(void) wire_reader_next(&rd, &entries[i], &elens[i]);
+		}
+		st = kkrt_receiver_tags(a->r, tags, tlen);
+		if (st != MPC_OK)
+			ot_status_error(st, a->sender, "tag batch");
+		if (proj == NULL)
+			continue;
+		for (i = 0; i < keys->n; i++)
+		{
+			size_t		j = kkrt_receiver_match(a->r, i);
+
+			if (j != SIZE_MAX && j >= start && j < start + cnt)
+				ot_ask_open(a, fcinfo, proj, keys, i, entries[j - start], elens[j - start]);
+			if ((i & 0xffff) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		pfree(entries);
+		pfree(elens);
 	}
-	pfree(entries);
-	pfree(elens);
+	if (rd.remaining != 0)
+		wire_malformed(a->sender, proj ? "A tag reply has entries beyond its tags." : "A psi tag batch carries entries.");
 }
 
 void
@@ -1079,18 +1144,19 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 		params[3] = batchbuf;
 		snprintf(batchbuf, sizeof(batchbuf), "0");
 		peer_call_send_bytea(&a.call, tags_sql, 4, params, NULL);
-		for (c = 0; c < batches; c++)
+		for (c = 0; c < batches; c += OT_TAG_BATCHES_PER_CALL)
 		{
 			bytea	   *msg = peer_call_finish_bytea(&a.call);
+			size_t		next = c + OT_TAG_BATCHES_PER_CALL;
 
-			if (c + 1 < batches)
+			if (next < batches)
 			{
-				snprintf(batchbuf, sizeof(batchbuf), "%zu", c + 1);
+				snprintf(batchbuf, sizeof(batchbuf), "%zu", next);
 				peer_call_send_bytea(&a.call, tags_sql, 4, params, NULL);
 			}
-			ot_ask_tags(&a, fcinfo, proj, keys, c, msg);
+			ot_ask_tags(&a, fcinfo, proj, keys, c, Min((size_t) OT_TAG_BATCHES_PER_CALL, batches - c), msg);
 			pfree(msg);
-			progress_advance((int64) c + 1, a.call.bytes_in, a.call.bytes_out);
+			progress_advance((int64) Min(next, batches), a.call.bytes_in, a.call.bytes_out);
 		}
 		if (!kkrt_receiver_done(a.r))
 			wire_malformed(a.sender, "Tag batches are missing.");
