@@ -879,6 +879,21 @@ ot_ask_extension(OtAsk *a, size_t first, size_t count)
 	return wire_builder_finish(&wb);
 }
 
+typedef struct EmitRow
+{
+	FunctionCallInfo fcinfo;
+	Projection *proj;
+	const char *key;
+} EmitRow;
+
+static void
+ot_ask_emit(void *arg, char **values)
+{
+	EmitRow    *e = (EmitRow *) arg;
+
+	projection_emit(e->proj, e->fcinfo, e->key, values);
+}
+
 /* Open the entry of a matched key and emit its rows (psi_fetch). */
 static void
 ot_ask_open(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *keys, size_t i,
@@ -892,12 +907,7 @@ ot_ask_open(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 	uint8		nonce[NONCE_BYTES];
 	StringInfoData plain;
 	unsigned long long plen;
-	const uint8 *p,
-			   *end;
-	uint32		nrows,
-				r;
-	int			ncol = list_length(a->columns);
-	char	  **values = palloc(sizeof(char *) * Max(ncol, 1));
+	EmitRow		emit;
 	int			k;
 
 	if (F == NULL || hidx < 0 || hidx >= KKRT_HASHES || elen < OT_WRAP_BYTES + OT_SEAL_ABYTES)
@@ -918,32 +928,12 @@ ot_ask_open(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 	sodium_memzero(pad, sizeof(pad));
 	plain.len = (int) plen;
 
-	p = (const uint8 *) plain.data;
-	end = p + plain.len;
-	if (end - p < 4)
-		wire_malformed(a->sender, "An opened entry has no row count.");
-	nrows = wire_get_u32(p);
-	p += 4;
-	for (r = 0; r < nrows; r++)
-	{
-		StringInfoData row;
-		uint32		len;
-
-		if (end - p < 4 || (len = wire_get_u32(p), (size_t) (end - p - 4) < len))
-			wire_malformed(a->sender, "An opened entry holds fewer rows than it says.");
-		p += 4;
-		initStringInfo(&row);
-		appendBinaryStringInfo(&row, (const char *) p, (int) len);
-		p += len;
-		oprf_table_payload_split(&row, ncol, values, a->sender);
-		projection_emit(proj, fcinfo, keys->text[i], values);
-		a->rows_out++;
-		pfree(row.data);
-	}
-	if (p != end)
-		wire_malformed(a->sender, "An opened entry has bytes after its rows.");
+	emit.fcinfo = fcinfo;
+	emit.proj = proj;
+	emit.key = keys->text[i];
+	a->rows_out += oprf_table_rows_split((const uint8 *) plain.data, (size_t) plain.len,
+										 list_length(a->columns), a->call.peer, ot_ask_emit, &emit);
 	pfree(plain.data);
-	pfree(values);
 }
 
 /*
