@@ -31,6 +31,7 @@ OBJS = \
 	src/run/keys.o \
 	src/run/progress.o \
 	src/protocol/join/psi_oprf.o \
+	src/protocol/join/psi_ot.o \
 	src/protocol/join/oprf_table.o \
 	src/run/projection.o \
 	src/protocol/join/psi_count.o \
@@ -140,7 +141,7 @@ $(TEST_PROGRAMS): %: %.c
 
 EXTRA_CLEAN += $(TEST_PROGRAMS) test/fuzz/fuzz_rng.o
 
-.PHONY: bench bench-join test-pir bench-pir bench-pir-sql bench-mpc bench-psi-sum bench-kkrt bench-woe
+.PHONY: bench bench-join bench-join-ot test-pir bench-pir bench-pir-sql bench-mpc bench-psi-sum bench-kkrt bench-woe
 bench: test/bench/bench_oprf
 	./test/bench/bench_oprf
 
@@ -154,6 +155,10 @@ bench-woe:
 # Two local clusters; see test/bench/blinded_join.sh for the knobs.
 bench-join: test/bench/unit_costs
 	bash test/bench/blinded_join.sh
+
+# psi and psi_fetch over ot against the table; see test/bench/blinded_join_ot.sh.
+bench-join-ot:
+	bash test/bench/blinded_join_ot.sh
 
 test-pir: test/crypto/test_lwe_pir
 	prove test/crypto/test_lwe_pir

@@ -1255,6 +1255,31 @@ REVOKE ALL ON FUNCTION pgpriv._secret_mem_selftest() FROM PUBLIC;
 COMMENT ON FUNCTION pgpriv._secret_mem_selftest() IS
   'internal: true when memory for secrets is zeroed on an early wipe, a context reset and a context delete (regression test)';
 
+-- psi and psi_fetch over the OT-extension OPRF (pgpriv.psi_protocol).
+CREATE FUNCTION pgpriv.serve_ot_begin(dataset text, capability text, run text, hello bytea)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_ot_begin'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_ot_begin(text, text, text, bytea) IS
+  'Serving (called by a peer): start the OT-extension join of an admitted psi or psi_fetch run (its cuckoo table must be the admitted size); the base OTs';
+
+CREATE FUNCTION pgpriv.serve_ot_extend(dataset text, capability text, run text, chunks bytea)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_ot_extend'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_ot_extend(text, text, text, bytea) IS
+  'Serving (called by a peer): a few chunks of the OT extension of a run started by serve_ot_begin';
+
+CREATE FUNCTION pgpriv.serve_ot_tags(dataset text, capability text, run text, batch integer)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_ot_tags'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_ot_tags(text, text, text, integer) IS
+  'Serving (called by a peer): one batch of the owner''s truncated OPRF tags (psi_fetch: and its sealed rows), once the extension is complete';
+
 -- The update itself goes on record, as the last row of the chain.
 SELECT pgpriv._audit_append('local', NULL, 'update', NULL, NULL, NULL, NULL, NULL, 'ok',
                             'pgpriv 0.1.0 to 0.2.0');

@@ -1488,6 +1488,30 @@ CREATE FUNCTION pgpriv.serve_oprf(dataset text, capability text, run text, blind
 COMMENT ON FUNCTION pgpriv.serve_oprf(text, text, text, bytea) IS
   'Serving (called by a peer): RFC 9497 BlindEvaluate of a batch of blinded keys of an admitted run';
 
+CREATE FUNCTION pgpriv.serve_ot_begin(dataset text, capability text, run text, hello bytea)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_ot_begin'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_ot_begin(text, text, text, bytea) IS
+  'Serving (called by a peer): start the OT-extension join of an admitted psi or psi_fetch run (its cuckoo table must be the admitted size); the base OTs';
+
+CREATE FUNCTION pgpriv.serve_ot_extend(dataset text, capability text, run text, chunks bytea)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_ot_extend'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_ot_extend(text, text, text, bytea) IS
+  'Serving (called by a peer): a few chunks of the OT extension of a run started by serve_ot_begin';
+
+CREATE FUNCTION pgpriv.serve_ot_tags(dataset text, capability text, run text, batch integer)
+  RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_ot_tags'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_ot_tags(text, text, text, integer) IS
+  'Serving (called by a peer): one batch of the owner''s truncated OPRF tags (psi_fetch: and its sealed rows), once the extension is complete';
+
 CREATE FUNCTION pgpriv.psi(peer name, dataset text, keys_query text)
   RETURNS TABLE(key text)
   AS 'MODULE_PATHNAME', 'pgpriv_psi'

@@ -14,6 +14,7 @@
 
 #include "pgpriv.h"
 #include "crypto/parallel.h"
+#include "protocol/join/psi_ot.h"
 
 PG_MODULE_MAGIC;
 
@@ -25,6 +26,13 @@ int			pgpriv_pir_refresh_seconds = 0;
 static bool pgpriv_audit_maintenance = false;
 
 void		_PG_init(void);
+
+static const struct config_enum_entry psi_protocol_options[] = {
+	{"auto", PSI_PROTOCOL_AUTO, false},
+	{"table", PSI_PROTOCOL_TABLE, false},
+	{"ot", PSI_PROTOCOL_OT, false},
+	{NULL, 0, false}
+};
 
 void
 _PG_init(void)
@@ -100,6 +108,18 @@ _PG_init(void)
 							 &pgpriv_audit_maintenance,
 							 false,
 							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	/* The asker's choice: either protocol gives the same result (docs/psi.md). */
+	DefineCustomEnumVariable("pgpriv.psi_protocol",
+							 "How psi and psi_fetch run: the owner's OPRF table, the OT-extension OPRF, or auto.",
+							 "auto runs ot for large fresh sets and keeps the table for small sets or "
+							 "when a cached copy of the owner's table is much larger than the set.",
+							 &pgpriv_psi_protocol,
+							 PSI_PROTOCOL_AUTO,
+							 psi_protocol_options,
+							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
 

@@ -344,8 +344,15 @@ admission_serve(Admission *a, int64 n, int64 bytes_in, int64 bytes_out)
 void
 admission_complete(Admission *a, int64 keys_out)
 {
+	admission_complete_note(a, keys_out, NULL);
+}
+
+void
+admission_complete_note(Admission *a, int64 keys_out, const char *note)
+{
 	audit_append_run("owner", session_role_name(), a->capability, a->dataset, a->served, keys_out,
-					 a->bytes_in, a->bytes_out, "ok", psprintf("run %s", a->run), a->run);
+					 a->bytes_in, a->bytes_out, "ok",
+					 note ? psprintf("run %s, %s", a->run, note) : psprintf("run %s", a->run), a->run);
 	a->keys_out = keys_out;
 	a->completed = true;
 }

@@ -33,6 +33,8 @@ extern void admission_serve(Admission *a, int64 n, int64 bytes_in, int64 bytes_o
 
 /* The run is done: one audit row with what crossed. */
 extern void admission_complete(Admission *a, int64 keys_out);
+/* The same with a note for the audit row's detail (e.g. which protocol ran). */
+extern void admission_complete_note(Admission *a, int64 keys_out, const char *note);
 
 /*
  * The run's binary messages, for its receipts' transcript digest

@@ -1,7 +1,7 @@
 /*
  * served_run.h — the owner's state of the run it is serving in this
  * session, kept in the serving backend's memory between the asker's calls
- * (psi_count, psi_sum, secure_sum, joint_score).
+ * (psi_count, psi_sum, secure_sum, joint_score, psi and psi_fetch over ot).
  *
  * The asker's calls of a run come over one connection, one after the other,
  * so a serving session has at most one run open: opening a run closes the

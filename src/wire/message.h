@@ -51,7 +51,12 @@ typedef enum WireType
 	/* joint_woe */
 	WIRE_WOE_TERMS = 28,		/* bins, the owner's columns, then the asker's key (begin) */
 	WIRE_WOE_ROWS = 29,			/* per row: label ciphertext, its proof, the key */
-	WIRE_WOE_RESULT = 30		/* per column and bin: rows and the label sum's ciphertext */
+	WIRE_WOE_RESULT = 30,		/* per column and bin: rows and the label sum's ciphertext */
+	/* psi and psi_fetch over the OT-extension OPRF (protocol/join/psi_ot.c); 31..34 are train's */
+	WIRE_OT_HELLO = 35,			/* the KKRT hello (cuckoo seed, base-OT A), asker → owner */
+	WIRE_OT_BASE = 36,			/* the KKRT base-OT reply, then the permitted columns, owner → asker */
+	WIRE_OT_U = 37,				/* KKRT extension chunks, asker → owner (empty: the owner's ack) */
+	WIRE_OT_TAGS = 38			/* one batch of tags, then (psi_fetch) its sealed entries, owner → asker */
 } WireType;
 
 /* A uint32 in the wire's byte order (big-endian), for fields inside items. */

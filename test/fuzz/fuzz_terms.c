@@ -17,8 +17,9 @@
  *   record        oprf_table_entry_open on a record sealed by the harness
  *                 around the input (a malicious owner knows F, so it can
  *                 seal anything), then what psi_fetch does (the payload
- *                 split) or what pir_lookup does (the u32 length prefix,
- *                 restated here, then the split)
+ *                 split), what pir_lookup does (the u32 length prefix,
+ *                 restated here, then the split) or what psi_fetch over
+ *                 ot does with an opened entry (oprf_table_rows_split)
  *   ecdh          ecdh_asked_push of the asker's batches (ecdh.c), then
  *                 ecdh_asked_finish (batch_mult validates every element),
  *                 ecdh_pull_range with the asker's part, start and count,
@@ -189,9 +190,17 @@ op_table(FuzzInput *in)
 }
 
 static void
+count_row(void *arg, char **values)
+{
+	(*(int64 *) arg)++;
+	(void) values;
+}
+
+static void
 op_record(FuzzInput *in)
 {
-	bool		pir = fuzz_byte(in) & 1;
+	int			kind = fuzz_byte(in) % 3;	/* psi_fetch, pir, psi_fetch over ot */
+	bool		pir = kind == 1;
 	int			ncol = fuzz_byte(in) % 8;
 	size_t		len;
 	const uint8 *plain = fuzz_rest(in, &len);
@@ -216,6 +225,16 @@ op_record(FuzzInput *in)
 		fail("a record sealed with F does not open with F");
 	if ((size_t) out.len != len || memcmp(out.data, plain, len) != 0)
 		fail("an opened record differs from what was sealed");
+	if (kind == 2)
+	{
+		int64		emitted = 0;
+		int64		rows = oprf_table_rows_split((const uint8 *) out.data, (size_t) out.len, ncol, "fuzz",
+												 count_row, &emitted);
+
+		if (rows != emitted)
+			fail("oprf_table_rows_split emitted another number of rows than it returned");
+		return;
+	}
 	if (pir)
 	{
 		uint32		n;
@@ -382,6 +401,9 @@ generate(const char *dir)
 					"\0\0\0\3abc\377\377\377\377", 11);
 	fuzz_seed_write(dir, "record-pir", (const uint8[]) {OP_RECORD, 1, 2}, 3,
 					"\0\0\0\13\0\0\0\3abc\377\377\377\377\0\0\0", 19);
+	/* the same row twice, as one owner key's entry of psi_fetch over ot */
+	fuzz_seed_write(dir, "record-ot", (const uint8[]) {OP_RECORD, 2, 2}, 3,
+					"\0\0\0\2\0\0\0\13\0\0\0\3abc\377\377\377\377\0\0\0\13\0\0\0\3abc\377\377\377\377", 34);
 
 	/* ecdh: two valid elements in one batch, finished, pulled */
 	{

@@ -104,6 +104,15 @@ is($fetched, join(',', sort @want), 'psi_fetch through the relay returns the sha
 # psi_fetch again (cached table) and a second psi, for good measure.
 $bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT code FROM applicants')
 	       AS t(code text, tax_grade text)});
+# The same two over the OT-extension OPRF (protocol/join/psi_ot.c).
+is($bank->safe_psql('postgres', q{SET pgpriv.psi_protocol = 'ot';
+	SELECT count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM applicants')}),
+	scalar(@shared), 'psi over ot through the relay finds the shared keys');
+is($bank->safe_psql('postgres', q{SET pgpriv.psi_protocol = 'ot';
+	SELECT string_agg(tax_grade || ':' || tax_paid || ':' || staff, ',' ORDER BY tax_grade)
+	  FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT code FROM applicants')
+	       AS t(code text, tax_grade text, tax_paid numeric, staff int)}),
+	join(',', sort @want), 'psi_fetch over ot through the relay returns the shared rows\' payloads');
 
 is($bank->safe_psql('postgres', q{SELECT matched || ':' || total FROM pgpriv.psi_sum('gov', 'fees', 'fee', 'SELECT code FROM applicants')}),
 	scalar(@shared) . ":$fee_total", 'psi_sum through the relay: the count and the sum of the shared rows\' fees');
@@ -135,7 +144,8 @@ note(sprintf('captured %d bytes of protocol traffic', length($cap)));
 cmp_ok(length($cap), '>', 10_000, 'the capture holds the traffic of the runs');
 for my $fn (qw(serve_psi_table serve_psi_chunk serve_oprf serve_count_begin serve_count_push serve_count_pull
 	serve_count_return serve_count_result
-	serve_psi_sum_begin serve_psi_sum_decrypt serve_pir_setup serve_pir_hint serve_pir_answer)) {
+	serve_psi_sum_begin serve_psi_sum_decrypt serve_pir_setup serve_pir_hint serve_pir_answer
+	serve_ot_begin serve_ot_extend serve_ot_tags)) {
 	ok(index($cap, $fn) >= 0, "control: the capture saw the call to $fn");
 }
 
@@ -204,8 +214,13 @@ $gov->safe_psql('postgres', q{REVOKE SELECT ON public.tax FROM bank_role});
 	ok(!@pir_found, 'gov\'s owner audit rows never contain a key looked up by pir') or diag("found: @pir_found");
 	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability = 'pir'}),
 		scalar(@pir_keys), 'gov learns how many keys a pir lookup asked, not which');
-	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability IN ('psi', 'psi_fetch', 'psi_count')}),
+	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability IN ('psi', 'psi_fetch', 'psi_count')
+		   AND run_id NOT IN (SELECT run_id FROM pgpriv.audit WHERE detail LIKE '%protocol ot%')}),
 		scalar(@bank_keys), 'gov learns how many keys were asked');
+	# Over ot it learns the cuckoo table's size instead: 2 bins per key at this size.
+	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability IN ('psi', 'psi_fetch')
+		   AND detail LIKE '%protocol ot%'}),
+		2 * scalar(@bank_keys), 'over ot gov learns the size of the asker\'s cuckoo table');
 	my $log = slurp_file($gov->logfile);
 	# (The test's own INSERT of gov's data is logged: log_statement = all.
 	# The bank's own keys must never be.)

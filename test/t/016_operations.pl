@@ -211,6 +211,7 @@ my ($bout, $berr) = ('', '');
 my $started = time;
 my $bg = IPC::Run::start(
 	[ $bank->installed_command('psql'), '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $bank->connstr('postgres'),
+	  '-c', q{SET pgpriv.psi_protocol = 'table'},
 	  '-c', q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM public.many')} ],
 	'<', \undef, '>', \$bout, '2>', \$berr, IPC::Run::timeout(300));
 my $blinding = 0;
@@ -256,7 +257,7 @@ my $timeout_ms = int(1000 * $to_blinding) + 1000;
 $timeout_ms = 1500 if $timeout_ms < 1500;
 note("statement_timeout for the timed-out run: $timeout_ms ms");
 ($rc, $out, $err) = $bank->psql('postgres',
-	qq{SET statement_timeout = '${timeout_ms}ms'; SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM public.many')},
+	qq{SET pgpriv.psi_protocol = 'table'; SET statement_timeout = '${timeout_ms}ms'; SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM public.many')},
 	on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 like($err, qr/57014.*statement timeout/s, 'statement_timeout: 57014');
 like(audit_failed($bank, q{dataset = 'tax' AND keys_in = 300000 AND outcome LIKE '%timed out%'}),
@@ -267,6 +268,7 @@ for my $how (qw(cancel terminate)) {
 	my $h = IPC::Run::start(
 		[ $bank->installed_command('psql'), '-XAtq', '-v', 'VERBOSITY=verbose',
 		  '-d', $bank->connstr('postgres') . " application_name=asker_$how",
+		  '-c', q{SET pgpriv.psi_protocol = 'table'},
 		  '-c', q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'tax', 'SELECT code FROM public.many')} ],
 		'<', \undef, '>', \$o, '2>', \$e, IPC::Run::timeout(300));
 	my $in = 0;

@@ -505,3 +505,46 @@ bad:
 			 errdetail("An opened table entry does not hold %d column values.", ncol)));
 }
 
+int64
+oprf_table_rows_split(const uint8 *p, size_t len, int ncol, const char *peer,
+					  oprf_table_row_fn emit, void *arg)
+{
+	const uint8 *end = p + len;
+	char	  **values = palloc(sizeof(char *) * Max(ncol, 1));
+	StringInfoData row;
+	uint32		nrows,
+				r;
+
+	if (len < 4)
+		goto bad;
+	nrows = wire_get_u32(p);
+	p += 4;
+	initStringInfo(&row);
+	for (r = 0; r < nrows; r++)
+	{
+		uint32		rlen;
+
+		if (end - p < 4)
+			goto bad;
+		rlen = wire_get_u32(p);
+		p += 4;
+		if ((size_t) (end - p) < rlen)
+			goto bad;
+		resetStringInfo(&row);
+		appendBinaryStringInfo(&row, (const char *) p, (int) rlen);
+		p += rlen;
+		oprf_table_payload_split(&row, ncol, values, peer);
+		emit(arg, values);
+	}
+	if (p != end)
+		goto bad;
+	pfree(row.data);
+	pfree(values);
+	return (int64) nrows;
+bad:
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("malformed message from peer \"%s\"", peer),
+			 errdetail("An opened entry does not hold the rows it announces.")));
+	return 0;					/* keep the compiler quiet */
+}

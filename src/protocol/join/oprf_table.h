@@ -88,4 +88,14 @@ extern bool oprf_table_entry_open(const EntryRef *e, const uint8 *F, const char 
 /* Asker: split an opened payload into ncol values (NULL for SQL NULL); 08P01 if malformed. */
 extern void oprf_table_payload_split(StringInfo plain, int ncol, char **values, const char *peer);
 
+/*
+ * Asker, psi_fetch over ot (psi_ot.c): the opened entry of one owner key —
+ * a u32 row count, then per row a u32 length and that row's payload — split
+ * into each row's ncol values, emit(arg, values) per row; returns the rows.
+ * 08P01 if malformed.
+ */
+typedef void (*oprf_table_row_fn) (void *arg, char **values);
+extern int64 oprf_table_rows_split(const uint8 *p, size_t len, int ncol, const char *peer,
+								   oprf_table_row_fn emit, void *arg);
+
 #endif

@@ -49,6 +49,7 @@
 #include "run/batch.h"
 #include "run/keys.h"
 #include "protocol/join/oprf_table.h"
+#include "protocol/join/psi_ot.h"
 #include "run/progress.h"
 #include "run/projection.h"
 #include "wire/message.h"
@@ -401,18 +402,14 @@ key_slice(const KeySet *keys, size_t start, size_t m)
  * table.  The keys are blinded while the owner reads its dataset and, if it
  * changed, rebuilds its table: the two sides' work overlaps.
  */
-static bool
+static void
 join_begin(JoinRun *jr, const char *server, const char *dataset, const char *capability,
-		   const char *keys_query, Projection *proj)
+		   Projection *proj)
 {
 	List	   *chunks;
-	size_t		n;
+	size_t		n = jr->keys.n;
 	char	   *nkeys;
 
-	keys_collect(keys_query, &jr->keys);
-	n = jr->keys.n;
-	if (n == 0)
-		return false;			/* nothing to ask: the peer is not called */
 	nkeys = psprintf("%zu", n);
 	jr->run = peer_new_run_id();
 	peer_call_open(&jr->call, server);
@@ -447,6 +444,25 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 	parse_table_info(&jr->call, peer_call_finish_text(&jr->call), &jr->info);
 	chunks = obtain_table(&jr->call, dataset, capability, jr->run, &jr->info, &jr->cached);
 	oprf_table_index(chunks, jr->info.entries, server, strcmp(capability, "psi_fetch") == 0, &jr->table);
+}
+
+/*
+ * The asker's keys, and the protocol that runs (docs/psi.md, "protocol
+ * choice"): false if the run is over already — no key to ask (the peer is
+ * not called), or it ran over ot (psi_ot.c).
+ */
+static bool
+join_keys(JoinRun *jr, FunctionCallInfo fcinfo, const char *server, const char *dataset,
+		  const char *capability, const char *keys_query, Projection *proj)
+{
+	keys_collect(keys_query, &jr->keys);
+	if (jr->keys.n == 0)
+		return false;
+	if (psi_ot_chosen(server, dataset, capability, jr->keys.n))
+	{
+		psi_ot_ask(fcinfo, server, dataset, capability, &jr->keys, proj);
+		return false;
+	}
 	return true;
 }
 
@@ -520,7 +536,7 @@ join_audit(JoinRun *jr, const char *dataset, const char *capability, int64 keys_
 	catalog_enter_owner(&owner);
 	audit_append_run("asker", jr->call.peer, capability, dataset, (int64) jr->keys.n, keys_out,
 					 jr->call.bytes_in, jr->call.bytes_out, "ok",
-					 psprintf("run %s, table version %s%s", jr->run, jr->info.version,
+					 psprintf("run %s, protocol table, version %s%s", jr->run, jr->info.version,
 							  jr->cached ? " (cached)" : " (downloaded)"), jr->run);
 	catalog_leave_owner(&owner);
 	progress_end();
@@ -567,8 +583,9 @@ pgpriv_psi(PG_FUNCTION_ARGS)
 	int64		matched = 0;
 
 	materialize_key_srf(fcinfo);
-	if (!join_begin(&jr, server, dataset, "psi", keys_query, NULL))
+	if (!join_keys(&jr, fcinfo, server, dataset, "psi", keys_query, NULL))
 		return (Datum) 0;
+	join_begin(&jr, server, dataset, "psi", NULL);
 	join_evaluate(&jr, dataset, "psi");
 	for (i = 0; i < jr.keys.n; i++)
 	{
@@ -613,8 +630,9 @@ pgpriv_psi_fetch(PG_FUNCTION_ARGS)
 	projection_begin(fcinfo, "pgpriv.psi_fetch",
 					 "SELECT * FROM pgpriv.psi_fetch('gov', 'tax', $$SELECT code FROM applicants$$) "
 					 "AS t(code text, tax_grade text)", &proj);
-	if (!join_begin(&jr, server, dataset, "psi_fetch", keys_query, &proj))
+	if (!join_keys(&jr, fcinfo, server, dataset, "psi_fetch", keys_query, &proj))
 		return (Datum) 0;
+	join_begin(&jr, server, dataset, "psi_fetch", &proj);
 	ncol = list_length(jr.info.columns);
 	/* The permit could have changed since the check before admission. */
 	projection_map(&proj, jr.info.columns, "psi_fetch", dataset, server);

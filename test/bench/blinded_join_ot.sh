@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# test/bench/blinded_join_ot.sh — psi and psi_fetch over the OT-extension
+# OPRF (pgpriv.psi_protocol = ot) against the same runs over the OPRF table,
+# between two local clusters (make bench-join-ot).
+#
+# 2^BENCH_LOG asker keys against 2^BENCH_LOG owner rows, half of the asker's
+# keys in the dataset (default BENCH_LOG=16; the issue's size is 20).  Prints
+# per run: wall time, bytes on the wire per asker key, and the peak memory
+# (VmHWM) of the bank's backend and of the gov backend serving it — each run
+# in a session of its own, so each peak is that run's.  The table runs are
+# timed twice: first (the owner builds its encrypted table, the asker
+# downloads it) and cached.  Then a plain SQL join of the same data inside
+# one database, the ratios, and the ot runs and the first table runs again
+# over the emulated line of test/bench/link.sh (100 Mbit/s, 10 ms one way).
+# BENCH_LINK=0 leaves the line out, BENCH_TABLE=0 the table runs.
+#
+# Needs pgpriv installed where PGPRIV_PGBIN points (make install).
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/link.sh"
+
+LOG=${BENCH_LOG:-16}
+N=$((1 << LOG))
+GOV_PORT=${BENCH_GOV_PORT:-55480}
+BANK_PORT=${BENCH_BANK_PORT:-55481}
+LINK_PORT=${BENCH_LINK_PORT:-55482}
+
+work=$(make_workdir benchot)
+trap 'link_stop; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
+for node in gov bank; do
+	mkdir -p "$work/$node"
+	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
+done
+start_cluster "$work/gov" "$GOV_PORT"
+start_cluster "$work/bank" "$BANK_PORT"
+printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$work/gov/data/pg_hba.conf"
+as_pg pg_ctl -D "$work/gov/data" reload >/dev/null
+
+gov() { as_pg psql -X -q -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+bank() { as_pg psql -X -q -A -t -h "$work/bank" -p "$BANK_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { print $1 }"; }
+
+gov <<SQL
+CREATE EXTENSION pgpriv;
+CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
+CREATE TABLE enterprise AS
+  SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
+         (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
+         round((i::bigint * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid
+    FROM generate_series(1, $N) AS i;
+SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid FROM public.enterprise', 'credit_code');
+SELECT pgpriv.permit('tax', 'bank_zs', 'psi_fetch', '{tax_grade,tax_paid}');
+SELECT pgpriv.permit('tax', 'bank_zs', 'psi');
+SQL
+key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
+# Half the asker's keys are in the dataset (the even ones up to N).
+bank <<SQL
+CREATE EXTENSION pgpriv;
+CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
+  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$key', sslmode 'disable');
+CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
+CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
+  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$key', sslmode 'disable');
+CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_zs', password 'bench');
+CREATE TABLE applicants AS
+  SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $N) AS i;
+SQL
+expected=$((N / 2))
+
+cat > "$work/govhwm.sh" <<SH
+pid=\$(psql -X -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -c "SELECT pid FROM pg_stat_activity WHERE usename = 'bank_zs' ORDER BY backend_start DESC LIMIT 1")
+grep VmHWM /proc/\$pid/status | awk '{ print "gov_hwm=" \$2 }'
+SH
+chmod 755 "$work/govhwm.sh"
+
+psi_q() { echo "SELECT count(*) FROM pgpriv.psi('$1', 'tax', 'SELECT credit_code FROM applicants')"; }
+fetch_q() { echo "SELECT count(*) FROM pgpriv.psi_fetch('$1', 'tax', 'SELECT credit_code FROM applicants') AS t(credit_code text, tax_grade text, tax_paid numeric)"; }
+
+# run NAME PROTOCOL SQL: one bank session; sets NAME_s, NAME_rows, NAME_bpk, NAME_bank, NAME_gov.
+run() {
+	local name=$1 proto=$2 sql=$3 out t0 t1 rows bytes bank_hwm gov_hwm
+	out=$(bank <<SQL
+SET pgpriv.psi_protocol = '$proto';
+SELECT 't0=' || extract(epoch FROM clock_timestamp());
+SELECT 'rows=' || ($sql);
+SELECT 't1=' || extract(epoch FROM clock_timestamp());
+SELECT 'bytes=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE side = 'asker' AND outcome = 'ok' ORDER BY id DESC LIMIT 1;
+SELECT 'bank_hwm=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+\\! sh $work/govhwm.sh
+SQL
+)
+	eval "$(echo "$out" | grep -E '^[a-z_0-9]+=')"
+	[ "$rows" = "$expected" ] || { echo "RESULT MISMATCH in $name: $rows rows, the plain join says $expected"; exit 1; }
+	printf -v "${name}_s" '%s' "$(calc "$t1 - $t0")"
+	printf -v "${name}_bpk" '%s' "$(calc "$bytes / $N")"
+	printf -v "${name}_bank" '%s' "$((bank_hwm / 1024))"
+	printf -v "${name}_gov" '%s' "$((gov_hwm / 1024))"
+	local s=${name}_s b=${name}_bpk m1=${name}_bank m2=${name}_gov
+	printf '  %-28s %8.2f s  %8.1f bytes/key  peak MB: bank %5s, gov %5s\n' "$name ($proto)" "${!s}" "${!b}" "${!m1}" "${!m2}"
+}
+
+printf 'blinded join, 2^%d asker keys x 2^%d owner rows, %d matching (loopback)\n' "$LOG" "$LOG" "$expected"
+run psi_ot ot "$(psi_q gov)"
+run fetch_ot ot "$(fetch_q gov)"
+if [ "${BENCH_TABLE:-1}" = 1 ]; then
+	run psi_table1 table "$(psi_q gov)"
+	run psi_table2 table "$(psi_q gov)"
+	run fetch_table1 table "$(fetch_q gov)"
+	run fetch_table2 table "$(fetch_q gov)"
+fi
+
+join_t0=$(now)
+gov -c "CREATE TEMP TABLE k AS SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $N) AS i; SELECT count(*) FROM enterprise JOIN k USING (credit_code)" >/dev/null
+join_s=$(calc "$(now) - $join_t0")
+printf '  plain SQL join of the same data in one database: %.3f s\n' "$join_s"
+if [ "${BENCH_TABLE:-1}" = 1 ]; then
+	printf 'ratios: psi table first/ot %.1f, table cached/ot %.1f, ot/plain join %.1f\n' \
+		"$(calc "$psi_table1_s / $psi_ot_s")" "$(calc "$psi_table2_s / $psi_ot_s")" "$(calc "$psi_ot_s / $join_s")"
+	printf '        psi_fetch table first/ot %.1f, table cached/ot %.1f, ot/plain join %.1f\n' \
+		"$(calc "$fetch_table1_s / $fetch_ot_s")" "$(calc "$fetch_table2_s / $fetch_ot_s")" "$(calc "$fetch_ot_s / $join_s")"
+else
+	printf 'ratios: psi ot/plain join %.1f, psi_fetch ot/plain join %.1f\n' \
+		"$(calc "$psi_ot_s / $join_s")" "$(calc "$fetch_ot_s / $join_s")"
+fi
+
+if [ "${BENCH_LINK:-1}" = 1 ]; then
+	link_start "$LINK_PORT" "$GOV_PORT"
+	printf '%s:\n' "$(link_label)"
+	run link_psi_ot ot "$(psi_q gov_link)"
+	run link_fetch_ot ot "$(fetch_q gov_link)"
+	if [ "${BENCH_TABLE:-1}" = 1 ]; then
+		run link_psi_table1 table "$(psi_q gov_link)"
+		run link_fetch_table1 table "$(fetch_q gov_link)"
+		printf 'ratios over the line: psi table first/ot %.1f, psi_fetch table first/ot %.1f\n' \
+			"$(calc "$link_psi_table1_s / $link_psi_ot_s")" "$(calc "$link_fetch_table1_s / $link_fetch_ot_s")"
+	fi
+	link_stop
+fi

@@ -1,0 +1,411 @@
+# psi and psi_fetch over the KKRT16 OT-extension OPRF (pgpriv.psi_protocol =
+# ot) between two clusters: results equal a plaintext join computed here on
+# random data (duplicates on both sides, NULL keys, empty sets, several
+# extension calls and tag batches), forced ot and forced table agree, the
+# auto rule picks what docs/psi.md says, the audit and progress name the
+# protocol, the budget is charged for the cuckoo table size, and a modified
+# asker talking to the serving functions directly is refused (08P01) without
+# anything changing.  Cancel and peer loss mid-run end the run cleanly.
+use strict;
+use warnings;
+use IPC::Run;
+use Time::HiRes qw(time usleep);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use lib 'test/tools';
+use PgprivTest;
+
+my $seed = $ENV{PGPRIV_TEST_SEED} // 20261203;
+srand($seed);
+note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
+
+my $gov  = PostgreSQL::Test::Cluster->new('gov');
+my $bank = PostgreSQL::Test::Cluster->new('bank');
+pgpriv_setup($_) for ($gov, $bank);
+my $gov_port = $gov->port;
+my $gov_pins = pinned_keys($gov);
+$gov->safe_psql('postgres', q{CREATE ROLE bank_role LOGIN PASSWORD 'pw_bank'});
+$bank->safe_psql('postgres', qq{
+	CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
+	  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres', $gov_pins);
+	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw_bank');
+});
+
+sub lines { my ($s) = @_; return $s eq '' ? () : split /\n/, $s; }
+
+sub is_list
+{
+	my ($got, $want, $name) = @_;
+	my @g = sort @$got;
+	my @w = sort @$want;
+	my $ok = is_deeply(\@g, \@w, $name);
+	if (!$ok) {
+		my %w = map { $_ => 1 } @w;
+		my %g = map { $_ => 1 } @g;
+		diag('got ' . scalar(@g) . ' rows, want ' . scalar(@w));
+		diag("missing: $_") for (grep { !$g{$_} } @w)[0 .. 4];
+		diag("extra: $_")   for (grep { !$w{$_} } @g)[0 .. 4];
+	}
+	return $ok;
+}
+
+# ---------------------------------------------------------------------------
+# Random data
+# ---------------------------------------------------------------------------
+my %used;
+sub fresh_key
+{
+	for (;;) {
+		my $k = 'K';
+		$k .= ('A' .. 'Z', '0' .. '9')[ int(rand(36)) ] for 1 .. 9;
+		$k .= "\xe4\xb8\x8a\xe6\xb5\xb7" if rand() < 0.1;    # some UTF-8 keys
+		next if $used{$k}++;
+		return $k;
+	}
+}
+my @gov_keys = map { fresh_key() } 1 .. 20000;
+my @gov_rows;
+for my $k (@gov_keys) {
+	my $r = rand();
+	my $n = $r < 0.6 ? 1 : $r < 0.9 ? 2 : 3;
+	for (1 .. $n) {
+		push @gov_rows, {
+			code  => $k,
+			grade => rand() < 0.1 ? undef : 'G' . int(rand(1e6)),
+			paid  => rand() < 0.1 ? undef : sprintf('%d.%02d', int(rand(1e6)), int(rand(100))),
+			note  => 'secret-note-' . int(rand(1e9)) };
+	}
+}
+push @gov_rows, { code => undef, grade => 'null-key', paid => '1.00', note => 'n' } for 1 .. 5;
+my @bank_keys = ((map { $gov_keys[ int(rand(@gov_keys)) ] } 1 .. 9000), (map { fresh_key() } 1 .. 27000));
+push @bank_keys, map { $bank_keys[ int(rand(@bank_keys)) ] } 1 .. 2000;    # duplicates
+push @bank_keys, (undef) x 30;                                           # NULL keys
+for (my $i = @bank_keys - 1; $i > 0; $i--) {
+	my $j = int(rand($i + 1));
+	@bank_keys[ $i, $j ] = @bank_keys[ $j, $i ];
+}
+
+{
+	my $sql = "CREATE TABLE public.tax (code text, grade text, paid numeric, note text);\n";
+	for (my $i = 0; $i < @gov_rows; $i += 5000) {
+		my $last = $i + 4999 > $#gov_rows ? $#gov_rows : $i + 4999;
+		$sql .= 'INSERT INTO public.tax VALUES '
+		  . join(",\n", map { '(' . join(', ', lit($_->{code}), lit($_->{grade}), lit($_->{paid}), lit($_->{note})) . ')' }
+			  @gov_rows[ $i .. $last ]) . ";\n";
+	}
+	$gov->safe_psql('postgres', $sql . q{
+		SELECT pgpriv.publish('tax', 'SELECT code, grade, paid, note FROM public.tax', 'code');
+		SELECT pgpriv.publish('empty_ds', 'SELECT code, grade, paid FROM public.tax WHERE false', 'code');
+		SELECT pgpriv.publish('capped', 'SELECT code, grade FROM public.tax', 'code');
+		SELECT pgpriv.permit('tax', 'bank_role', 'psi');
+		SELECT pgpriv.permit('tax', 'bank_role', 'psi_fetch', '{grade,paid}');
+		SELECT pgpriv.permit('empty_ds', 'bank_role', 'psi');
+		SELECT pgpriv.permit('empty_ds', 'bank_role', 'psi_fetch', '{grade,paid}');
+		SELECT pgpriv.permit('capped', 'bank_role', 'psi', '{}', 5000);
+	});
+	my $id = 0;
+	$sql = "CREATE TABLE applicants (id int PRIMARY KEY, code text);\n";
+	for (my $i = 0; $i < @bank_keys; $i += 5000) {
+		my $last = $i + 4999 > $#bank_keys ? $#bank_keys : $i + 4999;
+		$sql .= 'INSERT INTO applicants VALUES '
+		  . join(",\n", map { '(' . (++$id) . ', ' . lit($_) . ')' } @bank_keys[ $i .. $last ]) . ";\n";
+	}
+	$bank->safe_psql('postgres', $sql);
+}
+
+# The plaintext join: distinct asker keys present in the dataset; for
+# psi_fetch one row per (key, owner row).
+sub model_join
+{
+	my ($bank_list) = @_;
+	my %by_key;
+	for my $r (@gov_rows) { push @{ $by_key{ $r->{code} } }, $r if defined $r->{code}; }
+	my %seen;
+	my @match = grep { defined $_ && !$seen{$_}++ && exists $by_key{$_} } @$bank_list;
+	my @fetch;
+	for my $k (@match) {
+		push @fetch, join('|', hexkey($k), map { defined $_ ? "v:$_" : 'NULL' } $_->{grade}, $_->{paid})
+		  for @{ $by_key{$k} };
+	}
+	return { psi => [ map { hexkey($_) } @match ], fetch => \@fetch };
+}
+
+my $psi_sql = sub {
+	my ($ds, $q, $proto) = @_;
+	return "SET pgpriv.psi_protocol = '$proto'; "
+	  . qq{SELECT encode(convert_to(key, 'UTF8'), 'hex') FROM pgpriv.psi('gov', '$ds', \$q\$$q\$q\$)};
+};
+my $fetch_sql = sub {
+	my ($ds, $q, $proto) = @_;
+	return "SET pgpriv.psi_protocol = '$proto'; "
+	  . qq{SELECT encode(convert_to(code, 'UTF8'), 'hex') || '|' || coalesce('v:' || grade, 'NULL')
+	  || '|' || coalesce('v:' || paid::text, 'NULL')
+	  FROM pgpriv.psi_fetch('gov', '$ds', \$q\$$q\$q\$) AS t(code text, grade text, paid numeric)};
+};
+my $last_detail = sub {
+	my ($node, $side, $cap) = @_;
+	return $node->safe_psql('postgres', qq{SELECT detail FROM pgpriv.audit
+		 WHERE side = '$side' AND capability = '$cap' AND outcome = 'ok' ORDER BY id DESC LIMIT 1});
+};
+
+# ---------------------------------------------------------------------------
+# 1. Correctness over ot: ~36 000 distinct keys (9 extension chunks, two
+# calls) against 20 000 owner keys (two tag batches)
+# ---------------------------------------------------------------------------
+my $all_q = 'SELECT code FROM applicants';
+my $model = model_join(\@bank_keys);
+note(sprintf('gov rows %d, bank rows %d, matches %d, fetch rows %d',
+		scalar(@gov_rows), scalar(@bank_keys), scalar(@{ $model->{psi} }), scalar(@{ $model->{fetch} })));
+cmp_ok(scalar(@{ $model->{psi} }), '>', 5000, 'the random data has a sizeable intersection');
+
+my $t0 = time;
+is_list([ lines($bank->safe_psql('postgres', $psi_sql->('tax', $all_q, 'ot'))) ], $model->{psi},
+	'psi over ot returns exactly the distinct matching keys');
+note(sprintf('psi over ot: %.2f s', time - $t0));
+like($last_detail->($bank, 'asker', 'psi'), qr/protocol ot \(\d+ keys in \d+ bins\)/,
+	'the asker\'s audit row says protocol ot, its keys and bins');
+like($last_detail->($gov, 'owner', 'psi'), qr/protocol ot, 20000 owner keys/,
+	'the owner\'s audit row says protocol ot and its distinct keys');
+$t0 = time;
+is_list([ lines($bank->safe_psql('postgres', $fetch_sql->('tax', $all_q, 'ot'))) ], $model->{fetch},
+	'psi_fetch over ot returns one row per (key, owner row) with exact values and NULLs');
+note(sprintf('psi_fetch over ot: %.2f s', time - $t0));
+{
+	my %d;
+	my $n = grep { defined $_ && !$d{$_}++ } @bank_keys;
+	my $keys_in = $bank->safe_psql('postgres', q{SELECT keys_in FROM pgpriv.audit
+		 WHERE side = 'asker' AND capability = 'psi_fetch' ORDER BY id DESC LIMIT 1});
+	my $used = $gov->safe_psql('postgres', q{SELECT keys_in FROM pgpriv.audit
+		 WHERE side = 'owner' AND capability = 'psi_fetch' AND outcome = 'ok' ORDER BY id DESC LIMIT 1});
+	cmp_ok($keys_in, '>=', 2 * $n, "the run was charged its cuckoo table (at least 2 × $n bins at this size)");
+	is($used, $keys_in, 'the owner served exactly the admitted bins');
+	my $run = $bank->safe_psql('postgres', q{SELECT run_id FROM pgpriv.audit
+		 WHERE side = 'asker' AND capability = 'psi_fetch' ORDER BY id DESC LIMIT 1});
+	is($bank->safe_psql('postgres', qq{SELECT count(*) || ':' || count(*) FILTER (WHERE disputed IS NOT NULL)
+		 FROM pgpriv.receipts WHERE run_id = '$run'}), '2:0',
+		'the run ends with both parties\' signed receipts, undisputed (same bins, bytes and transcript)');
+}
+
+# ---------------------------------------------------------------------------
+# 2. ot and table agree; the auto rule
+# ---------------------------------------------------------------------------
+my $sub_q = 'SELECT code FROM applicants WHERE id <= 6000';
+my $sub_model = model_join([ @bank_keys[ 0 .. 5999 ] ]);
+for my $proto (qw(table ot)) {
+	is_list([ lines($bank->safe_psql('postgres', $psi_sql->('tax', $sub_q, $proto))) ], $sub_model->{psi},
+		"6000 keys: psi over $proto equals the plaintext join");
+	like($last_detail->($bank, 'asker', 'psi'), qr/protocol $proto/, "6000 keys: the audit says $proto");
+	is_list([ lines($bank->safe_psql('postgres', $fetch_sql->('tax', $sub_q, $proto))) ], $sub_model->{fetch},
+		"6000 keys: psi_fetch over $proto equals the plaintext join");
+}
+# auto: below PSI_OT_MIN_KEYS the table; a cached table 34 000 entries is
+# less than 64 × 6000, so ot.
+$bank->safe_psql('postgres', $psi_sql->('tax', 'SELECT code FROM applicants WHERE id <= 100', 'auto'));
+like($last_detail->($bank, 'asker', 'psi'), qr/protocol table/, 'auto: 100 keys run over the table');
+$bank->safe_psql('postgres', $psi_sql->('tax', $sub_q, 'auto'));
+like($last_detail->($bank, 'asker', 'psi'), qr/protocol ot/, 'auto: 6000 keys against a 34 000-entry cached table run over ot');
+is($bank->safe_psql('postgres', q{LOAD 'pgpriv'; SHOW pgpriv.psi_protocol}), 'auto', 'the default is auto');
+fails_with($bank, q{LOAD 'pgpriv'; SET pgpriv.psi_protocol = fast}, '22023', qr/psi_protocol/, 'an unknown protocol name');
+
+# ---------------------------------------------------------------------------
+# 3. Empty and small sets
+# ---------------------------------------------------------------------------
+for my $proto (qw(ot)) {
+	is($bank->safe_psql('postgres', $psi_sql->('tax', 'SELECT code FROM applicants WHERE false', $proto)), '',
+		"$proto: an empty asker set returns nothing");
+	is($bank->safe_psql('postgres', $psi_sql->('tax', 'SELECT NULL::text FROM generate_series(1, 5)', $proto)), '',
+		"$proto: an asker set of NULLs returns nothing");
+	is($bank->safe_psql('postgres', $psi_sql->('empty_ds', $all_q, $proto)), '', "$proto: psi against an empty dataset");
+	is($bank->safe_psql('postgres', $fetch_sql->('empty_ds', $all_q, $proto)), '', "$proto: psi_fetch against an empty dataset");
+	like($last_detail->($gov, 'owner', 'psi_fetch'), qr/protocol ot, the dataset has no key/,
+		'the owner audits the empty run as complete');
+	my $k = $gov_keys[7];
+	is_list([ lines($bank->safe_psql('postgres', $fetch_sql->('tax', 'SELECT ' . lit($k), $proto))) ],
+		model_join([$k])->{fetch}, "$proto: one asker key that matches");
+	is($bank->safe_psql('postgres', $psi_sql->('tax', q{SELECT 'no-such-key'}, $proto)), '',
+		"$proto: one asker key that does not match");
+}
+
+# ---------------------------------------------------------------------------
+# 4. Budget: charged for the bins
+# ---------------------------------------------------------------------------
+# 3000 keys fit max_keys 5000 as keys, but their 6000 bins do not.
+fails_with($bank, $psi_sql->('capped', 'SELECT code FROM applicants WHERE id <= 3000', 'ot'), '54000', qr/max_keys/,
+	'ot: 3000 keys (6000 bins) under max_keys 5000 are refused');
+is_list([ lines($bank->safe_psql('postgres', $psi_sql->('capped', 'SELECT code FROM applicants WHERE id <= 2000', 'ot'))) ],
+	model_join([ @bank_keys[ 0 .. 1999 ] ])->{psi}, 'ot: 2000 keys (4000 bins) under max_keys 5000 run, correctly');
+
+# ---------------------------------------------------------------------------
+# 5. A modified asker, calling the serving functions itself
+# ---------------------------------------------------------------------------
+{
+	my $as_peer = "host=127.0.0.1 port=$gov_port dbname=postgres user=bank_role password=pw_bank";
+	# WIRE_OT_HELLO (35), one variable item: the 72-byte KKRT hello with count n.
+	my $hello = sub {
+		my ($n, $body) = @_;
+		my $kkrt = pack('CCnVV', 1, 0x41, 0, 0, $n) . ($body // ("\x00" x 60));
+		return "'\\x" . unpack('H*', pack('CCNN', 1, 35, 1, 0) . pack('N', length($kkrt)) . $kkrt) . "'::bytea";
+	};
+	my $run = sub {
+		my ($sql) = @_;
+		my ($rc, $out, $err) = $gov->psql('postgres', version_exchange() . $sql,
+			connstr => $as_peer, on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+		return ($out, $err);
+	};
+	my ($out, $err) = $run->("SELECT length(pgpriv.serve_ot_begin('tax', 'psi', 'no-run', " . $hello->(10) . '));');
+	like($err, qr/ERROR:\s+08P01:.*not admitted/s, 'modified asker: ot without admission is refused (08P01)');
+
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-1', 100);\n"
+		  . "SELECT length(pgpriv.serve_ot_begin('tax', 'psi', 'liar-1', " . $hello->(1000) . '));');
+	like($err, qr/ERROR:\s+08P01:.*More keys than the 100 admitted/s,
+		'modified asker: a hello of 1000 keys (2000 bins) after admitting 100 is refused (08P01)');
+
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-2', 100);\n"
+		  . "SELECT length(pgpriv.serve_ot_begin('tax', 'psi', 'liar-2', " . $hello->(10, "\xff" x 60) . '));');
+	like($err, qr/ERROR:\s+08P01:/, 'modified asker: a hello with a garbage base-OT message is refused (08P01)');
+
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-3', 100);\n"
+		  . "SELECT length(pgpriv.serve_ot_begin('tax', 'psi', 'liar-3', '\\x0123'::bytea));");
+	like($err, qr/ERROR:\s+08P01:/, 'modified asker: a truncated message is refused (08P01)');
+
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-4', 100);\n"
+		  . "SELECT length(pgpriv.serve_ot_tags('tax', 'psi', 'liar-4', 0));\n"
+		  . "SELECT length(pgpriv.serve_ot_extend('tax', 'psi', 'liar-4', '\\x01250000000100000000'::bytea));");
+	like($err, qr/ERROR:\s+08P01:.*no OT-extension step/s, 'modified asker: tags before any extension are refused (08P01)');
+
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-5', 100);\n"
+		  . "SELECT pgpriv.serve_ot_begin('tax', 'psi', 'liar-5', NULL) IS NULL;\n"
+		  . "SELECT pgpriv.serve_ot_tags('tax', 'psi', NULL, 0) IS NULL;");
+	is($out, "t\nt", 'the serving functions are NULL-safe (STRICT)');
+
+	is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit
+		 WHERE side = 'owner' AND dataset = 'tax' AND detail LIKE 'run liar-%' AND outcome = 'ok'}), '0',
+		'modified asker: no refused run is audited as served');
+	# A real run right after, in a fresh session: unaffected.
+	is_list([ lines($bank->safe_psql('postgres', $psi_sql->('tax', 'SELECT code FROM applicants WHERE id <= 50', 'ot'))) ],
+		model_join([ @bank_keys[ 0 .. 49 ] ])->{psi}, 'an honest run after the modified asker\'s is correct');
+}
+
+# ---------------------------------------------------------------------------
+# 5b. A modified owner: gov's database "liar" runs the real serving functions
+# but corrupts serve_ot_tags' reply; the asker refuses it (08P01), reports
+# no success, and its session goes on.
+# ---------------------------------------------------------------------------
+$gov->safe_psql('postgres', 'CREATE DATABASE liar');
+$gov->safe_psql('liar', q{
+	CREATE EXTENSION pgpriv;
+	CREATE TABLE public.one (code text, grade text);
+	INSERT INTO public.one VALUES ('ONE-KEY', 'the-grade'), ('ONE-KEY', 'second-row');
+	SELECT pgpriv.publish('one', 'SELECT code, grade FROM public.one', 'code');
+	SELECT pgpriv.permit('one', 'bank_role', 'psi');
+	SELECT pgpriv.permit('one', 'bank_role', 'psi_fetch', '{grade}');
+	CREATE TABLE public.liar_mode (m text);
+	INSERT INTO public.liar_mode VALUES ('honest');
+	GRANT SELECT ON public.liar_mode TO PUBLIC;
+	ALTER EXTENSION pgpriv DROP FUNCTION pgpriv.serve_ot_tags(text, text, text, integer);
+	ALTER FUNCTION pgpriv.serve_ot_tags(text, text, text, integer) RENAME TO _real_ot_tags;
+	CREATE FUNCTION pgpriv.serve_ot_tags(dataset text, capability text, run text, batch integer)
+	  RETURNS bytea LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	  DECLARE
+	    r bytea := pgpriv._real_ot_tags(dataset, capability, run, batch);
+	    m text := (SELECT l.m FROM public.liar_mode AS l);
+	  BEGIN
+	    RETURN CASE m
+	      WHEN 'truncated' THEN substr(r, 1, length(r) - 1)
+	      WHEN 'type' THEN set_byte(r, 1, 36)
+	      WHEN 'batch' THEN set_byte(r, 18, get_byte(r, 18) + 1)
+	      WHEN 'sealed' THEN set_byte(r, length(r) - 1, get_byte(r, length(r) - 1) # 1)
+	      ELSE r
+	    END;
+	  END $$;
+});
+{
+	my $liar_pins = pinned_keys($gov, 'liar');
+	$bank->safe_psql('postgres', qq{
+		CREATE SERVER liar FOREIGN DATA WRAPPER pgpriv
+		  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar', $liar_pins);
+		CREATE USER MAPPING FOR CURRENT_USER SERVER liar OPTIONS (user 'bank_role', password 'pw_bank');
+	});
+	my $liar_fetch = q{SET pgpriv.psi_protocol = 'ot';
+		SELECT code || ':' || grade FROM pgpriv.psi_fetch('liar', 'one', $$SELECT 'ONE-KEY'$$) AS t(code text, grade text)
+		 ORDER BY 1};
+	is($bank->safe_psql('postgres', $liar_fetch), "ONE-KEY:second-row\nONE-KEY:the-grade",
+		'control: the look-alike owner in honest mode serves psi_fetch over ot');
+	my $ok_before = $bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE peer = 'liar' AND outcome = 'ok'});
+	for my $case ([ 'truncated', qr/malformed message from peer "liar"/ ],
+		[ 'type', qr/malformed message from peer "liar"/ ],
+		[ 'batch', qr/Tag batch 1 where 0 was asked/ ],
+		[ 'sealed', qr/does not open/ ]) {
+		my ($mode, $re) = @$case;
+		$gov->safe_psql('liar', "UPDATE public.liar_mode SET m = '$mode'");
+		fails_with($bank, $liar_fetch, '08P01', $re, "modified owner ($mode)");
+	}
+	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE peer = 'liar' AND outcome = 'ok'}),
+		$ok_before, 'modified owner: no refused run is audited as a success');
+	$gov->safe_psql('liar', "UPDATE public.liar_mode SET m = 'honest'");
+	is($bank->safe_psql('postgres', $liar_fetch), "ONE-KEY:second-row\nONE-KEY:the-grade",
+		'after the refusals the next run is served and correct');
+}
+
+# ---------------------------------------------------------------------------
+# 6. Progress, cancel and peer loss mid-run
+# ---------------------------------------------------------------------------
+$bank->safe_psql('postgres', q{CREATE TABLE big AS SELECT 'BIG-' || g AS code FROM generate_series(1, 400000) g});
+$gov->safe_psql('postgres', q{
+	CREATE TABLE public.bigtax AS SELECT 'BIG-' || (2 * g) AS code, 'x' || g AS grade FROM generate_series(1, 400000) g;
+	SELECT pgpriv.publish('bigtax', 'SELECT code, grade FROM public.bigtax', 'code');
+	SELECT pgpriv.permit('bigtax', 'bank_role', 'psi');
+});
+my $kill_serving = q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	 WHERE usename = 'bank_role' AND application_name = 'pgpriv'};
+{
+	my $bg = bg_psql($bank, qq{SELECT 'pid:' || pg_backend_pid();
+		SET pgpriv.psi_protocol = ot;
+		SELECT 'n:' || count(*) FROM pgpriv.psi('gov', 'bigtax', 'SELECT code FROM big');
+		SELECT 'pid:' || pg_backend_pid();
+		SELECT 'again:' || count(*) FROM pgpriv.psi('gov', 'bigtax', 'SELECT code FROM big WHERE code < ''BIG-2''');
+	}, 'bg_lost');
+	ok(wait_for($bank, q{SELECT count(*) = 1 FROM pgpriv.progress WHERE dataset = 'bigtax' AND phase LIKE 'asker (ot):%'
+		   AND phase NOT LIKE '%base%'}, 120),
+		'progress: the asker shows its ot run and phase');
+	note('asker progress: ' . $bank->safe_psql('postgres', q{SELECT phase || '|' || done || '|' || total FROM pgpriv.progress}));
+	ok(wait_for($gov, q{SELECT count(*) = 1 FROM pgpriv.progress WHERE dataset = 'bigtax' AND phase LIKE 'owner (ot):%'}, 120),
+		'progress: the owner shows the ot run');
+	is($gov->safe_psql('postgres', $kill_serving), '1', 'peer lost: the serving backend is terminated mid-run');
+	my ($out, $err) = bg_finish($bg);
+	like($err, qr/ERROR:\s+08\d\d\d:.*peer "gov"/, 'peer lost: class 08 error naming the peer');
+	my @pids = $out =~ /^pid:(\d+)$/mg;
+	ok(@pids == 2 && $pids[0] == $pids[1], 'peer lost: the asker backend survives');
+	my $want = grep { $_ % 2 == 0 && "BIG-$_" lt 'BIG-2' } 1 .. 400000;
+	like($out, qr/^again:$want$/m, 'peer lost: the next ot run in the same session reconnects and is correct');
+	like(audit_failed($bank, q{dataset = 'bigtax'}), qr/^failed: peer lost/, 'peer lost: the asker audits the run as failed');
+	is($bank->safe_psql('postgres', 'SELECT count(*) FROM pgpriv.progress'), '0', 'peer lost: no asker progress row left');
+}
+{
+	my $bg = bg_psql($bank, qq{SELECT 'pid:' || pg_backend_pid();
+		SET pgpriv.psi_protocol = ot;
+		SELECT count(*) FROM pgpriv.psi('gov', 'bigtax', 'SELECT code FROM big');
+		SELECT 'pid:' || pg_backend_pid();
+		SELECT 'after:' || count(*) FROM pgpriv.psi('gov', 'bigtax', 'SELECT code FROM big WHERE code < ''BIG-2''');
+	}, 'bg_cancel');
+	ok(wait_for($bank, q{SELECT count(*) = 1 FROM pgpriv.progress WHERE dataset = 'bigtax' AND phase LIKE 'asker (ot):%'
+		   AND phase NOT LIKE '%base%'}, 120),
+		'cancel: the ot run is under way');
+	my $t = time;
+	is($bank->safe_psql('postgres', q{SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE application_name = 'bg_cancel'}),
+		'1', 'cancel: pg_cancel_backend sent');
+	my ($out, $err) = bg_finish($bg);
+	my $elapsed = time - $t;
+	note(sprintf('cancel took %.3f s', $elapsed));
+	like($err, qr/ERROR:\s+57014:/, 'cancel: the run ends with 57014');
+	cmp_ok($elapsed, '<=', 5.0, 'cancel: promptly');
+	my @pids = $out =~ /^pid:(\d+)$/mg;
+	ok(@pids == 2 && $pids[0] == $pids[1], 'cancel: the asker backend survives');
+	my $want = grep { $_ % 2 == 0 && "BIG-$_" lt 'BIG-2' } 1 .. 400000;
+	like($out, qr/^after:$want$/m, 'cancel: the next ot run in the same session is correct');
+}
+
+$gov->stop;
+$bank->stop;
+done_testing();
