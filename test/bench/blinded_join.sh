@@ -36,7 +36,7 @@ CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
 CREATE TABLE enterprise AS
   SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
          (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
-         round((i * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid,
+         round((i::bigint * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid,
          (i % 300) AS ss_headcount
     FROM generate_series(1, $ROWS) AS i;
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid, ss_headcount FROM public.enterprise', 'credit_code');

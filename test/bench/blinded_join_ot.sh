@@ -18,6 +18,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/link.sh"
+. "$(dirname "$0")/pair.sh"
 
 LOG=${BENCH_LOG:-16}
 N=$((1 << LOG))
@@ -25,21 +26,7 @@ GOV_PORT=${BENCH_GOV_PORT:-55480}
 BANK_PORT=${BENCH_BANK_PORT:-55481}
 LINK_PORT=${BENCH_LINK_PORT:-55482}
 
-work=$(make_workdir benchot)
-trap 'link_stop; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
-for node in gov bank; do
-	mkdir -p "$work/$node"
-	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
-done
-start_cluster "$work/gov" "$GOV_PORT"
-start_cluster "$work/bank" "$BANK_PORT"
-printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$work/gov/data/pg_hba.conf"
-as_pg pg_ctl -D "$work/gov/data" reload >/dev/null
-
-gov() { as_pg psql -X -q -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-bank() { as_pg psql -X -q -A -t -h "$work/bank" -p "$BANK_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { print $1 }"; }
+bench_pair benchot
 
 gov <<SQL
 CREATE EXTENSION pgpriv;
