@@ -58,7 +58,8 @@ OBJS = \
 	src/crypto/cuckoo.o \
 	src/crypto/kkrt.o \
 	src/crypto/okvs.o \
-	src/protocol/train/joint_woe.o
+	src/protocol/train/joint_woe.o \
+	src/crypto/fixprod.o src/protocol/train/joint_train.o
 
 # sql/pgpriv.sql is the install script of the current version; the one of
 # each past release is kept as released (CREATE EXTENSION pgpriv VERSION
@@ -104,7 +105,7 @@ sql/pgpriv--$(EXTVERSION).sql: sql/pgpriv.sql
 TEST_PROGRAM_LIBS = -lsodium -lcrypto -lm -pthread
 BENCH_OBJS = src/crypto/oprf.o src/crypto/parallel.o
 PIR_OBJS = src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o src/crypto/parallel.o
-MPC_OBJS = src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
+MPC_OBJS = src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o src/crypto/fixprod.o
 ELGAMAL_OBJS = src/crypto/elgamal.o src/crypto/parallel.o
 
 # Standalone benchmark of the pure crypto layer.
