@@ -51,7 +51,12 @@ typedef enum WireType
 	/* joint_woe */
 	WIRE_WOE_TERMS = 28,		/* bins, the owner's columns, then the asker's key (begin) */
 	WIRE_WOE_ROWS = 29,			/* per row: label ciphertext, its proof, the key */
-	WIRE_WOE_RESULT = 30		/* per column and bin: rows and the label sum's ciphertext */
+	WIRE_WOE_RESULT = 30,		/* per column and bin: rows and the label sum's ciphertext */
+	/* joint_train (docs/joint_train.md) */
+	WIRE_TRAIN_TERMS = 31,		/* the run's parameters and the owner's columns (then the keys, begin) */
+	WIRE_TRAIN_READY = 32,		/* usable keys, the columns' means and sds, a base-OT message */
+	WIRE_TRAIN_FLIGHT = 33,		/* one step: its head and the asker's two messages */
+	WIRE_TRAIN_REPLY = 34		/* the owner's message for that step; at the end its weight shares */
 } WireType;
 
 /* A uint32 in the wire's byte order (big-endian), for fields inside items. */
