@@ -168,9 +168,9 @@ my $m2 = $bank->safe_psql('postgres', sprintf(
 like($m2, qr/^\{"x1": [\d.e-]+, "x3": [\d.e-]+, "one": -?[\d.e-]+\}$/, 'features option, no own column, an intercept named "one"');
 
 # --- audit ---------------------------------------------------------------------
-is($gov->safe_psql('postgres', q{SELECT outcome || '|' || keys_in || '|' || keys_out FROM pgpriv.audit WHERE capability = 'train' AND side = 'owner' ORDER BY id LIMIT 1}),
+is($gov->safe_psql('postgres', q{SELECT outcome || '|' || keys_in || '|' || keys_out FROM pgpriv.audit WHERE capability = 'train' AND side = 'owner' AND outcome = 'ok' ORDER BY id LIMIT 1}),
 	'ok|' . ($NTRAIN + 10) . '|' . scalar(@usable), 'the owner audits the run: keys asked, training rows');
-is($bank->safe_psql('postgres', q{SELECT outcome || '|' || keys_in || '|' || keys_out FROM pgpriv.audit WHERE capability = 'train' AND side = 'asker' ORDER BY id LIMIT 1}),
+is($bank->safe_psql('postgres', q{SELECT outcome || '|' || keys_in || '|' || keys_out FROM pgpriv.audit WHERE capability = 'train' AND side = 'asker' AND outcome = 'ok' ORDER BY id LIMIT 1}),
 	'ok|' . ($NTRAIN + 10) . '|' . scalar(@usable), 'the asker audits the run');
 my $details = $gov->safe_psql('postgres', q{SELECT pg_catalog.string_agg(detail, ' ') FROM pgpriv.audit WHERE capability = 'train'})
   . $bank->safe_psql('postgres', q{SELECT pg_catalog.string_agg(detail, ' ') FROM pgpriv.audit WHERE capability = 'train'});
