@@ -141,7 +141,7 @@ $(TEST_PROGRAMS): %: %.c
 
 EXTRA_CLEAN += $(TEST_PROGRAMS) test/fuzz/fuzz_rng.o
 
-.PHONY: bench bench-join test-pir bench-pir bench-pir-sql bench-mpc bench-psi-sum bench-kkrt bench-woe
+.PHONY: bench bench-join test-pir bench-pir bench-pir-sql bench-mpc bench-psi-sum bench-kkrt bench-woe bench-train
 bench: test/bench/bench_oprf
 	./test/bench/bench_oprf
 
@@ -151,6 +151,10 @@ bench-kkrt: test/bench/bench_kkrt
 # joint_woe between two local clusters; see test/bench/joint_woe.sh.
 bench-woe:
 	bash test/bench/joint_woe.sh
+
+# joint_train between two local clusters; see test/bench/joint_train.sh.
+bench-train:
+	bash test/bench/joint_train.sh
 
 # Two local clusters; see test/bench/blinded_join.sh for the knobs.
 bench-join: test/bench/unit_costs
