@@ -17,6 +17,10 @@
 #   - the same run through test/tools/link_relay.pl (BENCH_LINK_MBIT Mbit/s,
 #     default 100, BENCH_LINK_DELAY_MS one way, default 10; goal <= 300 s).
 #
+# Knobs: BENCH_TRAIN_OPTIONS (joint_train's options, default {"epochs": N}),
+# BENCH_TRAIN_SKIP_LINK=1 (loopback only), BENCH_GOV_PORT, BENCH_BANK_PORT,
+# BENCH_LINK_PORT, PGPRIV_KEEP=1.
+#
 # Needs pgpriv installed (make install) and python3-sklearn (installed here
 # with apt-get when missing).  Run as root or as a user that can run initdb.
 set -euo pipefail
@@ -159,6 +163,7 @@ printf '  loopback  wall %7.2f s (goal <= 120)   bytes on the wire %s = %.0f per
 printf '  holdout AUC through joint_score %.5f   scikit-learn LogisticRegression %.5f   difference %.5f (goal <= 0.005); %d rows scored\n' \
 	"$auc_jt" "$auc_sk" "$(calc "$auc_jt - $auc_sk")" "$scored"
 
+[ "${BENCH_TRAIN_SKIP_LINK:-}" = 1 ] && exit 0
 link_start "$LINK_PORT" "$GOV_PORT"
 eval "$(run_train gov_link | grep -E '^[a-z_0-9]+=' | sed -E "s/^([a-z_0-9]+)=(.*)$/\1='\2'/")"
 link=$(calc "$t1 - $t0")

@@ -971,7 +971,7 @@ parse_options(Jsonb *options, TrainOptions *o)
 
 	o->epochs = 10;
 	o->lr = 1.0;
-	o->batch = 1024;
+	o->batch = 4096;
 	o->l2 = 0;
 	o->seed = 1;
 	o->bits = 8;
