@@ -337,6 +337,7 @@ typedef struct Model
 	uint64	   *w;
 	uint64	   *g;
 	uint64	   *z;				/* the slice's forward sums, then its residuals */
+	int			slice;
 } Model;
 
 static void
@@ -350,6 +351,7 @@ model_init(Model *md, int party, const TrainTerms *t, int slice)
 	md->w = palloc0(sizeof(uint64) * md->nw);
 	md->g = palloc0(sizeof(uint64) * md->nw);
 	md->z = palloc0(sizeof(uint64) * slice);
+	md->slice = slice;
 }
 
 static void
@@ -359,6 +361,8 @@ model_wipe(Model *md)
 		sodium_memzero(md->w, sizeof(uint64) * md->nw);
 	if (md->g)
 		sodium_memzero(md->g, sizeof(uint64) * md->nw);
+	if (md->z)
+		sodium_memzero(md->z, sizeof(uint64) * md->slice);
 }
 
 /* z[r] += Σ_j x[row0 + r][j]·w[off + j] for this party's own plaintext columns. */
@@ -1520,6 +1524,9 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	fixprod_sender_free(ar.fs);
 	fixprod_receiver_free(ar.fr);
 	mpc_memory_release();
+	sodium_memzero(ar.y, ar.m);
+	sodium_memzero(ar.xa, sizeof(int32) * ar.m * Max(ka, 1));
+	sodium_memzero(xall, sizeof(double) * n * Max(ka, 1));
 
 	/* Standardisation folded back: raw-column weights and the intercept. */
 	{
