@@ -67,6 +67,7 @@
 #include "run/admission.h"
 #include "run/keys.h"
 #include "run/progress.h"
+#include "run/secret_mem.h"
 #include "run/served_run.h"
 #include "wire/message.h"
 
@@ -348,9 +349,9 @@ model_init(Model *md, int party, const TrainTerms *t, int slice)
 	md->ka = t->ka;
 	md->nw = t->kb + t->ka + 1;
 	md->fx = t->bits - 3;
-	md->w = palloc0(sizeof(uint64) * md->nw);
-	md->g = palloc0(sizeof(uint64) * md->nw);
-	md->z = palloc0(sizeof(uint64) * slice);
+	md->w = secret_palloc(sizeof(uint64) * md->nw);
+	md->g = secret_palloc(sizeof(uint64) * md->nw);
+	md->z = secret_palloc(sizeof(uint64) * slice);
 	md->slice = slice;
 }
 
@@ -659,7 +660,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 		}
 		qsort(index, rows.keys.n, sizeof(RowRef), rowref_cmp);
 		usable = palloc0((Max(nkeys, 1) + 7) / 8);
-		v = palloc_extended(sizeof(double) * Max(nkeys, 1) * t.kb, MCXT_ALLOC_HUGE);
+		v = secret_palloc(sizeof(double) * Max(nkeys, 1) * t.kb);
 		for (int64 i = 0; wire_reader_next(&r, &item, &len); i++)
 		{
 			RowRef		probe = {item, len, 0};
@@ -708,7 +709,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 		old = MemoryContextSwitchTo(tr->base.cxt);
 		tr->m = m;
 		tr->xb_bytes = sizeof(int32) * m * t.kb;
-		tr->xb = palloc_extended(tr->xb_bytes, MCXT_ALLOC_HUGE);
+		tr->xb = secret_alloc(tr->base.cxt, tr->xb_bytes);
 		sched_init(&tr->s, m, &t);
 		model_init(&tr->md, 1, &t, t.slice);
 		MemoryContextSwitchTo(old);
@@ -718,7 +719,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 			for (int64 i = 0; i < m; i++)
 				tr->xb[i * t.kb + j] = quantise(v[i * t.kb + j], mean[j], sd[j], t.bits);
 		}
-		sodium_memzero(v, sizeof(double) * Max(nkeys, 1) * t.kb);
+		secret_wipe(v);
 		tr->fr = fixprod_receiver_new((size_t) m, (size_t) t.kb, t.bits, tr->xb);
 		if (t.ka > 0)
 			tr->fs = fixprod_sender_new((size_t) m, (size_t) t.ka, t.bits);
@@ -1282,8 +1283,8 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 					 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %llu",
 							pgpriv_max_run_keys, (unsigned long long) nrows)));
 		ktext = palloc_extended(sizeof(char *) * Max(nrows, 1), MCXT_ALLOC_HUGE);
-		yall = palloc_extended(Max(nrows, 1), MCXT_ALLOC_HUGE);
-		xall = palloc_extended(sizeof(double) * Max(nrows, 1) * Max(ka, 1), MCXT_ALLOC_HUGE);
+		yall = secret_palloc(Max(nrows, 1));	/* the labels: wiped however the run ends */
+		xall = secret_palloc(sizeof(double) * Max(nrows, 1) * Max(ka, 1));
 		for (uint64 r = 0; r < nrows; r++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
@@ -1458,8 +1459,8 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 
 		/* The training rows, in the order sent: labels, own features standardised and quantised. */
 		ar.m = m;
-		ar.y = palloc_extended(m, MCXT_ALLOC_HUGE);
-		xs = palloc_extended(sizeof(double) * m * Max(ka, 1), MCXT_ALLOC_HUGE);
+		ar.y = secret_palloc(m);
+		xs = secret_palloc(sizeof(double) * m * Max(ka, 1));
 		for (int64 i = 0, e = 0; i < n; i++)
 			if ((usable[i / 8] >> (i % 8)) & 1)
 			{
@@ -1468,10 +1469,10 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 					xs[e * ka + j] = xall[i * ka + j];
 				e++;
 			}
-		sodium_memzero(yall, n);
+		secret_wipe(yall);
 		mean_a = palloc(sizeof(double) * Max(ka, 1));
 		sd_a = palloc(sizeof(double) * Max(ka, 1));
-		ar.xa = palloc_extended(sizeof(int32) * m * Max(ka, 1), MCXT_ALLOC_HUGE);
+		ar.xa = secret_palloc(sizeof(int32) * m * Max(ka, 1));
 		for (int j = 0; j < ka; j++)
 		{
 			column_stats(xs, m, ka, j, &mean_a[j], &sd_a[j]);
@@ -1524,9 +1525,9 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	fixprod_sender_free(ar.fs);
 	fixprod_receiver_free(ar.fr);
 	mpc_memory_release();
-	sodium_memzero(ar.y, ar.m);
-	sodium_memzero(ar.xa, sizeof(int32) * ar.m * Max(ka, 1));
-	sodium_memzero(xall, sizeof(double) * n * Max(ka, 1));
+	secret_wipe(ar.y);
+	secret_wipe(ar.xa);
+	secret_wipe(xall);
 
 	/* Standardisation folded back: raw-column weights and the intercept. */
 	{
