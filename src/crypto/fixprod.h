@@ -22,7 +22,8 @@
  * under a use number both parties count alike (never one twice: the
  * library refuses a use number not above the last).  Reusing the same
  * choice bits reveals nothing new: they are the same bits.  A use costs the
- * sender's corrections only, 8 bytes per OT (sender → receiver).
+ * sender's corrections only: the low 64 − i bits for OT i of a product,
+ * packed (484 bits per product of 8 bits; sender → receiver).
  *
  * Base OTs: the extension's receiver is the base-OT sender.  Flights:
  * receiver → sender (A), sender → receiver (B), then the extension's u
