@@ -59,7 +59,8 @@ OBJS = \
 	src/crypto/cuckoo.o \
 	src/crypto/kkrt.o \
 	src/crypto/okvs.o \
-	src/protocol/train/joint_woe.o
+	src/protocol/train/joint_woe.o \
+	src/crypto/fixprod.o src/protocol/train/joint_train.o
 
 # sql/pgpriv.sql is the install script of the current version; the one of
 # each past release is kept as released (CREATE EXTENSION pgpriv VERSION
@@ -105,7 +106,7 @@ sql/pgpriv--$(EXTVERSION).sql: sql/pgpriv.sql
 TEST_PROGRAM_LIBS = -lsodium -lcrypto -lm -pthread
 BENCH_OBJS = src/crypto/oprf.o src/crypto/parallel.o
 PIR_OBJS = src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o src/crypto/parallel.o
-MPC_OBJS = src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
+MPC_OBJS = src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o src/crypto/fixprod.o
 ELGAMAL_OBJS = src/crypto/elgamal.o src/crypto/parallel.o
 
 # Standalone benchmark of the pure crypto layer.
@@ -141,7 +142,7 @@ $(TEST_PROGRAMS): %: %.c
 
 EXTRA_CLEAN += $(TEST_PROGRAMS) test/fuzz/fuzz_rng.o
 
-.PHONY: bench bench-join bench-join-ot test-pir bench-pir bench-pir-sql bench-mpc bench-psi-sum bench-kkrt bench-woe
+.PHONY: bench bench-join bench-join-ot test-pir bench-pir bench-pir-sql bench-mpc bench-psi-sum bench-kkrt bench-woe bench-train
 bench: test/bench/bench_oprf
 	./test/bench/bench_oprf
 
@@ -151,6 +152,10 @@ bench-kkrt: test/bench/bench_kkrt
 # joint_woe between two local clusters; see test/bench/joint_woe.sh.
 bench-woe:
 	bash test/bench/joint_woe.sh
+
+# joint_train between two local clusters; see test/bench/joint_train.sh.
+bench-train:
+	bash test/bench/joint_train.sh
 
 # Two local clusters; see test/bench/blinded_join.sh for the knobs.
 bench-join: test/bench/unit_costs
@@ -227,6 +232,7 @@ FUZZ_OBJS_fuzz_mpc = test/fuzz/fuzz_rng.o src/crypto/ot.o src/crypto/triples.o s
 FUZZ_OBJS_fuzz_mpc_flight = $(FUZZ_SHIM) src/wire/message.o src/protocol/mpc/mpc_schedule.o src/protocol/mpc/mpc_session.o \
 	src/crypto/ot.o src/crypto/triples.o src/crypto/mpc.o
 FUZZ_TERMS_OBJS = $(FUZZ_SHIM) test/fuzz/terms_secure_sum.o test/fuzz/terms_joint_score.o \
+	test/fuzz/terms_joint_train.o \
 	src/wire/message.o src/protocol/join/oprf_table.o src/protocol/join/ecdh.o src/run/batch.o \
 	src/crypto/oprf.o src/crypto/oprf_batch.o src/crypto/parallel.o src/crypto/shares.o
 FUZZ_OBJS_fuzz_terms = $(FUZZ_TERMS_OBJS) test/fuzz/fuzz_terms_stubs.o

@@ -1724,6 +1724,40 @@ COMMENT ON FUNCTION pgpriv.joint_woe(name, text, text, text, jsonb) IS
   'Weight of evidence and information value of the peer''s permitted columns (capability train) against your 0/1 labels (keys_query''s column named by label): per quantile bin, rows, events and non-events; the peer never sees a label, you never see a value';
 
 -- ---------------------------------------------------------------------------
+-- joint_train (docs/joint_train.md): vertical logistic regression on the
+-- two-party engine, capability train
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION pgpriv.serve_train_begin(dataset text, run text, msg bytea) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_train_begin'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_train_begin(text, text, bytea) IS
+  'Serving (called by a peer): open an admitted joint_train run — check its columns against the train permit, keep the keys with one row and numbers in every column (at least min_group), standardise and quantise them; which keys, the columns'' means and standard deviations and a base-OT message in return';
+
+CREATE FUNCTION pgpriv.serve_train_step(run text, msg bytea) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_train_step'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_train_step(text, bytea) IS
+  'Serving (called by a peer): one step of an open joint_train run (OT setup, extension, a forward or backward pass over a slice of rows), checked against the owner''s own schedule; the owner''s message in return';
+
+CREATE FUNCTION pgpriv.serve_train_finish(run text) RETURNS bytea
+  AS 'MODULE_PATHNAME', 'pgpriv_serve_train_finish'
+  LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION pgpriv.serve_train_finish(text) IS
+  'Serving (called by a peer): end a joint_train run after its last step — the owner''s shares of the weights, to the asker only';
+
+CREATE FUNCTION pgpriv.joint_train(peer name, dataset text, keys_query text, label text,
+                                   options jsonb DEFAULT '{}')
+  RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'pgpriv_joint_train'
+  LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pgpriv.joint_train(name, text, text, text, jsonb) IS
+  'Vertical logistic regression of your 0/1 labels (keys_query''s column named by label) on the peer''s permitted columns (capability train) and keys_query''s other columns, on secret shares: the peer never sees a label, a feature of yours or any intermediate value, you never see its values; returns the model as joint_score takes it (raw-column weights and the intercept)';
+
+-- ---------------------------------------------------------------------------
 -- psi_sum (docs/architecture.md, protocol 3; docs/psi_sum.md)
 -- ---------------------------------------------------------------------------
 

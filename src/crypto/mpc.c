@@ -175,6 +175,37 @@ mpc_add_public(int party, uint64_t *shares, size_t n, uint64_t c)
 		shares[i] += c;
 }
 
+/* ------------------------------------------------------- truncation */
+
+/*
+ * SecureML's local truncation (Mohassel, Zhang, S&P 2017, theorem 1):
+ * party 0 keeps ⌊x_0 / 2^t⌋, party 1 keeps −⌊−x_1 / 2^t⌋ (arithmetic
+ * shifts of the shares read as signed).  For |x| < 2^l the opened result is
+ * ⌊x / 2^t⌋ or ⌊x / 2^t⌋ + 1, except with probability at most 2^(l+1−64)
+ * over party 0's share (then it is off by about 2^(64−t)).
+ */
+void
+mpc_trunc_local(int party, uint64_t *shares, size_t n, int t)
+{
+	if (t <= 0 || t >= 64)
+		return;
+	for (size_t i = 0; i < n; i++)
+	{
+		if (party == 0)
+			shares[i] = (uint64_t) ((int64_t) shares[i] >> t);
+		else
+			shares[i] = (uint64_t) 0 - (uint64_t) ((int64_t) ((uint64_t) 0 - shares[i]) >> t);
+	}
+}
+
+/* Shares times a public constant (both parties), mod 2^64. */
+void
+mpc_mul_public(uint64_t *shares, size_t n, uint64_t c)
+{
+	for (size_t i = 0; i < n; i++)
+		shares[i] *= c;
+}
+
 /* ------------------------------------------------------ Beaver products */
 
 size_t

@@ -75,6 +75,21 @@ extern mpc_status mpc_open_receive(const uint64_t *shares, size_t n,
 /* Local linear operations on shares (party 0 carries public constants). */
 extern void mpc_add_public(int party, uint64_t *shares, size_t n, uint64_t c);
 
+/*
+ * ---- Truncation on shares (SecureML local truncation) ----
+ *
+ * Each party shifts its own share by t bits, no message: for a value with
+ * |x| < 2^l the result opens to ⌊x/2^t⌋ or ⌊x/2^t⌋ + 1 (an error of at most
+ * one unit in the last place), except with probability ≤ 2^(l+1−64), when
+ * it is off by about 2^(64−t) — so keep l well below 64 (joint_train keeps
+ * l ≤ 44: ≤ 2^−19 per value).  Arithmetic shift of the share read as
+ * signed; needs an arithmetic >> on int64_t (GCC and Clang).
+ */
+extern void mpc_trunc_local(int party, uint64_t *shares, size_t n, int t);
+
+/* Shares times a public constant c (both parties), mod 2^64. */
+extern void mpc_mul_public(uint64_t *shares, size_t n, uint64_t c);
+
 /* ---- Beaver multiplication (Beaver, CRYPTO 1991) ---- */
 
 extern size_t mpc_mul_msg_bytes(size_t n);

@@ -89,7 +89,7 @@ mpc_msg_get_header(const uint8_t *msg, size_t len, uint8_t type,
 		return MPC_BAD_LENGTH;
 	if (msg[0] != MPC_MSG_VERSION || msg[2] != 0 || msg[3] != 0)
 		return MPC_BAD_HEADER;
-	if (msg[1] < MPC_MSG_BASE_A || msg[1] > MPC_MSG_GRAM_TAU)
+	if (msg[1] < MPC_MSG_BASE_A || msg[1] > MPC_MSG_FIXED_TAU)
 		return MPC_BAD_HEADER;
 	if (msg[1] != type)
 		return MPC_WRONG_TYPE;
@@ -819,6 +819,81 @@ ot_ext_receiver_hash(ot_ext_receiver *r, const ot_block *rows, size_t n, ot_bloc
 	for (size_t j = 0; j < n; j++)
 		r->x[j] = sigma(rows[j]);
 	return mmo_finish(r->aes, r->x, n, h);
+}
+
+/*
+ * The tweakable hash H(x, i) = π(π(x) ⊕ i) ⊕ π(x) (GKWY S&P 2020, TMMO:
+ * tweakable circular-correlation robust in the random-permutation model),
+ * with tweak i_j = (first + j, use).  Distinct tweaks give independent
+ * pads from the same OT rows, so a matrix extended once serves every use.
+ */
+static mpc_status
+aes_blocks(EVP_CIPHER_CTX *aes, ot_block *x, size_t n)
+{
+	int			outl = 0;
+
+	if (n == 0)
+		return MPC_OK;
+	if (n > INT_MAX / 16 ||
+		EVP_EncryptUpdate(aes, (unsigned char *) x, &outl, (const unsigned char *) x, (int) (n * 16)) != 1 ||
+		outl != (int) (n * 16))
+		return MPC_CRYPTO_FAILED;
+	return MPC_OK;
+}
+
+static mpc_status
+tmmo(EVP_CIPHER_CTX *aes, ot_block *h, ot_block *x, size_t n, uint64_t first, uint64_t use)
+{
+	mpc_status	st = aes_blocks(aes, h, n);		/* h = π(x) */
+
+	if (st != MPC_OK)
+		return st;
+	for (size_t j = 0; j < n; j++)
+	{
+		x[j].w[0] = h[j].w[0] ^ (first + j);
+		x[j].w[1] = h[j].w[1] ^ use;
+	}
+	st = aes_blocks(aes, x, n);
+	if (st != MPC_OK)
+		return st;
+	for (size_t j = 0; j < n; j++)
+	{
+		h[j].w[0] ^= x[j].w[0];
+		h[j].w[1] ^= x[j].w[1];
+	}
+	return MPC_OK;
+}
+
+mpc_status
+ot_ext_sender_hash_tweaked(ot_ext_sender *s, const ot_block *rows, size_t n, uint64_t first,
+						   uint64_t use, ot_block *h0, ot_block *h1)
+{
+	ot_block	sb;
+	mpc_status	st;
+
+	if (n > OT_EXT_CHUNK)
+		return MPC_BAD_COUNT;
+	memcpy(&sb, s->s, sizeof(sb));
+	for (size_t j = 0; j < n; j++)
+	{
+		h0[j] = rows[j];
+		h1[j].w[0] = rows[j].w[0] ^ sb.w[0];
+		h1[j].w[1] = rows[j].w[1] ^ sb.w[1];
+	}
+	st = tmmo(s->aes, h0, s->x, n, first, use);
+	if (st == MPC_OK)
+		st = tmmo(s->aes, h1, s->x, n, first, use);
+	return st;
+}
+
+mpc_status
+ot_ext_receiver_hash_tweaked(ot_ext_receiver *r, const ot_block *rows, size_t n, uint64_t first,
+							 uint64_t use, ot_block *h)
+{
+	if (n > OT_EXT_CHUNK)
+		return MPC_BAD_COUNT;
+	memcpy(h, rows, n * sizeof(ot_block));
+	return tmmo(r->aes, h, r->x, n, first, use);
 }
 
 /* ------------------------------------------- random / chosen / correlated */

@@ -71,7 +71,9 @@ typedef enum mpc_msg_type
 	MPC_MSG_SIGN_ROUND = 13,	/* one round of the carry tree */
 	MPC_MSG_PRODUCT_U = 14,		/* input products: the receiver's u */
 	MPC_MSG_PRODUCT_TAU = 15,	/* input products: the sender's corrections */
-	MPC_MSG_GRAM_TAU = 16		/* cross products (gram.h): the bank's corrections */
+	MPC_MSG_GRAM_TAU = 16,		/* cross products (gram.h): the bank's corrections */
+	MPC_MSG_FIXED_U = 17,		/* fixed-choice products (fixprod.h): the receiver's u, once */
+	MPC_MSG_FIXED_TAU = 18		/* fixed-choice products: one use's corrections */
 } mpc_msg_type;
 
 extern void mpc_msg_put_header(uint8_t *msg, uint8_t type, uint32_t seq, uint32_t count);
@@ -200,6 +202,18 @@ extern mpc_status ot_ext_sender_hash(ot_ext_sender *s, const ot_block *rows, siz
 									 ot_block *h0, ot_block *h1);
 extern mpc_status ot_ext_receiver_hash(ot_ext_receiver *r, const ot_block *rows, size_t n,
 									   ot_block *h);
+
+/*
+ * The tweakable hash H(x, i) = π(π(x) ⊕ i) ⊕ π(x) (Guo, Katz, Wang, Yu, S&P
+ * 2020, TMMO), tweak i_j = (first + j, use): sender h0 = H(q_j, i_j),
+ * h1 = H(q_j ⊕ s, i_j); receiver h = H(t_j, i_j).  A row set stored once is
+ * hashed afresh under each `use`, which is how a fixed choice (the bits of
+ * a matrix that does not change) serves many products (crypto/fixprod.h).
+ */
+extern mpc_status ot_ext_sender_hash_tweaked(ot_ext_sender *s, const ot_block *rows, size_t n,
+											 uint64_t first, uint64_t use, ot_block *h0, ot_block *h1);
+extern mpc_status ot_ext_receiver_hash_tweaked(ot_ext_receiver *r, const ot_block *rows, size_t n,
+											   uint64_t first, uint64_t use, ot_block *h);
 
 /* Rows handed to fn come in chunks of at most this many OTs. */
 #define OT_EXT_CHUNK	4096

@@ -7,12 +7,25 @@
 #include "protocol/join/psi_sum.h"
 #include "protocol/mpc/joint_score.h"
 #include "protocol/sum/secure_sum.h"
+#include "protocol/train/joint_train.h"
 #include "protocol/train/joint_woe.h"
+#include "wire/message.h"
 
 static void
 psi_sum_check(const char *dataset, const Permit *permit, bytea *terms pg_attribute_unused())
 {
 	psi_sum_admission_check(dataset, permit);
+}
+
+/* A train run is joint_woe's or joint_train's: its terms' wire type says which. */
+static void
+train_check(const char *dataset, const Permit *permit, bytea *terms)
+{
+	if (terms != NULL && VARSIZE_ANY_EXHDR(terms) >= 2 &&
+		((const uint8 *) VARDATA_ANY(terms))[1] == WIRE_TRAIN_TERMS)
+		joint_train_admission_check(dataset, permit, terms);
+	else
+		joint_woe_admission_check(dataset, permit, terms);
 }
 
 static const Capability capabilities[] = {
@@ -27,7 +40,7 @@ static const Capability capabilities[] = {
 	{"secure_sum", true, secure_sum_admission_check, true, false},
 	/* mpc_selftest asks no key. */
 	{"mpc", false, joint_score_admission_check, false, false},
-	{"train", true, joint_woe_admission_check, false, false},
+	{"train", true, train_check, false, false},
 };
 
 const Capability *

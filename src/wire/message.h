@@ -52,7 +52,12 @@ typedef enum WireType
 	WIRE_WOE_TERMS = 28,		/* bins, the owner's columns, then the asker's key (begin) */
 	WIRE_WOE_ROWS = 29,			/* per row: label ciphertext, its proof, the key */
 	WIRE_WOE_RESULT = 30,		/* per column and bin: rows and the label sum's ciphertext */
-	/* psi and psi_fetch over the OT-extension OPRF (protocol/join/psi_ot.c); 31..34 are train's */
+	/* joint_train (docs/joint_train.md) */
+	WIRE_TRAIN_TERMS = 31,		/* the run's parameters and the owner's columns (then the keys, begin) */
+	WIRE_TRAIN_READY = 32,		/* usable keys, the columns' means and sds, a base-OT message */
+	WIRE_TRAIN_FLIGHT = 33,		/* one step: its head and the asker's two messages */
+	WIRE_TRAIN_REPLY = 34,		/* the owner's message for that step; at the end its weight shares */
+	/* psi and psi_fetch over the OT-extension OPRF (protocol/join/psi_ot.c) */
 	WIRE_OT_HELLO = 35,			/* the KKRT hello (cuckoo seed, base-OT A), asker → owner */
 	WIRE_OT_BASE = 36,			/* the KKRT base-OT reply, then the permitted columns, owner → asker */
 	WIRE_OT_U = 37,				/* KKRT extension chunks, asker → owner (empty: the owner's ack) */

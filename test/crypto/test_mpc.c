@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "crypto/fixprod.h"
 #include "crypto/mpc.h"
 #include "crypto/ot.h"
 #include "crypto/triples.h"
@@ -1386,6 +1387,158 @@ test_products(mpc_triple_party *p[2])
 	free(m2);
 }
 
+/* ------------------------------------------- truncation on shares */
+
+static void
+test_trunc(void)
+{
+	size_t		n = 100000;
+	size_t		bad = 0;
+	size_t		off = 0;
+
+	/* |x| < 2^44, t = 16: every result within one unit of x / 2^16. */
+	for (size_t i = 0; i < n; i++)
+	{
+		int64_t		x = rand_signed((int64_t) 1 << 44);
+		uint64_t	s0 = rand64();
+		uint64_t	s1 = (uint64_t) x - s0;
+		int64_t		got;
+		double		want = ldexp((double) x, -16);
+
+		mpc_trunc_local(0, &s0, 1, 16);
+		mpc_trunc_local(1, &s1, 1, 16);
+		got = (int64_t) (s0 + s1);
+		if (fabs((double) got - want) > 1.0)
+			bad++;
+		if ((double) got != floor(want))
+			off++;
+	}
+	ok(bad == 0, "local truncation of %zu values |x| < 2^44 by 16 bits: all within one unit (%zu off by one)",
+	   n, off);
+	/* Values near 2^62: the stated failure (probability ~ 2^(l+1-64)) shows up. */
+	bad = 0;
+	for (size_t i = 0; i < 10000; i++)
+	{
+		int64_t		x = ((int64_t) 1 << 62) - 1 - (int64_t) (rand64() % 1000);
+		uint64_t	s0 = rand64();
+		uint64_t	s1 = (uint64_t) x - s0;
+
+		mpc_trunc_local(0, &s0, 1, 16);
+		mpc_trunc_local(1, &s1, 1, 16);
+		if (fabs((double) (int64_t) (s0 + s1) - ldexp((double) x, -16)) > 1.0)
+			bad++;
+	}
+	ok(bad > 1500 && bad < 3500, "values just under 2^62: about |x|/2^64 = 1/4 fail, within the stated 2^(l+1-64): %zu of 10000", bad);
+}
+
+/* ------------------------------------- fixed-choice products (fixprod.c) */
+
+static void
+test_fixprod(void)
+{
+	size_t		n = 300,
+				k = 5;
+	int			bits = 8;
+	int32_t    *x = xmalloc(n * k * sizeof(int32_t));
+	fixprod_receiver *fr;
+	fixprod_sender *fs;
+	uint8_t    *msg;
+	size_t		cap = fixprod_use_bytes(n, k, bits) + ot_ext_u_msg_bytes(n * k * bits) + 4096;
+	size_t		len,
+				len2;
+	uint8_t		b[8192];
+	uint64_t	m_col[5];
+	uint64_t   *m_row = xmalloc(n * 8);
+	uint64_t   *o_s = xcalloc_bytes(n * 8),
+			   *o_r = xcalloc_bytes(n * 8);
+	bool		good = true;
+	mpc_status	st;
+
+	msg = xmalloc(cap);
+	for (size_t e = 0; e < n * k; e++)
+		x[e] = (int32_t) (rand64() % 256) - 128;
+	fr = fixprod_receiver_new(n, k, bits, x);
+	fs = fixprod_sender_new(n, k, bits);
+	ok(fr != NULL && fs != NULL, "fixprod parties made");
+	st = fixprod_receiver_base_start(fr, msg, cap, &len);
+	if (st == MPC_OK)
+		st = fixprod_sender_base_respond(fs, msg, len, b, sizeof(b), &len2);
+	if (st == MPC_OK)
+		st = fixprod_receiver_base_finish(fr, b, len2);
+	ok(st == MPC_OK, "fixprod base OTs: %s", mpc_status_reason(st));
+	/* Extended in two slices of rows. */
+	for (size_t row0 = 0; row0 < n && st == MPC_OK; row0 += 200)
+	{
+		size_t		nr = n - row0 < 200 ? n - row0 : 200;
+
+		st = fixprod_receiver_extend(fr, nr, msg, cap, &len);
+		if (st == MPC_OK)
+			st = fixprod_sender_extend(fs, nr, msg, len);
+	}
+	ok(st == MPC_OK && fixprod_rows_extended_s(fs) == n, "fixprod extension in two slices: %s",
+	   mpc_status_reason(st));
+	for (uint64_t use = 1; use <= 6 && st == MPC_OK; use++)
+	{
+		fixprod_mode mode = use % 2 ? FIXPROD_BY_COLUMN : FIXPROD_BY_ROW;
+		size_t		nout = mode == FIXPROD_BY_COLUMN ? n : k;
+
+		for (size_t j = 0; j < k; j++)
+			m_col[j] = rand64();
+		for (size_t r = 0; r < n; r++)
+			m_row[r] = rand64();
+		memset(o_s, 0, n * 8);
+		memset(o_r, 0, n * 8);
+		st = fixprod_sender_use(fs, use, 0, n, mode, mode == FIXPROD_BY_COLUMN ? m_col : m_row,
+								msg, cap, &len, o_s);
+		if (st == MPC_OK)
+			st = fixprod_receiver_use(fr, use, 0, n, mode, msg, len, o_r);
+		for (size_t o = 0; o < nout && st == MPC_OK; o++)
+		{
+			uint64_t	want = 0;
+
+			if (mode == FIXPROD_BY_COLUMN)
+				for (size_t j = 0; j < k; j++)
+					want += (uint64_t) (int64_t) x[o * k + j] * m_col[j];
+			else
+				for (size_t r = 0; r < n; r++)
+					want += (uint64_t) (int64_t) x[r * k + o] * m_row[r];
+			if (o_s[o] + o_r[o] != want)
+				good = false;
+		}
+	}
+	ok(st == MPC_OK && good, "fixprod: six uses (by column and by row) of one extension add up exactly: %s",
+	   mpc_status_reason(st));
+	/* A slice of rows inside, and a used use number refused. */
+	memset(o_s, 0, n * 8);
+	memset(o_r, 0, n * 8);
+	st = fixprod_sender_use(fs, 7, 100, 50, FIXPROD_BY_COLUMN, m_col, msg, cap, &len, o_s);
+	if (st == MPC_OK)
+		st = fixprod_receiver_use(fr, 7, 100, 50, FIXPROD_BY_COLUMN, msg, len, o_r);
+	good = st == MPC_OK;
+	for (size_t r = 0; r < 50 && good; r++)
+	{
+		uint64_t	want = 0;
+
+		for (size_t j = 0; j < k; j++)
+			want += (uint64_t) (int64_t) x[(100 + r) * k + j] * m_col[j];
+		good = o_s[r] + o_r[r] == want;
+	}
+	ok(good, "fixprod: a slice of rows 100..149 adds up");
+	ok(fixprod_receiver_use(fr, 7, 100, 50, FIXPROD_BY_COLUMN, msg, len, o_r) == MPC_OUT_OF_ORDER,
+	   "fixprod: a use number not above the last is refused");
+	st = fixprod_sender_use(fs, 8, 0, 10, FIXPROD_BY_COLUMN, m_col, msg, cap, &len, o_s);
+	ok(st == MPC_OK && fixprod_receiver_use(fr, 8, 0, 10, FIXPROD_BY_COLUMN, msg, len - 8, o_r) == MPC_BAD_LENGTH,
+	   "fixprod: a short corrections message is refused");
+	ok(fixprod_receiver_new(2, 1, 8, (int32_t[]) {128, 0}) == NULL, "fixprod: a value outside its bits is refused");
+	fixprod_receiver_free(fr);
+	fixprod_sender_free(fs);
+	free(x);
+	free(m_row);
+	free(o_s);
+	free(o_r);
+	free(msg);
+}
+
 int
 main(void)
 {
@@ -1406,6 +1559,8 @@ main(void)
 	test_products(p);
 	test_malformed(p);
 	test_fixed_point();
+	test_trunc();
+	test_fixprod();
 	test_sign(p);
 	capturing = true;
 	test_mul_and_dot(p, NULL);

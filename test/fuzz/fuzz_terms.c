@@ -20,6 +20,8 @@
  *                 split), what pir_lookup does (the u32 length prefix,
  *                 restated here, then the split) or what psi_fetch over
  *                 ot does with an opened entry (oprf_table_rows_split)
+ *   train         terms_read (joint_train.c, through terms_joint_train.c):
+ *                 joint_train's terms and keys of serve_admit / serve_train_begin
  *   ecdh          ecdh_asked_push of the asker's batches (ecdh.c), then
  *                 ecdh_asked_finish (batch_mult validates every element),
  *                 ecdh_pull_range with the asker's part, start and count,
@@ -115,6 +117,7 @@ enum
 	OP_TABLE,
 	OP_RECORD,
 	OP_ECDH,
+	OP_TRAIN,
 	OP_COUNT
 };
 
@@ -343,6 +346,17 @@ run(FuzzInput *in, uint8 op)
 		case OP_ECDH:
 			op_ecdh(in);
 			break;
+		case OP_TRAIN:
+			{
+				int			kb,
+							ka;
+
+				p = fuzz_rest(in, &len);
+				(void) fuzz_train_terms_read(shim_bytea(p, len, false), &kb, &ka);
+				if (kb < 1 || ka < 0 || kb + ka > 31)
+					fail("joint_train terms with an impossible column count");
+				break;
+			}
 	}
 }
 
@@ -386,6 +400,29 @@ generate(const char *dir)
 	wire_builder_add(&b, (const uint8 *) "age", 3);
 	wire_builder_add(&b, (const uint8 *) "key-1", 5);
 	seed_msg(dir, "terms", (const uint8[]) {OP_TERMS, 1}, 2, wire_builder_finish(&b));
+
+	/* train: 2 owner columns, 1 own feature, 8 bits, 10 epochs, batch and slice 64, then a key */
+	{
+		uint8		th[48] = {0};
+		uint64		lr;
+		double		half = 0.5;
+
+		wire_put_u32(th, 2);
+		wire_put_u32(th + 4, 1);
+		wire_put_u32(th + 8, 8);
+		wire_put_u32(th + 12, 10);
+		wire_put_u32(th + 16, 64);
+		wire_put_u32(th + 20, 64);
+		memcpy(&lr, &half, 8);
+		lr = pg_hton64(lr);
+		memcpy(th + 24, &lr, 8);
+		wire_builder_init(&b, WIRE_TRAIN_TERMS);
+		wire_builder_add(&b, th, sizeof(th));
+		wire_builder_add(&b, (const uint8 *) "income", 6);
+		wire_builder_add(&b, (const uint8 *) "age", 3);
+		wire_builder_add(&b, (const uint8 *) "key-1", 5);
+		seed_msg(dir, "train", (const uint8[]) {OP_TRAIN}, 1, wire_builder_finish(&b));
+	}
 
 	/* table: three unsealed entries in tag order */
 	memset(entries, 0, sizeof(entries));

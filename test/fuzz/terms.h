@@ -15,4 +15,7 @@ extern int	fuzz_participants_decode(bytea *msg, uint8 *session, int *kinds, int 
 /* terms_read on a message of this type; returns the items after the terms. */
 extern int	fuzz_terms_read(bytea *msg, WireType type, int *mode, int *k);
 
+/* joint_train's terms_read on a WIRE_TRAIN_TERMS message; returns the items after the terms. */
+extern int	fuzz_train_terms_read(bytea *msg, int *kb, int *ka);
+
 #endif
