@@ -26,6 +26,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/link.sh"
+. "$(dirname "$0")/pair.sh"
 
 ROWS=${BENCH_TRAIN_ROWS:-100000}
 HOLD=${BENCH_TRAIN_HOLDOUT:-20000}
@@ -37,23 +38,10 @@ LINK_PORT=${BENCH_LINK_PORT:-55495}
 PY=/usr/bin/python3
 
 if ! $PY -c 'import sklearn' 2>/dev/null; then
-	apt-get install -y python3-sklearn >/dev/null
+	$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-sklearn >/dev/null
 fi
 
-work=$(make_workdir bench-train)
-trap 'link_stop; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
-for node in gov bank; do
-	mkdir -p "$work/$node"
-	[ "$(id -u)" -ne 0 ] || chown postgres:postgres "$work/$node"
-done
-start_cluster "$work/gov" "$GOV_PORT"
-start_cluster "$work/bank" "$BANK_PORT"
-printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' > "$work/gov/data/pg_hba.conf"
-as_pg pg_ctl -D "$work/gov/data" reload >/dev/null
-
-gov() { as_pg psql -X -q -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-bank() { as_pg psql -X -q -A -t -h "$work/bank" -p "$BANK_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
-calc() { awk "BEGIN { print $1 }"; }
+bench_pair bench-train
 
 # The data: bureau.csv (code, x1..x16), loans.csv (code, y, a1..a4), holdout.csv (code, a1..a4).
 mkdir -p "$work/data"
