@@ -41,7 +41,7 @@ extern size_t gram_corrections_bytes(size_t rows, size_t k, int bits, size_t q);
 /*
  * Bureau, step 1: the extension's u message for the chunk's choice bits
  * (bits of x + 2^(bits−1)); keeps its random-OT keys in keys
- * (gram_chunk_ots entries).  A value out of range is MPC_BAD_VALUE.
+ * (gram_chunk_ots entries).  A value out of range is MPC_OUT_OF_RANGE.
  */
 extern mpc_status gram_receiver_start(ot_ext_receiver *r, size_t rows, size_t k, int bits,
 									  const int64_t *x, uint8_t *msg, size_t cap, size_t *len,

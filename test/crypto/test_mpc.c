@@ -304,7 +304,7 @@ test_ext_ot(void)
 	ot_ext_receiver *rcv;
 	size_t		n = 1000,
 				len,
-				len2;
+				len2 = 0;
 	uint8_t    *choices = xmalloc((n + 7) / 8);
 	uint8_t    *msg = xmalloc(ot_ext_u_msg_bytes(n));
 	uint8_t    *old = xmalloc(ot_ext_u_msg_bytes(n));
