@@ -41,6 +41,7 @@
 #include "port/pg_bswap.h"
 
 #include "pgpriv.h"
+#include "catalog/catalog_spi.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
 #include "peer/call.h"
@@ -172,6 +173,7 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 Datum
 pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 {
+	CatalogSession cs;
 	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -195,22 +197,20 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 	args[2] = CStringGetTextDatum(capability);
 	args[3] = CStringGetTextDatum(version);
 	args[4] = Int32GetDatum(chunk);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT data FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 "
-							  "AND capability = $3 AND version = $4 AND chunk = $5",
-							  5, types, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.served_table");
+	catalog_open(&cs, false);
+	catalog_exec("SELECT data FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 "
+				 "AND capability = $3 AND version = $4 AND chunk = $5",
+				 5, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_table");
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		d = catalog_value(0, 1, &isnull);
 		MemoryContext spi = MemoryContextSwitchTo(caller);
 
 		out = DatumGetByteaPCopy(d);
 		MemoryContextSwitchTo(spi);
 	}
-	SPI_finish();
+	catalog_close(&cs);
 	if (out == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -58,6 +58,7 @@
 #include "utils/memutils.h"
 
 #include "pgpriv.h"
+#include "catalog/catalog_spi.h"
 #include "catalog/pgpriv_catalog.h"
 #include "catalog/receipt.h"
 #include "crypto/cuckoo.h"
@@ -729,7 +730,7 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 static int64
 cached_table_entries(const char *server, const char *dataset, const char *capability)
 {
-	OwnerContext owner;
+	CatalogSession cs;
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[4];
 	int64		entries = -1;
@@ -739,24 +740,20 @@ cached_table_entries(const char *server, const char *dataset, const char *capabi
 	args[1] = CStringGetTextDatum(peer_remote_user(server));
 	args[2] = CStringGetTextDatum(dataset);
 	args[3] = CStringGetTextDatum(capability);
-	catalog_enter_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT pg_catalog.substring(data, 1, 10) FROM pgpriv.peer_table "
-							  "WHERE server = $1 AND remote_user = $2 AND dataset = $3 AND capability = $4",
-							  4, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pgpriv.peer_table");
+	catalog_open(&cs, true);
+	catalog_exec("SELECT pg_catalog.substring(data, 1, 10) FROM pgpriv.peer_table "
+				 "WHERE server = $1 AND remote_user = $2 AND dataset = $3 AND capability = $4",
+				 4, types, args, NULL, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		bytea	   *head = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		bytea	   *head = DatumGetByteaPP(catalog_value(i, 1, &isnull));
 
 		if (isnull || VARSIZE_ANY_EXHDR(head) < WIRE_HEADER_BYTES)
 			continue;
 		entries = Max(entries, 0) + wire_get_u32((const uint8 *) VARDATA_ANY(head) + 2);
 	}
-	SPI_finish();
-	catalog_leave_owner(&owner);
+	catalog_close(&cs);
 	return entries;
 }
 
