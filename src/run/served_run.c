@@ -6,11 +6,24 @@
 
 #include <sodium.h>
 
+#include "storage/ipc.h"
 #include "utils/memutils.h"
 
 #include "run/served_run.h"
 
 static ServedRun *open_run = NULL;
+static bool exit_hook = false;
+
+/*
+ * When the serving backend ends (the asker disconnected, or was killed,
+ * between two calls of a run), the open run's secrets are wiped before the
+ * process exits, as when the run is closed.
+ */
+static void
+served_run_at_exit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
+{
+	served_run_close();
+}
 
 void *
 served_run_open(const char *capability, const char *run, const char *dataset, Size size,
@@ -26,6 +39,11 @@ served_run_open(const char *capability, const char *run, const char *dataset, Si
 				 errmsg("malformed message from the asker"),
 				 errdetail("Run id or dataset name too long.")));
 	served_run_close();
+	if (!exit_hook)
+	{
+		on_proc_exit(served_run_at_exit, (Datum) 0);
+		exit_hook = true;
+	}
 	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv served run", ALLOCSET_DEFAULT_SIZES);
 	r = MemoryContextAllocZero(cxt, size);
 	r->cxt = cxt;

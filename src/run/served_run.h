@@ -8,7 +8,8 @@
  * previous one.  A run's struct starts with a ServedRun and lives, with
  * everything else of the run, in the run's own memory context; closing the
  * run calls its wipe hook (for secrets kept elsewhere), zeroes the struct
- * (secret scalars and keys kept in it) and deletes the context.
+ * (secret scalars and keys kept in it) and deletes the context.  A run
+ * still open when the serving backend exits is closed then (an exit hook).
  */
 #ifndef PGPRIV_PROTOCOL_SERVED_RUN_H
 #define PGPRIV_PROTOCOL_SERVED_RUN_H
