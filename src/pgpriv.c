@@ -123,6 +123,17 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	/* The owner's choice: whether it serves psi and psi_fetch over ot at all. */
+	DefineCustomBoolVariable("pgpriv.serve_ot",
+							 "Whether this server serves psi and psi_fetch over the OT-extension OPRF.",
+							 "off serves them over the OPRF table only, whose bound on a modified asker "
+							 "is per key rather than per cuckoo bin (docs/security.md).",
+							 &pgpriv_serve_ot,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("pgpriv");
 }
 

@@ -208,6 +208,34 @@ like($last_detail->($bank, 'asker', 'psi'), qr/protocol ot/, 'auto: 6000 keys ag
 is($bank->safe_psql('postgres', q{LOAD 'pgpriv'; SHOW pgpriv.psi_protocol}), 'auto', 'the default is auto');
 fails_with($bank, q{LOAD 'pgpriv'; SET pgpriv.psi_protocol = fast}, '22023', qr/psi_protocol/, 'an unknown protocol name');
 
+# The owner's pgpriv.serve_ot = off: auto keeps to the table (it reads the
+# owner's setting), a forced ot run is refused by name (0A000), and so is a
+# modified asker calling serve_ot_begin itself; the peer's login cannot set
+# it back on (superuser only).  The results stay those of the plaintext join.
+$gov->safe_psql('postgres', q{LOAD 'pgpriv'; ALTER SYSTEM SET pgpriv.serve_ot = off; SELECT pg_reload_conf()});
+ok(wait_for($gov, q{LOAD 'pgpriv'; SELECT current_setting('pgpriv.serve_ot') = 'off'}, 10),
+	'serve_ot: the owner has turned ot off');
+is_list([ lines($bank->safe_psql('postgres', $psi_sql->('tax', $sub_q, 'auto'))) ], $sub_model->{psi},
+	'serve_ot off: auto over 6000 keys still equals the plaintext join');
+like($last_detail->($bank, 'asker', 'psi'), qr/protocol table/, 'serve_ot off: auto ran over the table');
+fails_with($bank, $psi_sql->('tax', $sub_q, 'ot'), '0A000', qr/pgpriv\.serve_ot is off/,
+	'serve_ot off: a forced ot run is refused, naming the setting');
+{
+	my ($rc, $out, $err) = $gov->psql('postgres',
+		version_exchange() . "CALL pgpriv.serve_admit('tax', 'psi', 'ot-off-run', 8192);\n"
+		  . "SELECT pgpriv.serve_ot_begin('tax', 'psi', 'ot-off-run', '\\x00'::bytea);",
+		connstr => "host=127.0.0.1 port=$gov_port dbname=postgres user=bank_role password=pw_bank",
+		on_error_stop => 0, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/ERROR:\s+0A000:.*serve_ot is off/, 'serve_ot off: serve_ot_begin called directly is refused (0A000)');
+	($rc, $out, $err) = $gov->psql('postgres', version_exchange() . 'SET pgpriv.serve_ot = on;',
+		connstr => "host=127.0.0.1 port=$gov_port dbname=postgres user=bank_role password=pw_bank",
+		on_error_stop => 0);
+	like($err, qr/permission denied to set parameter "pgpriv\.serve_ot"/, 'serve_ot: the peer\'s login cannot set it');
+}
+$gov->safe_psql('postgres', q{LOAD 'pgpriv'; ALTER SYSTEM RESET pgpriv.serve_ot; SELECT pg_reload_conf()});
+ok(wait_for($gov, q{LOAD 'pgpriv'; SELECT current_setting('pgpriv.serve_ot') = 'on'}, 10),
+	'serve_ot: back on (the default)');
+
 # ---------------------------------------------------------------------------
 # 3. Empty and small sets
 # ---------------------------------------------------------------------------

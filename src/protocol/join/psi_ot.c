@@ -78,6 +78,7 @@ PG_FUNCTION_INFO_V1(pgpriv_serve_ot_extend);
 PG_FUNCTION_INFO_V1(pgpriv_serve_ot_tags);
 
 int			pgpriv_psi_protocol = PSI_PROTOCOL_AUTO;
+bool		pgpriv_serve_ot = true;
 
 #define OT_U_CHUNKS_PER_CALL	8	/* 8 × 8192 bins × 56 bytes ≈ 3.7 MB a call */
 #define OT_TAG_BATCHES_PER_CALL 2	/* tag batches per serve_ot_tags call, one per core */
@@ -339,6 +340,11 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	bool		sealed = strcmp(capability, "psi_fetch") == 0;
 
 	catalog_restrict_definer();
+	if (!pgpriv_serve_ot)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("this server serves psi and psi_fetch over its OPRF table only (pgpriv.serve_ot is off)"),
+				 errhint("The asker can set pgpriv.psi_protocol = table, or auto, which reads this setting.")));
 	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	check_capability(capability);
 	admission = admission_require(run, dataset, capability);
@@ -757,6 +763,26 @@ cached_table_entries(const char *server, const char *dataset, const char *capabi
 	return entries;
 }
 
+/*
+ * Whether the owner serves ot (its pgpriv.serve_ot; one round trip on the
+ * run's cached connection).  An owner that does not say is taken to serve it:
+ * serve_ot_begin refuses by name if it does not.
+ */
+static bool
+owner_serves_ot(const char *server)
+{
+	PeerCall	call;
+	PGresult   *res;
+	bool		serves;
+
+	peer_call_open(&call, server);
+	res = peer_call_text(&call, "SELECT pg_catalog.current_setting('pgpriv.serve_ot', true)", 0, NULL);
+	serves = PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
+		strcmp(PQgetvalue(res, 0, 0), "off") != 0;
+	PQclear(res);
+	return serves;
+}
+
 bool
 psi_ot_chosen(const char *server, const char *dataset, const char *capability, size_t nkeys)
 {
@@ -771,7 +797,7 @@ psi_ot_chosen(const char *server, const char *dataset, const char *capability, s
 	cached = cached_table_entries(server, dataset, capability);
 	if (cached >= 0 && (int64) nkeys * PSI_OT_TABLE_RATIO <= cached)
 		return false;
-	return true;
+	return owner_serves_ot(server);
 }
 
 /* ----------------------------------------------------------------------

@@ -24,6 +24,14 @@ typedef enum PsiProtocol
 extern int	pgpriv_psi_protocol;
 
 /*
+ * pgpriv.serve_ot, the owner's choice: off serves psi and psi_fetch over
+ * its OPRF table only (the bound on what a modified asker gets is then the
+ * table protocol's, per key, rather than KKRT16's per bin; docs/security.md).
+ * An asker in auto reads it from the owner and keeps to the table.
+ */
+extern bool pgpriv_serve_ot;
+
+/*
  * Below this many keys auto keeps the table: the run is charged as many keys
  * as today, and the owner's table, once built, serves every later run.
  */
