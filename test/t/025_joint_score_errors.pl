@@ -173,6 +173,8 @@ my $bank_mid = q{SELECT count(*) = 1 FROM pgpriv.progress WHERE capability = 'jo
 		'cancel: gov stops serving the cancelled run');
 	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit_log WHERE side = 'asker' AND dataset = 'big' AND outcome = 'ok'}),
 		'0', 'cancel: no asker audit row claims the cancelled run');
+	# The lost run's row is on record already: wait for the cancelled one's, then read both.
+	audit_failed($bank, q{dataset = 'big' AND outcome LIKE 'failed: cancelled%'});
 	like(audit_failed($bank, q{dataset = 'big'}), qr/failed: peer lost[^;]*;failed: cancelled \(57014\)$/,
 		'cancel: the asker audits the cancelled run as failed: cancelled (after the lost one)');
 }
