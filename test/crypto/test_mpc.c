@@ -972,13 +972,37 @@ test_mul_and_dot(mpc_triple_party *p[2], wire_log *inputs_hits)
 			free(flag);
 		}
 
-		/* no party's messages carry its inputs in the clear */
-		ok(count_occurrences(&captured[0], (uint64_t *) W, k) == 0 &&
-		   count_occurrences(&captured[0], (uint64_t *) X, n) == 0,
-		   "wire: party 0's messages (%zu bytes) never contain its weights or inputs", captured[0].len);
-		ok(count_occurrences(&captured[1], (uint64_t *) F, rows * k) == 0 &&
-		   count_occurrences(&captured[1], (uint64_t *) Y, n) == 0,
-		   "wire: party 1's messages (%zu bytes) never contain its features or inputs", captured[1].len);
+		/*
+		 * No party's messages carry its inputs in the clear.  Inputs are
+		 * below 2^29, so an 8-byte window of a message (a length, a header,
+		 * packed corrections) now and then equals one by chance: compare
+		 * with as many decoys of the same distribution that were never
+		 * sent.  A leak puts every input on the wire, thousands of hits.
+		 */
+		{
+			size_t		nd = rows * k + n + k;
+			int64_t    *decoy = xmalloc(nd * 8);
+			size_t		real0,
+						real1,
+						fake0,
+						fake1;
+
+			for (size_t j = 0; j < nd; j++)
+				decoy[j] = rand_signed(MPC_VALUE_BOUND);
+			real0 = count_occurrences(&captured[0], (uint64_t *) W, k) +
+				count_occurrences(&captured[0], (uint64_t *) X, n);
+			fake0 = count_occurrences(&captured[0], (uint64_t *) decoy, k + n);
+			real1 = count_occurrences(&captured[1], (uint64_t *) F, rows * k) +
+				count_occurrences(&captured[1], (uint64_t *) Y, n);
+			fake1 = count_occurrences(&captured[1], (uint64_t *) decoy, rows * k + n);
+			ok(real0 <= 2 + 2 * fake0,
+			   "wire: party 0's messages (%zu bytes) never contain its weights or inputs (%zu chance matches, %zu of decoys)",
+			   captured[0].len, real0, fake0);
+			ok(real1 <= 2 + 2 * fake1,
+			   "wire: party 1's messages (%zu bytes) never contain its features or inputs (%zu chance matches, %zu of decoys)",
+			   captured[1].len, real1, fake1);
+			free(decoy);
+		}
 		{
 			/* the check itself finds an input that is sent in the clear */
 			wire_log	plain = {(uint8_t *) F, rows * k * 8, 0};
@@ -1396,7 +1420,36 @@ test_trunc(void)
 	size_t		bad = 0;
 	size_t		off = 0;
 
-	/* |x| < 2^44, t = 16: every result within one unit of x / 2^16. */
+	/*
+	 * |x| < 2^30, t = 16: every result within one unit of x / 2^16 (the
+	 * stated failure, probability 2^(l+1-64) per value, is 2^-33 here:
+	 * about 10^-5 that any of the 100 000 fails).
+	 */
+	for (size_t i = 0; i < n; i++)
+	{
+		int64_t		x = rand_signed((int64_t) 1 << 30);
+		uint64_t	s0 = rand64();
+		uint64_t	s1 = (uint64_t) x - s0;
+		int64_t		got;
+		double		want = ldexp((double) x, -16);
+
+		mpc_trunc_local(0, &s0, 1, 16);
+		mpc_trunc_local(1, &s1, 1, 16);
+		got = (int64_t) (s0 + s1);
+		if (fabs((double) got - want) > 1.0)
+			bad++;
+		if ((double) got != floor(want))
+			off++;
+	}
+	ok(bad == 0, "local truncation of %zu values |x| < 2^30 by 16 bits: all within one unit (%zu off by one)",
+	   n, off);
+
+	/*
+	 * |x| < 2^44: failure probability 2^-19 per value, so about 0.19 of the
+	 * 100 000 are expected far off; more than 4 has probability about 10^-6.
+	 */
+	bad = 0;
+	off = 0;
 	for (size_t i = 0; i < n; i++)
 	{
 		int64_t		x = rand_signed((int64_t) 1 << 44);
@@ -1413,8 +1466,8 @@ test_trunc(void)
 		if ((double) got != floor(want))
 			off++;
 	}
-	ok(bad == 0, "local truncation of %zu values |x| < 2^44 by 16 bits: all within one unit (%zu off by one)",
-	   n, off);
+	ok(bad <= 4, "local truncation of %zu values |x| < 2^44 by 16 bits: within one unit but for the stated failures (%zu far off, %zu off by one)",
+	   n, bad, off);
 	/* Values near 2^62: the stated failure (probability ~ 2^(l+1-64)) shows up. */
 	bad = 0;
 	for (size_t i = 0; i < 10000; i++)
