@@ -1010,6 +1010,49 @@ send_with_scratch(ot_ext_sender *s, const uint8_t *msg_u, size_t len_u, size_t c
 	return st;
 }
 
+/*
+ * The sender's second flight (chosen-message or correlated OT): the count
+ * checked, the payload written by the rows' callback into c->out, the frame.
+ */
+static mpc_status
+second_flight_send(ot_ext_sender *s, const uint8_t *msg_u, size_t len_u, size_t count,
+				   rot_send_ctx *c, uint8_t type, size_t bytes,
+				   uint8_t *msg, size_t cap, size_t *len)
+{
+	mpc_status	st;
+
+	if (count == 0 || count > OT_EXT_MAX_COUNT)
+		return MPC_BAD_COUNT;
+	if (cap < bytes)
+		return MPC_BUFFER_TOO_SMALL;
+	c->out = msg + MPC_MSG_HEADER_BYTES;
+	st = send_with_scratch(s, msg_u, len_u, count, c);
+	if (st != MPC_OK)
+		return st;
+	mpc_msg_put_header(msg, type, 0, (uint32_t) count);
+	*len = bytes;
+	return MPC_OK;
+}
+
+/* The receiver's check of a second flight's frame, count and length. */
+static mpc_status
+second_flight_check(const uint8_t *msg, size_t len, uint8_t type, size_t count, size_t bytes)
+{
+	uint32_t	seq,
+				n;
+	mpc_status	st = mpc_msg_get_header(msg, len, type, &seq, &n);
+
+	if (st != MPC_OK)
+		return st;
+	if (seq != 0)
+		return MPC_OUT_OF_ORDER;
+	if (n != count || count == 0)
+		return MPC_BAD_COUNT;
+	if (len != bytes)
+		return MPC_BAD_LENGTH;
+	return MPC_OK;
+}
+
 size_t
 ot_chosen_msg_bytes(size_t count)
 {
@@ -1022,39 +1065,21 @@ ot_chosen_sender(ot_ext_sender *s, const uint8_t *msg_u, size_t len_u,
 				 uint8_t *msg, size_t cap, size_t *len)
 {
 	rot_send_ctx c = {0};
-	mpc_status	st;
 
-	if (count == 0 || count > OT_EXT_MAX_COUNT)
-		return MPC_BAD_COUNT;
-	if (cap < ot_chosen_msg_bytes(count))
-		return MPC_BUFFER_TOO_SMALL;
 	c.x0 = x0;
 	c.x1 = x1;
-	c.out = msg + MPC_MSG_HEADER_BYTES;
-	st = send_with_scratch(s, msg_u, len_u, count, &c);
-	if (st != MPC_OK)
-		return st;
-	mpc_msg_put_header(msg, MPC_MSG_EXT_CHOSEN, 0, (uint32_t) count);
-	*len = ot_chosen_msg_bytes(count);
-	return MPC_OK;
+	return second_flight_send(s, msg_u, len_u, count, &c, MPC_MSG_EXT_CHOSEN,
+							  ot_chosen_msg_bytes(count), msg, cap, len);
 }
 
 mpc_status
 ot_chosen_receiver_finish(size_t count, const uint8_t *choices, const ot_block *keys,
 						  const uint8_t *msg, size_t len, ot_block *x)
 {
-	uint32_t	seq,
-				n;
-	mpc_status	st = mpc_msg_get_header(msg, len, MPC_MSG_EXT_CHOSEN, &seq, &n);
+	mpc_status	st = second_flight_check(msg, len, MPC_MSG_EXT_CHOSEN, count, ot_chosen_msg_bytes(count));
 
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (n != count || count == 0)
-		return MPC_BAD_COUNT;
-	if (len != ot_chosen_msg_bytes(count))
-		return MPC_BAD_LENGTH;
 	for (size_t j = 0; j < count; j++)
 	{
 		uint64_t	c = (uint64_t) 0 - ((choices[j / 8] >> (j % 8)) & 1);
@@ -1082,39 +1107,21 @@ ot_cot_sender(ot_ext_sender *s, const uint8_t *msg_u, size_t len_u,
 			  uint8_t *msg, size_t cap, size_t *len)
 {
 	rot_send_ctx c = {0};
-	mpc_status	st;
 
-	if (count == 0 || count > OT_EXT_MAX_COUNT)
-		return MPC_BAD_COUNT;
-	if (cap < ot_cot_msg_bytes(count))
-		return MPC_BUFFER_TOO_SMALL;
 	c.delta = delta;
 	c.cx = x;
-	c.out = msg + MPC_MSG_HEADER_BYTES;
-	st = send_with_scratch(s, msg_u, len_u, count, &c);
-	if (st != MPC_OK)
-		return st;
-	mpc_msg_put_header(msg, MPC_MSG_EXT_COT, 0, (uint32_t) count);
-	*len = ot_cot_msg_bytes(count);
-	return MPC_OK;
+	return second_flight_send(s, msg_u, len_u, count, &c, MPC_MSG_EXT_COT,
+							  ot_cot_msg_bytes(count), msg, cap, len);
 }
 
 mpc_status
 ot_cot_receiver_finish(size_t count, const uint8_t *choices, const ot_block *keys,
 					   const uint8_t *msg, size_t len, uint64_t *y)
 {
-	uint32_t	seq,
-				n;
-	mpc_status	st = mpc_msg_get_header(msg, len, MPC_MSG_EXT_COT, &seq, &n);
+	mpc_status	st = second_flight_check(msg, len, MPC_MSG_EXT_COT, count, ot_cot_msg_bytes(count));
 
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (n != count || count == 0)
-		return MPC_BAD_COUNT;
-	if (len != ot_cot_msg_bytes(count))
-		return MPC_BAD_LENGTH;
 	for (size_t j = 0; j < count; j++)
 	{
 		uint64_t	c = (uint64_t) 0 - ((choices[j / 8] >> (j % 8)) & 1);
