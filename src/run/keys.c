@@ -3,6 +3,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
@@ -402,4 +404,82 @@ dataset_rows_fetch_checked(const Dataset *ds, List *columns, const char *known,
 	SPI_finish();
 	dataset_leave_role(&role);
 	return true;
+}
+
+static int
+rowref_cmp(const void *a, const void *b)
+{
+	const RowRef *x = a;
+	const RowRef *y = b;
+	int			c = memcmp(x->key, y->key, Min(x->len, y->len));
+
+	if (c != 0)
+		return c;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+void
+row_index_build(const DatasetRows *rows, RowIndex *index)
+{
+	index->n = rows->keys.n;
+	index->refs = palloc_extended(sizeof(RowRef) * Max(index->n, 1), MCXT_ALLOC_HUGE);
+	for (size_t i = 0; i < index->n; i++)
+	{
+		index->refs[i].key = rows->keys.data[i];
+		index->refs[i].len = rows->keys.lens[i];
+		index->refs[i].row = i;
+	}
+	qsort(index->refs, index->n, sizeof(RowRef), rowref_cmp);
+}
+
+int64
+row_index_unique(const RowIndex *index, const uint8 *key, size_t len)
+{
+	RowRef		probe = {key, len, 0};
+	RowRef	   *hit = bsearch(&probe, index->refs, index->n, sizeof(RowRef), rowref_cmp);
+
+	if (hit == NULL ||
+		(hit > index->refs && rowref_cmp(hit - 1, &probe) == 0) ||
+		(hit + 1 < index->refs + index->n && rowref_cmp(hit + 1, &probe) == 0))
+		return -1;
+	return (int64) hit->row;
+}
+
+bool
+dataset_value_number(const char *text, double *out)
+{
+	char	   *end;
+	double		v;
+
+	if (strcmp(text, "t") == 0 || strcmp(text, "true") == 0)
+	{
+		*out = 1.0;
+		return true;
+	}
+	if (strcmp(text, "f") == 0 || strcmp(text, "false") == 0)
+	{
+		*out = 0.0;
+		return true;
+	}
+	errno = 0;
+	v = strtod(text, &end);
+	while (*end == ' ')
+		end++;
+	if (end == text || *end != '\0' || errno != 0 || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+int
+keys_query_label(const char *text, const char *label)
+{
+	if (strcmp(text, "t") == 0 || strcmp(text, "true") == 0 || strcmp(text, "1") == 0)
+		return 1;
+	if (strcmp(text, "f") == 0 || strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
+		return 0;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("label column \"%s\" of keys_query holds a value other than 0, 1, true or false", label),
+			 errhint("Give the label as a boolean or as 0/1, e.g. (defaulted)::int AS %s.", label)));
 }

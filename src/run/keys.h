@@ -79,4 +79,39 @@ extern bool dataset_rows_fetch_checked(const Dataset *ds, List *columns, const c
 									   DatasetRows *rows, ChangeCheck *check,
 									   const char *progress_what, const char *progress_peer);
 
+/*
+ * The rows sorted by key, to find the one row of an asked key (joint_score,
+ * joint_woe and joint_train answer only for keys with exactly one row).
+ */
+typedef struct RowRef
+{
+	const uint8 *key;
+	size_t		len;
+	size_t		row;
+} RowRef;
+
+typedef struct RowIndex
+{
+	RowRef	   *refs;
+	size_t		n;
+} RowIndex;
+
+extern void row_index_build(const DatasetRows *rows, RowIndex *index);
+
+/* The number of the one row with this key; -1 if there is none, or several. */
+extern int64 row_index_unique(const RowIndex *index, const uint8 *key, size_t len);
+
+/*
+ * A dataset value as a number: the text of a number (trailing blanks, as
+ * char(n) prints them, allowed) or of a boolean (true = 1).  False for
+ * anything else, NaN and the infinities included.
+ */
+extern bool dataset_value_number(const char *text, double *out);
+
+/*
+ * A label of the asker's keys_query (joint_woe, joint_train): a boolean or
+ * 0/1; anything else is an error naming the column (22023).
+ */
+extern int	keys_query_label(const char *text, const char *label);
+
 #endif

@@ -6,13 +6,14 @@
 
 #include <sodium.h>
 
+#include "access/xact.h"
 #include "storage/ipc.h"
 #include "utils/memutils.h"
 
 #include "run/served_run.h"
 
 static ServedRun *open_run = NULL;
-static bool exit_hook = false;
+static bool hooks_registered = false;
 
 /*
  * When the serving backend ends (the asker disconnected, or was killed,
@@ -23,6 +24,29 @@ static void
 served_run_at_exit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 {
 	served_run_close();
+}
+
+/*
+ * An error ends the run it interrupts: whatever a serving call had done to
+ * the run's state when it failed is not something a next call may carry on
+ * from.  The run is closed (and wiped) when the transaction, or the
+ * subtransaction a peer may have wrapped the call in to catch its error,
+ * aborts; no serving function needs a PG_CATCH of its own for it.
+ */
+static void
+served_run_at_abort(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		served_run_close();
+}
+
+static void
+served_run_at_subabort(SubXactEvent event, SubTransactionId mySubid pg_attribute_unused(),
+					   SubTransactionId parentSubid pg_attribute_unused(),
+					   void *arg pg_attribute_unused())
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		served_run_close();
 }
 
 void *
@@ -39,10 +63,12 @@ served_run_open(const char *capability, const char *run, const char *dataset, Si
 				 errmsg("malformed message from the asker"),
 				 errdetail("Run id or dataset name too long.")));
 	served_run_close();
-	if (!exit_hook)
+	if (!hooks_registered)
 	{
 		on_proc_exit(served_run_at_exit, (Datum) 0);
-		exit_hook = true;
+		RegisterXactCallback(served_run_at_abort, NULL);
+		RegisterSubXactCallback(served_run_at_subabort, NULL);
+		hooks_registered = true;
 	}
 	cxt = AllocSetContextCreate(TopMemoryContext, "pgpriv served run", ALLOCSET_DEFAULT_SIZES);
 	r = MemoryContextAllocZero(cxt, size);

@@ -8,8 +8,11 @@
  * previous one.  A run's struct starts with a ServedRun and lives, with
  * everything else of the run, in the run's own memory context; closing the
  * run calls its wipe hook (for secrets kept elsewhere), zeroes the struct
- * (secret scalars and keys kept in it) and deletes the context.  A run
- * still open when the serving backend exits is closed then (an exit hook).
+ * (secret scalars and keys kept in it) and deletes the context.  An error
+ * in a serving call ends the run: it is closed when the (sub)transaction
+ * aborts (transaction callbacks), so serving functions need no PG_CATCH to
+ * close it.  A run still open when the serving backend exits is closed then
+ * (an exit hook).
  */
 #ifndef PGPRIV_PROTOCOL_SERVED_RUN_H
 #define PGPRIV_PROTOCOL_SERVED_RUN_H

@@ -204,6 +204,25 @@ refused('bad-early', prelude('bad-early', \@asked, no_finish => 1),
 	return_msg('bad-early', q{SELECT 1, pgpriv.hash_to_group('x'::bytea)}),
 	qr/before the run's keys were masked/, 'T before the run\'s keys are masked');
 
+# A peer that catches the owner's error in a subtransaction (a DO block with
+# an exception handler) to carry on the run from the state the bad message
+# left: the error ended the run all the same.
+{
+	my ($rc, $out, $err) = attack(prelude('caught', \@asked) . q{
+DO $$
+BEGIN
+  PERFORM pgpriv.serve_count_return('caught', '\x0104000000000000000020'::bytea);
+EXCEPTION WHEN others THEN
+  RAISE NOTICE 'caught: %', SQLSTATE;
+END $$;
+\set ON_ERROR_STOP 0
+} . return_msg('caught', $t1) . qq{\nSELECT 'count:' || pgpriv.serve_count_result('caught');\n});
+	like($err, qr/caught: 08P01/, 'caught error: the bad message was refused (08P01) inside the peer\'s handler');
+	like($err, qr/ERROR:\s+08P01:.*No psi_count run "caught" is open/s,
+		'caught error: the run ended with it, so the next message finds no run');
+	unlike($out, qr/^count:/m, 'caught error: no count was given');
+}
+
 # ---------------------------------------------------------------------------
 # The real asker: same answer as the plaintext model, through the new flow.
 # ---------------------------------------------------------------------------

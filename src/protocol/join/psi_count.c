@@ -234,17 +234,8 @@ pgpriv_serve_count_return(PG_FUNCTION_ARGS)
 	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	if (!cr->asked.finished)
 		count_refuse("Elements returned before the run's keys were masked.");
-	PG_TRY();
-	{
-		items = wire_unpack_fixed(msg, WIRE_ASKER_ELEMENTS, EL, (uint32) pgpriv_batch_size, &count,
-								  "the asker");
-	}
-	PG_CATCH();
-	{
-		served_run_close();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	items = wire_unpack_fixed(msg, WIRE_ASKER_ELEMENTS, EL, (uint32) pgpriv_batch_size, &count,
+							  "the asker");
 	if (cr->returned + count > cr->owner_n)
 		count_refuse(psprintf("More than the %lld elements sent.", (long long) cr->owner_n));
 	for (i = 0; i < count; i++)

@@ -155,31 +155,6 @@ joint_score_admission_check(const char *dataset, const Permit *permit, bytea *te
  * ----------------------------------------------------------------------
  */
 
-/* A feature's text form: a number, or a boolean (true = 1). */
-static bool
-parse_feature(const char *s, double *out)
-{
-	char	   *end;
-	double		v;
-
-	if (strcmp(s, "t") == 0 || strcmp(s, "true") == 0)
-	{
-		*out = 1.0;
-		return true;
-	}
-	if (strcmp(s, "f") == 0 || strcmp(s, "false") == 0)
-	{
-		*out = 0.0;
-		return true;
-	}
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno == ERANGE)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* Encode a feature for the engine; the errors name the column, never the value. */
 int64
 score_encode_feature(const char *text, const char *column, const char *whose)
@@ -187,10 +162,10 @@ score_encode_feature(const char *text, const char *column, const char *whose)
 	double		v;
 	int64_t		enc;
 
-	if (!parse_feature(text, &v))
+	if (!dataset_value_number(text, &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("column \"%s\" of %s holds a value that is not a number", column, whose),
+				 errmsg("column \"%s\" of %s holds a value that is not a finite number", column, whose),
 				 errhint("joint_score features are numbers or booleans.")));
 	if (mpc_fixed_encode(v, &enc) != MPC_OK)
 		ereport(ERROR,

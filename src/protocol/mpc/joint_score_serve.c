@@ -68,25 +68,6 @@ owner_run_wipe(ServedRun *run)
 	mpc_memory_release();
 }
 
-typedef struct RowRef
-{
-	const uint8 *key;
-	size_t		len;
-	size_t		row;
-} RowRef;
-
-static int
-rowref_cmp(const void *a, const void *b)
-{
-	const RowRef *x = a;
-	const RowRef *y = b;
-	int			c = memcmp(x->key, y->key, Min(x->len, y->len));
-
-	if (c != 0)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
-}
-
 /*
  * The owner's features for the asked keys: a bitmap of the keys it has
  * exactly one row for with no NULL in the used columns, and those rows'
@@ -98,37 +79,25 @@ owner_features(const Dataset *ds, const MpcTerms *t, const KeySet *asked, int64 
 {
 	DatasetRows rows;
 	List	   *columns = NIL;
-	RowRef	   *index;
+	RowIndex	index;
 	int64		n_usable = 0;
 	char	   *whose = psprintf("dataset \"%s\"", ds->name);
 
 	for (int j = 0; j < t->k; j++)
 		columns = lappend(columns, t->columns[j]);
 	dataset_rows_fetch(ds, columns, &rows);
-
-	index = palloc_extended(sizeof(RowRef) * Max(rows.keys.n, 1), MCXT_ALLOC_HUGE);
-	for (size_t i = 0; i < rows.keys.n; i++)
-	{
-		index[i].key = rows.keys.data[i];
-		index[i].len = rows.keys.lens[i];
-		index[i].row = i;
-	}
-	qsort(index, rows.keys.n, sizeof(RowRef), rowref_cmp);
+	row_index_build(&rows, &index);
 
 	for (size_t r = 0; r < asked->n; r++)
 	{
-		RowRef		probe = {asked->data[r], asked->lens[r], 0};
-		RowRef	   *hit = bsearch(&probe, index, rows.keys.n, sizeof(RowRef), rowref_cmp);
-		bool		ok = hit != NULL;
+		int64		row = row_index_unique(&index, asked->data[r], asked->lens[r]);
+		bool		ok = row >= 0;	/* no row, or several: no single answer */
 
-		if (ok && ((hit > index && rowref_cmp(hit - 1, &probe) == 0) ||
-				   (hit + 1 < index + rows.keys.n && rowref_cmp(hit + 1, &probe) == 0)))
-			ok = false;			/* several rows: no single answer */
 		for (int j = 0; ok && j < t->k; j++)
-			if (rows.values[hit->row * rows.ncolumns + j] == NULL)
+			if (rows.values[row * rows.ncolumns + j] == NULL)
 				ok = false;
 		for (int j = 0; ok && j < t->k; j++)
-			x[n_usable * t->k + j] = score_encode_feature(rows.values[hit->row * rows.ncolumns + j],
+			x[n_usable * t->k + j] = score_encode_feature(rows.values[row * rows.ncolumns + j],
 													t->columns[j], whose);
 		if (ok)
 		{
@@ -207,17 +176,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 		owner_run->x_bytes = sizeof(int64) * Max(rows * t.k, 1);
 		owner_run->x = MemoryContextAllocExtended(cxt, owner_run->x_bytes,
 												  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		PG_TRY();
-		{
-			owner_run->usable = owner_features(&ds, &t, &asked, owner_run->x, usable);
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(old);
-			served_run_close();
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
+		owner_run->usable = owner_features(&ds, &t, &asked, owner_run->x, usable);
 	}
 	reply = wire_pack_fixed(WIRE_MPC_READY, usable, (uint32) ((Max(rows, 1) + 7) / 8), 1);
 	owner_run->base.bytes_out = VARSIZE_ANY_EXHDR(reply);
@@ -255,22 +214,11 @@ pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
 	OwnerRun   *owner_run = served_run_get("mpc", run);
-	MemoryContext entry = CurrentMemoryContext;
 	bytea	   *reply;
 
 	catalog_restrict_definer();
 	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	PG_TRY();
-	{
-		reply = mpc_owner_flight(owner_run->session, msg);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(entry);
-		served_run_close();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	reply = mpc_owner_flight(owner_run->session, msg);
 	owner_run->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	owner_run->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 	progress_advance(mpc_session_steps_done(owner_run->session), owner_run->base.bytes_in,

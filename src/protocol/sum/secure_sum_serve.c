@@ -374,7 +374,6 @@ pgpriv_serve_sum_begin(PG_FUNCTION_ARGS)
 	sr = served_run_open("secure_sum", run, dataset, sizeof(SumRun), NULL);
 	cxt = sr->base.cxt;
 	old = CurrentMemoryContext;
-	PG_TRY();
 	{
 		sr->seeds = secret_alloc(cxt, SHARE_KEY_BYTES * n);	/* wiped when the run closes */
 		sr->signs = MemoryContextAlloc(cxt, sizeof(int) * n);
@@ -385,14 +384,6 @@ pgpriv_serve_sum_begin(PG_FUNCTION_ARGS)
 		owner_sum_dataset(sr, &ds, dataset, column, n);
 		MemoryContextSwitchTo(old);
 	}
-	PG_CATCH();
-	{
-		/* A run that could not be set up is not served (and its memory goes). */
-		MemoryContextSwitchTo(old);
-		served_run_close();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
 	progress_end();
 	PG_RETURN_INT32(pgpriv_batch_size);
 }

@@ -479,33 +479,6 @@ column_stats(const double *v, int64 n, int k, int j, double *mean, double *sd)
 		*sd = 1.0;				/* a constant column: its weight stays 0 */
 }
 
-/* A number or a boolean (true = 1); false for anything else. */
-static bool
-parse_number(const char *s, double *out)
-{
-	char	   *end;
-	double		v;
-
-	if (strcmp(s, "t") == 0 || strcmp(s, "true") == 0)
-	{
-		*out = 1.0;
-		return true;
-	}
-	if (strcmp(s, "f") == 0 || strcmp(s, "false") == 0)
-	{
-		*out = 0.0;
-		return true;
-	}
-	errno = 0;
-	v = strtod(s, &end);
-	while (*end == ' ')
-		end++;
-	if (end == s || *end != '\0' || errno != 0 || isnan(v) || isinf(v))
-		return false;
-	*out = v;
-	return true;
-}
-
 static void
 check_mpc(mpc_status st, const char *sender)
 {
@@ -549,25 +522,6 @@ train_run_wipe(ServedRun *run)
 	mpc_memory_release();
 }
 
-typedef struct RowRef
-{
-	const uint8 *key;
-	size_t		len;
-	size_t		row;
-} RowRef;
-
-static int
-rowref_cmp(const void *a, const void *b)
-{
-	const RowRef *x = a;
-	const RowRef *y = b;
-	int			c = memcmp(x->key, y->key, Min(x->len, y->len));
-
-	if (c != 0)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
-}
-
 static size_t
 max_item_bytes(const TrainTerms *t)
 {
@@ -600,7 +554,6 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 	TrainTerms	t;
 	TrainRun   *tr;
 	MemoryContext old;
-	MemoryContext entry = CurrentMemoryContext;
 	int64		nkeys;
 	uint8	   *usable;
 	bytea	   *reply;
@@ -624,11 +577,10 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 	tr->base.bytes_in = VARSIZE_ANY_EXHDR(msg);
 	progress_begin("joint_train", session_role_name(), dataset, nkeys);
 	progress_phase("owner: reading the columns", nkeys);
-	PG_TRY();
 	{
 		DatasetRows rows;
 		List	   *columns = NIL;
-		RowRef	   *index;
+		RowIndex	index;
 		double	   *v;
 		double	   *mean;
 		double	   *sd;
@@ -651,32 +603,21 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 		}
 		MemoryContextSwitchTo(old);
 		dataset_rows_fetch(&ds, columns, &rows);
-		index = palloc_extended(sizeof(RowRef) * Max(rows.keys.n, 1), MCXT_ALLOC_HUGE);
-		for (size_t i = 0; i < rows.keys.n; i++)
-		{
-			index[i].key = rows.keys.data[i];
-			index[i].len = rows.keys.lens[i];
-			index[i].row = i;
-		}
-		qsort(index, rows.keys.n, sizeof(RowRef), rowref_cmp);
+		row_index_build(&rows, &index);
 		usable = palloc0((Max(nkeys, 1) + 7) / 8);
 		v = secret_palloc(sizeof(double) * Max(nkeys, 1) * t.kb);
 		for (int64 i = 0; wire_reader_next(&r, &item, &len); i++)
 		{
-			RowRef		probe = {item, len, 0};
-			RowRef	   *hit = bsearch(&probe, index, rows.keys.n, sizeof(RowRef), rowref_cmp);
-			bool		ok = hit != NULL;
+			int64		row = row_index_unique(&index, item, len);
+			bool		ok = row >= 0;	/* no row, or several: no single answer */
 
-			if (ok && ((hit > index && rowref_cmp(hit - 1, &probe) == 0) ||
-					   (hit + 1 < index + rows.keys.n && rowref_cmp(hit + 1, &probe) == 0)))
-				ok = false;		/* several rows: no single answer */
 			for (int j = 0; ok && j < t.kb; j++)
 			{
-				const char *text = rows.values[hit->row * rows.ncolumns + j];
+				const char *text = rows.values[row * rows.ncolumns + j];
 
 				if (text == NULL)
 					ok = false;
-				else if (!parse_number(text, &v[m * t.kb + j]))
+				else if (!dataset_value_number(text, &v[m * t.kb + j]))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 							 errmsg("column \"%s\" of %s holds a value that is not a finite number",
@@ -743,14 +684,6 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 		tr->steps = sched_total_steps(&tr->s);
 		progress_phase("owner: two-party training (steps)", tr->steps);
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(entry);
-		served_run_close();
-		progress_end();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
 	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
@@ -767,12 +700,10 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
 	TrainRun   *tr = served_run_get("train", run);
-	MemoryContext entry = CurrentMemoryContext;
 	bytea	   *reply = NULL;
 
 	catalog_restrict_definer();
 	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	PG_TRY();
 	{
 		WireReader	r;
 		const uint8 *head;
@@ -857,14 +788,6 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 		}
 		reply = wire_builder_finish(&b);
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(entry);
-		served_run_close();
-		progress_end();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
 	tr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	tr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 	progress_advance(tr->s.call, tr->base.bytes_in, tr->base.bytes_out);
@@ -884,11 +807,9 @@ pgpriv_serve_train_finish(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	TrainRun   *tr = served_run_get("train", run);
 	Admission  *admission = admission_require(tr->base.run, tr->base.dataset, "train");
-	MemoryContext entry = CurrentMemoryContext;
 	bytea	   *reply = NULL;
 
 	catalog_restrict_definer();
-	PG_TRY();
 	{
 		uint8	   *w;
 
@@ -907,14 +828,6 @@ pgpriv_serve_train_finish(PG_FUNCTION_ARGS)
 		admission_serve(admission, admission->keys, tr->base.bytes_in, tr->base.bytes_out);
 		admission_complete(admission, tr->m);
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(entry);
-		served_run_close();
-		progress_end();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
 	served_run_close();
 	progress_end();
 	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
@@ -1028,20 +941,6 @@ parse_options(Jsonb *options, TrainOptions *o)
 		if (o->features == NIL)
 			bad_option("\"features\" names no column");
 	}
-}
-
-/* A label: boolean or 0/1; anything else names the column (22023). */
-static uint8
-parse_label(const char *text, const char *label)
-{
-	if (strcmp(text, "t") == 0 || strcmp(text, "true") == 0 || strcmp(text, "1") == 0)
-		return 1;
-	if (strcmp(text, "f") == 0 || strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
-		return 0;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("label column \"%s\" of keys_query holds a value other than 0, 1, true or false", label),
-			 errhint("Give the label as a boolean or as 0/1, e.g. (defaulted)::int AS %s.", label)));
 }
 
 static uint64
@@ -1299,7 +1198,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("label column \"%s\" of keys_query is NULL for a key", label),
 						 errhint("Leave unlabelled keys out of keys_query (WHERE %s IS NOT NULL).", label)));
-			yall[n] = parse_label(lv, label);
+			yall[n] = keys_query_label(lv, label);
 			for (int j = 0; j < ka; j++)
 			{
 				char	   *fv = SPI_getvalue(tup, td, own_col[j]);
@@ -1309,7 +1208,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 							 errmsg("feature column \"%s\" of keys_query is NULL for a key", own[j]),
 							 errhint("Leave such keys out, or give the column a value (coalesce).")));
-				if (!parse_number(fv, &xall[n * ka + j]))
+				if (!dataset_value_number(fv, &xall[n * ka + j]))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 							 errmsg("feature column \"%s\" of keys_query holds a value that is not a finite number",

@@ -209,38 +209,19 @@ joint_woe_admission_check(const char *dataset, const Permit *permit, bytea *term
  * ----------------------------------------------------------------------
  */
 
-typedef struct RowRef
-{
-	const uint8 *key;
-	size_t		len;
-	size_t		row;
-} RowRef;
-
 typedef struct WoeRun
 {
 	ServedRun	base;
 	WoeTerms	t;
 	uint8		pk[EL];			/* the asker's key */
 	DatasetRows rows;
-	RowRef	   *index;			/* rows sorted by key */
+	RowIndex	index;			/* rows sorted by key */
 	int64		received;		/* rows pushed */
 	int64		matched;		/* of which with exactly one dataset row */
 	size_t	   *match_row;		/* per matched row: its dataset row */
 	uint8	   *match_ct;		/* per matched row: the label ciphertext */
 	double	   *values;			/* matched × k, NaN for NULL */
 } WoeRun;
-
-static int
-rowref_cmp(const void *a, const void *b)
-{
-	const RowRef *x = a;
-	const RowRef *y = b;
-	int			c = memcmp(x->key, y->key, Min(x->len, y->len));
-
-	if (c != 0)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
-}
 
 static WoeRun *
 woe_run_get(const char *run)
@@ -252,14 +233,9 @@ woe_run_get(const char *run)
 static double
 owner_value(const char *text, const char *dataset, const char *column)
 {
-	char	   *end;
 	double		v;
 
-	errno = 0;
-	v = strtod(text, &end);
-	while (*end == ' ')
-		end++;
-	if (end == text || *end != '\0' || errno != 0 || isnan(v) || isinf(v))
+	if (!dataset_value_number(text, &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("column \"%s\" of dataset \"%s\" holds a value that is not a finite number",
@@ -322,28 +298,12 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 	}
 	progress_begin("joint_woe", session_role_name(), dataset, admission->keys);
 	progress_phase("owner: reading the columns", 0);
-	PG_TRY();
 	{
 		dataset_rows_fetch(&ds, columns, &wr->rows);
-		wr->index = palloc_extended(sizeof(RowRef) * Max(wr->rows.keys.n, 1), MCXT_ALLOC_HUGE);
-		for (size_t i = 0; i < wr->rows.keys.n; i++)
-		{
-			wr->index[i].key = wr->rows.keys.data[i];
-			wr->index[i].len = wr->rows.keys.lens[i];
-			wr->index[i].row = i;
-		}
-		qsort(wr->index, wr->rows.keys.n, sizeof(RowRef), rowref_cmp);
+		row_index_build(&wr->rows, &wr->index);
 		wr->match_row = palloc_extended(sizeof(size_t) * Max(admission->keys, 1), MCXT_ALLOC_HUGE);
 		wr->match_ct = palloc_extended((Size) CT * Max(admission->keys, 1), MCXT_ALLOC_HUGE);
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(old);
-		served_run_close();
-		progress_end();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	progress_phase("owner: checking labels' proofs (rows)", admission->keys);
 	PG_RETURN_INT32(Min(pgpriv_batch_size, 1 << 16));
@@ -374,11 +334,9 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 	elgamal_bit_job job;
 	size_t		failed = 0;
 	int			st;
-	MemoryContext entry = CurrentMemoryContext;
 
 	catalog_restrict_definer();
 	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	PG_TRY();
 	{
 		wire_reader_init(&r, msg, WIRE_WOE_ROWS, max_rows, ROW_HEAD + (1 << 20), "the asker");
 		cts = palloc((Size) CT * Max(r.remaining, 1));
@@ -423,14 +381,11 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 		}
 		for (uint32 i = 0; i < n; i++)
 		{
-			RowRef		probe = {keys[i], lens[i], 0};
-			RowRef	   *hit = bsearch(&probe, wr->index, wr->rows.keys.n, sizeof(RowRef), rowref_cmp);
+			int64		row = row_index_unique(&wr->index, keys[i], lens[i]);
 
-			if (hit == NULL ||
-				(hit > wr->index && rowref_cmp(hit - 1, &probe) == 0) ||
-				(hit + 1 < wr->index + wr->rows.keys.n && rowref_cmp(hit + 1, &probe) == 0))
+			if (row < 0)
 				continue;		/* no row, or several: no single answer */
-			wr->match_row[wr->matched] = hit->row;
+			wr->match_row[wr->matched] = (size_t) row;
 			memcpy(wr->match_ct + (Size) wr->matched * CT, cts + (Size) i * CT, CT);
 			wr->matched++;
 		}
@@ -438,14 +393,6 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 		wr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 		progress_advance(wr->received, wr->base.bytes_in, wr->base.bytes_out);
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(entry);
-		served_run_close();
-		progress_end();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
 	PG_RETURN_INT64(wr->received);
 }
 
@@ -538,10 +485,8 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 	uint8		head[HEAD_BYTES];
 	uint8		total[CT];
 	bytea	   *reply;
-	MemoryContext entry = CurrentMemoryContext;
 
 	catalog_restrict_definer();
-	PG_TRY();
 	{
 		if (wr->received != admission->keys)
 			malformed_from("the asker", psprintf("The run ends after %lld of its %lld admitted rows.",
@@ -665,14 +610,6 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 		admission_serve(admission, wr->received, wr->base.bytes_in, wr->base.bytes_out);
 		admission_complete(admission, wr->matched);
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(entry);
-		served_run_close();
-		progress_end();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
 	served_run_close();
 	progress_end();
 	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
@@ -683,20 +620,6 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
  * Asker's half
  * ----------------------------------------------------------------------
  */
-
-/* A label: boolean or 0/1; anything else names the column (22023). */
-static int
-parse_label(const char *text, const char *label)
-{
-	if (strcmp(text, "t") == 0 || strcmp(text, "true") == 0 || strcmp(text, "1") == 0)
-		return 1;
-	if (strcmp(text, "f") == 0 || strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
-		return 0;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("label column \"%s\" of keys_query holds a value other than 0, 1, true or false", label),
-			 errhint("Give the label as a boolean or as 0/1, e.g. (defaulted)::int AS %s.", label)));
-}
 
 static void
 parse_options(Jsonb *options, int *nbins, List **columns, JsonbValue **edges)
@@ -971,7 +894,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 
 			if (key == NULL || lv == NULL)
 				continue;		/* no key, or no label: not a training row */
-			bits[keys.n] = (uint8) parse_label(lv, label);
+			bits[keys.n] = (uint8) keys_query_label(lv, label);
 			key_builder_add(&kb, key);
 			if ((r & 8191) == 0)
 				CHECK_FOR_INTERRUPTS();
