@@ -11,6 +11,7 @@
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
+#include "run/admission.h"
 #include "run/batch.h"
 #include "protocol/join/ecdh.h"
 #include "run/progress.h"
@@ -73,6 +74,25 @@ ecdh_asked_push(EcdhAsked *a, bytea *msg)
 	memcpy(a->elements + a->received * ECDH_EL, items, (size_t) count * ECDH_EL);
 	a->received += count;
 	return a->received;
+}
+
+int64
+ecdh_serve_push(ServedRun *run, EcdhAsked *a, bytea *msg)
+{
+	int64		received;
+
+	catalog_restrict_definer();
+	received = ecdh_asked_push(a, msg);
+	admission_absorb(run->run, TRANSCRIPT_REQUEST, msg);
+	run->bytes_in += VARSIZE_ANY_EXHDR(msg);
+	return received;
+}
+
+void
+ecdh_serve_finish(ServedRun *run, EcdhAsked *a, const char *capability)
+{
+	catalog_restrict_definer();
+	ecdh_asked_finish(a, run->cxt, capability, run->dataset);
 }
 
 void

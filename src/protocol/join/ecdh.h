@@ -10,6 +10,7 @@
 #define PGPRIV_PROTOCOL_ECDH_H
 
 #include "peer/call.h"
+#include "run/served_run.h"
 #include "wire/message.h"
 
 #define ECDH_EL 32				/* bytes per ristretto255 element */
@@ -52,6 +53,16 @@ extern int64 ecdh_asked_push(EcdhAsked *a, bytea *msg);
  */
 extern void ecdh_asked_finish(EcdhAsked *a, MemoryContext cxt, const char *capability,
 							  const char *dataset);
+
+/*
+ * Owner: serve_count_push and serve_psi_sum_push, for the run whose keys are
+ * in a: the batch taken (as ecdh_asked_push), absorbed in the transcript and
+ * counted in the run's bytes.  Returns the count received so far.
+ */
+extern int64 ecdh_serve_push(ServedRun *run, EcdhAsked *a, bytea *msg);
+
+/* Owner: serve_count_finish and serve_psi_sum_finish (ecdh_asked_finish). */
+extern void ecdh_serve_finish(ServedRun *run, EcdhAsked *a, const char *capability);
 
 /*
  * Owner: check a pull of part ('asker': the finished elements; 'owner': its

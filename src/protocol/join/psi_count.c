@@ -151,12 +151,8 @@ pgpriv_serve_count_push(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
 	CountRun   *cr = served_run_get("psi_count", run);
-	int64		received = ecdh_asked_push(&cr->asked, msg);
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	cr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
-	PG_RETURN_INT64(received);
+	PG_RETURN_INT64(ecdh_serve_push(&cr->base, &cr->asked, msg));
 }
 
 /*
@@ -171,8 +167,7 @@ pgpriv_serve_count_finish(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	CountRun   *cr = served_run_get("psi_count", run);
 
-	catalog_restrict_definer();
-	ecdh_asked_finish(&cr->asked, cr->base.cxt, "psi_count", cr->base.dataset);
+	ecdh_serve_finish(&cr->base, &cr->asked, "psi_count");
 	PG_RETURN_INT64(cr->owner_n);
 }
 

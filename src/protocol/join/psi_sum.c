@@ -51,6 +51,7 @@
 #include "run/keys.h"
 #include "run/progress.h"
 #include "protocol/join/psi_sum.h"
+#include "protocol/sum/secure_sum.h"
 #include "run/secret_mem.h"
 #include "run/served_run.h"
 #include "wire/message.h"
@@ -133,33 +134,11 @@ compare_row_index(const void *a, const void *b, void *arg)
 }
 
 /* A value the owner cannot add exactly: names the column, never the value. */
-static void
-value_refusal(const char *dataset, const char *column, share_status st) pg_attribute_noreturn();
-
-static void
+static void pg_attribute_noreturn()
 value_refusal(const char *dataset, const char *column, share_status st)
 {
-	if (st == SHARE_SYNTAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("dataset \"%s\": a value of column \"%s\" is not a number", dataset, column)));
-	if (st == SHARE_NOT_FINITE)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("dataset \"%s\": a value of column \"%s\" is not finite", dataset, column),
-				 errdetail("psi_sum adds finite numbers only (no NaN or infinity).")));
-	if (st == SHARE_INEXACT)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("dataset \"%s\": a value of column \"%s\" has more than %d decimal places",
-						dataset, column, PSUM_SCALE),
-				 errdetail("psi_sum adds values exactly at a fixed scale of %d decimal places.", PSUM_SCALE),
-				 errhint("Round the column in the dataset's query, e.g. round(x, %d).", PSUM_SCALE)));
-	ereport(ERROR,
-			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("dataset \"%s\": a per-key total of column \"%s\" is out of range for psi_sum",
-					dataset, column),
-			 errdetail("Each key's total must fit in a bigint at scale %d.", PSUM_SCALE)));
+	sum_value_refusal("psi_sum", dataset, column, st, PSUM_SCALE,
+					  psprintf("Each key's total must fit in a bigint at scale %d.", PSUM_SCALE));
 }
 
 /*
@@ -375,12 +354,8 @@ pgpriv_serve_psi_sum_push(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
 	PsumRun    *sr = psum_run_get(run);
-	int64		received = ecdh_asked_push(&sr->asked, msg);
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
-	PG_RETURN_INT64(received);
+	PG_RETURN_INT64(ecdh_serve_push(&sr->base, &sr->asked, msg));
 }
 
 /* pgpriv.serve_psi_sum_finish(run) → the number of distinct dataset keys */
@@ -390,8 +365,7 @@ pgpriv_serve_psi_sum_finish(PG_FUNCTION_ARGS)
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PsumRun    *sr = psum_run_get(run);
 
-	catalog_restrict_definer();
-	ecdh_asked_finish(&sr->asked, sr->base.cxt, "psi_sum", sr->base.dataset);
+	ecdh_serve_finish(&sr->base, &sr->asked, "psi_sum");
 	PG_RETURN_INT64(sr->owner_n);
 }
 

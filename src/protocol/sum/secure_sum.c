@@ -87,15 +87,14 @@ compare_row_keys(const void *a, const void *b, void *arg)
 }
 
 /*
- * A value a party cannot contribute.  The message names the dataset and
- * column, never the key or the value: on an owner it goes to the asker.
+ * A value a party cannot contribute to capability's sums (secure_sum,
+ * psi_sum) at the given scale; range_detail says what range a total has.
+ * The message names the dataset and column, never the key or the value: on
+ * an owner it goes to the asker.
  */
-static void
-value_refusal(const char *dataset, const char *column, share_status st, int64 bound)
-	pg_attribute_noreturn();
-
-static void
-value_refusal(const char *dataset, const char *column, share_status st, int64 bound)
+void
+sum_value_refusal(const char *capability, const char *dataset, const char *column,
+				  share_status st, int scale, const char *range_detail)
 {
 	if (st == SHARE_SYNTAX)
 		ereport(ERROR,
@@ -105,20 +104,27 @@ value_refusal(const char *dataset, const char *column, share_status st, int64 bo
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("dataset \"%s\": a value of column \"%s\" is not finite", dataset, column),
-				 errdetail("secure_sum adds finite numbers only (no NaN or infinity).")));
+				 errdetail("%s adds finite numbers only (no NaN or infinity).", capability)));
 	if (st == SHARE_INEXACT)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("dataset \"%s\": a value of column \"%s\" has more than %d decimal places",
-						dataset, column, SUM_SCALE),
-				 errdetail("secure_sum adds values exactly at a fixed scale of %d decimal places.", SUM_SCALE),
-				 errhint("Round the column in the dataset's query, e.g. round(x, %d).", SUM_SCALE)));
+						dataset, column, scale),
+				 errdetail("%s adds values exactly at a fixed scale of %d decimal places.", capability, scale),
+				 errhint("Round the column in the dataset's query, e.g. round(x, %d).", scale)));
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-			 errmsg("dataset \"%s\": a per-key total of column \"%s\" is out of range for secure_sum",
-					dataset, column),
-			 errdetail("With this many parties, each party's total per key must lie within ±%lld units of 10^-%d.",
-					   (long long) bound, SUM_SCALE)));
+			 errmsg("dataset \"%s\": a per-key total of column \"%s\" is out of range for %s",
+					dataset, column, capability),
+			 errdetail("%s", range_detail)));
+}
+
+static void pg_attribute_noreturn()
+value_refusal(const char *dataset, const char *column, share_status st, int64 bound)
+{
+	sum_value_refusal("secure_sum", dataset, column, st, SUM_SCALE,
+					  psprintf("With this many parties, each party's total per key must lie within ±%lld units of 10^-%d.",
+							   (long long) bound, SUM_SCALE));
 }
 
 /*

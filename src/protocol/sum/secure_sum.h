@@ -44,6 +44,14 @@ typedef struct SumTable
 	size_t		cursor;			/* lookups come in ascending order */
 } SumTable;
 
+/*
+ * A value a party cannot add up (share_status st, at scale): an error that
+ * names the dataset and column, never the key or the value.
+ */
+extern void sum_value_refusal(const char *capability, const char *dataset, const char *column,
+							  share_status st, int scale, const char *range_detail)
+			pg_attribute_noreturn();
+
 /* The order keys.c sorts keys in: bytes, then length. */
 extern int	sum_key_compare(const uint8 *a, size_t alen, const uint8 *b, size_t blen);
 
