@@ -395,34 +395,40 @@ oprf_random_scalar(uint8_t scalar[OPRF_SCALAR_BYTES])
 	crypto_core_ristretto255_scalar_random(scalar);
 }
 
+/*
+ * k · HashToGroup(input), for Blind (k = blind) and Evaluate (k = skS).  The
+ * 2-byte length prefix in Finalize (RFC 9497 §3.3.1) bounds every
+ * PrivateInput; refusing it at Blind too keeps a client from sending a
+ * blinded element it could never finalize.  A hash to the identity is
+ * InvalidInputError.
+ */
+static oprf_status
+scalar_times_hashed(const uint8_t k[OPRF_SCALAR_BYTES], const uint8_t *input, size_t input_len,
+					uint8_t out[OPRF_ELEMENT_BYTES])
+{
+	uint8_t		input_element[OPRF_ELEMENT_BYTES];
+	oprf_status st;
+
+	if (input_len > OPRF_MAX_INPUT_BYTES)
+		return OPRF_INPUT_TOO_LONG;
+	st = oprf_check_scalar(k);
+	if (st != OPRF_OK)
+		return st;
+	st = hash_to_group_internal(input, input_len, input_element);
+	if (st != OPRF_OK)
+		return st;
+	if (crypto_scalarmult_ristretto255(out, k, input_element) != 0)
+		return OPRF_ELEMENT_IDENTITY;
+	return OPRF_OK;
+}
+
 oprf_status
 oprf_blind(const uint8_t *input, size_t input_len,
 		   const uint8_t blind[OPRF_SCALAR_BYTES],
 		   uint8_t blinded[OPRF_ELEMENT_BYTES])
 {
-	uint8_t		input_element[OPRF_ELEMENT_BYTES];
-	oprf_status st;
-
-	/*
-	 * The 2-byte length prefix in Finalize (RFC 9497 §3.3.1) bounds every
-	 * PrivateInput; refusing at Blind keeps a client from sending a blinded
-	 * element it could never finalize.
-	 */
-	if (input_len > OPRF_MAX_INPUT_BYTES)
-		return OPRF_INPUT_TOO_LONG;
-	st = oprf_check_scalar(blind);
-	if (st != OPRF_OK)
-		return st;
-
-	/* inputElement = HashToGroup(input); identity -> InvalidInputError */
-	st = hash_to_group_internal(input, input_len, input_element);
-	if (st != OPRF_OK)
-		return st;
-
-	/* blindedElement = blind * inputElement */
-	if (crypto_scalarmult_ristretto255(blinded, blind, input_element) != 0)
-		return OPRF_ELEMENT_IDENTITY;
-	return OPRF_OK;
+	/* blindedElement = blind * HashToGroup(input) */
+	return scalar_times_hashed(blind, input, input_len, blinded);
 }
 
 oprf_status
@@ -505,24 +511,13 @@ oprf_evaluate(const uint8_t sk[OPRF_SCALAR_BYTES],
 			  const uint8_t *input, size_t input_len,
 			  uint8_t output[OPRF_OUTPUT_BYTES])
 {
-	uint8_t		input_element[OPRF_ELEMENT_BYTES];
 	uint8_t		issued[OPRF_ELEMENT_BYTES];
 	oprf_status st;
 
-	if (input_len > OPRF_MAX_INPUT_BYTES)
-		return OPRF_INPUT_TOO_LONG;
-	st = oprf_check_scalar(sk);
+	/* issuedElement = skS * HashToGroup(input), then the Finalize hash */
+	st = scalar_times_hashed(sk, input, input_len, issued);
 	if (st != OPRF_OK)
 		return st;
-
-	/* inputElement = HashToGroup(input); identity -> InvalidInputError */
-	st = hash_to_group_internal(input, input_len, input_element);
-	if (st != OPRF_OK)
-		return st;
-
-	/* issuedElement = skS * inputElement, then the Finalize hash */
-	if (crypto_scalarmult_ristretto255(issued, sk, input_element) != 0)
-		return OPRF_ELEMENT_IDENTITY;
 	finalize_hash(input, input_len, issued, output);
 	sodium_memzero(issued, sizeof(issued));
 	return OPRF_OK;
