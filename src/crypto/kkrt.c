@@ -83,13 +83,6 @@ struct kkrt_sender
 
 /* ---------------------------------------------------------------- frame */
 
-static uint32_t
-get_u32le(const uint8_t *p)
-{
-	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
-		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
-}
-
 static void
 put_u32le(uint8_t *p, uint32_t v)
 {
@@ -99,20 +92,27 @@ put_u32le(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t) (v >> 24);
 }
 
+/*
+ * A chunk's work ended with st: done (and counted), or back to be done
+ * again (a failed chunk changes nothing that a retry cannot redo).
+ */
+static mpc_status
+chunk_finish(_Atomic uint8_t *state, atomic_size_t *counter, mpc_status st)
+{
+	if (st == MPC_OK)
+	{
+		atomic_store(state, CHUNK_DONE);
+		atomic_fetch_add(counter, 1);
+	}
+	else
+		atomic_store(state, CHUNK_TODO);
+	return st;
+}
+
 static mpc_status
 get_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t *count)
 {
-	if (msg == NULL || len < MPC_MSG_HEADER_BYTES)
-		return MPC_BAD_LENGTH;
-	if (msg[0] != MPC_MSG_VERSION || msg[2] != 0 || msg[3] != 0)
-		return MPC_BAD_HEADER;
-	if (msg[1] < KKRT_MSG_HELLO || msg[1] > KKRT_MSG_TAGS)
-		return MPC_BAD_HEADER;
-	if (msg[1] != type)
-		return MPC_WRONG_TYPE;
-	*seq = get_u32le(msg + 4);
-	*count = get_u32le(msg + 8);
-	return MPC_OK;
+	return mpc_msg_get_header_of(msg, len, KKRT_MSG_HELLO, KKRT_MSG_TAGS, type, seq, count);
 }
 
 /* ------------------------------------------------------------- sizes */
@@ -657,14 +657,7 @@ done:
 	wipe_free(scratch, words * 64 * 16);
 	free(zeros);
 	wipe_free(g, cb);
-	if (st == MPC_OK)
-	{
-		atomic_store(&r->chunk_state[chunk], CHUNK_DONE);
-		atomic_fetch_add(&r->chunks_made, 1);
-	}
-	else
-		atomic_store(&r->chunk_state[chunk], CHUNK_TODO);
-	return st;
+	return chunk_finish(&r->chunk_state[chunk], &r->chunks_made, st);
 }
 
 bool
@@ -999,14 +992,7 @@ done:
 	wipe_free(cols, words * 64 * KKRT_CODE_BYTES);
 	wipe_free(rows, words * 64 * KKRT_CODE_BYTES);
 	free(zeros);
-	if (st == MPC_OK)
-	{
-		atomic_store(&s->chunk_state[seq], CHUNK_DONE);
-		atomic_fetch_add(&s->chunks_read, 1);
-	}
-	else
-		atomic_store(&s->chunk_state[seq], CHUNK_TODO);
-	return st;
+	return chunk_finish(&s->chunk_state[seq], &s->chunks_read, st);
 }
 
 bool

@@ -82,20 +82,27 @@ mpc_msg_put_header(uint8_t *msg, uint8_t type, uint32_t seq, uint32_t count)
 }
 
 mpc_status
-mpc_msg_get_header(const uint8_t *msg, size_t len, uint8_t type,
-				   uint32_t *seq, uint32_t *count)
+mpc_msg_get_header_of(const uint8_t *msg, size_t len, uint8_t first, uint8_t last,
+					  uint8_t type, uint32_t *seq, uint32_t *count)
 {
 	if (msg == NULL || len < MPC_MSG_HEADER_BYTES)
 		return MPC_BAD_LENGTH;
 	if (msg[0] != MPC_MSG_VERSION || msg[2] != 0 || msg[3] != 0)
 		return MPC_BAD_HEADER;
-	if (msg[1] < MPC_MSG_BASE_A || msg[1] > MPC_MSG_FIXED_TAU)
+	if (msg[1] < first || msg[1] > last)
 		return MPC_BAD_HEADER;
 	if (msg[1] != type)
 		return MPC_WRONG_TYPE;
 	*seq = get_u32le(msg + 4);
 	*count = get_u32le(msg + 8);
 	return MPC_OK;
+}
+
+mpc_status
+mpc_msg_get_header(const uint8_t *msg, size_t len, uint8_t type,
+				   uint32_t *seq, uint32_t *count)
+{
+	return mpc_msg_get_header_of(msg, len, MPC_MSG_BASE_A, MPC_MSG_FIXED_TAU, type, seq, count);
 }
 
 /* --------------------------------------------------------- transposition */

@@ -85,6 +85,14 @@ extern void mpc_msg_put_header(uint8_t *msg, uint8_t type, uint32_t seq, uint32_
 extern mpc_status mpc_msg_get_header(const uint8_t *msg, size_t len, uint8_t type,
 									 uint32_t *seq, uint32_t *count);
 
+/*
+ * The same frame for a protocol with its own message types first..last
+ * (kkrt.h, ...): a type outside them is MPC_BAD_HEADER, another of them
+ * MPC_WRONG_TYPE.
+ */
+extern mpc_status mpc_msg_get_header_of(const uint8_t *msg, size_t len, uint8_t first, uint8_t last,
+										uint8_t type, uint32_t *seq, uint32_t *count);
+
 /* 128-bit block; w[0] holds bits 0..63 (bytes 0..7), w[1] bits 64..127. */
 typedef struct ot_block
 {
