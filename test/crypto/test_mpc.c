@@ -25,19 +25,7 @@
 #include "crypto/triples.h"
 
 #include "tap.h"
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-	{
-		printf("Bail out! out of memory\n");
-		exit(1);
-	}
-	return p;
-}
+#include "ot_pair.h"
 
 static void *
 xcalloc_bytes(size_t n)
@@ -269,33 +257,6 @@ test_base_ot(void)
 }
 
 /* --------------------------------------------------------- OT extension */
-
-/* A sender/receiver pair of one extension direction, through base OT. */
-static void
-ext_pair(ot_ext_sender **snd, ot_ext_receiver **rcv)
-{
-	ot_base_sender bs;
-	uint8_t		s[16];
-	uint8_t		ma[64];
-	uint8_t    *mb = xmalloc(ot_base_msg_b_bytes(128));
-	size_t		la,
-				lb;
-	ot_block	k0[128],
-				k1[128],
-				ks[128];
-
-	randombytes_buf(s, sizeof(s));
-	if (ot_base_sender_start(&bs, 128, ma, sizeof(ma), &la) != MPC_OK ||
-		ot_base_receiver_respond(128, s, ma, la, mb, ot_base_msg_b_bytes(128), &lb, ks) != MPC_OK ||
-		ot_base_sender_finish(&bs, mb, lb, k0, k1) != MPC_OK)
-	{
-		printf("Bail out! base OT failed\n");
-		exit(1);
-	}
-	*snd = ot_ext_sender_new(s, ks);
-	*rcv = ot_ext_receiver_new(k0, k1);
-	free(mb);
-}
 
 static void
 test_ext_ot(void)

@@ -24,11 +24,8 @@ my $gov_port = $gov->port;
 # ---------------------------------------------------------------------------
 # The relay: 127.0.0.1:$relay_port <-> gov, both directions appended to a file.
 # ---------------------------------------------------------------------------
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $capfile = "$tmp/capture.bin";
-my ($relay, $relay_port) = start_relay($gov_port, $capfile, 'the relay');
-
-sub capture { return read_capture($capfile); }
+my ($relay, $relay_port, $capture) = capture_relay($gov);
+sub capture { return $capture->(); }
 
 # ---------------------------------------------------------------------------
 # Data: distinctive keys and payloads that cannot appear by chance.

@@ -51,42 +51,11 @@ for my $o (@owners) {
 }
 
 # ---------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------
-
-sub lines { my ($s) = @_; return $s eq '' ? () : split /\n/, $s; }
-
-# Units of 10^-4 as the decimal text secure_sum returns (scale 4).
-sub fmt_units
-{
-	my ($u) = @_;
-	my $neg = $u < 0;
-	$u = -$u if $neg;
-	my $q = int($u / 10000);
-	return sprintf('%s%d.%04d', $neg ? '-' : '', $q, $u - $q * 10000);
-}
-
-# ---------------------------------------------------------------------------
 # Random loan books
 # ---------------------------------------------------------------------------
-my @han = map { chr($_) } (0x4E00 .. 0x4E00 + 300);
 my %used;
-sub fresh_key
-{
-	for (;;) {
-		my $k = '9131';
-		$k .= ('A' .. 'Z', '0' .. '9')[ int(rand(36)) ] for 1 .. 10;
-		if (rand() < 0.15) {
-			my $h = join '', map { $han[ int(rand(@han)) ] } 1 .. 3;
-			utf8::encode($h);
-			$k .= $h;
-		}
-		next if $used{$k}++;
-		return $k;
-	}
-}
-my @special = ('', '上海某某科技有限公司', "\x{1F3E6} emoji", q{O'Brien "q" \b}, '$$d$$', 'trailing ', 'CaseKey', 'casekey');
-for (@special) { utf8::encode($_) if utf8::is_utf8($_); $used{$_}++; }
+sub fresh_key { return random_key(\%used); }
+my @special = awkward_keys(\%used);
 
 my @pool = ((map { fresh_key() } 1 .. 400), @special);
 my @missing = map { fresh_key() } 1 .. 40;    # asked, held by no one
@@ -124,7 +93,7 @@ sub load_book
 		"CREATE TABLE $table (code text, amount numeric, note text);\n"
 		  . "INSERT INTO $table VALUES "
 		  . join(",\n", map {
-				'(' . lit($_->[0]) . ', ' . (defined $_->[1] ? lit(fmt_units($_->[1])) : 'NULL') . ", 'n')" }
+				'(' . lit($_->[0]) . ', ' . (defined $_->[1] ? lit(fmt_units($_->[1], 4)) : 'NULL') . ", 'n')" }
 			  @{ $rows{$party} })
 		  . ";\n");
 }
@@ -158,7 +127,7 @@ sub expected_rows
 			$total += $model{$p}{$k};
 			$n++;
 		}
-		push @out, join('|', unpack('H*', $k), fmt_units($total), $n);
+		push @out, join('|', unpack('H*', $k), fmt_units($total, 4), $n);
 	}
 	return [ sort @out ];
 }

@@ -31,35 +31,12 @@ $bank->safe_psql('postgres', qq{
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw');
 });
 
-sub fmt_units
-{
-	my ($u) = @_;
-	my $neg = $u < 0;
-	$u = -$u if $neg;
-	my $q = int($u / 10000);
-	return sprintf('%s%d.%04d', $neg ? '-' : '', $q, $u - $q * 10000);
-}
-
 # ---------------------------------------------------------------------------
 # Random data: amounts in units of 10^-4
 # ---------------------------------------------------------------------------
 my %used;
-sub fresh_key
-{
-	for (;;) {
-		my $k = '9131';
-		$k .= ('A' .. 'Z', '0' .. '9')[ int(rand(36)) ] for 1 .. 10;
-		if (rand() < 0.15) {
-			my $h = join '', map { chr(0x4E00 + int(rand(300))) } 1 .. 3;
-			utf8::encode($h);
-			$k .= $h;
-		}
-		next if $used{$k}++;
-		return $k;
-	}
-}
-my @special = ('', '上海某某科技有限公司', "\x{1F3E6} emoji", q{O'Brien "q" \b}, '$$d$$', 'trailing ', 'CaseKey', 'casekey');
-for (@special) { utf8::encode($_) if utf8::is_utf8($_); $used{$_}++; }
+sub fresh_key { return random_key(\%used); }
+my @special = awkward_keys(\%used);
 my @pool = ((map { fresh_key() } 1 .. 300), @special);
 
 sub random_units
@@ -88,7 +65,7 @@ for (@rows) { $held{ $_->[0] } = 1 if defined $_->[0]; }
 
 $gov->safe_psql('postgres',
 	"CREATE TABLE public.loans (code text, amount numeric, note text);\nINSERT INTO public.loans VALUES "
-	  . join(",\n", map { '(' . lit($_->[0]) . ', ' . (defined $_->[1] ? lit(fmt_units($_->[1])) : 'NULL') . ", 'n')" } @rows)
+	  . join(",\n", map { '(' . lit($_->[0]) . ', ' . (defined $_->[1] ? lit(fmt_units($_->[1], 4)) : 'NULL') . ", 'n')" } @rows)
 	  . ";\n");
 $gov->safe_psql('postgres', q{
 	SELECT pgpriv.publish('loans', 'SELECT code, amount, note FROM public.loans', 'code');
@@ -113,7 +90,7 @@ sub model
 		$n++;
 		$t += $sum{$k} // 0;
 	}
-	return "$n|" . fmt_units($t);
+	return "$n|" . fmt_units($t, 4);
 }
 
 my $sum_sql = sub {

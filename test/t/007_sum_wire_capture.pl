@@ -52,14 +52,6 @@ sub capture { my ($o) = @_; return read_capture($capfile{$o}); }
 # figure differs from every other, in its integer part and its decimals.
 # ---------------------------------------------------------------------------
 
-# Units of 10^-4 as text at scale 4.
-sub fmt_units
-{
-	my ($u) = @_;
-	my $q = int($u / 10000);
-	return sprintf('%d.%04d', $q, $u - $q * 10000);
-}
-
 my %party_no = (b => 1, c => 2, a => 3);
 my @keys = map { sprintf('KEY-7f3a9c-%d', $_) } 1 .. 150;
 my $utf8_key = "KEY-7f3a9c-\x{94B1}\x{5E84}-151";    # held by everyone
@@ -85,7 +77,7 @@ for my $p (qw(a b c)) {
 	$node{$p}->safe_psql('postgres',
 		"CREATE TABLE public.loans (code text, amount numeric(18,4));\n"
 		  . "INSERT INTO public.loans VALUES "
-		  . join(",\n", map { '(' . lit($_) . ', ' . fmt_units($ks->{$_}) . ')' } sort keys %$ks) . ";\n"
+		  . join(",\n", map { '(' . lit($_) . ', ' . fmt_units($ks->{$_}, 4) . ')' } sort keys %$ks) . ";\n"
 		  . q{SELECT pgpriv.publish('loans', 'SELECT code, amount FROM public.loans', 'code');});
 }
 for my $o (@owners) {
@@ -118,7 +110,7 @@ for my $k (@keys, @missing) {
 		$n++;
 	}
 	$total{$k} = $t if $n >= 2;
-	push @want, join('|', unpack('H*', $k), fmt_units($t), $n);
+	push @want, join('|', unpack('H*', $k), fmt_units($t, 4), $n);
 }
 my $sum_sql = q{SELECT encode(convert_to(key, 'UTF8'), 'hex') || '|' || total || '|' || contributors
 	FROM pgpriv.secure_sum('{bank_b,bank_c}', 'loans', 'amount', 'SELECT code FROM asked') ORDER BY 1};
@@ -142,7 +134,7 @@ for my $o (@owners) {
 sub forms
 {
 	my ($u) = @_;
-	my $s4 = fmt_units($u);
+	my $s4 = fmt_units($u, 4);
 	(my $trim = $s4) =~ s/\.?0+$//;
 	return ($s4, $trim, "$u", int($u / 10000) . '', pack('q>', $u), pack('q<', $u));
 }
@@ -208,7 +200,7 @@ for my $o (@owners) {
 	$node{$o}->psql('postgres', q{SELECT code, amount FROM public.loans},
 		connstr => "host=127.0.0.1 port=$relay_port{$o} dbname=postgres user=sum_peer password=pw_sum sslmode=disable");
 	my $control = substr(capture($o), $before);
-	is(scalar(leaks($control, map { fmt_units($_) } values %{ $units{$o} })), scalar(keys %{ $units{$o} }),
+	is(scalar(leaks($control, map { fmt_units($_, 4) } values %{ $units{$o} })), scalar(keys %{ $units{$o} }),
 		"owner $o: control: the search finds every figure a plain SELECT sends (text at scale 4)");
 	# The scaled integer, as text and as the big-endian int64 a bytea (hex) carries.
 	$before = length(capture($o));
@@ -238,10 +230,10 @@ for my $o (@owners) {
 	ok(!@found, "owner $o: its audit log holds no total") or diag('found: ' . show(@found));
 	# (The server log has this owner's own INSERT: log_statement = all.)
 	my $log = slurp_file($node{$o}->logfile);
-	@found = leaks($log, map { fmt_units($_) } map { values %{ $units{$_} } } @others);
+	@found = leaks($log, map { fmt_units($_, 4) } map { values %{ $units{$_} } } @others);
 	ok(!@found, "owner $o: its server log (log_statement = all) holds no figure of " . join(' or ', @others))
 	  or diag('found: ' . show(@found));
-	ok(index($log, fmt_units((values %{ $units{$o} })[0])) >= 0,
+	ok(index($log, fmt_units((values %{ $units{$o} })[0], 4)) >= 0,
 		"owner $o: control: the log search finds its own figures from the INSERT");
 }
 

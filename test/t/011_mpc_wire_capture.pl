@@ -37,11 +37,8 @@ my $gov_port = $gov->port;
 # ---------------------------------------------------------------------------
 # The relay: 127.0.0.1:$relay_port <-> gov, both directions appended to a file.
 # ---------------------------------------------------------------------------
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $capfile = "$tmp/capture.bin";
-my ($relay, $relay_port) = start_relay($gov_port, $capfile, 'the relay');
-
-sub capture { return read_capture($capfile); }
+my ($relay, $relay_port, $capture) = capture_relay($gov);
+sub capture { return $capture->(); }
 
 my ($pk, $sk) = split /\|/, $gov->safe_psql('postgres',
 	q{SELECT encode(public_key, 'hex') || '|' || encode(signing_key, 'hex') FROM pgpriv.identity_card()});
@@ -59,23 +56,7 @@ $bank->safe_psql('postgres', qq{
 # four significant bytes, and its text at least eight characters.
 # ---------------------------------------------------------------------------
 
-sub fmt4
-{
-	my ($u) = @_;
-	my $neg = $u < 0;
-	$u = -$u if $neg;
-	return sprintf('%s%d.%04d', $neg ? '-' : '', int($u / 10000), $u % 10000);
-}
-
-sub to_units
-{
-	my ($s, $d) = @_;
-	return undef unless defined $s && $s =~ /^(-?)(\d*)(?:\.(\d*))?$/;
-	my ($neg, $int, $frac) = ($1, $2, $3 // '');
-	return undef if length($frac) > $d;
-	my $v = 0 + (($int eq '' ? '0' : $int) . $frac . ('0' x ($d - length($frac))));
-	return $neg ? -$v : $v;
-}
+sub fmt4 { return fmt_units($_[0], 4); }
 
 my %taken;
 sub distinct_units

@@ -260,16 +260,14 @@ my $gov_quiet = q{SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'ban
 }
 
 # --- the wire: no label, feature or weight in the clear ------------------------------
-my $tmp = PostgreSQL::Test::Utils::tempdir();
-my $capfile = "$tmp/capture.bin";
-my ($relay, $relay_port) = start_relay($gov_port, $capfile, 'the relay');
+my ($relay, $relay_port, $capture) = capture_relay($gov);
 $bank->safe_psql('postgres', qq{
 	CREATE SERVER gov_cap FOREIGN DATA WRAPPER pgpriv OPTIONS (host '127.0.0.1', port '$relay_port', dbname 'postgres', sslmode 'disable', $gov_pins);
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov_cap OPTIONS (user 'bank_role', password 'pw');
 });
 my $mcap = $bank->safe_psql('postgres', q{SELECT pgpriv.joint_train('gov_cap', 'firms', 'SELECT code, defaulted, b1, b2 FROM public.loans', 'defaulted', '{"epochs": 2}')});
 $relay->kill_kill;
-my $cap = read_capture($capfile);
+my $cap = $capture->();
 cmp_ok(length($cap), '>', 100000, sprintf('the capture holds the run (%d bytes)', length($cap)));
 like($cap, qr/F00001/, 'control: the keys are in the capture (joint_train sends them, as joint_score does)');
 my %wc = $mcap =~ /"(\w+)": (-?[\d.e+-]+)/g;

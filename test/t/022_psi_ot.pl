@@ -32,7 +32,6 @@ $bank->safe_psql('postgres', qq{
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw_bank');
 });
 
-sub lines { my ($s) = @_; return $s eq '' ? () : split /\n/, $s; }
 
 sub is_list
 {

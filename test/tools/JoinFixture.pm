@@ -20,7 +20,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgprivTest;
 
-our @EXPORT = qw(join_fixture lines is_list model_join check_all_three
+our @EXPORT = qw(join_fixture is_list model_join check_all_three
   $gov $bank_a $bank_b $gov_port @gov_keys @gov_rows @bank_keys
   @special_both @special_gov_only @special_bank_only
   $psi_sql $count_sql $fetch_sql $all_q $small_q @small_keys);
@@ -36,8 +36,6 @@ our @small_keys;
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-sub lines { my ($s) = @_; return $s eq '' ? () : split /\n/, $s; }
 
 sub is_list
 {
@@ -58,23 +56,8 @@ sub is_list
 # ---------------------------------------------------------------------------
 # Random data: gov's tax table and bank_a's applicants
 # ---------------------------------------------------------------------------
-# CJK ideographs for random non-ASCII keys (encoded to UTF-8 below).
-my @han = map { chr($_) } (0x4E00 .. 0x4E00 + 300);
 my %used;
-sub fresh_key
-{
-	for (;;) {
-		my $k = 'K';
-		$k .= ('A' .. 'Z', '0' .. '9')[ int(rand(36)) ] for 1 .. 10;
-		if (rand() < 0.15) {    # some random non-ASCII keys
-			my $h = join '', map { $han[ int(rand(@han)) ] } 1 .. 4;
-			utf8::encode($h);
-			$k .= $h;
-		}
-		next if $used{$k}++;
-		return $k;
-	}
-}
+sub fresh_key { return random_key(\%used, prefix => 'K', han => 4); }
 
 sub random_payload
 {

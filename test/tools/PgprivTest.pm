@@ -8,6 +8,9 @@
 #                                of $port; asserts "$what listens on port N"
 #                                and returns (handle, relay port)
 #   read_capture($capfile)       everything the relay recorded so far
+#   capture_relay($node)         start_relay in front of $node with a fresh
+#                                capture file; returns (handle, relay port,
+#                                a sub giving everything recorded so far)
 #   pinned_keys($node, $db)      "public_key '…', signing_key '…'" of the
 #                                party in $db (default postgres), for the
 #                                OPTIONS of a server that declares it
@@ -32,6 +35,22 @@
 #                                (standard_conforming_strings: only quotes
 #                                are doubled)
 #   hexkey($bytes)               hex of a byte string
+#   lines($s)                    the rows of psql output $s ('' → none; one
+#                                final newline ends the last row, an empty
+#                                last row before it is kept)
+#   random_key(\%used, %o)       a key not yet in %used (which then holds
+#                                it): o{prefix} ('9131'), o{letters} (10)
+#                                capitals or digits, and in a share
+#                                o{han_share} (0.15) of keys o{han} (3) Han
+#                                characters, as UTF-8 bytes: keys that
+#                                cannot occur by chance
+#   awkward_keys(\%used)         keys that break naive code (empty, CJK,
+#                                emoji, quotes, dollar quotes, a trailing
+#                                blank, case), UTF-8, marked used
+#   fmt_units($u, $d)            integer units of 10^-$d as decimal text
+#   to_units($s, $d)             decimal text as integer units of 10^-$d,
+#                                exactly (undef if not a number with at
+#                                most $d decimals)
 #   vpsql($node, $sql, %o)       psql with verbose errors; returns (rc,
 #                                stdout, stderr).  o: db (postgres), user,
 #                                extra (more psql arguments), and any
@@ -74,9 +93,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(pgpriv_setup start_relay read_capture pinned_keys liar_database audit_failed
+our @EXPORT = qw(pgpriv_setup start_relay read_capture capture_relay pinned_keys liar_database audit_failed
   version_exchange psql_session session_run session_close
-  lit hexkey vpsql fails_with wait_for bg_psql bg_finish);
+  lit hexkey vpsql fails_with wait_for bg_psql bg_finish
+  lines random_key awkward_keys fmt_units to_units);
 
 sub pgpriv_setup
 {
@@ -117,6 +137,14 @@ sub read_capture
 	my $c = <$fh>;
 	close $fh;
 	return $c // '';
+}
+
+sub capture_relay
+{
+	my ($node) = @_;
+	my $capfile = PostgreSQL::Test::Utils::tempdir() . '/capture.bin';
+	my ($relay, $port) = start_relay($node->port, $capfile, 'the relay');
+	return ($relay, $port, sub { return read_capture($capfile); });
 }
 
 sub pinned_keys
@@ -227,6 +255,57 @@ sub lit
 }
 
 sub hexkey { return unpack('H*', $_[0]); }
+
+sub lines { my ($s) = @_; $s =~ s/\n\z//; return $s eq '' ? () : split /\n/, $s, -1; }
+
+my @han = map { chr($_) } (0x4E00 .. 0x4E00 + 300);
+
+sub random_key
+{
+	my ($used, %o) = @_;
+	my ($prefix, $letters, $han, $share) =
+	  ($o{prefix} // '9131', $o{letters} // 10, $o{han} // 3, $o{han_share} // 0.15);
+	for (;;) {
+		my $k = $prefix;
+		$k .= ('A' .. 'Z', '0' .. '9')[ int(rand(36)) ] for 1 .. $letters;
+		if (rand() < $share) {
+			my $h = join '', map { $han[ int(rand(@han)) ] } 1 .. $han;
+			utf8::encode($h);
+			$k .= $h;
+		}
+		next if $used->{$k}++;
+		return $k;
+	}
+}
+
+sub awkward_keys
+{
+	my ($used) = @_;
+	my @k = ('', "\x{4e0a}\x{6d77}\x{67d0}\x{67d0}\x{79d1}\x{6280}\x{6709}\x{9650}\x{516c}\x{53f8}", "\x{1F3E6} emoji",
+		q{O'Brien "q" \b}, '$$d$$', 'trailing ', 'CaseKey', 'casekey');
+	for (@k) { utf8::encode($_) if utf8::is_utf8($_); $used->{$_}++; }
+	return @k;
+}
+
+sub fmt_units
+{
+	my ($u, $d) = @_;
+	my $neg = $u < 0;
+	$u = -$u if $neg;
+	my $p = 10**$d;
+	my $q = int($u / $p);
+	return sprintf('%s%d.%0*d', $neg ? '-' : '', $q, $d, $u - $q * $p);
+}
+
+sub to_units
+{
+	my ($s, $d) = @_;
+	return undef unless defined $s && $s =~ /^(-?)(\d*)(?:\.(\d*))?$/;
+	my ($neg, $int, $frac) = ($1, $2, $3 // '');
+	return undef if length($frac) > $d || ($int eq '' && $frac eq '');
+	my $v = 0 + (($int eq '' ? '0' : $int) . $frac . ('0' x ($d - length($frac))));
+	return $neg ? -$v : $v;
+}
 
 sub vpsql
 {

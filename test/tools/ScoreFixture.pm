@@ -20,7 +20,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgprivTest;
 
-our @EXPORT = qw(score_fixture lines fmt4 to_units fresh_key maybe_null random_gov_row gov_insert_sql
+our @EXPORT = qw(score_fixture fmt4 fresh_key maybe_null random_gov_row gov_insert_sql
   model weights_json js_call js_sql js_digest check_run run_lines median_threshold random_weight
   $gov $bank $gov_port @special @feat @gov_keys @gov_rows %dup_in_gov %gov_by_key $gov_setup @apps
   $line_expr $main_q $main_local %w_main $w_main_json);
@@ -36,49 +36,15 @@ our $main_local = sub { return { income => $_[0]{income}, has_loan => $_[0]{has_
 # Helpers
 # ---------------------------------------------------------------------------
 
-sub lines { my ($s) = @_; return $s eq '' ? () : split /\n/, $s, -1; }
-
 # Units of 10^-4 as decimal text.
-sub fmt4
-{
-	my ($u) = @_;
-	my $neg = $u < 0;
-	$u = -$u if $neg;
-	return sprintf('%s%d.%04d', $neg ? '-' : '', int($u / 10000), $u % 10000);
-}
-
-# Decimal text -> integer units of 10^-$d exactly (undef if more decimals).
-sub to_units
-{
-	my ($s, $d) = @_;
-	return undef unless defined $s && $s =~ /^(-?)(\d*)(?:\.(\d*))?$/;
-	my ($neg, $int, $frac) = ($1, $2, $3 // '');
-	return undef if length($frac) > $d || ($int eq '' && $frac eq '');
-	my $v = 0 + (($int eq '' ? '0' : $int) . $frac . ('0' x ($d - length($frac))));
-	return $neg ? -$v : $v;
-}
+sub fmt4 { return fmt_units($_[0], 4); }
 
 # ---------------------------------------------------------------------------
 # Random data.  Every feature value is kept as integer units of 10^-4 (undef
 # for NULL), so the plain score is computed exactly in integers.
 # ---------------------------------------------------------------------------
-my @han = map { chr($_) } (0x4E00 .. 0x4E00 + 300);
 my %used;
-sub fresh_key
-{
-	my ($prefix) = @_;
-	for (;;) {
-		my $k = $prefix;
-		$k .= ('A' .. 'Z', '0' .. '9')[ int(rand(36)) ] for 1 .. 9;
-		if (rand() < 0.05) {
-			my $h = join '', map { $han[ int(rand(@han)) ] } 1 .. 3;
-			utf8::encode($h);
-			$k .= $h;
-		}
-		next if $used{$k}++;
-		return $k;
-	}
-}
+sub fresh_key { return random_key(\%used, prefix => $_[0], letters => 9, han_share => 0.05); }
 
 sub maybe_null { my ($u) = @_; return rand() < 0.05 ? undef : $u; }
 sub random_gov_row
