@@ -14,6 +14,7 @@
 #include "utils/builtins.h"
 #include "utils/plancache.h"
 
+#include "pgpriv.h"
 #include "catalog/dataset.h"
 #include "peer/connection.h"
 #include "run/keys.h"
@@ -194,6 +195,26 @@ keys_query_open(KeysQuery *kq)
 	}
 	PG_END_TRY();
 	return portal;
+}
+
+uint64
+keys_query_fetch_all(KeysQuery *kq)
+{
+	Portal		portal;
+	uint64		nrows;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	portal = keys_query_open(kq);
+	SPI_cursor_fetch(portal, true, FETCH_ALL);
+	nrows = SPI_processed;
+	SPI_cursor_close(portal);
+	if (nrows > (uint64) pgpriv_max_run_keys)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %llu",
+						pgpriv_max_run_keys, (unsigned long long) nrows)));
+	return nrows;
 }
 
 void

@@ -51,6 +51,13 @@ extern void keys_query_prepare(KeysQuery *kq, const char *keys_query, const char
 /* Prepare and open a cursor (inside SPI_connect); errors are the user's. */
 extern Portal keys_query_open(KeysQuery *kq);
 
+/*
+ * SPI connected, the query of keys_query_prepare run and all its rows in
+ * SPI_tuptable: a run's rows, so at most pgpriv.max_run_keys (54000).  The
+ * caller reads them and ends with SPI_finish().  Returns the row count.
+ */
+extern uint64 keys_query_fetch_all(KeysQuery *kq);
+
 /* Run keys_query; its first column, as text, is the key.  Duplicates count once. */
 extern void keys_collect(const char *keys_query, KeySet *keys);
 

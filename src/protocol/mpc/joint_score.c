@@ -430,16 +430,12 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	 */
 	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
 	key_builder_init(&kb, &keys);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	{
 		TupleDesc	td;
 		uint64		nrows;
-		Portal		portal = keys_query_open(&kq);
 
-		SPI_cursor_fetch(portal, true, FETCH_ALL);
+		nrows = keys_query_fetch_all(&kq);
 		td = SPI_tuptable->tupdesc;
-		nrows = SPI_processed;
 		for (int i = 0; i < nw; i++)
 			for (int c = 3; c <= td->natts; c++)
 				if (!TupleDescAttr(td, c - 1)->attisdropped &&
@@ -466,11 +462,6 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 					 errhint("Names that are not columns of keys_query are the peer's columns; name at least one.")));
 		local = secret_palloc(sizeof(int64) * Max(nrows, 1));	/* the asker's part of each score */
 		row_ok = palloc_extended(sizeof(bool) * Max(nrows, 1), MCXT_ALLOC_HUGE);
-		if (nrows > (uint64) pgpriv_max_run_keys)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %llu",
-							pgpriv_max_run_keys, (unsigned long long) nrows)));
 		for (uint64 r = 0; r < nrows; r++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
@@ -500,7 +491,6 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 			if ((r & 8191) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
-		SPI_cursor_close(portal);
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(fn_cxt);

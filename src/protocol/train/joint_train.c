@@ -1137,18 +1137,14 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 
 	/* The asker's rows: the key, then keys_query's columns (the label among them). */
 	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	{
 		TupleDesc	td;
 		uint64		nrows;
 		int			label_col = 0;
 		int		   *own_col;
-		Portal		portal = keys_query_open(&kq);
 
-		SPI_cursor_fetch(portal, true, FETCH_ALL);
+		nrows = keys_query_fetch_all(&kq);
 		td = SPI_tuptable->tupdesc;
-		nrows = SPI_processed;
 		MemoryContextSwitchTo(fn_cxt);
 		own_col = palloc(sizeof(int) * (td->natts + 1));
 		own = palloc(sizeof(char *) * (td->natts + 1));
@@ -1176,11 +1172,6 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("joint_train takes at most %d features in all, and keys_query has %d of its own",
 							TRAIN_MAX_FEATURES, ka)));
-		if (nrows > (uint64) pgpriv_max_run_keys)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %llu",
-							pgpriv_max_run_keys, (unsigned long long) nrows)));
 		ktext = palloc_extended(sizeof(char *) * Max(nrows, 1), MCXT_ALLOC_HUGE);
 		yall = secret_palloc(Max(nrows, 1));	/* the labels: wiped however the run ends */
 		xall = secret_palloc(sizeof(double) * Max(nrows, 1) * Max(ka, 1));
@@ -1218,7 +1209,6 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 			if ((r & 8191) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
-		SPI_cursor_close(portal);
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(fn_cxt);

@@ -859,17 +859,13 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	/* The asker's rows: the key, then keys_query's columns (label among them). */
 	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
 	key_builder_init(&kb, &keys);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	{
 		TupleDesc	td;
 		uint64		nrows;
 		int			label_col = 0;
-		Portal		portal = keys_query_open(&kq);
 
-		SPI_cursor_fetch(portal, true, FETCH_ALL);
+		nrows = keys_query_fetch_all(&kq);
 		td = SPI_tuptable->tupdesc;
-		nrows = SPI_processed;
 		for (int c = 3; c <= td->natts; c++)
 			if (!TupleDescAttr(td, c - 1)->attisdropped &&
 				strcmp(NameStr(TupleDescAttr(td, c - 1)->attname), label) == 0)
@@ -879,11 +875,6 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("keys_query has no column \"%s\" after its key column", label),
 					 errhint("keys_query returns the key first, then the label column named by label.")));
-		if (nrows > (uint64) pgpriv_max_run_keys)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("a run may ask at most %d keys (pgpriv.max_run_keys), not %llu",
-							pgpriv_max_run_keys, (unsigned long long) nrows)));
 		MemoryContextSwitchTo(fn_cxt);
 		bits = secret_palloc(Max(nrows, 1));	/* the labels: wiped however the run ends */
 		for (uint64 r = 0; r < nrows; r++)
@@ -899,7 +890,6 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 			if ((r & 8191) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
-		SPI_cursor_close(portal);
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(fn_cxt);
