@@ -337,6 +337,7 @@ rr22_receiver_new(const uint8_t *items, size_t n, int nthreads, mpc_status *st)
 		rr22_receiver_free(r);
 		return NULL;
 	}
+	vole_receiver_set_threads(r->vr, r->nthreads);
 	memcpy(r->items, items, n * RR22_ITEM_BYTES);
 	randombytes_buf(r->share, sizeof(r->share));
 	*st = MPC_OK;
@@ -774,6 +775,7 @@ rr22_sender_new(size_t n, int nthreads, mpc_status *st)
 		free(s);
 		return NULL;
 	}
+	vole_sender_set_threads(s->vs, s->nthreads);
 	*st = MPC_OK;
 	return s;
 }
