@@ -13,12 +13,17 @@
 #include "run/batch.h"
 #include "run/projection.h"
 
-/* pgpriv.psi_protocol */
+/*
+ * pgpriv.psi_protocol: ot picks the best OT-extension protocol (RR22 today),
+ * kkrt and rr22 force one; auto picks ot or the table (docs/psi.md).
+ */
 typedef enum PsiProtocol
 {
 	PSI_PROTOCOL_AUTO,
 	PSI_PROTOCOL_TABLE,
-	PSI_PROTOCOL_OT
+	PSI_PROTOCOL_OT,
+	PSI_PROTOCOL_KKRT,
+	PSI_PROTOCOL_RR22
 } PsiProtocol;
 
 extern int	pgpriv_psi_protocol;
