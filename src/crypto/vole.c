@@ -31,7 +31,7 @@
 #define HASH_USE		UINT64_C(0x656c6f762d766f6c)	/* tweak "lov-vole" of the level masks */
 #define AES_BATCH		512		/* blocks per EVP call */
 
-static const uint8_t personal_code[16] = "pgpriv-vole-code";
+static const uint8_t personal_code[16] = VOLE_CODE_PERSONAL;
 
 struct vole_receiver
 {
@@ -559,6 +559,15 @@ ea_compress(const uint8_t seed[VOLE_SEED_BYTES], size_t N, size_t m, int nthread
 		st = crypto_parallel_for(m, nthreads, expand_range, &j, NULL);
 	sodium_memzero(sums, sizeof(sums));
 	return (mpc_status) st;
+}
+
+mpc_status
+vole_ea_compress(const uint8_t seed[VOLE_SEED_BYTES], size_t N, size_t m, int nthreads,
+				 ot_block *vec, ot_block *out)
+{
+	if (seed == NULL || vec == NULL || out == NULL || m == 0 || N < VOLE_EXPANDER_WEIGHT)
+		return MPC_BAD_COUNT;
+	return ea_compress(seed, N, m, nthreads, vec, out, NULL, NULL);
 }
 
 /* ------------------------------------------------------------ receiver */

@@ -46,9 +46,10 @@
  * libOTe's getRegNoiseWeight for regular noise against linear tests,
  * t = ⌈κ / −log2(1 − 2δ)⌉ rounded up to a multiple of 8 = ⌈128 / 0.3219⌉
  * → 400 (the bias of any linear test is at most (1 − 2δ)^t <= 2^-128).
- * The EA paper's own analysis (linear-test security of EA codes) supports
- * a constant relative distance for w = 7 at rate 1/5; see docs/psi.md for
- * the cryptanalysis checked and what was not.
+ * δ is libOTe's estimate (its EAChecker searches for low-weight codewords),
+ * not a proven bound; linear tests are the attacks the EA paper analyses.
+ * docs/psi.md says what of the later cryptanalysis of regular noise was
+ * checked against these numbers and what was not.
  *
  * Flights (every message starts with the 12-byte frame of crypto/ot.h:
  * version 1, type, reserved zero, seq 0, count; every length is exact):
@@ -104,6 +105,21 @@ extern size_t vole_hello_bytes(void);
 extern size_t vole_base_bytes(void);
 extern size_t vole_cot_bytes(size_t m);		/* 0 for m out of range */
 extern size_t vole_trees_bytes(size_t m);	/* 0 for m out of range */
+
+/*
+ * The compression both parties apply: out = E·Acc·vec for the code of
+ * `seed` (vec, N entries, is overwritten with its prefix XOR Acc·vec; out
+ * has m entries).  Exposed so the tests can check the asker's sparse path
+ * against it; N >= VOLE_EXPANDER_WEIGHT, 1 <= m.
+ */
+extern mpc_status vole_ea_compress(const uint8_t seed[VOLE_SEED_BYTES], size_t N, size_t m,
+								   int nthreads, ot_block *vec, ot_block *out);
+
+/*
+ * The code seed of a run, BLAKE2b-128 with personal "pgpriv-vole-code" of
+ * the asker's share (HELLO) ‖ the owner's share (BASE) ‖ m (8 bytes LE).
+ */
+#define VOLE_CODE_PERSONAL "pgpriv-vole-code"
 
 /* ------------------------------------------------------------ receiver */
 

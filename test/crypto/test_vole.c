@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "crypto/gf128.h"
@@ -468,6 +469,158 @@ test_wire(size_t m)
 	run_free(&x);
 }
 
+/*
+ * A model of the code as vole.c documents it: row i of E holds the seven
+ * columns ⌊r_w·N / 2^64⌋ for r_0..r_7 the words of AES_seed(i ‖ c),
+ * c = 0..3 (16-byte blocks of two little-endian words), a repeat moving on
+ * to the next column mod N; output i = ⊕_w (prefix XOR of vec)[column].
+ */
+static void
+model_compress(const uint8_t seed[VOLE_SEED_BYTES], size_t N, size_t m, const ot_block *vec,
+			   ot_block *out)
+{
+	ot_block   *acc = malloc(N * sizeof(ot_block)),
+				s = {{0, 0}};
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+
+	EVP_EncryptInit_ex(ctx, EVP_aes_128_ecb(), NULL, seed, NULL);
+	EVP_CIPHER_CTX_set_padding(ctx, 0);
+	for (size_t i = 0; i < N; i++)
+	{
+		s.w[0] ^= vec[i].w[0];
+		s.w[1] ^= vec[i].w[1];
+		acc[i] = s;
+	}
+	for (size_t i = 0; i < m; i++)
+	{
+		uint64_t	in[8],
+					r[8],
+					col[VOLE_EXPANDER_WEIGHT];
+		int			outl;
+		ot_block	o = {{0, 0}};
+
+		for (int c = 0; c < 4; c++)
+		{
+			in[2 * c] = i;
+			in[2 * c + 1] = (uint64_t) c;
+		}
+		EVP_EncryptUpdate(ctx, (unsigned char *) r, &outl, (const unsigned char *) in, 64);
+		for (int w = 0; w < VOLE_EXPANDER_WEIGHT; w++)
+		{
+			uint64_t	x = (uint64_t) (((unsigned __int128) r[w] * N) >> 64);
+
+			for (int v = 0; v < w; v++)
+				if (col[v] == x)
+				{
+					x = (x + 1) % N;
+					v = -1;		/* check every earlier column again */
+				}
+			col[w] = x;
+			o.w[0] ^= acc[x].w[0];
+			o.w[1] ^= acc[x].w[1];
+		}
+		out[i] = o;
+	}
+	EVP_CIPHER_CTX_free(ctx);
+	free(acc);
+}
+
+/*
+ * The compression: A equals the dense compression of the asker's noise
+ * vector A' (rebuilt here from its noise, with the code seed recomputed
+ * from the two shares on the wire), so the asker's sparse path agrees with
+ * the dense one; and the compression is linear.
+ */
+static void
+test_code(size_t m)
+{
+	run			x;
+	size_t		t,
+				d,
+				N,
+				bad = 0,
+				badlin = 0;
+	uint8_t		seed[VOLE_SEED_BYTES],
+				mm[8];
+	crypto_generichash_blake2b_state h;
+	static const uint8_t personal[16] = VOLE_CODE_PERSONAL;
+	ot_block   *e,
+			   *u,
+			   *v,
+			   *w,
+			   *out,
+			   *ou,
+			   *ov;
+	const ot_block *A;
+
+	ok(run_vole(&x, m, 2) == MPC_OK, "m = %zu: a run for the code check", m);
+	vole_params(m, &t, &d, &N);
+	for (int i = 0; i < 8; i++)
+		mm[i] = (uint8_t) ((uint64_t) m >> (8 * i));
+	crypto_generichash_blake2b_init_salt_personal(&h, NULL, 0, sizeof(seed), NULL, personal);
+	crypto_generichash_blake2b_update(&h, x.msg[0] + MPC_MSG_HEADER_BYTES, VOLE_SEED_BYTES);
+	crypto_generichash_blake2b_update(&h, x.msg[1] + MPC_MSG_HEADER_BYTES, VOLE_SEED_BYTES);
+	crypto_generichash_blake2b_update(&h, mm, sizeof(mm));
+	crypto_generichash_blake2b_final(&h, seed, sizeof(seed));
+
+	e = calloc(N, sizeof(ot_block));
+	u = malloc(N * sizeof(ot_block));
+	v = malloc(N * sizeof(ot_block));
+	w = malloc(N * sizeof(ot_block));
+	out = malloc(m * sizeof(ot_block));
+	ou = malloc(m * sizeof(ot_block));
+	ov = malloc(m * sizeof(ot_block));
+	for (size_t j = 0; j < t; j++)
+	{
+		uint32_t	a;
+		ot_block	b;
+
+		vole_receiver_noise(x.r, j, &a, &b);
+		e[(j << d) + a] = b;
+	}
+	A = vole_receiver_a(x.r);
+	ok(vole_ea_compress(seed, N, m, 1, e, out) == MPC_OK, "m = %zu: dense compression of A' runs", m);
+	for (size_t i = 0; i < m; i++)
+		bad += memcmp(&out[i], &A[i], sizeof(ot_block)) != 0;
+	ok(bad == 0, "m = %zu: A = E·Acc·A' (the sparse path agrees with the dense one; %zu differ)", m, bad);
+
+	randombytes_buf(u, N * sizeof(ot_block));
+	randombytes_buf(v, N * sizeof(ot_block));
+	for (size_t i = 0; i < N; i++)
+	{
+		w[i].w[0] = u[i].w[0] ^ v[i].w[0];
+		w[i].w[1] = u[i].w[1] ^ v[i].w[1];
+	}
+	vole_ea_compress(seed, N, m, 2, u, ou);
+	vole_ea_compress(seed, N, m, 1, v, ov);
+	vole_ea_compress(seed, N, m, 2, w, out);
+	for (size_t i = 0; i < m; i++)
+		badlin += out[i].w[0] != (ou[i].w[0] ^ ov[i].w[0]) || out[i].w[1] != (ou[i].w[1] ^ ov[i].w[1]);
+	ok(badlin == 0, "m = %zu: compression is linear, the same on 1 and 2 threads (%zu differ)", m, badlin);
+	randombytes_buf(u, N * sizeof(ot_block));
+	memcpy(v, u, N * sizeof(ot_block));
+	model_compress(seed, N, m, u, ov);
+	vole_ea_compress(seed, N, m, 2, v, ou);
+	bad = 0;
+	for (size_t i = 0; i < m; i++)
+		bad += memcmp(&ou[i], &ov[i], sizeof(ot_block)) != 0;
+	ok(bad == 0, "m = %zu: vole_ea_compress = the model of the documented code on a random vector (%zu differ)",
+	   m, bad);
+	memset(u, 0, N * sizeof(ot_block));
+	ok(vole_ea_compress(seed, N, m, 2, u, ou) == MPC_OK && sodium_is_zero((const unsigned char *) ou, m * sizeof(ot_block)),
+	   "m = %zu: the compression of zero is zero", m);
+	ok(vole_ea_compress(seed, VOLE_EXPANDER_WEIGHT - 1, m, 1, u, ou) == MPC_BAD_COUNT &&
+	   vole_ea_compress(seed, N, 0, 1, u, ou) == MPC_BAD_COUNT, "vole_ea_compress refuses N < w and m = 0");
+	free(e);
+	free(u);
+	free(v);
+	free(w);
+	free(out);
+	free(ou);
+	free(ov);
+	run_free(&x);
+}
+
 int
 main(void)
 {
@@ -507,6 +660,8 @@ main(void)
 
 	test_messages();
 	test_wire(4097);
+	test_code(1);
+	test_code(100000);
 
 	/* the length of a 2^20-row balanced join: bytes and times */
 	for (int th = 2; th >= 1; th--)
