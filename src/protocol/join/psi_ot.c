@@ -1,48 +1,58 @@
 /*
- * psi_ot.c — psi and psi_fetch over the KKRT16 OT-extension OPRF
- * (crypto/kkrt.h; docs/psi.md, "protocol choice"), the owner's half and the
- * asker's half.
+ * psi_ot.c — psi and psi_fetch over the OT-extension protocols, the owner's
+ * half and the asker's half: RR22 (crypto/rr22.h: an OKVS and a silent
+ * VOLE; what pgpriv.psi_protocol = ot runs) and KKRT16 (crypto/kkrt.h: a
+ * batched OPRF over a 448-wide IKNP; psi_protocol = kkrt).  docs/psi.md,
+ * "protocol choice".
  *
  * Why a second protocol.  The OPRF table of psi_oprf.c costs the owner one
  * ristretto255 evaluation per row whenever its table is rebuilt, and the
  * asker one blind, one evaluation (at the owner) and one finalize per key.
- * For two large fresh sets that is minutes of curve arithmetic; KKRT16 does
- * the same join with 448 base OTs and then only AES and BLAKE2b per element.
+ * For two large fresh sets that is minutes of curve arithmetic; the
+ * OT-extension protocols do the same join with a few hundred base OTs and
+ * then only AES, BLAKE2b and (RR22) GF(2^128) products per element.
  *
- * The run (asker = KKRT receiver R, owner = sender S):
+ * The run (asker = receiver R, owner = sender S); the owner's serve
+ * functions take either protocol and tell them apart by the hello's own
+ * frame type:
  *   1. CALL serve_admit(dataset, capability, run, m): m = the cuckoo table
- *      size for the asker's n keys (crypto/cuckoo.h), because each bin is
- *      one OPRF evaluation a modified asker could spend on a key of its
- *      choice: the budget and max_keys are charged for m, never for less.
+ *      size (KKRT, crypto/cuckoo.h) or the OKVS size (RR22,
+ *      rr22_columns) for the asker's n keys, because each bin or column is
+ *      one evaluation a modified asker could spend on a key of its choice:
+ *      the budget and max_keys are charged for m, never for less.
  *   2. serve_ot_begin(…, HELLO) → BASE ‖ the permitted columns: the owner
  *      checks that HELLO's n gives exactly the admitted m before anything is
  *      allocated, reads its rows, hashes each distinct key to a 16-byte item
  *      and shuffles the items (their order is the order of its tags).
- *   3. serve_ot_extend(…, U chunks) × ⌈chunks / OT_U_CHUNKS_PER_CALL⌉:
- *      the OT-extension columns, pipelined (the asker makes the next group
- *      while the owner reads the last).
- *   4. serve_ot_tags(…, batch) for every batch of KKRT_TAG_BATCH owner items,
- *      pipelined: the truncated tags (τ bytes, 2^-40 false matches over all
- *      n·n' comparisons) and, for psi_fetch, per item three wrapped keys and
- *      the item's rows sealed under the unwrapped key.  The last batch
- *      completes the run on the owner's side (its audit row).
+ *   3. RR22 only: serve_ot_extend(…, COT) → TREES, the VOLE's last two
+ *      flights (the asker has encoded its OKVS before it sends COT).
+ *   4. serve_ot_extend(…, chunks) × ⌈chunks / OT_U_CHUNKS_PER_CALL⌉: the
+ *      OT-extension columns (KKRT's U) or D = A + P (RR22), pipelined (the
+ *      asker makes the next group while the owner reads the last).
+ *   5. serve_ot_tags(…, batch) for every batch of owner items, pipelined:
+ *      the truncated tags (τ bytes, 2^-40 false matches over all n·n'
+ *      comparisons) and, for psi_fetch, each item's rows sealed.  The last
+ *      batch completes the run on the owner's side (its audit row).
  *
- * psi_fetch's sealing.  Owner item y has outputs F_0, F_1, F_2 (one per
- * hash function); the asker has F_i for its x = y at its hash index i, and
- * nothing for any other y.  Bytes 16..31 of an output are never sent
- * (kkrt.h), so the owner draws a fresh 16-byte seed s_y, seals the rows of y
- * under K_y = BLAKE2b-256(key = s_y, seal context) (XChaCha20-Poly1305,
- * nonce zero: each key seals one message) and sends w_i = s_y ⊕
- * BLAKE2b-128(key = F_i[16..32), seal context) for i = 0, 1, 2: 48 bytes
- * per item besides the ciphertext.  The seal context names the dataset,
- * capability and run.
+ * psi_fetch's sealing.  RR22 gives each owner item y one output F(y), which
+ * the asker has for its x = y and for nothing else; bytes 16..31 are never
+ * sent (rr22.h), so the rows of y are sealed under K_y = BLAKE2b-256(key =
+ * F(y)[16..32), seal context) (XChaCha20-Poly1305, nonce zero: each key
+ * seals one message).  KKRT gives y three outputs F_0, F_1, F_2 (one per
+ * hash function) and the asker has the one at its hash index, so the owner
+ * draws a fresh 16-byte seed s_y, seals under K_y = BLAKE2b-256(key = s_y,
+ * seal context) and sends w_i = s_y ⊕ BLAKE2b-128(key = F_i[16..32), seal
+ * context) for i = 0, 1, 2: 48 bytes per item besides the ciphertext.  The
+ * seal context names the dataset, capability and run.
  *
  * Memory.  The owner holds its rows (as the table build does), the items,
- * and KKRT's 56·m bytes, in one context that lives from begin to the last
- * batch, or until another run opens in the session (run/served_run.h);
- * the asker holds its keys, the receiver (its own outputs, 32 bytes per key)
- * and one batch of the owner's tags at a time.  Neither side's allocation is
- * sized by the peer beyond pgpriv.max_run_keys and the admitted m.
+ * and the protocol's state (KKRT: 56·m bytes; RR22: 16·m, plus the VOLE's
+ * until its trees are sent), in one context that lives from begin to the
+ * last batch, or until another run opens in the session (run/served_run.h);
+ * the asker holds its keys, the receiver (its own outputs, 32 bytes per
+ * key; RR22 also D, 16·m) and one batch of the owner's tags at a time.
+ * Neither side's allocation is sized by the peer beyond pgpriv.max_run_keys
+ * and the admitted m.
  */
 #include "postgres.h"
 
