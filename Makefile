@@ -249,6 +249,10 @@ FUZZ_RECEIPT_OBJS = $(FUZZ_SHIM) src/catalog/receipt.o
 FUZZ_OBJS_fuzz_receipt = $(FUZZ_RECEIPT_OBJS) test/fuzz/fuzz_receipt_stubs.o
 FUZZ_OBJS_fuzz_pir = test/fuzz/fuzz_rng.o src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o \
 	src/crypto/parallel.o
+# The silent VOLE (issue #12, RR22's step 2).
+FUZZ_HARNESSES += fuzz_vole
+FUZZ_OBJS_fuzz_vole = test/fuzz/fuzz_rng.o src/crypto/vole.o src/crypto/gf128.o src/crypto/ot.o \
+	src/crypto/parallel.o
 
 .SECONDEXPANSION:
 $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES)): $(FUZZ_BUILD)/test/fuzz/$$(@F).o \

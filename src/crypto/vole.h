@@ -67,9 +67,9 @@
  * before any allocation.  Memory: N·16 bytes (the noisy vector, freed once
  * compressed) plus 16·m per output vector.  Pure C over libsodium and
  * OpenSSL, no PostgreSQL calls; the heavy steps run on crypto_parallel_for.
- * Not covered: a malicious peer (it can make the other side's outputs
- * wrong, never read past a buffer); the asker's tree reconstruction indexes
- * memory by α_j (a cache-timing channel to a co-located observer only).
+ * No branch and no memory address depends on Δ, β_j or α_j (the asker
+ * rewrites each tree level under masks).  Not covered: a malicious peer
+ * (it can make the other side's outputs wrong, never read past a buffer).
  */
 #ifndef PGPRIV_CRYPTO_VOLE_H
 #define PGPRIV_CRYPTO_VOLE_H

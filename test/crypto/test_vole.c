@@ -35,7 +35,8 @@ typedef struct run
 	uint8_t    *msg[4];
 	size_t		len[4];
 	double		t_recv,
-				t_send;
+				t_send,
+				t_step[5];		/* asker hello, owner hello, asker base, owner cot, asker trees */
 	mpc_status	st;
 } run;
 
@@ -67,7 +68,8 @@ run_vole(run *x, size_t m, int nthreads)
 		return st;
 	vole_receiver_set_threads(x->r, nthreads);
 	st = vole_receiver_hello(x->r, x->msg[0], vole_hello_bytes(), &x->len[0]);
-	x->t_recv += now() - t0;
+	x->t_step[0] = now() - t0;
+	x->t_recv += x->t_step[0];
 	if (st != MPC_OK)
 		return st;
 	t0 = now();
@@ -76,22 +78,26 @@ run_vole(run *x, size_t m, int nthreads)
 		return st;
 	vole_sender_set_threads(x->s, nthreads);
 	st = vole_sender_hello(x->s, x->msg[0], x->len[0], m, x->msg[1], vole_base_bytes(), &x->len[1]);
-	x->t_send += now() - t0;
+	x->t_step[1] = now() - t0;
+	x->t_send += x->t_step[1];
 	if (st != MPC_OK)
 		return st;
 	t0 = now();
 	st = vole_receiver_base(x->r, x->msg[1], x->len[1], x->msg[2], vole_cot_bytes(m), &x->len[2]);
-	x->t_recv += now() - t0;
+	x->t_step[2] = now() - t0;
+	x->t_recv += x->t_step[2];
 	if (st != MPC_OK)
 		return st;
 	t0 = now();
 	st = vole_sender_cot(x->s, x->msg[2], x->len[2], x->msg[3], vole_trees_bytes(m), &x->len[3]);
-	x->t_send += now() - t0;
+	x->t_step[3] = now() - t0;
+	x->t_send += x->t_step[3];
 	if (st != MPC_OK)
 		return st;
 	t0 = now();
 	st = vole_receiver_trees(x->r, x->msg[3], x->len[3]);
-	x->t_recv += now() - t0;
+	x->t_step[4] = now() - t0;
+	x->t_recv += x->t_step[4];
 	return st;
 }
 
@@ -686,6 +692,10 @@ main(void)
 		}
 		diag("%d thread%s: asker %.3f s, owner %.3f s (goal: each <= 0.5 s with 2 threads)",
 			 th, th > 1 ? "s" : "", x.t_recv, x.t_send);
+		diag("  asker: hello %.3f s (base-OT A), base %.3f s (base OTs, u matrix), trees %.3f s (trees, compression)",
+			 x.t_step[0], x.t_step[2], x.t_step[4]);
+		diag("  owner: hello %.3f s (base-OT B's), cot %.3f s (rows, trees, compression)",
+			 x.t_step[1], x.t_step[3]);
 		run_free(&x);
 	}
 	return tap_done();
