@@ -253,6 +253,10 @@ FUZZ_OBJS_fuzz_pir = test/fuzz/fuzz_rng.o src/crypto/lwe_pir.o src/crypto/pir_cu
 FUZZ_HARNESSES += fuzz_vole
 FUZZ_OBJS_fuzz_vole = test/fuzz/fuzz_rng.o src/crypto/vole.o src/crypto/gf128.o src/crypto/ot.o \
 	src/crypto/parallel.o
+# The RR22 PSI over the OKVS and the silent VOLE (issue #12).
+FUZZ_HARNESSES += fuzz_rr22
+FUZZ_OBJS_fuzz_rr22 = test/fuzz/fuzz_rng.o src/crypto/rr22.o src/crypto/okvs.o src/crypto/vole.o \
+	src/crypto/gf128.o src/crypto/ot.o src/crypto/parallel.o
 
 .SECONDEXPANSION:
 $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES)): $(FUZZ_BUILD)/test/fuzz/$$(@F).o \
