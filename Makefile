@@ -61,7 +61,8 @@ OBJS = \
 	src/crypto/okvs.o \
 	src/protocol/train/joint_woe.o \
 	src/crypto/fixprod.o src/protocol/train/joint_train.o \
-	src/crypto/gf128.o src/crypto/vole.o
+	src/crypto/gf128.o src/crypto/vole.o \
+	src/crypto/rr22.o
 
 # sql/pgpriv.sql is the install script of the current version; the one of
 # each past release is kept as released (CREATE EXTENSION pgpriv VERSION
@@ -136,11 +137,14 @@ test/crypto/test_okvs: src/crypto/okvs.o
 # GF(2^128) and the silent VOLE over it (issue #12, RR22's step 2).
 test/crypto/test_gf128: src/crypto/gf128.o
 test/crypto/test_vole: src/crypto/vole.o src/crypto/gf128.o src/crypto/ot.o src/crypto/parallel.o
+# The RR22 PSI (OKVS + the silent VOLE): its two-party test, with the 2^20 timing.
+test/crypto/test_rr22: src/crypto/rr22.o src/crypto/okvs.o src/crypto/vole.o src/crypto/gf128.o \
+	src/crypto/ot.o src/crypto/parallel.o
 
 TEST_PROGRAMS = test/bench/bench_oprf test/bench/unit_costs test/crypto/test_lwe_pir \
 	test/bench/bench_pir test/crypto/test_mpc test/bench/bench_mpc test/crypto/test_elgamal \
 	test/crypto/test_elgamal_proof test/crypto/test_gram test/crypto/test_kkrt test/bench/bench_kkrt \
-	test/crypto/test_okvs test/crypto/test_gf128 test/crypto/test_vole
+	test/crypto/test_okvs test/crypto/test_gf128 test/crypto/test_vole test/crypto/test_rr22
 $(TEST_PROGRAMS): %: %.c
 	$(CC) $(CFLAGS) -O2 -I$(srcdir)/src -o $@ $^ $(TEST_PROGRAM_LIBS)
 
@@ -249,6 +253,10 @@ FUZZ_OBJS_fuzz_pir = test/fuzz/fuzz_rng.o src/crypto/lwe_pir.o src/crypto/pir_cu
 FUZZ_HARNESSES += fuzz_vole
 FUZZ_OBJS_fuzz_vole = test/fuzz/fuzz_rng.o src/crypto/vole.o src/crypto/gf128.o src/crypto/ot.o \
 	src/crypto/parallel.o
+# The RR22 PSI over the OKVS and the silent VOLE (issue #12).
+FUZZ_HARNESSES += fuzz_rr22
+FUZZ_OBJS_fuzz_rr22 = test/fuzz/fuzz_rng.o src/crypto/rr22.o src/crypto/okvs.o src/crypto/vole.o \
+	src/crypto/gf128.o src/crypto/ot.o src/crypto/parallel.o
 
 .SECONDEXPANSION:
 $(addprefix $(FUZZ_BUILD)/,$(FUZZ_HARNESSES)): $(FUZZ_BUILD)/test/fuzz/$$(@F).o \

@@ -31,6 +31,8 @@ static const struct config_enum_entry psi_protocol_options[] = {
 	{"auto", PSI_PROTOCOL_AUTO, false},
 	{"table", PSI_PROTOCOL_TABLE, false},
 	{"ot", PSI_PROTOCOL_OT, false},
+	{"kkrt", PSI_PROTOCOL_KKRT, false},
+	{"rr22", PSI_PROTOCOL_RR22, false},
 	{NULL, 0, false}
 };
 
@@ -113,9 +115,10 @@ _PG_init(void)
 
 	/* The asker's choice: either protocol gives the same result (docs/psi.md). */
 	DefineCustomEnumVariable("pgpriv.psi_protocol",
-							 "How psi and psi_fetch run: the owner's OPRF table, the OT-extension OPRF, or auto.",
-							 "auto runs ot for large fresh sets and keeps the table for small sets or "
-							 "when a cached copy of the owner's table is much larger than the set.",
+							 "How psi and psi_fetch run: the owner's OPRF table, an OT-extension protocol, or auto.",
+							 "ot runs the best OT-extension protocol (rr22; kkrt forces KKRT16); auto runs ot "
+							 "for large fresh sets and keeps the table for small sets or when a cached copy of "
+							 "the owner's table is much larger than the set.",
 							 &pgpriv_psi_protocol,
 							 PSI_PROTOCOL_AUTO,
 							 psi_protocol_options,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/bench/blinded_join_ot.sh — psi and psi_fetch over the OT-extension
-# OPRF (pgpriv.psi_protocol = ot) against the same runs over the OPRF table,
-# between two local clusters (make bench-join-ot).
+# protocols (pgpriv.psi_protocol = rr22, which ot runs, and kkrt) against
+# the same runs over the OPRF table, between two local clusters (make
+# bench-join-ot).
 #
 # 2^BENCH_LOG asker keys against 2^BENCH_LOG owner rows, half of the asker's
 # keys in the dataset (default BENCH_LOG=16; the issue's size is 20).  Prints
@@ -10,9 +11,10 @@
 # in a session of its own, so each peak is that run's.  The table runs are
 # timed twice: first (the owner builds its encrypted table, the asker
 # downloads it) and cached.  Then a plain SQL join of the same data inside
-# one database, the ratios, and the ot runs and the first table runs again
-# over the emulated line of test/bench/link.sh (100 Mbit/s, 10 ms one way).
-# BENCH_LINK=0 leaves the line out, BENCH_TABLE=0 the table runs.
+# one database, the ratios, and the rr22 and kkrt runs and the first table
+# runs again over the emulated line of test/bench/link.sh (100 Mbit/s, 10 ms
+# one way).  BENCH_LINK=0 leaves the line out, BENCH_TABLE=0 the table runs,
+# BENCH_KKRT=0 the kkrt runs.
 #
 # Needs pgpriv installed where PGPRIV_PGBIN points (make install).
 set -euo pipefail
@@ -88,8 +90,12 @@ SQL
 }
 
 printf 'blinded join, 2^%d asker keys x 2^%d owner rows, %d matching (loopback)\n' "$LOG" "$LOG" "$expected"
-run psi_ot ot "$(psi_q gov)"
-run fetch_ot ot "$(fetch_q gov)"
+run psi_rr22 rr22 "$(psi_q gov)"
+run fetch_rr22 rr22 "$(fetch_q gov)"
+if [ "${BENCH_KKRT:-1}" = 1 ]; then
+	run psi_kkrt kkrt "$(psi_q gov)"
+	run fetch_kkrt kkrt "$(fetch_q gov)"
+fi
 if [ "${BENCH_TABLE:-1}" = 1 ]; then
 	run psi_table1 table "$(psi_q gov)"
 	run psi_table2 table "$(psi_q gov)"
@@ -101,26 +107,33 @@ join_t0=$(now)
 gov -c "CREATE TEMP TABLE k AS SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $N) AS i; SELECT count(*) FROM enterprise JOIN k USING (credit_code)" >/dev/null
 join_s=$(calc "$(now) - $join_t0")
 printf '  plain SQL join of the same data in one database: %.3f s\n' "$join_s"
+printf 'ratios: psi rr22/plain join %.1f, psi_fetch rr22/plain join %.1f\n' \
+	"$(calc "$psi_rr22_s / $join_s")" "$(calc "$fetch_rr22_s / $join_s")"
+if [ "${BENCH_KKRT:-1}" = 1 ]; then
+	printf '        psi kkrt/rr22 %.1f, psi_fetch kkrt/rr22 %.1f\n' \
+		"$(calc "$psi_kkrt_s / $psi_rr22_s")" "$(calc "$fetch_kkrt_s / $fetch_rr22_s")"
+fi
 if [ "${BENCH_TABLE:-1}" = 1 ]; then
-	printf 'ratios: psi table first/ot %.1f, table cached/ot %.1f, ot/plain join %.1f\n' \
-		"$(calc "$psi_table1_s / $psi_ot_s")" "$(calc "$psi_table2_s / $psi_ot_s")" "$(calc "$psi_ot_s / $join_s")"
-	printf '        psi_fetch table first/ot %.1f, table cached/ot %.1f, ot/plain join %.1f\n' \
-		"$(calc "$fetch_table1_s / $fetch_ot_s")" "$(calc "$fetch_table2_s / $fetch_ot_s")" "$(calc "$fetch_ot_s / $join_s")"
-else
-	printf 'ratios: psi ot/plain join %.1f, psi_fetch ot/plain join %.1f\n' \
-		"$(calc "$psi_ot_s / $join_s")" "$(calc "$fetch_ot_s / $join_s")"
+	printf '        psi table first/rr22 %.1f, table cached/rr22 %.1f\n' \
+		"$(calc "$psi_table1_s / $psi_rr22_s")" "$(calc "$psi_table2_s / $psi_rr22_s")"
+	printf '        psi_fetch table first/rr22 %.1f, table cached/rr22 %.1f\n' \
+		"$(calc "$fetch_table1_s / $fetch_rr22_s")" "$(calc "$fetch_table2_s / $fetch_rr22_s")"
 fi
 
 if [ "${BENCH_LINK:-1}" = 1 ]; then
 	link_start "$LINK_PORT" "$GOV_PORT"
 	printf '%s:\n' "$(link_label)"
-	run link_psi_ot ot "$(psi_q gov_link)"
-	run link_fetch_ot ot "$(fetch_q gov_link)"
+	run link_psi_rr22 rr22 "$(psi_q gov_link)"
+	run link_fetch_rr22 rr22 "$(fetch_q gov_link)"
+	if [ "${BENCH_KKRT:-1}" = 1 ]; then
+		run link_psi_kkrt kkrt "$(psi_q gov_link)"
+		run link_fetch_kkrt kkrt "$(fetch_q gov_link)"
+	fi
 	if [ "${BENCH_TABLE:-1}" = 1 ]; then
 		run link_psi_table1 table "$(psi_q gov_link)"
 		run link_fetch_table1 table "$(fetch_q gov_link)"
-		printf 'ratios over the line: psi table first/ot %.1f, psi_fetch table first/ot %.1f\n' \
-			"$(calc "$link_psi_table1_s / $link_psi_ot_s")" "$(calc "$link_fetch_table1_s / $link_fetch_ot_s")"
+		printf 'ratios over the line: psi table first/rr22 %.1f, psi_fetch table first/rr22 %.1f\n' \
+			"$(calc "$link_psi_table1_s / $link_psi_rr22_s")" "$(calc "$link_fetch_table1_s / $link_fetch_rr22_s")"
 	fi
 	link_stop
 fi

@@ -212,12 +212,14 @@ $gov->safe_psql('postgres', q{REVOKE SELECT ON public.tax FROM bank_role});
 	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability = 'pir'}),
 		scalar(@pir_keys), 'gov learns how many keys a pir lookup asked, not which');
 	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability IN ('psi', 'psi_fetch', 'psi_count')
-		   AND run_id NOT IN (SELECT run_id FROM pgpriv.audit WHERE detail LIKE '%protocol ot%')}),
+		   AND run_id NOT IN (SELECT run_id FROM pgpriv.audit WHERE detail LIKE '%protocol rr22%')}),
 		scalar(@bank_keys), 'gov learns how many keys were asked');
-	# Over ot it learns the cuckoo table's size instead: 2 bins per key at this size.
+	# Over ot (RR22) it learns the OKVS size instead: ⌈1.23 n⌉ + 64 columns.
+	my $m = scalar(@bank_keys) * 1.23;
+	$m = ($m == int($m) ? $m : int($m) + 1) + 64;
 	is($gov->safe_psql('postgres', q{SELECT max(keys_in) FROM pgpriv.audit WHERE side = 'owner' AND capability IN ('psi', 'psi_fetch')
-		   AND detail LIKE '%protocol ot%'}),
-		2 * scalar(@bank_keys), 'over ot gov learns the size of the asker\'s cuckoo table');
+		   AND detail LIKE '%protocol rr22%'}),
+		$m, 'over ot gov learns the size of the asker\'s OKVS');
 	my $log = slurp_file($gov->logfile);
 	# (The test's own INSERT of gov's data is logged: log_statement = all.
 	# The bank's own keys must never be.)

@@ -1,11 +1,13 @@
-# psi and psi_fetch over the KKRT16 OT-extension OPRF (pgpriv.psi_protocol =
-# ot) between two clusters: results equal a plaintext join computed here on
-# random data (duplicates on both sides, NULL keys, empty sets, several
-# extension calls and tag batches), forced ot and forced table agree, the
-# auto rule picks what docs/psi.md says, the audit and progress name the
-# protocol, the budget is charged for the cuckoo table size, and a modified
-# asker talking to the serving functions directly is refused (08P01) without
-# anything changing.  Cancel and peer loss mid-run end the run cleanly.
+# psi and psi_fetch over the OT-extension protocols (pgpriv.psi_protocol =
+# ot, which runs RR22, rr22 and kkrt, KKRT16) between two clusters: results
+# equal a plaintext join computed here on random data (duplicates on both
+# sides, NULL keys, empty sets, several extension calls and tag batches),
+# every protocol and the table agree, the auto rule picks what docs/psi.md
+# says, the audit and progress name the protocol that ran, the budget is
+# charged for the cuckoo table size (kkrt) or the OKVS size (rr22), and a
+# modified asker talking to the serving functions directly is refused (08P01,
+# 54000) without anything changing.  Cancel and peer loss mid-run end the run
+# cleanly.
 use strict;
 use warnings;
 use IPC::Run;
@@ -102,6 +104,8 @@ for (my $i = @bank_keys - 1; $i > 0; $i--) {
 		SELECT pgpriv.permit('empty_ds', 'bank_role', 'psi');
 		SELECT pgpriv.permit('empty_ds', 'bank_role', 'psi_fetch', '{grade,paid}');
 		SELECT pgpriv.permit('capped', 'bank_role', 'psi', '{}', 5000);
+		SELECT pgpriv.publish('capped2', 'SELECT code, grade FROM public.tax', 'code');
+		SELECT pgpriv.permit('capped2', 'bank_role', 'psi', '{}', 5000);
 	});
 	my $id = 0;
 	$sql = "CREATE TABLE applicants (id int PRIMARY KEY, code text);\n";
@@ -142,6 +146,23 @@ my $fetch_sql = sub {
 	  || '|' || coalesce('v:' || paid::text, 'NULL')
 	  FROM pgpriv.psi_fetch('gov', '$ds', \$q\$$q\$q\$) AS t(code text, grade text, paid numeric)};
 };
+# The OKVS size of an RR22 run of n keys (crypto/okvs.c: ⌈1.23·n⌉, at least 8, + 64).
+sub okvs_columns
+{
+	my ($n) = @_;
+	my $b = $n * 1.23;
+	my $m = int($b);
+	$m++ if $m < $b;
+	$m = 8 if $m < 8;
+	return $m + 64;
+}
+sub distinct_keys
+{
+	my %d;
+	return scalar grep { defined $_ && !$d{$_}++ } @_;
+}
+# The protocol an asker setting runs: ot is the best one, RR22.
+my %runs = (table => 'table', ot => 'rr22', rr22 => 'rr22', kkrt => 'kkrt');
 my $last_detail = sub {
 	my ($node, $side, $cap) = @_;
 	return $node->safe_psql('postgres', qq{SELECT detail FROM pgpriv.audit
@@ -162,10 +183,10 @@ my $t0 = time;
 is_list([ lines($bank->safe_psql('postgres', $psi_sql->('tax', $all_q, 'ot'))) ], $model->{psi},
 	'psi over ot returns exactly the distinct matching keys');
 note(sprintf('psi over ot: %.2f s', time - $t0));
-like($last_detail->($bank, 'asker', 'psi'), qr/protocol ot \(\d+ keys in \d+ bins\)/,
-	'the asker\'s audit row says protocol ot, its keys and bins');
-like($last_detail->($gov, 'owner', 'psi'), qr/protocol ot, 20000 owner keys/,
-	'the owner\'s audit row says protocol ot and its distinct keys');
+like($last_detail->($bank, 'asker', 'psi'), qr/protocol rr22 \(\d+ keys in \d+ OKVS columns\)/,
+	'ot runs RR22: the asker\'s audit row says protocol rr22, its keys and OKVS columns');
+like($last_detail->($gov, 'owner', 'psi'), qr/protocol rr22, 20000 owner keys/,
+	'the owner\'s audit row says protocol rr22 and its distinct keys');
 $t0 = time;
 is_list([ lines($bank->safe_psql('postgres', $fetch_sql->('tax', $all_q, 'ot'))) ], $model->{fetch},
 	'psi_fetch over ot returns one row per (key, owner row) with exact values and NULLs');
@@ -177,8 +198,8 @@ note(sprintf('psi_fetch over ot: %.2f s', time - $t0));
 		 WHERE side = 'asker' AND capability = 'psi_fetch' ORDER BY id DESC LIMIT 1});
 	my $used = $gov->safe_psql('postgres', q{SELECT keys_in FROM pgpriv.audit
 		 WHERE side = 'owner' AND capability = 'psi_fetch' AND outcome = 'ok' ORDER BY id DESC LIMIT 1});
-	cmp_ok($keys_in, '>=', 2 * $n, "the run was charged its cuckoo table (at least 2 × $n bins at this size)");
-	is($used, $keys_in, 'the owner served exactly the admitted bins');
+	is($keys_in, okvs_columns($n), "the run was charged its OKVS size (⌈1.23 × $n⌉ + 64 columns)");
+	is($used, $keys_in, 'the owner served exactly the admitted columns');
 	my $run = $bank->safe_psql('postgres', q{SELECT run_id FROM pgpriv.audit
 		 WHERE side = 'asker' AND capability = 'psi_fetch' ORDER BY id DESC LIMIT 1});
 	is($bank->safe_psql('postgres', qq{SELECT count(*) || ':' || count(*) FILTER (WHERE disputed IS NOT NULL)
@@ -186,15 +207,33 @@ note(sprintf('psi_fetch over ot: %.2f s', time - $t0));
 		'the run ends with both parties\' signed receipts, undisputed (same bins, bytes and transcript)');
 }
 
+# The same over KKRT16, forced.
+$t0 = time;
+is_list([ lines($bank->safe_psql('postgres', $psi_sql->('tax', $all_q, 'kkrt'))) ], $model->{psi},
+	'psi over kkrt returns exactly the distinct matching keys');
+note(sprintf('psi over kkrt: %.2f s', time - $t0));
+like($last_detail->($bank, 'asker', 'psi'), qr/protocol kkrt \(\d+ keys in \d+ bins\)/,
+	'the asker\'s audit row says protocol kkrt, its keys and bins');
+like($last_detail->($gov, 'owner', 'psi'), qr/protocol kkrt, 20000 owner keys/,
+	'the owner\'s audit row says protocol kkrt and its distinct keys');
+is_list([ lines($bank->safe_psql('postgres', $fetch_sql->('tax', $all_q, 'kkrt'))) ], $model->{fetch},
+	'psi_fetch over kkrt returns one row per (key, owner row) with exact values and NULLs');
+{
+	my $n = distinct_keys(@bank_keys);
+	my $keys_in = $bank->safe_psql('postgres', q{SELECT keys_in FROM pgpriv.audit
+		 WHERE side = 'asker' AND capability = 'psi_fetch' ORDER BY id DESC LIMIT 1});
+	cmp_ok($keys_in, '>=', 2 * $n, "kkrt: the run was charged its cuckoo table (at least 2 × $n bins at this size)");
+}
+
 # ---------------------------------------------------------------------------
-# 2. ot and table agree; the auto rule
+# 2. ot, rr22, kkrt and table agree; the auto rule
 # ---------------------------------------------------------------------------
 my $sub_q = 'SELECT code FROM applicants WHERE id <= 6000';
 my $sub_model = model_join([ @bank_keys[ 0 .. 5999 ] ]);
-for my $proto (qw(table ot)) {
+for my $proto (qw(table ot rr22 kkrt)) {
 	is_list([ lines($bank->safe_psql('postgres', $psi_sql->('tax', $sub_q, $proto))) ], $sub_model->{psi},
 		"6000 keys: psi over $proto equals the plaintext join");
-	like($last_detail->($bank, 'asker', 'psi'), qr/protocol $proto/, "6000 keys: the audit says $proto");
+	like($last_detail->($bank, 'asker', 'psi'), qr/protocol $runs{$proto}\b/, "6000 keys: the audit says $runs{$proto}");
 	is_list([ lines($bank->safe_psql('postgres', $fetch_sql->('tax', $sub_q, $proto))) ], $sub_model->{fetch},
 		"6000 keys: psi_fetch over $proto equals the plaintext join");
 }
@@ -203,7 +242,7 @@ for my $proto (qw(table ot)) {
 $bank->safe_psql('postgres', $psi_sql->('tax', 'SELECT code FROM applicants WHERE id <= 100', 'auto'));
 like($last_detail->($bank, 'asker', 'psi'), qr/protocol table/, 'auto: 100 keys run over the table');
 $bank->safe_psql('postgres', $psi_sql->('tax', $sub_q, 'auto'));
-like($last_detail->($bank, 'asker', 'psi'), qr/protocol ot/, 'auto: 6000 keys against a 34 000-entry cached table run over ot');
+like($last_detail->($bank, 'asker', 'psi'), qr/protocol rr22/, 'auto: 6000 keys against a 34 000-entry cached table run over ot (rr22)');
 is($bank->safe_psql('postgres', q{LOAD 'pgpriv'; SHOW pgpriv.psi_protocol}), 'auto', 'the default is auto');
 fails_with($bank, q{LOAD 'pgpriv'; SET pgpriv.psi_protocol = fast}, '22023', qr/psi_protocol/, 'an unknown protocol name');
 
@@ -238,15 +277,15 @@ ok(wait_for($gov, q{LOAD 'pgpriv'; SELECT current_setting('pgpriv.serve_ot') = '
 # ---------------------------------------------------------------------------
 # 3. Empty and small sets
 # ---------------------------------------------------------------------------
-for my $proto (qw(ot)) {
+for my $proto (qw(ot kkrt)) {
 	is($bank->safe_psql('postgres', $psi_sql->('tax', 'SELECT code FROM applicants WHERE false', $proto)), '',
 		"$proto: an empty asker set returns nothing");
 	is($bank->safe_psql('postgres', $psi_sql->('tax', 'SELECT NULL::text FROM generate_series(1, 5)', $proto)), '',
 		"$proto: an asker set of NULLs returns nothing");
 	is($bank->safe_psql('postgres', $psi_sql->('empty_ds', $all_q, $proto)), '', "$proto: psi against an empty dataset");
 	is($bank->safe_psql('postgres', $fetch_sql->('empty_ds', $all_q, $proto)), '', "$proto: psi_fetch against an empty dataset");
-	like($last_detail->($gov, 'owner', 'psi_fetch'), qr/protocol ot, the dataset has no key/,
-		'the owner audits the empty run as complete');
+	like($last_detail->($gov, 'owner', 'psi_fetch'), qr/protocol $runs{$proto}, the dataset has no key/,
+		"$proto: the owner audits the empty run as complete");
 	my $k = $gov_keys[7];
 	is_list([ lines($bank->safe_psql('postgres', $fetch_sql->('tax', 'SELECT ' . lit($k), $proto))) ],
 		model_join([$k])->{fetch}, "$proto: one asker key that matches");
@@ -255,13 +294,27 @@ for my $proto (qw(ot)) {
 }
 
 # ---------------------------------------------------------------------------
-# 4. Budget: charged for the bins
+# 4. Budget: charged for the bins (kkrt) or the OKVS columns (rr22)
 # ---------------------------------------------------------------------------
 # 3000 keys fit max_keys 5000 as keys, but their 6000 bins do not.
-fails_with($bank, $psi_sql->('capped', 'SELECT code FROM applicants WHERE id <= 3000', 'ot'), '54000', qr/max_keys/,
-	'ot: 3000 keys (6000 bins) under max_keys 5000 are refused');
-is_list([ lines($bank->safe_psql('postgres', $psi_sql->('capped', 'SELECT code FROM applicants WHERE id <= 2000', 'ot'))) ],
-	model_join([ @bank_keys[ 0 .. 1999 ] ])->{psi}, 'ot: 2000 keys (4000 bins) under max_keys 5000 run, correctly');
+fails_with($bank, $psi_sql->('capped', 'SELECT code FROM applicants WHERE id <= 3000', 'kkrt'), '54000', qr/max_keys/,
+	'kkrt: 3000 keys (6000 bins) under max_keys 5000 are refused');
+is_list([ lines($bank->safe_psql('postgres', $psi_sql->('capped', 'SELECT code FROM applicants WHERE id <= 2000', 'kkrt'))) ],
+	model_join([ @bank_keys[ 0 .. 1999 ] ])->{psi}, 'kkrt: 2000 keys (4000 bins) under max_keys 5000 run, correctly');
+{
+	# rr22: n distinct keys cost ⌈1.23 n⌉ + 64 columns.
+	my $over = okvs_columns(distinct_keys(@bank_keys[ 0 .. 4499 ]));
+	my $under = okvs_columns(distinct_keys(@bank_keys[ 0 .. 3499 ]));
+	ok($over > 5000 && $under <= 5000 && distinct_keys(@bank_keys[ 0 .. 4499 ]) < 5000,
+		"premise: the first 4500 rows' keys fit max_keys 5000 as keys, not as $over columns; 3500 rows need $under");
+	fails_with($bank, $psi_sql->('capped2', 'SELECT code FROM applicants WHERE id <= 4500', 'ot'), '54000', qr/max_keys/,
+		"ot (rr22): keys under max_keys 5000 but $over OKVS columns are refused");
+	is_list([ lines($bank->safe_psql('postgres', $psi_sql->('capped2', 'SELECT code FROM applicants WHERE id <= 3500', 'ot'))) ],
+		model_join([ @bank_keys[ 0 .. 3499 ] ])->{psi}, "ot (rr22): $under OKVS columns under max_keys 5000 run, correctly");
+	is($gov->safe_psql('postgres', q{SELECT keys_in FROM pgpriv.audit
+		 WHERE side = 'owner' AND dataset = 'capped2' AND outcome = 'ok' ORDER BY id DESC LIMIT 1}), $under,
+		'ot (rr22): the owner charged the run its OKVS columns');
+}
 
 # ---------------------------------------------------------------------------
 # 5. A modified asker, calling the serving functions itself
@@ -305,6 +358,54 @@ is_list([ lines($bank->safe_psql('postgres', $psi_sql->('capped', 'SELECT code F
 		  . "SELECT pgpriv.serve_ot_begin('tax', 'psi', 'liar-5', NULL) IS NULL;\n"
 		  . "SELECT pgpriv.serve_ot_tags('tax', 'psi', NULL, 0) IS NULL;");
 	is($out, "t\nt", 'the serving functions are NULL-safe (STRICT)');
+
+	# The same against the RR22 path (the owner dispatches on the hello's
+	# frame type): WIRE_OT_HELLO with one 100-byte RR22 hello of count n, its
+	# share, and the VOLE hello inside (count m, share, base-OT A).
+	my $ristretto_base = pack('H*', 'e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76');
+	my $rr_hello = sub {
+		my ($n, $m, $point) = @_;
+		my $vole = pack('CCnVV', 1, 0x51, 0, 0, $m) . ("\x22" x 16) . pack('CCnVV', 1, 1, 0, 0, 128) . $point;
+		my $rr = pack('CCnVV', 1, 0x61, 0, 0, $n) . ("\x11" x 16) . $vole;
+		return "'\\x" . unpack('H*', pack('CCNN', 1, 35, 1, 0) . pack('N', length($rr)) . $rr) . "'::bytea";
+	};
+	my $wire_u = sub {
+		my ($item) = @_;
+		return "'\\x" . unpack('H*', pack('CCNN', 1, 37, 1, 0) . pack('N', length($item)) . $item) . "'::bytea";
+	};
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-r1', 100);\n"
+		  . "SELECT length(pgpriv.serve_ot_begin('tax', 'psi', 'liar-r1', "
+		  . $rr_hello->(1000, okvs_columns(1000), $ristretto_base) . '));');
+	like($err, qr/ERROR:\s+08P01:.*More keys than the 100 admitted/s,
+		'modified asker (rr22): a hello of 1000 keys (1294 columns) after admitting 100 is refused (08P01)');
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-r2', 100);\n"
+		  . "SELECT length(pgpriv.serve_ot_begin('tax', 'psi', 'liar-r2', "
+		  . $rr_hello->(2**31, 77, $ristretto_base) . '));');
+	like($err, qr/ERROR:\s+08P01:.*OT-extension run of 2147483648 keys/s,
+		'modified asker (rr22): a hello of 2^31 keys is refused before anything is allocated (08P01)');
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-r3', 100);\n"
+		  . "SELECT length(pgpriv.serve_ot_begin('tax', 'psi', 'liar-r3', "
+		  . $rr_hello->(10, 77, "\xff" x 32) . '));');
+	like($err, qr/ERROR:\s+08P01:/, 'modified asker (rr22): a hello with a garbage base-OT point is refused (08P01)');
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-r4', 100);\n"
+		  . "SELECT length(pgpriv.serve_ot_begin('tax', 'psi', 'liar-r4', "
+		  . $rr_hello->(10, 78, $ristretto_base) . '));');
+	like($err, qr/ERROR:\s+08P01:.*count/s, 'modified asker (rr22): a VOLE length other than the OKVS size is refused (08P01)');
+	($out, $err) = $run->("CALL pgpriv.serve_admit('tax', 'psi', 'liar-r5', 100);\n"
+		  . "SELECT length(pgpriv.serve_ot_begin('tax', 'psi', 'liar-r5', "
+		  . $rr_hello->(10, 77, $ristretto_base) . "));\n"
+		  . "SELECT length(pgpriv.serve_ot_extend('tax', 'psi', 'liar-r5', "
+		  . $wire_u->(pack('CCnVV', 1, 0x65, 0, 0, 77) . ("\x00" x (16 * 77))) . "));\n"
+		  . "SELECT length(pgpriv.serve_ot_extend('tax', 'psi', 'liar-r5', "
+		  . $wire_u->(pack('CCnVV', 1, 0x63, 0, 0, 77) . ("\x00" x 100)) . "));\n"
+		  . "SELECT length(pgpriv.serve_ot_tags('tax', 'psi', 'liar-r5', 0));");
+	like($out, qr/^\d+$/, 'modified asker (rr22): a well-formed hello is answered');
+	my @errs = $err =~ /ERROR:\s+(\w+):/g;
+	is(join(',', @errs), '08P01,08P01,08P01',
+		'modified asker (rr22): a D chunk before the VOLE, a short VOLE message, tags before the extension: 08P01 each')
+	  or diag($err);
+	($out, $err) = $run->("CALL pgpriv.serve_admit('capped', 'psi', 'liar-r6', 6000);");
+	like($err, qr/ERROR:\s+54000:.*max_keys/s, 'modified asker: admitting more than max_keys is refused (54000)');
 
 	is($gov->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit
 		 WHERE side = 'owner' AND dataset = 'tax' AND detail LIKE 'run liar-%' AND outcome = 'ok'}), '0',
@@ -354,25 +455,27 @@ $gov->safe_psql('liar', q{
 		  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'liar', $liar_pins);
 		CREATE USER MAPPING FOR CURRENT_USER SERVER liar OPTIONS (user 'bank_role', password 'pw_bank');
 	});
-	my $liar_fetch = q{SET pgpriv.psi_protocol = 'ot';
-		SELECT code || ':' || grade FROM pgpriv.psi_fetch('liar', 'one', $$SELECT 'ONE-KEY'$$) AS t(code text, grade text)
+	for my $proto (qw(ot kkrt)) {
+		my $liar_fetch = qq{SET pgpriv.psi_protocol = '$proto';
+		SELECT code || ':' || grade FROM pgpriv.psi_fetch('liar', 'one', \$\$SELECT 'ONE-KEY'\$\$) AS t(code text, grade text)
 		 ORDER BY 1};
-	is($bank->safe_psql('postgres', $liar_fetch), "ONE-KEY:second-row\nONE-KEY:the-grade",
-		'control: the look-alike owner in honest mode serves psi_fetch over ot');
-	my $ok_before = $bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE peer = 'liar' AND outcome = 'ok'});
-	for my $case ([ 'truncated', qr/malformed message from peer "liar"/ ],
-		[ 'type', qr/malformed message from peer "liar"/ ],
-		[ 'batch', qr/Tag batch 1 where 0 was asked/ ],
-		[ 'sealed', qr/does not open/ ]) {
-		my ($mode, $re) = @$case;
-		$gov->safe_psql('liar', "UPDATE public.liar_mode SET m = '$mode'");
-		fails_with($bank, $liar_fetch, '08P01', $re, "modified owner ($mode)");
+		is($bank->safe_psql('postgres', $liar_fetch), "ONE-KEY:second-row\nONE-KEY:the-grade",
+			"control: the look-alike owner in honest mode serves psi_fetch over $proto");
+		my $ok_before = $bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE peer = 'liar' AND outcome = 'ok'});
+		for my $case ([ 'truncated', qr/malformed message from peer "liar"/ ],
+			[ 'type', qr/malformed message from peer "liar"/ ],
+			[ 'batch', qr/Tag batch 1 where 0 was asked/ ],
+			[ 'sealed', qr/does not open/ ]) {
+			my ($mode, $re) = @$case;
+			$gov->safe_psql('liar', "UPDATE public.liar_mode SET m = '$mode'");
+			fails_with($bank, $liar_fetch, '08P01', $re, "modified owner ($proto, $mode)");
+		}
+		is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE peer = 'liar' AND outcome = 'ok'}),
+			$ok_before, "modified owner ($proto): no refused run is audited as a success");
+		$gov->safe_psql('liar', "UPDATE public.liar_mode SET m = 'honest'");
+		is($bank->safe_psql('postgres', $liar_fetch), "ONE-KEY:second-row\nONE-KEY:the-grade",
+			"$proto: after the refusals the next run is served and correct");
 	}
-	is($bank->safe_psql('postgres', q{SELECT count(*) FROM pgpriv.audit WHERE peer = 'liar' AND outcome = 'ok'}),
-		$ok_before, 'modified owner: no refused run is audited as a success');
-	$gov->safe_psql('liar', "UPDATE public.liar_mode SET m = 'honest'");
-	is($bank->safe_psql('postgres', $liar_fetch), "ONE-KEY:second-row\nONE-KEY:the-grade",
-		'after the refusals the next run is served and correct');
 }
 
 # ---------------------------------------------------------------------------
@@ -393,12 +496,12 @@ my $kill_serving = q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activi
 		SELECT 'pid:' || pg_backend_pid();
 		SELECT 'again:' || count(*) FROM pgpriv.psi('gov', 'bigtax', 'SELECT code FROM big WHERE code < ''BIG-2''');
 	}, 'bg_lost');
-	ok(wait_for($bank, q{SELECT count(*) = 1 FROM pgpriv.progress WHERE dataset = 'bigtax' AND phase LIKE 'asker (ot):%'
+	ok(wait_for($bank, q{SELECT count(*) = 1 FROM pgpriv.progress WHERE dataset = 'bigtax' AND phase LIKE 'asker (rr22):%'
 		   AND phase NOT LIKE '%base%'}, 120),
-		'progress: the asker shows its ot run and phase');
+		'progress: the asker shows its ot run (rr22) and phase');
 	note('asker progress: ' . $bank->safe_psql('postgres', q{SELECT phase || '|' || done || '|' || total FROM pgpriv.progress}));
-	ok(wait_for($gov, q{SELECT count(*) = 1 FROM pgpriv.progress WHERE dataset = 'bigtax' AND phase LIKE 'owner (ot):%'}, 120),
-		'progress: the owner shows the ot run');
+	ok(wait_for($gov, q{SELECT count(*) = 1 FROM pgpriv.progress WHERE dataset = 'bigtax' AND phase LIKE 'owner (rr22):%'}, 120),
+		'progress: the owner shows the ot run (rr22)');
 	is($gov->safe_psql('postgres', $kill_serving), '1', 'peer lost: the serving backend is terminated mid-run');
 	my ($out, $err) = bg_finish($bg);
 	like($err, qr/ERROR:\s+08\d\d\d:.*peer "gov"/, 'peer lost: class 08 error naming the peer');
@@ -416,7 +519,7 @@ my $kill_serving = q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activi
 		SELECT 'pid:' || pg_backend_pid();
 		SELECT 'after:' || count(*) FROM pgpriv.psi('gov', 'bigtax', 'SELECT code FROM big WHERE code < ''BIG-2''');
 	}, 'bg_cancel');
-	ok(wait_for($bank, q{SELECT count(*) = 1 FROM pgpriv.progress WHERE dataset = 'bigtax' AND phase LIKE 'asker (ot):%'
+	ok(wait_for($bank, q{SELECT count(*) = 1 FROM pgpriv.progress WHERE dataset = 'bigtax' AND phase LIKE 'asker (rr22):%'
 		   AND phase NOT LIKE '%base%'}, 120),
 		'cancel: the ot run is under way');
 	my $t = time;

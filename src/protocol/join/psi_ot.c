@@ -1,48 +1,58 @@
 /*
- * psi_ot.c — psi and psi_fetch over the KKRT16 OT-extension OPRF
- * (crypto/kkrt.h; docs/psi.md, "protocol choice"), the owner's half and the
- * asker's half.
+ * psi_ot.c — psi and psi_fetch over the OT-extension protocols, the owner's
+ * half and the asker's half: RR22 (crypto/rr22.h: an OKVS and a silent
+ * VOLE; what pgpriv.psi_protocol = ot runs) and KKRT16 (crypto/kkrt.h: a
+ * batched OPRF over a 448-wide IKNP; psi_protocol = kkrt).  docs/psi.md,
+ * "protocol choice".
  *
  * Why a second protocol.  The OPRF table of psi_oprf.c costs the owner one
  * ristretto255 evaluation per row whenever its table is rebuilt, and the
  * asker one blind, one evaluation (at the owner) and one finalize per key.
- * For two large fresh sets that is minutes of curve arithmetic; KKRT16 does
- * the same join with 448 base OTs and then only AES and BLAKE2b per element.
+ * For two large fresh sets that is minutes of curve arithmetic; the
+ * OT-extension protocols do the same join with a few hundred base OTs and
+ * then only AES, BLAKE2b and (RR22) GF(2^128) products per element.
  *
- * The run (asker = KKRT receiver R, owner = sender S):
+ * The run (asker = receiver R, owner = sender S); the owner's serve
+ * functions take either protocol and tell them apart by the hello's own
+ * frame type:
  *   1. CALL serve_admit(dataset, capability, run, m): m = the cuckoo table
- *      size for the asker's n keys (crypto/cuckoo.h), because each bin is
- *      one OPRF evaluation a modified asker could spend on a key of its
- *      choice: the budget and max_keys are charged for m, never for less.
+ *      size (KKRT, crypto/cuckoo.h) or the OKVS size (RR22,
+ *      rr22_columns) for the asker's n keys, because each bin or column is
+ *      one evaluation a modified asker could spend on a key of its choice:
+ *      the budget and max_keys are charged for m, never for less.
  *   2. serve_ot_begin(…, HELLO) → BASE ‖ the permitted columns: the owner
  *      checks that HELLO's n gives exactly the admitted m before anything is
  *      allocated, reads its rows, hashes each distinct key to a 16-byte item
  *      and shuffles the items (their order is the order of its tags).
- *   3. serve_ot_extend(…, U chunks) × ⌈chunks / OT_U_CHUNKS_PER_CALL⌉:
- *      the OT-extension columns, pipelined (the asker makes the next group
- *      while the owner reads the last).
- *   4. serve_ot_tags(…, batch) for every batch of KKRT_TAG_BATCH owner items,
- *      pipelined: the truncated tags (τ bytes, 2^-40 false matches over all
- *      n·n' comparisons) and, for psi_fetch, per item three wrapped keys and
- *      the item's rows sealed under the unwrapped key.  The last batch
- *      completes the run on the owner's side (its audit row).
+ *   3. RR22 only: serve_ot_extend(…, COT) → TREES, the VOLE's last two
+ *      flights (the asker has encoded its OKVS before it sends COT).
+ *   4. serve_ot_extend(…, chunks) × ⌈chunks / OT_U_CHUNKS_PER_CALL⌉: the
+ *      OT-extension columns (KKRT's U) or D = A + P (RR22), pipelined (the
+ *      asker makes the next group while the owner reads the last).
+ *   5. serve_ot_tags(…, batch) for every batch of owner items, pipelined:
+ *      the truncated tags (τ bytes, 2^-40 false matches over all n·n'
+ *      comparisons) and, for psi_fetch, each item's rows sealed.  The last
+ *      batch completes the run on the owner's side (its audit row).
  *
- * psi_fetch's sealing.  Owner item y has outputs F_0, F_1, F_2 (one per
- * hash function); the asker has F_i for its x = y at its hash index i, and
- * nothing for any other y.  Bytes 16..31 of an output are never sent
- * (kkrt.h), so the owner draws a fresh 16-byte seed s_y, seals the rows of y
- * under K_y = BLAKE2b-256(key = s_y, seal context) (XChaCha20-Poly1305,
- * nonce zero: each key seals one message) and sends w_i = s_y ⊕
- * BLAKE2b-128(key = F_i[16..32), seal context) for i = 0, 1, 2: 48 bytes
- * per item besides the ciphertext.  The seal context names the dataset,
- * capability and run.
+ * psi_fetch's sealing.  RR22 gives each owner item y one output F(y), which
+ * the asker has for its x = y and for nothing else; bytes 16..31 are never
+ * sent (rr22.h), so the rows of y are sealed under K_y = BLAKE2b-256(key =
+ * F(y)[16..32), seal context) (XChaCha20-Poly1305, nonce zero: each key
+ * seals one message).  KKRT gives y three outputs F_0, F_1, F_2 (one per
+ * hash function) and the asker has the one at its hash index, so the owner
+ * draws a fresh 16-byte seed s_y, seals under K_y = BLAKE2b-256(key = s_y,
+ * seal context) and sends w_i = s_y ⊕ BLAKE2b-128(key = F_i[16..32), seal
+ * context) for i = 0, 1, 2: 48 bytes per item besides the ciphertext.  The
+ * seal context names the dataset, capability and run.
  *
  * Memory.  The owner holds its rows (as the table build does), the items,
- * and KKRT's 56·m bytes, in one context that lives from begin to the last
- * batch, or until another run opens in the session (run/served_run.h);
- * the asker holds its keys, the receiver (its own outputs, 32 bytes per key)
- * and one batch of the owner's tags at a time.  Neither side's allocation is
- * sized by the peer beyond pgpriv.max_run_keys and the admitted m.
+ * and the protocol's state (KKRT: 56·m bytes; RR22: 16·m, plus the VOLE's
+ * until its trees are sent), in one context that lives from begin to the
+ * last batch, or until another run opens in the session (run/served_run.h);
+ * the asker holds its keys, the receiver (its own outputs, 32 bytes per
+ * key; RR22 also D, 16·m) and one batch of the owner's tags at a time.
+ * Neither side's allocation is sized by the peer beyond pgpriv.max_run_keys
+ * and the admitted m.
  */
 #include "postgres.h"
 
@@ -64,6 +74,7 @@
 #include "crypto/cuckoo.h"
 #include "crypto/kkrt.h"
 #include "crypto/parallel.h"
+#include "crypto/rr22.h"
 #include "peer/call.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/join/psi_ot.h"
@@ -87,7 +98,14 @@ bool		pgpriv_serve_ot = true;
 #define OT_SEAL_ABYTES			crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define OT_MAX_COLUMNS			1600	/* MaxTupleAttributeNumber */
 
-static const char *const ot_phase_owner_tags = "owner (ot): sending tags";
+StaticAssertDecl(KKRT_ITEM_BYTES == RR22_ITEM_BYTES, "both protocols take the same 16-byte items");
+
+/* The protocol's name in audit rows and progress phases. */
+static const char *
+ot_proto_name(bool rr22)
+{
+	return rr22 ? "rr22" : "kkrt";
+}
 
 /* ----------------------------------------------------------------------
  * Shared by both halves
@@ -123,6 +141,41 @@ ot_item_of_key(const uint8 *key, size_t len, uint8 out[KKRT_ITEM_BYTES])
 	crypto_generichash_update(&st, be, sizeof(be));
 	crypto_generichash_update(&st, key, len);
 	crypto_generichash_final(&st, out, KKRT_ITEM_BYTES);
+}
+
+/* Items of keys [begin, end) on worker threads (pure crypto: ot_item_of_key). */
+typedef struct ItemJob
+{
+	const KeySet *keys;
+	uint8	   *out;			/* item i at out + i·stride */
+	size_t		stride;
+} ItemJob;
+
+static int
+item_range(void *arg, size_t begin, size_t end, size_t *failed)
+{
+	ItemJob    *job = (ItemJob *) arg;
+	size_t		i;
+
+	(void) failed;
+
+	for (i = begin; i < end; i++)
+		ot_item_of_key(job->keys->data[i], job->keys->lens[i], job->out + i * job->stride);
+	return 0;
+}
+
+/* The items of every key, on all cores. */
+static void
+ot_items_of_keys(const KeySet *keys, uint8 *out, size_t stride)
+{
+	ItemJob		job;
+	size_t		failed = 0;
+
+	job.keys = keys;
+	job.out = out;
+	job.stride = stride;
+	(void) crypto_parallel_for(keys->n, pgpriv_threads_for_batch(), item_range, &job, &failed);
+	CHECK_FOR_INTERRUPTS();
 }
 
 static char *
@@ -183,7 +236,10 @@ typedef struct OtServe
 	ServedRun	base;			/* its context holds everything below */
 	bool		sealed;			/* psi_fetch */
 	char	   *ad;				/* seal context */
+	bool		rr22;			/* RR22 (rr), else KKRT16 (sender) */
 	kkrt_sender *sender;		/* malloc'd; freed by the context's callback */
+	rr22_sender *rr;			/* malloc'd; freed by the context's callback */
+	bool		cot_read;		/* rr22: the VOLE's COT flight answered */
 	size_t		n;				/* distinct owner items */
 	uint8	   *ys;				/* n × 16, shuffled */
 	/* psi_fetch: item j's rows are order[first[j] .. first[j + 1]) */
@@ -205,6 +261,22 @@ ot_serve_wipe(ServedRun *run)
 	if (s->sender)
 		kkrt_sender_free(s->sender);
 	s->sender = NULL;
+	if (s->rr)
+		rr22_sender_free(s->rr);
+	s->rr = NULL;
+}
+
+/* Every extension message read: tags can go out. */
+static bool
+ot_serve_ready(const OtServe *s)
+{
+	return s->rr22 ? rr22_sender_ready(s->rr) : kkrt_sender_ready(s->sender);
+}
+
+static size_t
+ot_serve_chunks(const OtServe *s)
+{
+	return s->rr22 ? rr22_sender_chunks(s->rr) : kkrt_sender_chunks(s->sender);
 }
 
 /* The served-run name of an OT run (psi and psi_fetch runs over the table open none). */
@@ -220,7 +292,7 @@ ot_serve_require(const char *capability, const char *run, bool want_ready)
 {
 	OtServe    *s = served_run_find(ot_run_kind(capability), run);
 
-	if (s == NULL || s->sender == NULL || kkrt_sender_ready(s->sender) != want_ready)
+	if (s == NULL || (s->rr22 ? s->rr == NULL : s->sender == NULL) || ot_serve_ready(s) != want_ready)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("malformed message from the asker"),
@@ -242,6 +314,58 @@ compare_row_hash(const void *a, const void *b)
 }
 
 /*
+ * Uniform draws for the owner's shuffle: ChaCha20 under a fresh random key
+ * (one getrandom for the whole shuffle rather than one per draw, which cost
+ * 0.2 s at 2^20), each draw by the same rejection rule as libsodium's
+ * randombytes_uniform, so every permutation stays equally likely.
+ */
+typedef struct ShuffleRng
+{
+	uint8		key[crypto_stream_chacha20_KEYBYTES];
+	uint64		block;			/* the nonce of the next 1 KiB of stream */
+	uint32		buf[256];
+	int			pos;
+} ShuffleRng;
+
+static void
+shuffle_rng_init(ShuffleRng *r)
+{
+	crypto_stream_chacha20_keygen(r->key);
+	r->block = 0;
+	r->pos = lengthof(r->buf);
+}
+
+static uint32
+shuffle_next32(ShuffleRng *r)
+{
+	if (r->pos == lengthof(r->buf))
+	{
+		uint8		nonce[crypto_stream_chacha20_NONCEBYTES];
+		int			k;
+
+		for (k = 0; k < (int) sizeof(nonce); k++)
+			nonce[k] = (uint8) (r->block >> (8 * k));
+		crypto_stream_chacha20((uint8 *) r->buf, sizeof(r->buf), nonce, r->key);
+		r->block++;
+		r->pos = 0;
+	}
+	return r->buf[r->pos++];
+}
+
+/* Uniform in [0, bound), bound >= 2: reject below 2^32 mod bound. */
+static uint32
+shuffle_uniform(ShuffleRng *r, uint32 bound)
+{
+	uint32		min = (1U + ~bound) % bound;
+	uint32		v;
+
+	do
+		v = shuffle_next32(r);
+	while (v < min);
+	return v % bound;
+}
+
+/*
  * The owner's items: each distinct key's hash once, in a uniformly random
  * order (the tags go out in this order, which must carry no secret: not
  * the dataset's row order), and for psi_fetch the rows of each.
@@ -258,12 +382,9 @@ ot_serve_items(OtServe *s)
 				pos = 0;
 
 	for (i = 0; i < nrows; i++)
-	{
-		ot_item_of_key(s->rows.keys.data[i], s->rows.keys.lens[i], rh[i].h);
 		rh[i].row = (uint32) i;
-		if ((i & 0xffff) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
+	StaticAssertStmt(offsetof(RowHash, h) == 0, "the item is the start of a RowHash");
+	ot_items_of_keys(&s->rows.keys, (uint8 *) rh, sizeof(RowHash));
 	qsort(rh, nrows, sizeof(RowHash), compare_row_hash);
 	for (i = 0; i < nrows; i++)
 		if (i == 0 || memcmp(rh[i].h, rh[i - 1].h, KKRT_ITEM_BYTES) != 0)
@@ -271,17 +392,23 @@ ot_serve_items(OtServe *s)
 	gstart[g] = (uint32) nrows;
 	s->n = g;
 
-	/* Fisher–Yates over the groups with libsodium's uniform randomness. */
+	/* Fisher–Yates over the groups, uniform draws from a fresh ChaCha20 stream. */
 	perm = palloc_extended(Max(g, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
 	for (i = 0; i < g; i++)
 		perm[i] = (uint32) i;
-	for (i = g; i > 1; i--)
 	{
-		uint32		j = randombytes_uniform((uint32) i);
-		uint32		t = perm[i - 1];
+		ShuffleRng	rng;
 
-		perm[i - 1] = perm[j];
-		perm[j] = t;
+		shuffle_rng_init(&rng);
+		for (i = g; i > 1; i--)
+		{
+			uint32		j = shuffle_uniform(&rng, (uint32) i);
+			uint32		t = perm[i - 1];
+
+			perm[i - 1] = perm[j];
+			perm[j] = t;
+		}
+		sodium_memzero(&rng, sizeof(rng));
 	}
 
 	s->ys = palloc_extended(Max(g, 1) * KKRT_ITEM_BYTES, MCXT_ALLOC_HUGE);
@@ -314,8 +441,10 @@ ot_serve_items(OtServe *s)
 /*
  * pgpriv.serve_ot_begin(dataset, capability, run, hello bytea) → bytea
  *
- * Reply: WIRE_OT_BASE, item 0 the KKRT BASE message (empty if the dataset
- * has no key: the run is then complete), then the permitted columns.
+ * The hello's own frame type says which protocol the asker runs: a KKRT
+ * HELLO or an RR22 HELLO (crypto/rr22.h).  Reply: WIRE_OT_BASE, item 0 the
+ * protocol's BASE message (empty if the dataset has no key: the run is then
+ * complete), then the permitted columns.
  */
 Datum
 pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
@@ -332,12 +461,15 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	uint32		hlen;
 	uint32		n_r;
 	size_t		m;
+	size_t		max_n;
+	bool		rr22;
 	OtServe    *s;
 	MemoryContext old;
 	WireBuilder wb;
 	bytea	   *reply;
 	ListCell   *lc;
 	bool		sealed = strcmp(capability, "psi_fetch") == 0;
+	const char *name;
 
 	catalog_restrict_definer();
 	if (!pgpriv_serve_ot)
@@ -350,25 +482,36 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	admission = admission_require(run, dataset, capability);
 	permit_require(dataset, capability, &ds, &permit);
 
-	wire_reader_init(&rd, msg, WIRE_OT_HELLO, 1, (uint32) kkrt_hello_bytes(), "the asker");
-	if (!wire_reader_next(&rd, &hello, &hlen) || hlen != kkrt_hello_bytes())
+	wire_reader_init(&rd, msg, WIRE_OT_HELLO, 1,
+					 (uint32) Max(kkrt_hello_bytes(), rr22_hello_bytes()), "the asker");
+	if (!wire_reader_next(&rd, &hello, &hlen) || hlen < MPC_MSG_HEADER_BYTES)
 		wire_malformed("the asker", "The OT-extension hello is missing or of the wrong size.");
+	rr22 = hello[1] == RR22_MSG_HELLO;
+	if (hlen != (rr22 ? rr22_hello_bytes() : kkrt_hello_bytes()))
+		wire_malformed("the asker", "The OT-extension hello is missing or of the wrong size.");
+	name = ot_proto_name(rr22);
 	/* The asker's set size decides the owner's memory: bound it first. */
 	n_r = get_u32le(hello + 8);
-	if (n_r == 0 || n_r > (uint32) pgpriv_max_run_keys || n_r > KKRT_MAX_N)
+	max_n = rr22 ? RR22_MAX_N : KKRT_MAX_N;
+	if (n_r == 0 || n_r > (uint32) pgpriv_max_run_keys || n_r > max_n)
 		wire_malformed("the asker", psprintf("An OT-extension run of %u keys (pgpriv.max_run_keys is %d).",
 											 n_r, pgpriv_max_run_keys));
-	m = cuckoo_bins(n_r);
-	/* Each bin is one evaluation: never more than were admitted and charged. */
+	/*
+	 * Each bin (KKRT) or OKVS column (RR22) is one evaluation a modified
+	 * asker can spend on a key of its choice: never more than were admitted
+	 * and charged.
+	 */
+	m = rr22 ? rr22_columns(n_r) : cuckoo_bins(n_r);
 	admission_serve(admission, (int64) m, VARSIZE_ANY_EXHDR(msg), 0);
 
 	s = served_run_open(ot_run_kind(capability), run, dataset, sizeof(OtServe), ot_serve_wipe);
 	s->sealed = sealed;
+	s->rr22 = rr22;
 
 	old = MemoryContextSwitchTo(s->base.cxt);
 	s->ad = ot_seal_context(dataset, capability, run);
 	progress_begin(capability, session_role_name(), dataset, (int64) n_r);
-	progress_phase("owner (ot): reading the dataset", 0);
+	progress_phase(psprintf("owner (%s): reading the dataset", name), 0);
 	dataset_rows_fetch(&ds, s->sealed ? permit.columns : NIL, &s->rows);
 	ot_serve_items(s);
 	MemoryContextSwitchTo(old);
@@ -384,29 +527,36 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	{
 		mpc_status	st;
 		size_t		blen;
+		size_t		bcap = rr22 ? rr22_base_bytes() : kkrt_base_bytes();
 		uint8	   *base;
 
-		if (s->n > KKRT_MAX_N)
+		if (s->n > max_n)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("dataset \"%s\" has %zu distinct keys, more than the OT-extension join's %u",
-							dataset, s->n, KKRT_MAX_N),
+					 errmsg("dataset \"%s\" has %zu distinct keys, more than the OT-extension join's %zu",
+							dataset, s->n, max_n),
 					 errhint("The asker can set pgpriv.psi_protocol = table.")));
-		s->sender = kkrt_sender_new(s->n, &st);
-		if (s->sender == NULL)
+		if (rr22)
+			s->rr = rr22_sender_new(s->n, pgpriv_threads_for_batch(), &st);
+		else
+			s->sender = kkrt_sender_new(s->n, &st);
+		if (rr22 ? s->rr == NULL : s->sender == NULL)
 			ot_status_error(st, "the asker", "sender setup");
-		progress_phase("owner (ot): base OTs", 0);
-		base = wire_builder_reserve(&wb, kkrt_base_bytes());
-		st = kkrt_sender_hello(s->sender, hello, hlen, n_r, base, kkrt_base_bytes(), &blen);
+		progress_phase(psprintf("owner (%s): base OTs", name), 0);
+		base = wire_builder_reserve(&wb, bcap);
+		if (rr22)
+			st = rr22_sender_hello(s->rr, hello, hlen, n_r, base, bcap, &blen);
+		else
+			st = kkrt_sender_hello(s->sender, hello, hlen, n_r, base, bcap, &blen);
 		if (st != MPC_OK)
 		{
 			served_run_close();
 			ot_status_error(st, "the asker", "OT-extension hello");
 		}
 		wire_builder_commit(&wb, (uint32) blen);
-		s->batches = kkrt_sender_batches(s->sender);
+		s->batches = rr22 ? rr22_sender_batches(s->rr) : kkrt_sender_batches(s->sender);
 		s->batch_sent = MemoryContextAllocZero(s->base.cxt, Max(s->batches, 1) * sizeof(bool));
-		progress_phase("owner (ot): reading the extension", (int64) kkrt_sender_chunks(s->sender));
+		progress_phase(psprintf("owner (%s): reading the extension", name), (int64) ot_serve_chunks(s));
 	}
 	if (sealed)
 		foreach(lc, permit.columns)
@@ -416,7 +566,7 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	if (s == NULL)
 	{
 		/* No owner key: nothing can match; the run is complete. */
-		admission_complete_note(admission, 0, "protocol ot, the dataset has no key");
+		admission_complete_note(admission, 0, psprintf("protocol %s, the dataset has no key", name));
 		progress_end();
 	}
 	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
@@ -426,6 +576,7 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 typedef struct ExtendJob
 {
 	kkrt_sender *sender;
+	rr22_sender *rr;
 	const uint8 **items;
 	uint32	   *lens;
 } ExtendJob;
@@ -439,7 +590,8 @@ extend_range(void *arg, size_t begin, size_t end, size_t *failed)
 
 	for (k = begin; k < end; k++)
 	{
-		mpc_status	st = kkrt_sender_chunk(job->sender, job->items[k], job->lens[k]);
+		mpc_status	st = job->rr ? rr22_sender_chunk(job->rr, job->items[k], job->lens[k]) :
+			kkrt_sender_chunk(job->sender, job->items[k], job->lens[k]);
 
 		if (st != MPC_OK)
 		{
@@ -450,7 +602,13 @@ extend_range(void *arg, size_t begin, size_t end, size_t *failed)
 	return 0;
 }
 
-/* pgpriv.serve_ot_extend(dataset, capability, run, chunks bytea) → bytea (an empty WIRE_OT_U) */
+/*
+ * pgpriv.serve_ot_extend(dataset, capability, run, chunks bytea) → bytea
+ *
+ * KKRT: U chunks in, an empty WIRE_OT_U back.  RR22: first the VOLE's COT
+ * flight alone, answered by its TREES flight (one item of WIRE_OT_U), then D
+ * chunks, each answered by an empty WIRE_OT_U.
+ */
 Datum
 pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 {
@@ -468,6 +626,7 @@ pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 	uint32		lens[OT_U_CHUNKS_PER_CALL];
 	size_t		count = 0;
 	size_t		failed = 0;
+	size_t		max_item;
 	int			st;
 	WireBuilder wb;
 	bytea	   *reply;
@@ -479,24 +638,49 @@ pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 	permit_require(dataset, capability, &ds, &permit);
 	s = ot_serve_require(capability, run, false);
 
-	wire_reader_init(&rd, msg, WIRE_OT_U, OT_U_CHUNKS_PER_CALL,
-					 (uint32) kkrt_u_bytes(KKRT_CHUNK_BINS), "the asker");
+	if (!s->rr22)
+		max_item = kkrt_u_bytes(KKRT_CHUNK_BINS);
+	else if (!s->cot_read)
+		max_item = rr22_cot_bytes(rr22_sender_columns(s->rr));
+	else
+		max_item = rr22_d_bytes(RR22_CHUNK_ELEMS);
+	wire_reader_init(&rd, msg, WIRE_OT_U, s->rr22 && !s->cot_read ? 1 : OT_U_CHUNKS_PER_CALL,
+					 (uint32) max_item, "the asker");
 	while (wire_reader_next(&rd, &items[count], &lens[count]))
 		count++;
 	if (count == 0)
 		wire_malformed("the asker", "An OT-extension message without chunks.");
-	job.sender = s->sender;
-	job.items = items;
-	job.lens = lens;
-	st = crypto_parallel_for(count, pgpriv_threads_for_batch(), extend_range, &job, &failed);
-	if (st != 0)
-		ot_status_error((mpc_status) st, "the asker", "OT-extension chunk");
-	s->chunks_read += count;
-	progress_advance((int64) s->chunks_read, admission->bytes_in, admission->bytes_out);
-	if (kkrt_sender_ready(s->sender))
-		progress_phase(ot_phase_owner_tags, (int64) s->batches);
-
 	wire_builder_init(&wb, WIRE_OT_U);
+	if (s->rr22 && !s->cot_read)
+	{
+		/* The VOLE's third flight: the answer is its fourth, the GGM trees. */
+		size_t		tcap = rr22_trees_bytes(rr22_sender_columns(s->rr));
+		uint8	   *trees;
+		size_t		tlen;
+
+		progress_phase("owner (rr22): the VOLE", 0);
+		trees = wire_builder_reserve(&wb, tcap);
+		st = rr22_sender_cot(s->rr, items[0], lens[0], trees, tcap, &tlen);
+		if (st != MPC_OK)
+			ot_status_error((mpc_status) st, "the asker", "VOLE correlation");
+		wire_builder_commit(&wb, (uint32) tlen);
+		s->cot_read = true;
+		progress_phase("owner (rr22): reading the extension", (int64) ot_serve_chunks(s));
+	}
+	else
+	{
+		job.sender = s->sender;
+		job.rr = s->rr22 ? s->rr : NULL;
+		job.items = items;
+		job.lens = lens;
+		st = crypto_parallel_for(count, pgpriv_threads_for_batch(), extend_range, &job, &failed);
+		if (st != 0)
+			ot_status_error((mpc_status) st, "the asker", "OT-extension chunk");
+		s->chunks_read += count;
+		progress_advance((int64) s->chunks_read, admission->bytes_in, admission->bytes_out);
+		if (ot_serve_ready(s))
+			progress_phase(psprintf("owner (%s): sending tags", ot_proto_name(s->rr22)), (int64) s->batches);
+	}
 	reply = wire_builder_finish(&wb);
 	admission_serve(admission, 0, VARSIZE_ANY_EXHDR(msg), VARSIZE_ANY_EXHDR(reply));
 	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
@@ -506,16 +690,23 @@ pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 typedef struct EvalJob
 {
 	const kkrt_sender *sender;
+	const rr22_sender *rr;
 	const uint8 *ys;
 	uint8	   *out;
 } EvalJob;
+
+/* Bytes of the owner's outputs per item: three KKRT outputs, or one RR22 output. */
+#define OT_OUTS_BYTES(rr22) ((rr22) ? RR22_OUT_BYTES : KKRT_HASHES * KKRT_OUT_BYTES)
 
 static int
 eval_range(void *arg, size_t begin, size_t end, size_t *failed)
 {
 	EvalJob    *job = (EvalJob *) arg;
-	mpc_status	st = kkrt_sender_eval_batch(job->sender, job->ys + begin * KKRT_ITEM_BYTES, end - begin,
-											job->out + begin * KKRT_HASHES * KKRT_OUT_BYTES);
+	mpc_status	st = job->rr ?
+		rr22_sender_eval_batch(job->rr, job->ys + begin * RR22_ITEM_BYTES, end - begin,
+							   job->out + begin * RR22_OUT_BYTES) :
+		kkrt_sender_eval_batch(job->sender, job->ys + begin * KKRT_ITEM_BYTES, end - begin,
+							   job->out + begin * KKRT_HASHES * KKRT_OUT_BYTES);
 
 	if (st != MPC_OK)
 	{
@@ -525,7 +716,10 @@ eval_range(void *arg, size_t begin, size_t end, size_t *failed)
 	return 0;
 }
 
-/* psi_fetch: the entry of item j — its wrapped keys, then its rows sealed. */
+/*
+ * psi_fetch: the entry of item j — KKRT: its wrapped keys, then its rows
+ * sealed; RR22: its rows sealed under its one output's bytes 16..31.
+ */
 static void
 ot_serve_seal_item(OtServe *s, size_t j, const uint8 *outs, WireBuilder *wb, StringInfo plain,
 				   StringInfo row, const char *dataset)
@@ -558,6 +752,19 @@ ot_serve_seal_item(OtServe *s, size_t j, const uint8 *outs, WireBuilder *wb, Str
 					 errmsg("the rows of one key of dataset \"%s\" have more than %d bytes of permitted columns",
 							dataset, MAX_ENTRY_BYTES)));
 	}
+	if (s->rr22)
+	{
+		len = plain->len + OT_SEAL_ABYTES;
+		entry = wire_builder_reserve(wb, len);
+		ot_seal_key(outs + 16, s->ad, K);
+		memset(nonce, 0, sizeof(nonce));
+		crypto_aead_xchacha20poly1305_ietf_encrypt(entry, &ctlen,
+												   (const uint8 *) plain->data, plain->len,
+												   (const uint8 *) s->ad, strlen(s->ad), NULL, nonce, K);
+		sodium_memzero(K, sizeof(K));
+		wire_builder_commit(wb, (uint32) len);
+		return;
+	}
 	len = OT_WRAP_BYTES + plain->len + OT_SEAL_ABYTES;
 	entry = wire_builder_reserve(wb, len);
 	randombytes_buf(seed, sizeof(seed));
@@ -584,6 +791,7 @@ ot_serve_seal_item(OtServe *s, size_t j, const uint8 *outs, WireBuilder *wb, Str
 typedef struct TagsJob
 {
 	const kkrt_sender *sender;
+	const rr22_sender *rr;
 	const uint8 *ys;
 	size_t		first;			/* batch number of buffer 0 */
 	uint8	  **bufs;
@@ -599,8 +807,9 @@ tags_range(void *arg, size_t begin, size_t end, size_t *failed)
 
 	for (k = begin; k < end; k++)
 	{
-		mpc_status	st = kkrt_sender_tags(job->sender, job->ys, job->first + k, job->bufs[k],
-										  job->lens[k], &job->lens[k]);
+		mpc_status	st = job->rr ?
+			rr22_sender_tags(job->rr, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]) :
+			kkrt_sender_tags(job->sender, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]);
 
 		if (st != MPC_OK)
 		{
@@ -616,8 +825,8 @@ tags_range(void *arg, size_t begin, size_t end, size_t *failed)
  *
  * WIRE_OT_TAGS for the batches batch .. batch + OT_TAG_BATCHES_PER_CALL − 1
  * (fewer at the end) of the owner's items, computed on all cores: per batch
- * its KKRT TAGS message, then for psi_fetch one entry per item in the same
- * order.
+ * its KKRT or RR22 TAGS message, then for psi_fetch one entry per item in
+ * the same order.
  */
 Datum
 pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
@@ -640,12 +849,14 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	int			rc;
 	WireBuilder wb;
 	bytea	   *reply;
+	size_t		tag_batch;
 
 	catalog_restrict_definer();
 	check_capability(capability);
 	admission = admission_require(run, dataset, capability);
 	permit_require(dataset, capability, &ds, &permit);
 	s = ot_serve_require(capability, run, true);
+	tag_batch = s->rr22 ? RR22_TAG_BATCH : KKRT_TAG_BATCH;
 	if (batch < 0 || (size_t) batch >= s->batches)
 		wire_malformed("the asker", psprintf("Tag batch %d of %zu.", batch, s->batches));
 	nb = Min((size_t) OT_TAG_BATCHES_PER_CALL, s->batches - (size_t) batch);
@@ -655,13 +866,15 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 
 	for (k = 0; k < nb; k++)
 	{
-		size_t		cnt = Min((size_t) KKRT_TAG_BATCH, s->n - (batch + k) * KKRT_TAG_BATCH);
+		size_t		cnt = Min((size_t) tag_batch, s->n - (batch + k) * tag_batch);
 
-		lens[k] = kkrt_tags_bytes(cnt, kkrt_sender_tag_bytes(s->sender));
+		lens[k] = s->rr22 ? rr22_tags_bytes(cnt, rr22_sender_tag_bytes(s->rr)) :
+			kkrt_tags_bytes(cnt, kkrt_sender_tag_bytes(s->sender));
 		bufs[k] = palloc(lens[k]);
 		total += lens[k] + 4;
 	}
 	tjob.sender = s->sender;
+	tjob.rr = s->rr22 ? s->rr : NULL;
 	tjob.ys = s->ys;
 	tjob.first = (size_t) batch;
 	tjob.bufs = bufs;
@@ -673,20 +886,22 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	wire_builder_init_sized(&wb, WIRE_OT_TAGS, total);
 	for (k = 0; k < nb; k++)
 	{
-		size_t		start = (batch + k) * KKRT_TAG_BATCH;
-		size_t		cnt = Min((size_t) KKRT_TAG_BATCH, s->n - start);
+		size_t		start = (batch + k) * tag_batch;
+		size_t		cnt = Min(tag_batch, s->n - start);
 
 		wire_builder_add(&wb, bufs[k], (uint32) lens[k]);
 		pfree(bufs[k]);
 		if (s->sealed)
 		{
-			uint8	   *outs = palloc_extended(cnt * KKRT_HASHES * KKRT_OUT_BYTES, MCXT_ALLOC_HUGE);
+			size_t		ob = OT_OUTS_BYTES(s->rr22);
+			uint8	   *outs = palloc_extended(cnt * ob, MCXT_ALLOC_HUGE);
 			EvalJob		job;
 			size_t		j;
 			StringInfoData plain,
 						row;
 
 			job.sender = s->sender;
+			job.rr = s->rr22 ? s->rr : NULL;
 			job.ys = s->ys + start * KKRT_ITEM_BYTES;
 			job.out = outs;
 			rc = crypto_parallel_for(cnt, pgpriv_threads_for_batch(), eval_range, &job, &failed);
@@ -696,12 +911,11 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 			initStringInfo(&row);
 			for (j = 0; j < cnt; j++)
 			{
-				ot_serve_seal_item(s, start + j, outs + j * KKRT_HASHES * KKRT_OUT_BYTES, &wb, &plain, &row,
-								   dataset);
+				ot_serve_seal_item(s, start + j, outs + j * ob, &wb, &plain, &row, dataset);
 				if ((j & 0x3ff) == 0)
 					CHECK_FOR_INTERRUPTS();
 			}
-			sodium_memzero(outs, cnt * KKRT_HASHES * KKRT_OUT_BYTES);
+			sodium_memzero(outs, cnt * ob);
 			pfree(outs);
 			pfree(plain.data);
 			pfree(row.data);
@@ -716,7 +930,7 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	if (s->batches_sent == s->batches)
 	{
 		admission_complete_note(admission, admission->served,
-								psprintf("protocol ot, %zu owner keys", s->n));
+								psprintf("protocol %s, %zu owner keys", ot_proto_name(s->rr22), s->n));
 		progress_end();
 		served_run_close();
 	}
@@ -790,7 +1004,8 @@ psi_ot_chosen(const char *server, const char *dataset, const char *capability, s
 
 	if (pgpriv_psi_protocol == PSI_PROTOCOL_TABLE)
 		return false;
-	if (pgpriv_psi_protocol == PSI_PROTOCOL_OT)
+	if (pgpriv_psi_protocol == PSI_PROTOCOL_OT || pgpriv_psi_protocol == PSI_PROTOCOL_KKRT ||
+		pgpriv_psi_protocol == PSI_PROTOCOL_RR22)
 		return true;
 	if (nkeys < PSI_OT_MIN_KEYS)
 		return false;
@@ -811,9 +1026,12 @@ typedef struct OtAsk
 	AuditWatch	watch;
 	char	   *run;
 	char	   *sender;			/* "peer \"name\"" */
+	bool		rr22;			/* RR22 (rr), else KKRT16 (r) */
+	const char *name;			/* "rr22" or "kkrt" */
 	kkrt_receiver *r;			/* malloc'd; freed by cxt's callback */
+	rr22_receiver *rr;			/* malloc'd; freed by cxt's callback */
 	MemoryContext cxt;
-	size_t		m;				/* bins: what was admitted */
+	size_t		m;				/* bins or OKVS columns: what was admitted */
 	List	   *columns;
 	char	   *ad;
 	int64		rows_out;
@@ -827,6 +1045,7 @@ typedef struct OtAsk
 typedef struct ReceiverHolder
 {
 	kkrt_receiver *r;
+	rr22_receiver *rr;
 } ReceiverHolder;
 
 static void
@@ -837,11 +1056,22 @@ ot_ask_free_receiver(void *arg)
 	if (h->r)
 		kkrt_receiver_free(h->r);
 	h->r = NULL;
+	if (h->rr)
+		rr22_receiver_free(h->rr);
+	h->rr = NULL;
+}
+
+static size_t
+ot_ask_chunk_bytes(const OtAsk *a, size_t chunk)
+{
+	return a->rr22 ? rr22_receiver_chunk_bytes(a->rr, chunk) : kkrt_receiver_chunk_bytes(a->r, chunk);
 }
 
 typedef struct ChunkJob
 {
+	const OtAsk *a;
 	kkrt_receiver *r;
+	rr22_receiver *rr;
 	size_t		first;
 	uint8	  **bufs;
 	size_t	   *lens;
@@ -856,8 +1086,9 @@ chunk_range(void *arg, size_t begin, size_t end, size_t *failed)
 	for (k = begin; k < end; k++)
 	{
 		size_t		c = job->first + k;
-		mpc_status	st = kkrt_receiver_chunk(job->r, c, job->bufs[k],
-											 kkrt_receiver_chunk_bytes(job->r, c), &job->lens[k]);
+		mpc_status	st = job->rr ?
+			rr22_receiver_chunk(job->rr, c, job->bufs[k], rr22_receiver_chunk_bytes(job->rr, c), &job->lens[k]) :
+			kkrt_receiver_chunk(job->r, c, job->bufs[k], kkrt_receiver_chunk_bytes(job->r, c), &job->lens[k]);
 
 		if (st != MPC_OK)
 		{
@@ -868,7 +1099,7 @@ chunk_range(void *arg, size_t begin, size_t end, size_t *failed)
 	return 0;
 }
 
-/* The U chunks [first, first + count) as one WIRE_OT_U message. */
+/* The U (KKRT) or D (RR22) chunks [first, first + count) as one WIRE_OT_U message. */
 static bytea *
 ot_ask_extension(OtAsk *a, size_t first, size_t count)
 {
@@ -883,10 +1114,12 @@ ot_ask_extension(OtAsk *a, size_t first, size_t count)
 
 	for (k = 0; k < count; k++)
 	{
-		bufs[k] = palloc(kkrt_receiver_chunk_bytes(a->r, first + k));
-		total += kkrt_receiver_chunk_bytes(a->r, first + k) + 4;
+		bufs[k] = palloc(ot_ask_chunk_bytes(a, first + k));
+		total += ot_ask_chunk_bytes(a, first + k) + 4;
 	}
+	job.a = a;
 	job.r = a->r;
+	job.rr = a->rr22 ? a->rr : NULL;
 	job.first = first;
 	job.bufs = bufs;
 	job.lens = lens;
@@ -922,8 +1155,9 @@ static void
 ot_ask_open(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *keys, size_t i,
 			const uint8 *entry, uint32 elen)
 {
-	int			hidx;
-	const uint8 *F = kkrt_receiver_output(a->r, i, &hidx);
+	int			hidx = 0;
+	const uint8 *F = a->rr22 ? rr22_receiver_output(a->rr, i) : kkrt_receiver_output(a->r, i, &hidx);
+	size_t		wrap = a->rr22 ? 0 : OT_WRAP_BYTES;
 	uint8		pad[OT_SEED_BYTES];
 	uint8		seed[OT_SEED_BYTES];
 	uint8		K[32];
@@ -933,18 +1167,27 @@ ot_ask_open(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 	EmitRow		emit;
 	int			k;
 
-	if (F == NULL || hidx < 0 || hidx >= KKRT_HASHES || elen < OT_WRAP_BYTES + OT_SEAL_ABYTES)
+	if (F == NULL || hidx < 0 || hidx >= KKRT_HASHES || elen < wrap + OT_SEAL_ABYTES)
 		wire_malformed(a->sender, "A matching entry is too short.");
-	ot_wrap_pad(F, a->ad, pad);
-	for (k = 0; k < OT_SEED_BYTES; k++)
-		seed[k] = entry[hidx * OT_SEED_BYTES + k] ^ pad[k];
-	ot_seal_key(seed, a->ad, K);
-	sodium_memzero(seed, sizeof(seed));
+	if (a->rr22)
+	{
+		/* one output per item: its bytes 16..31 are the sealing seed itself */
+		memset(pad, 0, sizeof(pad));
+		ot_seal_key(F + 16, a->ad, K);
+	}
+	else
+	{
+		ot_wrap_pad(F, a->ad, pad);
+		for (k = 0; k < OT_SEED_BYTES; k++)
+			seed[k] = entry[hidx * OT_SEED_BYTES + k] ^ pad[k];
+		ot_seal_key(seed, a->ad, K);
+		sodium_memzero(seed, sizeof(seed));
+	}
 	memset(nonce, 0, sizeof(nonce));
 	initStringInfo(&plain);
-	enlargeStringInfo(&plain, elen - OT_WRAP_BYTES);
+	enlargeStringInfo(&plain, elen - wrap);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8 *) plain.data, &plen, NULL,
-												   entry + OT_WRAP_BYTES, elen - OT_WRAP_BYTES,
+												   entry + wrap, elen - wrap,
 												   (const uint8 *) a->ad, strlen(a->ad), nonce, K) != 0)
 		wire_malformed(a->sender, "An entry with a matching tag does not open.");
 	sodium_memzero(K, sizeof(K));
@@ -969,9 +1212,11 @@ ot_ask_tags(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 {
 	WireReader	rd;
 	size_t		b;
+	size_t		tag_batch = a->rr22 ? RR22_TAG_BATCH : KKRT_TAG_BATCH;
 
-	wire_reader_init(&rd, reply, WIRE_OT_TAGS, (uint32) (nb * (KKRT_TAG_BATCH + 1)),
-					 (uint32) Max(kkrt_tags_bytes(KKRT_TAG_BATCH, 16), MAX_ENTRY_BYTES + OT_WRAP_BYTES + OT_SEAL_ABYTES),
+	wire_reader_init(&rd, reply, WIRE_OT_TAGS, (uint32) (nb * (tag_batch + 1)),
+					 (uint32) Max(Max(kkrt_tags_bytes(KKRT_TAG_BATCH, 16), rr22_tags_bytes(RR22_TAG_BATCH, 16)),
+								  MAX_ENTRY_BYTES + OT_WRAP_BYTES + OT_SEAL_ABYTES),
 					 a->sender);
 	for (b = first; b < first + nb; b++)
 	{
@@ -981,7 +1226,7 @@ ot_ask_tags(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 		mpc_status	st;
 		const uint8 **entries = NULL;
 		uint32	   *elens = NULL;
-		size_t		start = b * KKRT_TAG_BATCH;
+		size_t		start = b * tag_batch;
 		size_t		i;
 
 		if (!wire_reader_next(&rd, &tags, &tlen) || tlen < MPC_MSG_HEADER_BYTES)
@@ -998,14 +1243,14 @@ ot_ask_tags(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 			for (i = 0; i < cnt; i++)
 				(void) wire_reader_next(&rd, &entries[i], &elens[i]);
 		}
-		st = kkrt_receiver_tags(a->r, tags, tlen);
+		st = a->rr22 ? rr22_receiver_tags(a->rr, tags, tlen) : kkrt_receiver_tags(a->r, tags, tlen);
 		if (st != MPC_OK)
 			ot_status_error(st, a->sender, "tag batch");
 		if (proj == NULL)
 			continue;
 		for (i = 0; i < keys->n; i++)
 		{
-			size_t		j = kkrt_receiver_match(a->r, i);
+			size_t		j = a->rr22 ? rr22_receiver_match(a->rr, i) : kkrt_receiver_match(a->r, i);
 
 			if (j != SIZE_MAX && j >= start && j < start + cnt)
 				ot_ask_open(a, fcinfo, proj, keys, i, entries[j - start], elens[j - start]);
@@ -1017,6 +1262,46 @@ ot_ask_tags(OtAsk *a, FunctionCallInfo fcinfo, Projection *proj, const KeySet *k
 	}
 	if (rd.remaining != 0)
 		wire_malformed(a->sender, proj ? "A tag reply has entries beyond its tags." : "A psi tag batch carries entries.");
+}
+
+/*
+ * RR22's third and fourth flights: the VOLE's COT to the owner, its TREES
+ * back (the first serve_ot_extend call of the run).
+ */
+static void
+ot_ask_vole(OtAsk *a, const char **params, const uint8 *base, uint32 blen)
+{
+	size_t		ccap = rr22_cot_bytes(a->m);
+	uint8	   *cot = palloc_extended(ccap, MCXT_ALLOC_HUGE);
+	size_t		clen;
+	mpc_status	st;
+	WireBuilder wb;
+	bytea	   *reply;
+	WireReader	rd;
+	const uint8 *trees;
+	uint32		tlen;
+
+	progress_phase("asker (rr22): encoding, the VOLE", 0);
+	st = rr22_receiver_base(a->rr, base, blen, (size_t) pgpriv_max_run_keys, cot, ccap, &clen);
+	if (st == MPC_OUT_OF_RANGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not encode the OKVS of %zu keys for the OT-extension join", a->m),
+				 errdetail("Each of the %d tries fails with probability about 2^-40.", RR22_OKVS_TRIES)));
+	if (st != MPC_OK)
+		ot_status_error(st, a->sender, "base OT");
+	wire_builder_init_sized(&wb, WIRE_OT_U, clen + 4);
+	wire_builder_add(&wb, cot, (uint32) clen);
+	pfree(cot);
+	reply = peer_call_bytea(&a->call, "SELECT pgpriv.serve_ot_extend($1, $2, $3, $4)", 3, params,
+							wire_builder_finish(&wb));
+	wire_reader_init(&rd, reply, WIRE_OT_U, 1, (uint32) rr22_trees_bytes(a->m), a->sender);
+	if (!wire_reader_next(&rd, &trees, &tlen))
+		wire_malformed(a->sender, "The VOLE reply has no trees.");
+	st = rr22_receiver_trees(a->rr, trees, tlen);
+	if (st != MPC_OK)
+		ot_status_error(st, a->sender, "VOLE trees");
+	pfree(reply);
 }
 
 void
@@ -1046,6 +1331,9 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 
 	check_capability(capability);
 	memset(&a, 0, sizeof(a));
+	/* ot picks the best OT-extension protocol, RR22; kkrt forces KKRT16 */
+	a.rr22 = pgpriv_psi_protocol != PSI_PROTOCOL_KKRT;
+	a.name = ot_proto_name(a.rr22);
 	a.cxt = AllocSetContextCreate(CurrentMemoryContext, "pgpriv OT-extension asker", ALLOCSET_DEFAULT_SIZES);
 	holder = MemoryContextAllocZero(a.cxt, sizeof(ReceiverHolder));
 	cb = MemoryContextAlloc(a.cxt, sizeof(MemoryContextCallback));
@@ -1054,20 +1342,26 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 	MemoryContextRegisterResetCallback(a.cxt, cb);
 
 	items = palloc_extended(n * KKRT_ITEM_BYTES, MCXT_ALLOC_HUGE);
-	for (i = 0; i < n; i++)
+	ot_items_of_keys(keys, items, KKRT_ITEM_BYTES);
+	if (a.rr22)
 	{
-		ot_item_of_key(keys->data[i], keys->lens[i], items + i * KKRT_ITEM_BYTES);
-		if ((i & 0xffff) == 0)
-			CHECK_FOR_INTERRUPTS();
+		if (n > RR22_MAX_N)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%zu keys are more than the OT-extension join's %u", n, RR22_MAX_N),
+					 errhint("Set pgpriv.psi_protocol = table.")));
+		a.rr = holder->rr = rr22_receiver_new(items, n, pgpriv_threads_for_batch(), &st);
 	}
-	a.r = holder->r = kkrt_receiver_new(items, n, &st);
+	else
+		a.r = holder->r = kkrt_receiver_new(items, n, &st);
 	sodium_memzero(items, n * KKRT_ITEM_BYTES);
 	pfree(items);
-	if (a.r == NULL)
+	if (a.rr22 ? a.rr == NULL : a.r == NULL)
 		ereport(ERROR,
 				(errcode(st == MPC_NO_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not cuckoo-hash %zu keys for the OT-extension join: %s", n, mpc_status_reason(st))));
-	a.m = kkrt_receiver_bins(a.r);
+				 errmsg("could not prepare %zu keys for the OT-extension join (%s): %s", n, a.name,
+						mpc_status_reason(st))));
+	a.m = a.rr22 ? rr22_receiver_columns(a.rr) : kkrt_receiver_bins(a.r);
 
 	a.run = peer_new_run_id();
 	a.sender = psprintf("peer \"%s\"", server);
@@ -1080,20 +1374,28 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 		projection_map(proj, peer_permitted_columns(&a.call, dataset, capability),
 					   capability, dataset, server);
 
-	/* Admitted and charged for every bin (see the file header). */
+	/* Admitted and charged for every bin or column (see the file header). */
 	params[0] = dataset;
 	params[1] = capability;
 	params[2] = a.run;
 	params[3] = psprintf("%zu", a.m);
 	PQclear(peer_call_text(&a.call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
 
-	progress_phase("asker (ot): base OTs", 0);
+	progress_phase(psprintf("asker (%s): base OTs", a.name), 0);
 	{
-		uint8		hello[256];
+		uint8		hello[1024];
 		size_t		hlen;
 		WireBuilder wb;
 
-		st = kkrt_receiver_hello(a.r, hello, sizeof(hello), &hlen);
+		StaticAssertStmt(sizeof(hello) >= MPC_MSG_HEADER_BYTES + 16 + 12 + 32, "hello buffer");
+		if (a.rr22)
+		{
+			if (rr22_hello_bytes() > sizeof(hello))
+				elog(ERROR, "the RR22 hello is larger than its buffer");
+			st = rr22_receiver_hello(a.rr, hello, sizeof(hello), &hlen);
+		}
+		else
+			st = kkrt_receiver_hello(a.r, hello, sizeof(hello), &hlen);
 		if (st != MPC_OK)
 			ot_status_error(st, a.sender, "hello");
 		wire_builder_init(&wb, WIRE_OT_HELLO);
@@ -1101,7 +1403,8 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 		reply = peer_call_bytea(&a.call, "SELECT pgpriv.serve_ot_begin($1, $2, $3, $4)", 3, params,
 								wire_builder_finish(&wb));
 	}
-	wire_reader_init(&rd, reply, WIRE_OT_BASE, 1 + OT_MAX_COLUMNS, (uint32) Max(kkrt_base_bytes(), 4096), a.sender);
+	wire_reader_init(&rd, reply, WIRE_OT_BASE, 1 + OT_MAX_COLUMNS,
+					 (uint32) Max(Max(kkrt_base_bytes(), rr22_base_bytes()), 4096), a.sender);
 	if (!wire_reader_next(&rd, &base, &blen))
 		wire_malformed(a.sender, "The OT-extension reply has no base message.");
 	empty = (blen == 0);
@@ -1119,14 +1422,19 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 
 	if (!empty)
 	{
-		st = kkrt_receiver_base(a.r, base, blen, (size_t) pgpriv_max_run_keys);
-		if (st != MPC_OK)
-			ot_status_error(st, a.sender, "base OT");
+		if (a.rr22)
+			ot_ask_vole(&a, params, base, blen);
+		else
+		{
+			st = kkrt_receiver_base(a.r, base, blen, (size_t) pgpriv_max_run_keys);
+			if (st != MPC_OK)
+				ot_status_error(st, a.sender, "base OT");
+		}
 		pfree(reply);
 
 		/* The extension, pipelined: make group g+1 while the owner reads group g. */
-		chunks = kkrt_receiver_chunks(a.r);
-		progress_phase("asker (ot): sending the extension", (int64) chunks);
+		chunks = a.rr22 ? rr22_receiver_chunks(a.rr) : kkrt_receiver_chunks(a.r);
+		progress_phase(psprintf("asker (%s): sending the extension", a.name), (int64) chunks);
 		{
 			bytea	   *msg = ot_ask_extension(&a, 0, Min(chunks, OT_U_CHUNKS_PER_CALL));
 
@@ -1147,13 +1455,13 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 			peer_call_send_bytea(&a.call, extend_sql, 3, params, msg);
 			pfree(msg);
 		}
-		if (!kkrt_receiver_outputs_ready(a.r))
+		if (!(a.rr22 ? rr22_receiver_outputs_ready(a.rr) : kkrt_receiver_outputs_ready(a.r)))
 			elog(ERROR, "OT-extension outputs not ready after every chunk");
 
 		/* The tags, pipelined the same way. */
-		batches = kkrt_receiver_batches(a.r);
-		progress_phase(proj ? "asker (ot): matching tags, opening rows" : "asker (ot): matching tags",
-					   (int64) batches);
+		batches = a.rr22 ? rr22_receiver_batches(a.rr) : kkrt_receiver_batches(a.r);
+		progress_phase(psprintf(proj ? "asker (%s): matching tags, opening rows" : "asker (%s): matching tags",
+								a.name), (int64) batches);
 		params[3] = batchbuf;
 		snprintf(batchbuf, sizeof(batchbuf), "0");
 		peer_call_send_bytea(&a.call, tags_sql, 4, params, NULL);
@@ -1171,11 +1479,11 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 			pfree(msg);
 			progress_advance((int64) Min(next, batches), a.call.bytes_in, a.call.bytes_out);
 		}
-		if (!kkrt_receiver_done(a.r))
+		if (!(a.rr22 ? rr22_receiver_done(a.rr) : kkrt_receiver_done(a.r)))
 			wire_malformed(a.sender, "Tag batches are missing.");
 		if (proj == NULL)
 			for (i = 0; i < n; i++)
-				if (kkrt_receiver_match(a.r, i) != SIZE_MAX)
+				if ((a.rr22 ? rr22_receiver_match(a.rr, i) : kkrt_receiver_match(a.r, i)) != SIZE_MAX)
 				{
 					Datum		v = CStringGetTextDatum(keys->text[i]);
 					bool		isnull = false;
@@ -1193,7 +1501,9 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 		catalog_enter_owner(&owner);
 		audit_append_run("asker", a.call.peer, capability, dataset, (int64) a.m, a.rows_out,
 						 a.call.bytes_in, a.call.bytes_out, "ok",
-						 psprintf("run %s, protocol ot (%zu keys in %zu bins)", a.run, n, a.m), a.run);
+						 a.rr22 ?
+						 psprintf("run %s, protocol rr22 (%zu keys in %zu OKVS columns)", a.run, n, a.m) :
+						 psprintf("run %s, protocol kkrt (%zu keys in %zu bins)", a.run, n, a.m), a.run);
 		catalog_leave_owner(&owner);
 	}
 	progress_end();

@@ -1,9 +1,10 @@
 /*
- * psi_ot.h — psi and psi_fetch over the KKRT16 OT-extension OPRF
- * (crypto/kkrt.h; docs/psi.md, "protocol choice"), the second way the
- * blinded join runs beside the OPRF table of psi_oprf.c.  psi_oprf.c
- * collects the asker's keys, asks psi_ot_chosen which protocol runs and,
- * for ot, hands the run to psi_ot_ask.
+ * psi_ot.h — psi and psi_fetch over the OT-extension protocols, RR22
+ * (crypto/rr22.h) and KKRT16 (crypto/kkrt.h); docs/psi.md, "protocol
+ * choice": the second way the blinded join runs beside the OPRF table of
+ * psi_oprf.c.  psi_oprf.c collects the asker's keys, asks psi_ot_chosen
+ * whether an OT-extension protocol runs and, if so, hands the run to
+ * psi_ot_ask, which runs the one pgpriv.psi_protocol names (ot: RR22).
  */
 #ifndef PGPRIV_PROTOCOL_PSI_OT_H
 #define PGPRIV_PROTOCOL_PSI_OT_H
@@ -13,12 +14,17 @@
 #include "run/batch.h"
 #include "run/projection.h"
 
-/* pgpriv.psi_protocol */
+/*
+ * pgpriv.psi_protocol: ot picks the best OT-extension protocol (RR22 today),
+ * kkrt and rr22 force one; auto picks ot or the table (docs/psi.md).
+ */
 typedef enum PsiProtocol
 {
 	PSI_PROTOCOL_AUTO,
 	PSI_PROTOCOL_TABLE,
-	PSI_PROTOCOL_OT
+	PSI_PROTOCOL_OT,
+	PSI_PROTOCOL_KKRT,
+	PSI_PROTOCOL_RR22
 } PsiProtocol;
 
 extern int	pgpriv_psi_protocol;
@@ -26,7 +32,8 @@ extern int	pgpriv_psi_protocol;
 /*
  * pgpriv.serve_ot, the owner's choice: off serves psi and psi_fetch over
  * its OPRF table only (the bound on what a modified asker gets is then the
- * table protocol's, per key, rather than KKRT16's per bin; docs/security.md).
+ * table protocol's, per key, rather than per cuckoo bin or OKVS column;
+ * docs/security.md).
  * An asker in auto reads it from the owner and keeps to the table.
  */
 extern bool pgpriv_serve_ot;

@@ -1,0 +1,284 @@
+/*
+ * fuzz_rr22.c — libFuzzer harness for the RR22 PSI's messages
+ * (src/crypto/rr22.c over okvs.c and the silent VOLE of vole.c; pure C, no
+ * backend shim).
+ *
+ * Each input is one message from the other party handed to one step,
+ * chosen by the first byte, on state made fresh for the input from a fixed
+ * seed (so every input replays exactly); the next two bytes size the sets
+ * (1..64 items each: one D chunk and one tag batch):
+ *
+ *   hello   rr22_sender_hello: the receiver's first flight
+ *   base    rr22_receiver_base: the sender's reply, after a real hello
+ *   cot     rr22_sender_cot: the receiver's VOLE flight, after a real base
+ *   trees   rr22_receiver_trees: the sender's VOLE trees, after a real COT
+ *   d       rr22_sender_chunk: a D chunk, after real trees; if accepted,
+ *           the sender must be ready and evaluate
+ *   tags    rr22_receiver_tags: a TAGS batch, after a real run up to the
+ *           tags; if accepted, every match must index the sender's set
+ *
+ * Every state is made with real base OTs (the VOLE's 128 Chou–Orlandi), so
+ * this harness is slow per input.
+ *
+ * Seeds (PGPRIV_FUZZ_GENERATE): the message an honest peer sends at each
+ * step.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto/rr22.h"
+
+#include "fuzz_input.h"
+#include "fuzz_rng.h"
+#include "fuzz_seed.h"
+
+#define MAX_ITEMS	64
+
+enum
+{
+	OP_HELLO,
+	OP_BASE,
+	OP_COT,
+	OP_TREES,
+	OP_D,
+	OP_TAGS,
+	OP_COUNT
+};
+
+static void *
+xmalloc(size_t n)
+{
+	void	   *p = malloc(n > 0 ? n : 1);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static void
+items(uint8_t *out, size_t n, uint8_t tag)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		memset(out + 16 * i, tag, 16);
+		memcpy(out + 16 * i, &i, sizeof(i));
+	}
+}
+
+/* A pair and the honest messages made so far. */
+typedef struct pair
+{
+	rr22_receiver *r;
+	rr22_sender *s;
+	uint8_t		xs[MAX_ITEMS * 16];
+	uint8_t		ys[MAX_ITEMS * 16];
+	size_t		m;
+	uint8_t    *hello,
+			   *base,
+			   *cot,
+			   *trees,
+			   *d;
+	size_t		hello_len,
+				base_len,
+				cot_len,
+				trees_len,
+				d_len;
+} pair;
+
+static void
+must(mpc_status st, const char *what)
+{
+	if (st != MPC_OK)
+	{
+		fprintf(stderr, "fuzz_rr22: honest %s failed: %s\n", what, mpc_status_reason(st));
+		abort();
+	}
+}
+
+/*
+ * A fresh pair run honestly up to the step that reads op's message: its
+ * message is then in the pair too (the seed), not yet consumed.
+ */
+static void
+pair_make(pair *p, size_t nx, size_t ny, int op)
+{
+	mpc_status	st;
+
+	memset(p, 0, sizeof(*p));
+	items(p->xs, nx, 0xa1);
+	items(p->ys, ny, 0xa1);		/* the same prefix: the first min(nx, ny) match */
+	p->r = rr22_receiver_new(p->xs, nx, 1, &st);
+	must(st, "receiver_new");
+	p->s = rr22_sender_new(ny, 1, &st);
+	must(st, "sender_new");
+	p->m = rr22_receiver_columns(p->r);
+	p->hello = xmalloc(rr22_hello_bytes());
+	p->base = xmalloc(rr22_base_bytes());
+	p->cot = xmalloc(rr22_cot_bytes(p->m));
+	p->trees = xmalloc(rr22_trees_bytes(p->m));
+	p->d = xmalloc(rr22_d_bytes(RR22_CHUNK_ELEMS));
+	must(rr22_receiver_hello(p->r, p->hello, rr22_hello_bytes(), &p->hello_len), "hello");
+	if (op == OP_HELLO)
+		return;
+	must(rr22_sender_hello(p->s, p->hello, p->hello_len, MAX_ITEMS, p->base,
+						   rr22_base_bytes(), &p->base_len), "sender_hello");
+	if (op == OP_BASE)
+		return;
+	must(rr22_receiver_base(p->r, p->base, p->base_len, MAX_ITEMS, p->cot,
+							rr22_cot_bytes(p->m), &p->cot_len), "receiver_base");
+	if (op == OP_COT)
+		return;
+	must(rr22_sender_cot(p->s, p->cot, p->cot_len, p->trees, rr22_trees_bytes(p->m),
+						 &p->trees_len), "sender_cot");
+	if (op == OP_TREES)
+		return;
+	must(rr22_receiver_trees(p->r, p->trees, p->trees_len), "receiver_trees");
+	must(rr22_receiver_chunk(p->r, 0, p->d, rr22_d_bytes(RR22_CHUNK_ELEMS), &p->d_len), "receiver_chunk");
+	if (op == OP_D)
+		return;
+	must(rr22_sender_chunk(p->s, p->d, p->d_len), "sender_chunk");
+}
+
+static void
+pair_free(pair *p)
+{
+	rr22_receiver_free(p->r);
+	rr22_sender_free(p->s);
+	free(p->hello);
+	free(p->base);
+	free(p->cot);
+	free(p->trees);
+	free(p->d);
+}
+
+static void
+generate(const char *dir)
+{
+	static const char *const names[OP_COUNT] = {"hello", "base", "cot", "trees", "d", "tags"};
+
+	for (int op = 0; op < OP_COUNT; op++)
+	{
+		pair		p;
+		uint8_t		head[3] = {(uint8_t) op, 20, 30};
+		uint8_t    *msg;
+		size_t		len = 0;
+
+		fuzz_rng_seed((uint64_t) op);
+		pair_make(&p, 21, 31, op);
+		switch (op)
+		{
+			case OP_HELLO:
+				fuzz_seed_write(dir, names[op], head, 3, p.hello, p.hello_len);
+				break;
+			case OP_BASE:
+				fuzz_seed_write(dir, names[op], head, 3, p.base, p.base_len);
+				break;
+			case OP_COT:
+				fuzz_seed_write(dir, names[op], head, 3, p.cot, p.cot_len);
+				break;
+			case OP_TREES:
+				fuzz_seed_write(dir, names[op], head, 3, p.trees, p.trees_len);
+				break;
+			case OP_D:
+				fuzz_seed_write(dir, names[op], head, 3, p.d, p.d_len);
+				break;
+			case OP_TAGS:
+				msg = xmalloc(rr22_tags_bytes(31, rr22_sender_tag_bytes(p.s)));
+				must(rr22_sender_tags(p.s, p.ys, 0, msg, rr22_tags_bytes(31, rr22_sender_tag_bytes(p.s)),
+									  &len), "sender_tags");
+				fuzz_seed_write(dir, names[op], head, 3, msg, len);
+				free(msg);
+				break;
+		}
+		pair_free(&p);
+	}
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *dir = fuzz_seed_dir();
+
+	fuzz_rng_install();
+	if (dir != NULL)
+	{
+		generate(dir);
+		exit(0);
+	}
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	FuzzInput	in = {data, size};
+	uint8_t		op = fuzz_byte(&in) % OP_COUNT;
+	size_t		nx = 1 + fuzz_byte(&in) % MAX_ITEMS;
+	size_t		ny = 1 + fuzz_byte(&in) % MAX_ITEMS;
+	size_t		len;
+	const uint8_t *rest = fuzz_rest(&in, &len);
+	uint8_t    *msg = xmalloc(len);
+	pair		p;
+	mpc_status	st;
+	size_t		olen = 0;
+
+	if (len > 0)
+		memcpy(msg, rest, len);
+	fuzz_rng_seed(op);
+	pair_make(&p, nx, ny, op);
+	switch (op)
+	{
+		case OP_HELLO:
+			st = rr22_sender_hello(p.s, msg, len, MAX_ITEMS, p.base, rr22_base_bytes(), &olen);
+			if (st == MPC_OK && (olen != rr22_base_bytes() || rr22_sender_columns(p.s) == 0 ||
+								 rr22_sender_chunks(p.s) == 0))
+				abort();
+			break;
+		case OP_BASE:
+			st = rr22_receiver_base(p.r, msg, len, MAX_ITEMS, p.cot, rr22_cot_bytes(p.m), &olen);
+			if (st == MPC_OK && olen != rr22_cot_bytes(p.m))
+				abort();
+			break;
+		case OP_COT:
+			st = rr22_sender_cot(p.s, msg, len, p.trees, rr22_trees_bytes(p.m), &olen);
+			if (st == MPC_OK && olen != rr22_trees_bytes(p.m))
+				abort();
+			break;
+		case OP_TREES:
+			st = rr22_receiver_trees(p.r, msg, len);
+			if ((st == MPC_OK) != rr22_receiver_outputs_ready(p.r))
+				abort();
+			break;
+		case OP_D:
+			st = rr22_sender_chunk(p.s, msg, len);
+			if (st == MPC_OK)
+			{
+				uint8_t		ev[RR22_OUT_BYTES];
+
+				if (!rr22_sender_ready(p.s) || rr22_sender_eval_batch(p.s, p.ys, 1, ev) != MPC_OK)
+					abort();
+			}
+			break;
+		case OP_TAGS:
+			st = rr22_receiver_tags(p.r, msg, len);
+			if (st == MPC_OK)
+			{
+				if (!rr22_receiver_done(p.r))
+					abort();
+				for (size_t i = 0; i < nx; i++)
+				{
+					size_t		mt = rr22_receiver_match(p.r, i);
+
+					if (mt != SIZE_MAX && mt >= ny)
+						abort();
+				}
+			}
+			break;
+	}
+	pair_free(&p);
+	free(msg);
+	return 0;
+}
