@@ -130,7 +130,7 @@ _PG_init(void)
 	DefineCustomBoolVariable("pgpriv.serve_ot",
 							 "Whether this server serves psi and psi_fetch over the OT-extension OPRF.",
 							 "off serves them over the OPRF table only, whose bound on a modified asker "
-							 "is per key rather than per cuckoo bin (docs/security.md).",
+							 "is per key rather than per OKVS column (rr22) or cuckoo bin (kkrt) (docs/security.md).",
 							 &pgpriv_serve_ot,
 							 true,
 							 PGC_SUSET,
