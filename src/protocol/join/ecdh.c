@@ -8,6 +8,7 @@
 
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "pgpriv.h"
 #include "catalog/pgpriv_catalog.h"
 #include "crypto/oprf.h"
