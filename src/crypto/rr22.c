@@ -110,17 +110,7 @@ put_u32le(uint8_t *p, uint32_t v)
 static mpc_status
 get_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t *count)
 {
-	if (msg == NULL || len < MPC_MSG_HEADER_BYTES)
-		return MPC_BAD_LENGTH;
-	if (msg[0] != MPC_MSG_VERSION || msg[2] != 0 || msg[3] != 0)
-		return MPC_BAD_HEADER;
-	if (msg[1] < RR22_MSG_HELLO || msg[1] > RR22_MSG_TAGS)
-		return MPC_BAD_HEADER;
-	if (msg[1] != type)
-		return MPC_WRONG_TYPE;
-	*seq = get_u32le(msg + 4);
-	*count = get_u32le(msg + 8);
-	return MPC_OK;
+	return mpc_msg_get_header_of(msg, len, RR22_MSG_HELLO, RR22_MSG_TAGS, type, seq, count);
 }
 
 /* The frame of a message of another module's (the VOLE's) exact type. */

@@ -72,27 +72,10 @@ struct vole_sender
 
 /* ---------------------------------------------------------------- frame */
 
-static uint32_t
-get_u32le(const uint8_t *p)
-{
-	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
-		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
-}
-
 static mpc_status
 get_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t *count)
 {
-	if (msg == NULL || len < MPC_MSG_HEADER_BYTES)
-		return MPC_BAD_LENGTH;
-	if (msg[0] != MPC_MSG_VERSION || msg[2] != 0 || msg[3] != 0)
-		return MPC_BAD_HEADER;
-	if (msg[1] < VOLE_MSG_HELLO || msg[1] > VOLE_MSG_TREES)
-		return MPC_BAD_HEADER;
-	if (msg[1] != type)
-		return MPC_WRONG_TYPE;
-	*seq = get_u32le(msg + 4);
-	*count = get_u32le(msg + 8);
-	return MPC_OK;
+	return mpc_msg_get_header_of(msg, len, VOLE_MSG_HELLO, VOLE_MSG_TREES, type, seq, count);
 }
 
 /* ------------------------------------------------------------ parameters */
