@@ -560,7 +560,11 @@ vole_receiver_new(size_t m, mpc_status *st)
 {
 	vole_receiver *r;
 
-	if (m == 0 || m > VOLE_MAX_M)
+	size_t		t,
+				d,
+				N;
+
+	if (!vole_params(m, &t, &d, &N))
 	{
 		*st = MPC_BAD_COUNT;
 		return NULL;
@@ -572,7 +576,9 @@ vole_receiver_new(size_t m, mpc_status *st)
 		return NULL;
 	}
 	r->m = m;
-	(void) vole_params(m, &r->t, &r->d, &r->N);
+	r->t = t;
+	r->d = d;
+	r->N = N;
 	r->ncot = cot_count(r->t, r->d);
 	r->nthreads = crypto_cpu_count();
 	*st = MPC_OK;
@@ -1045,7 +1051,7 @@ vole_sender_hello(vole_sender *s, const uint8_t *msg, size_t len, size_t max_m,
 		return st;
 	if (seq != 0)
 		return MPC_OUT_OF_ORDER;
-	if (count == 0 || count > max_m || count > VOLE_MAX_M)
+	if (count > max_m || !vole_params(count, &t, &d, &N))
 		return MPC_BAD_COUNT;
 	if (len != vole_hello_bytes())
 		return MPC_BAD_LENGTH;
@@ -1067,7 +1073,6 @@ vole_sender_hello(vole_sender *s, const uint8_t *msg, size_t len, size_t max_m,
 	if (s->ext == NULL)
 		return MPC_NO_MEMORY;
 	randombytes_buf(share, sizeof(share));
-	(void) vole_params(count, &t, &d, &N);
 	s->m = count;
 	s->t = t;
 	s->d = d;
