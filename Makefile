@@ -62,7 +62,7 @@ OBJS = \
 	src/protocol/train/joint_woe.o \
 	src/crypto/fixprod.o src/protocol/train/joint_train.o \
 	src/crypto/gf128.o src/crypto/vole.o \
-	src/crypto/rr22.o
+	src/crypto/rr22.o src/crypto/psi_stream.o
 
 # sql/pgpriv.sql is the install script of the current version; the one of
 # each past release is kept as released (CREATE EXTENSION pgpriv VERSION
@@ -130,7 +130,7 @@ test/crypto/test_gram: src/crypto/gram.o $(MPC_OBJS)
 # and stash-less cuckoo hashing; its test program and its benchmark against a
 # plain hash join and the ristretto255 OPRF measured in the same run; the
 # RR22-class step's OKVS (no protocol uses it yet).
-KKRT_OBJS = src/crypto/kkrt.o src/crypto/cuckoo.o src/crypto/ot.o src/crypto/parallel.o
+KKRT_OBJS = src/crypto/kkrt.o src/crypto/psi_stream.o src/crypto/cuckoo.o src/crypto/ot.o src/crypto/parallel.o
 test/crypto/test_kkrt: $(KKRT_OBJS) test/fuzz/fuzz_rng.o
 test/bench/bench_kkrt: $(KKRT_OBJS) src/crypto/oprf.o src/crypto/okvs.o
 test/crypto/test_okvs: src/crypto/okvs.o
@@ -138,7 +138,7 @@ test/crypto/test_okvs: src/crypto/okvs.o
 test/crypto/test_gf128: src/crypto/gf128.o
 test/crypto/test_vole: src/crypto/vole.o src/crypto/gf128.o src/crypto/ot.o src/crypto/parallel.o
 # The RR22 PSI (OKVS + the silent VOLE): its two-party test, with the 2^20 timing.
-test/crypto/test_rr22: src/crypto/rr22.o src/crypto/okvs.o src/crypto/vole.o src/crypto/gf128.o \
+test/crypto/test_rr22: src/crypto/rr22.o src/crypto/psi_stream.o src/crypto/okvs.o src/crypto/vole.o src/crypto/gf128.o \
 	src/crypto/ot.o src/crypto/parallel.o
 
 TEST_PROGRAMS = test/bench/bench_oprf test/bench/unit_costs test/crypto/test_lwe_pir \
@@ -244,7 +244,7 @@ FUZZ_TERMS_OBJS = $(FUZZ_SHIM) test/fuzz/terms_secure_sum.o test/fuzz/terms_join
 	src/wire/message.o src/protocol/join/oprf_table.o src/protocol/join/ecdh.o src/run/batch.o \
 	src/crypto/oprf.o src/crypto/oprf_batch.o src/crypto/parallel.o src/crypto/shares.o
 FUZZ_OBJS_fuzz_terms = $(FUZZ_TERMS_OBJS) test/fuzz/fuzz_terms_stubs.o
-FUZZ_OBJS_fuzz_kkrt = test/fuzz/fuzz_rng.o src/crypto/kkrt.o src/crypto/cuckoo.o src/crypto/ot.o
+FUZZ_OBJS_fuzz_kkrt = test/fuzz/fuzz_rng.o src/crypto/kkrt.o src/crypto/psi_stream.o src/crypto/cuckoo.o src/crypto/ot.o
 FUZZ_RECEIPT_OBJS = $(FUZZ_SHIM) src/catalog/receipt.o
 FUZZ_OBJS_fuzz_receipt = $(FUZZ_RECEIPT_OBJS) test/fuzz/fuzz_receipt_stubs.o
 FUZZ_OBJS_fuzz_pir = test/fuzz/fuzz_rng.o src/crypto/lwe_pir.o src/crypto/pir_cuckoo.o \
@@ -255,7 +255,7 @@ FUZZ_OBJS_fuzz_vole = test/fuzz/fuzz_rng.o src/crypto/vole.o src/crypto/gf128.o 
 	src/crypto/parallel.o
 # The RR22 PSI over the OKVS and the silent VOLE (issue #12).
 FUZZ_HARNESSES += fuzz_rr22
-FUZZ_OBJS_fuzz_rr22 = test/fuzz/fuzz_rng.o src/crypto/rr22.o src/crypto/okvs.o src/crypto/vole.o \
+FUZZ_OBJS_fuzz_rr22 = test/fuzz/fuzz_rng.o src/crypto/rr22.o src/crypto/psi_stream.o src/crypto/okvs.o src/crypto/vole.o \
 	src/crypto/gf128.o src/crypto/ot.o src/crypto/parallel.o
 
 .SECONDEXPANSION:

@@ -15,29 +15,21 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "crypto/bytes.h"
 #include "crypto/cuckoo.h"
 #include "crypto/kkrt.h"
+#include "crypto/psi_stream.h"
 
-#define STAT_SEC		40
 #define HELLO_PAYLOAD	(16 + 12 + 32)	/* seed ‖ base-OT A message */
 #define BASE_B_BYTES	(MPC_MSG_HEADER_BYTES + 32 * KKRT_CODE_BITS)
 
 static const uint8_t personal_out[16] = "pgpriv-kkrt-out";
 static const uint8_t personal_code[16] = "pgpriv-kkrtcode";
 
-/* chunk states of the sender (and the receiver's "made" flags) */
-enum
-{
-	CHUNK_TODO = 0,
-	CHUNK_BUSY = 1,
-	CHUNK_DONE = 2
-};
-
 struct kkrt_receiver
 {
 	size_t		n,
-				m,
-				nchunks;
+				m;
 	int			stage;			/* 0 placed, 1 hello sent, 2 base read */
 	uint8_t    *items;			/* n × 16 */
 	uint32_t   *bin_item;		/* m */
@@ -48,66 +40,27 @@ struct kkrt_receiver
 	ot_block	keys0[KKRT_CODE_BITS];
 	ot_block	keys1[KKRT_CODE_BITS];
 	uint8_t		code_keys[64];
-	size_t		n_s,
-				tag_bytes,
-				nbatches;
 	uint8_t    *out;			/* n × 32 */
-	_Atomic uint8_t *chunk_state;	/* nchunks */
-	atomic_size_t chunks_made;
-	/* tag matching */
-	uint32_t   *table;			/* item + 1, 0 empty */
-	uint64_t   *table_key;		/* the first (up to) 8 tag bytes of that item */
-	size_t		tmask;
-	size_t	   *match;			/* n, SIZE_MAX when not matched */
-	uint8_t    *batch_seen;		/* nbatches */
-	size_t		batches_seen;
+	psi_chunks	chunks;			/* the U chunks made */
+	psi_tags	tags;			/* the sender's tags, from the base on */
 };
 
 struct kkrt_sender
 {
 	size_t		n,
 				n_r,
-				m,
-				nchunks,
-				tag_bytes,
-				nbatches;
+				m;
 	int			stage;			/* 0 new, 1 hello answered */
 	uint8_t		s[KKRT_CODE_BYTES];
 	ot_block	keys[KKRT_CODE_BITS];
 	uint8_t		cuckoo_seed[16];
 	uint8_t		code_keys[64];
 	uint64_t   *q;				/* m × 7 words */
-	_Atomic uint8_t *chunk_state;
-	atomic_size_t chunks_read;
+	psi_chunks	chunks;			/* the U chunks read */
+	psi_batches tags;
 };
 
 /* ---------------------------------------------------------------- frame */
-
-static void
-put_u32le(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t) v;
-	p[1] = (uint8_t) (v >> 8);
-	p[2] = (uint8_t) (v >> 16);
-	p[3] = (uint8_t) (v >> 24);
-}
-
-/*
- * A chunk's work ended with st: done (and counted), or back to be done
- * again (a failed chunk changes nothing that a retry cannot redo).
- */
-static mpc_status
-chunk_finish(_Atomic uint8_t *state, atomic_size_t *counter, mpc_status st)
-{
-	if (st == MPC_OK)
-	{
-		atomic_store(state, CHUNK_DONE);
-		atomic_fetch_add(counter, 1);
-	}
-	else
-		atomic_store(state, CHUNK_TODO);
-	return st;
-}
 
 static mpc_status
 get_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t *count)
@@ -115,25 +68,20 @@ get_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t
 	return mpc_msg_get_header_of(msg, len, KKRT_MSG_HELLO, KKRT_MSG_TAGS, type, seq, count);
 }
 
-/* ------------------------------------------------------------- sizes */
-
-static unsigned
-ceil_log2(size_t n)
+/* A flight's single message (see mpc_msg_expect_of). */
+static mpc_status
+expect(const uint8_t *msg, size_t len, uint8_t type, size_t min_count, size_t max_count,
+	   size_t bytes, uint32_t *count)
 {
-	unsigned	b = 0;
-
-	while (b < 64 && ((size_t) 1 << b) < n)
-		b++;
-	return b;
+	return mpc_msg_expect_of(msg, len, KKRT_MSG_HELLO, KKRT_MSG_TAGS, type, min_count, max_count, bytes, count);
 }
+
+/* ------------------------------------------------------------- sizes */
 
 size_t
 kkrt_tag_bytes(size_t n_r, size_t n_s)
 {
-	size_t		bits = STAT_SEC + ceil_log2(n_r) + ceil_log2(n_s);
-	size_t		t = (bits + 7) / 8;
-
-	return t > 16 ? 16 : t;
+	return psi_tag_bytes(n_r, n_s);
 }
 
 size_t
@@ -166,21 +114,6 @@ kkrt_tags_bytes(size_t items, size_t tag_bytes)
 	return MPC_MSG_HEADER_BYTES + items * KKRT_HASHES * tag_bytes;
 }
 
-static size_t
-chunk_bins(size_t m, size_t chunk)
-{
-	size_t		first = chunk * KKRT_CHUNK_BINS;
-
-	return m - first < KKRT_CHUNK_BINS ? m - first : KKRT_CHUNK_BINS;
-}
-
-static size_t
-batch_items(size_t n, size_t batch)
-{
-	size_t		first = batch * KKRT_TAG_BATCH;
-
-	return n - first < KKRT_TAG_BATCH ? n - first : KKRT_TAG_BATCH;
-}
 
 /* --------------------------------------------------------- primitives */
 
@@ -315,7 +248,7 @@ out_hash(uint32_t j, int i, const uint64_t *row, uint8_t out[KKRT_OUT_BYTES])
 {
 	uint8_t		in[5 + KKRT_CODE_BYTES];
 
-	put_u32le(in, j);
+	crypto_put_u32le(in, j);
 	in[4] = (uint8_t) i;
 	memcpy(in + 5, row, KKRT_CODE_BYTES);
 	crypto_generichash_blake2b_salt_personal(out, KKRT_OUT_BYTES, in, sizeof(in),
@@ -330,30 +263,14 @@ derive_code_keys(const uint8_t sender_seed[16], const uint8_t cuckoo_seed[16],
 	crypto_generichash_blake2b_state h;
 	uint8_t		nn[8];
 
-	put_u32le(nn, (uint32_t) n_r);
-	put_u32le(nn + 4, (uint32_t) n_s);
+	crypto_put_u32le(nn, (uint32_t) n_r);
+	crypto_put_u32le(nn + 4, (uint32_t) n_s);
 	crypto_generichash_blake2b_init_salt_personal(&h, NULL, 0, 64, NULL, personal_code);
 	crypto_generichash_blake2b_update(&h, sender_seed, 16);
 	crypto_generichash_blake2b_update(&h, cuckoo_seed, 16);
 	crypto_generichash_blake2b_update(&h, base_a, 12 + 32);
 	crypto_generichash_blake2b_update(&h, nn, sizeof(nn));
 	crypto_generichash_blake2b_final(&h, keys, 64);
-}
-
-static void *
-zalloc(size_t n)
-{
-	return calloc(1, n == 0 ? 1 : n);
-}
-
-static void
-wipe_free(void *p, size_t n)
-{
-	if (p != NULL)
-	{
-		sodium_memzero(p, n);
-		free(p);
-	}
 }
 
 /* ------------------------------------------------------------ receiver */
@@ -370,7 +287,7 @@ kkrt_receiver_new(const uint8_t *items, size_t n, mpc_status *st)
 		*st = MPC_BAD_COUNT;
 		return NULL;
 	}
-	r = zalloc(sizeof(*r));
+	r = crypto_zalloc(sizeof(*r));
 	if (r == NULL)
 	{
 		*st = MPC_NO_MEMORY;
@@ -378,15 +295,14 @@ kkrt_receiver_new(const uint8_t *items, size_t n, mpc_status *st)
 	}
 	r->n = n;
 	r->m = cuckoo_bins(n);
-	r->nchunks = (r->m + KKRT_CHUNK_BINS - 1) / KKRT_CHUNK_BINS;
 	r->items = malloc(n * KKRT_ITEM_BYTES);
 	r->bin_item = malloc(r->m * sizeof(uint32_t));
 	r->item_hidx = malloc(n);
-	r->out = zalloc(n * KKRT_OUT_BYTES);
-	r->chunk_state = zalloc(r->nchunks);
+	r->out = crypto_zalloc(n * KKRT_OUT_BYTES);
 	idx = malloc(3 * n * sizeof(uint32_t));
 	if (r->items == NULL || r->bin_item == NULL || r->item_hidx == NULL ||
-		r->out == NULL || r->chunk_state == NULL || idx == NULL)
+		r->out == NULL || idx == NULL ||
+		psi_chunks_init(&r->chunks, r->m, KKRT_CHUNK_BINS, kkrt_u_bytes) != MPC_OK)
 	{
 		free(idx);
 		kkrt_receiver_free(r);
@@ -395,7 +311,6 @@ kkrt_receiver_new(const uint8_t *items, size_t n, mpc_status *st)
 	}
 	memcpy(r->items, items, n * KKRT_ITEM_BYTES);
 	randombytes_buf(r->dummy_key, sizeof(r->dummy_key));
-	atomic_init(&r->chunks_made, 0);
 
 	/*
 	 * A fresh seed per try; only the one that worked is ever sent, and a
@@ -432,15 +347,12 @@ kkrt_receiver_free(kkrt_receiver *r)
 {
 	if (r == NULL)
 		return;
-	wipe_free(r->items, r->n * KKRT_ITEM_BYTES);
-	wipe_free(r->bin_item, r->m * sizeof(uint32_t));
-	wipe_free(r->item_hidx, r->n);
-	wipe_free(r->out, r->n * KKRT_OUT_BYTES);
-	free((void *) r->chunk_state);
-	free(r->table);
-	free(r->table_key);
-	free(r->match);
-	free(r->batch_seen);
+	crypto_wipe_free(r->items, r->n * KKRT_ITEM_BYTES);
+	crypto_wipe_free(r->bin_item, r->m * sizeof(uint32_t));
+	crypto_wipe_free(r->item_hidx, r->n);
+	crypto_wipe_free(r->out, r->n * KKRT_OUT_BYTES);
+	psi_chunks_free(&r->chunks);
+	psi_tags_free(&r->tags);
 	ot_base_sender_wipe(&r->base);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
@@ -470,22 +382,17 @@ kkrt_receiver_hello(kkrt_receiver *r, uint8_t *msg, size_t cap, size_t *len)
 mpc_status
 kkrt_receiver_base(kkrt_receiver *r, const uint8_t *msg, size_t len, size_t max_peer_n)
 {
-	uint32_t	seq,
-				count;
+	uint32_t	count;
 	mpc_status	st;
 	uint8_t		base_a[12 + 32];
+	psi_batches batches;
 
 	if (r->stage != 1)
 		return MPC_BAD_STATE;
-	st = get_header(msg, len, KKRT_MSG_BASE, &seq, &count);
+	st = expect(msg, len, KKRT_MSG_BASE, 1,
+				max_peer_n < KKRT_MAX_N ? max_peer_n : KKRT_MAX_N, kkrt_base_bytes(), &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (count == 0 || count > max_peer_n || count > KKRT_MAX_N)
-		return MPC_BAD_COUNT;
-	if (len != kkrt_base_bytes())
-		return MPC_BAD_LENGTH;
 	/* (ot_base_sender_finish checks the B points and leaves r->base alone on error) */
 	st = ot_base_sender_finish(&r->base, msg + MPC_MSG_HEADER_BYTES + 16, BASE_B_BYTES,
 							   r->keys0, r->keys1);
@@ -495,9 +402,9 @@ kkrt_receiver_base(kkrt_receiver *r, const uint8_t *msg, size_t len, size_t max_
 	memcpy(base_a + 12, r->base.A, 32);
 	derive_code_keys(msg + MPC_MSG_HEADER_BYTES, r->cuckoo_seed, base_a, r->n, count,
 					 r->code_keys);
-	r->n_s = count;
-	r->tag_bytes = kkrt_tag_bytes(r->n, count);
-	r->nbatches = (count + KKRT_TAG_BATCH - 1) / KKRT_TAG_BATCH;
+	psi_batches_init(&batches, count, KKRT_TAG_BATCH, KKRT_HASHES, kkrt_tag_bytes(r->n, count),
+					 KKRT_ITEM_BYTES);
+	psi_tags_init(&r->tags, &batches, r->out, r->n, KKRT_OUT_BYTES, r->item_hidx);
 	r->stage = 2;
 	return MPC_OK;
 }
@@ -511,15 +418,15 @@ kkrt_receiver_bins(const kkrt_receiver *r)
 size_t
 kkrt_receiver_chunks(const kkrt_receiver *r)
 {
-	return r->nchunks;
+	return r->chunks.count;
 }
 
 size_t
 kkrt_receiver_chunk_bytes(const kkrt_receiver *r, size_t chunk)
 {
-	if (chunk >= r->nchunks)
+	if (chunk >= r->chunks.count)
 		return 0;
-	return kkrt_u_bytes(chunk_bins(r->m, chunk));
+	return kkrt_u_bytes(psi_chunks_items(&r->chunks, chunk));
 }
 
 mpc_status
@@ -529,7 +436,6 @@ kkrt_receiver_chunk(kkrt_receiver *r, size_t chunk, uint8_t *msg, size_t cap, si
 				words,
 				cb,
 				first;
-	uint8_t		expect = CHUNK_TODO;
 	uint64_t   *code = NULL,
 			   *cols = NULL,
 			   *rows = NULL;
@@ -545,15 +451,15 @@ kkrt_receiver_chunk(kkrt_receiver *r, size_t chunk, uint8_t *msg, size_t cap, si
 
 	if (r->stage != 2)
 		return MPC_BAD_STATE;
-	if (chunk >= r->nchunks)
+	if (chunk >= r->chunks.count)
 		return MPC_BAD_COUNT;
-	cnt = chunk_bins(r->m, chunk);
+	cnt = psi_chunks_items(&r->chunks, chunk);
 	words = col_words(cnt);
 	cb = words * 8;
 	first = chunk * KKRT_CHUNK_BINS;
 	if (cap < kkrt_u_bytes(cnt))
 		return MPC_BUFFER_TOO_SMALL;
-	if (!atomic_compare_exchange_strong(&r->chunk_state[chunk], &expect, CHUNK_BUSY))
+	if (!psi_chunks_claim(&r->chunks, chunk))
 		return MPC_OUT_OF_ORDER;	/* made already, or being made */
 
 	code = malloc(words * 64 * KKRT_CODE_BYTES);
@@ -561,7 +467,7 @@ kkrt_receiver_chunk(kkrt_receiver *r, size_t chunk, uint8_t *msg, size_t cap, si
 	rows = malloc(words * 64 * KKRT_CODE_BYTES);
 	x = malloc(words * 64 * 16);
 	scratch = malloc(words * 64 * 16);
-	zeros = zalloc(cb);
+	zeros = crypto_zalloc(cb);
 	g = malloc(cb);
 	ctx = prg_ctx_new();
 	dctx = EVP_CIPHER_CTX_new();
@@ -584,7 +490,7 @@ kkrt_receiver_chunk(kkrt_receiver *r, size_t chunk, uint8_t *msg, size_t cap, si
 
 		memset(x, 0, words * 64 * 16);
 		for (size_t k = 0; k < words * 64; k++)
-			put_u32le(x + 16 * k, (uint32_t) (first + k));
+			crypto_put_u32le(x + 16 * k, (uint32_t) (first + k));
 		if (EVP_EncryptInit_ex(dctx, EVP_aes_128_ecb(), NULL, r->dummy_key, NULL) != 1 ||
 			EVP_CIPHER_CTX_set_padding(dctx, 0) != 1 ||
 			EVP_EncryptUpdate(dctx, x, &outl, x, (int) (words * 64 * 16)) != 1)
@@ -650,21 +556,20 @@ done:
 		code_free(&cc);
 	EVP_CIPHER_CTX_free(ctx);
 	EVP_CIPHER_CTX_free(dctx);
-	wipe_free(code, words * 64 * KKRT_CODE_BYTES);
-	wipe_free(cols, words * 64 * KKRT_CODE_BYTES);
-	wipe_free(rows, words * 64 * KKRT_CODE_BYTES);
-	wipe_free(x, words * 64 * 16);
-	wipe_free(scratch, words * 64 * 16);
+	crypto_wipe_free(code, words * 64 * KKRT_CODE_BYTES);
+	crypto_wipe_free(cols, words * 64 * KKRT_CODE_BYTES);
+	crypto_wipe_free(rows, words * 64 * KKRT_CODE_BYTES);
+	crypto_wipe_free(x, words * 64 * 16);
+	crypto_wipe_free(scratch, words * 64 * 16);
 	free(zeros);
-	wipe_free(g, cb);
-	return chunk_finish(&r->chunk_state[chunk], &r->chunks_made, st);
+	crypto_wipe_free(g, cb);
+	return psi_chunks_finish(&r->chunks, chunk, st);
 }
 
 bool
 kkrt_receiver_outputs_ready(const kkrt_receiver *r)
 {
-	return r->stage == 2 &&
-		atomic_load(&((kkrt_receiver *) r)->chunks_made) == r->nchunks;
+	return r->stage == 2 && psi_chunks_complete(&r->chunks);
 }
 
 const uint8_t *
@@ -680,61 +585,13 @@ kkrt_receiver_output(const kkrt_receiver *r, size_t i, int *hidx)
 size_t
 kkrt_receiver_batches(const kkrt_receiver *r)
 {
-	return r->nbatches;
+	return r->tags.batches.count;
 }
 
 size_t
 kkrt_receiver_tag_bytes(const kkrt_receiver *r)
 {
-	return r->tag_bytes;
-}
-
-static uint64_t
-tag_key(const uint8_t *tag, size_t tag_bytes)
-{
-	uint64_t	k = 0;
-
-	memcpy(&k, tag, tag_bytes < 8 ? tag_bytes : 8);
-	return k;
-}
-
-/* The lookup table of the receiver's outputs, built at the first TAGS. */
-static mpc_status
-build_table(kkrt_receiver *r)
-{
-	size_t		size = 1;
-
-	while (size < 2 * r->n)
-		size <<= 1;
-	r->table = zalloc(size * sizeof(uint32_t));
-	r->table_key = zalloc(size * sizeof(uint64_t));
-	r->match = malloc(r->n * sizeof(size_t));
-	r->batch_seen = zalloc(r->nbatches);
-	if (r->table == NULL || r->table_key == NULL || r->match == NULL || r->batch_seen == NULL)
-	{
-		free(r->table);
-		free(r->table_key);
-		r->table_key = NULL;
-		free(r->match);
-		free(r->batch_seen);
-		r->table = NULL;
-		r->match = NULL;
-		r->batch_seen = NULL;
-		return MPC_NO_MEMORY;
-	}
-	r->tmask = size - 1;
-	for (size_t i = 0; i < r->n; i++)
-	{
-		uint64_t	key = tag_key(r->out + i * KKRT_OUT_BYTES, r->tag_bytes);
-		size_t		pos = (size_t) key & r->tmask;
-
-		while (r->table[pos] != 0)
-			pos = (pos + 1) & r->tmask;
-		r->table[pos] = (uint32_t) i + 1;
-		r->table_key[pos] = key;
-		r->match[i] = SIZE_MAX;
-	}
-	return MPC_OK;
+	return r->tags.batches.tag_bytes;
 }
 
 mpc_status
@@ -742,73 +599,33 @@ kkrt_receiver_tags(kkrt_receiver *r, const uint8_t *msg, size_t len)
 {
 	uint32_t	seq,
 				count;
-	size_t		tb = r->tag_bytes;
 	mpc_status	st;
-	const uint8_t *p;
 
 	if (!kkrt_receiver_outputs_ready(r))
 		return MPC_BAD_STATE;
 	st = get_header(msg, len, KKRT_MSG_TAGS, &seq, &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq >= r->nbatches)
-		return MPC_OUT_OF_ORDER;
-	if (count != batch_items(r->n_s, seq))
-		return MPC_BAD_COUNT;
-	if (len != kkrt_tags_bytes(count, tb))
-		return MPC_BAD_LENGTH;
-	if (r->table == NULL && (st = build_table(r)) != MPC_OK)
-		return st;
-	if (r->batch_seen[seq])
-		return MPC_OUT_OF_ORDER;
-
-	p = msg + MPC_MSG_HEADER_BYTES;
-	for (size_t k = 0; k < count; k++)
-		for (int h = 0; h < KKRT_HASHES; h++, p += tb)
-		{
-			uint64_t	key = tag_key(p, tb);
-			size_t		pos = (size_t) key & r->tmask;
-
-			while (r->table[pos] != 0)
-			{
-				size_t		i = r->table[pos] - 1;
-
-				/* the stored key first: most probes meet another item */
-				if (r->table_key[pos] == key && r->item_hidx[i] == h &&
-					memcmp(r->out + i * KKRT_OUT_BYTES, p, tb) == 0)
-					r->match[i] = (size_t) seq * KKRT_TAG_BATCH + k;
-				pos = (pos + 1) & r->tmask;
-			}
-		}
-	r->batch_seen[seq] = 1;
-	r->batches_seen++;
-	return MPC_OK;
+	return psi_tags_take(&r->tags, seq, count, msg, len);
 }
 
 bool
 kkrt_receiver_done(const kkrt_receiver *r)
 {
-	return r->table != NULL && r->batches_seen == r->nbatches;
+	return psi_tags_done(&r->tags);
 }
 
 size_t
 kkrt_receiver_match(const kkrt_receiver *r, size_t i)
 {
-	if (r->match == NULL || i >= r->n)
-		return SIZE_MAX;
-	return r->match[i];
+	return psi_tags_match(&r->tags, i);
 }
 
 size_t
 kkrt_receiver_memory(const kkrt_receiver *r)
 {
-	size_t		b = sizeof(*r) + r->n * (KKRT_ITEM_BYTES + 1 + KKRT_OUT_BYTES) +
-		r->m * sizeof(uint32_t) + r->nchunks;
-
-	if (r->table != NULL)
-		b += (r->tmask + 1) * (sizeof(uint32_t) + sizeof(uint64_t)) +
-			r->n * sizeof(size_t) + r->nbatches;
-	return b;
+	return sizeof(*r) + r->n * (KKRT_ITEM_BYTES + 1 + KKRT_OUT_BYTES) +
+		r->m * sizeof(uint32_t) + r->chunks.count + psi_tags_memory(&r->tags);
 }
 
 /* -------------------------------------------------------------- sender */
@@ -823,15 +640,14 @@ kkrt_sender_new(size_t n, mpc_status *st)
 		*st = MPC_BAD_COUNT;
 		return NULL;
 	}
-	s = zalloc(sizeof(*s));
+	s = crypto_zalloc(sizeof(*s));
 	if (s == NULL)
 	{
 		*st = MPC_NO_MEMORY;
 		return NULL;
 	}
 	s->n = n;
-	s->nbatches = (n + KKRT_TAG_BATCH - 1) / KKRT_TAG_BATCH;
-	atomic_init(&s->chunks_read, 0);
+	psi_batches_init(&s->tags, n, KKRT_TAG_BATCH, KKRT_HASHES, 0, KKRT_ITEM_BYTES);
 	*st = MPC_OK;
 	return s;
 }
@@ -841,8 +657,8 @@ kkrt_sender_free(kkrt_sender *s)
 {
 	if (s == NULL)
 		return;
-	wipe_free(s->q, s->m * KKRT_CODE_BYTES);
-	free((void *) s->chunk_state);
+	crypto_wipe_free(s->q, s->m * KKRT_CODE_BYTES);
+	psi_chunks_free(&s->chunks);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 }
@@ -851,38 +667,28 @@ mpc_status
 kkrt_sender_hello(kkrt_sender *s, const uint8_t *msg, size_t len, size_t max_peer_n,
 				  uint8_t *out, size_t cap, size_t *out_len)
 {
-	uint32_t	seq,
-				count;
+	uint32_t	count;
 	mpc_status	st;
 	size_t		m,
-				nchunks,
 				blen;
 	uint64_t   *q;
-	_Atomic uint8_t *cs;
 	uint8_t		seed[16];
 
 	if (s->stage != 0)
 		return MPC_BAD_STATE;
-	st = get_header(msg, len, KKRT_MSG_HELLO, &seq, &count);
+	st = expect(msg, len, KKRT_MSG_HELLO, 1,
+				max_peer_n < KKRT_MAX_N ? max_peer_n : KKRT_MAX_N, kkrt_hello_bytes(), &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (count == 0 || count > max_peer_n || count > KKRT_MAX_N)
-		return MPC_BAD_COUNT;
-	if (len != kkrt_hello_bytes())
-		return MPC_BAD_LENGTH;
 	if (cap < kkrt_base_bytes())
 		return MPC_BUFFER_TOO_SMALL;
 
 	m = cuckoo_bins(count);
-	nchunks = (m + KKRT_CHUNK_BINS - 1) / KKRT_CHUNK_BINS;
 	q = malloc(m * KKRT_CODE_BYTES);
-	cs = zalloc(nchunks);
-	if (q == NULL || cs == NULL)
+	if (q == NULL || psi_chunks_init(&s->chunks, m, KKRT_CHUNK_BINS, kkrt_u_bytes) != MPC_OK)
 	{
 		free(q);
-		free((void *) cs);
+		psi_chunks_free(&s->chunks);
 		return MPC_NO_MEMORY;
 	}
 	randombytes_buf(s->s, sizeof(s->s));
@@ -896,7 +702,7 @@ kkrt_sender_hello(kkrt_sender *s, const uint8_t *msg, size_t len, size_t max_pee
 		sodium_memzero(s->s, sizeof(s->s));
 		sodium_memzero(s->keys, sizeof(s->keys));
 		free(q);
-		free((void *) cs);
+		psi_chunks_free(&s->chunks);
 		return st;
 	}
 	randombytes_buf(seed, sizeof(seed));
@@ -909,10 +715,8 @@ kkrt_sender_hello(kkrt_sender *s, const uint8_t *msg, size_t len, size_t max_pee
 
 	s->n_r = count;
 	s->m = m;
-	s->nchunks = nchunks;
 	s->q = q;
-	s->chunk_state = cs;
-	s->tag_bytes = kkrt_tag_bytes(count, s->n);
+	s->tags.tag_bytes = kkrt_tag_bytes(count, s->n);
 	s->stage = 1;
 	return MPC_OK;
 }
@@ -920,7 +724,7 @@ kkrt_sender_hello(kkrt_sender *s, const uint8_t *msg, size_t len, size_t max_pee
 size_t
 kkrt_sender_chunks(const kkrt_sender *s)
 {
-	return s->nchunks;
+	return s->chunks.count;
 }
 
 mpc_status
@@ -931,7 +735,6 @@ kkrt_sender_chunk(kkrt_sender *s, const uint8_t *msg, size_t len)
 	size_t		words,
 				cb,
 				first;
-	uint8_t		expect = CHUNK_TODO;
 	uint64_t   *cols = NULL,
 			   *rows = NULL;
 	uint8_t    *zeros = NULL;
@@ -943,21 +746,16 @@ kkrt_sender_chunk(kkrt_sender *s, const uint8_t *msg, size_t len)
 	st = get_header(msg, len, KKRT_MSG_U, &seq, &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq >= s->nchunks)
-		return MPC_OUT_OF_ORDER;
-	if (count != chunk_bins(s->m, seq))
-		return MPC_BAD_COUNT;
-	if (len != kkrt_u_bytes(count))
-		return MPC_BAD_LENGTH;
-	if (!atomic_compare_exchange_strong(&s->chunk_state[seq], &expect, CHUNK_BUSY))
-		return MPC_OUT_OF_ORDER;
+	st = psi_chunks_accept(&s->chunks, seq, count, len);
+	if (st != MPC_OK)
+		return st;
 
 	words = col_words(count);
 	cb = words * 8;
 	first = (size_t) seq * KKRT_CHUNK_BINS;
 	cols = malloc(words * 64 * KKRT_CODE_BYTES);
 	rows = malloc(words * 64 * KKRT_CODE_BYTES);
-	zeros = zalloc(cb);
+	zeros = crypto_zalloc(cb);
 	ctx = prg_ctx_new();
 	if (cols == NULL || rows == NULL || zeros == NULL || ctx == NULL)
 	{
@@ -989,17 +787,16 @@ kkrt_sender_chunk(kkrt_sender *s, const uint8_t *msg, size_t len)
 
 done:
 	EVP_CIPHER_CTX_free(ctx);
-	wipe_free(cols, words * 64 * KKRT_CODE_BYTES);
-	wipe_free(rows, words * 64 * KKRT_CODE_BYTES);
+	crypto_wipe_free(cols, words * 64 * KKRT_CODE_BYTES);
+	crypto_wipe_free(rows, words * 64 * KKRT_CODE_BYTES);
 	free(zeros);
-	return chunk_finish(&s->chunk_state[seq], &s->chunks_read, st);
+	return psi_chunks_finish(&s->chunks, seq, st);
 }
 
 bool
 kkrt_sender_ready(const kkrt_sender *s)
 {
-	return s->stage == 1 &&
-		atomic_load(&((kkrt_sender *) s)->chunks_read) == s->nchunks;
+	return s->stage == 1 && psi_chunks_complete(&s->chunks);
 }
 
 /*
@@ -1063,7 +860,7 @@ sender_eval_many(const kkrt_sender *s, const uint8_t *ys, size_t n,
 			else
 			{
 				out_hash(j, h, v, o);
-				memcpy(tags + (3 * k + h) * s->tag_bytes, o, s->tag_bytes);
+				memcpy(tags + (3 * k + h) * s->tags.tag_bytes, o, s->tags.tag_bytes);
 				sodium_memzero(o, sizeof(o));
 			}
 			sodium_memzero(v, sizeof(v));
@@ -1073,8 +870,8 @@ sender_eval_many(const kkrt_sender *s, const uint8_t *ys, size_t n,
 done:
 	sodium_memzero(sw, sizeof(sw));
 	free(idx);
-	wipe_free(code, n * KKRT_CODE_BYTES);
-	wipe_free(scratch, n * 16);
+	crypto_wipe_free(code, n * KKRT_CODE_BYTES);
+	crypto_wipe_free(scratch, n * 16);
 	return st;
 }
 
@@ -1100,40 +897,32 @@ kkrt_sender_eval_batch(const kkrt_sender *s, const uint8_t *ys, size_t n, uint8_
 size_t
 kkrt_sender_batches(const kkrt_sender *s)
 {
-	return s->nbatches;
+	return s->tags.count;
 }
 
 size_t
 kkrt_sender_tag_bytes(const kkrt_sender *s)
 {
-	return s->tag_bytes;
+	return s->tags.tag_bytes;
+}
+
+static mpc_status
+sender_tags_of(const void *s, const uint8_t *ys, size_t n, uint8_t *tags)
+{
+	return sender_eval_many(s, ys, n, NULL, tags);
 }
 
 mpc_status
 kkrt_sender_tags(const kkrt_sender *s, const uint8_t *ys, size_t batch,
 				 uint8_t *msg, size_t cap, size_t *len)
 {
-	size_t		cnt;
-	mpc_status	st;
-
 	if (!kkrt_sender_ready(s))
 		return MPC_BAD_STATE;
-	if (ys == NULL || batch >= s->nbatches)
-		return MPC_BAD_COUNT;
-	cnt = batch_items(s->n, batch);
-	if (cap < kkrt_tags_bytes(cnt, s->tag_bytes))
-		return MPC_BUFFER_TOO_SMALL;
-	st = sender_eval_many(s, ys + batch * KKRT_TAG_BATCH * KKRT_ITEM_BYTES, cnt, NULL,
-						  msg + MPC_MSG_HEADER_BYTES);
-	if (st != MPC_OK)
-		return st;
-	mpc_msg_put_header(msg, KKRT_MSG_TAGS, (uint32_t) batch, (uint32_t) cnt);
-	*len = kkrt_tags_bytes(cnt, s->tag_bytes);
-	return MPC_OK;
+	return psi_tags_send(&s->tags, KKRT_MSG_TAGS, sender_tags_of, s, ys, batch, msg, cap, len);
 }
 
 size_t
 kkrt_sender_memory(const kkrt_sender *s)
 {
-	return sizeof(*s) + s->m * KKRT_CODE_BYTES + s->nchunks;
+	return sizeof(*s) + s->m * KKRT_CODE_BYTES + s->chunks.count;
 }

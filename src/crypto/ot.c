@@ -99,10 +99,38 @@ mpc_msg_get_header_of(const uint8_t *msg, size_t len, uint8_t first, uint8_t las
 }
 
 mpc_status
+mpc_msg_expect_of(const uint8_t *msg, size_t len, uint8_t first, uint8_t last,
+				  uint8_t type, size_t min_count, size_t max_count, size_t bytes,
+				  uint32_t *count)
+{
+	uint32_t	seq;
+	mpc_status	st = mpc_msg_get_header_of(msg, len, first, last, type, &seq, count);
+
+	if (st != MPC_OK)
+		return st;
+	if (seq != 0)
+		return MPC_OUT_OF_ORDER;
+	if (*count < min_count || *count > max_count)
+		return MPC_BAD_COUNT;
+	if (len != bytes)
+		return MPC_BAD_LENGTH;
+	return MPC_OK;
+}
+
+mpc_status
 mpc_msg_get_header(const uint8_t *msg, size_t len, uint8_t type,
 				   uint32_t *seq, uint32_t *count)
 {
 	return mpc_msg_get_header_of(msg, len, MPC_MSG_BASE_A, MPC_MSG_FIXED_TAU, type, seq, count);
+}
+
+/* A flight's single message of the base and extension OTs. */
+static mpc_status
+expect(const uint8_t *msg, size_t len, uint8_t type, size_t min_count, size_t max_count,
+	   size_t bytes, uint32_t *count)
+{
+	return mpc_msg_expect_of(msg, len, MPC_MSG_BASE_A, MPC_MSG_FIXED_TAU, type, min_count,
+							 max_count, bytes, count);
 }
 
 /* --------------------------------------------------------- transposition */
@@ -317,22 +345,15 @@ ot_base_receiver_respond(size_t count, const uint8_t *choices,
 						 const uint8_t *msg_a, size_t msg_a_len,
 						 uint8_t *msg, size_t cap, size_t *len, ot_block *keys)
 {
-	uint32_t	seq,
-				n;
+	uint32_t	n;
 	const uint8_t *A;
 	mpc_status	st;
 
 	if (count == 0 || count > OT_BASE_MAX_COUNT)
 		return MPC_BAD_COUNT;
-	st = mpc_msg_get_header(msg_a, msg_a_len, MPC_MSG_BASE_A, &seq, &n);
+	st = expect(msg_a, msg_a_len, MPC_MSG_BASE_A, count, count, ot_base_msg_a_bytes(), &n);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (n != count)
-		return MPC_BAD_COUNT;
-	if (msg_a_len != ot_base_msg_a_bytes())
-		return MPC_BAD_LENGTH;
 	if (cap < ot_base_msg_b_bytes(count))
 		return MPC_BUFFER_TOO_SMALL;
 	A = msg_a + MPC_MSG_HEADER_BYTES;
@@ -376,21 +397,15 @@ mpc_status
 ot_base_sender_finish(ot_base_sender *s, const uint8_t *msg_b, size_t msg_b_len,
 					  ot_block *keys0, ot_block *keys1)
 {
-	uint32_t	seq,
-				n;
+	uint32_t	n;
 	mpc_status	st;
 
 	if (s->stage != 1)
 		return MPC_BAD_STATE;
-	st = mpc_msg_get_header(msg_b, msg_b_len, MPC_MSG_BASE_B, &seq, &n);
+	st = expect(msg_b, msg_b_len, MPC_MSG_BASE_B, s->count,
+				s->count, ot_base_msg_b_bytes(s->count), &n);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (n != s->count)
-		return MPC_BAD_COUNT;
-	if (msg_b_len != ot_base_msg_b_bytes(s->count))
-		return MPC_BAD_LENGTH;
 	/* check every point before deriving anything */
 	for (size_t j = 0; j < s->count; j++)
 	{
@@ -1045,19 +1060,10 @@ second_flight_send(ot_ext_sender *s, const uint8_t *msg_u, size_t len_u, size_t 
 static mpc_status
 second_flight_check(const uint8_t *msg, size_t len, uint8_t type, size_t count, size_t bytes)
 {
-	uint32_t	seq,
-				n;
-	mpc_status	st = mpc_msg_get_header(msg, len, type, &seq, &n);
+	uint32_t	n;
 
-	if (st != MPC_OK)
-		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (n != count || count == 0)
-		return MPC_BAD_COUNT;
-	if (len != bytes)
-		return MPC_BAD_LENGTH;
-	return MPC_OK;
+	/* count 0 is never valid: the lower bound 1 then refuses every count */
+	return expect(msg, len, type, count == 0 ? 1 : count, count, bytes, &n);
 }
 
 size_t

@@ -93,6 +93,17 @@ extern mpc_status mpc_msg_get_header(const uint8_t *msg, size_t len, uint8_t typ
 extern mpc_status mpc_msg_get_header_of(const uint8_t *msg, size_t len, uint8_t first, uint8_t last,
 										uint8_t type, uint32_t *seq, uint32_t *count);
 
+/*
+ * A flight's single message (sequence 0) of `type` among first..last, in
+ * the order every protocol checks it: the frame, then MPC_OUT_OF_ORDER for
+ * another sequence number, MPC_BAD_COUNT for a count outside
+ * [min_count, max_count], MPC_BAD_LENGTH unless exactly `bytes` long.
+ * Returns the header's count.
+ */
+extern mpc_status mpc_msg_expect_of(const uint8_t *msg, size_t len, uint8_t first, uint8_t last,
+									uint8_t type, size_t min_count, size_t max_count,
+									size_t bytes, uint32_t *count);
+
 /* 128-bit block; w[0] holds bits 0..63 (bytes 0..7), w[1] bits 64..127. */
 typedef struct ot_block
 {

@@ -113,6 +113,14 @@ get_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t
 	return mpc_msg_get_header_of(msg, len, RR22_MSG_HELLO, RR22_MSG_TAGS, type, seq, count);
 }
 
+/* A flight's single message (see mpc_msg_expect_of). */
+static mpc_status
+expect(const uint8_t *msg, size_t len, uint8_t type, size_t min_count, size_t max_count,
+	   size_t bytes, uint32_t *count)
+{
+	return mpc_msg_expect_of(msg, len, RR22_MSG_HELLO, RR22_MSG_TAGS, type, min_count, max_count, bytes, count);
+}
+
 /* The frame of a message of another module's (the VOLE's) exact type. */
 static mpc_status
 get_inner_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t *count)
@@ -379,8 +387,7 @@ mpc_status
 rr22_receiver_base(rr22_receiver *r, const uint8_t *msg, size_t len, size_t max_peer_n,
 				   uint8_t *out, size_t cap, size_t *out_len)
 {
-	uint32_t	seq,
-				count,
+	uint32_t	count,
 				t;
 	mpc_status	st;
 	run_keys	keys;
@@ -392,15 +399,10 @@ rr22_receiver_base(rr22_receiver *r, const uint8_t *msg, size_t len, size_t max_
 
 	if (r->stage != 1)
 		return MPC_BAD_STATE;
-	st = get_header(msg, len, RR22_MSG_BASE, &seq, &count);
+	st = expect(msg, len, RR22_MSG_BASE, 1,
+				max_peer_n < RR22_MAX_N ? max_peer_n : RR22_MAX_N, rr22_base_bytes(), &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (count == 0 || count > max_peer_n || count > RR22_MAX_N)
-		return MPC_BAD_COUNT;
-	if (len != rr22_base_bytes())
-		return MPC_BAD_LENGTH;
 	if (cap < rr22_cot_bytes(r->m))
 		return MPC_BUFFER_TOO_SMALL;
 
@@ -500,8 +502,7 @@ recv_out_range(void *arg, size_t begin, size_t end, size_t *failed)
 mpc_status
 rr22_receiver_trees(rr22_receiver *r, const uint8_t *msg, size_t len)
 {
-	uint32_t	seq,
-				count;
+	uint32_t	count;
 	mpc_status	st;
 	const ot_block *A;
 	recv_out_job job;
@@ -510,15 +511,9 @@ rr22_receiver_trees(rr22_receiver *r, const uint8_t *msg, size_t len)
 
 	if (r->stage != 2)
 		return MPC_BAD_STATE;
-	st = get_header(msg, len, RR22_MSG_TREES, &seq, &count);
+	st = expect(msg, len, RR22_MSG_TREES, r->m, r->m, rr22_trees_bytes(r->m), &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (count != r->m)
-		return MPC_BAD_COUNT;
-	if (len != rr22_trees_bytes(r->m))
-		return MPC_BAD_LENGTH;
 	if (r->out == NULL && (r->out = zalloc(r->n * RR22_OUT_BYTES)) == NULL)
 		return MPC_NO_MEMORY;
 	st = vole_receiver_trees(r->vr, msg + MPC_MSG_HEADER_BYTES, len - MPC_MSG_HEADER_BYTES);
@@ -787,8 +782,7 @@ mpc_status
 rr22_sender_hello(rr22_sender *s, const uint8_t *msg, size_t len, size_t max_peer_n,
 				  uint8_t *out, size_t cap, size_t *out_len)
 {
-	uint32_t	seq,
-				count,
+	uint32_t	count,
 				vseq,
 				vcount;
 	mpc_status	st;
@@ -799,15 +793,10 @@ rr22_sender_hello(rr22_sender *s, const uint8_t *msg, size_t len, size_t max_pee
 
 	if (s->stage != 0)
 		return MPC_BAD_STATE;
-	st = get_header(msg, len, RR22_MSG_HELLO, &seq, &count);
+	st = expect(msg, len, RR22_MSG_HELLO, 1,
+				max_peer_n < RR22_MAX_N ? max_peer_n : RR22_MAX_N, rr22_hello_bytes(), &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (count == 0 || count > max_peer_n || count > RR22_MAX_N)
-		return MPC_BAD_COUNT;
-	if (len != rr22_hello_bytes())
-		return MPC_BAD_LENGTH;
 	if (cap < rr22_base_bytes())
 		return MPC_BUFFER_TOO_SMALL;
 	m = rr22_columns(count);
@@ -849,8 +838,7 @@ mpc_status
 rr22_sender_cot(rr22_sender *s, const uint8_t *msg, size_t len,
 				uint8_t *out, size_t cap, size_t *out_len)
 {
-	uint32_t	seq,
-				count,
+	uint32_t	count,
 				t;
 	mpc_status	st;
 	ot_block   *K;
@@ -860,15 +848,9 @@ rr22_sender_cot(rr22_sender *s, const uint8_t *msg, size_t len,
 
 	if (s->stage != 1)
 		return MPC_BAD_STATE;
-	st = get_header(msg, len, RR22_MSG_COT, &seq, &count);
+	st = expect(msg, len, RR22_MSG_COT, s->m, s->m, rr22_cot_bytes(s->m), &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (count != s->m)
-		return MPC_BAD_COUNT;
-	if (len != rr22_cot_bytes(s->m))
-		return MPC_BAD_LENGTH;
 	t = get_u32le(msg + MPC_MSG_HEADER_BYTES);
 	if (t >= RR22_OKVS_TRIES)
 		return MPC_OUT_OF_RANGE;

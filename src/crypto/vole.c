@@ -78,6 +78,14 @@ get_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t
 	return mpc_msg_get_header_of(msg, len, VOLE_MSG_HELLO, VOLE_MSG_TREES, type, seq, count);
 }
 
+/* A flight's single message (see mpc_msg_expect_of). */
+static mpc_status
+expect(const uint8_t *msg, size_t len, uint8_t type, size_t min_count, size_t max_count,
+	   size_t bytes, uint32_t *count)
+{
+	return mpc_msg_expect_of(msg, len, VOLE_MSG_HELLO, VOLE_MSG_TREES, type, min_count, max_count, bytes, count);
+}
+
 /* ------------------------------------------------------------ parameters */
 
 bool
@@ -655,8 +663,7 @@ mpc_status
 vole_receiver_base(vole_receiver *r, const uint8_t *msg, size_t len,
 				   uint8_t *out, size_t cap, size_t *out_len)
 {
-	uint32_t	seq,
-				count;
+	uint32_t	count;
 	size_t		t = r->t,
 				d = r->d,
 				ncot = r->ncot,
@@ -670,15 +677,9 @@ vole_receiver_base(vole_receiver *r, const uint8_t *msg, size_t len,
 
 	if (r->stage != 1)
 		return MPC_BAD_STATE;
-	st = get_header(msg, len, VOLE_MSG_BASE, &seq, &count);
+	st = expect(msg, len, VOLE_MSG_BASE, r->m, r->m, vole_base_bytes(), &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (count != r->m)
-		return MPC_BAD_COUNT;
-	if (len != vole_base_bytes())
-		return MPC_BAD_LENGTH;
 	if (out == NULL || cap < vole_cot_bytes(r->m))
 		return MPC_BUFFER_TOO_SMALL;
 
@@ -888,8 +889,7 @@ recv_trees_range(void *arg, size_t begin, size_t end, size_t *failed)
 mpc_status
 vole_receiver_trees(vole_receiver *r, const uint8_t *msg, size_t len)
 {
-	uint32_t	seq,
-				count;
+	uint32_t	count;
 	size_t		t = r->t,
 				N = r->N,
 				m = r->m;
@@ -903,15 +903,9 @@ vole_receiver_trees(vole_receiver *r, const uint8_t *msg, size_t len)
 
 	if (r->stage != 2)
 		return MPC_BAD_STATE;
-	st = get_header(msg, len, VOLE_MSG_TREES, &seq, &count);
+	st = expect(msg, len, VOLE_MSG_TREES, t, t, vole_trees_bytes(m), &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (count != t)
-		return MPC_BAD_COUNT;
-	if (len != vole_trees_bytes(m))
-		return MPC_BAD_LENGTH;
 	cvec = malloc(N * sizeof(ot_block));
 	prefix = malloc(t * sizeof(ot_block));
 	a = malloc(m * sizeof(ot_block));
@@ -1151,8 +1145,7 @@ mpc_status
 vole_sender_cot(vole_sender *s, const uint8_t *msg, size_t len,
 				uint8_t *out, size_t cap, size_t *out_len)
 {
-	uint32_t	seq,
-				count;
+	uint32_t	count;
 	size_t		t = s->t,
 				d = s->d,
 				N = s->N,
@@ -1172,15 +1165,9 @@ vole_sender_cot(vole_sender *s, const uint8_t *msg, size_t len,
 
 	if (s->stage != 1)
 		return MPC_BAD_STATE;
-	st = get_header(msg, len, VOLE_MSG_COT, &seq, &count);
+	st = expect(msg, len, VOLE_MSG_COT, ncot, ncot, vole_cot_bytes(m), &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq != 0)
-		return MPC_OUT_OF_ORDER;
-	if (count != ncot)
-		return MPC_BAD_COUNT;
-	if (len != vole_cot_bytes(m))
-		return MPC_BAD_LENGTH;
 	if (out == NULL || cap < vole_trees_bytes(m))
 		return MPC_BUFFER_TOO_SMALL;
 	rows = malloc(ncot * sizeof(ot_block));
