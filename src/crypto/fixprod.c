@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "crypto/bytes.h"
 #include "crypto/fixprod.h"
 
 struct fixprod_receiver
@@ -45,16 +46,6 @@ struct fixprod_sender
 	ot_block   *h0,
 			   *h1;				/* OT_EXT_CHUNK each */
 };
-
-static void
-wipe_free(void *p, size_t n)
-{
-	if (p != NULL)
-	{
-		sodium_memzero(p, n);
-		free(p);
-	}
-}
 
 static bool
 shape_ok(size_t n, size_t k, int bits)
@@ -131,10 +122,10 @@ fixprod_receiver_free(fixprod_receiver *fr)
 {
 	if (fr == NULL)
 		return;
-	wipe_free(fr->x, fr->n * fr->k * sizeof(int32_t));
-	wipe_free(fr->t, fr->n * fr->k * (size_t) fr->bits * sizeof(ot_block));
-	wipe_free(fr->h, OT_EXT_CHUNK * sizeof(ot_block));
-	wipe_free(fr->choices, fr->choices_bytes);
+	crypto_wipe_free(fr->x, fr->n * fr->k * sizeof(int32_t));
+	crypto_wipe_free(fr->t, fr->n * fr->k * (size_t) fr->bits * sizeof(ot_block));
+	crypto_wipe_free(fr->h, OT_EXT_CHUNK * sizeof(ot_block));
+	crypto_wipe_free(fr->choices, fr->choices_bytes);
 	ot_ext_receiver_free(fr->ext);
 	ot_base_sender_wipe(&fr->base);
 	sodium_memzero(fr, sizeof(*fr));
@@ -146,9 +137,9 @@ fixprod_sender_free(fixprod_sender *fs)
 {
 	if (fs == NULL)
 		return;
-	wipe_free(fs->q, fs->n * fs->k * (size_t) fs->bits * sizeof(ot_block));
-	wipe_free(fs->h0, OT_EXT_CHUNK * sizeof(ot_block));
-	wipe_free(fs->h1, OT_EXT_CHUNK * sizeof(ot_block));
+	crypto_wipe_free(fs->q, fs->n * fs->k * (size_t) fs->bits * sizeof(ot_block));
+	crypto_wipe_free(fs->h0, OT_EXT_CHUNK * sizeof(ot_block));
+	crypto_wipe_free(fs->h1, OT_EXT_CHUNK * sizeof(ot_block));
 	ot_ext_sender_free(fs->ext);
 	sodium_memzero(fs, sizeof(*fs));
 	free(fs);
@@ -281,7 +272,7 @@ fixprod_receiver_extend(fixprod_receiver *fr, size_t nrows, uint8_t *msg, size_t
 	bytes = (count + 7) / 8;
 	if (bytes > fr->choices_bytes)
 	{
-		wipe_free(fr->choices, fr->choices_bytes);
+		crypto_wipe_free(fr->choices, fr->choices_bytes);
 		fr->choices_bytes = 0;
 		if ((fr->choices = malloc(bytes)) == NULL)
 			return MPC_NO_MEMORY;

@@ -73,7 +73,8 @@ static mpc_status
 expect(const uint8_t *msg, size_t len, uint8_t type, size_t min_count, size_t max_count,
 	   size_t bytes, uint32_t *count)
 {
-	return mpc_msg_expect_of(msg, len, KKRT_MSG_HELLO, KKRT_MSG_TAGS, type, min_count, max_count, bytes, count);
+	return mpc_msg_expect_of(msg, len, KKRT_MSG_HELLO, KKRT_MSG_TAGS, type, min_count, max_count,
+							 bytes, count);
 }
 
 /* ------------------------------------------------------------- sizes */

@@ -10,17 +10,8 @@
 
 #include <sodium.h>
 
+#include "crypto/bytes.h"
 #include "crypto/mpc.h"
-
-static void
-wipe_free(void *p, size_t n)
-{
-	if (p != NULL)
-	{
-		sodium_memzero(p, n);
-		free(p);
-	}
-}
 
 /* ----------------------------------------------------------- fixed point */
 
@@ -578,11 +569,11 @@ mpc_sign_free(mpc_sign *st)
 	if (st == NULL)
 		return;
 	w = st->words;
-	wipe_free(st->x, 64 * w * 8);
-	wipe_free(st->zero, w * 8);
-	wipe_free(st->g, SIGN_NODES * w * 8);
-	wipe_free(st->p, SIGN_NODES * w * 8);
-	wipe_free(st->own, 2 * (SIGN_LEAVES + 32) * w * 8);
+	crypto_wipe_free(st->x, 64 * w * 8);
+	crypto_wipe_free(st->zero, w * 8);
+	crypto_wipe_free(st->g, SIGN_NODES * w * 8);
+	crypto_wipe_free(st->p, SIGN_NODES * w * 8);
+	crypto_wipe_free(st->own, 2 * (SIGN_LEAVES + 32) * w * 8);
 	sodium_memzero(st, sizeof(*st));
 	free(st);
 }

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "crypto/bytes.h"
 #include "crypto/ot.h"
 
 #define CHUNK_WORDS (OT_EXT_CHUNK / 64)		/* 64-bit words per column per chunk */
@@ -54,22 +55,6 @@ mpc_status_reason(mpc_status st)
 
 /* ---------------------------------------------------------------- frame */
 
-static void
-put_u32le(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t) v;
-	p[1] = (uint8_t) (v >> 8);
-	p[2] = (uint8_t) (v >> 16);
-	p[3] = (uint8_t) (v >> 24);
-}
-
-static uint32_t
-get_u32le(const uint8_t *p)
-{
-	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
-		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
-}
-
 void
 mpc_msg_put_header(uint8_t *msg, uint8_t type, uint32_t seq, uint32_t count)
 {
@@ -77,8 +62,8 @@ mpc_msg_put_header(uint8_t *msg, uint8_t type, uint32_t seq, uint32_t count)
 	msg[1] = type;
 	msg[2] = 0;
 	msg[3] = 0;
-	put_u32le(msg + 4, seq);
-	put_u32le(msg + 8, count);
+	crypto_put_u32le(msg + 4, seq);
+	crypto_put_u32le(msg + 8, count);
 }
 
 mpc_status
@@ -93,8 +78,8 @@ mpc_msg_get_header_of(const uint8_t *msg, size_t len, uint8_t first, uint8_t las
 		return MPC_BAD_HEADER;
 	if (msg[1] != type)
 		return MPC_WRONG_TYPE;
-	*seq = get_u32le(msg + 4);
-	*count = get_u32le(msg + 8);
+	*seq = crypto_get_u32le(msg + 4);
+	*count = crypto_get_u32le(msg + 8);
 	return MPC_OK;
 }
 
@@ -264,7 +249,7 @@ base_kdf(uint32_t j, const uint8_t A[32], const uint8_t B[32], const uint8_t P[3
 	uint8_t		jb[4];
 	uint8_t		out[16];
 
-	put_u32le(jb, j);
+	crypto_put_u32le(jb, j);
 	crypto_generichash_blake2b_init(&st, NULL, 0, sizeof(out));
 	crypto_generichash_blake2b_update(&st, (const unsigned char *) BASE_KDF_LABEL,
 									  sizeof(BASE_KDF_LABEL) - 1);
@@ -511,16 +496,6 @@ aligned_zalloc(size_t n)
 	return p;
 }
 
-static void
-wipe_free(void *p, size_t n)
-{
-	if (p != NULL)
-	{
-		sodium_memzero(p, n);
-		free(p);
-	}
-}
-
 void
 ot_ext_sender_free(ot_ext_sender *s)
 {
@@ -529,9 +504,9 @@ ot_ext_sender_free(ot_ext_sender *s)
 	for (int i = 0; i < OT_KAPPA; i++)
 		EVP_CIPHER_CTX_free(s->prg[i]);		/* clears the key schedule */
 	EVP_CIPHER_CTX_free(s->aes);
-	wipe_free(s->cols, (size_t) OT_KAPPA * CHUNK_BYTES);
-	wipe_free(s->rows, OT_EXT_CHUNK * sizeof(ot_block));
-	wipe_free(s->x, 2 * OT_EXT_CHUNK * sizeof(ot_block));
+	crypto_wipe_free(s->cols, (size_t) OT_KAPPA * CHUNK_BYTES);
+	crypto_wipe_free(s->rows, OT_EXT_CHUNK * sizeof(ot_block));
+	crypto_wipe_free(s->x, 2 * OT_EXT_CHUNK * sizeof(ot_block));
 	free(s->zeros);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
@@ -575,11 +550,11 @@ ot_ext_receiver_free(ot_ext_receiver *r)
 		EVP_CIPHER_CTX_free(r->prg1[i]);
 	}
 	EVP_CIPHER_CTX_free(r->aes);
-	wipe_free(r->cols, (size_t) OT_KAPPA * CHUNK_BYTES);
-	wipe_free(r->g, CHUNK_BYTES);
-	wipe_free(r->r, CHUNK_BYTES);
-	wipe_free(r->rows, OT_EXT_CHUNK * sizeof(ot_block));
-	wipe_free(r->x, 2 * OT_EXT_CHUNK * sizeof(ot_block));
+	crypto_wipe_free(r->cols, (size_t) OT_KAPPA * CHUNK_BYTES);
+	crypto_wipe_free(r->g, CHUNK_BYTES);
+	crypto_wipe_free(r->r, CHUNK_BYTES);
+	crypto_wipe_free(r->rows, OT_EXT_CHUNK * sizeof(ot_block));
+	crypto_wipe_free(r->x, 2 * OT_EXT_CHUNK * sizeof(ot_block));
 	free(r->zeros);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
@@ -1028,7 +1003,7 @@ send_with_scratch(ot_ext_sender *s, const uint8_t *msg_u, size_t len_u, size_t c
 		return MPC_NO_MEMORY;
 	st = ot_ext_sender_extend(s, MPC_MSG_EXT_U, msg_u, len_u, count, count, &got,
 							  rot_send_rows, c);
-	wipe_free(c->h, 2 * OT_EXT_CHUNK * sizeof(ot_block));
+	crypto_wipe_free(c->h, 2 * OT_EXT_CHUNK * sizeof(ot_block));
 	return st;
 }
 

@@ -52,7 +52,7 @@ void
 psi_chunks_free(psi_chunks *c)
 {
 	free((void *) c->state);
-	c->state = NULL;
+	memset(c, 0, sizeof(*c));
 }
 
 size_t

@@ -15,26 +15,20 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "crypto/bytes.h"
 #include "crypto/gf128.h"
 #include "crypto/okvs.h"
 #include "crypto/parallel.h"
+#include "crypto/psi_stream.h"
 #include "crypto/rr22.h"
 #include "crypto/vole.h"
 
-#define STAT_SEC		40
 #define SHARE_BYTES		16
 #define BLOCK_ITEMS		1024	/* items per step of the bulk evaluations */
 
 static const uint8_t personal_seed[16] = "pgpriv-rr22-seed";
 static const uint8_t personal_okvs[16] = "pgpriv-rr22-okvs";
 static const uint8_t personal_out[16] = "pgpriv-rr22-out";
-
-enum
-{
-	CHUNK_TODO = 0,
-	CHUNK_BUSY = 1,
-	CHUNK_DONE = 2
-};
 
 /* What both parties derive from the run seed. */
 typedef struct run_keys
@@ -48,10 +42,7 @@ struct rr22_receiver
 {
 	size_t		n,
 				m,
-				nchunks,
-				n_s,
-				tag_bytes,
-				nbatches;
+				nchunks;
 	int			nthreads;
 	int			stage;			/* 0 new, 1 hello sent, 2 COT sent, 3 outputs */
 	uint8_t    *items;			/* n × 16 */
@@ -61,23 +52,14 @@ struct rr22_receiver
 	vole_receiver *vr;
 	ot_block   *D;				/* m: P after flight 3, A + P after flight 4 */
 	uint8_t    *out;			/* n × 32 */
-	/* tag matching */
-	uint32_t   *table;			/* item + 1, 0 empty */
-	uint64_t   *table_key;
-	size_t		tmask;
-	size_t	   *match;
-	uint8_t    *batch_seen;
-	size_t		batches_seen;
+	psi_tags	tags;			/* the sender's tags, from the base on */
 };
 
 struct rr22_sender
 {
 	size_t		n,
 				n_r,
-				m,
-				nchunks,
-				tag_bytes,
-				nbatches;
+				m;
 	int			nthreads;
 	int			stage;			/* 0 new, 1 hello answered, 2 trees sent */
 	run_keys	keys;
@@ -85,27 +67,11 @@ struct rr22_sender
 	vole_sender *vs;
 	ot_block	delta;
 	ot_block   *K;				/* m: B, then B + D·Δ chunk by chunk */
-	_Atomic uint8_t *chunk_state;
-	atomic_size_t chunks_read;
+	psi_chunks	chunks;			/* the D chunks read */
+	psi_batches tags;
 };
 
 /* ---------------------------------------------------------------- frame */
-
-static uint32_t
-get_u32le(const uint8_t *p)
-{
-	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
-		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
-}
-
-static void
-put_u32le(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t) v;
-	p[1] = (uint8_t) (v >> 8);
-	p[2] = (uint8_t) (v >> 16);
-	p[3] = (uint8_t) (v >> 24);
-}
 
 static mpc_status
 get_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t *count)
@@ -118,35 +84,18 @@ static mpc_status
 expect(const uint8_t *msg, size_t len, uint8_t type, size_t min_count, size_t max_count,
 	   size_t bytes, uint32_t *count)
 {
-	return mpc_msg_expect_of(msg, len, RR22_MSG_HELLO, RR22_MSG_TAGS, type, min_count, max_count, bytes, count);
+	return mpc_msg_expect_of(msg, len, RR22_MSG_HELLO, RR22_MSG_TAGS, type, min_count, max_count,
+							 bytes, count);
 }
 
 /* The frame of a message of another module's (the VOLE's) exact type. */
 static mpc_status
 get_inner_header(const uint8_t *msg, size_t len, uint8_t type, uint32_t *seq, uint32_t *count)
 {
-	if (msg == NULL || len < MPC_MSG_HEADER_BYTES)
-		return MPC_BAD_LENGTH;
-	if (msg[0] != MPC_MSG_VERSION || msg[2] != 0 || msg[3] != 0)
-		return MPC_BAD_HEADER;
-	if (msg[1] != type)
-		return MPC_WRONG_TYPE;
-	*seq = get_u32le(msg + 4);
-	*count = get_u32le(msg + 8);
-	return MPC_OK;
+	return mpc_msg_get_header_of(msg, len, 0, UINT8_MAX, type, seq, count);
 }
 
 /* ------------------------------------------------------------- sizes */
-
-static unsigned
-ceil_log2(size_t n)
-{
-	unsigned	b = 0;
-
-	while (b < 64 && ((size_t) 1 << b) < n)
-		b++;
-	return b;
-}
 
 size_t
 rr22_columns(size_t n_r)
@@ -159,10 +108,7 @@ rr22_columns(size_t n_r)
 size_t
 rr22_tag_bytes(size_t n_r, size_t n_s)
 {
-	size_t		bits = STAT_SEC + ceil_log2(n_r) + ceil_log2(n_s);
-	size_t		t = (bits + 7) / 8;
-
-	return t > 16 ? 16 : t;
+	return psi_tag_bytes(n_r, n_s);
 }
 
 size_t
@@ -201,39 +147,7 @@ rr22_tags_bytes(size_t items, size_t tag_bytes)
 	return MPC_MSG_HEADER_BYTES + items * tag_bytes;
 }
 
-static size_t
-chunk_elems(size_t m, size_t chunk)
-{
-	size_t		first = chunk * RR22_CHUNK_ELEMS;
-
-	return m - first < RR22_CHUNK_ELEMS ? m - first : RR22_CHUNK_ELEMS;
-}
-
-static size_t
-batch_items(size_t n, size_t batch)
-{
-	size_t		first = batch * RR22_TAG_BATCH;
-
-	return n - first < RR22_TAG_BATCH ? n - first : RR22_TAG_BATCH;
-}
-
 /* --------------------------------------------------------- primitives */
-
-static void *
-zalloc(size_t n)
-{
-	return calloc(1, n == 0 ? 1 : n);
-}
-
-static void
-wipe_free(void *p, size_t n)
-{
-	if (p != NULL)
-	{
-		sodium_memzero(p, n);
-		free(p);
-	}
-}
 
 /* The run's keys from both shares and both set sizes. */
 static void
@@ -244,8 +158,8 @@ derive_keys(const uint8_t r_share[SHARE_BYTES], const uint8_t s_share[SHARE_BYTE
 	uint8_t		nn[8];
 	uint8_t		out[48];
 
-	put_u32le(nn, (uint32_t) n_r);
-	put_u32le(nn + 4, (uint32_t) n_s);
+	crypto_put_u32le(nn, (uint32_t) n_r);
+	crypto_put_u32le(nn + 4, (uint32_t) n_s);
 	crypto_generichash_blake2b_init_salt_personal(&h, NULL, 0, sizeof(out), NULL, personal_seed);
 	crypto_generichash_blake2b_update(&h, r_share, SHARE_BYTES);
 	crypto_generichash_blake2b_update(&h, s_share, SHARE_BYTES);
@@ -262,7 +176,7 @@ okvs_seed_of_try(const run_keys *k, uint32_t t, uint8_t seed[16])
 {
 	uint8_t		tb[4];
 
-	put_u32le(tb, t);
+	crypto_put_u32le(tb, t);
 	crypto_generichash_blake2b_salt_personal(seed, 16, tb, sizeof(tb), k->okvs_base, 16,
 											 NULL, personal_okvs);
 }
@@ -316,7 +230,7 @@ rr22_receiver_new(const uint8_t *items, size_t n, int nthreads, mpc_status *st)
 		*st = MPC_BAD_COUNT;
 		return NULL;
 	}
-	r = zalloc(sizeof(*r));
+	r = crypto_zalloc(sizeof(*r));
 	if (r == NULL)
 	{
 		*st = MPC_NO_MEMORY;
@@ -347,15 +261,12 @@ rr22_receiver_free(rr22_receiver *r)
 {
 	if (r == NULL)
 		return;
-	wipe_free(r->items, r->n * RR22_ITEM_BYTES);
+	crypto_wipe_free(r->items, r->n * RR22_ITEM_BYTES);
 	if (r->vr != NULL)
 		vole_receiver_free(r->vr);
-	wipe_free(r->D, r->m * sizeof(ot_block));
-	wipe_free(r->out, r->n * RR22_OUT_BYTES);
-	free(r->table);
-	free(r->table_key);
-	free(r->match);
-	free(r->batch_seen);
+	crypto_wipe_free(r->D, r->m * sizeof(ot_block));
+	crypto_wipe_free(r->out, r->n * RR22_OUT_BYTES);
+	psi_tags_free(&r->tags);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 }
@@ -390,6 +301,7 @@ rr22_receiver_base(rr22_receiver *r, const uint8_t *msg, size_t len, size_t max_
 	uint32_t	count,
 				t;
 	mpc_status	st;
+	psi_batches batches;
 	run_keys	keys;
 	uint8_t		seed[16];
 	uint8_t    *h1 = NULL;
@@ -444,24 +356,25 @@ rr22_receiver_base(rr22_receiver *r, const uint8_t *msg, size_t len, size_t max_
 		goto fail;
 	}
 	mpc_msg_put_header(out, RR22_MSG_COT, 0, (uint32_t) r->m);
-	put_u32le(out + MPC_MSG_HEADER_BYTES, t);
+	crypto_put_u32le(out + MPC_MSG_HEADER_BYTES, t);
 	*out_len = rr22_cot_bytes(r->m);
 
-	wipe_free(h1, r->n * 16);
+	crypto_wipe_free(h1, r->n * 16);
 	r->keys = keys;
 	memcpy(r->okvs_seed, seed, sizeof(seed));
 	r->D = P;
-	r->n_s = count;
-	r->tag_bytes = rr22_tag_bytes(r->n, count);
-	r->nbatches = (count + RR22_TAG_BATCH - 1) / RR22_TAG_BATCH;
+	psi_batches_init(&batches, count, RR22_TAG_BATCH, 1, rr22_tag_bytes(r->n, count),
+					 RR22_ITEM_BYTES);
+	/* the outputs are made at the trees (rr22_receiver_trees) */
+	psi_tags_init(&r->tags, &batches, NULL, r->n, RR22_OUT_BYTES, NULL);
 	sodium_memzero(&keys, sizeof(keys));
 	sodium_memzero(seed, sizeof(seed));
 	r->stage = 2;
 	return MPC_OK;
 
 fail:
-	wipe_free(h1, r->n * 16);
-	wipe_free(P, r->m * sizeof(ot_block));
+	crypto_wipe_free(h1, r->n * 16);
+	crypto_wipe_free(P, r->m * sizeof(ot_block));
 	sodium_memzero(&keys, sizeof(keys));
 	sodium_memzero(seed, sizeof(seed));
 	return st;
@@ -514,8 +427,9 @@ rr22_receiver_trees(rr22_receiver *r, const uint8_t *msg, size_t len)
 	st = expect(msg, len, RR22_MSG_TREES, r->m, r->m, rr22_trees_bytes(r->m), &count);
 	if (st != MPC_OK)
 		return st;
-	if (r->out == NULL && (r->out = zalloc(r->n * RR22_OUT_BYTES)) == NULL)
+	if (r->out == NULL && (r->out = crypto_zalloc(r->n * RR22_OUT_BYTES)) == NULL)
 		return MPC_NO_MEMORY;
+	r->tags.outs = r->out;
 	st = vole_receiver_trees(r->vr, msg + MPC_MSG_HEADER_BYTES, len - MPC_MSG_HEADER_BYTES);
 	if (st != MPC_OK)
 		return st;
@@ -535,7 +449,7 @@ rr22_receiver_trees(rr22_receiver *r, const uint8_t *msg, size_t len)
 	}
 	vole_receiver_free(r->vr);
 	r->vr = NULL;
-	wipe_free(r->items, r->n * RR22_ITEM_BYTES);
+	crypto_wipe_free(r->items, r->n * RR22_ITEM_BYTES);
 	r->items = NULL;
 	r->stage = 3;
 	return MPC_OK;
@@ -558,7 +472,7 @@ rr22_receiver_chunk_bytes(const rr22_receiver *r, size_t chunk)
 {
 	if (chunk >= r->nchunks)
 		return 0;
-	return rr22_d_bytes(chunk_elems(r->m, chunk));
+	return rr22_d_bytes(psi_part_items(r->m, RR22_CHUNK_ELEMS, chunk));
 }
 
 mpc_status
@@ -570,7 +484,7 @@ rr22_receiver_chunk(rr22_receiver *r, size_t chunk, uint8_t *msg, size_t cap, si
 		return MPC_BAD_STATE;
 	if (chunk >= r->nchunks)
 		return MPC_BAD_COUNT;
-	cnt = chunk_elems(r->m, chunk);
+	cnt = psi_part_items(r->m, RR22_CHUNK_ELEMS, chunk);
 	if (cap < rr22_d_bytes(cnt))
 		return MPC_BUFFER_TOO_SMALL;
 	mpc_msg_put_header(msg, RR22_MSG_D, (uint32_t) chunk, (uint32_t) cnt);
@@ -596,61 +510,13 @@ rr22_receiver_output(const rr22_receiver *r, size_t i)
 size_t
 rr22_receiver_batches(const rr22_receiver *r)
 {
-	return r->nbatches;
+	return r->tags.batches.count;
 }
 
 size_t
 rr22_receiver_tag_bytes(const rr22_receiver *r)
 {
-	return r->tag_bytes;
-}
-
-static uint64_t
-tag_key(const uint8_t *tag, size_t tag_bytes)
-{
-	uint64_t	k = 0;
-
-	memcpy(&k, tag, tag_bytes < 8 ? tag_bytes : 8);
-	return k;
-}
-
-/* The lookup table of the receiver's outputs, built at the first TAGS. */
-static mpc_status
-build_table(rr22_receiver *r)
-{
-	size_t		size = 1;
-
-	while (size < 2 * r->n)
-		size <<= 1;
-	r->table = zalloc(size * sizeof(uint32_t));
-	r->table_key = zalloc(size * sizeof(uint64_t));
-	r->match = malloc(r->n * sizeof(size_t));
-	r->batch_seen = zalloc(r->nbatches);
-	if (r->table == NULL || r->table_key == NULL || r->match == NULL || r->batch_seen == NULL)
-	{
-		free(r->table);
-		free(r->table_key);
-		free(r->match);
-		free(r->batch_seen);
-		r->table = NULL;
-		r->table_key = NULL;
-		r->match = NULL;
-		r->batch_seen = NULL;
-		return MPC_NO_MEMORY;
-	}
-	r->tmask = size - 1;
-	for (size_t i = 0; i < r->n; i++)
-	{
-		uint64_t	key = tag_key(r->out + i * RR22_OUT_BYTES, r->tag_bytes);
-		size_t		pos = (size_t) key & r->tmask;
-
-		while (r->table[pos] != 0)
-			pos = (pos + 1) & r->tmask;
-		r->table[pos] = (uint32_t) i + 1;
-		r->table_key[pos] = key;
-		r->match[i] = SIZE_MAX;
-	}
-	return MPC_OK;
+	return r->tags.batches.tag_bytes;
 }
 
 mpc_status
@@ -658,59 +524,26 @@ rr22_receiver_tags(rr22_receiver *r, const uint8_t *msg, size_t len)
 {
 	uint32_t	seq,
 				count;
-	size_t		tb = r->tag_bytes;
 	mpc_status	st;
-	const uint8_t *p;
 
 	if (r->stage != 3)
 		return MPC_BAD_STATE;
 	st = get_header(msg, len, RR22_MSG_TAGS, &seq, &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq >= r->nbatches)
-		return MPC_OUT_OF_ORDER;
-	if (count != batch_items(r->n_s, seq))
-		return MPC_BAD_COUNT;
-	if (len != rr22_tags_bytes(count, tb))
-		return MPC_BAD_LENGTH;
-	if (r->table == NULL && (st = build_table(r)) != MPC_OK)
-		return st;
-	if (r->batch_seen[seq])
-		return MPC_OUT_OF_ORDER;
-
-	p = msg + MPC_MSG_HEADER_BYTES;
-	for (size_t k = 0; k < count; k++, p += tb)
-	{
-		uint64_t	key = tag_key(p, tb);
-		size_t		pos = (size_t) key & r->tmask;
-
-		while (r->table[pos] != 0)
-		{
-			size_t		i = r->table[pos] - 1;
-
-			if (r->table_key[pos] == key &&
-				memcmp(r->out + i * RR22_OUT_BYTES, p, tb) == 0)
-				r->match[i] = (size_t) seq * RR22_TAG_BATCH + k;
-			pos = (pos + 1) & r->tmask;
-		}
-	}
-	r->batch_seen[seq] = 1;
-	r->batches_seen++;
-	return MPC_OK;
+	return psi_tags_take(&r->tags, seq, count, msg, len);
 }
 
 bool
 rr22_receiver_done(const rr22_receiver *r)
 {
-	return r->table != NULL && r->batches_seen == r->nbatches;
+	return psi_tags_done(&r->tags);
 }
 
 size_t
 rr22_receiver_match(const rr22_receiver *r, size_t i)
 {
-	if (r->match == NULL || i >= r->n)
-		return SIZE_MAX;
-	return r->match[i];
+	return psi_tags_match(&r->tags, i);
 }
 
 size_t
@@ -726,10 +559,7 @@ rr22_receiver_memory(const rr22_receiver *r)
 		b += r->m * sizeof(ot_block);
 	if (r->out != NULL)
 		b += r->n * RR22_OUT_BYTES;
-	if (r->table != NULL)
-		b += (r->tmask + 1) * (sizeof(uint32_t) + sizeof(uint64_t)) +
-			r->n * sizeof(size_t) + r->nbatches;
-	return b;
+	return b + psi_tags_memory(&r->tags);
 }
 
 /* -------------------------------------------------------------- sender */
@@ -744,7 +574,7 @@ rr22_sender_new(size_t n, int nthreads, mpc_status *st)
 		*st = MPC_BAD_COUNT;
 		return NULL;
 	}
-	s = zalloc(sizeof(*s));
+	s = crypto_zalloc(sizeof(*s));
 	if (s == NULL)
 	{
 		*st = MPC_NO_MEMORY;
@@ -752,8 +582,7 @@ rr22_sender_new(size_t n, int nthreads, mpc_status *st)
 	}
 	s->n = n;
 	s->nthreads = nthreads < 1 ? 1 : nthreads;
-	s->nbatches = (n + RR22_TAG_BATCH - 1) / RR22_TAG_BATCH;
-	atomic_init(&s->chunks_read, 0);
+	psi_batches_init(&s->tags, n, RR22_TAG_BATCH, 1, 0, RR22_ITEM_BYTES);
 	s->vs = vole_sender_new(st);
 	if (s->vs == NULL)
 	{
@@ -772,8 +601,8 @@ rr22_sender_free(rr22_sender *s)
 		return;
 	if (s->vs != NULL)
 		vole_sender_free(s->vs);
-	wipe_free(s->K, s->m * sizeof(ot_block));
-	free((void *) s->chunk_state);
+	crypto_wipe_free(s->K, s->m * sizeof(ot_block));
+	psi_chunks_free(&s->chunks);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 }
@@ -806,13 +635,18 @@ rr22_sender_hello(rr22_sender *s, const uint8_t *msg, size_t len, size_t max_pee
 		return st;
 	if (vcount != m)
 		return MPC_BAD_COUNT;
+	if (psi_chunks_init(&s->chunks, m, RR22_CHUNK_ELEMS, rr22_d_bytes) != MPC_OK)
+		return MPC_NO_MEMORY;
 	st = vole_sender_hello(s->vs, vmsg, vole_hello_bytes(), m,
 						   out + MPC_MSG_HEADER_BYTES + SHARE_BYTES,
 						   cap - MPC_MSG_HEADER_BYTES - SHARE_BYTES, &vlen);
+	if (st == MPC_OK && (vlen != vole_base_bytes() || vole_sender_m(s->vs) != m))
+		st = MPC_CRYPTO_FAILED;
 	if (st != MPC_OK)
+	{
+		psi_chunks_free(&s->chunks);
 		return st;
-	if (vlen != vole_base_bytes() || vole_sender_m(s->vs) != m)
-		return MPC_CRYPTO_FAILED;
+	}
 	randombytes_buf(share, sizeof(share));
 	derive_keys(msg + MPC_MSG_HEADER_BYTES, share, count, s->n, &s->keys);
 	mpc_msg_put_header(out, RR22_MSG_BASE, 0, (uint32_t) s->n);
@@ -822,8 +656,7 @@ rr22_sender_hello(rr22_sender *s, const uint8_t *msg, size_t len, size_t max_pee
 
 	s->n_r = count;
 	s->m = m;
-	s->nchunks = (m + RR22_CHUNK_ELEMS - 1) / RR22_CHUNK_ELEMS;
-	s->tag_bytes = rr22_tag_bytes(count, s->n);
+	s->tags.tag_bytes = rr22_tag_bytes(count, s->n);
 	s->stage = 1;
 	return MPC_OK;
 }
@@ -842,7 +675,6 @@ rr22_sender_cot(rr22_sender *s, const uint8_t *msg, size_t len,
 				t;
 	mpc_status	st;
 	ot_block   *K;
-	_Atomic uint8_t *cs;
 	const ot_block *B;
 	size_t		vlen = 0;
 
@@ -851,19 +683,14 @@ rr22_sender_cot(rr22_sender *s, const uint8_t *msg, size_t len,
 	st = expect(msg, len, RR22_MSG_COT, s->m, s->m, rr22_cot_bytes(s->m), &count);
 	if (st != MPC_OK)
 		return st;
-	t = get_u32le(msg + MPC_MSG_HEADER_BYTES);
+	t = crypto_get_u32le(msg + MPC_MSG_HEADER_BYTES);
 	if (t >= RR22_OKVS_TRIES)
 		return MPC_OUT_OF_RANGE;
 	if (cap < rr22_trees_bytes(s->m))
 		return MPC_BUFFER_TOO_SMALL;
 	K = malloc(s->m * sizeof(ot_block));
-	cs = zalloc(s->nchunks);
-	if (K == NULL || cs == NULL)
-	{
-		free(K);
-		free((void *) cs);
+	if (K == NULL)
 		return MPC_NO_MEMORY;
-	}
 	st = vole_sender_cot(s->vs, msg + MPC_MSG_HEADER_BYTES + 4, len - MPC_MSG_HEADER_BYTES - 4,
 						 out + MPC_MSG_HEADER_BYTES, cap - MPC_MSG_HEADER_BYTES, &vlen);
 	if (st == MPC_OK && (vlen != vole_trees_bytes(s->m) || (B = vole_sender_b(s->vs)) == NULL))
@@ -871,7 +698,6 @@ rr22_sender_cot(rr22_sender *s, const uint8_t *msg, size_t len,
 	if (st != MPC_OK)
 	{
 		free(K);
-		free((void *) cs);
 		return st;
 	}
 	memcpy(K, B, s->m * sizeof(ot_block));
@@ -879,7 +705,6 @@ rr22_sender_cot(rr22_sender *s, const uint8_t *msg, size_t len,
 	vole_sender_free(s->vs);
 	s->vs = NULL;
 	s->K = K;
-	s->chunk_state = cs;
 	okvs_seed_of_try(&s->keys, t, s->okvs_seed);
 	mpc_msg_put_header(out, RR22_MSG_TREES, 0, (uint32_t) s->m);
 	*out_len = rr22_trees_bytes(s->m);
@@ -890,7 +715,7 @@ rr22_sender_cot(rr22_sender *s, const uint8_t *msg, size_t len,
 size_t
 rr22_sender_chunks(const rr22_sender *s)
 {
-	return s->nchunks;
+	return s->chunks.count;
 }
 
 mpc_status
@@ -898,7 +723,6 @@ rr22_sender_chunk(rr22_sender *s, const uint8_t *msg, size_t len)
 {
 	uint32_t	seq,
 				count;
-	uint8_t		expect = CHUNK_TODO;
 	mpc_status	st;
 	ot_block	d[256];
 	const uint8_t *p;
@@ -909,14 +733,9 @@ rr22_sender_chunk(rr22_sender *s, const uint8_t *msg, size_t len)
 	st = get_header(msg, len, RR22_MSG_D, &seq, &count);
 	if (st != MPC_OK)
 		return st;
-	if (seq >= s->nchunks)
-		return MPC_OUT_OF_ORDER;
-	if (count != chunk_elems(s->m, seq))
-		return MPC_BAD_COUNT;
-	if (len != rr22_d_bytes(count))
-		return MPC_BAD_LENGTH;
-	if (!atomic_compare_exchange_strong(&s->chunk_state[seq], &expect, CHUNK_BUSY))
-		return MPC_OUT_OF_ORDER;
+	st = psi_chunks_accept(&s->chunks, seq, count, len);
+	if (st != MPC_OK)
+		return st;
 
 	/* K = B + D·Δ over this chunk; D copied to aligned blocks first */
 	p = msg + MPC_MSG_HEADER_BYTES;
@@ -929,16 +748,13 @@ rr22_sender_chunk(rr22_sender *s, const uint8_t *msg, size_t len)
 		gf128_muladd_const(d, c, s->delta, k + first);
 	}
 	sodium_memzero(d, sizeof(d));
-	atomic_store(&s->chunk_state[seq], CHUNK_DONE);
-	atomic_fetch_add(&s->chunks_read, 1);
-	return MPC_OK;
+	return psi_chunks_finish(&s->chunks, seq, MPC_OK);
 }
 
 bool
 rr22_sender_ready(const rr22_sender *s)
 {
-	return s->stage == 2 &&
-		atomic_load(&((rr22_sender *) s)->chunks_read) == s->nchunks;
+	return s->stage == 2 && psi_chunks_complete(&s->chunks);
 }
 
 /*
@@ -979,15 +795,15 @@ sender_eval_many(const rr22_sender *s, const uint8_t *ys, size_t n, uint8_t *out
 				uint8_t		o[RR22_OUT_BYTES];
 
 				out_hash(s->keys.out_salt, y + 16 * k, (const uint8_t *) &v[k], o);
-				memcpy(tags + s->tag_bytes * (first + k), o, s->tag_bytes);
+				memcpy(tags + s->tags.tag_bytes * (first + k), o, s->tags.tag_bytes);
 				sodium_memzero(o, sizeof(o));
 			}
 		}
 	}
 
 done:
-	wipe_free(h, BLOCK_ITEMS * sizeof(ot_block));
-	wipe_free(v, BLOCK_ITEMS * sizeof(ot_block));
+	crypto_wipe_free(h, BLOCK_ITEMS * sizeof(ot_block));
+	crypto_wipe_free(v, BLOCK_ITEMS * sizeof(ot_block));
 	return st;
 }
 
@@ -1004,42 +820,34 @@ rr22_sender_eval_batch(const rr22_sender *s, const uint8_t *ys, size_t n, uint8_
 size_t
 rr22_sender_batches(const rr22_sender *s)
 {
-	return s->nbatches;
+	return s->tags.count;
 }
 
 size_t
 rr22_sender_tag_bytes(const rr22_sender *s)
 {
-	return s->tag_bytes;
+	return s->tags.tag_bytes;
+}
+
+static mpc_status
+sender_tags_of(const void *s, const uint8_t *ys, size_t n, uint8_t *tags)
+{
+	return sender_eval_many(s, ys, n, NULL, tags);
 }
 
 mpc_status
 rr22_sender_tags(const rr22_sender *s, const uint8_t *ys, size_t batch,
 				 uint8_t *msg, size_t cap, size_t *len)
 {
-	size_t		cnt;
-	mpc_status	st;
-
 	if (!rr22_sender_ready(s))
 		return MPC_BAD_STATE;
-	if (ys == NULL || batch >= s->nbatches)
-		return MPC_BAD_COUNT;
-	cnt = batch_items(s->n, batch);
-	if (cap < rr22_tags_bytes(cnt, s->tag_bytes))
-		return MPC_BUFFER_TOO_SMALL;
-	st = sender_eval_many(s, ys + batch * RR22_TAG_BATCH * RR22_ITEM_BYTES, cnt, NULL,
-						  msg + MPC_MSG_HEADER_BYTES);
-	if (st != MPC_OK)
-		return st;
-	mpc_msg_put_header(msg, RR22_MSG_TAGS, (uint32_t) batch, (uint32_t) cnt);
-	*len = rr22_tags_bytes(cnt, s->tag_bytes);
-	return MPC_OK;
+	return psi_tags_send(&s->tags, RR22_MSG_TAGS, sender_tags_of, s, ys, batch, msg, cap, len);
 }
 
 size_t
 rr22_sender_memory(const rr22_sender *s)
 {
-	size_t		b = sizeof(*s) + s->nchunks;
+	size_t		b = sizeof(*s) + s->chunks.count;
 
 	if (s->vs != NULL)
 		b += vole_sender_memory(s->vs);

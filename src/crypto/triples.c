@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "crypto/bytes.h"
 #include "crypto/triples.h"
 
 enum
@@ -63,16 +64,6 @@ struct mpc_triple_party
 	ot_block   *h;				/* 2 × OT_EXT_CHUNK hash scratch */
 };
 
-static void
-wipe_free(void *p, size_t n)
-{
-	if (p != NULL)
-	{
-		sodium_memzero(p, n);
-		free(p);
-	}
-}
-
 mpc_triple_party *
 mpc_triple_party_new(int party)
 {
@@ -98,10 +89,10 @@ beaver_clear(mpc_triple_party *p)
 {
 	size_t		n = p->bv_n;
 
-	wipe_free(p->bv_a, n * 8);
-	wipe_free(p->bv_b, n * 8);
-	wipe_free(p->bv_recv, n * 8);
-	wipe_free(p->bv_send, n * 8);
+	crypto_wipe_free(p->bv_a, n * 8);
+	crypto_wipe_free(p->bv_b, n * 8);
+	crypto_wipe_free(p->bv_recv, n * 8);
+	crypto_wipe_free(p->bv_send, n * 8);
 	p->bv_a = p->bv_b = p->bv_recv = p->bv_send = NULL;
 	p->bv_n = 0;
 	p->bv_responded = 0;
@@ -110,8 +101,8 @@ beaver_clear(mpc_triple_party *p)
 static void
 product_clear(mpc_triple_party *p)
 {
-	wipe_free(p->pr_x, p->pr_n * 8);
-	wipe_free(p->pr_recv, p->pr_n * 8);
+	crypto_wipe_free(p->pr_x, p->pr_n * 8);
+	crypto_wipe_free(p->pr_recv, p->pr_n * 8);
 	p->pr_x = p->pr_recv = NULL;
 	p->pr_n = 0;
 }
@@ -121,8 +112,8 @@ and_clear(mpc_triple_party *p)
 {
 	size_t		words = (p->and_n + 63) / 64;
 
-	wipe_free(p->and_b, words * 8);
-	wipe_free(p->and_v, words * 8);
+	crypto_wipe_free(p->and_b, words * 8);
+	crypto_wipe_free(p->and_v, words * 8);
 	p->and_b = p->and_v = NULL;
 	p->and_n = 0;
 }
@@ -138,7 +129,7 @@ mpc_triple_party_free(mpc_triple_party *p)
 	ot_ext_sender_free(p->snd);
 	ot_ext_receiver_free(p->rcv);
 	ot_base_sender_wipe(&p->base);
-	wipe_free(p->h, 2 * OT_EXT_CHUNK * sizeof(ot_block));
+	crypto_wipe_free(p->h, 2 * OT_EXT_CHUNK * sizeof(ot_block));
 	sodium_memzero(p, sizeof(*p));
 	free(p);
 }
@@ -548,7 +539,7 @@ mpc_product_receive_start(mpc_triple_party *p, size_t n, const uint64_t *x,
 	p->pr_seq = ot_ext_receiver_next_seq(p->rcv);
 	st = ot_ext_receiver_extend(p->rcv, MPC_MSG_PRODUCT_U, PB * n, choices, msg, cap, len,
 								product_recv_rows, &c);
-	wipe_free(choices, n * (PB / 8));
+	crypto_wipe_free(choices, n * (PB / 8));
 	if (st != MPC_OK)
 		product_clear(p);
 	return st;

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "crypto/bytes.h"
 #include "crypto/gf128.h"
 #include "crypto/parallel.h"
 #include "crypto/vole.h"
@@ -83,7 +84,8 @@ static mpc_status
 expect(const uint8_t *msg, size_t len, uint8_t type, size_t min_count, size_t max_count,
 	   size_t bytes, uint32_t *count)
 {
-	return mpc_msg_expect_of(msg, len, VOLE_MSG_HELLO, VOLE_MSG_TREES, type, min_count, max_count, bytes, count);
+	return mpc_msg_expect_of(msg, len, VOLE_MSG_HELLO, VOLE_MSG_TREES, type, min_count, max_count,
+							 bytes, count);
 }
 
 /* ------------------------------------------------------------ parameters */
@@ -148,22 +150,6 @@ vole_trees_bytes(size_t m)
 }
 
 /* ------------------------------------------------------------ helpers */
-
-static void *
-zalloc(size_t n)
-{
-	return calloc(1, n == 0 ? 1 : n);
-}
-
-static void
-wipe_free(void *p, size_t n)
-{
-	if (p != NULL)
-	{
-		sodium_memzero(p, n);
-		free(p);
-	}
-}
 
 static inline ot_block
 bxor(ot_block a, ot_block b)
@@ -283,7 +269,7 @@ ggm_ctx_new(void)
 {
 	uint8_t		k0[16],
 				k1[16];
-	ggm_ctx    *g = zalloc(sizeof(*g));
+	ggm_ctx    *g = crypto_zalloc(sizeof(*g));
 
 	if (g == NULL)
 		return NULL;
@@ -515,8 +501,8 @@ expand_range(void *arg, size_t begin, size_t end, size_t *failed)
 	}
 done:
 	EVP_CIPHER_CTX_free(ctx);
-	wipe_free(in, 4 * ROW_BATCH * sizeof(ot_block));
-	wipe_free(ob, 4 * ROW_BATCH * sizeof(ot_block));
+	crypto_wipe_free(in, 4 * ROW_BATCH * sizeof(ot_block));
+	crypto_wipe_free(ob, 4 * ROW_BATCH * sizeof(ot_block));
 	free(idx);
 	return st;
 }
@@ -577,7 +563,7 @@ vole_receiver_new(size_t m, mpc_status *st)
 		*st = MPC_BAD_COUNT;
 		return NULL;
 	}
-	r = zalloc(sizeof(*r));
+	r = crypto_zalloc(sizeof(*r));
 	if (r == NULL)
 	{
 		*st = MPC_NO_MEMORY;
@@ -606,12 +592,12 @@ vole_receiver_free(vole_receiver *r)
 		return;
 	ot_ext_receiver_free(r->ext);
 	ot_base_sender_wipe(&r->base);
-	wipe_free(r->alpha, r->t * sizeof(uint32_t));
-	wipe_free(r->beta, r->t * sizeof(ot_block));
-	wipe_free(r->z, r->t * sizeof(ot_block));
-	wipe_free(r->lkeys, r->t * r->d * sizeof(ot_block));
-	wipe_free(r->a, r->m * sizeof(ot_block));
-	wipe_free(r->c, r->m * sizeof(ot_block));
+	crypto_wipe_free(r->alpha, r->t * sizeof(uint32_t));
+	crypto_wipe_free(r->beta, r->t * sizeof(ot_block));
+	crypto_wipe_free(r->z, r->t * sizeof(ot_block));
+	crypto_wipe_free(r->lkeys, r->t * r->d * sizeof(ot_block));
+	crypto_wipe_free(r->a, r->m * sizeof(ot_block));
+	crypto_wipe_free(r->c, r->m * sizeof(ot_block));
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 }
@@ -683,11 +669,11 @@ vole_receiver_base(vole_receiver *r, const uint8_t *msg, size_t len,
 	if (out == NULL || cap < vole_cot_bytes(r->m))
 		return MPC_BUFFER_TOO_SMALL;
 
-	r->alpha = zalloc(t * sizeof(uint32_t));
-	r->beta = zalloc(t * sizeof(ot_block));
-	r->z = zalloc(t * sizeof(ot_block));
-	r->lkeys = zalloc(t * d * sizeof(ot_block));
-	choices = zalloc((ncot + 7) / 8);
+	r->alpha = crypto_zalloc(t * sizeof(uint32_t));
+	r->beta = crypto_zalloc(t * sizeof(ot_block));
+	r->z = crypto_zalloc(t * sizeof(ot_block));
+	r->lkeys = crypto_zalloc(t * d * sizeof(ot_block));
+	choices = crypto_zalloc((ncot + 7) / 8);
 	rows = malloc(ncot * sizeof(ot_block));
 	if (r->alpha == NULL || r->beta == NULL || r->z == NULL || r->lkeys == NULL ||
 		choices == NULL || rows == NULL)
@@ -747,29 +733,29 @@ vole_receiver_base(vole_receiver *r, const uint8_t *msg, size_t len,
 		if (st != MPC_OK)
 			goto fail_late;
 	}
-	wipe_free(rows, ncot * sizeof(ot_block));
-	wipe_free(choices, (ncot + 7) / 8);
+	crypto_wipe_free(rows, ncot * sizeof(ot_block));
+	crypto_wipe_free(choices, (ncot + 7) / 8);
 	r->stage = 2;
 	return MPC_OK;
 
 fail:
 	/* nothing of the protocol state changed: the same step can run again */
-	wipe_free(r->alpha, t * sizeof(uint32_t));
-	wipe_free(r->beta, t * sizeof(ot_block));
-	wipe_free(r->z, t * sizeof(ot_block));
-	wipe_free(r->lkeys, t * d * sizeof(ot_block));
+	crypto_wipe_free(r->alpha, t * sizeof(uint32_t));
+	crypto_wipe_free(r->beta, t * sizeof(ot_block));
+	crypto_wipe_free(r->z, t * sizeof(ot_block));
+	crypto_wipe_free(r->lkeys, t * d * sizeof(ot_block));
 	r->alpha = NULL;
 	r->beta = NULL;
 	r->z = NULL;
 	r->lkeys = NULL;
-	wipe_free(choices, (ncot + 7) / 8);
+	crypto_wipe_free(choices, (ncot + 7) / 8);
 	free(rows);
 	return st;
 
 fail_late:
 	/* the base OTs are spent: this receiver cannot go on (stage −1) */
-	wipe_free(choices, (ncot + 7) / 8);
-	wipe_free(rows, ncot * sizeof(ot_block));
+	crypto_wipe_free(choices, (ncot + 7) / 8);
+	crypto_wipe_free(rows, ncot * sizeof(ot_block));
 	return st;
 }
 
@@ -939,10 +925,10 @@ vole_receiver_trees(vole_receiver *r, const uint8_t *msg, size_t len)
 	sodium_memzero(r->z, t * sizeof(ot_block));
 	sodium_memzero(r->lkeys, t * r->d * sizeof(ot_block));
 done:
-	wipe_free(cvec, N * sizeof(ot_block));
-	wipe_free(prefix, t * sizeof(ot_block));
-	wipe_free(a, m * sizeof(ot_block));
-	wipe_free(c, m * sizeof(ot_block));
+	crypto_wipe_free(cvec, N * sizeof(ot_block));
+	crypto_wipe_free(prefix, t * sizeof(ot_block));
+	crypto_wipe_free(a, m * sizeof(ot_block));
+	crypto_wipe_free(c, m * sizeof(ot_block));
 	return st;
 }
 
@@ -991,7 +977,7 @@ vole_receiver_memory(const vole_receiver *r)
 vole_sender *
 vole_sender_new(mpc_status *st)
 {
-	vole_sender *s = zalloc(sizeof(*s));
+	vole_sender *s = crypto_zalloc(sizeof(*s));
 
 	if (s == NULL)
 	{
@@ -1019,7 +1005,7 @@ vole_sender_free(vole_sender *s)
 	if (s == NULL)
 		return;
 	ot_ext_sender_free(s->ext);
-	wipe_free(s->b, s->m * sizeof(ot_block));
+	crypto_wipe_free(s->b, s->m * sizeof(ot_block));
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 }
@@ -1222,13 +1208,13 @@ vole_sender_cot(vole_sender *s, const uint8_t *msg, size_t len,
 	b = NULL;
 	s->stage = 2;
 done:
-	wipe_free(rows, ncot * sizeof(ot_block));
-	wipe_free(bvec, N * sizeof(ot_block));
-	wipe_free(b, m * sizeof(ot_block));
-	wipe_free(h0, t * d * sizeof(ot_block));
-	wipe_free(h1, t * d * sizeof(ot_block));
-	wipe_free(gamma, t * sizeof(ot_block));
-	wipe_free(roots, t * sizeof(ot_block));
+	crypto_wipe_free(rows, ncot * sizeof(ot_block));
+	crypto_wipe_free(bvec, N * sizeof(ot_block));
+	crypto_wipe_free(b, m * sizeof(ot_block));
+	crypto_wipe_free(h0, t * d * sizeof(ot_block));
+	crypto_wipe_free(h1, t * d * sizeof(ot_block));
+	crypto_wipe_free(gamma, t * sizeof(ot_block));
+	crypto_wipe_free(roots, t * sizeof(ot_block));
 	return st;
 }
 
