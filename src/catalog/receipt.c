@@ -671,6 +671,45 @@ receipt_swap(PeerCall *call, const char *run, const bytea *stmt, const uint8 sig
 	return owner_stmt;
 }
 
+/*
+ * Why the owner's statement (owner_stmt, signed owner_sig) cannot be kept as
+ * the counterpart of the asker's: NULL when it is of this run (signer,
+ * run, capability, dataset), signed by the server's key (pinned, or with
+ * none pinned the key it names) and its signature verifies.  For a run
+ * that ran, mine and own_digest are the asker's statement and its digest,
+ * which the owner's must name (the asker's key, the digest); for a refused
+ * run they are NULL and the owner's must state a refusal.  The returned
+ * text ends an errdetail.  The statement is decoded into *theirs.
+ */
+static const char *
+owner_statement_fault(const char *run, const char *capability, const char *dataset,
+					  const Receipt *mine, const char *own_digest, const uint8 *pinned,
+					  const bytea *owner_stmt, const uint8 *owner_sig, Receipt *theirs)
+{
+	size_t		olen = VARSIZE(owner_stmt) - VARHDRSZ;
+	uint8		owner_key[32];
+
+	if (!receipt_decode((const uint8 *) VARDATA(owner_stmt), olen, theirs))
+		return "its statement is malformed.";
+	if (!streq(theirs->v[RF_SIGNER], "owner") || !streq(theirs->v[RF_RUN_ID], run) ||
+		!streq(theirs->v[RF_CAPABILITY], capability) || !streq(theirs->v[RF_DATASET], dataset) ||
+		(mine != NULL && !streq(theirs->v[RF_ASKER_KEY], mine->v[RF_ASKER_KEY])))
+		return "its statement is of another run.";
+	if (mine == NULL &&
+		(theirs->v[RF_OUTCOME] == NULL || strncmp(theirs->v[RF_OUTCOME], "refused: ", 9) != 0))
+		return "its statement is not of a refusal.";
+	if (!receipt_signer_key(theirs, owner_key))
+		return "its statement names no signing key.";
+	if (pinned != NULL && sodium_memcmp(owner_key, pinned, 32) != 0)
+		return "it is signed with a key other than the server's signing_key.";
+	if (crypto_sign_verify_detached(owner_sig, (const uint8 *) VARDATA(owner_stmt), olen,
+									owner_key) != 0)
+		return "its signature does not verify.";
+	if (own_digest != NULL && !streq(theirs->v[RF_PEER_STATEMENT], own_digest))
+		return "it does not name the asker's statement.";
+	return NULL;
+}
+
 void
 receipt_asker_exchange(PeerCall *call, const char *run, const char *capability, const char *dataset,
 					   int64 keys_in, int64 keys_out, int64 bytes_in, int64 bytes_out)
@@ -680,13 +719,12 @@ receipt_asker_exchange(PeerCall *call, const char *run, const char *capability, 
 	uint8		pinned[32];
 	uint8		sig[crypto_sign_BYTES];
 	uint8		owner_sig[crypto_sign_BYTES];
-	uint8		owner_key[32];
 	char		own_digest[65];
 	Receipt		mine;
 	Receipt		theirs;
 	bytea	   *stmt;
 	bytea	   *owner_stmt;
-	size_t		olen;
+	const char *fault;
 	const char *note = NULL;
 
 	if (pinned_text != NULL && !peer_decode_key(pinned_text, pinned))
@@ -700,22 +738,11 @@ receipt_asker_exchange(PeerCall *call, const char *run, const char *capability, 
 	owner_stmt = receipt_swap(call, run, stmt, sig, owner_sig);
 	if (owner_stmt == NULL)
 		owner_receipt_refused(call->peer, "missing or malformed.");
-	olen = VARSIZE(owner_stmt) - VARHDRSZ;
 
-	if (!receipt_decode((uint8 *) VARDATA(owner_stmt), olen, &theirs))
-		owner_receipt_refused(call->peer, "its statement is malformed.");
-	if (!streq(theirs.v[RF_SIGNER], "owner") || !streq(theirs.v[RF_RUN_ID], run) ||
-		!streq(theirs.v[RF_CAPABILITY], capability) || !streq(theirs.v[RF_DATASET], dataset) ||
-		!streq(theirs.v[RF_ASKER_KEY], mine.v[RF_ASKER_KEY]))
-		owner_receipt_refused(call->peer, "its statement is of another run.");
-	if (!receipt_signer_key(&theirs, owner_key))
-		owner_receipt_refused(call->peer, "its statement names no signing key.");
-	if (pinned_text != NULL && sodium_memcmp(owner_key, pinned, 32) != 0)
-		owner_receipt_refused(call->peer, "it is signed with a key other than the server's signing_key.");
-	if (crypto_sign_verify_detached(owner_sig, (uint8 *) VARDATA(owner_stmt), olen, owner_key) != 0)
-		owner_receipt_refused(call->peer, "its signature does not verify.");
-	if (!streq(theirs.v[RF_PEER_STATEMENT], own_digest))
-		owner_receipt_refused(call->peer, "it does not name the asker's statement.");
+	fault = owner_statement_fault(run, capability, dataset, &mine, own_digest,
+								  pinned_text ? pinned : NULL, owner_stmt, owner_sig, &theirs);
+	if (fault != NULL)
+		owner_receipt_refused(call->peer, fault);
 	if (!streq(theirs.v[RF_TRANSCRIPT], mine.v[RF_TRANSCRIPT]) ||
 		!streq(theirs.v[RF_MESSAGES], mine.v[RF_MESSAGES]))
 		owner_receipt_refused(call->peer, "its transcript digest differs from the asker's.");
@@ -750,13 +777,11 @@ receipt_asker_refused(PeerCall *call, const char *run, const char *capability, c
 	uint8		pinned[32];
 	uint8		sig[crypto_sign_BYTES];
 	uint8		owner_sig[crypto_sign_BYTES];
-	uint8		owner_key[32];
 	char		outcome[64];
 	Receipt		mine;
 	Receipt		theirs;
 	bytea	   *stmt;
 	bytea	   *owner_stmt;
-	size_t		olen;
 	const char *note = NULL;
 
 	if (!audit_failure_can_keep())
@@ -769,14 +794,8 @@ receipt_asker_refused(PeerCall *call, const char *run, const char *capability, c
 	owner_stmt = receipt_swap(call, run, stmt, sig, owner_sig);
 	if (owner_stmt == NULL)
 		return;
-	olen = VARSIZE(owner_stmt) - VARHDRSZ;
-	if (!receipt_decode((uint8 *) VARDATA(owner_stmt), olen, &theirs) ||
-		!streq(theirs.v[RF_SIGNER], "owner") || !streq(theirs.v[RF_RUN_ID], run) ||
-		!streq(theirs.v[RF_CAPABILITY], capability) || !streq(theirs.v[RF_DATASET], dataset) ||
-		theirs.v[RF_OUTCOME] == NULL || strncmp(theirs.v[RF_OUTCOME], "refused: ", 9) != 0 ||
-		!receipt_signer_key(&theirs, owner_key) ||
-		(pinned_text != NULL && sodium_memcmp(owner_key, pinned, 32) != 0) ||
-		crypto_sign_verify_detached(owner_sig, (uint8 *) VARDATA(owner_stmt), olen, owner_key) != 0)
+	if (owner_statement_fault(run, capability, dataset, NULL, NULL, pinned_text ? pinned : NULL,
+							  owner_stmt, owner_sig, &theirs) != NULL)
 		return;
 	if (!streq(theirs.v[RF_TRANSCRIPT], mine.v[RF_TRANSCRIPT]) ||
 		!streq(theirs.v[RF_MESSAGES], mine.v[RF_MESSAGES]))
