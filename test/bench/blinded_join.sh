@@ -29,10 +29,9 @@ BANK_PORT=${BENCH_BANK_PORT:-55471}
 LINK_PORT=${BENCH_LINK_PORT:-55472}
 
 bench_pair bench
+bench_peers bank_zs
 
 gov <<SQL
-CREATE EXTENSION pgpriv;
-CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
 CREATE TABLE enterprise AS
   SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
          (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
@@ -44,16 +43,8 @@ SELECT pgpriv.permit('tax', 'bank_zs', 'psi_fetch', '{tax_grade,tax_paid,ss_head
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_count');
 SQL
-key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
 # Half the asker's keys are in the dataset.
 bank <<SQL
-CREATE EXTENSION pgpriv;
-CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
-CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_zs', password 'bench');
 CREATE TABLE applicants AS
   SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
 SQL
@@ -67,11 +58,7 @@ cached_base=$(calc "$KEYS * (1 * $hash_to_group_us + 3 * $scalarmult_us) / 10000
 # One bank session for all runs; before it ends it records its own peak
 # memory and that of its serving backend on gov (which lives as long as the
 # bank's cached connection).
-cat > "$work/govhwm.sh" <<SH
-pid=\$(psql -X -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -c "SELECT pid FROM pg_stat_activity WHERE usename = 'bank_zs' LIMIT 1")
-grep VmHWM /proc/\$pid/status | awk '{ print "gov_hwm_kb=" \$2 }'
-SH
-chmod 755 "$work/govhwm.sh"
+gov_hwm_script gov_hwm_kb
 out=$(bank <<SQL
 SELECT 't0=' || extract(epoch FROM clock_timestamp());
 SELECT 'fetched1=' || count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT credit_code FROM applicants')
@@ -82,7 +69,7 @@ SELECT 'fetched2=' || count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT credi
 SELECT 't2=' || extract(epoch FROM clock_timestamp());
 SELECT 'count=' || pgpriv.psi_count('gov', 'tax', 'SELECT credit_code FROM applicants');
 SELECT 't3=' || extract(epoch FROM clock_timestamp());
-SELECT 'bank_hwm_kb=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+$(hwm_sql bank_hwm_kb)
 SELECT 'bytes_first=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_fetch' ORDER BY id LIMIT 1;
 SELECT 'bytes_cached=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_fetch' ORDER BY id DESC LIMIT 1;
 \\! sh $work/govhwm.sh
@@ -136,15 +123,12 @@ if [ "${BENCH_BIG:-0}" = 1 ]; then
 	        SELECT pgpriv.publish('big', 'SELECT k FROM public.big', 'k');
 	        SELECT pgpriv.permit('big', 'bank_zs', 'psi');" >/dev/null
 	bank -c "CREATE TABLE bigkeys AS SELECT 'E' || (i * 2) AS k FROM generate_series(1, 1000000) AS i" >/dev/null
-	cat > "$work/govhwm.sh" <<SH
-pid=\$(psql -X -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -c "SELECT pid FROM pg_stat_activity WHERE usename = 'bank_zs' LIMIT 1")
-grep VmHWM /proc/\$pid/status | awk '{ print "big_gov_hwm=" \$2 }'
-SH
+	gov_hwm_script big_gov_hwm
 	big=$(bank <<SQL
 SELECT 'big_t0=' || extract(epoch FROM clock_timestamp());
 SELECT 'big_n=' || count(*) FROM pgpriv.psi('gov', 'big', 'SELECT k FROM bigkeys');
 SELECT 'big_t1=' || extract(epoch FROM clock_timestamp());
-SELECT 'big_hwm=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+$(hwm_sql big_hwm)
 \\! sh $work/govhwm.sh
 SQL
 )

@@ -29,10 +29,9 @@ BANK_PORT=${BENCH_BANK_PORT:-55481}
 LINK_PORT=${BENCH_LINK_PORT:-55482}
 
 bench_pair benchot
+bench_peers bank_zs
 
 gov <<SQL
-CREATE EXTENSION pgpriv;
-CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
 CREATE TABLE enterprise AS
   SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
          (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
@@ -42,26 +41,14 @@ SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid FROM publi
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_fetch', '{tax_grade,tax_paid}');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi');
 SQL
-key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
 # Half the asker's keys are in the dataset (the even ones up to N).
 bank <<SQL
-CREATE EXTENSION pgpriv;
-CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
-CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_zs', password 'bench');
 CREATE TABLE applicants AS
   SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $N) AS i;
 SQL
 expected=$((N / 2))
 
-cat > "$work/govhwm.sh" <<SH
-pid=\$(psql -X -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -c "SELECT pid FROM pg_stat_activity WHERE usename = 'bank_zs' ORDER BY backend_start DESC LIMIT 1")
-grep VmHWM /proc/\$pid/status | awk '{ print "gov_hwm=" \$2 }'
-SH
-chmod 755 "$work/govhwm.sh"
+gov_hwm_script gov_hwm
 
 psi_q() { echo "SELECT count(*) FROM pgpriv.psi('$1', 'tax', 'SELECT credit_code FROM applicants')"; }
 fetch_q() { echo "SELECT count(*) FROM pgpriv.psi_fetch('$1', 'tax', 'SELECT credit_code FROM applicants') AS t(credit_code text, tax_grade text, tax_paid numeric)"; }
@@ -75,7 +62,7 @@ SELECT 't0=' || extract(epoch FROM clock_timestamp());
 SELECT 'rows=' || ($sql);
 SELECT 't1=' || extract(epoch FROM clock_timestamp());
 SELECT 'bytes=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE side = 'asker' AND outcome = 'ok' ORDER BY id DESC LIMIT 1;
-SELECT 'bank_hwm=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+$(hwm_sql bank_hwm)
 \\! sh $work/govhwm.sh
 SQL
 )

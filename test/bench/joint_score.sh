@@ -73,6 +73,7 @@ load() { uptime | sed 's/.*load average/load average/'; }
 echo "start: $(load) ($(nproc) cores)"
 
 bench_pair bench-mpc
+bench_peers bank_mpc
 
 # ------------------------------------------------------------------ data
 # Feature j (gov g01.., bank b01..): its type, the expression drawing it, and
@@ -123,8 +124,6 @@ bound="($bound + $sumw) * 0.00000762939453125 + $NFEAT * 0.000000000058207660913
 if [ "$NBANK" = 0 ]; then split="all $NFEAT from the gov"; else split="$NGOV gov + $NBANK bank columns"; fi
 
 gov >/dev/null <<SQL
-CREATE EXTENSION pgpriv;
-CREATE ROLE bank_mpc LOGIN PASSWORD 'bench';
 SET max_parallel_workers_per_gather = 0;
 SELECT setseed(0.66);
 CREATE TABLE features (credit_code text PRIMARY KEY $gov_ddl);
@@ -134,20 +133,12 @@ VACUUM ANALYZE features;
 SELECT pgpriv.publish('features', 'SELECT credit_code, $gov_names FROM public.features', 'credit_code');
 SELECT pgpriv.permit('features', 'bank_mpc', 'mpc', '{$gov_names}', max_keys => 1000000000);
 SQL
-gov_key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
 
 # The bank's applicants, in the order id: a permutation of the gov's codes,
 # 2% of them codes the gov does not have, a duplicated key every 9973 rows
 # and three rows with a NULL key.  ord numbers the rows with a key: it is
 # the position joint_score must return them at.
 bank >/dev/null <<SQL
-CREATE EXTENSION pgpriv;
-CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_mpc', password 'bench');
-CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_mpc', password 'bench');
 SET max_parallel_workers_per_gather = 0;
 SELECT setseed(0.77);
 CREATE TABLE applicants (id integer PRIMARY KEY, credit_code text $bank_ddl, ord bigint);
@@ -210,27 +201,7 @@ fail=0
 [ "$sq_tfail" = 0 ] && [ "$sq_mfail" = 0 ] && [ "$sq_cfail" = 0 ] || fail=1
 
 if [ "${BENCH_MPC_SKIP_SCORE:-}" = 1 ]; then
-	
-# ------------------------------------------------- (d) over the emulated line
-link_start "$LINK_PORT" "$GOV_PORT"
-eval "$(bank <<SQL | grep -E '^[a-z_0-9]+='
-SET max_parallel_workers_per_gather = 0;
-SELECT 'l0=' || extract(epoch FROM clock_timestamp());
-CREATE TABLE js_link AS
-  SELECT j.ord, j.key, j.score
-    FROM pgpriv.joint_score('gov_link', 'features', \$q\$$keys_query\$q\$, '$json'::jsonb, NULL)
-         WITH ORDINALITY AS j(key, score, flag, ord);
-SELECT 'l1=' || extract(epoch FROM clock_timestamp());
-SELECT 'l_differ=' || count(*) FILTER (WHERE l.score IS DISTINCT FROM j.score OR l.key IS DISTINCT FROM j.key)
-  FROM js_link AS l FULL JOIN js_score AS j USING (ord);
-SQL
-)"
-link_stop
-printf '\n(d) score mode over %s: %.2f s (%.1f x loopback; its %s bytes alone take %.2f s); %s rows differ from (c) (must be 0)\n' \
-	"$(link_label)" "$(calc "$l1 - $l0")" "$(calc "($l1 - $l0) / $s_sec")" "$s_bytes" \
-	"$(calc "$s_bytes * 8 / ($LINK_MBIT * 1000000)")" "$l_differ"
-echo "end: $(load)"
-[ "$l_differ" = 0 ] || { echo "SCORES OVER THE LINE DIFFER"; fail=1; }
+	echo "end: $(load)"
 	[ "$fail" = 0 ] || { echo "SELF-TEST FAILURES"; exit 1; }
 	exit 0
 fi

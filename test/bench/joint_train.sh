@@ -73,10 +73,8 @@ chmod -R a+r "$work/data"
 
 xcols=$(seq -s, -f 'x%g' 1 16)
 xdefs=$(seq -s, -f 'x%g numeric' 1 16)
-gov -c 'CREATE EXTENSION pgpriv'
-gov_key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
+bench_peers bank_zs
 gov <<SQL
-CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
 CREATE TABLE bureau (code text, $xdefs);
 \copy bureau FROM '$work/data/bureau.csv' CSV
 SELECT pgpriv.publish('bureau', 'SELECT code, $xcols FROM public.bureau', 'code');
@@ -84,13 +82,6 @@ SELECT pgpriv.permit('bureau', 'bank_zs', 'train', '{$xcols}', min_group => 100)
 SELECT pgpriv.permit('bureau', 'bank_zs', 'mpc', '{$xcols}');
 SQL
 bank <<SQL
-CREATE EXTENSION pgpriv;
-CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
-CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
-CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_zs', password 'bench');
 CREATE TABLE loans (code text, y int, a1 numeric, a2 numeric, a3 numeric, a4 numeric);
 \copy loans FROM '$work/data/loans.csv' CSV
 CREATE TABLE holdout (code text, a1 numeric, a2 numeric, a3 numeric, a4 numeric, y int);
@@ -105,7 +96,7 @@ DROP TABLE IF EXISTS model;
 CREATE TABLE model AS SELECT pgpriv.joint_train('$server', 'bureau', 'SELECT code, y, a1, a2, a3, a4 FROM loans', 'y', '$OPTIONS') AS m;
 SELECT 't1=' || extract(epoch FROM clock_timestamp());
 SELECT 'bytes=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'train' AND side = 'asker' ORDER BY id DESC LIMIT 1;
-SELECT 'bank_hwm_kb=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+$(hwm_sql bank_hwm_kb)
 SQL
 }
 scores() {

@@ -29,6 +29,7 @@ BANK_PORT=${BENCH_BANK_PORT:-55491}
 LINK_PORT=${BENCH_LINK_PORT:-55492}
 
 bench_pair bench-woe
+bench_peers bank_zs
 
 cols=""; perm=""
 for j in $(seq 1 "$COLS"); do
@@ -36,24 +37,14 @@ for j in $(seq 1 "$COLS"); do
 	perm="$perm${perm:+,}c$j"
 done
 gov <<SQL
-CREATE EXTENSION pgpriv;
-CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
 CREATE TABLE indicators AS
   SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code $cols
     FROM generate_series(1, $((ROWS * 2))) AS i;
 SELECT pgpriv.publish('ind', 'SELECT credit_code, $perm FROM public.indicators', 'credit_code');
 SELECT pgpriv.permit('ind', 'bank_zs', 'train', '{$perm}', min_group => 1);
 SQL
-gov_key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
 # Labels: mostly 1 when c1 is low, with noise.
 bank <<SQL
-CREATE EXTENSION pgpriv;
-CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
-CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
-CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_zs', password 'bench');
 CREATE TABLE loans AS
   SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code,
          (((i * 2)::bigint * (7919 + 104729)) % 100000 < 30000) <> (i % 7 = 0) AS defaulted
@@ -90,7 +81,7 @@ CREATE TEMP TABLE r AS SELECT * FROM pgpriv.joint_woe('$server', 'ind', 'SELECT 
 SELECT 't1=' || extract(epoch FROM clock_timestamp());
 SELECT 'bytes=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'train' ORDER BY id DESC LIMIT 1;
 SELECT 'got=' || string_agg(column_name || '|' || bin || '|' || rows || '|' || events, ' ' ORDER BY column_name, bin) FROM r;
-SELECT 'bank_hwm_kb=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+$(hwm_sql bank_hwm_kb)
 SQL
 }
 eval "$(run_woe gov | grep -E '^[a-z_0-9]+=' | sed -E "s/^([a-z_0-9]+)=(.*)$/\1='\2'/")"

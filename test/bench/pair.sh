@@ -8,6 +8,17 @@
 #   gov ARGS, bank ARGS    psql as postgres on that cluster: unaligned,
 #                          tuples only, stop at the first error
 #   now, calc EXPR         a timestamp in seconds; awk arithmetic
+#   bench_peers ROLE [KEY] gov: CREATE EXTENSION pgpriv and the login ROLE
+#                          (password 'bench'); bank: CREATE EXTENSION pgpriv,
+#                          the server gov on $GOV_PORT and, when $LINK_PORT is
+#                          set, gov_link on $LINK_PORT (the emulated line),
+#                          each mapped to ROLE and pinning gov by KEY:
+#                          public_key (the default) or signing_key
+#   hwm_sql VAR            a SELECT printing VAR=<the peak memory (VmHWM, kB)
+#                          of the session's own backend>
+#   gov_hwm_script VAR     write $work/govhwm.sh, which prints VAR=<VmHWM, kB,
+#                          of gov's newest backend serving ROLE>; a bank session
+#                          runs it with \! sh $work/govhwm.sh
 bench_pair() {
 	work=$(make_workdir "$1")
 	trap 'link_stop; stop_cluster "$work/gov"; stop_cluster "$work/bank"; [ "${PGPRIV_KEEP:-}" = 1 ] || rm -rf "$work"' EXIT
@@ -26,3 +37,36 @@ gov() { as_pg psql -X -q -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d post
 bank() { as_pg psql -X -q -A -t -h "$work/bank" -p "$BANK_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $1 }"; }
+
+bench_peers() {
+	bench_role=$1
+	local opt=${2:-public_key} key server port
+	gov >/dev/null <<SQL
+CREATE EXTENSION pgpriv;
+CREATE ROLE $bench_role LOGIN PASSWORD 'bench';
+SQL
+	if [ "$opt" = signing_key ]; then
+		key=$(gov -c "SELECT encode(signing_key, 'hex') FROM pgpriv.identity_card()")
+	else
+		key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
+	fi
+	bank -c 'CREATE EXTENSION pgpriv' >/dev/null
+	for server in gov ${LINK_PORT:+gov_link}; do
+		if [ "$server" = gov ]; then port=$GOV_PORT; else port=$LINK_PORT; fi
+		bank >/dev/null <<SQL
+CREATE SERVER $server FOREIGN DATA WRAPPER pgpriv
+  OPTIONS (host '127.0.0.1', port '$port', dbname 'postgres', $opt '$key', sslmode 'disable');
+CREATE USER MAPPING FOR postgres SERVER $server OPTIONS (user '$bench_role', password 'bench');
+SQL
+	done
+}
+
+hwm_sql() { echo "SELECT '$1=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];"; }
+
+gov_hwm_script() {
+	cat > "$work/govhwm.sh" <<SH
+pid=\$(psql -X -A -t -h "$work/gov" -p "$GOV_PORT" -U postgres -d postgres -c "SELECT pid FROM pg_stat_activity WHERE usename = '$bench_role' ORDER BY backend_start DESC LIMIT 1")
+grep VmHWM /proc/\$pid/status | awk '{ print "$1=" \$2 }'
+SH
+	chmod 755 "$work/govhwm.sh"
+}

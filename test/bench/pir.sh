@@ -30,6 +30,7 @@ GOV_PORT=${BENCH_GOV_PORT:-55474}
 BANK_PORT=${BENCH_BANK_PORT:-55475}
 
 bench_pair bench-pir
+bench_peers bank_zs signing_key
 # Default settings: the owner's change check (triggers) tells each lookup
 # whether the dataset changed without reading it.  BENCH_PIR_REFRESH sets
 # pgpriv.pir_refresh_seconds (which applies only to datasets whose check is
@@ -44,8 +45,6 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 code() { printf "9131%013dX" "$1"; }
 
 gov <<SQL
-CREATE EXTENSION pgpriv;
-CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
 CREATE TABLE enterprise AS
   SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
          (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
@@ -55,13 +54,6 @@ CREATE TABLE enterprise AS
 VACUUM ANALYZE enterprise;
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid, ss_headcount FROM public.enterprise', 'credit_code');
 SELECT pgpriv.permit('tax', 'bank_zs', 'pir', '{tax_grade,tax_paid,ss_headcount}');
-SQL
-signing_key=$(gov -c "SELECT encode(signing_key, 'hex') FROM pgpriv.identity_card()")
-bank <<SQL
-CREATE EXTENSION pgpriv;
-CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', signing_key '$signing_key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
 SQL
 
 # One bank session: the first pir_sync (hint build + download), then REPS

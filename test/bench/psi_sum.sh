@@ -33,10 +33,9 @@ BANK_PORT=${BENCH_BANK_PORT:-55481}
 LINK_PORT=${BENCH_LINK_PORT:-55482}
 
 bench_pair bench-psi-sum
+bench_peers bank_zs
 
 gov <<SQL
-CREATE EXTENSION pgpriv;
-CREATE ROLE bank_zs LOGIN PASSWORD 'bench';
 CREATE TABLE enterprise AS
   SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
          round((i * 7919 % 10000)::numeric / 100, 2) AS tax_paid
@@ -44,15 +43,7 @@ CREATE TABLE enterprise AS
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_paid FROM public.enterprise', 'credit_code');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_sum', '{tax_paid}');
 SQL
-gov_key=$(gov -c "SELECT encode(public_key, 'hex') FROM pgpriv.identity()")
 bank <<SQL
-CREATE EXTENSION pgpriv;
-CREATE SERVER gov FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$GOV_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov OPTIONS (user 'bank_zs', password 'bench');
-CREATE SERVER gov_link FOREIGN DATA WRAPPER pgpriv
-  OPTIONS (host '127.0.0.1', port '$LINK_PORT', dbname 'postgres', public_key '$gov_key', sslmode 'disable');
-CREATE USER MAPPING FOR postgres SERVER gov_link OPTIONS (user 'bank_zs', password 'bench');
 CREATE TABLE applicants AS
   SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
 SQL
@@ -67,7 +58,7 @@ SELECT 't0=' || extract(epoch FROM clock_timestamp());
 SELECT 'result=' || matched || '/' || total FROM pgpriv.psi_sum('gov', 'tax', 'tax_paid', 'SELECT credit_code FROM applicants');
 SELECT 't1=' || extract(epoch FROM clock_timestamp());
 SELECT 'bytes=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_sum' ORDER BY id DESC LIMIT 1;
-SELECT 'bank_hwm_kb=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+$(hwm_sql bank_hwm_kb)
 SQL
 )
 eval "$(echo "$out" | grep -E '^[a-z_0-9]+=')"

@@ -22,105 +22,13 @@
 #include "crypto/kkrt.h"
 #include "crypto/parallel.h"
 #include "tap.h"
+#define PSI_ITEMS_DOMAIN 0x5a
+#include "psi_pair.h"
 #include "../fuzz/fuzz_rng.h"	/* seeded randomness: reproducible sets */
-
-/* ------------------------------------------------------ set helpers */
-
-/* Items from a test-only stream (not libsodium's, so sets do not shift the transcript). */
-static void
-make_items(uint8_t *out, size_t n, uint64_t tag)
-{
-	uint8_t		key[32] = {0};
-	uint8_t		nonce[8] = {0};
-
-	memcpy(key, &tag, sizeof(tag));
-	key[31] = 0x5a;
-	crypto_stream_chacha20(out, n * 16, nonce, key);
-}
-
-/* xs of nx and ys of ny sharing `common` items (the first of each). */
-static void
-make_sets(uint8_t *xs, size_t nx, uint8_t *ys, size_t ny, size_t common, uint64_t tag)
-{
-	make_items(xs, nx, tag * 3 + 1);
-	make_items(ys, ny, tag * 3 + 2);
-	make_items(xs, common, tag * 3);
-	memcpy(ys, xs, common * 16);
-	/* shuffle the sender's order by a fixed rotation so matches are not aligned */
-	if (ny > 1)
-	{
-		uint8_t    *tmp = malloc(ny * 16);
-		size_t		rot = ny / 3 + 1;
-
-		for (size_t i = 0; i < ny; i++)
-			memcpy(tmp + 16 * ((i + rot) % ny), ys + 16 * i, 16);
-		memcpy(ys, tmp, ny * 16);
-		free(tmp);
-	}
-}
-
-static int
-cmp16(const void *a, const void *b)
-{
-	return memcmp(a, b, 16);
-}
 
 /* ------------------------------------------------------ the harness */
 
-typedef struct run_ctx
-{
-	kkrt_receiver *r;
-	kkrt_sender *s;
-	const uint8_t *ys;
-	uint8_t   **umsg;			/* per chunk */
-	size_t	   *ulen;
-	uint8_t   **tmsg;			/* per batch */
-	size_t	   *tlen;
-} run_ctx;
-
-static int
-make_chunks(void *arg, size_t begin, size_t end, size_t *failed)
-{
-	run_ctx    *c = arg;
-
-	for (size_t k = begin; k < end; k++)
-	{
-		size_t		cap = kkrt_receiver_chunk_bytes(c->r, k);
-		mpc_status	st;
-
-		c->umsg[k] = malloc(cap);
-		st = kkrt_receiver_chunk(c->r, k, c->umsg[k], cap, &c->ulen[k]);
-		if (st == MPC_OK)
-			st = kkrt_sender_chunk(c->s, c->umsg[k], c->ulen[k]);
-		if (st != MPC_OK)
-		{
-			*failed = k;
-			return st;
-		}
-	}
-	return 0;
-}
-
-static int
-make_tags(void *arg, size_t begin, size_t end, size_t *failed)
-{
-	run_ctx    *c = arg;
-
-	for (size_t b = begin; b < end; b++)
-	{
-		size_t		cap = kkrt_tags_bytes(KKRT_TAG_BATCH, kkrt_sender_tag_bytes(c->s));
-		mpc_status	st;
-
-		c->tmsg[b] = malloc(cap);
-		st = kkrt_sender_tags(c->s, c->ys, b, c->tmsg[b], cap, &c->tlen[b]);
-		if (st != MPC_OK)
-		{
-			*failed = b;
-			return st;
-		}
-	}
-	return 0;
-}
+PSI_PAIR_FLIGHTS(kkrt, KKRT_TAG_BATCH)
 
 /*
  * A whole PSI run; match[i] = the receiver's kkrt_receiver_match.  The
@@ -131,12 +39,15 @@ run_psi(const uint8_t *xs, size_t nx, const uint8_t *ys, size_t ny, int threads,
 		size_t *match, uint8_t digest[32], kkrt_receiver **keep_r, kkrt_sender **keep_s)
 {
 	mpc_status	st;
-	run_ctx		c = {0};
+	psi_ctx		c = {0};
 	uint8_t		hello[128];
 	uint8_t    *base = malloc(kkrt_base_bytes());
 	size_t		hlen,
-				blen,
-				failed = 0;
+				blen;
+	uint8_t   **umsg = NULL,	/* per chunk */
+			  **tmsg = NULL;	/* per batch */
+	size_t	   *ulen = NULL,
+			   *tlen = NULL;
 	crypto_generichash_state h;
 
 	crypto_generichash_init(&h, NULL, 0, 32);
@@ -154,23 +65,19 @@ run_psi(const uint8_t *xs, size_t nx, const uint8_t *ys, size_t ny, int threads,
 	crypto_generichash_update(&h, hello, hlen);
 	crypto_generichash_update(&h, base, blen);
 
-	c.umsg = calloc(kkrt_receiver_chunks(c.r), sizeof(uint8_t *));
-	c.ulen = calloc(kkrt_receiver_chunks(c.r), sizeof(size_t));
-	st = crypto_parallel_for(kkrt_receiver_chunks(c.r), threads, make_chunks, &c, &failed);
+	st = psi_flight(&c, false, kkrt_receiver_chunks(c.r), threads, &umsg, &ulen);
 	if (st != MPC_OK)
 		goto out;
 	for (size_t k = 0; k < kkrt_receiver_chunks(c.r); k++)
-		crypto_generichash_update(&h, c.umsg[k], c.ulen[k]);
+		crypto_generichash_update(&h, umsg[k], ulen[k]);
 
-	c.tmsg = calloc(kkrt_sender_batches(c.s), sizeof(uint8_t *));
-	c.tlen = calloc(kkrt_sender_batches(c.s), sizeof(size_t));
-	st = crypto_parallel_for(kkrt_sender_batches(c.s), threads, make_tags, &c, &failed);
+	st = psi_flight(&c, true, kkrt_sender_batches(c.s), threads, &tmsg, &tlen);
 	if (st != MPC_OK)
 		goto out;
 	for (size_t b = 0; b < kkrt_sender_batches(c.s); b++)
 	{
-		crypto_generichash_update(&h, c.tmsg[b], c.tlen[b]);
-		if ((st = kkrt_receiver_tags(c.r, c.tmsg[b], c.tlen[b])) != MPC_OK)
+		crypto_generichash_update(&h, tmsg[b], tlen[b]);
+		if ((st = kkrt_receiver_tags(c.r, tmsg[b], tlen[b])) != MPC_OK)
 			goto out;
 	}
 	if (!kkrt_receiver_done(c.r))
@@ -183,52 +90,19 @@ run_psi(const uint8_t *xs, size_t nx, const uint8_t *ys, size_t ny, int threads,
 	crypto_generichash_final(&h, digest, 32);
 
 out:
-	if (c.umsg)
+	if (umsg)
 		for (size_t k = 0; k < kkrt_receiver_chunks(c.r); k++)
-			free(c.umsg[k]);
-	if (c.tmsg)
+			free(umsg[k]);
+	if (tmsg)
 		for (size_t b = 0; b < kkrt_sender_batches(c.s); b++)
-			free(c.tmsg[b]);
-	free(c.umsg);
-	free(c.ulen);
-	free(c.tmsg);
-	free(c.tlen);
+			free(tmsg[b]);
+	free(umsg);
+	free(ulen);
+	free(tmsg);
+	free(tlen);
 	free(base);
-	if (keep_r != NULL && st == MPC_OK)
-		*keep_r = c.r;
-	else
-		kkrt_receiver_free(c.r);
-	if (keep_s != NULL && st == MPC_OK)
-		*keep_s = c.s;
-	else
-		kkrt_sender_free(c.s);
+	psi_keep_or_free(&c, st, keep_r, keep_s);
 	return st;
-}
-
-/* The plaintext model: is x in ys, and does match point at it? */
-static int
-check_against_plain(const uint8_t *xs, size_t nx, const uint8_t *ys, size_t ny,
-					const size_t *match, size_t *members)
-{
-	uint8_t    *sorted = malloc(ny * 16);
-	int			bad = 0;
-
-	memcpy(sorted, ys, ny * 16);
-	qsort(sorted, ny, 16, cmp16);
-	*members = 0;
-	for (size_t i = 0; i < nx; i++)
-	{
-		int			in = bsearch(xs + 16 * i, sorted, ny, 16, cmp16) != NULL;
-
-		if (in)
-			(*members)++;
-		if (in != (match[i] != SIZE_MAX))
-			bad++;
-		else if (in && (match[i] >= ny || memcmp(ys + 16 * match[i], xs + 16 * i, 16) != 0))
-			bad++;
-	}
-	free(sorted);
-	return bad;
 }
 
 /* ----------------------------------------------------------- tests */

@@ -1374,6 +1374,42 @@ test_products(mpc_triple_party *p[2])
 
 /* ------------------------------------------- truncation on shares */
 
+/* An x just under 2^62, where the stated failure shows up (bound unused). */
+static int64_t
+near_2_62(int64_t bound)
+{
+	(void) bound;
+	return ((int64_t) 1 << 62) - 1 - (int64_t) (rand64() % 1000);
+}
+
+/*
+ * n values x = draw(bound), each split into two random shares that are
+ * truncated locally by 16 bits: *far counts the results more than one unit
+ * from x / 2^16, *off those other than floor(x / 2^16).
+ */
+static void
+trunc_trials(size_t n, int64_t (*draw) (int64_t), int64_t bound, size_t *far, size_t *off)
+{
+	*far = 0;
+	*off = 0;
+	for (size_t i = 0; i < n; i++)
+	{
+		int64_t		x = draw(bound);
+		uint64_t	s0 = rand64();
+		uint64_t	s1 = (uint64_t) x - s0;
+		int64_t		got;
+		double		want = ldexp((double) x, -16);
+
+		mpc_trunc_local(0, &s0, 1, 16);
+		mpc_trunc_local(1, &s1, 1, 16);
+		got = (int64_t) (s0 + s1);
+		if (fabs((double) got - want) > 1.0)
+			(*far)++;
+		if ((double) got != floor(want))
+			(*off)++;
+	}
+}
+
 static void
 test_trunc(void)
 {
@@ -1386,22 +1422,7 @@ test_trunc(void)
 	 * stated failure, probability 2^(l+1-64) per value, is 2^-33 here:
 	 * about 10^-5 that any of the 100 000 fails).
 	 */
-	for (size_t i = 0; i < n; i++)
-	{
-		int64_t		x = rand_signed((int64_t) 1 << 30);
-		uint64_t	s0 = rand64();
-		uint64_t	s1 = (uint64_t) x - s0;
-		int64_t		got;
-		double		want = ldexp((double) x, -16);
-
-		mpc_trunc_local(0, &s0, 1, 16);
-		mpc_trunc_local(1, &s1, 1, 16);
-		got = (int64_t) (s0 + s1);
-		if (fabs((double) got - want) > 1.0)
-			bad++;
-		if ((double) got != floor(want))
-			off++;
-	}
+	trunc_trials(n, rand_signed, (int64_t) 1 << 30, &bad, &off);
 	ok(bad == 0, "local truncation of %zu values |x| < 2^30 by 16 bits: all within one unit (%zu off by one)",
 	   n, off);
 
@@ -1409,39 +1430,11 @@ test_trunc(void)
 	 * |x| < 2^44: failure probability 2^-19 per value, so about 0.19 of the
 	 * 100 000 are expected far off; more than 4 has probability about 10^-6.
 	 */
-	bad = 0;
-	off = 0;
-	for (size_t i = 0; i < n; i++)
-	{
-		int64_t		x = rand_signed((int64_t) 1 << 44);
-		uint64_t	s0 = rand64();
-		uint64_t	s1 = (uint64_t) x - s0;
-		int64_t		got;
-		double		want = ldexp((double) x, -16);
-
-		mpc_trunc_local(0, &s0, 1, 16);
-		mpc_trunc_local(1, &s1, 1, 16);
-		got = (int64_t) (s0 + s1);
-		if (fabs((double) got - want) > 1.0)
-			bad++;
-		if ((double) got != floor(want))
-			off++;
-	}
+	trunc_trials(n, rand_signed, (int64_t) 1 << 44, &bad, &off);
 	ok(bad <= 4, "local truncation of %zu values |x| < 2^44 by 16 bits: within one unit but for the stated failures (%zu far off, %zu off by one)",
 	   n, bad, off);
 	/* Values near 2^62: the stated failure (probability ~ 2^(l+1-64)) shows up. */
-	bad = 0;
-	for (size_t i = 0; i < 10000; i++)
-	{
-		int64_t		x = ((int64_t) 1 << 62) - 1 - (int64_t) (rand64() % 1000);
-		uint64_t	s0 = rand64();
-		uint64_t	s1 = (uint64_t) x - s0;
-
-		mpc_trunc_local(0, &s0, 1, 16);
-		mpc_trunc_local(1, &s1, 1, 16);
-		if (fabs((double) (int64_t) (s0 + s1) - ldexp((double) x, -16)) > 1.0)
-			bad++;
-	}
+	trunc_trials(10000, near_2_62, 0, &bad, &off);
 	ok(bad > 1500 && bad < 3500, "values just under 2^62: about |x|/2^64 = 1/4 fail, within the stated 2^(l+1-64): %zu of 10000", bad);
 }
 

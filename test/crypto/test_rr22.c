@@ -25,45 +25,10 @@
 #include "crypto/parallel.h"
 #include "crypto/rr22.h"
 #include "tap.h"
+#define PSI_ITEMS_DOMAIN 0xa5
+#include "psi_pair.h"
 
-/* ------------------------------------------------------ set helpers */
-
-static void
-make_items(uint8_t *out, size_t n, uint64_t tag)
-{
-	uint8_t		key[32] = {0};
-	uint8_t		nonce[8] = {0};
-
-	memcpy(key, &tag, sizeof(tag));
-	key[31] = 0xa5;
-	crypto_stream_chacha20(out, n * 16, nonce, key);
-}
-
-/* xs of nx and ys of ny sharing `common` items, the sender's order rotated */
-static void
-make_sets(uint8_t *xs, size_t nx, uint8_t *ys, size_t ny, size_t common, uint64_t tag)
-{
-	make_items(xs, nx, tag * 3 + 1);
-	make_items(ys, ny, tag * 3 + 2);
-	make_items(xs, common, tag * 3);
-	memcpy(ys, xs, common * 16);
-	if (ny > 1)
-	{
-		uint8_t    *tmp = malloc(ny * 16);
-		size_t		rot = ny / 3 + 1;
-
-		for (size_t i = 0; i < ny; i++)
-			memcpy(tmp + 16 * ((i + rot) % ny), ys + 16 * i, 16);
-		memcpy(ys, tmp, ny * 16);
-		free(tmp);
-	}
-}
-
-static int
-cmp16(const void *a, const void *b)
-{
-	return memcmp(a, b, 16);
-}
+/* ------------------------------------------------------ helpers */
 
 static double
 now_ms(void)
@@ -125,57 +90,7 @@ wire_bytes(const wire *w, size_t *r_to_s, size_t *s_to_r)
 	return *r_to_s + *s_to_r;
 }
 
-typedef struct run_ctx
-{
-	rr22_receiver *r;
-	rr22_sender *s;
-	const uint8_t *ys;
-	wire	   *w;
-} run_ctx;
-
-static int
-do_chunks(void *arg, size_t begin, size_t end, size_t *failed)
-{
-	run_ctx    *c = arg;
-
-	for (size_t k = begin; k < end; k++)
-	{
-		size_t		cap = rr22_receiver_chunk_bytes(c->r, k);
-		mpc_status	st;
-
-		c->w->dmsg[k] = malloc(cap);
-		st = rr22_receiver_chunk(c->r, k, c->w->dmsg[k], cap, &c->w->dlen[k]);
-		if (st == MPC_OK)
-			st = rr22_sender_chunk(c->s, c->w->dmsg[k], c->w->dlen[k]);
-		if (st != MPC_OK)
-		{
-			*failed = k;
-			return st;
-		}
-	}
-	return 0;
-}
-
-static int
-do_tags(void *arg, size_t begin, size_t end, size_t *failed)
-{
-	run_ctx    *c = arg;
-
-	for (size_t b = begin; b < end; b++)
-	{
-		size_t		cap = rr22_tags_bytes(RR22_TAG_BATCH, rr22_sender_tag_bytes(c->s));
-		mpc_status	st;
-
-		c->w->tmsg[b] = malloc(cap);
-		st = rr22_sender_tags(c->s, c->ys, b, c->w->tmsg[b], cap, &c->w->tglen[b]);
-		if (st != MPC_OK)
-		{
-			*failed = b;
-			return st;
-		}
-	}
-	return 0;
-}
+PSI_PAIR_FLIGHTS(rr22, RR22_TAG_BATCH)
 
 typedef struct timings
 {
@@ -199,8 +114,7 @@ run_psi(const uint8_t *xs, size_t nx, const uint8_t *ys, size_t ny, int threads,
 		size_t *match, wire *w, timings *tm, rr22_receiver **keep_r, rr22_sender **keep_s)
 {
 	mpc_status	st;
-	run_ctx		c = {0};
-	size_t		failed = 0;
+	psi_ctx		c = {0};
 	double		t0;
 	timings		dummy;
 
@@ -208,7 +122,6 @@ run_psi(const uint8_t *xs, size_t nx, const uint8_t *ys, size_t ny, int threads,
 		tm = &dummy;
 	memset(w, 0, sizeof(*w));
 	c.ys = ys;
-	c.w = w;
 	t0 = now_ms();
 	c.r = rr22_receiver_new(xs, nx, threads, &st);
 	if (c.r == NULL)
@@ -245,19 +158,15 @@ run_psi(const uint8_t *xs, size_t nx, const uint8_t *ys, size_t ny, int threads,
 	tm->trees_r = now_ms() - t0;
 
 	w->nd = rr22_receiver_chunks(c.r);
-	w->dmsg = calloc(w->nd, sizeof(uint8_t *));
-	w->dlen = calloc(w->nd, sizeof(size_t));
 	t0 = now_ms();
-	st = crypto_parallel_for(w->nd, threads, do_chunks, &c, &failed);
+	st = psi_flight(&c, false, w->nd, threads, &w->dmsg, &w->dlen);
 	tm->chunks = now_ms() - t0;
 	if (st != MPC_OK)
 		goto out;
 
 	w->nt = rr22_sender_batches(c.s);
-	w->tmsg = calloc(w->nt, sizeof(uint8_t *));
-	w->tglen = calloc(w->nt, sizeof(size_t));
 	t0 = now_ms();
-	st = crypto_parallel_for(w->nt, threads, do_tags, &c, &failed);
+	st = psi_flight(&c, true, w->nt, threads, &w->tmsg, &w->tglen);
 	tm->tags = now_ms() - t0;
 	if (st != MPC_OK)
 		goto out;
@@ -275,41 +184,8 @@ run_psi(const uint8_t *xs, size_t nx, const uint8_t *ys, size_t ny, int threads,
 	tm->match = now_ms() - t0;
 
 out:
-	if (keep_r != NULL && st == MPC_OK)
-		*keep_r = c.r;
-	else
-		rr22_receiver_free(c.r);
-	if (keep_s != NULL && st == MPC_OK)
-		*keep_s = c.s;
-	else
-		rr22_sender_free(c.s);
+	psi_keep_or_free(&c, st, keep_r, keep_s);
 	return st;
-}
-
-/* The plaintext model: is x in ys, and does match point at it? */
-static int
-check_against_plain(const uint8_t *xs, size_t nx, const uint8_t *ys, size_t ny,
-					const size_t *match, size_t *members)
-{
-	uint8_t    *sorted = malloc(ny * 16);
-	int			bad = 0;
-
-	memcpy(sorted, ys, ny * 16);
-	qsort(sorted, ny, 16, cmp16);
-	*members = 0;
-	for (size_t i = 0; i < nx; i++)
-	{
-		int			in = bsearch(xs + 16 * i, sorted, ny, 16, cmp16) != NULL;
-
-		if (in)
-			(*members)++;
-		if (in != (match[i] != SIZE_MAX))
-			bad++;
-		else if (in && (match[i] >= ny || memcmp(ys + 16 * match[i], xs + 16 * i, 16) != 0))
-			bad++;
-	}
-	free(sorted);
-	return bad;
 }
 
 /* ----------------------------------------------------------- tests */

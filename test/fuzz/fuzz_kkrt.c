@@ -29,6 +29,8 @@
 
 #include "crypto/kkrt.h"
 
+#define FUZZ_NAME "fuzz_kkrt"
+#include "fuzz_harness.h"
 #include "fuzz_input.h"
 #include "fuzz_rng.h"
 #include "fuzz_seed.h"
@@ -44,26 +46,6 @@ enum
 	OP_COUNT
 };
 
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n > 0 ? n : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static void
-items(uint8_t *out, size_t n, uint8_t tag)
-{
-	for (size_t i = 0; i < n; i++)
-	{
-		memset(out + 16 * i, tag, 16);
-		memcpy(out + 16 * i, &i, sizeof(i));
-	}
-}
-
 typedef struct pair
 {
 	kkrt_receiver *r;
@@ -76,16 +58,6 @@ typedef struct pair
 	size_t		base_len;
 } pair;
 
-static void
-must(mpc_status st, const char *what)
-{
-	if (st != MPC_OK)
-	{
-		fprintf(stderr, "fuzz_kkrt: honest %s failed: %s\n", what, mpc_status_reason(st));
-		abort();
-	}
-}
-
 /* A fresh pair run honestly up to `upto` (OP_BASE: hello sent; OP_U: base read; OP_TAGS: chunks). */
 static void
 pair_make(pair *p, size_t nx, size_t ny, int upto)
@@ -93,19 +65,19 @@ pair_make(pair *p, size_t nx, size_t ny, int upto)
 	mpc_status	st;
 
 	memset(p, 0, sizeof(*p));
-	items(p->xs, nx, 0xa1);
-	items(p->ys, ny, 0xa1);		/* the same prefix: the first min(nx, ny) match */
+	fuzz_items(p->xs, nx, 0xa1);
+	fuzz_items(p->ys, ny, 0xa1);	/* the same prefix: the first min(nx, ny) match */
 	p->base = xmalloc(kkrt_base_bytes());
 	p->r = kkrt_receiver_new(p->xs, nx, &st);
-	must(st, "receiver_new");
+	fuzz_must(st, "receiver_new");
 	p->s = kkrt_sender_new(ny, &st);
-	must(st, "sender_new");
-	must(kkrt_receiver_hello(p->r, p->hello, sizeof(p->hello), &p->hello_len), "hello");
+	fuzz_must(st, "sender_new");
+	fuzz_must(kkrt_receiver_hello(p->r, p->hello, sizeof(p->hello), &p->hello_len), "hello");
 	if (upto == OP_BASE)
 		return;
-	must(kkrt_sender_hello(p->s, p->hello, p->hello_len, MAX_ITEMS, p->base,
-						   kkrt_base_bytes(), &p->base_len), "sender_hello");
-	must(kkrt_receiver_base(p->r, p->base, p->base_len, MAX_ITEMS), "receiver_base");
+	fuzz_must(kkrt_sender_hello(p->s, p->hello, p->hello_len, MAX_ITEMS, p->base,
+								kkrt_base_bytes(), &p->base_len), "sender_hello");
+	fuzz_must(kkrt_receiver_base(p->r, p->base, p->base_len, MAX_ITEMS), "receiver_base");
 	if (upto == OP_U)
 		return;
 	for (size_t k = 0; k < kkrt_receiver_chunks(p->r); k++)
@@ -114,8 +86,8 @@ pair_make(pair *p, size_t nx, size_t ny, int upto)
 					len;
 		uint8_t    *u = xmalloc(cap);
 
-		must(kkrt_receiver_chunk(p->r, k, u, cap, &len), "receiver_chunk");
-		must(kkrt_sender_chunk(p->s, u, len), "sender_chunk");
+		fuzz_must(kkrt_receiver_chunk(p->r, k, u, cap, &len), "receiver_chunk");
+		fuzz_must(kkrt_sender_chunk(p->s, u, len), "sender_chunk");
 		free(u);
 	}
 }
@@ -149,7 +121,7 @@ generate(const char *dir)
 	pair_make(&p, 20, 30, OP_U);
 	cap = kkrt_receiver_chunk_bytes(p.r, 0);
 	msg = xmalloc(cap);
-	must(kkrt_receiver_chunk(p.r, 0, msg, cap, &len), "receiver_chunk");
+	fuzz_must(kkrt_receiver_chunk(p.r, 0, msg, cap, &len), "receiver_chunk");
 	head[0] = OP_U;
 	fuzz_seed_write(dir, "u", head, 3, msg, len);
 	free(msg);
@@ -159,7 +131,7 @@ generate(const char *dir)
 	pair_make(&p, 20, 30, OP_TAGS);
 	cap = kkrt_tags_bytes(30, kkrt_sender_tag_bytes(p.s));
 	msg = xmalloc(cap);
-	must(kkrt_sender_tags(p.s, p.ys, 0, msg, cap, &len), "sender_tags");
+	fuzz_must(kkrt_sender_tags(p.s, p.ys, 0, msg, cap, &len), "sender_tags");
 	head[0] = OP_TAGS;
 	fuzz_seed_write(dir, "tags", head, 3, msg, len);
 	free(msg);
@@ -169,14 +141,8 @@ generate(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = fuzz_seed_dir();
-
 	fuzz_rng_install();
-	if (dir != NULL)
-	{
-		generate(dir);
-		exit(0);
-	}
+	fuzz_seed_generate(generate);
 	return 0;
 }
 
@@ -184,17 +150,14 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	FuzzInput	in = {data, size};
-	uint8_t		op = fuzz_byte(&in) % OP_COUNT;
-	size_t		nx = 1 + fuzz_byte(&in) % MAX_ITEMS;
-	size_t		ny = 1 + fuzz_byte(&in) % MAX_ITEMS;
-	size_t		len;
-	const uint8_t *rest = fuzz_rest(&in, &len);
-	uint8_t    *msg = xmalloc(len);
+	size_t		nx,
+				ny,
+				len;
+	uint8_t		op = fuzz_psi_head(&in, OP_COUNT, MAX_ITEMS, &nx, &ny);
+	uint8_t    *msg = fuzz_rest_copy(&in, &len);
 	pair		p;
 	mpc_status	st;
 
-	if (len > 0)
-		memcpy(msg, rest, len);
 	fuzz_rng_seed(op);
 	switch (op)
 	{

@@ -42,6 +42,7 @@
 #include "crypto/ot.h"
 #include "crypto/triples.h"
 
+#include "fuzz_harness.h"
 #include "fuzz_input.h"
 #include "fuzz_rng.h"
 #include "fuzz_seed.h"
@@ -69,16 +70,6 @@ static uint8_t ext_s[16];
 static ot_block ext_keys[OT_KAPPA];
 
 static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n > 0 ? n : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static void *
 xcalloc(size_t n)
 {
 	void	   *p = calloc(n > 0 ? n : 1, 1);
@@ -86,18 +77,6 @@ xcalloc(size_t n)
 	if (p == NULL)
 		abort();
 	return p;
-}
-
-/* The rest of the input as an exact-size heap copy (caught when read past). */
-static uint8_t *
-rest_copy(FuzzInput *in, size_t *len)
-{
-	const uint8_t *p = fuzz_rest(in, len);
-	uint8_t    *c = xmalloc(*len);
-
-	if (*len > 0)
-		memcpy(c, p, *len);
-	return c;
 }
 
 static void
@@ -239,16 +218,10 @@ generate(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = fuzz_seed_dir();
-
 	fuzz_rng_install();
 	randombytes_buf(ext_s, sizeof(ext_s));
 	randombytes_buf(ext_keys, sizeof(ext_keys));
-	if (dir != NULL)
-	{
-		generate(dir);
-		exit(0);
-	}
+	fuzz_seed_generate(generate);
 	return 0;
 }
 
@@ -273,7 +246,7 @@ op_ext(FuzzInput *in)
 	size_t		count = (fuzz_u32(in) % (MAX_OTS + 1));
 	ot_ext_sender *s = ot_ext_sender_new(ext_s, ext_keys);
 	size_t		len;
-	uint8_t    *msg = rest_copy(in, &len);
+	uint8_t    *msg = fuzz_rest_copy(in, &len);
 	ot_block   *m0 = xmalloc(Max(count, 1) * sizeof(ot_block));
 	ot_block   *m1 = xmalloc(Max(count, 1) * sizeof(ot_block));
 	uint64_t   *delta = xcalloc(Max(count, 1) * 8);
@@ -361,7 +334,7 @@ op_finish(FuzzInput *in)
 
 	randombytes_buf(choices, (count + 7) / 8);
 	randombytes_buf(keys, Max(count, 1) * sizeof(ot_block));
-	msg = rest_copy(in, &len);
+	msg = fuzz_rest_copy(in, &len);
 	if (kind == 0)
 		(void) ot_chosen_receiver_finish(count, choices, keys, msg, len, xs);
 	else
@@ -397,7 +370,7 @@ op_values(FuzzInput *in)
 	randombytes_buf(tb, words * 8);
 	randombytes_buf(tc, words * 8);
 	randombytes_buf(w, MPC_DOT_MAX_TERMS * 8);
-	msg = rest_copy(in, &len);
+	msg = fuzz_rest_copy(in, &len);
 	switch (kind)
 	{
 		case 0:
@@ -537,7 +510,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			{
 				uint8_t		type = fuzz_byte(&in);
 				size_t		len;
-				uint8_t    *msg = rest_copy(&in, &len);
+				uint8_t    *msg = fuzz_rest_copy(&in, &len);
 				uint32_t	seq,
 							count;
 
@@ -557,7 +530,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				ot_block	keys[MAX_BASE];
 
 				choices[0] = fuzz_byte(&in);
-				msg = rest_copy(&in, &len);
+				msg = fuzz_rest_copy(&in, &len);
 				if (ot_base_receiver_respond(count, choices, msg, len, out, cap, &olen, keys) == MPC_OK &&
 					olen > cap)
 					abort();
@@ -579,7 +552,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				memset(&s, 0, sizeof(s));
 				if (ot_base_sender_start(&s, count, a, sizeof(a), &alen) != MPC_OK)
 					abort();
-				msg = rest_copy(&in, &len);
+				msg = fuzz_rest_copy(&in, &len);
 				(void) ot_base_sender_finish(&s, msg, len, k0, k1);
 				ot_base_sender_wipe(&s);
 				free(msg);

@@ -270,12 +270,9 @@ generate(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = fuzz_seed_dir();
-
 	fuzz_rng_install();
 	fill_inputs();
-	if (dir != NULL)
-		generate(dir);
+	fuzz_seed_generate(generate);
 	return 0;
 }
 

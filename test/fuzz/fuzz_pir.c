@@ -41,6 +41,7 @@
 #include "crypto/lwe_pir.h"
 #include "crypto/pir_cuckoo.h"
 
+#include "fuzz_harness.h"
 #include "fuzz_input.h"
 #include "fuzz_rng.h"
 #include "fuzz_seed.h"
@@ -65,16 +66,6 @@ fail(const char *what)
 {
 	fprintf(stderr, "fuzz_pir: %s\n", what);
 	abort();
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n > 0 ? n : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
 }
 
 static void
@@ -129,8 +120,6 @@ generate(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = fuzz_seed_dir();
-
 	fuzz_rng_install();
 	if (lwe_pir_init() != LWE_PIR_OK)
 		abort();
@@ -141,11 +130,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		owner_db[i] = xmalloc(lwe_pir_db_bytes(&owner_layout[i]));
 		randombytes_buf(owner_db[i], lwe_pir_db_bytes(&owner_layout[i]));
 	}
-	if (dir != NULL)
-	{
-		generate(dir);
-		exit(0);
-	}
+	fuzz_seed_generate(generate);
 	return 0;
 }
 

@@ -69,13 +69,7 @@ generate(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = fuzz_seed_dir();
-
-	if (dir != NULL)
-	{
-		generate(dir);
-		exit(0);
-	}
+	fuzz_seed_generate(generate);
 	return 0;
 }
 

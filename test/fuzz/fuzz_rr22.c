@@ -31,6 +31,8 @@
 
 #include "crypto/rr22.h"
 
+#define FUZZ_NAME "fuzz_rr22"
+#include "fuzz_harness.h"
 #include "fuzz_input.h"
 #include "fuzz_rng.h"
 #include "fuzz_seed.h"
@@ -47,26 +49,6 @@ enum
 	OP_TAGS,
 	OP_COUNT
 };
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n > 0 ? n : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static void
-items(uint8_t *out, size_t n, uint8_t tag)
-{
-	for (size_t i = 0; i < n; i++)
-	{
-		memset(out + 16 * i, tag, 16);
-		memcpy(out + 16 * i, &i, sizeof(i));
-	}
-}
 
 /* A pair and the honest messages made so far. */
 typedef struct pair
@@ -88,16 +70,6 @@ typedef struct pair
 				d_len;
 } pair;
 
-static void
-must(mpc_status st, const char *what)
-{
-	if (st != MPC_OK)
-	{
-		fprintf(stderr, "fuzz_rr22: honest %s failed: %s\n", what, mpc_status_reason(st));
-		abort();
-	}
-}
-
 /*
  * A fresh pair run honestly up to the step that reads op's message: its
  * message is then in the pair too (the seed), not yet consumed.
@@ -108,38 +80,38 @@ pair_make(pair *p, size_t nx, size_t ny, int op)
 	mpc_status	st;
 
 	memset(p, 0, sizeof(*p));
-	items(p->xs, nx, 0xa1);
-	items(p->ys, ny, 0xa1);		/* the same prefix: the first min(nx, ny) match */
+	fuzz_items(p->xs, nx, 0xa1);
+	fuzz_items(p->ys, ny, 0xa1);	/* the same prefix: the first min(nx, ny) match */
 	p->r = rr22_receiver_new(p->xs, nx, 1, &st);
-	must(st, "receiver_new");
+	fuzz_must(st, "receiver_new");
 	p->s = rr22_sender_new(ny, 1, &st);
-	must(st, "sender_new");
+	fuzz_must(st, "sender_new");
 	p->m = rr22_receiver_columns(p->r);
 	p->hello = xmalloc(rr22_hello_bytes());
 	p->base = xmalloc(rr22_base_bytes());
 	p->cot = xmalloc(rr22_cot_bytes(p->m));
 	p->trees = xmalloc(rr22_trees_bytes(p->m));
 	p->d = xmalloc(rr22_d_bytes(RR22_CHUNK_ELEMS));
-	must(rr22_receiver_hello(p->r, p->hello, rr22_hello_bytes(), &p->hello_len), "hello");
+	fuzz_must(rr22_receiver_hello(p->r, p->hello, rr22_hello_bytes(), &p->hello_len), "hello");
 	if (op == OP_HELLO)
 		return;
-	must(rr22_sender_hello(p->s, p->hello, p->hello_len, MAX_ITEMS, p->base,
-						   rr22_base_bytes(), &p->base_len), "sender_hello");
+	fuzz_must(rr22_sender_hello(p->s, p->hello, p->hello_len, MAX_ITEMS, p->base,
+								rr22_base_bytes(), &p->base_len), "sender_hello");
 	if (op == OP_BASE)
 		return;
-	must(rr22_receiver_base(p->r, p->base, p->base_len, MAX_ITEMS, p->cot,
-							rr22_cot_bytes(p->m), &p->cot_len), "receiver_base");
+	fuzz_must(rr22_receiver_base(p->r, p->base, p->base_len, MAX_ITEMS, p->cot,
+								 rr22_cot_bytes(p->m), &p->cot_len), "receiver_base");
 	if (op == OP_COT)
 		return;
-	must(rr22_sender_cot(p->s, p->cot, p->cot_len, p->trees, rr22_trees_bytes(p->m),
-						 &p->trees_len), "sender_cot");
+	fuzz_must(rr22_sender_cot(p->s, p->cot, p->cot_len, p->trees, rr22_trees_bytes(p->m),
+							  &p->trees_len), "sender_cot");
 	if (op == OP_TREES)
 		return;
-	must(rr22_receiver_trees(p->r, p->trees, p->trees_len), "receiver_trees");
-	must(rr22_receiver_chunk(p->r, 0, p->d, rr22_d_bytes(RR22_CHUNK_ELEMS), &p->d_len), "receiver_chunk");
+	fuzz_must(rr22_receiver_trees(p->r, p->trees, p->trees_len), "receiver_trees");
+	fuzz_must(rr22_receiver_chunk(p->r, 0, p->d, rr22_d_bytes(RR22_CHUNK_ELEMS), &p->d_len), "receiver_chunk");
 	if (op == OP_D)
 		return;
-	must(rr22_sender_chunk(p->s, p->d, p->d_len), "sender_chunk");
+	fuzz_must(rr22_sender_chunk(p->s, p->d, p->d_len), "sender_chunk");
 }
 
 static void
@@ -187,8 +159,8 @@ generate(const char *dir)
 				break;
 			case OP_TAGS:
 				msg = xmalloc(rr22_tags_bytes(31, rr22_sender_tag_bytes(p.s)));
-				must(rr22_sender_tags(p.s, p.ys, 0, msg, rr22_tags_bytes(31, rr22_sender_tag_bytes(p.s)),
-									  &len), "sender_tags");
+				fuzz_must(rr22_sender_tags(p.s, p.ys, 0, msg, rr22_tags_bytes(31, rr22_sender_tag_bytes(p.s)),
+										   &len), "sender_tags");
 				fuzz_seed_write(dir, names[op], head, 3, msg, len);
 				free(msg);
 				break;
@@ -200,14 +172,8 @@ generate(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = fuzz_seed_dir();
-
 	fuzz_rng_install();
-	if (dir != NULL)
-	{
-		generate(dir);
-		exit(0);
-	}
+	fuzz_seed_generate(generate);
 	return 0;
 }
 
@@ -215,18 +181,15 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	FuzzInput	in = {data, size};
-	uint8_t		op = fuzz_byte(&in) % OP_COUNT;
-	size_t		nx = 1 + fuzz_byte(&in) % MAX_ITEMS;
-	size_t		ny = 1 + fuzz_byte(&in) % MAX_ITEMS;
-	size_t		len;
-	const uint8_t *rest = fuzz_rest(&in, &len);
-	uint8_t    *msg = xmalloc(len);
+	size_t		nx,
+				ny,
+				len;
+	uint8_t		op = fuzz_psi_head(&in, OP_COUNT, MAX_ITEMS, &nx, &ny);
+	uint8_t    *msg = fuzz_rest_copy(&in, &len);
 	pair		p;
 	mpc_status	st;
 	size_t		olen = 0;
 
-	if (len > 0)
-		memcpy(msg, rest, len);
 	fuzz_rng_seed(op);
 	pair_make(&p, nx, ny, op);
 	switch (op)

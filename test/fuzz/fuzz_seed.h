@@ -24,6 +24,22 @@ fuzz_seed_dir(void)
 	return dir;
 }
 
+/*
+ * The seed step of a harness's LLVMFuzzerInitialize: when seeds are asked
+ * for, write them with generate and exit instead of fuzzing.
+ */
+static inline void
+fuzz_seed_generate(void (*generate) (const char *dir))
+{
+	const char *dir = fuzz_seed_dir();
+
+	if (dir != NULL)
+	{
+		generate(dir);
+		exit(0);
+	}
+}
+
 /* dir/name := head ‖ body (either may be empty); exits on failure. */
 static inline void
 fuzz_seed_write(const char *dir, const char *name, const void *head, size_t head_len,

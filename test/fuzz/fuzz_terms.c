@@ -474,15 +474,9 @@ generate(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = fuzz_seed_dir();
-
 	fuzz_rng_install();
 	randombytes_buf(record_F, sizeof(record_F));
-	if (dir != NULL)
-	{
-		generate(dir);
-		exit(0);
-	}
+	fuzz_seed_generate(generate);
 	return 0;
 }
 

@@ -31,6 +31,8 @@
 
 #include "crypto/vole.h"
 
+#define FUZZ_NAME "fuzz_vole"
+#include "fuzz_harness.h"
 #include "fuzz_input.h"
 #include "fuzz_rng.h"
 #include "fuzz_seed.h"
@@ -45,26 +47,6 @@ enum
 	OP_TREES,
 	OP_COUNT
 };
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n > 0 ? n : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static void
-must(mpc_status st, const char *what)
-{
-	if (st != MPC_OK)
-	{
-		fprintf(stderr, "fuzz_vole: honest %s failed: %s\n", what, mpc_status_reason(st));
-		abort();
-	}
-}
 
 typedef struct pair
 {
@@ -88,24 +70,24 @@ pair_make(pair *p, size_t m, int upto)
 	p->msg[2] = xmalloc(vole_cot_bytes(m));
 	p->msg[3] = xmalloc(vole_trees_bytes(m));
 	p->r = vole_receiver_new(m, &st);
-	must(st, "receiver_new");
+	fuzz_must(st, "receiver_new");
 	vole_receiver_set_threads(p->r, 1);
 	p->s = vole_sender_new(&st);
-	must(st, "sender_new");
+	fuzz_must(st, "sender_new");
 	vole_sender_set_threads(p->s, 1);
-	must(vole_receiver_hello(p->r, p->msg[0], vole_hello_bytes(), &p->len[0]), "hello");
+	fuzz_must(vole_receiver_hello(p->r, p->msg[0], vole_hello_bytes(), &p->len[0]), "hello");
 	if (upto == OP_HELLO)
 		return;
-	must(vole_sender_hello(p->s, p->msg[0], p->len[0], MAX_M, p->msg[1], vole_base_bytes(),
-						   &p->len[1]), "sender_hello");
+	fuzz_must(vole_sender_hello(p->s, p->msg[0], p->len[0], MAX_M, p->msg[1], vole_base_bytes(),
+								&p->len[1]), "sender_hello");
 	if (upto == OP_BASE)
 		return;
-	must(vole_receiver_base(p->r, p->msg[1], p->len[1], p->msg[2], vole_cot_bytes(m),
-							&p->len[2]), "receiver_base");
+	fuzz_must(vole_receiver_base(p->r, p->msg[1], p->len[1], p->msg[2], vole_cot_bytes(m),
+								 &p->len[2]), "receiver_base");
 	if (upto == OP_COT)
 		return;
-	must(vole_sender_cot(p->s, p->msg[2], p->len[2], p->msg[3], vole_trees_bytes(m),
-						 &p->len[3]), "sender_cot");
+	fuzz_must(vole_sender_cot(p->s, p->msg[2], p->len[2], p->msg[3], vole_trees_bytes(m),
+							  &p->len[3]), "sender_cot");
 }
 
 static void
@@ -137,16 +119,10 @@ generate(const char *dir)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = fuzz_seed_dir();
-
 	(void) argc;
 	(void) argv;
 	fuzz_rng_install();
-	if (dir != NULL)
-	{
-		generate(dir);
-		exit(0);
-	}
+	fuzz_seed_generate(generate);
 	return 0;
 }
 
@@ -158,14 +134,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		m = 1 + fuzz_byte(&in) % MAX_M;
 	size_t		len,
 				olen = 0;
-	const uint8_t *rest = fuzz_rest(&in, &len);
-	uint8_t    *msg = xmalloc(len);
+	uint8_t    *msg = fuzz_rest_copy(&in, &len);
 	uint8_t    *out;
 	pair		p;
 	mpc_status	st;
 
-	if (len > 0)
-		memcpy(msg, rest, len);
 	fuzz_rng_seed(op);
 	switch (op)
 	{

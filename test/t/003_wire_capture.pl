@@ -14,11 +14,7 @@ use Test::More;
 use lib 'test/tools';
 use PgprivTest;
 
-my $gov  = PostgreSQL::Test::Cluster->new('gov');
-my $bank = PostgreSQL::Test::Cluster->new('bank');
-for my $node ($gov, $bank) {
-	pgpriv_setup($node);
-}
+my ($gov, $bank) = pgpriv_pair();
 my $gov_port = $gov->port;
 
 # ---------------------------------------------------------------------------

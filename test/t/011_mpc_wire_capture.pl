@@ -27,11 +27,7 @@ my $seed = $ENV{PGPRIV_TEST_SEED} // 20240621;
 srand($seed);
 note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
 
-my $gov  = PostgreSQL::Test::Cluster->new('gov');
-my $bank = PostgreSQL::Test::Cluster->new('bank');
-for my $node ($gov, $bank) {
-	pgpriv_setup($node);
-}
+my ($gov, $bank) = pgpriv_pair();
 my $gov_port = $gov->port;
 
 # ---------------------------------------------------------------------------

@@ -22,9 +22,7 @@ my $seed = $ENV{PGPRIV_TEST_SEED} // 20261203;
 srand($seed);
 note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
 
-my $gov  = PostgreSQL::Test::Cluster->new('gov');
-my $bank = PostgreSQL::Test::Cluster->new('bank');
-pgpriv_setup($_) for ($gov, $bank);
+my ($gov, $bank) = pgpriv_pair();
 my $gov_port = $gov->port;
 my $gov_pins = pinned_keys($gov);
 $gov->safe_psql('postgres', q{CREATE ROLE bank_role LOGIN PASSWORD 'pw_bank'});
@@ -33,23 +31,6 @@ $bank->safe_psql('postgres', qq{
 	  OPTIONS (host '127.0.0.1', port '$gov_port', dbname 'postgres', $gov_pins);
 	CREATE USER MAPPING FOR CURRENT_USER SERVER gov OPTIONS (user 'bank_role', password 'pw_bank');
 });
-
-
-sub is_list
-{
-	my ($got, $want, $name) = @_;
-	my @g = sort @$got;
-	my @w = sort @$want;
-	my $ok = is_deeply(\@g, \@w, $name);
-	if (!$ok) {
-		my %w = map { $_ => 1 } @w;
-		my %g = map { $_ => 1 } @g;
-		diag('got ' . scalar(@g) . ' rows, want ' . scalar(@w));
-		diag("missing: $_") for (grep { !$g{$_} } @w)[0 .. 4];
-		diag("extra: $_")   for (grep { !$w{$_} } @g)[0 .. 4];
-	}
-	return $ok;
-}
 
 # ---------------------------------------------------------------------------
 # Random data

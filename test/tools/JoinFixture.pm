@@ -20,7 +20,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgprivTest;
 
-our @EXPORT = qw(join_fixture is_list model_join check_all_three
+our @EXPORT = qw(join_fixture model_join check_all_three
   $gov $bank_a $bank_b $gov_port @gov_keys @gov_rows @bank_keys
   @special_both @special_gov_only @special_bank_only
   $psi_sql $count_sql $fetch_sql $all_q $small_q @small_keys);
@@ -32,26 +32,6 @@ our ($psi_sql, $count_sql, $fetch_sql);
 our $all_q   = 'SELECT code FROM applicants';
 our $small_q = 'SELECT code FROM applicants WHERE id <= 60';
 our @small_keys;
-
-# ---------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------
-
-sub is_list
-{
-	my ($got, $want, $name) = @_;
-	my @g = sort @$got;
-	my @w = sort @$want;
-	my $ok = is_deeply(\@g, \@w, $name);
-	if (!$ok) {
-		my %w = map { $_ => 1 } @w;
-		my %g = map { $_ => 1 } @g;
-		diag("got " . scalar(@g) . " rows, want " . scalar(@w));
-		diag("missing: $_") for (grep { !$g{$_} } @w)[0 .. 9];
-		diag("extra: $_")   for (grep { !$w{$_} } @g)[0 .. 9];
-	}
-	return $ok;
-}
 
 # ---------------------------------------------------------------------------
 # Random data: gov's tax table and bank_a's applicants

@@ -93,10 +93,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(pgpriv_setup start_relay read_capture capture_relay pinned_keys liar_database audit_failed
+our @EXPORT = qw(pgpriv_setup pgpriv_pair start_relay read_capture capture_relay pinned_keys liar_database audit_failed
   version_exchange psql_session session_run session_close
   lit hexkey vpsql fails_with wait_for bg_psql bg_finish
-  lines random_key awkward_keys fmt_units to_units);
+  lines random_key awkward_keys fmt_units to_units is_list);
 
 sub pgpriv_setup
 {
@@ -109,6 +109,16 @@ sub pgpriv_setup
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION pgpriv');
 	return $node;
+}
+
+# The data owner 'gov' and the asker 'bank', each set up by pgpriv_setup.
+sub pgpriv_pair
+{
+	my ($conf) = @_;
+	my $gov  = PostgreSQL::Test::Cluster->new('gov');
+	my $bank = PostgreSQL::Test::Cluster->new('bank');
+	pgpriv_setup($_, $conf) for ($gov, $bank);
+	return ($gov, $bank);
 }
 
 sub start_relay
@@ -244,6 +254,24 @@ sub session_close
 	${ $s->{in} } .= "\\q\n";
 	$s->{h}->finish;
 	return $? >> 8;
+}
+
+# is_deeply on two lists of rows in any order; on a mismatch the counts and
+# the first ten rows missing and extra as diagnostics.
+sub is_list
+{
+	my ($got, $want, $name) = @_;
+	my @g = sort @$got;
+	my @w = sort @$want;
+	my $ok = is_deeply(\@g, \@w, $name);
+	if (!$ok) {
+		my %w = map { $_ => 1 } @w;
+		my %g = map { $_ => 1 } @g;
+		diag('got ' . scalar(@g) . ' rows, want ' . scalar(@w));
+		diag("missing: $_") for (grep { !$g{$_} } @w)[0 .. 9];
+		diag("extra: $_")   for (grep { !$w{$_} } @g)[0 .. 9];
+	}
+	return $ok;
 }
 
 sub lit
