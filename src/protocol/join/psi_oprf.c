@@ -49,6 +49,7 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "run/keys.h"
+#include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/join/psi_ot.h"
 #include "run/progress.h"
@@ -94,12 +95,8 @@ check_oprf_capability(const char *capability)
 Datum
 pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	JoinServe	js;
 	char	   *peer = session_role_name();
-	Dataset		ds;
-	Permit		permit;
 	DatasetRows rows;
 	int32		generation;
 	uint8		sk[32];
@@ -117,17 +114,14 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	int			c = 0;
 	ListCell   *lc;
 
-	catalog_restrict_definer();
-	check_capability(capability);
-	(void) admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
+	join_serve_begin(&js, fcinfo, NULL, NULL, check_capability);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "serve_psi_table must return a composite type");
 
 	/* One builder at a time per (dataset, peer, capability). */
 	DirectFunctionCall1(pg_advisory_xact_lock_int8,
-						Int64GetDatum((int64) hash_bytes((const unsigned char *) psprintf("%s|%s|%s", dataset, peer, capability),
-														 strlen(dataset) + strlen(peer) + strlen(capability) + 2)));
+						Int64GetDatum((int64) hash_bytes((const unsigned char *) psprintf("%s|%s|%s", js.dataset, peer, js.capability),
+														 strlen(js.dataset) + strlen(peer) + strlen(js.capability) + 2)));
 
 	/*
 	 * The change check (catalog/change_check.h): while the stored table's
@@ -135,31 +129,31 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	 * it is and no row is read.  The prefix ties the stamp to the catalog
 	 * version (republish, key rotation) and the permitted columns.
 	 */
-	prefix = psprintf("%lld|", (long long) ds.version);
-	foreach(lc, permit.columns)
+	prefix = psprintf("%lld|", (long long) js.ds.version);
+	foreach(lc, js.permit.columns)
 		prefix = psprintf("%s%s,", prefix, (char *) lfirst(lc));
 	prefix = psprintf("%s|", prefix);
-	current = oprf_table_stored_version(dataset, peer, capability, &entries, &chunks);
-	known = current ? served_check_known(dataset, peer, capability, prefix) : NULL;
-	if (dataset_rows_fetch_checked(&ds, permit.columns, known, &rows, &check, "psi table", peer))
+	current = oprf_table_stored_version(js.dataset, peer, js.capability, &entries, &chunks);
+	known = current ? served_check_known(js.dataset, peer, js.capability, prefix) : NULL;
+	if (dataset_rows_fetch_checked(&js.ds, js.permit.columns, known, &rows, &check, "psi table", peer))
 	{
-		oprf_key_for_peer(dataset, capability, sk, &generation);
+		oprf_key_for_peer(js.dataset, js.capability, sk, &generation);
 		sodium_memzero(sk, sizeof(sk));
-		version = oprf_table_version(&rows, generation, capability, permit.columns);
+		version = oprf_table_version(&rows, generation, js.capability, js.permit.columns);
 		if (current == NULL || strcmp(current, version) != 0)
 		{
-			oprf_table_build(&ds, peer, capability, permit.columns, &rows, version, &entries, &chunks);
-			audit_append_run("owner", peer, capability, dataset, -1, entries, -1, -1,
-							 "ok", psprintf("encrypted table built, version %s", version), run);
+			oprf_table_build(&js.ds, peer, js.capability, js.permit.columns, &rows, version, &entries, &chunks);
+			audit_append_run("owner", peer, js.capability, js.dataset, -1, entries, -1, -1,
+							 "ok", psprintf("encrypted table built, version %s", version), js.run);
 		}
-		served_check_record(dataset, peer, capability, prefix, &check);
+		served_check_record(js.dataset, peer, js.capability, prefix, &check);
 		progress_end();
 	}
 	else
 		version = current;
 
-	coldatums = palloc(sizeof(Datum) * Max(list_length(permit.columns), 1));
-	foreach(lc, permit.columns)
+	coldatums = palloc(sizeof(Datum) * Max(list_length(js.permit.columns), 1));
+	foreach(lc, js.permit.columns)
 		coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
 	values[0] = CStringGetTextDatum(version);
 	values[1] = Int64GetDatum(entries);
@@ -174,27 +168,18 @@ Datum
 pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 {
 	CatalogSession cs;
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	JoinServe	js;
 	char	   *version = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	int32		chunk = PG_GETARG_INT32(4);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
 	Datum		args[5];
 	bytea	   *out = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
-	catalog_restrict_definer();
-	check_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
-
-	args[0] = CStringGetTextDatum(dataset);
+	join_serve_begin(&js, fcinfo, NULL, NULL, check_capability);
+	args[0] = CStringGetTextDatum(js.dataset);
 	args[1] = CStringGetTextDatum(session_role_name());
-	args[2] = CStringGetTextDatum(capability);
+	args[2] = CStringGetTextDatum(js.capability);
 	args[3] = CStringGetTextDatum(version);
 	args[4] = Int32GetDatum(chunk);
 	catalog_open(&cs, false);
@@ -214,11 +199,9 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 	if (out == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("encrypted table of dataset \"%s\" has no chunk %d at version %s", dataset, chunk, version),
+				 errmsg("encrypted table of dataset \"%s\" has no chunk %d at version %s", js.dataset, chunk, version),
 				 errhint("The dataset changed during the run; run the query again.")));
-	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(out));
-	admission_absorb(run, TRANSCRIPT_RESPONSE, out);
-	PG_RETURN_BYTEA_P(out);
+	PG_RETURN_BYTEA_P(join_serve_reply(&js, 0, out));
 }
 
 /*
@@ -231,32 +214,22 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 Datum
 pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	uint32		count;
 	const uint8 *elements;
 	uint8	   *evaluated;
 	uint8		sk[32];
 	bytea	   *reply;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	check_oprf_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	/* The permit may have been revoked since the run was admitted. */
-	permit_require(dataset, capability, &ds, &permit);
+	join_serve_begin(&js, fcinfo, NULL, msg, check_oprf_capability);
 	elements = wire_unpack_fixed(msg, WIRE_BLINDED, OPRF_ELEMENT_BYTES,
 								 (uint32) pgpriv_batch_size, &count, "the asker");
 	/* Never compute for more keys than were admitted: count them first. */
-	admission_serve(admission, count, VARSIZE_ANY_EXHDR(msg), 0);
+	admission_serve(js.admission, count, VARSIZE_ANY_EXHDR(msg), 0);
 
 	evaluated = palloc_extended(Max(count, 1) * (Size) OPRF_ELEMENT_BYTES, MCXT_ALLOC_HUGE);
-	oprf_key_for_peer(dataset, capability, sk, NULL);
+	oprf_key_for_peer(js.dataset, js.capability, sk, NULL);
 	PG_TRY();
 	{
 		batch_mult(count, sk, elements, evaluated, "the asker");
@@ -268,11 +241,11 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	reply = wire_pack_fixed(WIRE_EVALUATED, evaluated, count, OPRF_ELEMENT_BYTES);
-	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
+	admission_serve(js.admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
 	/* A pir run goes on to its answer pass, which completes it. */
-	if (admission->served == admission->keys && strcmp(capability, "pir") != 0)
-		admission_complete(admission, admission->served);
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+	if (js.admission->served == js.admission->keys && strcmp(js.capability, "pir") != 0)
+		admission_complete(js.admission, js.admission->served);
+	admission_absorb(js.run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 

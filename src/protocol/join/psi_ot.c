@@ -76,6 +76,7 @@
 #include "crypto/parallel.h"
 #include "crypto/rr22.h"
 #include "peer/call.h"
+#include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/join/psi_ot.h"
 #include "run/admission.h"
@@ -449,13 +450,8 @@ ot_serve_items(OtServe *s)
 Datum
 pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	WireReader	rd;
 	const uint8 *hello;
 	uint32		hlen;
@@ -468,19 +464,18 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	WireBuilder wb;
 	bytea	   *reply;
 	ListCell   *lc;
-	bool		sealed = strcmp(capability, "psi_fetch") == 0;
+	bool		sealed;
 	const char *name;
 
+	/* Refused by name before the asker's hello is looked at (or absorbed). */
 	catalog_restrict_definer();
 	if (!pgpriv_serve_ot)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("this server serves psi and psi_fetch over its OPRF table only (pgpriv.serve_ot is off)"),
 				 errhint("The asker can set pgpriv.psi_protocol = table, or auto, which reads this setting.")));
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	check_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
+	join_serve_begin(&js, fcinfo, NULL, msg, check_capability);
+	sealed = strcmp(js.capability, "psi_fetch") == 0;
 
 	wire_reader_init(&rd, msg, WIRE_OT_HELLO, 1,
 					 (uint32) Max(kkrt_hello_bytes(), rr22_hello_bytes()), "the asker");
@@ -502,17 +497,17 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	 * and charged.
 	 */
 	m = rr22 ? rr22_columns(n_r) : cuckoo_bins(n_r);
-	admission_serve(admission, (int64) m, VARSIZE_ANY_EXHDR(msg), 0);
+	admission_serve(js.admission, (int64) m, VARSIZE_ANY_EXHDR(msg), 0);
 
-	s = served_run_open(ot_run_kind(capability), run, dataset, sizeof(OtServe), ot_serve_wipe);
+	s = served_run_open(ot_run_kind(js.capability), js.run, js.dataset, sizeof(OtServe), ot_serve_wipe);
 	s->sealed = sealed;
 	s->rr22 = rr22;
 
 	old = MemoryContextSwitchTo(s->base.cxt);
-	s->ad = ot_seal_context(dataset, capability, run);
-	progress_begin(capability, session_role_name(), dataset, (int64) n_r);
+	s->ad = ot_seal_context(js.dataset, js.capability, js.run);
+	progress_begin(js.capability, session_role_name(), js.dataset, (int64) n_r);
 	progress_phase(psprintf("owner (%s): reading the dataset", name), 0);
-	dataset_rows_fetch(&ds, s->sealed ? permit.columns : NIL, &s->rows);
+	dataset_rows_fetch(&js.ds, s->sealed ? js.permit.columns : NIL, &s->rows);
 	ot_serve_items(s);
 	MemoryContextSwitchTo(old);
 
@@ -534,7 +529,7 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("dataset \"%s\" has %zu distinct keys, more than the OT-extension join's %zu",
-							dataset, s->n, max_n),
+							js.dataset, s->n, max_n),
 					 errhint("The asker can set pgpriv.psi_protocol = table.")));
 		if (rr22)
 			s->rr = rr22_sender_new(s->n, pgpriv_threads_for_batch(), &st);
@@ -559,17 +554,17 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 		progress_phase(psprintf("owner (%s): reading the extension", name), (int64) ot_serve_chunks(s));
 	}
 	if (sealed)
-		foreach(lc, permit.columns)
+		foreach(lc, js.permit.columns)
 			wire_builder_add(&wb, (const uint8 *) lfirst(lc), (uint32) strlen(lfirst(lc)));
 	reply = wire_builder_finish(&wb);
-	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
+	admission_serve(js.admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
 	if (s == NULL)
 	{
 		/* No owner key: nothing can match; the run is complete. */
-		admission_complete_note(admission, 0, psprintf("protocol %s, the dataset has no key", name));
+		admission_complete_note(js.admission, 0, psprintf("protocol %s, the dataset has no key", name));
 		progress_end();
 	}
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+	admission_absorb(js.run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -612,13 +607,8 @@ extend_range(void *arg, size_t begin, size_t end, size_t *failed)
 Datum
 pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	OtServe    *s;
 	WireReader	rd;
 	ExtendJob	job;
@@ -631,12 +621,8 @@ pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 	WireBuilder wb;
 	bytea	   *reply;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	check_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
-	s = ot_serve_require(capability, run, false);
+	join_serve_begin(&js, fcinfo, NULL, msg, check_capability);
+	s = ot_serve_require(js.capability, js.run, false);
 
 	if (!s->rr22)
 		max_item = kkrt_u_bytes(KKRT_CHUNK_BINS);
@@ -677,14 +663,12 @@ pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 		if (st != 0)
 			ot_status_error((mpc_status) st, "the asker", "OT-extension chunk");
 		s->chunks_read += count;
-		progress_advance((int64) s->chunks_read, admission->bytes_in, admission->bytes_out);
+		progress_advance((int64) s->chunks_read, js.admission->bytes_in, js.admission->bytes_out);
 		if (ot_serve_ready(s))
 			progress_phase(psprintf("owner (%s): sending tags", ot_proto_name(s->rr22)), (int64) s->batches);
 	}
 	reply = wire_builder_finish(&wb);
-	admission_serve(admission, 0, VARSIZE_ANY_EXHDR(msg), VARSIZE_ANY_EXHDR(reply));
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	PG_RETURN_BYTEA_P(join_serve_reply(&js, VARSIZE_ANY_EXHDR(msg), reply));
 }
 
 typedef struct EvalJob
@@ -831,13 +815,8 @@ tags_range(void *arg, size_t begin, size_t end, size_t *failed)
 Datum
 pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	int32		batch = PG_GETARG_INT32(3);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	OtServe    *s;
 	size_t		k,
 				nb;
@@ -851,11 +830,8 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 	size_t		tag_batch;
 
-	catalog_restrict_definer();
-	check_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
-	s = ot_serve_require(capability, run, true);
+	join_serve_begin(&js, fcinfo, NULL, NULL, check_capability);
+	s = ot_serve_require(js.capability, js.run, true);
 	tag_batch = s->rr22 ? RR22_TAG_BATCH : KKRT_TAG_BATCH;
 	if (batch < 0 || (size_t) batch >= s->batches)
 		wire_malformed("the asker", psprintf("Tag batch %d of %zu.", batch, s->batches));
@@ -911,7 +887,7 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 			initStringInfo(&row);
 			for (j = 0; j < cnt; j++)
 			{
-				ot_serve_seal_item(s, start + j, outs + j * ob, &wb, &plain, &row, dataset);
+				ot_serve_seal_item(s, start + j, outs + j * ob, &wb, &plain, &row, js.dataset);
 				if ((j & 0x3ff) == 0)
 					CHECK_FOR_INTERRUPTS();
 			}
@@ -925,16 +901,16 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	for (k = 0; k < nb; k++)
 		s->batch_sent[batch + k] = true;
 	s->batches_sent += nb;
-	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
-	progress_advance((int64) s->batches_sent, admission->bytes_in, admission->bytes_out);
+	admission_serve(js.admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
+	progress_advance((int64) s->batches_sent, js.admission->bytes_in, js.admission->bytes_out);
 	if (s->batches_sent == s->batches)
 	{
-		admission_complete_note(admission, admission->served,
+		admission_complete_note(js.admission, js.admission->served,
 								psprintf("protocol %s, %zu owner keys", ot_proto_name(s->rr22), s->n));
 		progress_end();
 		served_run_close();
 	}
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+	admission_absorb(js.run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 

@@ -1,0 +1,38 @@
+/*
+ * join_serve.c — the checks every serving step of an admitted join run
+ * makes first, and the count and transcript of a reply (see join_serve.h
+ * for the order and why).
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+
+#include "catalog/receipt.h"
+#include "protocol/join/join_serve.h"
+
+void
+join_serve_begin(JoinServe *js, FunctionCallInfo fcinfo, const char *capability,
+				 const bytea *msg, join_capability_check check)
+{
+	int			arg = 0;
+
+	js->dataset = text_to_cstring(PG_GETARG_TEXT_PP(arg++));
+	js->capability = capability ? pstrdup(capability) : text_to_cstring(PG_GETARG_TEXT_PP(arg++));
+	js->run = text_to_cstring(PG_GETARG_TEXT_PP(arg));
+
+	catalog_restrict_definer();
+	if (msg)
+		admission_absorb(js->run, TRANSCRIPT_REQUEST, msg);
+	if (check)
+		check(js->capability);
+	js->admission = admission_require(js->run, js->dataset, js->capability);
+	permit_require(js->dataset, js->capability, &js->ds, &js->permit);
+}
+
+bytea *
+join_serve_reply(JoinServe *js, int64 bytes_in, bytea *reply)
+{
+	admission_serve(js->admission, 0, bytes_in, VARSIZE_ANY_EXHDR(reply));
+	admission_absorb(js->run, TRANSCRIPT_RESPONSE, reply);
+	return reply;
+}
