@@ -5,10 +5,13 @@
  */
 #include "postgres.h"
 
+#include <sodium.h>
+
 #include "utils/builtins.h"
 
 #include "catalog/receipt.h"
 #include "protocol/join/join_serve.h"
+#include "protocol/join/oprf_table.h"
 
 void
 join_serve_begin(JoinServe *js, FunctionCallInfo fcinfo, const char *capability,
@@ -35,4 +38,26 @@ join_serve_reply(JoinServe *js, int64 bytes_in, bytea *reply)
 	admission_serve(js->admission, 0, bytes_in, VARSIZE_ANY_EXHDR(reply));
 	admission_absorb(js->run, TRANSCRIPT_RESPONSE, reply);
 	return reply;
+}
+
+char *
+join_serve_stamp(const JoinServe *js)
+{
+	char	   *stamp = psprintf("%lld|", (long long) js->ds.version);
+	ListCell   *lc;
+
+	foreach(lc, js->permit.columns)
+		stamp = psprintf("%s%s,", stamp, (char *) lfirst(lc));
+	return stamp;
+}
+
+char *
+join_serve_version(const JoinServe *js, const DatasetRows *rows)
+{
+	uint8		sk[32];
+	int32		generation;
+
+	oprf_key_for_peer(js->dataset, js->capability, sk, &generation);
+	sodium_memzero(sk, sizeof(sk));
+	return oprf_table_version(rows, generation, js->capability, js->permit.columns);
 }

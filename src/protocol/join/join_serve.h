@@ -26,6 +26,7 @@
 
 #include "catalog/pgpriv_catalog.h"
 #include "run/admission.h"
+#include "run/keys.h"
 
 /* One serving step: its arguments, its run's admission and the permit. */
 typedef struct JoinServe
@@ -56,5 +57,20 @@ extern void join_serve_begin(JoinServe *js, FunctionCallInfo fcinfo, const char 
  * in the transcript.  Returns reply.
  */
 extern bytea *join_serve_reply(JoinServe *js, int64 bytes_in, bytea *reply);
+
+/*
+ * For the owner's derived caches of a dataset (the OPRF table, the PIR
+ * database), each rebuilt when what it depends on changes.  The stamp's
+ * catalog part: the dataset's catalog version (a republish, a key
+ * rotation), then each permitted column and a comma.
+ */
+extern char *join_serve_stamp(const JoinServe *js);
+
+/*
+ * The version a cache built from rows now would have: the rows' digest
+ * under the OPRF key's generation, the capability and the permitted
+ * columns (oprf_table_version).  The key itself is wiped at once.
+ */
+extern char *join_serve_version(const JoinServe *js, const DatasetRows *rows);
 
 #endif

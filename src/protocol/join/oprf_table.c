@@ -188,6 +188,18 @@ oprf_table_stored_version(const char *dataset, const char *peer, const char *cap
 	return version;
 }
 
+Datum
+oprf_table_columns_datum(List *columns)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(columns), 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, columns)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 static int
 compare_entry(const void *a, const void *b)
 {
@@ -283,9 +295,6 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 		WireBuilder wb;
 		size_t		bytes = 0;
 		Datum		args[8];
-		Datum	   *coldatums;
-		int			c = 0;
-		ListCell   *lc;
 
 		wire_builder_init(&wb, WIRE_TABLE_CHUNK);
 		while (i < n && bytes < CHUNK_TARGET_BYTES && wb.count < (uint32) pgpriv_batch_size)
@@ -294,14 +303,11 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 			bytes += refs[i].len + 4;
 			i++;
 		}
-		coldatums = palloc(sizeof(Datum) * Max(list_length(columns), 1));
-		foreach(lc, columns)
-			coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
 		args[0] = del_args[0];
 		args[1] = del_args[1];
 		args[2] = del_args[2];
 		args[3] = CStringGetTextDatum(version);
-		args[4] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+		args[4] = oprf_table_columns_datum(columns);
 		args[5] = Int64GetDatum((int64) n);
 		args[6] = Int32GetDatum(chunk);
 		args[7] = PointerGetDatum(wire_builder_finish(&wb));

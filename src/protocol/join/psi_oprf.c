@@ -98,8 +98,6 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	JoinServe	js;
 	char	   *peer = session_role_name();
 	DatasetRows rows;
-	int32		generation;
-	uint8		sk[32];
 	char	   *version;
 	char	   *current;
 	char	   *known;
@@ -110,9 +108,6 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
-	Datum	   *coldatums;
-	int			c = 0;
-	ListCell   *lc;
 
 	join_serve_begin(&js, fcinfo, NULL, NULL, check_capability);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -129,17 +124,12 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	 * it is and no row is read.  The prefix ties the stamp to the catalog
 	 * version (republish, key rotation) and the permitted columns.
 	 */
-	prefix = psprintf("%lld|", (long long) js.ds.version);
-	foreach(lc, js.permit.columns)
-		prefix = psprintf("%s%s,", prefix, (char *) lfirst(lc));
-	prefix = psprintf("%s|", prefix);
+	prefix = psprintf("%s|", join_serve_stamp(&js));
 	current = oprf_table_stored_version(js.dataset, peer, js.capability, &entries, &chunks);
 	known = current ? served_check_known(js.dataset, peer, js.capability, prefix) : NULL;
 	if (dataset_rows_fetch_checked(&js.ds, js.permit.columns, known, &rows, &check, "psi table", peer))
 	{
-		oprf_key_for_peer(js.dataset, js.capability, sk, &generation);
-		sodium_memzero(sk, sizeof(sk));
-		version = oprf_table_version(&rows, generation, js.capability, js.permit.columns);
+		version = join_serve_version(&js, &rows);
 		if (current == NULL || strcmp(current, version) != 0)
 		{
 			oprf_table_build(&js.ds, peer, js.capability, js.permit.columns, &rows, version, &entries, &chunks);
@@ -152,13 +142,10 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	else
 		version = current;
 
-	coldatums = palloc(sizeof(Datum) * Max(list_length(js.permit.columns), 1));
-	foreach(lc, js.permit.columns)
-		coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
 	values[0] = CStringGetTextDatum(version);
 	values[1] = Int64GetDatum(entries);
 	values[2] = Int32GetDatum(chunks);
-	values[3] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = oprf_table_columns_datum(js.permit.columns);
 	values[4] = Int32GetDatum(pgpriv_batch_size);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -361,9 +361,6 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID, INT4OID, INT4OID, INT4OID,
 	INT4OID, TEXTARRAYOID, BYTEAOID, BYTEAOID};
 	Datum		args[12];
-	Datum	   *coldatums;
-	int			c = 0;
-	ListCell   *lc;
 	int64		old_epoch = state->found ? state->epoch : -1;
 
 	oprf_key_for_peer(ds->name, "pir", sk, NULL);
@@ -505,9 +502,6 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	pfree(hint);
 	pfree(records);
 
-	coldatums = palloc(sizeof(Datum) * Max(list_length(columns), 1));
-	foreach(lc, columns)
-		coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
 	args[0] = CStringGetTextDatum(ds->name);
 	args[1] = CStringGetTextDatum(peer);
 	args[2] = CStringGetTextDatum(version);
@@ -517,7 +511,7 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	args[6] = Int32GetDatum((int32) state->layout.cols);
 	args[7] = Int32GetDatum((int32) state->layout.slot_bytes);
 	args[8] = Int32GetDatum((int32) state->layout.slots_per_col);
-	args[9] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+	args[9] = oprf_table_columns_datum(columns);
 	args[10] = PointerGetDatum(cstring_to_text_with_len((char *) state->hint_hash, PIR_HASH_BYTES));
 	args[11] = PointerGetDatum(cstring_to_text_with_len((char *) state->signature, crypto_sign_BYTES));
 	catalog_open(&cat, false);
@@ -565,17 +559,12 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	JoinServe	js;
 	char	   *peer = session_role_name();
 	DatasetRows rows;
-	int32		generation;
-	uint8		sk[32];
 	char	   *version;
 	PirState	state;
 	FILE	   *f = NULL;
 	TupleDesc	tupdesc;
 	Datum		values[11];
 	bool		nulls[11] = {false};
-	Datum	   *coldatums;
-	int			c = 0;
-	ListCell   *lc;
 	size_t		hint_bytes;
 	char	   *lockkey;
 	char	   *stamp;
@@ -602,9 +591,7 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	 * cannot follow), the rows are read and compared, or, for up to
 	 * pgpriv.pir_refresh_seconds after the last comparison, trusted.
 	 */
-	stamp = psprintf("%lld|", (long long) js.ds.version);
-	foreach(lc, js.permit.columns)
-		stamp = psprintf("%s%s,", stamp, (char *) lfirst(lc));
+	stamp = join_serve_stamp(&js);
 	if (read_state(js.dataset, peer, &state) && strcmp(state.stamp, stamp) == 0)
 	{
 		char	   *known = served_check_known(js.dataset, peer, "pir", stamp);
@@ -642,9 +629,7 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 		if (!read)
 			(void) dataset_rows_fetch_checked(&js.ds, js.permit.columns, NULL, &rows, &check,
 											  "pir setup", peer);
-		oprf_key_for_peer(js.dataset, "pir", sk, &generation);
-		sodium_memzero(sk, sizeof(sk));
-		version = oprf_table_version(&rows, generation, "pir", js.permit.columns);
+		version = join_serve_version(&js, &rows);
 
 		if (read_state(js.dataset, peer, &state) && strcmp(state.version, version) == 0)
 			f = open_checked(js.dataset, peer, &state, true);
@@ -664,9 +649,6 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	}
 
 	hint_bytes = lwe_pir_hint_bytes(&state.layout);
-	coldatums = palloc(sizeof(Datum) * Max(list_length(js.permit.columns), 1));
-	foreach(lc, js.permit.columns)
-		coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
 	values[0] = Int64GetDatum(state.epoch);
 	values[1] = PointerGetDatum(cstring_to_text_with_len((char *) state.seed, LWE_PIR_SEED_BYTES));
 	values[2] = Int32GetDatum((int32) state.layout.rows);
@@ -676,7 +658,7 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	values[6] = Int32GetDatum((int32) ((hint_bytes + PIR_HINT_CHUNK_BYTES - 1) / PIR_HINT_CHUNK_BYTES));
 	values[7] = PointerGetDatum(cstring_to_text_with_len((char *) state.hint_hash, PIR_HASH_BYTES));
 	values[8] = PointerGetDatum(cstring_to_text_with_len((char *) state.signature, crypto_sign_BYTES));
-	values[9] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+	values[9] = oprf_table_columns_datum(js.permit.columns);
 	values[10] = Int32GetDatum(pgpriv_batch_size);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
