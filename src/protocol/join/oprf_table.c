@@ -20,6 +20,7 @@
 #include "catalog/catalog_spi.h"
 #include "crypto/oprf.h"
 #include "run/batch.h"
+#include "protocol/join/join_catalog.h"
 #include "protocol/join/oprf_table.h"
 #include "run/progress.h"
 #include "wire/message.h"
@@ -107,18 +108,13 @@ char *
 served_check_known(const char *dataset, const char *peer, const char *capability, const char *prefix)
 {
 	CatalogSession cs;
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	const char *texts[3] = {dataset, peer, capability};
 	char	   *known = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	args[2] = CStringGetTextDatum(capability);
-	catalog_open(&cs, false);
-	catalog_exec("SELECT stamp FROM pgpriv.served_check "
-				 " WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
-				 3, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_check");
+	join_catalog_exec(&cs, false, "SELECT stamp FROM pgpriv.served_check "
+					  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
+					  3, texts, true, 1, SPI_OK_SELECT, "read pgpriv.served_check");
 	if (SPI_processed == 1)
 	{
 		char	   *stamp = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -135,25 +131,17 @@ served_check_record(const char *dataset, const char *peer, const char *capabilit
 					const char *prefix, const ChangeCheck *check)
 {
 	CatalogSession cs;
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	const char *stamp = check->exact ? psprintf("%s%s", prefix, check->stamp) : NULL;
+	const char *how = check->exact ? "triggers" : psprintf("reread: %s", check->reason);
+	const char *texts[5] = {dataset, peer, capability, stamp, how};
 
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	args[2] = CStringGetTextDatum(capability);
-	if (check->exact)
-		args[3] = CStringGetTextDatum(psprintf("%s%s", prefix, check->stamp));
-	else
-		nulls[3] = 'n';
-	args[4] = CStringGetTextDatum(check->exact ? "triggers" : psprintf("reread: %s", check->reason));
-	catalog_open(&cs, false);
-	catalog_exec("INSERT INTO pgpriv.served_check AS s (dataset, peer_role, capability, stamp, change_check) "
-				 "VALUES ($1, $2, $3, $4, $5) "
-				 "ON CONFLICT (dataset, peer_role, capability) DO UPDATE SET stamp = EXCLUDED.stamp, "
-				 "change_check = EXCLUDED.change_check, reads = s.reads + 1, "
-				 "read_at = pg_catalog.clock_timestamp()",
-				 5, types, args, nulls, false, 0, SPI_OK_INSERT, "store pgpriv.served_check");
+	join_catalog_exec(&cs, false,
+					  "INSERT INTO pgpriv.served_check AS s (dataset, peer_role, capability, stamp, change_check) "
+					  "VALUES ($1, $2, $3, $4, $5) "
+					  "ON CONFLICT (dataset, peer_role, capability) DO UPDATE SET stamp = EXCLUDED.stamp, "
+					  "change_check = EXCLUDED.change_check, reads = s.reads + 1, "
+					  "read_at = pg_catalog.clock_timestamp()",
+					  5, texts, false, 0, SPI_OK_INSERT, "store pgpriv.served_check");
 	catalog_close(&cs);
 	change_check_compact(check);
 }
@@ -164,18 +152,13 @@ oprf_table_stored_version(const char *dataset, const char *peer, const char *cap
 			   int64 *entries, int32 *chunks)
 {
 	CatalogSession cs;
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	const char *texts[3] = {dataset, peer, capability};
 	char	   *version = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	args[2] = CStringGetTextDatum(capability);
-	catalog_open(&cs, false);
-	catalog_exec("SELECT version, entries, count(*) OVER () FROM pgpriv.served_table "
-				 " WHERE dataset = $1 AND peer_role = $2 AND capability = $3 LIMIT 1",
-				 3, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_table");
+	join_catalog_exec(&cs, false, "SELECT version, entries, count(*) OVER () FROM pgpriv.served_table "
+					  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3 LIMIT 1",
+					  3, texts, true, 1, SPI_OK_SELECT, "read pgpriv.served_table");
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -222,8 +205,7 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 	StringInfoData plain;
 	size_t		i;
 	int32		chunk = 0;
-	Oid			del_types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		del_args[3];
+	const char *texts[4] = {ds->name, peer, capability, version};
 	SPIPlanPtr	insert;
 	Oid			ins_types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, BYTEAOID};
 
@@ -278,12 +260,9 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 	qsort(refs, n, sizeof(EntryRef), compare_entry);
 
 	/* Replace the stored table. */
-	del_args[0] = CStringGetTextDatum(ds->name);
-	del_args[1] = CStringGetTextDatum(peer);
-	del_args[2] = CStringGetTextDatum(capability);
-	catalog_open(&cs, false);
-	catalog_exec("DELETE FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
-				 3, del_types, del_args, NULL, false, 0, SPI_OK_DELETE, "clear pgpriv.served_table");
+	join_catalog_exec(&cs, false,
+					  "DELETE FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
+					  3, texts, false, 0, SPI_OK_DELETE, "clear pgpriv.served_table");
 	insert = SPI_prepare("INSERT INTO pgpriv.served_table (dataset, peer_role, capability, version, columns, entries, chunk, data) "
 						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, ins_types);
 	if (insert == NULL)
@@ -303,10 +282,7 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 			bytes += refs[i].len + 4;
 			i++;
 		}
-		args[0] = del_args[0];
-		args[1] = del_args[1];
-		args[2] = del_args[2];
-		args[3] = CStringGetTextDatum(version);
+		join_catalog_texts(4, texts, NULL, args);
 		args[4] = oprf_table_columns_datum(columns);
 		args[5] = Int64GetDatum((int64) n);
 		args[6] = Int32GetDatum(chunk);
@@ -328,21 +304,14 @@ oprf_table_cache_load(const char *server, const char *remote_user, const char *d
 		   const char *capability, const char *version)
 {
 	CatalogSession cs;
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[5];
+	const char *texts[5] = {server, remote_user, dataset, capability, version};
 	List	   *chunks = NIL;
 	MemoryContext caller = CurrentMemoryContext;
 	uint64		i;
 
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
-	args[3] = CStringGetTextDatum(capability);
-	args[4] = CStringGetTextDatum(version);
-	catalog_open(&cs, true);
-	catalog_exec("SELECT data FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
-				 "AND dataset = $3 AND capability = $4 AND version = $5 ORDER BY chunk",
-				 5, types, args, NULL, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
+	join_catalog_exec(&cs, true, "SELECT data FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
+					  "AND dataset = $3 AND capability = $4 AND version = $5 ORDER BY chunk",
+					  5, texts, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -361,17 +330,16 @@ oprf_table_cache_store(const char *server, const char *remote_user, const char *
 			const char *capability, const char *version, List *chunks)
 {
 	CatalogSession cs;
-	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BYTEAOID};
+	const char *texts[5] = {server, remote_user, dataset, capability, version};
+	Oid			types[7];
 	Datum		args[7];
 	SPIPlanPtr	plan;
 	ListCell   *lc;
 	int32		chunk = 0;
 
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
-	args[3] = CStringGetTextDatum(capability);
-	args[4] = CStringGetTextDatum(version);
+	join_catalog_texts(5, texts, types, args);
+	types[5] = INT4OID;
+	types[6] = BYTEAOID;
 	catalog_open(&cs, true);
 	catalog_exec("DELETE FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
 				 "AND dataset = $3 AND capability = $4",

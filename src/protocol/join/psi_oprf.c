@@ -49,6 +49,7 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "run/keys.h"
+#include "protocol/join/join_catalog.h"
 #include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/join/psi_ot.h"
@@ -158,16 +159,19 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 	JoinServe	js;
 	char	   *version = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	int32		chunk = PG_GETARG_INT32(4);
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	const char *texts[4];
+	Oid			types[5];
 	Datum		args[5];
 	bytea	   *out = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
 	join_serve_begin(&js, fcinfo, NULL, NULL, check_capability);
-	args[0] = CStringGetTextDatum(js.dataset);
-	args[1] = CStringGetTextDatum(session_role_name());
-	args[2] = CStringGetTextDatum(js.capability);
-	args[3] = CStringGetTextDatum(version);
+	texts[0] = js.dataset;
+	texts[1] = session_role_name();
+	texts[2] = js.capability;
+	texts[3] = version;
+	join_catalog_texts(4, texts, types, args);
+	types[4] = INT4OID;
 	args[4] = Int32GetDatum(chunk);
 	catalog_open(&cs, false);
 	catalog_exec("SELECT data FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 "

@@ -76,6 +76,7 @@
 #include "crypto/parallel.h"
 #include "crypto/rr22.h"
 #include "peer/call.h"
+#include "protocol/join/join_catalog.h"
 #include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/join/psi_ot.h"
@@ -927,19 +928,13 @@ static int64
 cached_table_entries(const char *server, const char *dataset, const char *capability)
 {
 	CatalogSession cs;
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[4];
+	const char *texts[4] = {server, peer_remote_user(server), dataset, capability};
 	int64		entries = -1;
 	uint64		i;
 
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(peer_remote_user(server));
-	args[2] = CStringGetTextDatum(dataset);
-	args[3] = CStringGetTextDatum(capability);
-	catalog_open(&cs, true);
-	catalog_exec("SELECT pg_catalog.substring(data, 1, 10) FROM pgpriv.peer_table "
-				 "WHERE server = $1 AND remote_user = $2 AND dataset = $3 AND capability = $4",
-				 4, types, args, NULL, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
+	join_catalog_exec(&cs, true, "SELECT pg_catalog.substring(data, 1, 10) FROM pgpriv.peer_table "
+					  "WHERE server = $1 AND remote_user = $2 AND dataset = $3 AND capability = $4",
+					  4, texts, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;

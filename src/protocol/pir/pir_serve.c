@@ -45,6 +45,7 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "run/keys.h"
+#include "protocol/join/join_catalog.h"
 #include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/pir/pir.h"
@@ -164,17 +165,14 @@ static bool
 read_state(const char *dataset, const char *peer, PirState *state)
 {
 	CatalogSession cs;
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		args[2];
+	const char *texts[2] = {dataset, peer};
 	MemoryContext caller = CurrentMemoryContext;
 
 	memset(state, 0, sizeof(*state));
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	catalog_open(&cs, false);
-	catalog_exec("SELECT version, epoch, seed, rows, cols, slot_bytes, slots_per_col, hint_hash, signature, "
-				 "stamp, checked_at FROM pgpriv.served_pir WHERE dataset = $1 AND peer_role = $2",
-				 2, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_pir");
+	join_catalog_exec(&cs, false,
+					  "SELECT version, epoch, seed, rows, cols, slot_bytes, slots_per_col, hint_hash, signature, "
+					  "stamp, checked_at FROM pgpriv.served_pir WHERE dataset = $1 AND peer_role = $2",
+					  2, texts, true, 1, SPI_OK_SELECT, "read pgpriv.served_pir");
 	if (SPI_processed == 1)
 	{
 		HeapTuple	t = SPI_tuptable->vals[0];
@@ -533,16 +531,11 @@ static void
 mark_checked(const char *dataset, const char *peer, const char *stamp)
 {
 	CatalogSession cs;
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	const char *texts[3] = {dataset, peer, stamp};
 
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	args[2] = CStringGetTextDatum(stamp);
-	catalog_open(&cs, false);
-	catalog_exec("UPDATE pgpriv.served_pir SET stamp = $3, checked_at = pg_catalog.clock_timestamp() "
-				 "WHERE dataset = $1 AND peer_role = $2",
-				 3, types, args, NULL, false, 0, SPI_OK_UPDATE, "update pgpriv.served_pir");
+	join_catalog_exec(&cs, false, "UPDATE pgpriv.served_pir SET stamp = $3, checked_at = pg_catalog.clock_timestamp() "
+					  "WHERE dataset = $1 AND peer_role = $2",
+					  3, texts, false, 0, SPI_OK_UPDATE, "update pgpriv.served_pir");
 	catalog_close(&cs);
 }
 
