@@ -43,6 +43,7 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "protocol/join/ecdh.h"
+#include "protocol/join/join_ask.h"
 #include "run/keys.h"
 #include "run/progress.h"
 #include "run/served_run.h"
@@ -333,26 +334,18 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	uint8		a[32];
 	uint8	   *blinded;
 	volatile int64 matched = 0;
-	char		nbuf[32];
 	char	   *sender;
-	OwnerContext oc;
 
 	keys_collect(keys_query, &keys);
 	if (keys.n == 0)
 		PG_RETURN_INT64(0);		/* nothing to ask: the peer is not called */
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
+	run = join_ask_open(&call, &watch, server, "psi_count", dataset, (int64) keys.n, (int64) keys.n);
 	sender = psprintf("peer \"%s\"", server);
-	progress_begin("psi_count", server, dataset, keys.n);
-	audit_watch_begin(&watch, "psi_count", server, dataset, (int64) keys.n, &call, 1);
-	audit_watch_run(&watch, run);
 
-	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 	oprf_random_scalar(a);
 	blinded = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 	PG_TRY();
 	{
-		const char *admit_params[4] = {dataset, "psi_count", run, nbuf};
 		const char *begin_params[2] = {dataset, run};
 		const char *run_params[1] = {run};
 		PGresult   *res;
@@ -363,7 +356,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		uint8	   *returned;	/* T = a·B, sorted */
 
 		/* The owner admits the run (permit, budget, audit) before anything else. */
-		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, admit_params));
+		join_ask_admit(&call, dataset, "psi_count", run, (int64) keys.n);
 
 		/* The owner masks its dataset while the asker masks its keys. */
 		peer_call_send_text(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2)",
@@ -458,13 +451,6 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	receipt_asker_exchange(&call, run, "psi_count", dataset, (int64) keys.n, matched,
-						   call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "psi_count", dataset, (int64) keys.n, matched,
-					 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run), run);
-	catalog_leave_owner(&oc);
-	progress_end();
-	audit_watch_end(&watch);
+	join_ask_close(&call, &watch, run, "psi_count", dataset, (int64) keys.n, matched, psprintf("run %s", run));
 	PG_RETURN_INT64(matched);
 }

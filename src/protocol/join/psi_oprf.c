@@ -49,6 +49,7 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "run/keys.h"
+#include "protocol/join/join_ask.h"
 #include "protocol/join/join_catalog.h"
 #include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
@@ -372,14 +373,8 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 {
 	List	   *chunks;
 	size_t		n = jr->keys.n;
-	char	   *nkeys;
 
-	nkeys = psprintf("%zu", n);
-	jr->run = peer_new_run_id();
-	peer_call_open(&jr->call, server);
-	progress_begin(capability, server, dataset, n);
-	audit_watch_begin(&jr->watch, capability, server, dataset, (int64) n, &jr->call, 1);
-	audit_watch_run(&jr->watch, jr->run);
+	jr->run = join_ask_open(&jr->call, &jr->watch, server, capability, dataset, (int64) n, (int64) n);
 
 	/* A column definition list that asks for more than the permit costs nothing. */
 	if (proj)
@@ -387,11 +382,7 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 					   capability, dataset, server);
 
 	/* The owner admits the run (permit, budget, audit) before anything else. */
-	{
-		const char *params[4] = {dataset, capability, jr->run, nkeys};
-
-		PQclear(peer_call_text(&jr->call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
-	}
+	join_ask_admit(&jr->call, dataset, capability, jr->run, (int64) n);
 	{
 		const char *params[3] = {dataset, capability, jr->run};
 
@@ -493,18 +484,9 @@ join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
 static void
 join_audit(JoinRun *jr, const char *dataset, const char *capability, int64 keys_out)
 {
-	OwnerContext owner;
-
-	receipt_asker_exchange(&jr->call, jr->run, capability, dataset, (int64) jr->keys.n, keys_out,
-						   jr->call.bytes_in, jr->call.bytes_out);
-	catalog_enter_owner(&owner);
-	audit_append_run("asker", jr->call.peer, capability, dataset, (int64) jr->keys.n, keys_out,
-					 jr->call.bytes_in, jr->call.bytes_out, "ok",
-					 psprintf("run %s, protocol table, version %s%s", jr->run, jr->info.version,
-							  jr->cached ? " (cached)" : " (downloaded)"), jr->run);
-	catalog_leave_owner(&owner);
-	progress_end();
-	audit_watch_end(&jr->watch);
+	join_ask_close(&jr->call, &jr->watch, jr->run, capability, dataset, (int64) jr->keys.n, keys_out,
+				   psprintf("run %s, protocol table, version %s%s", jr->run, jr->info.version,
+							jr->cached ? " (cached)" : " (downloaded)"));
 }
 
 /*

@@ -76,6 +76,7 @@
 #include "crypto/parallel.h"
 #include "crypto/rr22.h"
 #include "peer/call.h"
+#include "protocol/join/join_ask.h"
 #include "protocol/join/join_catalog.h"
 #include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
@@ -1334,23 +1335,18 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 						mpc_status_reason(st))));
 	a.m = a.rr22 ? rr22_receiver_columns(a.rr) : kkrt_receiver_bins(a.r);
 
-	a.run = peer_new_run_id();
+	a.run = join_ask_open(&a.call, &a.watch, server, capability, dataset, (int64) n, (int64) a.m);
 	a.sender = psprintf("peer \"%s\"", server);
 	a.ad = ot_seal_context(dataset, capability, a.run);
-	peer_call_open(&a.call, server);
-	progress_begin(capability, server, dataset, (int64) n);
-	audit_watch_begin(&a.watch, capability, server, dataset, (int64) a.m, &a.call, 1);
-	audit_watch_run(&a.watch, a.run);
 	if (proj)
 		projection_map(proj, peer_permitted_columns(&a.call, dataset, capability),
 					   capability, dataset, server);
 
 	/* Admitted and charged for every bin or column (see the file header). */
+	join_ask_admit(&a.call, dataset, capability, a.run, (int64) a.m);
 	params[0] = dataset;
 	params[1] = capability;
 	params[2] = a.run;
-	params[3] = psprintf("%zu", a.m);
-	PQclear(peer_call_text(&a.call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
 
 	progress_phase(psprintf("asker (%s): base OTs", a.name), 0);
 	{
@@ -1464,20 +1460,9 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 				}
 	}
 
-	{
-		OwnerContext owner;
-
-		receipt_asker_exchange(&a.call, a.run, capability, dataset, (int64) a.m, a.rows_out,
-							   a.call.bytes_in, a.call.bytes_out);
-		catalog_enter_owner(&owner);
-		audit_append_run("asker", a.call.peer, capability, dataset, (int64) a.m, a.rows_out,
-						 a.call.bytes_in, a.call.bytes_out, "ok",
-						 a.rr22 ?
-						 psprintf("run %s, protocol rr22 (%zu keys in %zu OKVS columns)", a.run, n, a.m) :
-						 psprintf("run %s, protocol kkrt (%zu keys in %zu bins)", a.run, n, a.m), a.run);
-		catalog_leave_owner(&owner);
-	}
-	progress_end();
-	audit_watch_end(&a.watch);
+	join_ask_close(&a.call, &a.watch, a.run, capability, dataset, (int64) a.m, a.rows_out,
+				   a.rr22 ?
+				   psprintf("run %s, protocol rr22 (%zu keys in %zu OKVS columns)", a.run, n, a.m) :
+				   psprintf("run %s, protocol kkrt (%zu keys in %zu bins)", a.run, n, a.m));
 	MemoryContextDelete(a.cxt);		/* frees and wipes the receiver */
 }

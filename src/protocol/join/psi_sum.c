@@ -48,6 +48,7 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "protocol/join/ecdh.h"
+#include "protocol/join/join_ask.h"
 #include "run/keys.h"
 #include "run/progress.h"
 #include "protocol/join/psi_sum.h"
@@ -639,10 +640,8 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	uint8	   *blinded;
 	volatile int64 matched = 0;
 	volatile elgamal_int128 total = 0;
-	char		nbuf[32];
 	char		share_hex[2 + 2 * EL + 1];
 	char	   *sender;
-	OwnerContext oc;
 
 	InitMaterializedSRF(fcinfo, 0);
 	keys_collect(keys_query, &keys);
@@ -657,14 +656,9 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		return (Datum) 0;
 	}
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
+	run = join_ask_open(&call, &watch, server, "psi_sum", dataset, (int64) keys.n, (int64) keys.n);
 	sender = psprintf("peer \"%s\"", server);
-	progress_begin("psi_sum", server, dataset, keys.n);
-	audit_watch_begin(&watch, "psi_sum", server, dataset, (int64) keys.n, &call, 1);
-	audit_watch_run(&watch, run);
 
-	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 	oprf_random_scalar(a);
 	elgamal_keygen_share(sk, my_share);
 	share_hex[0] = '\\';
@@ -673,7 +667,6 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	blinded = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 	PG_TRY();
 	{
-		const char *admit_params[4] = {dataset, "psi_sum", run, nbuf};
 		const char *begin_params[4] = {dataset, run, column, share_hex};
 		const char *run_params[1] = {run};
 		PGresult   *res;
@@ -698,7 +691,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		size_t		i;
 
 		/* The owner admits the run (permit, budget, audit) before anything else. */
-		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, admit_params));
+		join_ask_admit(&call, dataset, "psi_sum", run, (int64) keys.n);
 
 		/* The owner masks and encrypts its dataset while the asker masks its keys. */
 		peer_call_send_text(&call,
@@ -834,14 +827,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	receipt_asker_exchange(&call, run, "psi_sum", dataset, (int64) keys.n, matched,
-						   call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "psi_sum", dataset, (int64) keys.n, matched,
-					 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run), run);
-	catalog_leave_owner(&oc);
-	progress_end();
-	audit_watch_end(&watch);
+	join_ask_close(&call, &watch, run, "psi_sum", dataset, (int64) keys.n, matched, psprintf("run %s", run));
 
 	{
 		Datum		values[2];

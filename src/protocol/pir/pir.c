@@ -39,6 +39,7 @@
 #include "peer/call.h"
 #include "peer/fdw_options.h"
 #include "run/batch.h"
+#include "protocol/join/join_ask.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/pir/pir.h"
 #include "run/progress.h"
@@ -371,10 +372,7 @@ pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *
 static void
 pir_admit(PeerCall *call, const char *dataset, const char *run, size_t nkeys)
 {
-	char	   *n = psprintf("%zu", nkeys);
-	const char *params[4] = {dataset, "pir", run, n};
-
-	PQclear(peer_call_text(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
+	join_ask_admit(call, dataset, "pir", run, (int64) nkeys);
 }
 
 /* The owner evaluates the blinded keys (max_keys counts these); F per key into outputs. */
@@ -588,19 +586,9 @@ static void
 pir_audit(PeerCall *call, const char *dataset, const char *run, size_t nkeys, int64 rows_out,
 		  const PirSetup *s, AuditWatch *watch)
 {
-	OwnerContext owner;
-
-	receipt_asker_exchange(call, run, "pir", dataset, (int64) nkeys, rows_out,
-						   call->bytes_in, call->bytes_out);
-	catalog_enter_owner(&owner);
-	audit_append_run("asker", call->peer, "pir", dataset, (int64) nkeys, rows_out,
-					 call->bytes_in, call->bytes_out, "ok",
-					 psprintf("run %s, epoch %lld, hint %s", run, (long long) s->epoch,
-							  s->cached ? "cached" : "downloaded"), run);
-	catalog_leave_owner(&owner);
-	progress_end();
-	if (watch)
-		audit_watch_end(watch);
+	join_ask_close(call, watch, run, "pir", dataset, (int64) nkeys, rows_out,
+				   psprintf("run %s, epoch %lld, hint %s", run, (long long) s->epoch,
+							s->cached ? "cached" : "downloaded"));
 }
 
 /*
@@ -628,11 +616,7 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 	if (keys->n == 0)
 		return (Datum) 0;		/* nothing to look up: the peer is not called */
 	peer_signing_key(server, signing_pk);
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("pir", server, dataset, (int64) keys->n);
-	audit_watch_begin(&watch, "pir", server, dataset, (int64) keys->n, &call, 1);
-	audit_watch_run(&watch, run);
+	run = join_ask_open(&call, &watch, server, "pir", dataset, (int64) keys->n, (int64) keys->n);
 	/* A column definition list that asks for more than the permit costs nothing. */
 	projection_map(&proj, peer_permitted_columns(&call, dataset, "pir"), "pir", dataset, server);
 	pir_admit(&call, dataset, run, keys->n);
@@ -705,9 +689,7 @@ pgpriv_pir_sync(PG_FUNCTION_ARGS)
 	KeySet		none = {0};
 
 	peer_signing_key(server, signing_pk);
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("pir_sync", server, dataset, 0);
+	run = join_ask_open(&call, NULL, server, "pir_sync", dataset, 0, 0);
 	pir_admit(&call, dataset, run, 0);
 	(void) pir_run(&call, dataset, run, signing_pk, &none, &s, false, false, NULL);
 	pir_audit(&call, dataset, run, 0, 0, &s, NULL);
