@@ -129,12 +129,26 @@ ecdh_pull_range(const EcdhAsked *a, const char *part, int64 owner_n, int64 start
 	if (start < 0 || start > n)
 		malformed_from_asker(psprintf("Position %lld is outside the %lld results.",
 									  (long long) start, (long long) n));
+	ecdh_check_want(want);
+	return Min((int64) want, n - start);
+}
+
+void
+ecdh_check_want(int32 want)
+{
 	if (want < 0 || want > pgpriv_batch_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
 						pgpriv_batch_size, want)));
-	return Min((int64) want, n - start);
+}
+
+bytea *
+ecdh_serve_reply(ServedRun *run, bytea *reply)
+{
+	run->bytes_out += VARSIZE_ANY_EXHDR(reply);
+	admission_absorb(run->run, TRANSCRIPT_RESPONSE, reply);
+	return reply;
 }
 
 int64
@@ -151,6 +165,39 @@ ecdh_parse_count(const char *s, const char *peer)
 				 errmsg("malformed message from peer \"%s\"", peer),
 				 errdetail("Expected a count, got \"%s\".", s)));
 	return v;
+}
+
+void
+ecdh_parse_begin(PGresult *res, const char *server, int64 *batch, int64 *owner_n)
+{
+	*batch = ecdh_parse_count(PQgetvalue(res, 0, 0), server);
+	*owner_n = ecdh_parse_count(PQgetvalue(res, 0, 1), server);
+	PQclear(res);
+	*batch = Max(Min(*batch, (int64) pgpriv_batch_size), 1);
+	if (*owner_n > (int64) pgpriv_max_run_keys)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
+						server, (long long) *owner_n, pgpriv_max_run_keys)));
+}
+
+void
+ecdh_push_keys(PeerCall *call, const char *push_sql, const char *run, const uint8 *blinded, int64 n,
+			   int64 batch)
+{
+	const char *params[1] = {run};
+	int64		start;
+
+	progress_phase("asker: sending masked keys", n);
+	for (start = 0; start < n; start += batch)
+	{
+		int64		m = Min(batch, n - start);
+		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * ECDH_EL, (uint32) m, ECDH_EL);
+
+		PQclear(peer_call_msg(call, push_sql, 1, params, msg));
+		pfree(msg);
+		progress_advance(start + m, call->bytes_in, call->bytes_out);
+	}
 }
 
 uint8 *

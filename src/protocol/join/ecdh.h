@@ -64,6 +64,15 @@ extern int64 ecdh_serve_push(ServedRun *run, EcdhAsked *a, bytea *msg);
 /* Owner: serve_count_finish and serve_psi_sum_finish (ecdh_asked_finish). */
 extern void ecdh_serve_finish(ServedRun *run, EcdhAsked *a, const char *capability);
 
+/* Owner: 54000 unless a pull's count want is within 0 .. pgpriv.batch_size. */
+extern void ecdh_check_want(int32 want);
+
+/*
+ * Owner: a reply of the run (a pull, a decryption): its bytes counted in
+ * the run's, the reply absorbed in the transcript.  Returns reply.
+ */
+extern bytea *ecdh_serve_reply(ServedRun *run, bytea *reply);
+
 /*
  * Owner: check a pull of part ('asker': the finished elements; 'owner': its
  * own owner_n items) from position start, at most want items; returns how
@@ -75,6 +84,22 @@ extern int64 ecdh_pull_range(const EcdhAsked *a, const char *part, int64 owner_n
 
 /* Asker: a count sent by the peer as text (08P01 if it is not one). */
 extern int64 ecdh_parse_count(const char *s, const char *peer);
+
+/*
+ * Asker: fields 0 and 1 of the owner's reply to serve_count_begin or
+ * serve_psi_sum_begin (res, cleared here): *batch, the owner's batch limit
+ * brought within 1 .. pgpriv.batch_size, and *owner_n, the dataset's
+ * distinct keys.  08P01 if either is not a count, 54000 if the owner
+ * announces more keys than pgpriv.max_run_keys.
+ */
+extern void ecdh_parse_begin(PGresult *res, const char *server, int64 *batch, int64 *owner_n);
+
+/*
+ * Asker: its n masked keys a·H(x) to push_sql(run, batch), batch keys a
+ * call (WIRE_BLINDED), shown in pgpriv.progress.
+ */
+extern void ecdh_push_keys(PeerCall *call, const char *push_sql, const char *run, const uint8 *blinded,
+						   int64 n, int64 batch);
 
 /*
  * Asker: pull n items (item_size bytes each, message type type) of part

@@ -189,7 +189,6 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	int32		want = PG_GETARG_INT32(3);
 	CountRun   *cr = served_run_get("psi_count", run);
 	int64		m;
-	bytea	   *reply;
 
 	catalog_restrict_definer();
 	if (strcmp(part, "owner") != 0)
@@ -197,16 +196,10 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	if (start < 0 || start > cr->owner_n)
 		count_refuse(psprintf("Position %lld is outside the %lld elements.",
 							  (long long) start, (long long) cr->owner_n));
-	if (want < 0 || want > pgpriv_batch_size)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
-						pgpriv_batch_size, want)));
+	ecdh_check_want(want);
 	m = Min((int64) want, cr->owner_n - start);
-	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, cr->owner + start * EL, (uint32) m, EL);
-	cr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	PG_RETURN_BYTEA_P(ecdh_serve_reply(&cr->base,
+									   wire_pack_fixed(WIRE_OWNER_ELEMENTS, cr->owner + start * EL, (uint32) m, EL)));
 }
 
 /*
@@ -374,26 +367,9 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 					 errmsg("malformed message from %s", sender),
 					 errdetail("Expected the batch limit and the dataset's key count.")));
 		}
-		batch = ecdh_parse_count(PQgetvalue(res, 0, 0), server);
-		owner_n = ecdh_parse_count(PQgetvalue(res, 0, 1), server);
-		PQclear(res);
-		batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
-		if (owner_n > (int64) pgpriv_max_run_keys)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
-							server, (long long) owner_n, pgpriv_max_run_keys)));
+		ecdh_parse_begin(res, server, &batch, &owner_n);
 
-		progress_phase("asker: sending masked keys", keys.n);
-		for (start = 0; start < (int64) keys.n; start += batch)
-		{
-			int64		m = Min(batch, (int64) keys.n - start);
-			bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * EL, (uint32) m, EL);
-
-			PQclear(peer_call_msg(&call, "SELECT pgpriv.serve_count_push($1, $2)", 1, run_params, msg));
-			pfree(msg);
-			progress_advance(start + m, call.bytes_in, call.bytes_out);
-		}
+		ecdh_push_keys(&call, "SELECT pgpriv.serve_count_push($1, $2)", run, blinded, (int64) keys.n, batch);
 		pfree(blinded);
 
 		progress_phase("asker: receiving the dataset's masked keys", owner_n);

@@ -393,9 +393,30 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
 		reply = wire_pack_fixed(WIRE_PSUM_ENTRIES, sr->entries + start * ENTRY, (uint32) m, ENTRY);
 	else
 		reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, sr->asked.elements + start * EL, (uint32) m, EL);
+	PG_RETURN_BYTEA_P(ecdh_serve_reply(&sr->base, reply));
+}
+
+/* The run's one decryption is given (or refused): the owner's share goes. */
+static void
+psum_spend(PsumRun *sr)
+{
+	sodium_memzero(sr->sk, sizeof(sr->sk));
+	strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
+}
+
+/*
+ * The decryption's reply ends the run: counted, the audit row written, the
+ * run closed, then the reply absorbed in the transcript of run (its id).
+ */
+static bytea *
+psum_complete(PsumRun *sr, Admission *admission, const char *run, bytea *reply, int64 matched)
+{
 	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
+	admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
+	admission_complete(admission, matched);
+	served_run_close();
 	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return reply;
 }
 
 /*
@@ -419,7 +440,6 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	uint64		matched;
 	uint8		partial[LIMBS * EL];
 	elgamal_status st = ELGAMAL_OK;
-	bytea	   *reply;
 	int			k;
 
 	catalog_restrict_definer();
@@ -447,33 +467,20 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	if (matched == 0)
 	{
 		/* Nothing matched: nothing to decrypt, and nothing is. */
-		sodium_memzero(sr->sk, sizeof(sr->sk));
-		strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
-		reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, NULL, 0, EL);
-		sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-		admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
-		admission_complete(admission, 0);
-		served_run_close();
-		admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-		PG_RETURN_BYTEA_P(reply);
+		psum_spend(sr);
+		PG_RETURN_BYTEA_P(psum_complete(sr, admission, run, wire_pack_fixed(WIRE_PSUM_PARTIAL, NULL, 0, EL), 0));
 	}
 	for (k = 0; k < LIMBS && st == ELGAMAL_OK; k++)
 		st = elgamal_partial_decrypt(sr->sk, item + 8 + k * CT, partial + k * EL);
 	/* One decryption per run: the share goes now, whatever happens next. */
-	sodium_memzero(sr->sk, sizeof(sr->sk));
-	strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
+	psum_spend(sr);
 	if (st != ELGAMAL_OK)
 	{
 		served_run_close();
 		malformed_from("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
 	}
-	reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, LIMBS, EL);
-	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-	admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
-	admission_complete(admission, (int64) matched);
-	served_run_close();
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	PG_RETURN_BYTEA_P(psum_complete(sr, admission, run, wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, LIMBS, EL),
+									(int64) matched));
 }
 
 /* ----------------------------------------------------------------------
@@ -672,7 +679,6 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		PGresult   *res;
 		int64		batch;
 		int64		owner_n;
-		int64		start;
 		uint8	   *theirs;
 		uint8	   *entries;
 		uint8	   *owner_elements;
@@ -709,30 +715,13 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			PQclear(res);
 			malformed_from(sender, "Expected the batch limit, the dataset's key count and a key share.");
 		}
-		batch = ecdh_parse_count(PQgetvalue(res, 0, 0), server);
-		owner_n = ecdh_parse_count(PQgetvalue(res, 0, 1), server);
-		PQclear(res);
-		batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
-		if (owner_n > (int64) pgpriv_max_run_keys)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
-							server, (long long) owner_n, pgpriv_max_run_keys)));
+		ecdh_parse_begin(res, server, &batch, &owner_n);
 		/* joint holds the owner's share until it is added to ours. */
 		st = elgamal_joint_key(my_share, joint, joint);
 		if (st != ELGAMAL_OK)
 			malformed_from(sender, psprintf("Its key share is %s.", elgamal_status_reason(st)));
 
-		progress_phase("asker: sending masked keys", keys.n);
-		for (start = 0; start < (int64) keys.n; start += batch)
-		{
-			int64		m = Min(batch, (int64) keys.n - start);
-
-			msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * EL, (uint32) m, EL);
-			PQclear(peer_call_msg(&call, "SELECT pgpriv.serve_psi_sum_push($1, $2)", 1, run_params, msg));
-			pfree(msg);
-			progress_advance(start + m, call.bytes_in, call.bytes_out);
-		}
+		ecdh_push_keys(&call, "SELECT pgpriv.serve_psi_sum_push($1, $2)", run, blinded, (int64) keys.n, batch);
 
 		progress_phase("asker: owner masks the asker's keys", 0);
 		res = peer_call_text(&call, "SELECT pgpriv.serve_psi_sum_finish($1)", 1, run_params);
