@@ -225,6 +225,60 @@ get_u32le(const uint8 *p)
 	return (uint32) p[0] | ((uint32) p[1] << 8) | ((uint32) p[2] << 16) | ((uint32) p[3] << 24);
 }
 
+/*
+ * fn over [0, n) on all cores (worker threads: pure crypto only,
+ * crypto/parallel.h); a failure is the MPC status fn returned, raised as
+ * ot_status_error(sender, what).
+ */
+static void
+ot_parallel(size_t n, crypto_range_fn fn, void *job, const char *sender, const char *what)
+{
+	size_t		failed = 0;
+	int			st = crypto_parallel_for(n, pgpriv_threads_for_batch(), fn, job, &failed);
+
+	if (st != 0)
+		ot_status_error((mpc_status) st, sender, what);
+}
+
+/* One message of index k of a job (an extension chunk, a tag batch), either protocol. */
+typedef mpc_status (*ot_one_fn) (void *job, size_t k);
+
+typedef struct OtEach
+{
+	ot_one_fn	one;
+	void	   *job;
+} OtEach;
+
+static int
+ot_each_range(void *arg, size_t begin, size_t end, size_t *failed)
+{
+	OtEach	   *e = (OtEach *) arg;
+	size_t		k;
+
+	for (k = begin; k < end; k++)
+	{
+		mpc_status	st = e->one(e->job, k);
+
+		if (st != MPC_OK)
+		{
+			*failed = k;
+			return (int) st;
+		}
+	}
+	return 0;
+}
+
+/* one(job, k) for every k < n, as ot_parallel. */
+static void
+ot_parallel_each(size_t n, ot_one_fn one, void *job, const char *sender, const char *what)
+{
+	OtEach		e;
+
+	e.one = one;
+	e.job = job;
+	ot_parallel(n, ot_each_range, &e, sender, what);
+}
+
 /* ----------------------------------------------------------------------
  * Owner's half
  * ----------------------------------------------------------------------
@@ -578,25 +632,14 @@ typedef struct ExtendJob
 	uint32	   *lens;
 } ExtendJob;
 
-/* Worker threads: pure crypto only (crypto/parallel.h). */
-static int
-extend_range(void *arg, size_t begin, size_t end, size_t *failed)
+/* Worker threads: the asker's chunk k read. */
+static mpc_status
+extend_one(void *arg, size_t k)
 {
 	ExtendJob  *job = (ExtendJob *) arg;
-	size_t		k;
 
-	for (k = begin; k < end; k++)
-	{
-		mpc_status	st = job->rr ? rr22_sender_chunk(job->rr, job->items[k], job->lens[k]) :
-			kkrt_sender_chunk(job->sender, job->items[k], job->lens[k]);
-
-		if (st != MPC_OK)
-		{
-			*failed = k;
-			return (int) st;
-		}
-	}
-	return 0;
+	return job->rr ? rr22_sender_chunk(job->rr, job->items[k], job->lens[k]) :
+		kkrt_sender_chunk(job->sender, job->items[k], job->lens[k]);
 }
 
 /*
@@ -617,7 +660,6 @@ pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 	const uint8 *items[OT_U_CHUNKS_PER_CALL];
 	uint32		lens[OT_U_CHUNKS_PER_CALL];
 	size_t		count = 0;
-	size_t		failed = 0;
 	size_t		max_item;
 	int			st;
 	WireBuilder wb;
@@ -661,9 +703,7 @@ pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 		job.rr = s->rr22 ? s->rr : NULL;
 		job.items = items;
 		job.lens = lens;
-		st = crypto_parallel_for(count, pgpriv_threads_for_batch(), extend_range, &job, &failed);
-		if (st != 0)
-			ot_status_error((mpc_status) st, "the asker", "OT-extension chunk");
+		ot_parallel_each(count, extend_one, &job, "the asker", "OT-extension chunk");
 		s->chunks_read += count;
 		progress_advance((int64) s->chunks_read, js.admission->bytes_in, js.admission->bytes_out);
 		if (ot_serve_ready(s))
@@ -784,26 +824,15 @@ typedef struct TagsJob
 	size_t	   *lens;
 } TagsJob;
 
-/* Worker threads: one TAGS message per index (kkrt_sender_tags is thread-safe). */
-static int
-tags_range(void *arg, size_t begin, size_t end, size_t *failed)
+/* Worker threads: the TAGS message of index k (kkrt_sender_tags is thread-safe). */
+static mpc_status
+tags_one(void *arg, size_t k)
 {
 	TagsJob    *job = (TagsJob *) arg;
-	size_t		k;
 
-	for (k = begin; k < end; k++)
-	{
-		mpc_status	st = job->rr ?
-			rr22_sender_tags(job->rr, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]) :
-			kkrt_sender_tags(job->sender, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]);
-
-		if (st != MPC_OK)
-		{
-			*failed = k;
-			return (int) st;
-		}
-	}
-	return 0;
+	return job->rr ?
+		rr22_sender_tags(job->rr, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]) :
+		kkrt_sender_tags(job->sender, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]);
 }
 
 /*
@@ -826,8 +855,6 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	size_t		lens[OT_TAG_BATCHES_PER_CALL];
 	size_t		total = 0;
 	TagsJob		tjob;
-	size_t		failed = 0;
-	int			rc;
 	WireBuilder wb;
 	bytea	   *reply;
 	size_t		tag_batch;
@@ -857,9 +884,7 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	tjob.first = (size_t) batch;
 	tjob.bufs = bufs;
 	tjob.lens = lens;
-	rc = crypto_parallel_for(nb, pgpriv_threads_for_batch(), tags_range, &tjob, &failed);
-	if (rc != 0)
-		ot_status_error((mpc_status) rc, "the asker", "tag batch");
+	ot_parallel_each(nb, tags_one, &tjob, "the asker", "tag batch");
 
 	wire_builder_init_sized(&wb, WIRE_OT_TAGS, total);
 	for (k = 0; k < nb; k++)
@@ -882,9 +907,7 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 			job.rr = s->rr22 ? s->rr : NULL;
 			job.ys = s->ys + start * KKRT_ITEM_BYTES;
 			job.out = outs;
-			rc = crypto_parallel_for(cnt, pgpriv_threads_for_batch(), eval_range, &job, &failed);
-			if (rc != 0)
-				ot_status_error((mpc_status) rc, "the asker", "evaluation");
+			ot_parallel(cnt, eval_range, &job, "the asker", "evaluation");
 			initStringInfo(&plain);
 			initStringInfo(&row);
 			for (j = 0; j < cnt; j++)
@@ -1049,26 +1072,16 @@ typedef struct ChunkJob
 	size_t	   *lens;
 } ChunkJob;
 
-static int
-chunk_range(void *arg, size_t begin, size_t end, size_t *failed)
+/* Worker threads: the asker's chunk first + k. */
+static mpc_status
+chunk_one(void *arg, size_t k)
 {
 	ChunkJob   *job = (ChunkJob *) arg;
-	size_t		k;
+	size_t		c = job->first + k;
 
-	for (k = begin; k < end; k++)
-	{
-		size_t		c = job->first + k;
-		mpc_status	st = job->rr ?
-			rr22_receiver_chunk(job->rr, c, job->bufs[k], rr22_receiver_chunk_bytes(job->rr, c), &job->lens[k]) :
-			kkrt_receiver_chunk(job->r, c, job->bufs[k], kkrt_receiver_chunk_bytes(job->r, c), &job->lens[k]);
-
-		if (st != MPC_OK)
-		{
-			*failed = k;
-			return (int) st;
-		}
-	}
-	return 0;
+	return job->rr ?
+		rr22_receiver_chunk(job->rr, c, job->bufs[k], rr22_receiver_chunk_bytes(job->rr, c), &job->lens[k]) :
+		kkrt_receiver_chunk(job->r, c, job->bufs[k], kkrt_receiver_chunk_bytes(job->r, c), &job->lens[k]);
 }
 
 /* The U (KKRT) or D (RR22) chunks [first, first + count) as one WIRE_OT_U message. */
@@ -1078,9 +1091,7 @@ ot_ask_extension(OtAsk *a, size_t first, size_t count)
 	uint8	   *bufs[OT_U_CHUNKS_PER_CALL];
 	size_t		lens[OT_U_CHUNKS_PER_CALL];
 	ChunkJob	job;
-	size_t		failed = 0;
 	size_t		k;
-	int			st;
 	WireBuilder wb;
 	size_t		total = 0;
 
@@ -1095,9 +1106,7 @@ ot_ask_extension(OtAsk *a, size_t first, size_t count)
 	job.first = first;
 	job.bufs = bufs;
 	job.lens = lens;
-	st = crypto_parallel_for(count, pgpriv_threads_for_batch(), chunk_range, &job, &failed);
-	if (st != 0)
-		ot_status_error((mpc_status) st, a->sender, "OT-extension chunk");
+	ot_parallel_each(count, chunk_one, &job, a->sender, "OT-extension chunk");
 	wire_builder_init_sized(&wb, WIRE_OT_U, total);
 	for (k = 0; k < count; k++)
 	{
