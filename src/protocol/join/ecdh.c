@@ -45,15 +45,6 @@ ecdh_asked_init(EcdhAsked *a, MemoryContext cxt, int64 n)
 	a->elements = MemoryContextAllocExtended(cxt, a->capacity * ECDH_EL, MCXT_ALLOC_HUGE);
 }
 
-static void pg_attribute_noreturn()
-malformed_from_asker(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from the asker"),
-			 errdetail("%s", detail)));
-}
-
 int64
 ecdh_asked_push(EcdhAsked *a, bytea *msg)
 {
@@ -61,11 +52,11 @@ ecdh_asked_push(EcdhAsked *a, bytea *msg)
 	const uint8 *items;
 
 	if (a->finished)
-		malformed_from_asker("Keys sent after the run was finished.");
+		wire_malformed("the asker", "Keys sent after the run was finished.");
 	items = wire_unpack_fixed(msg, WIRE_BLINDED, ECDH_EL, (uint32) pgpriv_batch_size, &count,
 							  "the asker");
 	if (a->received + count > a->expected)
-		malformed_from_asker(psprintf("More keys than the %lld announced.", (long long) a->expected));
+		wire_malformed("the asker", psprintf("More keys than the %lld announced.", (long long) a->expected));
 	if (a->received + count > a->capacity)
 	{
 		/* double, never beyond what was admitted: memory follows what arrived */
@@ -102,8 +93,8 @@ ecdh_asked_finish(EcdhAsked *a, MemoryContext cxt, const char *capability, const
 	uint8	   *masked;
 
 	if (a->finished || a->received != a->expected)
-		malformed_from_asker(psprintf("%lld of %lld announced keys were sent.",
-									  (long long) a->received, (long long) a->expected));
+		wire_malformed("the asker", psprintf("%lld of %lld announced keys were sent.",
+											 (long long) a->received, (long long) a->expected));
 	progress_begin(capability, session_role_name(), dataset, a->received);
 	progress_phase("owner: masking the asker's keys", a->received);
 	masked = MemoryContextAllocExtended(cxt, Max(a->received, 1) * ECDH_EL, MCXT_ALLOC_HUGE);
@@ -124,11 +115,11 @@ ecdh_pull_range(const EcdhAsked *a, const char *part, int64 owner_n, int64 start
 
 	*owner_part = strcmp(part, "owner") == 0;
 	if (!a->finished || (!*owner_part && strcmp(part, "asker") != 0))
-		malformed_from_asker(psprintf("Results of part \"%s\" are not available.", part));
+		wire_malformed("the asker", psprintf("Results of part \"%s\" are not available.", part));
 	n = *owner_part ? owner_n : a->received;
 	if (start < 0 || start > n)
-		malformed_from_asker(psprintf("Position %lld is outside the %lld results.",
-									  (long long) start, (long long) n));
+		wire_malformed("the asker", psprintf("Position %lld is outside the %lld results.",
+											 (long long) start, (long long) n));
 	ecdh_check_want(want);
 	return Min((int64) want, n - start);
 }

@@ -7,6 +7,7 @@
 #include "catalog/receipt.h"
 #include "protocol/join/join_ask.h"
 #include "run/progress.h"
+#include "wire/message.h"
 
 char *
 join_ask_open(PeerCall *call, AuditWatch *watch, const char *server, const char *capability,
@@ -32,6 +33,19 @@ join_ask_admit(PeerCall *call, const char *dataset, const char *capability, cons
 
 	snprintf(nbuf, sizeof(nbuf), INT64_FORMAT, keys);
 	PQclear(peer_call_text(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
+}
+
+int64
+join_ask_parse_int(const char *s, int64 lo, int64 hi, const char *what, const char *peer)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		wire_malformed(psprintf("peer \"%s\"", peer), psprintf("Impossible %s: \"%s\".", what, s));
+	return v;
 }
 
 void

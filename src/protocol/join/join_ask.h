@@ -38,4 +38,10 @@ extern void join_ask_admit(PeerCall *call, const char *dataset, const char *capa
 extern void join_ask_close(PeerCall *call, AuditWatch *watch, const char *run, const char *capability,
 						   const char *dataset, int64 keys_in, int64 keys_out, const char *detail);
 
+/*
+ * A number the owner sent as text (a field of its reply): 08P01 "Impossible
+ * <what>" unless it is an integer within lo .. hi.
+ */
+extern int64 join_ask_parse_int(const char *s, int64 lo, int64 hi, const char *what, const char *peer);
+
 #endif

@@ -14,6 +14,15 @@
 #include "protocol/join/oprf_table.h"
 
 void
+join_check_psi_capability(const char *capability, const char *by)
+{
+	if (strcmp(capability, "psi") != 0 && strcmp(capability, "psi_fetch") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s serves psi and psi_fetch, not \"%s\"", by, capability)));
+}
+
+void
 join_serve_begin(JoinServe *js, FunctionCallInfo fcinfo, const char *capability,
 				 const bytea *msg, join_capability_check check)
 {

@@ -43,6 +43,12 @@ typedef struct JoinServe
 typedef void (*join_capability_check) (const char *capability);
 
 /*
+ * 22023 unless capability is psi or psi_fetch, the two that both ways of
+ * the blinded join run; by names the way ("the OPRF table").
+ */
+extern void join_check_psi_capability(const char *capability, const char *by);
+
+/*
  * The step's arguments from fcinfo — (dataset text, capability text, run
  * text, …), or (dataset text, run text, …) when capability is given — then
  * steps 1 to 5 above.  msg: the asker's message (NULL: the step takes

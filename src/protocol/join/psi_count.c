@@ -79,10 +79,7 @@ static void pg_attribute_noreturn()
 count_refuse(const char *detail)
 {
 	served_run_close();
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from the asker"),
-			 errdetail("%s", detail)));
+	wire_malformed("the asker", detail);
 }
 
 /*

@@ -68,10 +68,7 @@ PG_FUNCTION_INFO_V1(pgpriv_psi_fetch);
 static void
 check_capability(const char *capability)
 {
-	if (strcmp(capability, "psi") != 0 && strcmp(capability, "psi_fetch") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the OPRF table serves psi and psi_fetch, not \"%s\"", capability)));
+	join_check_psi_capability(capability, "the OPRF table");
 }
 
 /* serve_oprf also evaluates the keys of a pir run (protocol 4). */
@@ -255,22 +252,6 @@ typedef struct TableInfo
 	int32		batch_limit;
 } TableInfo;
 
-static int64
-parse_count(const char *s, int64 lo, int64 hi, const char *what, const char *peer)
-{
-	char	   *end;
-	long long	v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", peer),
-				 errdetail("Impossible %s: \"%s\".", what, s)));
-	return v;
-}
-
 static const char *const table_info_sql =
 "SELECT version, entries, chunks, columns, batch_limit FROM pgpriv.serve_psi_table($1, $2, $3)";
 
@@ -288,10 +269,10 @@ parse_table_info(PeerCall *call, PGresult *res, TableInfo *info)
 				 errdetail("The table description is malformed.")));
 	}
 	info->version = pstrdup(PQgetvalue(res, 0, 0));
-	info->entries = parse_count(PQgetvalue(res, 0, 1), 0, PG_INT64_MAX, "entry count", call->peer);
-	info->chunks = (int32) parse_count(PQgetvalue(res, 0, 2), 1, PG_INT32_MAX, "chunk count", call->peer);
+	info->entries = join_ask_parse_int(PQgetvalue(res, 0, 1), 0, PG_INT64_MAX, "entry count", call->peer);
+	info->chunks = (int32) join_ask_parse_int(PQgetvalue(res, 0, 2), 1, PG_INT32_MAX, "chunk count", call->peer);
 	info->columns = peer_parse_text_array(PQgetvalue(res, 0, 3), call->peer);
-	info->batch_limit = (int32) parse_count(PQgetvalue(res, 0, 4), 1, PG_INT32_MAX, "batch limit", call->peer);
+	info->batch_limit = (int32) join_ask_parse_int(PQgetvalue(res, 0, 4), 1, PG_INT32_MAX, "batch limit", call->peer);
 	PQclear(res);
 }
 

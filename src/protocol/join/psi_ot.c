@@ -118,10 +118,7 @@ ot_proto_name(bool rr22)
 static void
 check_capability(const char *capability)
 {
-	if (strcmp(capability, "psi") != 0 && strcmp(capability, "psi_fetch") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the OT-extension join serves psi and psi_fetch, not \"%s\"", capability)));
+	join_check_psi_capability(capability, "the OT-extension join");
 }
 
 /*
@@ -213,10 +210,7 @@ ot_status_error(mpc_status st, const char *sender, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("a cryptographic library call failed in the OT-extension join (%s)", what)));
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from %s", sender),
-			 errdetail("The %s message: %s.", what, mpc_status_reason(st))));
+	wire_malformed(sender, psprintf("The %s message: %s.", what, mpc_status_reason(st)));
 }
 
 static uint32

@@ -73,18 +73,6 @@ PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_pull);
 PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_decrypt);
 PG_FUNCTION_INFO_V1(pgpriv_psi_sum);
 
-static void
-malformed_from(const char *sender, const char *detail) pg_attribute_noreturn();
-
-static void
-malformed_from(const char *sender, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from %s", sender),
-			 errdetail("%s", detail)));
-}
-
 /* ----------------------------------------------------------------------
  * Owner's half
  * ----------------------------------------------------------------------
@@ -277,7 +265,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	psi_sum_admission_check(dataset, &permit);
 	permit_check_column(dataset, column, &permit);
 	if (VARSIZE_ANY_EXHDR(share_msg) != EL)
-		malformed_from("the asker", psprintf("A key share of %zu bytes, expected %d.",
+		wire_malformed("the asker", psprintf("A key share of %zu bytes, expected %d.",
 											 (size_t) VARSIZE_ANY_EXHDR(share_msg), EL));
 
 	psum_run = served_run_open("psi_sum", run, dataset, sizeof(PsumRun), NULL);
@@ -288,7 +276,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	if (st != ELGAMAL_OK)
 	{
 		served_run_close();
-		malformed_from("the asker", psprintf("Its key share is %s.", elgamal_status_reason(st)));
+		wire_malformed("the asker", psprintf("Its key share is %s.", elgamal_status_reason(st)));
 	}
 
 	progress_begin("psi_sum", session_role_name(), dataset, nkeys);
@@ -445,14 +433,14 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	catalog_restrict_definer();
 	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	if (!sr->asked.finished)
-		malformed_from("the asker", "A decryption asked before the run's keys were masked.");
+		wire_malformed("the asker", "A decryption asked before the run's keys were masked.");
 	item = wire_unpack_fixed(msg, WIRE_PSUM_TOTAL, TOTAL_BYTES, 1, &count, "the asker");
 	if (count != 1)
-		malformed_from("the asker", "Expected one total.");
+		wire_malformed("the asker", "Expected one total.");
 	memcpy(&matched, item, 8);
 	matched = pg_ntoh64(matched);
 	if (matched > (uint64) Min(sr->asked.received, sr->owner_n))
-		malformed_from("the asker", psprintf("%llu matches claimed among %lld keys asked and %lld held.",
+		wire_malformed("the asker", psprintf("%llu matches claimed among %lld keys asked and %lld held.",
 											 (unsigned long long) matched, (long long) sr->asked.received,
 											 (long long) sr->owner_n));
 	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
@@ -461,7 +449,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	{
 		st = elgamal_check_ciphertext(item + 8 + k * CT);
 		if (st != ELGAMAL_OK)
-			malformed_from("the asker", psprintf("The total's ciphertext %d holds %s.", k + 1,
+			wire_malformed("the asker", psprintf("The total's ciphertext %d holds %s.", k + 1,
 												 elgamal_status_reason(st)));
 	}
 	if (matched == 0)
@@ -477,7 +465,7 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	if (st != ELGAMAL_OK)
 	{
 		served_run_close();
-		malformed_from("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
+		wire_malformed("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
 	}
 	PG_RETURN_BYTEA_P(psum_complete(sr, admission, run, wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, LIMBS, EL),
 									(int64) matched));
@@ -530,7 +518,7 @@ sum_matches(const uint8 *entries, const uint8 *flags, size_t n, int k, uint8 sum
 			for (i = lo; i < Min(n, lo + SUM_CHUNK); i++)
 				if (elgamal_check_ciphertext(entries + i * ENTRY + EL + k * CT) != ELGAMAL_OK)
 					break;
-			malformed_from(sender, psprintf("Ciphertext %zu: %s.", i + 1,
+			wire_malformed(sender, psprintf("Ciphertext %zu: %s.", i + 1,
 											elgamal_status_reason((elgamal_status) st)));
 		}
 	}
@@ -590,7 +578,7 @@ solve_limbs(const uint8 m[LIMBS * EL], int64 matched, const char *sender)
 	}
 	PG_END_TRY();
 	if (bad >= 0)
-		malformed_from(sender, psprintf("Decrypted limb %d is %s for %lld matched values.", bad + 1,
+		wire_malformed(sender, psprintf("Decrypted limb %d is %s for %lld matched values.", bad + 1,
 										st == ELGAMAL_OK || st == ELGAMAL_OUT_OF_RANGE ? "out of range" :
 										elgamal_status_reason(st), (long long) matched));
 	return elgamal_limbs_combine(sums);
@@ -713,13 +701,13 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			sodium_hex2bin(joint, EL, PQgetvalue(res, 0, 2) + 2, 2 * EL, NULL, NULL, NULL) != 0)
 		{
 			PQclear(res);
-			malformed_from(sender, "Expected the batch limit, the dataset's key count and a key share.");
+			wire_malformed(sender, "Expected the batch limit, the dataset's key count and a key share.");
 		}
 		ecdh_parse_begin(res, server, &batch, &owner_n);
 		/* joint holds the owner's share until it is added to ours. */
 		st = elgamal_joint_key(my_share, joint, joint);
 		if (st != ELGAMAL_OK)
-			malformed_from(sender, psprintf("Its key share is %s.", elgamal_status_reason(st)));
+			wire_malformed(sender, psprintf("Its key share is %s.", elgamal_status_reason(st)));
 
 		ecdh_push_keys(&call, "SELECT pgpriv.serve_psi_sum_push($1, $2)", run, blinded, (int64) keys.n, batch);
 
@@ -729,7 +717,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			ecdh_parse_count(PQgetvalue(res, 0, 0), server) != owner_n)
 		{
 			PQclear(res);
-			malformed_from(sender, "The dataset's key count changed during the run.");
+			wire_malformed(sender, "The dataset's key count changed during the run.");
 		}
 		PQclear(res);
 
@@ -777,7 +765,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			const uint8 *item = wire_unpack_fixed(reply, WIRE_PSUM_REFUSAL, 4, 1, &count, sender);
 
 			if (count != 1)
-				malformed_from(sender, "Expected the min_group of its refusal.");
+				wire_malformed(sender, "Expected the min_group of its refusal.");
 			memcpy(&limit, item, 4);
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -789,15 +777,15 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			const uint8 *item = wire_unpack_fixed(reply, WIRE_PSUM_PARTIAL, EL, LIMBS, &count, sender);
 
 			if (count != (matched > 0 ? LIMBS : 0))
-				malformed_from(sender, psprintf("%u partial decryptions for %lld matches.", count, (long long) matched));
+				wire_malformed(sender, psprintf("%u partial decryptions for %lld matches.", count, (long long) matched));
 			for (k = 0; k < (int) count; k++)
 			{
 				st = elgamal_check_element(item + k * EL);
 				if (st != ELGAMAL_OK)
-					malformed_from(sender, psprintf("Its partial decryption is %s.", elgamal_status_reason(st)));
+					wire_malformed(sender, psprintf("Its partial decryption is %s.", elgamal_status_reason(st)));
 				if (elgamal_partial_decrypt(sk, msg_item + 8 + k * CT, mine_partial) != ELGAMAL_OK ||
 					elgamal_combine(msg_item + 8 + k * CT, item + k * EL, mine_partial, plain + k * EL) != ELGAMAL_OK)
-					malformed_from(sender, "Its partial decryption does not combine.");
+					wire_malformed(sender, "Its partial decryption does not combine.");
 			}
 		}
 		sodium_memzero(sk, sizeof(sk));

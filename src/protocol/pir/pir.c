@@ -82,10 +82,7 @@ malformed(const char *peer, const char *detail) pg_attribute_noreturn();
 static void
 malformed(const char *peer, const char *detail)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("%s", detail)));
+	wire_malformed(psprintf("peer \"%s\"", peer), detail);
 }
 
 /* The peer's Ed25519 key from the server option signing_key (22023 if absent). */
@@ -117,19 +114,6 @@ parse_hex_bytes(const char *text, uint8 *out, size_t len, const char *peer, cons
 		malformed(peer, psprintf("The %s is malformed.", what));
 }
 
-static int64
-pir_parse_int(const char *s, int64 lo, int64 hi, const char *peer, const char *what)
-{
-	char	   *end;
-	long long	v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
-		malformed(peer, psprintf("Impossible %s: \"%s\".", what, s));
-	return v;
-}
-
 /* Ask the owner to set up (or keep) the current epoch; check its signature. */
 static void
 pir_setup(PeerCall *call, const char *dataset, const char *run, const uint8 signing_pk[32], PirSetup *s)
@@ -155,18 +139,18 @@ pir_setup(PeerCall *call, const char *dataset, const char *run, const uint8 sign
 			PQclear(res);
 			malformed(call->peer, "The PIR setup has a NULL.");
 		}
-	s->epoch = pir_parse_int(PQgetvalue(res, 0, 0), 1, PG_INT64_MAX, call->peer, "epoch");
+	s->epoch = join_ask_parse_int(PQgetvalue(res, 0, 0), 1, PG_INT64_MAX, "epoch", call->peer);
 	parse_hex_bytes(PQgetvalue(res, 0, 1), s->seed, LWE_PIR_SEED_BYTES, call->peer, "seed");
-	s->layout.rows = (uint32) pir_parse_int(PQgetvalue(res, 0, 2), 1, LWE_PIR_MAX_ROWS, call->peer, "row count");
-	s->layout.cols = (uint32) pir_parse_int(PQgetvalue(res, 0, 3), 1, LWE_PIR_MAX_COLS, call->peer, "column count");
-	s->layout.slot_bytes = (uint32) pir_parse_int(PQgetvalue(res, 0, 4), PIR_RECORD_OVERHEAD,
-											  PIR_RECORD_OVERHEAD + PIR_MAX_PAYLOAD_BYTES, call->peer, "slot size");
-	s->layout.slots_per_col = (uint32) pir_parse_int(PQgetvalue(res, 0, 5), 1, LWE_PIR_MAX_ROWS, call->peer, "slot count");
-	s->hint_chunks = (int32) pir_parse_int(PQgetvalue(res, 0, 6), 1, PG_INT32_MAX, call->peer, "hint chunk count");
+	s->layout.rows = (uint32) join_ask_parse_int(PQgetvalue(res, 0, 2), 1, LWE_PIR_MAX_ROWS, "row count", call->peer);
+	s->layout.cols = (uint32) join_ask_parse_int(PQgetvalue(res, 0, 3), 1, LWE_PIR_MAX_COLS, "column count", call->peer);
+	s->layout.slot_bytes = (uint32) join_ask_parse_int(PQgetvalue(res, 0, 4), PIR_RECORD_OVERHEAD,
+													   PIR_RECORD_OVERHEAD + PIR_MAX_PAYLOAD_BYTES, "slot size", call->peer);
+	s->layout.slots_per_col = (uint32) join_ask_parse_int(PQgetvalue(res, 0, 5), 1, LWE_PIR_MAX_ROWS, "slot count", call->peer);
+	s->hint_chunks = (int32) join_ask_parse_int(PQgetvalue(res, 0, 6), 1, PG_INT32_MAX, "hint chunk count", call->peer);
 	parse_hex_bytes(PQgetvalue(res, 0, 7), s->hint_hash, PIR_HASH_BYTES, call->peer, "hint hash");
 	parse_hex_bytes(PQgetvalue(res, 0, 8), s->signature, crypto_sign_BYTES, call->peer, "hint signature");
 	s->columns = peer_parse_text_array(PQgetvalue(res, 0, 9), call->peer);
-	s->batch_limit = (int32) pir_parse_int(PQgetvalue(res, 0, 10), 1, PG_INT32_MAX, call->peer, "batch limit");
+	s->batch_limit = (int32) join_ask_parse_int(PQgetvalue(res, 0, 10), 1, PG_INT32_MAX, "batch limit", call->peer);
 	PQclear(res);
 
 	if (lwe_pir_layout_for_shape(s->layout.rows, s->layout.cols, &checked) != LWE_PIR_OK ||
