@@ -12,16 +12,12 @@
 #define JOIN_CATALOG_MAX_TEXTS 8
 
 void
-join_catalog_texts(int n, const char *const *texts, Oid *types, Datum *args)
+join_catalog_texts(int n, const char *const *texts, Datum *args)
 {
 	int			i;
 
 	for (i = 0; i < n; i++)
-	{
-		if (types)
-			types[i] = TEXTOID;
 		args[i] = texts[i] ? CStringGetTextDatum(texts[i]) : (Datum) 0;
-	}
 }
 
 uint64
@@ -36,9 +32,10 @@ join_catalog_exec(CatalogSession *cs, bool as_owner, const char *sql, int n, con
 
 	if (n > JOIN_CATALOG_MAX_TEXTS)
 		elog(ERROR, "%d catalog parameters, more than %d", n, JOIN_CATALOG_MAX_TEXTS);
-	join_catalog_texts(n, texts, types, args);
+	join_catalog_texts(n, texts, args);
 	for (i = 0; i < n; i++)
 	{
+		types[i] = TEXTOID;
 		nulls[i] = texts[i] ? ' ' : 'n';
 		any_null |= texts[i] == NULL;
 	}

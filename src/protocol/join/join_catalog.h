@@ -12,12 +12,11 @@
 #include "catalog/catalog_spi.h"
 
 /*
- * types[i] = text (unless types is NULL: a prepared plan's are known) and
  * args[i] = texts[i] as a text datum, for i < n (a NULL text gives a null
- * datum, for which the caller's SPI nulls say 'n').  Further parameters of
- * other types the caller sets itself.
+ * datum, for which the caller's SPI nulls say 'n'): the leading text
+ * parameters of a statement whose others the caller sets itself.
  */
-extern void join_catalog_texts(int n, const char *const *texts, Oid *types, Datum *args);
+extern void join_catalog_texts(int n, const char *const *texts, Datum *args);
 
 /*
  * Opens cs (catalog_open, as the extension owner with as_owner) and runs

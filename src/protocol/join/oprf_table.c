@@ -282,7 +282,7 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 			bytes += refs[i].len + 4;
 			i++;
 		}
-		join_catalog_texts(4, texts, NULL, args);
+		join_catalog_texts(4, texts, args);
 		args[4] = oprf_table_columns_datum(columns);
 		args[5] = Int64GetDatum((int64) n);
 		args[6] = Int32GetDatum(chunk);
@@ -331,15 +331,13 @@ oprf_table_cache_store(const char *server, const char *remote_user, const char *
 {
 	CatalogSession cs;
 	const char *texts[5] = {server, remote_user, dataset, capability, version};
-	Oid			types[7];
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BYTEAOID};
 	Datum		args[7];
 	SPIPlanPtr	plan;
 	ListCell   *lc;
 	int32		chunk = 0;
 
-	join_catalog_texts(5, texts, types, args);
-	types[5] = INT4OID;
-	types[6] = BYTEAOID;
+	join_catalog_texts(5, texts, args);
 	catalog_open(&cs, true);
 	catalog_exec("DELETE FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
 				 "AND dataset = $3 AND capability = $4",

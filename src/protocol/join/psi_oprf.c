@@ -157,19 +157,17 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 	JoinServe	js;
 	char	   *version = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	int32		chunk = PG_GETARG_INT32(4);
-	const char *texts[4];
-	Oid			types[5];
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
 	Datum		args[5];
 	bytea	   *out = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
 	join_serve_begin(&js, fcinfo, NULL, NULL, check_capability);
-	texts[0] = js.dataset;
-	texts[1] = session_role_name();
-	texts[2] = js.capability;
-	texts[3] = version;
-	join_catalog_texts(4, texts, types, args);
-	types[4] = INT4OID;
+	{
+		const char *texts[4] = {js.dataset, session_role_name(), js.capability, version};
+
+		join_catalog_texts(4, texts, args);
+	}
 	args[4] = Int32GetDatum(chunk);
 	catalog_open(&cs, false);
 	catalog_exec("SELECT data FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 "

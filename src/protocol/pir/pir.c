@@ -40,6 +40,7 @@
 #include "peer/fdw_options.h"
 #include "run/batch.h"
 #include "protocol/join/join_ask.h"
+#include "protocol/join/join_catalog.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/pir/pir.h"
 #include "run/progress.h"
@@ -184,15 +185,14 @@ static uint32 *
 hint_cache_load(const char *server, const char *remote_user, const char *dataset, const PirSetup *s)
 {
 	CatalogSession cs;
+	const char *texts[3] = {server, remote_user, dataset};
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID};
 	Datum		args[5];
 	uint32	   *hint = NULL;
 	size_t		hint_bytes = lwe_pir_hint_bytes(&s->layout);
 	MemoryContext caller = CurrentMemoryContext;
 
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
+	join_catalog_texts(3, texts, args);
 	args[3] = Int64GetDatum(s->epoch);
 	args[4] = PointerGetDatum(cstring_to_text_with_len((const char *) s->hint_hash, PIR_HASH_BYTES));
 	catalog_open(&cs, true);
@@ -224,6 +224,7 @@ static void
 hint_cache_store(const char *server, const char *remote_user, const char *dataset, const PirSetup *s)
 {
 	CatalogSession cs;
+	const char *texts[3] = {server, remote_user, dataset};
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID};
 	Datum		args[6];
 	size_t		hint_bytes = lwe_pir_hint_bytes(&s->layout);
@@ -231,9 +232,7 @@ hint_cache_store(const char *server, const char *remote_user, const char *datase
 
 	SET_VARSIZE(b, VARHDRSZ + hint_bytes);
 	memcpy(VARDATA(b), s->hint, hint_bytes);
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
+	join_catalog_texts(3, texts, args);
 	args[3] = Int64GetDatum(s->epoch);
 	args[4] = PointerGetDatum(cstring_to_text_with_len((const char *) s->hint_hash, PIR_HASH_BYTES));
 	args[5] = PointerGetDatum(b);
