@@ -14,6 +14,7 @@
 #include "crypto/oprf.h"
 #include "run/admission.h"
 #include "run/batch.h"
+#include "run/keys.h"
 #include "protocol/join/ecdh.h"
 #include "run/progress.h"
 
@@ -158,6 +159,37 @@ ecdh_parse_count(const char *s, const char *peer)
 	return v;
 }
 
+PGresult *
+ecdh_ask_begin(PeerCall *call, const char *begin_sql, int nparams, const char *const *params,
+			   const KeySet *keys, const uint8 a[ECDH_EL], uint8 *blinded, const char *owner_work)
+{
+	peer_call_send_text(call, begin_sql, nparams, params);
+	progress_phase(psprintf("asker: masking keys (%s)", owner_work), (int64) keys->n);
+	batch_hash_and_mult(keys, a, blinded);
+
+	progress_phase(psprintf("asker: %s", owner_work), 0);
+	return peer_call_finish_text(call);
+}
+
+int64
+ecdh_reply_count(PGresult *res, const char *peer)
+{
+	char	   *end;
+	long long	v;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+		goto bad;
+	errno = 0;
+	v = strtoll(PQgetvalue(res, 0, 0), &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0)
+		goto bad;
+	PQclear(res);
+	return v;
+bad:
+	PQclear(res);
+	wire_malformed(psprintf("peer \"%s\"", peer), "Expected a count.");
+}
+
 void
 ecdh_parse_begin(PGresult *res, const char *server, int64 *batch, int64 *owner_n)
 {
@@ -173,19 +205,23 @@ ecdh_parse_begin(PGresult *res, const char *server, int64 *batch, int64 *owner_n
 }
 
 void
-ecdh_push_keys(PeerCall *call, const char *push_sql, const char *run, const uint8 *blinded, int64 n,
-			   int64 batch)
+ecdh_push(PeerCall *call, const char *push_sql, const char *run, WireType type, const uint8 *elements,
+		  int64 n, int64 batch, const char *phase, const char *ack)
 {
 	const char *params[1] = {run};
 	int64		start;
 
-	progress_phase("asker: sending masked keys", n);
+	progress_phase(phase, n);
 	for (start = 0; start < n; start += batch)
 	{
 		int64		m = Min(batch, n - start);
-		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * ECDH_EL, (uint32) m, ECDH_EL);
+		bytea	   *msg = wire_pack_fixed(type, elements + start * ECDH_EL, (uint32) m, ECDH_EL);
+		PGresult   *res = peer_call_msg(call, push_sql, 1, params, msg);
 
-		PQclear(peer_call_msg(call, push_sql, 1, params, msg));
+		if (ack == NULL)
+			PQclear(res);
+		else if (ecdh_reply_count(res, call->peer) != start + m)
+			wire_malformed(psprintf("peer \"%s\"", call->peer), ack);
 		pfree(msg);
 		progress_advance(start + m, call->bytes_in, call->bytes_out);
 	}

@@ -86,6 +86,18 @@ extern int64 ecdh_pull_range(const EcdhAsked *a, const char *part, int64 owner_n
 extern int64 ecdh_parse_count(const char *s, const char *peer);
 
 /*
+ * Asker: begin_sql(params) sent to the owner, which prepares its dataset
+ * (owner_work, for pgpriv.progress) while the asker masks its keys with a
+ * into blinded (a·H(x)); returns the owner's reply.
+ */
+extern PGresult *ecdh_ask_begin(PeerCall *call, const char *begin_sql, int nparams, const char *const *params,
+								const KeySet *keys, const uint8 a[ECDH_EL], uint8 *blinded,
+								const char *owner_work);
+
+/* Asker: the one count a reply holds (08P01 "Expected a count." otherwise); res is cleared. */
+extern int64 ecdh_reply_count(PGresult *res, const char *peer);
+
+/*
  * Asker: fields 0 and 1 of the owner's reply to serve_count_begin or
  * serve_psi_sum_begin (res, cleared here): *batch, the owner's batch limit
  * brought within 1 .. pgpriv.batch_size, and *owner_n, the dataset's
@@ -95,11 +107,12 @@ extern int64 ecdh_parse_count(const char *s, const char *peer);
 extern void ecdh_parse_begin(PGresult *res, const char *server, int64 *batch, int64 *owner_n);
 
 /*
- * Asker: its n masked keys a·H(x) to push_sql(run, batch), batch keys a
- * call (WIRE_BLINDED), shown in pgpriv.progress.
+ * Asker: n elements of type to push_sql(run, batch), batch elements a call,
+ * shown in pgpriv.progress as phase.  With ack (the detail of its 08P01),
+ * each reply must be the count received so far; without, it is not read.
  */
-extern void ecdh_push_keys(PeerCall *call, const char *push_sql, const char *run, const uint8 *blinded,
-						   int64 n, int64 batch);
+extern void ecdh_push(PeerCall *call, const char *push_sql, const char *run, WireType type,
+					  const uint8 *elements, int64 n, int64 batch, const char *phase, const char *ack);
 
 /*
  * Asker: pull n items (item_size bytes each, message type type) of part

@@ -285,28 +285,6 @@ pgpriv_serve_count_result(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------------
  */
 
-static int64
-parse_reply_int(PGresult *res, const char *peer)
-{
-	char	   *end;
-	long long	v;
-
-	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
-		goto bad;
-	errno = 0;
-	v = strtoll(PQgetvalue(res, 0, 0), &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0)
-		goto bad;
-	PQclear(res);
-	return v;
-bad:
-	PQclear(res);
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("Expected a count.")));
-}
-
 static const char *const count_pull_sql =
 "SELECT pgpriv.serve_count_pull($1, $2, $3::pg_catalog.int8, $4::pg_catalog.int4)";
 
@@ -341,7 +319,6 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		PGresult   *res;
 		int64		batch;
 		int64		owner_n;
-		int64		start;
 		uint8	   *owner;		/* B = b·H(y), sorted */
 		uint8	   *returned;	/* T = a·B, sorted */
 
@@ -349,13 +326,8 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		join_ask_admit(&call, dataset, "psi_count", run, (int64) keys.n);
 
 		/* The owner masks its dataset while the asker masks its keys. */
-		peer_call_send_text(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2)",
-							2, begin_params);
-		progress_phase("asker: masking keys (owner masks its dataset)", keys.n);
-		batch_hash_and_mult(&keys, a, blinded);
-
-		progress_phase("asker: owner masks its dataset", 0);
-		res = peer_call_finish_text(&call);
+		res = ecdh_ask_begin(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2)",
+							 2, begin_params, &keys, a, blinded, "owner masks its dataset");
 		if (PQntuples(res) != 1 || PQnfields(res) != 2)
 		{
 			PQclear(res);
@@ -366,7 +338,8 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		}
 		ecdh_parse_begin(res, server, &batch, &owner_n);
 
-		ecdh_push_keys(&call, "SELECT pgpriv.serve_count_push($1, $2)", run, blinded, (int64) keys.n, batch);
+		ecdh_push(&call, "SELECT pgpriv.serve_count_push($1, $2)", run, WIRE_BLINDED, blinded,
+				  (int64) keys.n, batch, "asker: sending masked keys", NULL);
 		pfree(blinded);
 
 		progress_phase("asker: receiving the dataset's masked keys", owner_n);
@@ -385,31 +358,19 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		pfree(owner);
 		qsort(returned, (size_t) owner_n, EL, ecdh_compare_element);
 		progress_phase("asker: owner masks the asker's keys", 0);
-		if (parse_reply_int(peer_call_finish_text(&call), server) != owner_n)
+		if (ecdh_reply_count(peer_call_finish_text(&call), server) != owner_n)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("malformed message from %s", sender),
 					 errdetail("The dataset's key count changed during the run.")));
 
-		progress_phase("asker: returning the dataset's masked keys", owner_n);
-		for (start = 0; start < owner_n; start += batch)
-		{
-			int64		m = Min(batch, owner_n - start);
-			bytea	   *msg = wire_pack_fixed(WIRE_ASKER_ELEMENTS, returned + start * EL, (uint32) m, EL);
-
-			if (parse_reply_int(peer_call_msg(&call, "SELECT pgpriv.serve_count_return($1, $2)",
-											  1, run_params, msg), server) != start + m)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from %s", sender),
-						 errdetail("It acknowledged a different number of returned elements.")));
-			pfree(msg);
-			progress_advance(start + m, call.bytes_in, call.bytes_out);
-		}
+		ecdh_push(&call, "SELECT pgpriv.serve_count_return($1, $2)", run, WIRE_ASKER_ELEMENTS, returned,
+				  owner_n, batch, "asker: returning the dataset's masked keys",
+				  "It acknowledged a different number of returned elements.");
 		pfree(returned);
 
 		progress_phase("asker: owner counts", 0);
-		matched = parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_result($1)", 1, run_params),
+		matched = ecdh_reply_count(peer_call_text(&call, "SELECT pgpriv.serve_count_result($1)", 1, run_params),
 								  server);
 		if (matched > Min((int64) keys.n, owner_n))
 			ereport(ERROR,

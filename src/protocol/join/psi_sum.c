@@ -688,14 +688,9 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		join_ask_admit(&call, dataset, "psi_sum", run, (int64) keys.n);
 
 		/* The owner masks and encrypts its dataset while the asker masks its keys. */
-		peer_call_send_text(&call,
-							"SELECT batch_limit, owner_keys, owner_share FROM pgpriv.serve_psi_sum_begin($1, $2, $3, $4::pg_catalog.bytea)",
-							4, begin_params);
-		progress_phase("asker: masking keys (owner masks and encrypts its dataset)", keys.n);
-		batch_hash_and_mult(&keys, a, blinded);
-
-		progress_phase("asker: owner masks and encrypts its dataset", 0);
-		res = peer_call_finish_text(&call);
+		res = ecdh_ask_begin(&call,
+							 "SELECT batch_limit, owner_keys, owner_share FROM pgpriv.serve_psi_sum_begin($1, $2, $3, $4::pg_catalog.bytea)",
+							 4, begin_params, &keys, a, blinded, "owner masks and encrypts its dataset");
 		if (PQntuples(res) != 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 2) ||
 			PQgetlength(res, 0, 2) != 2 + 2 * EL || strncmp(PQgetvalue(res, 0, 2), "\\x", 2) != 0 ||
 			sodium_hex2bin(joint, EL, PQgetvalue(res, 0, 2) + 2, 2 * EL, NULL, NULL, NULL) != 0)
@@ -709,7 +704,8 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		if (st != ELGAMAL_OK)
 			wire_malformed(sender, psprintf("Its key share is %s.", elgamal_status_reason(st)));
 
-		ecdh_push_keys(&call, "SELECT pgpriv.serve_psi_sum_push($1, $2)", run, blinded, (int64) keys.n, batch);
+		ecdh_push(&call, "SELECT pgpriv.serve_psi_sum_push($1, $2)", run, WIRE_BLINDED, blinded,
+				  (int64) keys.n, batch, "asker: sending masked keys", NULL);
 
 		progress_phase("asker: owner masks the asker's keys", 0);
 		res = peer_call_text(&call, "SELECT pgpriv.serve_psi_sum_finish($1)", 1, run_params);
