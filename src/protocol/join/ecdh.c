@@ -152,10 +152,7 @@ ecdh_parse_count(const char *s, const char *peer)
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno != 0 || *s == '\0' || *end != '\0' || v < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", peer),
-				 errdetail("Expected a count, got \"%s\".", s)));
+		wire_malformed(psprintf("peer \"%s\"", peer), psprintf("Expected a count, got \"%s\".", s));
 	return v;
 }
 
@@ -250,10 +247,7 @@ ecdh_pull_part(PeerCall *call, const char *pull_sql, const char *run, const char
 		reply = peer_call_bytea(call, pull_sql, 4, params, NULL);
 		items = wire_unpack_fixed(reply, type, (uint32) item_size, (uint32) want, &count, sender);
 		if ((int64) count != want)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("%u items where %lld were due.", count, (long long) want)));
+			wire_malformed(sender, psprintf("%u items where %lld were due.", count, (long long) want));
 		memcpy(out + got * item_size, items, (size_t) count * item_size);
 		got += count;
 		pfree(reply);
@@ -262,9 +256,6 @@ ecdh_pull_part(PeerCall *call, const char *pull_sql, const char *run, const char
 			break;
 	}
 	if (!ecdh_strictly_ascending(out, (size_t) n, item_size))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", sender),
-				 errdetail("Masked elements are not distinct and sorted.")));
+		wire_malformed(sender, "Masked elements are not distinct and sorted.");
 	return out;
 }

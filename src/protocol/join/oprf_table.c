@@ -377,15 +377,9 @@ oprf_table_index(List *chunks, int64 expected, const char *peer, bool sealed, Ta
 			if (len < TAG_BYTES ||
 				(sealed && len < TAG_BYTES + NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES) ||
 				(!sealed && len != TAG_BYTES))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from %s", sender),
-						 errdetail("Table entry %zu has %u bytes.", table->n + 1, len)));
+				wire_malformed(sender, psprintf("Table entry %zu has %u bytes.", table->n + 1, len));
 			if (table->n > 0 && memcmp(table->entries[table->n - 1].bytes, item, TAG_BYTES) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from %s", sender),
-						 errdetail("Table entries are not in tag order.")));
+				wire_malformed(sender, "Table entries are not in tag order.");
 			if (table->n == cap)
 			{
 				cap *= 2;
@@ -397,10 +391,8 @@ oprf_table_index(List *chunks, int64 expected, const char *peer, bool sealed, Ta
 		}
 	}
 	if ((int64) table->n != expected)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", sender),
-				 errdetail("The table has %zu entries, %lld were announced.", table->n, (long long) expected)));
+		wire_malformed(sender,
+					   psprintf("The table has %zu entries, %lld were announced.", table->n, (long long) expected));
 }
 
 /* First entry whose tag is >= tag (binary search). */
@@ -471,10 +463,8 @@ oprf_table_payload_split(StringInfo plain, int ncol, char **values, const char *
 	if (p == end)
 		return;
 bad:
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("An opened table entry does not hold %d column values.", ncol)));
+	wire_malformed(psprintf("peer \"%s\"", peer),
+				   psprintf("An opened table entry does not hold %d column values.", ncol));
 }
 
 int64
@@ -514,9 +504,6 @@ oprf_table_rows_split(const uint8 *p, size_t len, int ncol, const char *peer,
 	pfree(values);
 	return (int64) nrows;
 bad:
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("An opened entry does not hold the rows it announces.")));
+	wire_malformed(psprintf("peer \"%s\"", peer), "An opened entry does not hold the rows it announces.");
 	return 0;					/* keep the compiler quiet */
 }

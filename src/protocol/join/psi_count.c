@@ -331,10 +331,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		if (PQntuples(res) != 1 || PQnfields(res) != 2)
 		{
 			PQclear(res);
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("Expected the batch limit and the dataset's key count.")));
+			wire_malformed(sender, "Expected the batch limit and the dataset's key count.");
 		}
 		ecdh_parse_begin(res, server, &batch, &owner_n);
 
@@ -359,10 +356,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		qsort(returned, (size_t) owner_n, EL, ecdh_compare_element);
 		progress_phase("asker: owner masks the asker's keys", 0);
 		if (ecdh_reply_count(peer_call_finish_text(&call), server) != owner_n)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("The dataset's key count changed during the run.")));
+			wire_malformed(sender, "The dataset's key count changed during the run.");
 
 		ecdh_push(&call, "SELECT pgpriv.serve_count_return($1, $2)", run, WIRE_ASKER_ELEMENTS, returned,
 				  owner_n, batch, "asker: returning the dataset's masked keys",
@@ -373,11 +367,8 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		matched = ecdh_reply_count(peer_call_text(&call, "SELECT pgpriv.serve_count_result($1)", 1, run_params),
 								  server);
 		if (matched > Min((int64) keys.n, owner_n))
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("A count of %lld among %zu keys asked and %lld held.",
-							   (long long) matched, keys.n, (long long) owner_n)));
+			wire_malformed(sender, psprintf("A count of %lld among %zu keys asked and %lld held.",
+											(long long) matched, keys.n, (long long) owner_n));
 	}
 	PG_FINALLY();
 	{

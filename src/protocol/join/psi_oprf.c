@@ -261,10 +261,7 @@ parse_table_info(PeerCall *call, PGresult *res, TableInfo *info)
 		PQgetisnull(res, 0, 0) || strlen(PQgetvalue(res, 0, 0)) != 32)
 	{
 		PQclear(res);
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", call->peer),
-				 errdetail("The table description is malformed.")));
+		wire_malformed(psprintf("peer \"%s\"", call->peer), "The table description is malformed.");
 	}
 	info->version = pstrdup(PQgetvalue(res, 0, 0));
 	info->entries = join_ask_parse_int(PQgetvalue(res, 0, 1), 0, PG_INT64_MAX, "entry count", call->peer);
@@ -435,10 +432,7 @@ join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
 		KeySet		slice;
 
 		if (count != m)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("%u evaluated elements for %zu blinded ones.", count, m)));
+			wire_malformed(sender, psprintf("%u evaluated elements for %zu blinded ones.", count, m));
 		memcpy(evaluated + start * 32, items, m * 32);
 		pfree(reply);
 
@@ -576,10 +570,8 @@ pgpriv_psi_fetch(PG_FUNCTION_ARGS)
 			 pos < jr.table.n && memcmp(jr.table.entries[pos].bytes, F, TAG_BYTES) == 0; pos++)
 		{
 			if (!oprf_table_entry_open(&jr.table.entries[pos], F, ad, &plain))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from peer \"%s\"", server),
-						 errdetail("A table entry with a matching tag does not open.")));
+				wire_malformed(psprintf("peer \"%s\"", server),
+							   "A table entry with a matching tag does not open.");
 			oprf_table_payload_split(&plain, ncol, values, server);
 			projection_emit(&proj, fcinfo, jr.keys.text[i], values);
 			rows_out++;

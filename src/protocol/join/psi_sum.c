@@ -103,10 +103,7 @@ psum_run_get(const char *run)
 				 errmsg("psi_sum run %s has already had its one decryption", run),
 				 errdetail("The owner decrypts one total per run and then forgets its key share."),
 				 errhint("Start a new run.")));
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from the asker"),
-			 errdetail("No psi_sum run \"%s\" is open in this session.", run)));
+	wire_malformed("the asker", psprintf("No psi_sum run \"%s\" is open in this session.", run));
 }
 
 static int

@@ -490,10 +490,8 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 				e.bytes = rec;
 				e.len = L->slot_bytes;
 				if (!oprf_table_entry_open(&e, F, ad, &plain))
-					ereport(ERROR,
-							(errcode(ERRCODE_PROTOCOL_VIOLATION),
-							 errmsg("malformed message from peer \"%s\"", call->peer),
-							 errdetail("A PIR record with a matching tag does not open.")));
+					wire_malformed(psprintf("peer \"%s\"", call->peer),
+								   "A PIR record with a matching tag does not open.");
 				if (plain.len < 4)
 					malformed(call->peer, "An opened PIR record is too short.");
 				memcpy(&len, plain.data, 4);

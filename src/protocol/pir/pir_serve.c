@@ -51,6 +51,7 @@
 #include "protocol/pir/pir.h"
 #include "run/progress.h"
 #include "run/secret_mem.h"
+#include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_pir_setup);
 PG_FUNCTION_INFO_V1(pgpriv_serve_pir_hint);
@@ -753,10 +754,7 @@ pgpriv_serve_pir_hint(PG_FUNCTION_ARGS)
 	require_epoch(js.dataset, peer, epoch, &state);
 	hint_bytes = lwe_pir_hint_bytes(&state.layout);
 	if (chunk < 0 || (size_t) chunk * PIR_HINT_CHUNK_BYTES >= hint_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("The hint has no chunk %d.", chunk)));
+		wire_malformed("the asker", psprintf("The hint has no chunk %d.", chunk));
 	off = (size_t) chunk * PIR_HINT_CHUNK_BYTES;
 	len = Min((size_t) PIR_HINT_CHUNK_BYTES, hint_bytes - off);
 	f = open_for_serving(js.dataset, peer, &state);
@@ -797,10 +795,8 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 	require_epoch(js.dataset, peer, epoch, &state);
 	qbytes = lwe_pir_query_bytes(&state.layout);
 	if (len == 0 || len % qbytes != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("%zu bytes of queries is not a whole number of %zu-byte queries.", len, qbytes)));
+		wire_malformed("the asker",
+					   psprintf("%zu bytes of queries is not a whole number of %zu-byte queries.", len, qbytes));
 	count = len / qbytes;
 	if (strcmp(answered_run, js.run) != 0 || answered_epoch != epoch)
 	{
@@ -809,17 +805,11 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 		answered_queries = 0;
 	}
 	if ((int64) count > 2 * js.admission->keys - answered_queries)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("More than two queries for each of the %lld keys admitted for run %s.",
-						   (long long) js.admission->keys, js.run)));
+		wire_malformed("the asker", psprintf("More than two queries for each of the %lld keys admitted for run %s.",
+											 (long long) js.admission->keys, js.run));
 	if (count > PIR_MAX_ANSWER_BYTES / lwe_pir_answer_bytes(&state.layout))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("%zu queries in one message; the limit is %zu.", count,
-						   (size_t) (PIR_MAX_ANSWER_BYTES / lwe_pir_answer_bytes(&state.layout)))));
+		wire_malformed("the asker", psprintf("%zu queries in one message; the limit is %zu.", count,
+											 (size_t) (PIR_MAX_ANSWER_BYTES / lwe_pir_answer_bytes(&state.layout))));
 
 	/* The words arrive little-endian, as lwe_pir's uint32 arrays are laid out on this host. */
 	queries = palloc_extended(len, MCXT_ALLOC_HUGE);
