@@ -10,6 +10,7 @@
 #define PGPRIV_PROTOCOL_ECDH_H
 
 #include "peer/call.h"
+#include "run/keys.h"
 #include "run/served_run.h"
 #include "wire/message.h"
 
