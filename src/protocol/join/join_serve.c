@@ -9,6 +9,7 @@
 
 #include "utils/builtins.h"
 
+#include "compat.h"
 #include "catalog/receipt.h"
 #include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
