@@ -106,17 +106,15 @@ psum_run_get(const char *run)
 	wire_malformed("the asker", psprintf("No psi_sum run \"%s\" is open in this session.", run));
 }
 
+/* Row indexes in the order of their keys (keys.c's: bytes, then length). */
 static int
 compare_row_index(const void *a, const void *b, void *arg)
 {
 	const KeySet *s = arg;
 	size_t		i = *(const size_t *) a;
 	size_t		j = *(const size_t *) b;
-	int			c = memcmp(s->data[i], s->data[j], Min(s->lens[i], s->lens[j]));
 
-	if (c != 0)
-		return c;
-	return (s->lens[i] > s->lens[j]) - (s->lens[i] < s->lens[j]);
+	return sum_key_compare(s->data[i], s->lens[i], s->data[j], s->lens[j]);
 }
 
 /* A value the owner cannot add exactly: names the column, never the value. */
