@@ -1,7 +1,9 @@
 /*
- * join_serve.c — the checks every serving step of an admitted join run
- * makes first, and the count and transcript of a reply (see join_serve.h
- * for the order and why).
+ * join_serve.c — the owner's side of the join protocols, what their serving
+ * steps share: the checks each makes first (see join_serve.h for the order
+ * and why), the count and transcript of a reply, the capability check of
+ * psi and psi_fetch, and the change stamp and version of the caches built
+ * from a dataset (the OPRF table, the PIR database).
  */
 #include "postgres.h"
 

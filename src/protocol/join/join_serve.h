@@ -16,8 +16,11 @@
  *      capability (08P01 otherwise);
  *   5. checks the permit again: it may have been revoked since the run was
  *      admitted (42501).
- * Security model: nothing the asker sends is looked at before 1, and no
- * dataset row is read before 5.
+ * Security model: the asker's arguments are only copied before 1, and no
+ * dataset row is read before 5.  The same steps also share what the
+ * owner's caches built from a dataset have in common (the OPRF table of
+ * psi_oprf.c, the PIR database of pir_serve.c): their change stamp and
+ * version.
  */
 #ifndef PGPRIV_PROTOCOL_JOIN_SERVE_H
 #define PGPRIV_PROTOCOL_JOIN_SERVE_H
