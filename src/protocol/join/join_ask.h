@@ -16,6 +16,7 @@
 
 #include "catalog/pgpriv_catalog.h"
 #include "peer/call.h"
+#include "run/keys.h"
 
 /*
  * A fresh run id (returned), the connection to server opened, the run
@@ -37,6 +38,18 @@ extern void join_ask_admit(PeerCall *call, const char *dataset, const char *capa
  */
 extern void join_ask_close(PeerCall *call, AuditWatch *watch, const char *run, const char *capability,
 						   const char *dataset, int64 keys_in, int64 keys_out, const char *detail);
+
+/*
+ * The owner evaluates the asker's blinded keys (RFC 9497 BlindEvaluate,
+ * what max_keys counts), batch keys a call of serve_oprf(dataset,
+ * capability, run, blinded); while it works on batch i+1 the asker
+ * finalizes batch i into outputs (OPRF_OUTPUT_BYTES a key) with the blinds
+ * that made blinded (32 bytes a key each).  phase: what pgpriv.progress
+ * shows meanwhile (NULL: the phase is left as it is).
+ */
+extern void join_ask_evaluate(PeerCall *call, const char *dataset, const char *capability, const char *run,
+							  const KeySet *keys, const uint8 *blinds, const uint8 *blinded, size_t batch,
+							  uint8 *outputs, const char *phase);
 
 /*
  * A number the owner sent as text (a field of its reply): 08P01 "Impossible

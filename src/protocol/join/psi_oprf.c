@@ -325,19 +325,6 @@ typedef struct JoinRun
 	AuditWatch	watch;			/* a failure from here on is audited */
 } JoinRun;
 
-/* The slice [start, start + m) of a key set, sharing its arrays. */
-static KeySet
-key_slice(const KeySet *keys, size_t start, size_t m)
-{
-	KeySet		s;
-
-	s.n = m;
-	s.data = keys->data + start;
-	s.lens = keys->lens + start;
-	s.text = keys->text + start;
-	return s;
-}
-
 /*
  * What psi and psi_fetch share, first half: keys, blinding and the owner's
  * table.  The keys are blinded while the owner reads its dataset and, if it
@@ -406,50 +393,11 @@ static void
 join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
 {
 	size_t		n = jr->keys.n;
-	size_t		batch = (size_t) Min(pgpriv_batch_size, jr->info.batch_limit);
-	char	   *sender = psprintf("peer \"%s\"", jr->call.peer);
-	uint8	   *evaluated = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
-	size_t		start;
-	const char *params[3] = {dataset, capability, jr->run};
-	static const char *const evaluate_sql = "SELECT pgpriv.serve_oprf($1, $2, $3, $4)";
 
 	jr->outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
-	progress_phase("asker: owner evaluates, asker finalizes", n);
-	if (n > 0)
-	{
-		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, jr->blinded, (uint32) Min(batch, n), 32);
-
-		peer_call_send_bytea(&jr->call, evaluate_sql, 3, params, msg);
-		pfree(msg);
-	}
-	for (start = 0; start < n; start += batch)
-	{
-		size_t		m = Min(batch, n - start);
-		size_t		next = start + m;
-		bytea	   *reply = peer_call_finish_bytea(&jr->call);
-		uint32		count;
-		const uint8 *items = wire_unpack_fixed(reply, WIRE_EVALUATED, 32, (uint32) m, &count, sender);
-		KeySet		slice;
-
-		if (count != m)
-			wire_malformed(sender, psprintf("%u evaluated elements for %zu blinded ones.", count, m));
-		memcpy(evaluated + start * 32, items, m * 32);
-		pfree(reply);
-
-		if (next < n)
-		{
-			bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, jr->blinded + next * 32,
-											  (uint32) Min(batch, n - next), 32);
-
-			peer_call_send_bytea(&jr->call, evaluate_sql, 3, params, msg);
-			pfree(msg);
-		}
-
-		slice = key_slice(&jr->keys, start, m);
-		batch_finalize(&slice, jr->blinds + start * 32, evaluated + start * 32,
-					   jr->outputs + start * OPRF_OUTPUT_BYTES, sender);
-		progress_advance(next, jr->call.bytes_in, jr->call.bytes_out);
-	}
+	join_ask_evaluate(&jr->call, dataset, capability, jr->run, &jr->keys, jr->blinds, jr->blinded,
+					  (size_t) Min(pgpriv_batch_size, jr->info.batch_limit), jr->outputs,
+					  "asker: owner evaluates, asker finalizes");
 	sodium_memzero(jr->blinds, Max(n, 1) * 32);
 	progress_phase("asker: matching", n);
 }

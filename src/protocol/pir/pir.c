@@ -364,37 +364,15 @@ pir_evaluate(PeerCall *call, const char *dataset, const char *run, const KeySet 
 			 int32 batch_limit, uint8 *outputs)
 {
 	size_t		n = keys->n;
-	size_t		batch = (size_t) Min(pgpriv_batch_size, batch_limit);
 	uint8	   *blinds = secret_palloc(Max(n, 1) * 32);
 	uint8	   *blinded = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
-	char	   *sender = psprintf("peer \"%s\"", call->peer);
-	const char *params[3] = {dataset, "pir", run};
-	size_t		start;
 
 	if (n > PIR_PROGRESS_MIN_KEYS)
 		progress_phase("asker: blinded OPRF evaluation", n);
 	batch_random_scalars(n, blinds);
 	batch_blind(keys, blinds, blinded);
-	for (start = 0; start < n; start += batch)
-	{
-		size_t		m = Min(batch, n - start);
-		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * 32, (uint32) m, 32);
-		bytea	   *reply = peer_call_bytea(call, "SELECT pgpriv.serve_oprf($1, $2, $3, $4)", 3, params, msg);
-		uint32		count;
-		const uint8 *items = wire_unpack_fixed(reply, WIRE_EVALUATED, 32, (uint32) m, &count, sender);
-		KeySet		slice;
-
-		if (count != m)
-			malformed(call->peer, psprintf("%u evaluated elements for %zu blinded ones.", count, m));
-		slice.n = m;
-		slice.data = keys->data + start;
-		slice.lens = keys->lens + start;
-		slice.text = keys->text + start;
-		batch_finalize(&slice, blinds + start * 32, items, outputs + start * OPRF_OUTPUT_BYTES, sender);
-		pfree(msg);
-		pfree(reply);
-		progress_advance(start + m, call->bytes_in, call->bytes_out);
-	}
+	join_ask_evaluate(call, dataset, "pir", run, keys, blinds, blinded,
+					  (size_t) Min(pgpriv_batch_size, batch_limit), outputs, NULL);
 	sodium_memzero(blinds, Max(n, 1) * 32);
 }
 
