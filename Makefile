@@ -33,6 +33,9 @@ OBJS = \
 	src/protocol/join/psi_oprf.o \
 	src/protocol/join/psi_ot.o \
 	src/protocol/join/oprf_table.o \
+	src/protocol/join/join_serve.o \
+	src/protocol/join/join_catalog.o \
+	src/protocol/join/join_ask.o \
 	src/run/projection.o \
 	src/protocol/join/psi_count.o \
 	src/protocol/join/ecdh.o \

@@ -14,6 +14,7 @@
 #include "crypto/oprf.h"
 #include "run/admission.h"
 #include "run/batch.h"
+#include "run/keys.h"
 #include "protocol/join/ecdh.h"
 #include "run/progress.h"
 
@@ -45,15 +46,6 @@ ecdh_asked_init(EcdhAsked *a, MemoryContext cxt, int64 n)
 	a->elements = MemoryContextAllocExtended(cxt, a->capacity * ECDH_EL, MCXT_ALLOC_HUGE);
 }
 
-static void pg_attribute_noreturn()
-malformed_from_asker(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from the asker"),
-			 errdetail("%s", detail)));
-}
-
 int64
 ecdh_asked_push(EcdhAsked *a, bytea *msg)
 {
@@ -61,11 +53,11 @@ ecdh_asked_push(EcdhAsked *a, bytea *msg)
 	const uint8 *items;
 
 	if (a->finished)
-		malformed_from_asker("Keys sent after the run was finished.");
+		wire_malformed("the asker", "Keys sent after the run was finished.");
 	items = wire_unpack_fixed(msg, WIRE_BLINDED, ECDH_EL, (uint32) pgpriv_batch_size, &count,
 							  "the asker");
 	if (a->received + count > a->expected)
-		malformed_from_asker(psprintf("More keys than the %lld announced.", (long long) a->expected));
+		wire_malformed("the asker", psprintf("More keys than the %lld announced.", (long long) a->expected));
 	if (a->received + count > a->capacity)
 	{
 		/* double, never beyond what was admitted: memory follows what arrived */
@@ -102,8 +94,8 @@ ecdh_asked_finish(EcdhAsked *a, MemoryContext cxt, const char *capability, const
 	uint8	   *masked;
 
 	if (a->finished || a->received != a->expected)
-		malformed_from_asker(psprintf("%lld of %lld announced keys were sent.",
-									  (long long) a->received, (long long) a->expected));
+		wire_malformed("the asker", psprintf("%lld of %lld announced keys were sent.",
+											 (long long) a->received, (long long) a->expected));
 	progress_begin(capability, session_role_name(), dataset, a->received);
 	progress_phase("owner: masking the asker's keys", a->received);
 	masked = MemoryContextAllocExtended(cxt, Max(a->received, 1) * ECDH_EL, MCXT_ALLOC_HUGE);
@@ -124,17 +116,31 @@ ecdh_pull_range(const EcdhAsked *a, const char *part, int64 owner_n, int64 start
 
 	*owner_part = strcmp(part, "owner") == 0;
 	if (!a->finished || (!*owner_part && strcmp(part, "asker") != 0))
-		malformed_from_asker(psprintf("Results of part \"%s\" are not available.", part));
+		wire_malformed("the asker", psprintf("Results of part \"%s\" are not available.", part));
 	n = *owner_part ? owner_n : a->received;
 	if (start < 0 || start > n)
-		malformed_from_asker(psprintf("Position %lld is outside the %lld results.",
-									  (long long) start, (long long) n));
+		wire_malformed("the asker", psprintf("Position %lld is outside the %lld results.",
+											 (long long) start, (long long) n));
+	ecdh_check_want(want);
+	return Min((int64) want, n - start);
+}
+
+void
+ecdh_check_want(int32 want)
+{
 	if (want < 0 || want > pgpriv_batch_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
 						pgpriv_batch_size, want)));
-	return Min((int64) want, n - start);
+}
+
+bytea *
+ecdh_serve_reply(ServedRun *run, bytea *reply)
+{
+	run->bytes_out += VARSIZE_ANY_EXHDR(reply);
+	admission_absorb(run->run, TRANSCRIPT_RESPONSE, reply);
+	return reply;
 }
 
 int64
@@ -146,11 +152,76 @@ ecdh_parse_count(const char *s, const char *peer)
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno != 0 || *s == '\0' || *end != '\0' || v < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", peer),
-				 errdetail("Expected a count, got \"%s\".", s)));
+		wire_malformed(psprintf("peer \"%s\"", peer), psprintf("Expected a count, got \"%s\".", s));
 	return v;
+}
+
+PGresult *
+ecdh_ask_begin(PeerCall *call, const char *begin_sql, int nparams, const char *const *params,
+			   const KeySet *keys, const uint8 a[ECDH_EL], uint8 *blinded, const char *owner_work)
+{
+	peer_call_send_text(call, begin_sql, nparams, params);
+	progress_phase(psprintf("asker: masking keys (%s)", owner_work), (int64) keys->n);
+	batch_hash_and_mult(keys, a, blinded);
+
+	progress_phase(psprintf("asker: %s", owner_work), 0);
+	return peer_call_finish_text(call);
+}
+
+int64
+ecdh_reply_count(PGresult *res, const char *peer)
+{
+	char	   *end;
+	long long	v;
+
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+		goto bad;
+	errno = 0;
+	v = strtoll(PQgetvalue(res, 0, 0), &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0)
+		goto bad;
+	PQclear(res);
+	return v;
+bad:
+	PQclear(res);
+	wire_malformed(psprintf("peer \"%s\"", peer), "Expected a count.");
+}
+
+void
+ecdh_parse_begin(PGresult *res, const char *server, int64 *batch, int64 *owner_n)
+{
+	*batch = ecdh_parse_count(PQgetvalue(res, 0, 0), server);
+	*owner_n = ecdh_parse_count(PQgetvalue(res, 0, 1), server);
+	PQclear(res);
+	*batch = Max(Min(*batch, (int64) pgpriv_batch_size), 1);
+	if (*owner_n > (int64) pgpriv_max_run_keys)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
+						server, (long long) *owner_n, pgpriv_max_run_keys)));
+}
+
+void
+ecdh_push(PeerCall *call, const char *push_sql, const char *run, WireType type, const uint8 *elements,
+		  int64 n, int64 batch, const char *phase, const char *ack)
+{
+	const char *params[1] = {run};
+	int64		start;
+
+	progress_phase(phase, n);
+	for (start = 0; start < n; start += batch)
+	{
+		int64		m = Min(batch, n - start);
+		bytea	   *msg = wire_pack_fixed(type, elements + start * ECDH_EL, (uint32) m, ECDH_EL);
+		PGresult   *res = peer_call_msg(call, push_sql, 1, params, msg);
+
+		if (ack == NULL)
+			PQclear(res);
+		else if (ecdh_reply_count(res, call->peer) != start + m)
+			wire_malformed(psprintf("peer \"%s\"", call->peer), ack);
+		pfree(msg);
+		progress_advance(start + m, call->bytes_in, call->bytes_out);
+	}
 }
 
 uint8 *
@@ -176,10 +247,7 @@ ecdh_pull_part(PeerCall *call, const char *pull_sql, const char *run, const char
 		reply = peer_call_bytea(call, pull_sql, 4, params, NULL);
 		items = wire_unpack_fixed(reply, type, (uint32) item_size, (uint32) want, &count, sender);
 		if ((int64) count != want)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("%u items where %lld were due.", count, (long long) want)));
+			wire_malformed(sender, psprintf("%u items where %lld were due.", count, (long long) want));
 		memcpy(out + got * item_size, items, (size_t) count * item_size);
 		got += count;
 		pfree(reply);
@@ -188,9 +256,6 @@ ecdh_pull_part(PeerCall *call, const char *pull_sql, const char *run, const char
 			break;
 	}
 	if (!ecdh_strictly_ascending(out, (size_t) n, item_size))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", sender),
-				 errdetail("Masked elements are not distinct and sorted.")));
+		wire_malformed(sender, "Masked elements are not distinct and sorted.");
 	return out;
 }

@@ -10,6 +10,7 @@
 #define PGPRIV_PROTOCOL_ECDH_H
 
 #include "peer/call.h"
+#include "run/keys.h"
 #include "run/served_run.h"
 #include "wire/message.h"
 
@@ -64,6 +65,15 @@ extern int64 ecdh_serve_push(ServedRun *run, EcdhAsked *a, bytea *msg);
 /* Owner: serve_count_finish and serve_psi_sum_finish (ecdh_asked_finish). */
 extern void ecdh_serve_finish(ServedRun *run, EcdhAsked *a, const char *capability);
 
+/* Owner: 54000 unless a pull's count want is within 0 .. pgpriv.batch_size. */
+extern void ecdh_check_want(int32 want);
+
+/*
+ * Owner: a reply of the run (a pull, a decryption): its bytes counted in
+ * the run's, the reply absorbed in the transcript.  Returns reply.
+ */
+extern bytea *ecdh_serve_reply(ServedRun *run, bytea *reply);
+
 /*
  * Owner: check a pull of part ('asker': the finished elements; 'owner': its
  * own owner_n items) from position start, at most want items; returns how
@@ -75,6 +85,35 @@ extern int64 ecdh_pull_range(const EcdhAsked *a, const char *part, int64 owner_n
 
 /* Asker: a count sent by the peer as text (08P01 if it is not one). */
 extern int64 ecdh_parse_count(const char *s, const char *peer);
+
+/*
+ * Asker: begin_sql(params) sent to the owner, which prepares its dataset
+ * (owner_work, for pgpriv.progress) while the asker masks its keys with a
+ * into blinded (a·H(x)); returns the owner's reply.
+ */
+extern PGresult *ecdh_ask_begin(PeerCall *call, const char *begin_sql, int nparams, const char *const *params,
+								const KeySet *keys, const uint8 a[ECDH_EL], uint8 *blinded,
+								const char *owner_work);
+
+/* Asker: the one count a reply holds (08P01 "Expected a count." otherwise); res is cleared. */
+extern int64 ecdh_reply_count(PGresult *res, const char *peer);
+
+/*
+ * Asker: fields 0 and 1 of the owner's reply to serve_count_begin or
+ * serve_psi_sum_begin (res, cleared here): *batch, the owner's batch limit
+ * brought within 1 .. pgpriv.batch_size, and *owner_n, the dataset's
+ * distinct keys.  08P01 if either is not a count, 54000 if the owner
+ * announces more keys than pgpriv.max_run_keys.
+ */
+extern void ecdh_parse_begin(PGresult *res, const char *server, int64 *batch, int64 *owner_n);
+
+/*
+ * Asker: n elements of type to push_sql(run, batch), batch elements a call,
+ * shown in pgpriv.progress as phase.  With ack (the detail of its 08P01),
+ * each reply must be the count received so far; without, it is not read.
+ */
+extern void ecdh_push(PeerCall *call, const char *push_sql, const char *run, WireType type,
+					  const uint8 *elements, int64 n, int64 batch, const char *phase, const char *ack);
 
 /*
  * Asker: pull n items (item_size bytes each, message type type) of part

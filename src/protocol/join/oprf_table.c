@@ -20,6 +20,7 @@
 #include "catalog/catalog_spi.h"
 #include "crypto/oprf.h"
 #include "run/batch.h"
+#include "protocol/join/join_catalog.h"
 #include "protocol/join/oprf_table.h"
 #include "run/progress.h"
 #include "wire/message.h"
@@ -107,18 +108,13 @@ char *
 served_check_known(const char *dataset, const char *peer, const char *capability, const char *prefix)
 {
 	CatalogSession cs;
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	const char *texts[3] = {dataset, peer, capability};
 	char	   *known = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	args[2] = CStringGetTextDatum(capability);
-	catalog_open(&cs, false);
-	catalog_exec("SELECT stamp FROM pgpriv.served_check "
-				 " WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
-				 3, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_check");
+	join_catalog_exec(&cs, false, "SELECT stamp FROM pgpriv.served_check "
+					  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
+					  3, texts, true, 1, SPI_OK_SELECT, "read pgpriv.served_check");
 	if (SPI_processed == 1)
 	{
 		char	   *stamp = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -135,25 +131,17 @@ served_check_record(const char *dataset, const char *peer, const char *capabilit
 					const char *prefix, const ChangeCheck *check)
 {
 	CatalogSession cs;
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	const char *stamp = check->exact ? psprintf("%s%s", prefix, check->stamp) : NULL;
+	const char *how = check->exact ? "triggers" : psprintf("reread: %s", check->reason);
+	const char *texts[5] = {dataset, peer, capability, stamp, how};
 
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	args[2] = CStringGetTextDatum(capability);
-	if (check->exact)
-		args[3] = CStringGetTextDatum(psprintf("%s%s", prefix, check->stamp));
-	else
-		nulls[3] = 'n';
-	args[4] = CStringGetTextDatum(check->exact ? "triggers" : psprintf("reread: %s", check->reason));
-	catalog_open(&cs, false);
-	catalog_exec("INSERT INTO pgpriv.served_check AS s (dataset, peer_role, capability, stamp, change_check) "
-				 "VALUES ($1, $2, $3, $4, $5) "
-				 "ON CONFLICT (dataset, peer_role, capability) DO UPDATE SET stamp = EXCLUDED.stamp, "
-				 "change_check = EXCLUDED.change_check, reads = s.reads + 1, "
-				 "read_at = pg_catalog.clock_timestamp()",
-				 5, types, args, nulls, false, 0, SPI_OK_INSERT, "store pgpriv.served_check");
+	join_catalog_exec(&cs, false,
+					  "INSERT INTO pgpriv.served_check AS s (dataset, peer_role, capability, stamp, change_check) "
+					  "VALUES ($1, $2, $3, $4, $5) "
+					  "ON CONFLICT (dataset, peer_role, capability) DO UPDATE SET stamp = EXCLUDED.stamp, "
+					  "change_check = EXCLUDED.change_check, reads = s.reads + 1, "
+					  "read_at = pg_catalog.clock_timestamp()",
+					  5, texts, false, 0, SPI_OK_INSERT, "store pgpriv.served_check");
 	catalog_close(&cs);
 	change_check_compact(check);
 }
@@ -164,18 +152,13 @@ oprf_table_stored_version(const char *dataset, const char *peer, const char *cap
 			   int64 *entries, int32 *chunks)
 {
 	CatalogSession cs;
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	const char *texts[3] = {dataset, peer, capability};
 	char	   *version = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	args[2] = CStringGetTextDatum(capability);
-	catalog_open(&cs, false);
-	catalog_exec("SELECT version, entries, count(*) OVER () FROM pgpriv.served_table "
-				 " WHERE dataset = $1 AND peer_role = $2 AND capability = $3 LIMIT 1",
-				 3, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_table");
+	join_catalog_exec(&cs, false, "SELECT version, entries, count(*) OVER () FROM pgpriv.served_table "
+					  " WHERE dataset = $1 AND peer_role = $2 AND capability = $3 LIMIT 1",
+					  3, texts, true, 1, SPI_OK_SELECT, "read pgpriv.served_table");
 	if (SPI_processed == 1)
 	{
 		bool		isnull;
@@ -186,6 +169,18 @@ oprf_table_stored_version(const char *dataset, const char *peer, const char *cap
 	}
 	catalog_close(&cs);
 	return version;
+}
+
+Datum
+oprf_table_columns_datum(List *columns)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(columns), 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, columns)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 static int
@@ -210,8 +205,7 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 	StringInfoData plain;
 	size_t		i;
 	int32		chunk = 0;
-	Oid			del_types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		del_args[3];
+	const char *texts[4] = {ds->name, peer, capability, version};
 	SPIPlanPtr	insert;
 	Oid			ins_types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, BYTEAOID};
 
@@ -266,12 +260,9 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 	qsort(refs, n, sizeof(EntryRef), compare_entry);
 
 	/* Replace the stored table. */
-	del_args[0] = CStringGetTextDatum(ds->name);
-	del_args[1] = CStringGetTextDatum(peer);
-	del_args[2] = CStringGetTextDatum(capability);
-	catalog_open(&cs, false);
-	catalog_exec("DELETE FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
-				 3, del_types, del_args, NULL, false, 0, SPI_OK_DELETE, "clear pgpriv.served_table");
+	join_catalog_exec(&cs, false,
+					  "DELETE FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 AND capability = $3",
+					  3, texts, false, 0, SPI_OK_DELETE, "clear pgpriv.served_table");
 	insert = SPI_prepare("INSERT INTO pgpriv.served_table (dataset, peer_role, capability, version, columns, entries, chunk, data) "
 						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, ins_types);
 	if (insert == NULL)
@@ -283,9 +274,6 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 		WireBuilder wb;
 		size_t		bytes = 0;
 		Datum		args[8];
-		Datum	   *coldatums;
-		int			c = 0;
-		ListCell   *lc;
 
 		wire_builder_init(&wb, WIRE_TABLE_CHUNK);
 		while (i < n && bytes < CHUNK_TARGET_BYTES && wb.count < (uint32) pgpriv_batch_size)
@@ -294,14 +282,8 @@ oprf_table_build(const Dataset *ds, const char *peer, const char *capability, Li
 			bytes += refs[i].len + 4;
 			i++;
 		}
-		coldatums = palloc(sizeof(Datum) * Max(list_length(columns), 1));
-		foreach(lc, columns)
-			coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
-		args[0] = del_args[0];
-		args[1] = del_args[1];
-		args[2] = del_args[2];
-		args[3] = CStringGetTextDatum(version);
-		args[4] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+		join_catalog_texts(4, texts, args);
+		args[4] = oprf_table_columns_datum(columns);
 		args[5] = Int64GetDatum((int64) n);
 		args[6] = Int32GetDatum(chunk);
 		args[7] = PointerGetDatum(wire_builder_finish(&wb));
@@ -322,21 +304,14 @@ oprf_table_cache_load(const char *server, const char *remote_user, const char *d
 		   const char *capability, const char *version)
 {
 	CatalogSession cs;
-	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[5];
+	const char *texts[5] = {server, remote_user, dataset, capability, version};
 	List	   *chunks = NIL;
 	MemoryContext caller = CurrentMemoryContext;
 	uint64		i;
 
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
-	args[3] = CStringGetTextDatum(capability);
-	args[4] = CStringGetTextDatum(version);
-	catalog_open(&cs, true);
-	catalog_exec("SELECT data FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
-				 "AND dataset = $3 AND capability = $4 AND version = $5 ORDER BY chunk",
-				 5, types, args, NULL, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
+	join_catalog_exec(&cs, true, "SELECT data FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
+					  "AND dataset = $3 AND capability = $4 AND version = $5 ORDER BY chunk",
+					  5, texts, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -355,17 +330,14 @@ oprf_table_cache_store(const char *server, const char *remote_user, const char *
 			const char *capability, const char *version, List *chunks)
 {
 	CatalogSession cs;
+	const char *texts[5] = {server, remote_user, dataset, capability, version};
 	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, BYTEAOID};
 	Datum		args[7];
 	SPIPlanPtr	plan;
 	ListCell   *lc;
 	int32		chunk = 0;
 
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
-	args[3] = CStringGetTextDatum(capability);
-	args[4] = CStringGetTextDatum(version);
+	join_catalog_texts(5, texts, args);
 	catalog_open(&cs, true);
 	catalog_exec("DELETE FROM pgpriv.peer_table WHERE server = $1 AND remote_user = $2 "
 				 "AND dataset = $3 AND capability = $4",
@@ -405,15 +377,9 @@ oprf_table_index(List *chunks, int64 expected, const char *peer, bool sealed, Ta
 			if (len < TAG_BYTES ||
 				(sealed && len < TAG_BYTES + NONCE_BYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES) ||
 				(!sealed && len != TAG_BYTES))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from %s", sender),
-						 errdetail("Table entry %zu has %u bytes.", table->n + 1, len)));
+				wire_malformed(sender, psprintf("Table entry %zu has %u bytes.", table->n + 1, len));
 			if (table->n > 0 && memcmp(table->entries[table->n - 1].bytes, item, TAG_BYTES) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from %s", sender),
-						 errdetail("Table entries are not in tag order.")));
+				wire_malformed(sender, "Table entries are not in tag order.");
 			if (table->n == cap)
 			{
 				cap *= 2;
@@ -425,10 +391,8 @@ oprf_table_index(List *chunks, int64 expected, const char *peer, bool sealed, Ta
 		}
 	}
 	if ((int64) table->n != expected)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", sender),
-				 errdetail("The table has %zu entries, %lld were announced.", table->n, (long long) expected)));
+		wire_malformed(sender,
+					   psprintf("The table has %zu entries, %lld were announced.", table->n, (long long) expected));
 }
 
 /* First entry whose tag is >= tag (binary search). */
@@ -499,10 +463,8 @@ oprf_table_payload_split(StringInfo plain, int ncol, char **values, const char *
 	if (p == end)
 		return;
 bad:
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("An opened table entry does not hold %d column values.", ncol)));
+	wire_malformed(psprintf("peer \"%s\"", peer),
+				   psprintf("An opened table entry does not hold %d column values.", ncol));
 }
 
 int64
@@ -542,9 +504,6 @@ oprf_table_rows_split(const uint8 *p, size_t len, int ncol, const char *peer,
 	pfree(values);
 	return (int64) nrows;
 bad:
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("An opened entry does not hold the rows it announces.")));
+	wire_malformed(psprintf("peer \"%s\"", peer), "An opened entry does not hold the rows it announces.");
 	return 0;					/* keep the compiler quiet */
 }

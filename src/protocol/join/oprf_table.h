@@ -65,6 +65,12 @@ extern char *oprf_table_version(const DatasetRows *rows, int32 key_generation, c
 extern char *oprf_table_stored_version(const char *dataset, const char *peer, const char *capability,
 									   int64 *entries, int32 *chunks);
 
+/*
+ * Owner: the permitted columns as a text[] datum, as the served table and
+ * the PIR database record them and their descriptions return them.
+ */
+extern Datum oprf_table_columns_datum(List *columns);
+
 /* Owner: build the encrypted table from the rows and replace the stored one. */
 extern void oprf_table_build(const Dataset *ds, const char *peer, const char *capability, List *columns,
 							 const DatasetRows *rows, const char *version, int64 *entries_out,

@@ -43,6 +43,7 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "protocol/join/ecdh.h"
+#include "protocol/join/join_ask.h"
 #include "run/keys.h"
 #include "run/progress.h"
 #include "run/served_run.h"
@@ -78,10 +79,7 @@ static void pg_attribute_noreturn()
 count_refuse(const char *detail)
 {
 	served_run_close();
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from the asker"),
-			 errdetail("%s", detail)));
+	wire_malformed("the asker", detail);
 }
 
 /*
@@ -188,7 +186,6 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	int32		want = PG_GETARG_INT32(3);
 	CountRun   *cr = served_run_get("psi_count", run);
 	int64		m;
-	bytea	   *reply;
 
 	catalog_restrict_definer();
 	if (strcmp(part, "owner") != 0)
@@ -196,16 +193,10 @@ pgpriv_serve_count_pull(PG_FUNCTION_ARGS)
 	if (start < 0 || start > cr->owner_n)
 		count_refuse(psprintf("Position %lld is outside the %lld elements.",
 							  (long long) start, (long long) cr->owner_n));
-	if (want < 0 || want > pgpriv_batch_size)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a batch may carry at most %d elements (pgpriv.batch_size), not %d",
-						pgpriv_batch_size, want)));
+	ecdh_check_want(want);
 	m = Min((int64) want, cr->owner_n - start);
-	reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, cr->owner + start * EL, (uint32) m, EL);
-	cr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	PG_RETURN_BYTEA_P(ecdh_serve_reply(&cr->base,
+									   wire_pack_fixed(WIRE_OWNER_ELEMENTS, cr->owner + start * EL, (uint32) m, EL)));
 }
 
 /*
@@ -294,28 +285,6 @@ pgpriv_serve_count_result(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------------
  */
 
-static int64
-parse_reply_int(PGresult *res, const char *peer)
-{
-	char	   *end;
-	long long	v;
-
-	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
-		goto bad;
-	errno = 0;
-	v = strtoll(PQgetvalue(res, 0, 0), &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0)
-		goto bad;
-	PQclear(res);
-	return v;
-bad:
-	PQclear(res);
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("Expected a count.")));
-}
-
 static const char *const count_pull_sql =
 "SELECT pgpriv.serve_count_pull($1, $2, $3::pg_catalog.int8, $4::pg_catalog.int4)";
 
@@ -333,74 +302,41 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	uint8		a[32];
 	uint8	   *blinded;
 	volatile int64 matched = 0;
-	char		nbuf[32];
 	char	   *sender;
-	OwnerContext oc;
 
 	keys_collect(keys_query, &keys);
 	if (keys.n == 0)
 		PG_RETURN_INT64(0);		/* nothing to ask: the peer is not called */
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
+	run = join_ask_open(&call, &watch, server, "psi_count", dataset, (int64) keys.n, (int64) keys.n);
 	sender = psprintf("peer \"%s\"", server);
-	progress_begin("psi_count", server, dataset, keys.n);
-	audit_watch_begin(&watch, "psi_count", server, dataset, (int64) keys.n, &call, 1);
-	audit_watch_run(&watch, run);
 
-	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 	oprf_random_scalar(a);
 	blinded = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 	PG_TRY();
 	{
-		const char *admit_params[4] = {dataset, "psi_count", run, nbuf};
 		const char *begin_params[2] = {dataset, run};
 		const char *run_params[1] = {run};
 		PGresult   *res;
 		int64		batch;
 		int64		owner_n;
-		int64		start;
 		uint8	   *owner;		/* B = b·H(y), sorted */
 		uint8	   *returned;	/* T = a·B, sorted */
 
 		/* The owner admits the run (permit, budget, audit) before anything else. */
-		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, admit_params));
+		join_ask_admit(&call, dataset, "psi_count", run, (int64) keys.n);
 
 		/* The owner masks its dataset while the asker masks its keys. */
-		peer_call_send_text(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2)",
-							2, begin_params);
-		progress_phase("asker: masking keys (owner masks its dataset)", keys.n);
-		batch_hash_and_mult(&keys, a, blinded);
-
-		progress_phase("asker: owner masks its dataset", 0);
-		res = peer_call_finish_text(&call);
+		res = ecdh_ask_begin(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2)",
+							 2, begin_params, &keys, a, blinded, "owner masks its dataset");
 		if (PQntuples(res) != 1 || PQnfields(res) != 2)
 		{
 			PQclear(res);
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("Expected the batch limit and the dataset's key count.")));
+			wire_malformed(sender, "Expected the batch limit and the dataset's key count.");
 		}
-		batch = ecdh_parse_count(PQgetvalue(res, 0, 0), server);
-		owner_n = ecdh_parse_count(PQgetvalue(res, 0, 1), server);
-		PQclear(res);
-		batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
-		if (owner_n > (int64) pgpriv_max_run_keys)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
-							server, (long long) owner_n, pgpriv_max_run_keys)));
+		ecdh_parse_begin(res, server, &batch, &owner_n);
 
-		progress_phase("asker: sending masked keys", keys.n);
-		for (start = 0; start < (int64) keys.n; start += batch)
-		{
-			int64		m = Min(batch, (int64) keys.n - start);
-			bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * EL, (uint32) m, EL);
-
-			PQclear(peer_call_msg(&call, "SELECT pgpriv.serve_count_push($1, $2)", 1, run_params, msg));
-			pfree(msg);
-			progress_advance(start + m, call.bytes_in, call.bytes_out);
-		}
+		ecdh_push(&call, "SELECT pgpriv.serve_count_push($1, $2)", run, WIRE_BLINDED, blinded,
+				  (int64) keys.n, batch, "asker: sending masked keys", NULL);
 		pfree(blinded);
 
 		progress_phase("asker: receiving the dataset's masked keys", owner_n);
@@ -419,38 +355,20 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		pfree(owner);
 		qsort(returned, (size_t) owner_n, EL, ecdh_compare_element);
 		progress_phase("asker: owner masks the asker's keys", 0);
-		if (parse_reply_int(peer_call_finish_text(&call), server) != owner_n)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("The dataset's key count changed during the run.")));
+		if (ecdh_reply_count(peer_call_finish_text(&call), server) != owner_n)
+			wire_malformed(sender, "The dataset's key count changed during the run.");
 
-		progress_phase("asker: returning the dataset's masked keys", owner_n);
-		for (start = 0; start < owner_n; start += batch)
-		{
-			int64		m = Min(batch, owner_n - start);
-			bytea	   *msg = wire_pack_fixed(WIRE_ASKER_ELEMENTS, returned + start * EL, (uint32) m, EL);
-
-			if (parse_reply_int(peer_call_msg(&call, "SELECT pgpriv.serve_count_return($1, $2)",
-											  1, run_params, msg), server) != start + m)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from %s", sender),
-						 errdetail("It acknowledged a different number of returned elements.")));
-			pfree(msg);
-			progress_advance(start + m, call.bytes_in, call.bytes_out);
-		}
+		ecdh_push(&call, "SELECT pgpriv.serve_count_return($1, $2)", run, WIRE_ASKER_ELEMENTS, returned,
+				  owner_n, batch, "asker: returning the dataset's masked keys",
+				  "It acknowledged a different number of returned elements.");
 		pfree(returned);
 
 		progress_phase("asker: owner counts", 0);
-		matched = parse_reply_int(peer_call_text(&call, "SELECT pgpriv.serve_count_result($1)", 1, run_params),
+		matched = ecdh_reply_count(peer_call_text(&call, "SELECT pgpriv.serve_count_result($1)", 1, run_params),
 								  server);
 		if (matched > Min((int64) keys.n, owner_n))
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("A count of %lld among %zu keys asked and %lld held.",
-							   (long long) matched, keys.n, (long long) owner_n)));
+			wire_malformed(sender, psprintf("A count of %lld among %zu keys asked and %lld held.",
+											(long long) matched, keys.n, (long long) owner_n));
 	}
 	PG_FINALLY();
 	{
@@ -458,13 +376,6 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	receipt_asker_exchange(&call, run, "psi_count", dataset, (int64) keys.n, matched,
-						   call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "psi_count", dataset, (int64) keys.n, matched,
-					 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run), run);
-	catalog_leave_owner(&oc);
-	progress_end();
-	audit_watch_end(&watch);
+	join_ask_close(&call, &watch, run, "psi_count", dataset, (int64) keys.n, matched, psprintf("run %s", run));
 	PG_RETURN_INT64(matched);
 }

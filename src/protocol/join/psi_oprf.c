@@ -49,6 +49,9 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "run/keys.h"
+#include "protocol/join/join_ask.h"
+#include "protocol/join/join_catalog.h"
+#include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/join/psi_ot.h"
 #include "run/progress.h"
@@ -65,10 +68,7 @@ PG_FUNCTION_INFO_V1(pgpriv_psi_fetch);
 static void
 check_capability(const char *capability)
 {
-	if (strcmp(capability, "psi") != 0 && strcmp(capability, "psi_fetch") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the OPRF table serves psi and psi_fetch, not \"%s\"", capability)));
+	join_check_psi_capability(capability, "the OPRF table");
 }
 
 /* serve_oprf also evaluates the keys of a pir run (protocol 4). */
@@ -94,15 +94,9 @@ check_oprf_capability(const char *capability)
 Datum
 pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	JoinServe	js;
 	char	   *peer = session_role_name();
-	Dataset		ds;
-	Permit		permit;
 	DatasetRows rows;
-	int32		generation;
-	uint8		sk[32];
 	char	   *version;
 	char	   *current;
 	char	   *known;
@@ -113,21 +107,15 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
-	Datum	   *coldatums;
-	int			c = 0;
-	ListCell   *lc;
 
-	catalog_restrict_definer();
-	check_capability(capability);
-	(void) admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
+	join_serve_begin(&js, fcinfo, NULL, NULL, check_capability);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "serve_psi_table must return a composite type");
 
 	/* One builder at a time per (dataset, peer, capability). */
 	DirectFunctionCall1(pg_advisory_xact_lock_int8,
-						Int64GetDatum((int64) hash_bytes((const unsigned char *) psprintf("%s|%s|%s", dataset, peer, capability),
-														 strlen(dataset) + strlen(peer) + strlen(capability) + 2)));
+						Int64GetDatum((int64) hash_bytes((const unsigned char *) psprintf("%s|%s|%s", js.dataset, peer, js.capability),
+														 strlen(js.dataset) + strlen(peer) + strlen(js.capability) + 2)));
 
 	/*
 	 * The change check (catalog/change_check.h): while the stored table's
@@ -135,36 +123,28 @@ pgpriv_serve_psi_table(PG_FUNCTION_ARGS)
 	 * it is and no row is read.  The prefix ties the stamp to the catalog
 	 * version (republish, key rotation) and the permitted columns.
 	 */
-	prefix = psprintf("%lld|", (long long) ds.version);
-	foreach(lc, permit.columns)
-		prefix = psprintf("%s%s,", prefix, (char *) lfirst(lc));
-	prefix = psprintf("%s|", prefix);
-	current = oprf_table_stored_version(dataset, peer, capability, &entries, &chunks);
-	known = current ? served_check_known(dataset, peer, capability, prefix) : NULL;
-	if (dataset_rows_fetch_checked(&ds, permit.columns, known, &rows, &check, "psi table", peer))
+	prefix = psprintf("%s|", join_serve_stamp(&js));
+	current = oprf_table_stored_version(js.dataset, peer, js.capability, &entries, &chunks);
+	known = current ? served_check_known(js.dataset, peer, js.capability, prefix) : NULL;
+	if (dataset_rows_fetch_checked(&js.ds, js.permit.columns, known, &rows, &check, "psi table", peer))
 	{
-		oprf_key_for_peer(dataset, capability, sk, &generation);
-		sodium_memzero(sk, sizeof(sk));
-		version = oprf_table_version(&rows, generation, capability, permit.columns);
+		version = join_serve_version(&js, &rows);
 		if (current == NULL || strcmp(current, version) != 0)
 		{
-			oprf_table_build(&ds, peer, capability, permit.columns, &rows, version, &entries, &chunks);
-			audit_append_run("owner", peer, capability, dataset, -1, entries, -1, -1,
-							 "ok", psprintf("encrypted table built, version %s", version), run);
+			oprf_table_build(&js.ds, peer, js.capability, js.permit.columns, &rows, version, &entries, &chunks);
+			audit_append_run("owner", peer, js.capability, js.dataset, -1, entries, -1, -1,
+							 "ok", psprintf("encrypted table built, version %s", version), js.run);
 		}
-		served_check_record(dataset, peer, capability, prefix, &check);
+		served_check_record(js.dataset, peer, js.capability, prefix, &check);
 		progress_end();
 	}
 	else
 		version = current;
 
-	coldatums = palloc(sizeof(Datum) * Max(list_length(permit.columns), 1));
-	foreach(lc, permit.columns)
-		coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
 	values[0] = CStringGetTextDatum(version);
 	values[1] = Int64GetDatum(entries);
 	values[2] = Int32GetDatum(chunks);
-	values[3] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = oprf_table_columns_datum(js.permit.columns);
 	values[4] = Int32GetDatum(pgpriv_batch_size);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
@@ -174,28 +154,20 @@ Datum
 pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 {
 	CatalogSession cs;
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	JoinServe	js;
 	char	   *version = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	int32		chunk = PG_GETARG_INT32(4);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
 	Datum		args[5];
 	bytea	   *out = NULL;
 	MemoryContext caller = CurrentMemoryContext;
 
-	catalog_restrict_definer();
-	check_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
+	join_serve_begin(&js, fcinfo, NULL, NULL, check_capability);
+	{
+		const char *texts[4] = {js.dataset, session_role_name(), js.capability, version};
 
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(session_role_name());
-	args[2] = CStringGetTextDatum(capability);
-	args[3] = CStringGetTextDatum(version);
+		join_catalog_texts(4, texts, args);
+	}
 	args[4] = Int32GetDatum(chunk);
 	catalog_open(&cs, false);
 	catalog_exec("SELECT data FROM pgpriv.served_table WHERE dataset = $1 AND peer_role = $2 "
@@ -214,11 +186,9 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 	if (out == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("encrypted table of dataset \"%s\" has no chunk %d at version %s", dataset, chunk, version),
+				 errmsg("encrypted table of dataset \"%s\" has no chunk %d at version %s", js.dataset, chunk, version),
 				 errhint("The dataset changed during the run; run the query again.")));
-	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(out));
-	admission_absorb(run, TRANSCRIPT_RESPONSE, out);
-	PG_RETURN_BYTEA_P(out);
+	PG_RETURN_BYTEA_P(join_serve_reply(&js, 0, out));
 }
 
 /*
@@ -231,32 +201,22 @@ pgpriv_serve_psi_chunk(PG_FUNCTION_ARGS)
 Datum
 pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	uint32		count;
 	const uint8 *elements;
 	uint8	   *evaluated;
 	uint8		sk[32];
 	bytea	   *reply;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	check_oprf_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	/* The permit may have been revoked since the run was admitted. */
-	permit_require(dataset, capability, &ds, &permit);
+	join_serve_begin(&js, fcinfo, NULL, msg, check_oprf_capability);
 	elements = wire_unpack_fixed(msg, WIRE_BLINDED, OPRF_ELEMENT_BYTES,
 								 (uint32) pgpriv_batch_size, &count, "the asker");
 	/* Never compute for more keys than were admitted: count them first. */
-	admission_serve(admission, count, VARSIZE_ANY_EXHDR(msg), 0);
+	admission_serve(js.admission, count, VARSIZE_ANY_EXHDR(msg), 0);
 
 	evaluated = palloc_extended(Max(count, 1) * (Size) OPRF_ELEMENT_BYTES, MCXT_ALLOC_HUGE);
-	oprf_key_for_peer(dataset, capability, sk, NULL);
+	oprf_key_for_peer(js.dataset, js.capability, sk, NULL);
 	PG_TRY();
 	{
 		batch_mult(count, sk, elements, evaluated, "the asker");
@@ -268,11 +228,11 @@ pgpriv_serve_oprf(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	reply = wire_pack_fixed(WIRE_EVALUATED, evaluated, count, OPRF_ELEMENT_BYTES);
-	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
+	admission_serve(js.admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
 	/* A pir run goes on to its answer pass, which completes it. */
-	if (admission->served == admission->keys && strcmp(capability, "pir") != 0)
-		admission_complete(admission, admission->served);
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+	if (js.admission->served == js.admission->keys && strcmp(js.capability, "pir") != 0)
+		admission_complete(js.admission, js.admission->served);
+	admission_absorb(js.run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -290,22 +250,6 @@ typedef struct TableInfo
 	int32		batch_limit;
 } TableInfo;
 
-static int64
-parse_count(const char *s, int64 lo, int64 hi, const char *what, const char *peer)
-{
-	char	   *end;
-	long long	v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", peer),
-				 errdetail("Impossible %s: \"%s\".", what, s)));
-	return v;
-}
-
 static const char *const table_info_sql =
 "SELECT version, entries, chunks, columns, batch_limit FROM pgpriv.serve_psi_table($1, $2, $3)";
 
@@ -317,16 +261,13 @@ parse_table_info(PeerCall *call, PGresult *res, TableInfo *info)
 		PQgetisnull(res, 0, 0) || strlen(PQgetvalue(res, 0, 0)) != 32)
 	{
 		PQclear(res);
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", call->peer),
-				 errdetail("The table description is malformed.")));
+		wire_malformed(psprintf("peer \"%s\"", call->peer), "The table description is malformed.");
 	}
 	info->version = pstrdup(PQgetvalue(res, 0, 0));
-	info->entries = parse_count(PQgetvalue(res, 0, 1), 0, PG_INT64_MAX, "entry count", call->peer);
-	info->chunks = (int32) parse_count(PQgetvalue(res, 0, 2), 1, PG_INT32_MAX, "chunk count", call->peer);
+	info->entries = join_ask_parse_int(PQgetvalue(res, 0, 1), 0, PG_INT64_MAX, "entry count", call->peer);
+	info->chunks = (int32) join_ask_parse_int(PQgetvalue(res, 0, 2), 1, PG_INT32_MAX, "chunk count", call->peer);
 	info->columns = peer_parse_text_array(PQgetvalue(res, 0, 3), call->peer);
-	info->batch_limit = (int32) parse_count(PQgetvalue(res, 0, 4), 1, PG_INT32_MAX, "batch limit", call->peer);
+	info->batch_limit = (int32) join_ask_parse_int(PQgetvalue(res, 0, 4), 1, PG_INT32_MAX, "batch limit", call->peer);
 	PQclear(res);
 }
 
@@ -384,19 +325,6 @@ typedef struct JoinRun
 	AuditWatch	watch;			/* a failure from here on is audited */
 } JoinRun;
 
-/* The slice [start, start + m) of a key set, sharing its arrays. */
-static KeySet
-key_slice(const KeySet *keys, size_t start, size_t m)
-{
-	KeySet		s;
-
-	s.n = m;
-	s.data = keys->data + start;
-	s.lens = keys->lens + start;
-	s.text = keys->text + start;
-	return s;
-}
-
 /*
  * What psi and psi_fetch share, first half: keys, blinding and the owner's
  * table.  The keys are blinded while the owner reads its dataset and, if it
@@ -408,14 +336,8 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 {
 	List	   *chunks;
 	size_t		n = jr->keys.n;
-	char	   *nkeys;
 
-	nkeys = psprintf("%zu", n);
-	jr->run = peer_new_run_id();
-	peer_call_open(&jr->call, server);
-	progress_begin(capability, server, dataset, n);
-	audit_watch_begin(&jr->watch, capability, server, dataset, (int64) n, &jr->call, 1);
-	audit_watch_run(&jr->watch, jr->run);
+	jr->run = join_ask_open(&jr->call, &jr->watch, server, capability, dataset, (int64) n, (int64) n);
 
 	/* A column definition list that asks for more than the permit costs nothing. */
 	if (proj)
@@ -423,11 +345,7 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 					   capability, dataset, server);
 
 	/* The owner admits the run (permit, budget, audit) before anything else. */
-	{
-		const char *params[4] = {dataset, capability, jr->run, nkeys};
-
-		PQclear(peer_call_text(&jr->call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
-	}
+	join_ask_admit(&jr->call, dataset, capability, jr->run, (int64) n);
 	{
 		const char *params[3] = {dataset, capability, jr->run};
 
@@ -475,53 +393,11 @@ static void
 join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
 {
 	size_t		n = jr->keys.n;
-	size_t		batch = (size_t) Min(pgpriv_batch_size, jr->info.batch_limit);
-	char	   *sender = psprintf("peer \"%s\"", jr->call.peer);
-	uint8	   *evaluated = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
-	size_t		start;
-	const char *params[3] = {dataset, capability, jr->run};
-	static const char *const evaluate_sql = "SELECT pgpriv.serve_oprf($1, $2, $3, $4)";
 
 	jr->outputs = palloc_extended(Max(n, 1) * OPRF_OUTPUT_BYTES, MCXT_ALLOC_HUGE);
-	progress_phase("asker: owner evaluates, asker finalizes", n);
-	if (n > 0)
-	{
-		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, jr->blinded, (uint32) Min(batch, n), 32);
-
-		peer_call_send_bytea(&jr->call, evaluate_sql, 3, params, msg);
-		pfree(msg);
-	}
-	for (start = 0; start < n; start += batch)
-	{
-		size_t		m = Min(batch, n - start);
-		size_t		next = start + m;
-		bytea	   *reply = peer_call_finish_bytea(&jr->call);
-		uint32		count;
-		const uint8 *items = wire_unpack_fixed(reply, WIRE_EVALUATED, 32, (uint32) m, &count, sender);
-		KeySet		slice;
-
-		if (count != m)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("%u evaluated elements for %zu blinded ones.", count, m)));
-		memcpy(evaluated + start * 32, items, m * 32);
-		pfree(reply);
-
-		if (next < n)
-		{
-			bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, jr->blinded + next * 32,
-											  (uint32) Min(batch, n - next), 32);
-
-			peer_call_send_bytea(&jr->call, evaluate_sql, 3, params, msg);
-			pfree(msg);
-		}
-
-		slice = key_slice(&jr->keys, start, m);
-		batch_finalize(&slice, jr->blinds + start * 32, evaluated + start * 32,
-					   jr->outputs + start * OPRF_OUTPUT_BYTES, sender);
-		progress_advance(next, jr->call.bytes_in, jr->call.bytes_out);
-	}
+	join_ask_evaluate(&jr->call, dataset, capability, jr->run, &jr->keys, jr->blinds, jr->blinded,
+					  (size_t) Min(pgpriv_batch_size, jr->info.batch_limit), jr->outputs,
+					  "asker: owner evaluates, asker finalizes");
 	sodium_memzero(jr->blinds, Max(n, 1) * 32);
 	progress_phase("asker: matching", n);
 }
@@ -529,18 +405,9 @@ join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
 static void
 join_audit(JoinRun *jr, const char *dataset, const char *capability, int64 keys_out)
 {
-	OwnerContext owner;
-
-	receipt_asker_exchange(&jr->call, jr->run, capability, dataset, (int64) jr->keys.n, keys_out,
-						   jr->call.bytes_in, jr->call.bytes_out);
-	catalog_enter_owner(&owner);
-	audit_append_run("asker", jr->call.peer, capability, dataset, (int64) jr->keys.n, keys_out,
-					 jr->call.bytes_in, jr->call.bytes_out, "ok",
-					 psprintf("run %s, protocol table, version %s%s", jr->run, jr->info.version,
-							  jr->cached ? " (cached)" : " (downloaded)"), jr->run);
-	catalog_leave_owner(&owner);
-	progress_end();
-	audit_watch_end(&jr->watch);
+	join_ask_close(&jr->call, &jr->watch, jr->run, capability, dataset, (int64) jr->keys.n, keys_out,
+				   psprintf("run %s, protocol table, version %s%s", jr->run, jr->info.version,
+							jr->cached ? " (cached)" : " (downloaded)"));
 }
 
 /*
@@ -651,10 +518,8 @@ pgpriv_psi_fetch(PG_FUNCTION_ARGS)
 			 pos < jr.table.n && memcmp(jr.table.entries[pos].bytes, F, TAG_BYTES) == 0; pos++)
 		{
 			if (!oprf_table_entry_open(&jr.table.entries[pos], F, ad, &plain))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from peer \"%s\"", server),
-						 errdetail("A table entry with a matching tag does not open.")));
+				wire_malformed(psprintf("peer \"%s\"", server),
+							   "A table entry with a matching tag does not open.");
 			oprf_table_payload_split(&plain, ncol, values, server);
 			projection_emit(&proj, fcinfo, jr.keys.text[i], values);
 			rows_out++;

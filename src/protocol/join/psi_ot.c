@@ -76,6 +76,9 @@
 #include "crypto/parallel.h"
 #include "crypto/rr22.h"
 #include "peer/call.h"
+#include "protocol/join/join_ask.h"
+#include "protocol/join/join_catalog.h"
+#include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/join/psi_ot.h"
 #include "run/admission.h"
@@ -115,10 +118,7 @@ ot_proto_name(bool rr22)
 static void
 check_capability(const char *capability)
 {
-	if (strcmp(capability, "psi") != 0 && strcmp(capability, "psi_fetch") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the OT-extension join serves psi and psi_fetch, not \"%s\"", capability)));
+	join_check_psi_capability(capability, "the OT-extension join");
 }
 
 /*
@@ -210,16 +210,67 @@ ot_status_error(mpc_status st, const char *sender, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("a cryptographic library call failed in the OT-extension join (%s)", what)));
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from %s", sender),
-			 errdetail("The %s message: %s.", what, mpc_status_reason(st))));
+	wire_malformed(sender, psprintf("The %s message: %s.", what, mpc_status_reason(st)));
 }
 
 static uint32
 get_u32le(const uint8 *p)
 {
 	return (uint32) p[0] | ((uint32) p[1] << 8) | ((uint32) p[2] << 16) | ((uint32) p[3] << 24);
+}
+
+/*
+ * fn over [0, n) on all cores (worker threads: pure crypto only,
+ * crypto/parallel.h); a failure is the MPC status fn returned, raised as
+ * ot_status_error(sender, what).
+ */
+static void
+ot_parallel(size_t n, crypto_range_fn fn, void *job, const char *sender, const char *what)
+{
+	size_t		failed = 0;
+	int			st = crypto_parallel_for(n, pgpriv_threads_for_batch(), fn, job, &failed);
+
+	if (st != 0)
+		ot_status_error((mpc_status) st, sender, what);
+}
+
+/* One message of index k of a job (an extension chunk, a tag batch), either protocol. */
+typedef mpc_status (*ot_one_fn) (void *job, size_t k);
+
+typedef struct OtEach
+{
+	ot_one_fn	one;
+	void	   *job;
+} OtEach;
+
+static int
+ot_each_range(void *arg, size_t begin, size_t end, size_t *failed)
+{
+	OtEach	   *e = (OtEach *) arg;
+	size_t		k;
+
+	for (k = begin; k < end; k++)
+	{
+		mpc_status	st = e->one(e->job, k);
+
+		if (st != MPC_OK)
+		{
+			*failed = k;
+			return (int) st;
+		}
+	}
+	return 0;
+}
+
+/* one(job, k) for every k < n, as ot_parallel. */
+static void
+ot_parallel_each(size_t n, ot_one_fn one, void *job, const char *sender, const char *what)
+{
+	OtEach		e;
+
+	e.one = one;
+	e.job = job;
+	ot_parallel(n, ot_each_range, &e, sender, what);
 }
 
 /* ----------------------------------------------------------------------
@@ -449,13 +500,8 @@ ot_serve_items(OtServe *s)
 Datum
 pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	WireReader	rd;
 	const uint8 *hello;
 	uint32		hlen;
@@ -468,19 +514,18 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	WireBuilder wb;
 	bytea	   *reply;
 	ListCell   *lc;
-	bool		sealed = strcmp(capability, "psi_fetch") == 0;
+	bool		sealed;
 	const char *name;
 
+	/* Refused by name before the asker's hello is looked at (or absorbed). */
 	catalog_restrict_definer();
 	if (!pgpriv_serve_ot)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("this server serves psi and psi_fetch over its OPRF table only (pgpriv.serve_ot is off)"),
 				 errhint("The asker can set pgpriv.psi_protocol = table, or auto, which reads this setting.")));
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	check_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
+	join_serve_begin(&js, fcinfo, NULL, msg, check_capability);
+	sealed = strcmp(js.capability, "psi_fetch") == 0;
 
 	wire_reader_init(&rd, msg, WIRE_OT_HELLO, 1,
 					 (uint32) Max(kkrt_hello_bytes(), rr22_hello_bytes()), "the asker");
@@ -502,17 +547,17 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 	 * and charged.
 	 */
 	m = rr22 ? rr22_columns(n_r) : cuckoo_bins(n_r);
-	admission_serve(admission, (int64) m, VARSIZE_ANY_EXHDR(msg), 0);
+	admission_serve(js.admission, (int64) m, VARSIZE_ANY_EXHDR(msg), 0);
 
-	s = served_run_open(ot_run_kind(capability), run, dataset, sizeof(OtServe), ot_serve_wipe);
+	s = served_run_open(ot_run_kind(js.capability), js.run, js.dataset, sizeof(OtServe), ot_serve_wipe);
 	s->sealed = sealed;
 	s->rr22 = rr22;
 
 	old = MemoryContextSwitchTo(s->base.cxt);
-	s->ad = ot_seal_context(dataset, capability, run);
-	progress_begin(capability, session_role_name(), dataset, (int64) n_r);
+	s->ad = ot_seal_context(js.dataset, js.capability, js.run);
+	progress_begin(js.capability, session_role_name(), js.dataset, (int64) n_r);
 	progress_phase(psprintf("owner (%s): reading the dataset", name), 0);
-	dataset_rows_fetch(&ds, s->sealed ? permit.columns : NIL, &s->rows);
+	dataset_rows_fetch(&js.ds, s->sealed ? js.permit.columns : NIL, &s->rows);
 	ot_serve_items(s);
 	MemoryContextSwitchTo(old);
 
@@ -534,7 +579,7 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("dataset \"%s\" has %zu distinct keys, more than the OT-extension join's %zu",
-							dataset, s->n, max_n),
+							js.dataset, s->n, max_n),
 					 errhint("The asker can set pgpriv.psi_protocol = table.")));
 		if (rr22)
 			s->rr = rr22_sender_new(s->n, pgpriv_threads_for_batch(), &st);
@@ -559,17 +604,17 @@ pgpriv_serve_ot_begin(PG_FUNCTION_ARGS)
 		progress_phase(psprintf("owner (%s): reading the extension", name), (int64) ot_serve_chunks(s));
 	}
 	if (sealed)
-		foreach(lc, permit.columns)
+		foreach(lc, js.permit.columns)
 			wire_builder_add(&wb, (const uint8 *) lfirst(lc), (uint32) strlen(lfirst(lc)));
 	reply = wire_builder_finish(&wb);
-	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
+	admission_serve(js.admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
 	if (s == NULL)
 	{
 		/* No owner key: nothing can match; the run is complete. */
-		admission_complete_note(admission, 0, psprintf("protocol %s, the dataset has no key", name));
+		admission_complete_note(js.admission, 0, psprintf("protocol %s, the dataset has no key", name));
 		progress_end();
 	}
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+	admission_absorb(js.run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -581,25 +626,14 @@ typedef struct ExtendJob
 	uint32	   *lens;
 } ExtendJob;
 
-/* Worker threads: pure crypto only (crypto/parallel.h). */
-static int
-extend_range(void *arg, size_t begin, size_t end, size_t *failed)
+/* Worker threads: the asker's chunk k read. */
+static mpc_status
+extend_one(void *arg, size_t k)
 {
 	ExtendJob  *job = (ExtendJob *) arg;
-	size_t		k;
 
-	for (k = begin; k < end; k++)
-	{
-		mpc_status	st = job->rr ? rr22_sender_chunk(job->rr, job->items[k], job->lens[k]) :
-			kkrt_sender_chunk(job->sender, job->items[k], job->lens[k]);
-
-		if (st != MPC_OK)
-		{
-			*failed = k;
-			return (int) st;
-		}
-	}
-	return 0;
+	return job->rr ? rr22_sender_chunk(job->rr, job->items[k], job->lens[k]) :
+		kkrt_sender_chunk(job->sender, job->items[k], job->lens[k]);
 }
 
 /*
@@ -612,31 +646,21 @@ extend_range(void *arg, size_t begin, size_t end, size_t *failed)
 Datum
 pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	OtServe    *s;
 	WireReader	rd;
 	ExtendJob	job;
 	const uint8 *items[OT_U_CHUNKS_PER_CALL];
 	uint32		lens[OT_U_CHUNKS_PER_CALL];
 	size_t		count = 0;
-	size_t		failed = 0;
 	size_t		max_item;
 	int			st;
 	WireBuilder wb;
 	bytea	   *reply;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	check_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
-	s = ot_serve_require(capability, run, false);
+	join_serve_begin(&js, fcinfo, NULL, msg, check_capability);
+	s = ot_serve_require(js.capability, js.run, false);
 
 	if (!s->rr22)
 		max_item = kkrt_u_bytes(KKRT_CHUNK_BINS);
@@ -673,18 +697,14 @@ pgpriv_serve_ot_extend(PG_FUNCTION_ARGS)
 		job.rr = s->rr22 ? s->rr : NULL;
 		job.items = items;
 		job.lens = lens;
-		st = crypto_parallel_for(count, pgpriv_threads_for_batch(), extend_range, &job, &failed);
-		if (st != 0)
-			ot_status_error((mpc_status) st, "the asker", "OT-extension chunk");
+		ot_parallel_each(count, extend_one, &job, "the asker", "OT-extension chunk");
 		s->chunks_read += count;
-		progress_advance((int64) s->chunks_read, admission->bytes_in, admission->bytes_out);
+		progress_advance((int64) s->chunks_read, js.admission->bytes_in, js.admission->bytes_out);
 		if (ot_serve_ready(s))
 			progress_phase(psprintf("owner (%s): sending tags", ot_proto_name(s->rr22)), (int64) s->batches);
 	}
 	reply = wire_builder_finish(&wb);
-	admission_serve(admission, 0, VARSIZE_ANY_EXHDR(msg), VARSIZE_ANY_EXHDR(reply));
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	PG_RETURN_BYTEA_P(join_serve_reply(&js, VARSIZE_ANY_EXHDR(msg), reply));
 }
 
 typedef struct EvalJob
@@ -798,26 +818,15 @@ typedef struct TagsJob
 	size_t	   *lens;
 } TagsJob;
 
-/* Worker threads: one TAGS message per index (kkrt_sender_tags is thread-safe). */
-static int
-tags_range(void *arg, size_t begin, size_t end, size_t *failed)
+/* Worker threads: the TAGS message of index k (kkrt_sender_tags is thread-safe). */
+static mpc_status
+tags_one(void *arg, size_t k)
 {
 	TagsJob    *job = (TagsJob *) arg;
-	size_t		k;
 
-	for (k = begin; k < end; k++)
-	{
-		mpc_status	st = job->rr ?
-			rr22_sender_tags(job->rr, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]) :
-			kkrt_sender_tags(job->sender, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]);
-
-		if (st != MPC_OK)
-		{
-			*failed = k;
-			return (int) st;
-		}
-	}
-	return 0;
+	return job->rr ?
+		rr22_sender_tags(job->rr, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]) :
+		kkrt_sender_tags(job->sender, job->ys, job->first + k, job->bufs[k], job->lens[k], &job->lens[k]);
 }
 
 /*
@@ -831,13 +840,8 @@ tags_range(void *arg, size_t begin, size_t end, size_t *failed)
 Datum
 pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *capability = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	int32		batch = PG_GETARG_INT32(3);
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	OtServe    *s;
 	size_t		k,
 				nb;
@@ -845,17 +849,12 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	size_t		lens[OT_TAG_BATCHES_PER_CALL];
 	size_t		total = 0;
 	TagsJob		tjob;
-	size_t		failed = 0;
-	int			rc;
 	WireBuilder wb;
 	bytea	   *reply;
 	size_t		tag_batch;
 
-	catalog_restrict_definer();
-	check_capability(capability);
-	admission = admission_require(run, dataset, capability);
-	permit_require(dataset, capability, &ds, &permit);
-	s = ot_serve_require(capability, run, true);
+	join_serve_begin(&js, fcinfo, NULL, NULL, check_capability);
+	s = ot_serve_require(js.capability, js.run, true);
 	tag_batch = s->rr22 ? RR22_TAG_BATCH : KKRT_TAG_BATCH;
 	if (batch < 0 || (size_t) batch >= s->batches)
 		wire_malformed("the asker", psprintf("Tag batch %d of %zu.", batch, s->batches));
@@ -879,9 +878,7 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	tjob.first = (size_t) batch;
 	tjob.bufs = bufs;
 	tjob.lens = lens;
-	rc = crypto_parallel_for(nb, pgpriv_threads_for_batch(), tags_range, &tjob, &failed);
-	if (rc != 0)
-		ot_status_error((mpc_status) rc, "the asker", "tag batch");
+	ot_parallel_each(nb, tags_one, &tjob, "the asker", "tag batch");
 
 	wire_builder_init_sized(&wb, WIRE_OT_TAGS, total);
 	for (k = 0; k < nb; k++)
@@ -904,14 +901,12 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 			job.rr = s->rr22 ? s->rr : NULL;
 			job.ys = s->ys + start * KKRT_ITEM_BYTES;
 			job.out = outs;
-			rc = crypto_parallel_for(cnt, pgpriv_threads_for_batch(), eval_range, &job, &failed);
-			if (rc != 0)
-				ot_status_error((mpc_status) rc, "the asker", "evaluation");
+			ot_parallel(cnt, eval_range, &job, "the asker", "evaluation");
 			initStringInfo(&plain);
 			initStringInfo(&row);
 			for (j = 0; j < cnt; j++)
 			{
-				ot_serve_seal_item(s, start + j, outs + j * ob, &wb, &plain, &row, dataset);
+				ot_serve_seal_item(s, start + j, outs + j * ob, &wb, &plain, &row, js.dataset);
 				if ((j & 0x3ff) == 0)
 					CHECK_FOR_INTERRUPTS();
 			}
@@ -925,16 +920,16 @@ pgpriv_serve_ot_tags(PG_FUNCTION_ARGS)
 	for (k = 0; k < nb; k++)
 		s->batch_sent[batch + k] = true;
 	s->batches_sent += nb;
-	admission_serve(admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
-	progress_advance((int64) s->batches_sent, admission->bytes_in, admission->bytes_out);
+	admission_serve(js.admission, 0, 0, VARSIZE_ANY_EXHDR(reply));
+	progress_advance((int64) s->batches_sent, js.admission->bytes_in, js.admission->bytes_out);
 	if (s->batches_sent == s->batches)
 	{
-		admission_complete_note(admission, admission->served,
+		admission_complete_note(js.admission, js.admission->served,
 								psprintf("protocol %s, %zu owner keys", ot_proto_name(s->rr22), s->n));
 		progress_end();
 		served_run_close();
 	}
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+	admission_absorb(js.run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
 
@@ -951,19 +946,13 @@ static int64
 cached_table_entries(const char *server, const char *dataset, const char *capability)
 {
 	CatalogSession cs;
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[4];
+	const char *texts[4] = {server, peer_remote_user(server), dataset, capability};
 	int64		entries = -1;
 	uint64		i;
 
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(peer_remote_user(server));
-	args[2] = CStringGetTextDatum(dataset);
-	args[3] = CStringGetTextDatum(capability);
-	catalog_open(&cs, true);
-	catalog_exec("SELECT pg_catalog.substring(data, 1, 10) FROM pgpriv.peer_table "
-				 "WHERE server = $1 AND remote_user = $2 AND dataset = $3 AND capability = $4",
-				 4, types, args, NULL, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
+	join_catalog_exec(&cs, true, "SELECT pg_catalog.substring(data, 1, 10) FROM pgpriv.peer_table "
+					  "WHERE server = $1 AND remote_user = $2 AND dataset = $3 AND capability = $4",
+					  4, texts, true, 0, SPI_OK_SELECT, "read pgpriv.peer_table");
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -1077,26 +1066,16 @@ typedef struct ChunkJob
 	size_t	   *lens;
 } ChunkJob;
 
-static int
-chunk_range(void *arg, size_t begin, size_t end, size_t *failed)
+/* Worker threads: the asker's chunk first + k. */
+static mpc_status
+chunk_one(void *arg, size_t k)
 {
 	ChunkJob   *job = (ChunkJob *) arg;
-	size_t		k;
+	size_t		c = job->first + k;
 
-	for (k = begin; k < end; k++)
-	{
-		size_t		c = job->first + k;
-		mpc_status	st = job->rr ?
-			rr22_receiver_chunk(job->rr, c, job->bufs[k], rr22_receiver_chunk_bytes(job->rr, c), &job->lens[k]) :
-			kkrt_receiver_chunk(job->r, c, job->bufs[k], kkrt_receiver_chunk_bytes(job->r, c), &job->lens[k]);
-
-		if (st != MPC_OK)
-		{
-			*failed = k;
-			return (int) st;
-		}
-	}
-	return 0;
+	return job->rr ?
+		rr22_receiver_chunk(job->rr, c, job->bufs[k], rr22_receiver_chunk_bytes(job->rr, c), &job->lens[k]) :
+		kkrt_receiver_chunk(job->r, c, job->bufs[k], kkrt_receiver_chunk_bytes(job->r, c), &job->lens[k]);
 }
 
 /* The U (KKRT) or D (RR22) chunks [first, first + count) as one WIRE_OT_U message. */
@@ -1106,9 +1085,7 @@ ot_ask_extension(OtAsk *a, size_t first, size_t count)
 	uint8	   *bufs[OT_U_CHUNKS_PER_CALL];
 	size_t		lens[OT_U_CHUNKS_PER_CALL];
 	ChunkJob	job;
-	size_t		failed = 0;
 	size_t		k;
-	int			st;
 	WireBuilder wb;
 	size_t		total = 0;
 
@@ -1123,9 +1100,7 @@ ot_ask_extension(OtAsk *a, size_t first, size_t count)
 	job.first = first;
 	job.bufs = bufs;
 	job.lens = lens;
-	st = crypto_parallel_for(count, pgpriv_threads_for_batch(), chunk_range, &job, &failed);
-	if (st != 0)
-		ot_status_error((mpc_status) st, a->sender, "OT-extension chunk");
+	ot_parallel_each(count, chunk_one, &job, a->sender, "OT-extension chunk");
 	wire_builder_init_sized(&wb, WIRE_OT_U, total);
 	for (k = 0; k < count; k++)
 	{
@@ -1363,23 +1338,18 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 						mpc_status_reason(st))));
 	a.m = a.rr22 ? rr22_receiver_columns(a.rr) : kkrt_receiver_bins(a.r);
 
-	a.run = peer_new_run_id();
+	a.run = join_ask_open(&a.call, &a.watch, server, capability, dataset, (int64) n, (int64) a.m);
 	a.sender = psprintf("peer \"%s\"", server);
 	a.ad = ot_seal_context(dataset, capability, a.run);
-	peer_call_open(&a.call, server);
-	progress_begin(capability, server, dataset, (int64) n);
-	audit_watch_begin(&a.watch, capability, server, dataset, (int64) a.m, &a.call, 1);
-	audit_watch_run(&a.watch, a.run);
 	if (proj)
 		projection_map(proj, peer_permitted_columns(&a.call, dataset, capability),
 					   capability, dataset, server);
 
 	/* Admitted and charged for every bin or column (see the file header). */
+	join_ask_admit(&a.call, dataset, capability, a.run, (int64) a.m);
 	params[0] = dataset;
 	params[1] = capability;
 	params[2] = a.run;
-	params[3] = psprintf("%zu", a.m);
-	PQclear(peer_call_text(&a.call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
 
 	progress_phase(psprintf("asker (%s): base OTs", a.name), 0);
 	{
@@ -1493,20 +1463,9 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 				}
 	}
 
-	{
-		OwnerContext owner;
-
-		receipt_asker_exchange(&a.call, a.run, capability, dataset, (int64) a.m, a.rows_out,
-							   a.call.bytes_in, a.call.bytes_out);
-		catalog_enter_owner(&owner);
-		audit_append_run("asker", a.call.peer, capability, dataset, (int64) a.m, a.rows_out,
-						 a.call.bytes_in, a.call.bytes_out, "ok",
-						 a.rr22 ?
-						 psprintf("run %s, protocol rr22 (%zu keys in %zu OKVS columns)", a.run, n, a.m) :
-						 psprintf("run %s, protocol kkrt (%zu keys in %zu bins)", a.run, n, a.m), a.run);
-		catalog_leave_owner(&owner);
-	}
-	progress_end();
-	audit_watch_end(&a.watch);
+	join_ask_close(&a.call, &a.watch, a.run, capability, dataset, (int64) a.m, a.rows_out,
+				   a.rr22 ?
+				   psprintf("run %s, protocol rr22 (%zu keys in %zu OKVS columns)", a.run, n, a.m) :
+				   psprintf("run %s, protocol kkrt (%zu keys in %zu bins)", a.run, n, a.m));
 	MemoryContextDelete(a.cxt);		/* frees and wipes the receiver */
 }

@@ -48,6 +48,7 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "protocol/join/ecdh.h"
+#include "protocol/join/join_ask.h"
 #include "run/keys.h"
 #include "run/progress.h"
 #include "protocol/join/psi_sum.h"
@@ -71,18 +72,6 @@ PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_finish);
 PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_pull);
 PG_FUNCTION_INFO_V1(pgpriv_serve_psi_sum_decrypt);
 PG_FUNCTION_INFO_V1(pgpriv_psi_sum);
-
-static void
-malformed_from(const char *sender, const char *detail) pg_attribute_noreturn();
-
-static void
-malformed_from(const char *sender, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from %s", sender),
-			 errdetail("%s", detail)));
-}
 
 /* ----------------------------------------------------------------------
  * Owner's half
@@ -114,23 +103,18 @@ psum_run_get(const char *run)
 				 errmsg("psi_sum run %s has already had its one decryption", run),
 				 errdetail("The owner decrypts one total per run and then forgets its key share."),
 				 errhint("Start a new run.")));
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from the asker"),
-			 errdetail("No psi_sum run \"%s\" is open in this session.", run)));
+	wire_malformed("the asker", psprintf("No psi_sum run \"%s\" is open in this session.", run));
 }
 
+/* Row indexes in the order of their keys (keys.c's: bytes, then length). */
 static int
 compare_row_index(const void *a, const void *b, void *arg)
 {
 	const KeySet *s = arg;
 	size_t		i = *(const size_t *) a;
 	size_t		j = *(const size_t *) b;
-	int			c = memcmp(s->data[i], s->data[j], Min(s->lens[i], s->lens[j]));
 
-	if (c != 0)
-		return c;
-	return (s->lens[i] > s->lens[j]) - (s->lens[i] < s->lens[j]);
+	return sum_key_compare(s->data[i], s->lens[i], s->data[j], s->lens[j]);
 }
 
 /* A value the owner cannot add exactly: names the column, never the value. */
@@ -276,7 +260,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	psi_sum_admission_check(dataset, &permit);
 	permit_check_column(dataset, column, &permit);
 	if (VARSIZE_ANY_EXHDR(share_msg) != EL)
-		malformed_from("the asker", psprintf("A key share of %zu bytes, expected %d.",
+		wire_malformed("the asker", psprintf("A key share of %zu bytes, expected %d.",
 											 (size_t) VARSIZE_ANY_EXHDR(share_msg), EL));
 
 	psum_run = served_run_open("psi_sum", run, dataset, sizeof(PsumRun), NULL);
@@ -287,7 +271,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	if (st != ELGAMAL_OK)
 	{
 		served_run_close();
-		malformed_from("the asker", psprintf("Its key share is %s.", elgamal_status_reason(st)));
+		wire_malformed("the asker", psprintf("Its key share is %s.", elgamal_status_reason(st)));
 	}
 
 	progress_begin("psi_sum", session_role_name(), dataset, nkeys);
@@ -392,9 +376,30 @@ pgpriv_serve_psi_sum_pull(PG_FUNCTION_ARGS)
 		reply = wire_pack_fixed(WIRE_PSUM_ENTRIES, sr->entries + start * ENTRY, (uint32) m, ENTRY);
 	else
 		reply = wire_pack_fixed(WIRE_OWNER_ELEMENTS, sr->asked.elements + start * EL, (uint32) m, EL);
+	PG_RETURN_BYTEA_P(ecdh_serve_reply(&sr->base, reply));
+}
+
+/* The run's one decryption is given (or refused): the owner's share goes. */
+static void
+psum_spend(PsumRun *sr)
+{
+	sodium_memzero(sr->sk, sizeof(sr->sk));
+	strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
+}
+
+/*
+ * The decryption's reply ends the run: counted, the audit row written, the
+ * run closed, then the reply absorbed in the transcript of run (its id).
+ */
+static bytea *
+psum_complete(PsumRun *sr, Admission *admission, const char *run, bytea *reply, int64 matched)
+{
 	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
+	admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
+	admission_complete(admission, matched);
+	served_run_close();
 	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return reply;
 }
 
 /*
@@ -418,20 +423,19 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	uint64		matched;
 	uint8		partial[LIMBS * EL];
 	elgamal_status st = ELGAMAL_OK;
-	bytea	   *reply;
 	int			k;
 
 	catalog_restrict_definer();
 	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	if (!sr->asked.finished)
-		malformed_from("the asker", "A decryption asked before the run's keys were masked.");
+		wire_malformed("the asker", "A decryption asked before the run's keys were masked.");
 	item = wire_unpack_fixed(msg, WIRE_PSUM_TOTAL, TOTAL_BYTES, 1, &count, "the asker");
 	if (count != 1)
-		malformed_from("the asker", "Expected one total.");
+		wire_malformed("the asker", "Expected one total.");
 	memcpy(&matched, item, 8);
 	matched = pg_ntoh64(matched);
 	if (matched > (uint64) Min(sr->asked.received, sr->owner_n))
-		malformed_from("the asker", psprintf("%llu matches claimed among %lld keys asked and %lld held.",
+		wire_malformed("the asker", psprintf("%llu matches claimed among %lld keys asked and %lld held.",
 											 (unsigned long long) matched, (long long) sr->asked.received,
 											 (long long) sr->owner_n));
 	sr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
@@ -440,39 +444,26 @@ pgpriv_serve_psi_sum_decrypt(PG_FUNCTION_ARGS)
 	{
 		st = elgamal_check_ciphertext(item + 8 + k * CT);
 		if (st != ELGAMAL_OK)
-			malformed_from("the asker", psprintf("The total's ciphertext %d holds %s.", k + 1,
+			wire_malformed("the asker", psprintf("The total's ciphertext %d holds %s.", k + 1,
 												 elgamal_status_reason(st)));
 	}
 	if (matched == 0)
 	{
 		/* Nothing matched: nothing to decrypt, and nothing is. */
-		sodium_memzero(sr->sk, sizeof(sr->sk));
-		strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
-		reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, NULL, 0, EL);
-		sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-		admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
-		admission_complete(admission, 0);
-		served_run_close();
-		admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-		PG_RETURN_BYTEA_P(reply);
+		psum_spend(sr);
+		PG_RETURN_BYTEA_P(psum_complete(sr, admission, run, wire_pack_fixed(WIRE_PSUM_PARTIAL, NULL, 0, EL), 0));
 	}
 	for (k = 0; k < LIMBS && st == ELGAMAL_OK; k++)
 		st = elgamal_partial_decrypt(sr->sk, item + 8 + k * CT, partial + k * EL);
 	/* One decryption per run: the share goes now, whatever happens next. */
-	sodium_memzero(sr->sk, sizeof(sr->sk));
-	strlcpy(psum_spent_run, sr->base.run, sizeof(psum_spent_run));
+	psum_spend(sr);
 	if (st != ELGAMAL_OK)
 	{
 		served_run_close();
-		malformed_from("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
+		wire_malformed("the asker", psprintf("The total's ciphertext holds %s.", elgamal_status_reason(st)));
 	}
-	reply = wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, LIMBS, EL);
-	sr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-	admission_serve(admission, sr->asked.received, sr->base.bytes_in, sr->base.bytes_out);
-	admission_complete(admission, (int64) matched);
-	served_run_close();
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	PG_RETURN_BYTEA_P(psum_complete(sr, admission, run, wire_pack_fixed(WIRE_PSUM_PARTIAL, partial, LIMBS, EL),
+									(int64) matched));
 }
 
 /* ----------------------------------------------------------------------
@@ -522,7 +513,7 @@ sum_matches(const uint8 *entries, const uint8 *flags, size_t n, int k, uint8 sum
 			for (i = lo; i < Min(n, lo + SUM_CHUNK); i++)
 				if (elgamal_check_ciphertext(entries + i * ENTRY + EL + k * CT) != ELGAMAL_OK)
 					break;
-			malformed_from(sender, psprintf("Ciphertext %zu: %s.", i + 1,
+			wire_malformed(sender, psprintf("Ciphertext %zu: %s.", i + 1,
 											elgamal_status_reason((elgamal_status) st)));
 		}
 	}
@@ -582,7 +573,7 @@ solve_limbs(const uint8 m[LIMBS * EL], int64 matched, const char *sender)
 	}
 	PG_END_TRY();
 	if (bad >= 0)
-		malformed_from(sender, psprintf("Decrypted limb %d is %s for %lld matched values.", bad + 1,
+		wire_malformed(sender, psprintf("Decrypted limb %d is %s for %lld matched values.", bad + 1,
 										st == ELGAMAL_OK || st == ELGAMAL_OUT_OF_RANGE ? "out of range" :
 										elgamal_status_reason(st), (long long) matched));
 	return elgamal_limbs_combine(sums);
@@ -639,10 +630,8 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	uint8	   *blinded;
 	volatile int64 matched = 0;
 	volatile elgamal_int128 total = 0;
-	char		nbuf[32];
 	char		share_hex[2 + 2 * EL + 1];
 	char	   *sender;
-	OwnerContext oc;
 
 	InitMaterializedSRF(fcinfo, 0);
 	keys_collect(keys_query, &keys);
@@ -657,14 +646,9 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		return (Datum) 0;
 	}
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
+	run = join_ask_open(&call, &watch, server, "psi_sum", dataset, (int64) keys.n, (int64) keys.n);
 	sender = psprintf("peer \"%s\"", server);
-	progress_begin("psi_sum", server, dataset, keys.n);
-	audit_watch_begin(&watch, "psi_sum", server, dataset, (int64) keys.n, &call, 1);
-	audit_watch_run(&watch, run);
 
-	snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 	oprf_random_scalar(a);
 	elgamal_keygen_share(sk, my_share);
 	share_hex[0] = '\\';
@@ -673,13 +657,11 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	blinded = palloc_extended(Max(keys.n, 1) * EL, MCXT_ALLOC_HUGE);
 	PG_TRY();
 	{
-		const char *admit_params[4] = {dataset, "psi_sum", run, nbuf};
 		const char *begin_params[4] = {dataset, run, column, share_hex};
 		const char *run_params[1] = {run};
 		PGresult   *res;
 		int64		batch;
 		int64		owner_n;
-		int64		start;
 		uint8	   *theirs;
 		uint8	   *entries;
 		uint8	   *owner_elements;
@@ -698,48 +680,27 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		size_t		i;
 
 		/* The owner admits the run (permit, budget, audit) before anything else. */
-		PQclear(peer_call_text(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, admit_params));
+		join_ask_admit(&call, dataset, "psi_sum", run, (int64) keys.n);
 
 		/* The owner masks and encrypts its dataset while the asker masks its keys. */
-		peer_call_send_text(&call,
-							"SELECT batch_limit, owner_keys, owner_share FROM pgpriv.serve_psi_sum_begin($1, $2, $3, $4::pg_catalog.bytea)",
-							4, begin_params);
-		progress_phase("asker: masking keys (owner masks and encrypts its dataset)", keys.n);
-		batch_hash_and_mult(&keys, a, blinded);
-
-		progress_phase("asker: owner masks and encrypts its dataset", 0);
-		res = peer_call_finish_text(&call);
+		res = ecdh_ask_begin(&call,
+							 "SELECT batch_limit, owner_keys, owner_share FROM pgpriv.serve_psi_sum_begin($1, $2, $3, $4::pg_catalog.bytea)",
+							 4, begin_params, &keys, a, blinded, "owner masks and encrypts its dataset");
 		if (PQntuples(res) != 1 || PQnfields(res) != 3 || PQgetisnull(res, 0, 2) ||
 			PQgetlength(res, 0, 2) != 2 + 2 * EL || strncmp(PQgetvalue(res, 0, 2), "\\x", 2) != 0 ||
 			sodium_hex2bin(joint, EL, PQgetvalue(res, 0, 2) + 2, 2 * EL, NULL, NULL, NULL) != 0)
 		{
 			PQclear(res);
-			malformed_from(sender, "Expected the batch limit, the dataset's key count and a key share.");
+			wire_malformed(sender, "Expected the batch limit, the dataset's key count and a key share.");
 		}
-		batch = ecdh_parse_count(PQgetvalue(res, 0, 0), server);
-		owner_n = ecdh_parse_count(PQgetvalue(res, 0, 1), server);
-		PQclear(res);
-		batch = Max(Min(batch, (int64) pgpriv_batch_size), 1);
-		if (owner_n > (int64) pgpriv_max_run_keys)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("peer \"%s\" announces %lld keys, more than pgpriv.max_run_keys (%d)",
-							server, (long long) owner_n, pgpriv_max_run_keys)));
+		ecdh_parse_begin(res, server, &batch, &owner_n);
 		/* joint holds the owner's share until it is added to ours. */
 		st = elgamal_joint_key(my_share, joint, joint);
 		if (st != ELGAMAL_OK)
-			malformed_from(sender, psprintf("Its key share is %s.", elgamal_status_reason(st)));
+			wire_malformed(sender, psprintf("Its key share is %s.", elgamal_status_reason(st)));
 
-		progress_phase("asker: sending masked keys", keys.n);
-		for (start = 0; start < (int64) keys.n; start += batch)
-		{
-			int64		m = Min(batch, (int64) keys.n - start);
-
-			msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * EL, (uint32) m, EL);
-			PQclear(peer_call_msg(&call, "SELECT pgpriv.serve_psi_sum_push($1, $2)", 1, run_params, msg));
-			pfree(msg);
-			progress_advance(start + m, call.bytes_in, call.bytes_out);
-		}
+		ecdh_push(&call, "SELECT pgpriv.serve_psi_sum_push($1, $2)", run, WIRE_BLINDED, blinded,
+				  (int64) keys.n, batch, "asker: sending masked keys", NULL);
 
 		progress_phase("asker: owner masks the asker's keys", 0);
 		res = peer_call_text(&call, "SELECT pgpriv.serve_psi_sum_finish($1)", 1, run_params);
@@ -747,7 +708,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			ecdh_parse_count(PQgetvalue(res, 0, 0), server) != owner_n)
 		{
 			PQclear(res);
-			malformed_from(sender, "The dataset's key count changed during the run.");
+			wire_malformed(sender, "The dataset's key count changed during the run.");
 		}
 		PQclear(res);
 
@@ -795,7 +756,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			const uint8 *item = wire_unpack_fixed(reply, WIRE_PSUM_REFUSAL, 4, 1, &count, sender);
 
 			if (count != 1)
-				malformed_from(sender, "Expected the min_group of its refusal.");
+				wire_malformed(sender, "Expected the min_group of its refusal.");
 			memcpy(&limit, item, 4);
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -807,15 +768,15 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 			const uint8 *item = wire_unpack_fixed(reply, WIRE_PSUM_PARTIAL, EL, LIMBS, &count, sender);
 
 			if (count != (matched > 0 ? LIMBS : 0))
-				malformed_from(sender, psprintf("%u partial decryptions for %lld matches.", count, (long long) matched));
+				wire_malformed(sender, psprintf("%u partial decryptions for %lld matches.", count, (long long) matched));
 			for (k = 0; k < (int) count; k++)
 			{
 				st = elgamal_check_element(item + k * EL);
 				if (st != ELGAMAL_OK)
-					malformed_from(sender, psprintf("Its partial decryption is %s.", elgamal_status_reason(st)));
+					wire_malformed(sender, psprintf("Its partial decryption is %s.", elgamal_status_reason(st)));
 				if (elgamal_partial_decrypt(sk, msg_item + 8 + k * CT, mine_partial) != ELGAMAL_OK ||
 					elgamal_combine(msg_item + 8 + k * CT, item + k * EL, mine_partial, plain + k * EL) != ELGAMAL_OK)
-					malformed_from(sender, "Its partial decryption does not combine.");
+					wire_malformed(sender, "Its partial decryption does not combine.");
 			}
 		}
 		sodium_memzero(sk, sizeof(sk));
@@ -834,14 +795,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	receipt_asker_exchange(&call, run, "psi_sum", dataset, (int64) keys.n, matched,
-						   call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "psi_sum", dataset, (int64) keys.n, matched,
-					 call.bytes_in, call.bytes_out, "ok", psprintf("run %s", run), run);
-	catalog_leave_owner(&oc);
-	progress_end();
-	audit_watch_end(&watch);
+	join_ask_close(&call, &watch, run, "psi_sum", dataset, (int64) keys.n, matched, psprintf("run %s", run));
 
 	{
 		Datum		values[2];

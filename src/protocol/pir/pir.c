@@ -39,6 +39,8 @@
 #include "peer/call.h"
 #include "peer/fdw_options.h"
 #include "run/batch.h"
+#include "protocol/join/join_ask.h"
+#include "protocol/join/join_catalog.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/pir/pir.h"
 #include "run/progress.h"
@@ -81,10 +83,7 @@ malformed(const char *peer, const char *detail) pg_attribute_noreturn();
 static void
 malformed(const char *peer, const char *detail)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from peer \"%s\"", peer),
-			 errdetail("%s", detail)));
+	wire_malformed(psprintf("peer \"%s\"", peer), detail);
 }
 
 /* The peer's Ed25519 key from the server option signing_key (22023 if absent). */
@@ -116,19 +115,6 @@ parse_hex_bytes(const char *text, uint8 *out, size_t len, const char *peer, cons
 		malformed(peer, psprintf("The %s is malformed.", what));
 }
 
-static int64
-pir_parse_int(const char *s, int64 lo, int64 hi, const char *peer, const char *what)
-{
-	char	   *end;
-	long long	v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
-		malformed(peer, psprintf("Impossible %s: \"%s\".", what, s));
-	return v;
-}
-
 /* Ask the owner to set up (or keep) the current epoch; check its signature. */
 static void
 pir_setup(PeerCall *call, const char *dataset, const char *run, const uint8 signing_pk[32], PirSetup *s)
@@ -154,18 +140,18 @@ pir_setup(PeerCall *call, const char *dataset, const char *run, const uint8 sign
 			PQclear(res);
 			malformed(call->peer, "The PIR setup has a NULL.");
 		}
-	s->epoch = pir_parse_int(PQgetvalue(res, 0, 0), 1, PG_INT64_MAX, call->peer, "epoch");
+	s->epoch = join_ask_parse_int(PQgetvalue(res, 0, 0), 1, PG_INT64_MAX, "epoch", call->peer);
 	parse_hex_bytes(PQgetvalue(res, 0, 1), s->seed, LWE_PIR_SEED_BYTES, call->peer, "seed");
-	s->layout.rows = (uint32) pir_parse_int(PQgetvalue(res, 0, 2), 1, LWE_PIR_MAX_ROWS, call->peer, "row count");
-	s->layout.cols = (uint32) pir_parse_int(PQgetvalue(res, 0, 3), 1, LWE_PIR_MAX_COLS, call->peer, "column count");
-	s->layout.slot_bytes = (uint32) pir_parse_int(PQgetvalue(res, 0, 4), PIR_RECORD_OVERHEAD,
-											  PIR_RECORD_OVERHEAD + PIR_MAX_PAYLOAD_BYTES, call->peer, "slot size");
-	s->layout.slots_per_col = (uint32) pir_parse_int(PQgetvalue(res, 0, 5), 1, LWE_PIR_MAX_ROWS, call->peer, "slot count");
-	s->hint_chunks = (int32) pir_parse_int(PQgetvalue(res, 0, 6), 1, PG_INT32_MAX, call->peer, "hint chunk count");
+	s->layout.rows = (uint32) join_ask_parse_int(PQgetvalue(res, 0, 2), 1, LWE_PIR_MAX_ROWS, "row count", call->peer);
+	s->layout.cols = (uint32) join_ask_parse_int(PQgetvalue(res, 0, 3), 1, LWE_PIR_MAX_COLS, "column count", call->peer);
+	s->layout.slot_bytes = (uint32) join_ask_parse_int(PQgetvalue(res, 0, 4), PIR_RECORD_OVERHEAD,
+													   PIR_RECORD_OVERHEAD + PIR_MAX_PAYLOAD_BYTES, "slot size", call->peer);
+	s->layout.slots_per_col = (uint32) join_ask_parse_int(PQgetvalue(res, 0, 5), 1, LWE_PIR_MAX_ROWS, "slot count", call->peer);
+	s->hint_chunks = (int32) join_ask_parse_int(PQgetvalue(res, 0, 6), 1, PG_INT32_MAX, "hint chunk count", call->peer);
 	parse_hex_bytes(PQgetvalue(res, 0, 7), s->hint_hash, PIR_HASH_BYTES, call->peer, "hint hash");
 	parse_hex_bytes(PQgetvalue(res, 0, 8), s->signature, crypto_sign_BYTES, call->peer, "hint signature");
 	s->columns = peer_parse_text_array(PQgetvalue(res, 0, 9), call->peer);
-	s->batch_limit = (int32) pir_parse_int(PQgetvalue(res, 0, 10), 1, PG_INT32_MAX, call->peer, "batch limit");
+	s->batch_limit = (int32) join_ask_parse_int(PQgetvalue(res, 0, 10), 1, PG_INT32_MAX, "batch limit", call->peer);
 	PQclear(res);
 
 	if (lwe_pir_layout_for_shape(s->layout.rows, s->layout.cols, &checked) != LWE_PIR_OK ||
@@ -199,15 +185,14 @@ static uint32 *
 hint_cache_load(const char *server, const char *remote_user, const char *dataset, const PirSetup *s)
 {
 	CatalogSession cs;
+	const char *texts[3] = {server, remote_user, dataset};
 	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID};
 	Datum		args[5];
 	uint32	   *hint = NULL;
 	size_t		hint_bytes = lwe_pir_hint_bytes(&s->layout);
 	MemoryContext caller = CurrentMemoryContext;
 
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
+	join_catalog_texts(3, texts, args);
 	args[3] = Int64GetDatum(s->epoch);
 	args[4] = PointerGetDatum(cstring_to_text_with_len((const char *) s->hint_hash, PIR_HASH_BYTES));
 	catalog_open(&cs, true);
@@ -239,6 +224,7 @@ static void
 hint_cache_store(const char *server, const char *remote_user, const char *dataset, const PirSetup *s)
 {
 	CatalogSession cs;
+	const char *texts[3] = {server, remote_user, dataset};
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID};
 	Datum		args[6];
 	size_t		hint_bytes = lwe_pir_hint_bytes(&s->layout);
@@ -246,9 +232,7 @@ hint_cache_store(const char *server, const char *remote_user, const char *datase
 
 	SET_VARSIZE(b, VARHDRSZ + hint_bytes);
 	memcpy(VARDATA(b), s->hint, hint_bytes);
-	args[0] = CStringGetTextDatum(server);
-	args[1] = CStringGetTextDatum(remote_user);
-	args[2] = CStringGetTextDatum(dataset);
+	join_catalog_texts(3, texts, args);
 	args[3] = Int64GetDatum(s->epoch);
 	args[4] = PointerGetDatum(cstring_to_text_with_len((const char *) s->hint_hash, PIR_HASH_BYTES));
 	args[5] = PointerGetDatum(b);
@@ -371,10 +355,7 @@ pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *
 static void
 pir_admit(PeerCall *call, const char *dataset, const char *run, size_t nkeys)
 {
-	char	   *n = psprintf("%zu", nkeys);
-	const char *params[4] = {dataset, "pir", run, n};
-
-	PQclear(peer_call_text(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
+	join_ask_admit(call, dataset, "pir", run, (int64) nkeys);
 }
 
 /* The owner evaluates the blinded keys (max_keys counts these); F per key into outputs. */
@@ -383,37 +364,15 @@ pir_evaluate(PeerCall *call, const char *dataset, const char *run, const KeySet 
 			 int32 batch_limit, uint8 *outputs)
 {
 	size_t		n = keys->n;
-	size_t		batch = (size_t) Min(pgpriv_batch_size, batch_limit);
 	uint8	   *blinds = secret_palloc(Max(n, 1) * 32);
 	uint8	   *blinded = palloc_extended(Max(n, 1) * 32, MCXT_ALLOC_HUGE);
-	char	   *sender = psprintf("peer \"%s\"", call->peer);
-	const char *params[3] = {dataset, "pir", run};
-	size_t		start;
 
 	if (n > PIR_PROGRESS_MIN_KEYS)
 		progress_phase("asker: blinded OPRF evaluation", n);
 	batch_random_scalars(n, blinds);
 	batch_blind(keys, blinds, blinded);
-	for (start = 0; start < n; start += batch)
-	{
-		size_t		m = Min(batch, n - start);
-		bytea	   *msg = wire_pack_fixed(WIRE_BLINDED, blinded + start * 32, (uint32) m, 32);
-		bytea	   *reply = peer_call_bytea(call, "SELECT pgpriv.serve_oprf($1, $2, $3, $4)", 3, params, msg);
-		uint32		count;
-		const uint8 *items = wire_unpack_fixed(reply, WIRE_EVALUATED, 32, (uint32) m, &count, sender);
-		KeySet		slice;
-
-		if (count != m)
-			malformed(call->peer, psprintf("%u evaluated elements for %zu blinded ones.", count, m));
-		slice.n = m;
-		slice.data = keys->data + start;
-		slice.lens = keys->lens + start;
-		slice.text = keys->text + start;
-		batch_finalize(&slice, blinds + start * 32, items, outputs + start * OPRF_OUTPUT_BYTES, sender);
-		pfree(msg);
-		pfree(reply);
-		progress_advance(start + m, call->bytes_in, call->bytes_out);
-	}
+	join_ask_evaluate(call, dataset, "pir", run, keys, blinds, blinded,
+					  (size_t) Min(pgpriv_batch_size, batch_limit), outputs, NULL);
 	sodium_memzero(blinds, Max(n, 1) * 32);
 }
 
@@ -509,10 +468,8 @@ pir_lookup(PeerCall *call, const char *dataset, const char *run, const PirSetup 
 				e.bytes = rec;
 				e.len = L->slot_bytes;
 				if (!oprf_table_entry_open(&e, F, ad, &plain))
-					ereport(ERROR,
-							(errcode(ERRCODE_PROTOCOL_VIOLATION),
-							 errmsg("malformed message from peer \"%s\"", call->peer),
-							 errdetail("A PIR record with a matching tag does not open.")));
+					wire_malformed(psprintf("peer \"%s\"", call->peer),
+								   "A PIR record with a matching tag does not open.");
 				if (plain.len < 4)
 					malformed(call->peer, "An opened PIR record is too short.");
 				memcpy(&len, plain.data, 4);
@@ -588,19 +545,9 @@ static void
 pir_audit(PeerCall *call, const char *dataset, const char *run, size_t nkeys, int64 rows_out,
 		  const PirSetup *s, AuditWatch *watch)
 {
-	OwnerContext owner;
-
-	receipt_asker_exchange(call, run, "pir", dataset, (int64) nkeys, rows_out,
-						   call->bytes_in, call->bytes_out);
-	catalog_enter_owner(&owner);
-	audit_append_run("asker", call->peer, "pir", dataset, (int64) nkeys, rows_out,
-					 call->bytes_in, call->bytes_out, "ok",
-					 psprintf("run %s, epoch %lld, hint %s", run, (long long) s->epoch,
-							  s->cached ? "cached" : "downloaded"), run);
-	catalog_leave_owner(&owner);
-	progress_end();
-	if (watch)
-		audit_watch_end(watch);
+	join_ask_close(call, watch, run, "pir", dataset, (int64) nkeys, rows_out,
+				   psprintf("run %s, epoch %lld, hint %s", run, (long long) s->epoch,
+							s->cached ? "cached" : "downloaded"));
 }
 
 /*
@@ -628,11 +575,7 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 	if (keys->n == 0)
 		return (Datum) 0;		/* nothing to look up: the peer is not called */
 	peer_signing_key(server, signing_pk);
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("pir", server, dataset, (int64) keys->n);
-	audit_watch_begin(&watch, "pir", server, dataset, (int64) keys->n, &call, 1);
-	audit_watch_run(&watch, run);
+	run = join_ask_open(&call, &watch, server, "pir", dataset, (int64) keys->n, (int64) keys->n);
 	/* A column definition list that asks for more than the permit costs nothing. */
 	projection_map(&proj, peer_permitted_columns(&call, dataset, "pir"), "pir", dataset, server);
 	pir_admit(&call, dataset, run, keys->n);
@@ -705,9 +648,7 @@ pgpriv_pir_sync(PG_FUNCTION_ARGS)
 	KeySet		none = {0};
 
 	peer_signing_key(server, signing_pk);
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("pir_sync", server, dataset, 0);
+	run = join_ask_open(&call, NULL, server, "pir_sync", dataset, 0, 0);
 	pir_admit(&call, dataset, run, 0);
 	(void) pir_run(&call, dataset, run, signing_pk, &none, &s, false, false, NULL);
 	pir_audit(&call, dataset, run, 0, 0, &s, NULL);

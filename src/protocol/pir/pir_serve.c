@@ -45,10 +45,13 @@
 #include "run/admission.h"
 #include "run/batch.h"
 #include "run/keys.h"
+#include "protocol/join/join_catalog.h"
+#include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/pir/pir.h"
 #include "run/progress.h"
 #include "run/secret_mem.h"
+#include "wire/message.h"
 
 PG_FUNCTION_INFO_V1(pgpriv_serve_pir_setup);
 PG_FUNCTION_INFO_V1(pgpriv_serve_pir_hint);
@@ -163,17 +166,14 @@ static bool
 read_state(const char *dataset, const char *peer, PirState *state)
 {
 	CatalogSession cs;
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		args[2];
+	const char *texts[2] = {dataset, peer};
 	MemoryContext caller = CurrentMemoryContext;
 
 	memset(state, 0, sizeof(*state));
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	catalog_open(&cs, false);
-	catalog_exec("SELECT version, epoch, seed, rows, cols, slot_bytes, slots_per_col, hint_hash, signature, "
-				 "stamp, checked_at FROM pgpriv.served_pir WHERE dataset = $1 AND peer_role = $2",
-				 2, types, args, NULL, true, 1, SPI_OK_SELECT, "read pgpriv.served_pir");
+	join_catalog_exec(&cs, false,
+					  "SELECT version, epoch, seed, rows, cols, slot_bytes, slots_per_col, hint_hash, signature, "
+					  "stamp, checked_at FROM pgpriv.served_pir WHERE dataset = $1 AND peer_role = $2",
+					  2, texts, true, 1, SPI_OK_SELECT, "read pgpriv.served_pir");
 	if (SPI_processed == 1)
 	{
 		HeapTuple	t = SPI_tuptable->vals[0];
@@ -360,9 +360,6 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BYTEAOID, INT4OID, INT4OID, INT4OID,
 	INT4OID, TEXTARRAYOID, BYTEAOID, BYTEAOID};
 	Datum		args[12];
-	Datum	   *coldatums;
-	int			c = 0;
-	ListCell   *lc;
 	int64		old_epoch = state->found ? state->epoch : -1;
 
 	oprf_key_for_peer(ds->name, "pir", sk, NULL);
@@ -504,9 +501,6 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	pfree(hint);
 	pfree(records);
 
-	coldatums = palloc(sizeof(Datum) * Max(list_length(columns), 1));
-	foreach(lc, columns)
-		coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
 	args[0] = CStringGetTextDatum(ds->name);
 	args[1] = CStringGetTextDatum(peer);
 	args[2] = CStringGetTextDatum(version);
@@ -516,7 +510,7 @@ build_epoch(const Dataset *ds, const char *peer, List *columns, const DatasetRow
 	args[6] = Int32GetDatum((int32) state->layout.cols);
 	args[7] = Int32GetDatum((int32) state->layout.slot_bytes);
 	args[8] = Int32GetDatum((int32) state->layout.slots_per_col);
-	args[9] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+	args[9] = oprf_table_columns_datum(columns);
 	args[10] = PointerGetDatum(cstring_to_text_with_len((char *) state->hint_hash, PIR_HASH_BYTES));
 	args[11] = PointerGetDatum(cstring_to_text_with_len((char *) state->signature, crypto_sign_BYTES));
 	catalog_open(&cat, false);
@@ -538,16 +532,11 @@ static void
 mark_checked(const char *dataset, const char *peer, const char *stamp)
 {
 	CatalogSession cs;
-	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	const char *texts[3] = {dataset, peer, stamp};
 
-	args[0] = CStringGetTextDatum(dataset);
-	args[1] = CStringGetTextDatum(peer);
-	args[2] = CStringGetTextDatum(stamp);
-	catalog_open(&cs, false);
-	catalog_exec("UPDATE pgpriv.served_pir SET stamp = $3, checked_at = pg_catalog.clock_timestamp() "
-				 "WHERE dataset = $1 AND peer_role = $2",
-				 3, types, args, NULL, false, 0, SPI_OK_UPDATE, "update pgpriv.served_pir");
+	join_catalog_exec(&cs, false, "UPDATE pgpriv.served_pir SET stamp = $3, checked_at = pg_catalog.clock_timestamp() "
+					  "WHERE dataset = $1 AND peer_role = $2",
+					  3, texts, false, 0, SPI_OK_UPDATE, "update pgpriv.served_pir");
 	catalog_close(&cs);
 }
 
@@ -561,23 +550,15 @@ mark_checked(const char *dataset, const char *peer, const char *stamp)
 Datum
 pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	JoinServe	js;
 	char	   *peer = session_role_name();
-	Dataset		ds;
-	Permit		permit;
 	DatasetRows rows;
-	int32		generation;
-	uint8		sk[32];
 	char	   *version;
 	PirState	state;
 	FILE	   *f = NULL;
 	TupleDesc	tupdesc;
 	Datum		values[11];
 	bool		nulls[11] = {false};
-	Datum	   *coldatums;
-	int			c = 0;
-	ListCell   *lc;
 	size_t		hint_bytes;
 	char	   *lockkey;
 	char	   *stamp;
@@ -585,14 +566,12 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	bool		read = false;
 	ChangeCheck check;
 
-	catalog_restrict_definer();
-	(void) admission_require(run, dataset, "pir");
-	permit_require(dataset, "pir", &ds, &permit);
+	join_serve_begin(&js, fcinfo, "pir", NULL, NULL);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "serve_pir_setup must return a composite type");
 
 	/* One builder at a time per (dataset, peer). */
-	lockkey = psprintf("pir|%s|%s", dataset, peer);
+	lockkey = psprintf("pir|%s|%s", js.dataset, peer);
 	DirectFunctionCall1(pg_advisory_xact_lock_int8,
 						Int64GetDatum((int64) hash_bytes((const unsigned char *) lockkey, strlen(lockkey))));
 
@@ -606,12 +585,10 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	 * cannot follow), the rows are read and compared, or, for up to
 	 * pgpriv.pir_refresh_seconds after the last comparison, trusted.
 	 */
-	stamp = psprintf("%lld|", (long long) ds.version);
-	foreach(lc, permit.columns)
-		stamp = psprintf("%s%s,", stamp, (char *) lfirst(lc));
-	if (read_state(dataset, peer, &state) && strcmp(state.stamp, stamp) == 0)
+	stamp = join_serve_stamp(&js);
+	if (read_state(js.dataset, peer, &state) && strcmp(state.stamp, stamp) == 0)
 	{
-		char	   *known = served_check_known(dataset, peer, "pir", stamp);
+		char	   *known = served_check_known(js.dataset, peer, "pir", stamp);
 
 		if (known == NULL && pgpriv_pir_refresh_seconds > 0 &&
 			!TimestampDifferenceExceeds(state.checked_at, GetCurrentTimestamp(),
@@ -619,16 +596,16 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 			fresh = true;
 		else if (known != NULL)
 		{
-			read = dataset_rows_fetch_checked(&ds, permit.columns, known, &rows, &check,
+			read = dataset_rows_fetch_checked(&js.ds, js.permit.columns, known, &rows, &check,
 											  "pir setup", peer);
 			fresh = !read;
 		}
 		else
-			read = dataset_rows_fetch_checked(&ds, permit.columns, NULL, &rows, &check,
+			read = dataset_rows_fetch_checked(&js.ds, js.permit.columns, NULL, &rows, &check,
 											  "pir setup", peer);
 		if (fresh)
 		{
-			f = open_checked(dataset, peer, &state, false);
+			f = open_checked(js.dataset, peer, &state, false);
 			if (f != NULL)
 				FreeFile(f);
 			else
@@ -644,33 +621,28 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	if (!fresh)
 	{
 		if (!read)
-			(void) dataset_rows_fetch_checked(&ds, permit.columns, NULL, &rows, &check,
+			(void) dataset_rows_fetch_checked(&js.ds, js.permit.columns, NULL, &rows, &check,
 											  "pir setup", peer);
-		oprf_key_for_peer(dataset, "pir", sk, &generation);
-		sodium_memzero(sk, sizeof(sk));
-		version = oprf_table_version(&rows, generation, "pir", permit.columns);
+		version = join_serve_version(&js, &rows);
 
-		if (read_state(dataset, peer, &state) && strcmp(state.version, version) == 0)
-			f = open_checked(dataset, peer, &state, true);
+		if (read_state(js.dataset, peer, &state) && strcmp(state.version, version) == 0)
+			f = open_checked(js.dataset, peer, &state, true);
 		if (f != NULL)
 			FreeFile(f);
 		else
 		{
 			int64		epoch = state.found ? state.epoch + 1 : 1;
 
-			build_epoch(&ds, peer, permit.columns, &rows, version, epoch, &state);
-			audit_append_run("owner", peer, "pir", dataset, -1, (int64) rows.keys.n, -1, -1, "ok",
-							 psprintf("PIR database built, epoch %lld", (long long) epoch), run);
+			build_epoch(&js.ds, peer, js.permit.columns, &rows, version, epoch, &state);
+			audit_append_run("owner", peer, "pir", js.dataset, -1, (int64) rows.keys.n, -1, -1, "ok",
+							 psprintf("PIR database built, epoch %lld", (long long) epoch), js.run);
 		}
-		mark_checked(dataset, peer, stamp);
-		served_check_record(dataset, peer, "pir", stamp, &check);
+		mark_checked(js.dataset, peer, stamp);
+		served_check_record(js.dataset, peer, "pir", stamp, &check);
 		progress_end();
 	}
 
 	hint_bytes = lwe_pir_hint_bytes(&state.layout);
-	coldatums = palloc(sizeof(Datum) * Max(list_length(permit.columns), 1));
-	foreach(lc, permit.columns)
-		coldatums[c++] = CStringGetTextDatum((char *) lfirst(lc));
 	values[0] = Int64GetDatum(state.epoch);
 	values[1] = PointerGetDatum(cstring_to_text_with_len((char *) state.seed, LWE_PIR_SEED_BYTES));
 	values[2] = Int32GetDatum((int32) state.layout.rows);
@@ -680,7 +652,7 @@ pgpriv_serve_pir_setup(PG_FUNCTION_ARGS)
 	values[6] = Int32GetDatum((int32) ((hint_bytes + PIR_HINT_CHUNK_BYTES - 1) / PIR_HINT_CHUNK_BYTES));
 	values[7] = PointerGetDatum(cstring_to_text_with_len((char *) state.hint_hash, PIR_HASH_BYTES));
 	values[8] = PointerGetDatum(cstring_to_text_with_len((char *) state.signature, crypto_sign_BYTES));
-	values[9] = PointerGetDatum(construct_array(coldatums, c, TEXTOID, -1, false, TYPALIGN_INT));
+	values[9] = oprf_table_columns_datum(js.permit.columns);
 	values[10] = Int32GetDatum(pgpriv_batch_size);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
@@ -767,14 +739,10 @@ map_for_serving(FILE *f, const char *dataset, const PirState *state)
 Datum
 pgpriv_serve_pir_hint(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	int64		epoch = PG_GETARG_INT64(2);
 	int32		chunk = PG_GETARG_INT32(3);
 	char	   *peer = session_role_name();
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	PirState	state;
 	FILE	   *f;
 	size_t		hint_bytes;
@@ -782,26 +750,19 @@ pgpriv_serve_pir_hint(PG_FUNCTION_ARGS)
 	size_t		len;
 	bytea	   *out;
 
-	catalog_restrict_definer();
-	admission = admission_require(run, dataset, "pir");
-	permit_require(dataset, "pir", &ds, &permit);
-	require_epoch(dataset, peer, epoch, &state);
+	join_serve_begin(&js, fcinfo, "pir", NULL, NULL);
+	require_epoch(js.dataset, peer, epoch, &state);
 	hint_bytes = lwe_pir_hint_bytes(&state.layout);
 	if (chunk < 0 || (size_t) chunk * PIR_HINT_CHUNK_BYTES >= hint_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("The hint has no chunk %d.", chunk)));
+		wire_malformed("the asker", psprintf("The hint has no chunk %d.", chunk));
 	off = (size_t) chunk * PIR_HINT_CHUNK_BYTES;
 	len = Min((size_t) PIR_HINT_CHUNK_BYTES, hint_bytes - off);
-	f = open_for_serving(dataset, peer, &state);
+	f = open_for_serving(js.dataset, peer, &state);
 	out = palloc(VARHDRSZ + len);
 	SET_VARSIZE(out, VARHDRSZ + len);
-	read_body(f, dataset, lwe_pir_db_bytes(&state.layout) + off, (uint8 *) VARDATA(out), len);
+	read_body(f, js.dataset, lwe_pir_db_bytes(&state.layout) + off, (uint8 *) VARDATA(out), len);
 	FreeFile(f);
-	admission_serve(admission, 0, 0, (int64) len);
-	admission_absorb(run, TRANSCRIPT_RESPONSE, out);
-	PG_RETURN_BYTEA_P(out);
+	PG_RETURN_BYTEA_P(join_serve_reply(&js, 0, out));
 }
 
 /*
@@ -815,14 +776,10 @@ pgpriv_serve_pir_hint(PG_FUNCTION_ARGS)
 Datum
 pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	int64		epoch = PG_GETARG_INT64(2);
 	bytea	   *msg = PG_GETARG_BYTEA_PP(3);
 	char	   *peer = session_role_name();
-	Admission  *admission;
-	Dataset		ds;
-	Permit		permit;
+	JoinServe	js;
 	PirState	state;
 	FILE	   *f;
 	size_t		qbytes;
@@ -834,36 +791,25 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 	size_t		reply_len;
 	lwe_pir_status st;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	admission = admission_require(run, dataset, "pir");
-	permit_require(dataset, "pir", &ds, &permit);
-	require_epoch(dataset, peer, epoch, &state);
+	join_serve_begin(&js, fcinfo, "pir", msg, NULL);
+	require_epoch(js.dataset, peer, epoch, &state);
 	qbytes = lwe_pir_query_bytes(&state.layout);
 	if (len == 0 || len % qbytes != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("%zu bytes of queries is not a whole number of %zu-byte queries.", len, qbytes)));
+		wire_malformed("the asker",
+					   psprintf("%zu bytes of queries is not a whole number of %zu-byte queries.", len, qbytes));
 	count = len / qbytes;
-	if (strcmp(answered_run, run) != 0 || answered_epoch != epoch)
+	if (strcmp(answered_run, js.run) != 0 || answered_epoch != epoch)
 	{
-		strlcpy(answered_run, run, sizeof(answered_run));
+		strlcpy(answered_run, js.run, sizeof(answered_run));
 		answered_epoch = epoch;
 		answered_queries = 0;
 	}
-	if ((int64) count > 2 * admission->keys - answered_queries)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("More than two queries for each of the %lld keys admitted for run %s.",
-						   (long long) admission->keys, run)));
+	if ((int64) count > 2 * js.admission->keys - answered_queries)
+		wire_malformed("the asker", psprintf("More than two queries for each of the %lld keys admitted for run %s.",
+											 (long long) js.admission->keys, js.run));
 	if (count > PIR_MAX_ANSWER_BYTES / lwe_pir_answer_bytes(&state.layout))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from the asker"),
-				 errdetail("%zu queries in one message; the limit is %zu.", count,
-						   (size_t) (PIR_MAX_ANSWER_BYTES / lwe_pir_answer_bytes(&state.layout)))));
+		wire_malformed("the asker", psprintf("%zu queries in one message; the limit is %zu.", count,
+											 (size_t) (PIR_MAX_ANSWER_BYTES / lwe_pir_answer_bytes(&state.layout))));
 
 	/* The words arrive little-endian, as lwe_pir's uint32 arrays are laid out on this host. */
 	queries = palloc_extended(len, MCXT_ALLOC_HUGE);
@@ -872,8 +818,8 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 	reply = palloc_extended(VARHDRSZ + reply_len, MCXT_ALLOC_HUGE);
 	SET_VARSIZE(reply, VARHDRSZ + reply_len);
 
-	f = open_for_serving(dataset, peer, &state);
-	db = map_for_serving(f, dataset, &state);
+	f = open_for_serving(js.dataset, peer, &state);
+	db = map_for_serving(f, js.dataset, &state);
 	FreeFile(f);
 	st = lwe_pir_answer_batch(&state.layout, db, count, queries, (uint32 *) VARDATA(reply),
 							  pgpriv_threads_for_batch());
@@ -882,9 +828,9 @@ pgpriv_serve_pir_answer(PG_FUNCTION_ARGS)
 	pfree(queries);
 
 	answered_queries += (int64) count;
-	admission_serve(admission, 0, (int64) len, (int64) reply_len);
-	if (answered_queries == 2 * admission->keys)
-		admission_complete(admission, -1);
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
+	admission_serve(js.admission, 0, (int64) len, (int64) reply_len);
+	if (answered_queries == 2 * js.admission->keys)
+		admission_complete(js.admission, -1);
+	admission_absorb(js.run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
 }
