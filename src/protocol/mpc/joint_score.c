@@ -78,15 +78,6 @@ terms_add(WireBuilder *b, const MpcTerms *t)
 		wire_builder_add(b, (const uint8 *) t->columns[j], (uint32) strlen(t->columns[j]));
 }
 
-void
-score_malformed_terms(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from the asker"),
-			 errdetail("%s", detail)));
-}
-
 /* Read the terms from the start of r (TERMS or BEGIN message). */
 void
 score_terms_read(WireReader *r, MpcTerms *t)
@@ -95,36 +86,36 @@ score_terms_read(WireReader *r, MpcTerms *t)
 	uint32		len;
 
 	if (!wire_reader_next(r, &item, &len) || len != TERMS_HEAD_BYTES)
-		score_malformed_terms("The two-party terms start with a 12-byte head.");
+		wire_malformed("the asker", "The two-party terms start with a 12-byte head.");
 	t->mode = item[0];
 	t->k = item[1];
 	t->triples = wire_get_u32(item + 4);
 	t->comparisons = wire_get_u32(item + 8);
 	if (item[2] != 0 || item[3] != 0)
-		score_malformed_terms("Reserved bytes of the two-party terms are not zero.");
+		wire_malformed("the asker", "Reserved bytes of the two-party terms are not zero.");
 	if (t->mode == MPC_MODE_SELFTEST)
 	{
 		if (t->k != 0 || t->triples > MPC_SELFTEST_MAX || t->comparisons > MPC_SELFTEST_MAX ||
 			t->triples + t->comparisons == 0)
-			score_malformed_terms("Self-test terms out of range.");
+			wire_malformed("the asker", "Self-test terms out of range.");
 	}
 	else if (t->mode == MPC_MODE_SCORE || t->mode == MPC_MODE_FLAG)
 	{
 		if (t->k < 1 || t->k > MPC_MAX_FEATURES || t->triples != 0 || t->comparisons != 0)
-			score_malformed_terms("A joint score uses 1 to 32 of the owner's columns.");
+			wire_malformed("the asker", "A joint score uses 1 to 32 of the owner's columns.");
 	}
 	else
-		score_malformed_terms("Unknown two-party mode.");
+		wire_malformed("the asker", "Unknown two-party mode.");
 	t->columns = palloc0(sizeof(char *) * Max(t->k, 1));
 	for (int j = 0; j < t->k; j++)
 	{
 		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
 			memchr(item, '\0', len) != NULL)
-			score_malformed_terms("A column name of the two-party terms is missing or invalid.");
+			wire_malformed("the asker", "A column name of the two-party terms is missing or invalid.");
 		t->columns[j] = pnstrdup((const char *) item, len);
 		for (int i = 0; i < j; i++)
 			if (strcmp(t->columns[i], t->columns[j]) == 0)
-				score_malformed_terms("The two-party terms name a column twice.");
+				wire_malformed("the asker", "The two-party terms name a column twice.");
 	}
 }
 
@@ -142,11 +133,11 @@ joint_score_admission_check(const char *dataset, const Permit *permit, bytea *te
 	MpcTerms	t;
 
 	if (terms == NULL)
-		score_malformed_terms("A two-party run is admitted with its terms.");
+		wire_malformed("the asker", "A two-party run is admitted with its terms.");
 	wire_reader_init(&r, terms, WIRE_MPC_TERMS, MPC_MAX_FEATURES + 1, NAMEDATALEN, "the asker");
 	score_terms_read(&r, &t);
 	if (r.remaining != 0)
-		score_malformed_terms("Bytes after the two-party terms.");
+		wire_malformed("the asker", "Bytes after the two-party terms.");
 	score_terms_check_permit(dataset, permit, &t);
 }
 
@@ -249,10 +240,8 @@ begin_with_peer(PeerCall *call, const char *server, const char *dataset, const c
 	usable = wire_unpack_fixed(ready, WIRE_MPC_READY, 1, PG_UINT32_MAX, &count,
 							   psprintf("peer \"%s\"", server));
 	if ((int64) count != (Max(nkeys, 1) + 7) / 8)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", server),
-				 errdetail("%u bytes of usable-key flags for %lld keys.", count, (long long) nkeys)));
+		wire_malformed(psprintf("peer \"%s\"", server),
+					   psprintf("%u bytes of usable-key flags for %lld keys.", count, (long long) nkeys));
 	return usable;
 }
 

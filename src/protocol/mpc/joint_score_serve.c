@@ -145,7 +145,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	score_terms_check_permit(dataset, &permit, &t);
 	if ((int64) r.remaining != admission->keys ||
 		(t.mode == MPC_MODE_SELFTEST && r.remaining != 0))
-		score_malformed_terms(psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
+		wire_malformed("the asker", psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
 
 	owner_run = served_run_open("mpc", run, dataset, sizeof(OwnerRun), owner_run_wipe);
 	mpc_memory_hold();

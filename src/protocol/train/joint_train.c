@@ -103,15 +103,6 @@ typedef struct TrainTerms
 	char	  **columns;		/* the owner's, kb */
 } TrainTerms;
 
-static void pg_attribute_noreturn()
-malformed_from(const char *sender, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from %s", sender),
-			 errdetail("%s", detail)));
-}
-
 static void
 put_double(uint8 *p, double v)
 {
@@ -165,7 +156,7 @@ terms_read(WireReader *r, TrainTerms *t)
 	int			kmax;
 
 	if (!wire_reader_next(r, &item, &len) || len != TERMS_HEAD_BYTES)
-		malformed_from("the asker", "The joint_train terms start with a 48-byte head.");
+		wire_malformed("the asker", "The joint_train terms start with a 48-byte head.");
 	t->kb = (int) wire_get_u32(item);
 	t->ka = (int) wire_get_u32(item + 4);
 	t->bits = (int) wire_get_u32(item + 8);
@@ -176,27 +167,27 @@ terms_read(WireReader *r, TrainTerms *t)
 	t->l2 = get_double(item + 32);
 	for (int i = 40; i < TERMS_HEAD_BYTES; i++)
 		if (item[i] != 0)
-			malformed_from("the asker", "Reserved bytes of the joint_train terms are not zero.");
+			wire_malformed("the asker", "Reserved bytes of the joint_train terms are not zero.");
 	if (wire_get_u32(item) > TRAIN_MAX_FEATURES || wire_get_u32(item + 4) > TRAIN_MAX_FEATURES ||
 		t->kb < 1 || t->ka < 0 || t->kb + t->ka > TRAIN_MAX_FEATURES)
-		malformed_from("the asker", psprintf("A joint_train run uses 1 to %d of the owner's columns and at most %d features in all.",
+		wire_malformed("the asker", psprintf("A joint_train run uses 1 to %d of the owner's columns and at most %d features in all.",
 											 TRAIN_MAX_FEATURES, TRAIN_MAX_FEATURES));
 	kmax = Max(t->kb, t->ka);
 	if (t->bits < 4 || t->bits > FIXPROD_MAX_BITS || t->epochs < 1 || t->epochs > 1000 ||
 		t->batch < 1 || t->batch > PG_INT32_MAX || t->slice < 1 ||
 		(size_t) t->slice * kmax * t->bits > FIXPROD_MAX_SLICE_OTS ||
 		!(t->lr > 0 && t->lr <= 100) || !(t->l2 >= 0 && t->l2 <= 100))
-		malformed_from("the asker", "joint_train parameters out of range.");
+		wire_malformed("the asker", "joint_train parameters out of range.");
 	t->columns = palloc0(sizeof(char *) * t->kb);
 	for (int j = 0; j < t->kb; j++)
 	{
 		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
 			memchr(item, '\0', len) != NULL)
-			malformed_from("the asker", "A joint_train column name is missing or too long.");
+			wire_malformed("the asker", "A joint_train column name is missing or too long.");
 		t->columns[j] = pnstrdup((const char *) item, len);
 		for (int i = 0; i < j; i++)
 			if (strcmp(t->columns[i], t->columns[j]) == 0)
-				malformed_from("the asker", "A column named twice.");
+				wire_malformed("the asker", "A column named twice.");
 	}
 }
 
@@ -207,12 +198,12 @@ joint_train_admission_check(const char *dataset, const Permit *permit, bytea *te
 	TrainTerms	t;
 
 	if (terms == NULL)
-		malformed_from("the asker", "A train run is admitted with its terms.");
+		wire_malformed("the asker", "A train run is admitted with its terms.");
 	wire_reader_init(&r, terms, WIRE_TRAIN_TERMS, TRAIN_MAX_FEATURES + 1,
 					 Max(NAMEDATALEN, TERMS_HEAD_BYTES), "the asker");
 	terms_read(&r, &t);
 	if (r.remaining != 0)
-		malformed_from("the asker", "Bytes after the joint_train terms.");
+		wire_malformed("the asker", "Bytes after the joint_train terms.");
 	permit_require_columns(dataset, "train", permit, t.columns, t.kb);
 }
 
@@ -485,7 +476,7 @@ check_mpc(mpc_status st, const char *sender)
 	if (st == MPC_NO_MEMORY)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (st != MPC_OK)
-		malformed_from(sender, mpc_status_reason(st));
+		wire_malformed(sender, mpc_status_reason(st));
 }
 
 /* ----------------------------------------------------------------------
@@ -560,7 +551,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 
 	catalog_restrict_definer();
 	if (served_run_find("train", run) != NULL)
-		malformed_from("the asker", "This run has begun already.");
+		wire_malformed("the asker", "This run has begun already.");
 	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	permit_require(dataset, "train", &ds, &permit);
 	wire_reader_init(&r, msg, WIRE_TRAIN_TERMS,
@@ -569,7 +560,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 	terms_read(&r, &t);
 	permit_require_columns(dataset, "train", &permit, t.columns, t.kb);
 	if ((int64) r.remaining != admission->keys)
-		malformed_from("the asker", psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
+		wire_malformed("the asker", psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
 	nkeys = (int64) r.remaining;
 
 	tr = served_run_open("train", run, dataset, sizeof(TrainRun), train_run_wipe);
@@ -725,12 +716,12 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 		wire_reader_init(&r, msg, WIRE_TRAIN_FLIGHT, 3, (uint32) cap, "the asker");
 		if (!wire_reader_next(&r, &head, &hl) || hl != STEP_HEAD_BYTES ||
 			!wire_reader_next(&r, &p1, &l1) || !wire_reader_next(&r, &p2, &l2) || r.remaining != 0)
-			malformed_from("the asker", "A joint_train step is a head and two messages.");
+			wire_malformed("the asker", "A joint_train step is a head and two messages.");
 		sched_rows(s, &row0, &nrows);
 		if (s->phase == PH_DONE || (int) wire_get_u32(head) != s->phase ||
 			wire_get_u32(head + 4) != s->call || (int64) wire_get_u32(head + 8) != row0 ||
 			(int64) wire_get_u32(head + 12) != nrows)
-			malformed_from("the asker", "A joint_train step out of its schedule.");
+			wire_malformed("the asker", "A joint_train step out of its schedule.");
 		wire_builder_init_sized(&b, WIRE_TRAIN_REPLY, cap + 8);
 		out = wire_builder_reserve(&b, cap);
 		switch (s->phase)
@@ -741,16 +732,16 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 				if (t->ka > 0)
 					check_mpc(fixprod_sender_base_respond(tr->fs, p2, l2, out, cap, &olen), "the asker");
 				else if (l2 != 0)
-					malformed_from("the asker", "A base-OT message for no own feature.");
+					wire_malformed("the asker", "A base-OT message for no own feature.");
 				break;
 			case PH_EXTEND:
 				/* p1: the asker's u for X_a (ka > 0); the owner's u for X_b back */
 				if (t->ka > 0)
 					check_mpc(fixprod_sender_extend(tr->fs, (size_t) nrows, p1, l1), "the asker");
 				else if (l1 != 0)
-					malformed_from("the asker", "An extension for no own feature.");
+					wire_malformed("the asker", "An extension for no own feature.");
 				if (l2 != 0)
-					malformed_from("the asker", "An extension step carries one message.");
+					wire_malformed("the asker", "An extension step carries one message.");
 				check_mpc(fixprod_receiver_extend(tr->fr, (size_t) nrows, out, cap, &olen), "the asker");
 				break;
 			case PH_FORWARD:
@@ -763,7 +754,7 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 												 FIXPROD_BY_COLUMN, md->w + t->kb, out, cap, &olen, md->z),
 							  "the asker");
 				if (l2 != 0)
-					malformed_from("the asker", "A forward step carries one message.");
+					wire_malformed("the asker", "A forward step carries one message.");
 				residuals(md, row0, nrows, NULL);
 				break;
 			case PH_BACKWARD:
@@ -776,7 +767,7 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 												 FIXPROD_BY_ROW, md->z, out, cap, &olen, md->g + t->kb),
 							  "the asker");
 				if (l2 != 0)
-					malformed_from("the asker", "A backward step carries one message.");
+					wire_malformed("the asker", "A backward step carries one message.");
 				break;
 		}
 		wire_builder_commit(&b, (uint32) olen);
@@ -814,7 +805,7 @@ pgpriv_serve_train_finish(PG_FUNCTION_ARGS)
 		uint8	   *w;
 
 		if (tr->s.phase != PH_DONE)
-			malformed_from("the asker", "The run ends before its last step.");
+			wire_malformed("the asker", "The run ends before its last step.");
 		w = palloc(8 * tr->md.nw);
 		for (int i = 0; i < tr->md.nw; i++)
 		{
@@ -1032,14 +1023,14 @@ asker_step(AskerRun *ar, const uint8 *owner_a, size_t owner_a_len)
 	reply = peer_call_bytea(ar->call, "SELECT pgpriv.serve_train_step($1, $2)", 1, params, wire_builder_finish(&b));
 	wire_reader_init(&r, reply, WIRE_TRAIN_REPLY, 1, (uint32) ar->cap, ar->sender);
 	if (!wire_reader_next(&r, &q, &ql))
-		malformed_from(ar->sender, "A joint_train reply without its message.");
+		wire_malformed(ar->sender, "A joint_train reply without its message.");
 	switch (s->phase)
 	{
 		case PH_SETUP:
 			if (t->ka > 0)
 				check_mpc(fixprod_receiver_base_finish(ar->fr, q, ql), ar->sender);
 			else if (ql != 0)
-				malformed_from(ar->sender, "A base-OT message for no own feature.");
+				wire_malformed(ar->sender, "A base-OT message for no own feature.");
 			break;
 		case PH_EXTEND:
 			check_mpc(fixprod_sender_extend(ar->fs, (size_t) nrows, q, ql), ar->sender);
@@ -1049,7 +1040,7 @@ asker_step(AskerRun *ar, const uint8 *owner_a, size_t owner_a_len)
 				check_mpc(fixprod_receiver_use(ar->fr, use, (size_t) row0, (size_t) nrows, FIXPROD_BY_COLUMN,
 											   q, ql, md->z), ar->sender);
 			else if (ql != 0)
-				malformed_from(ar->sender, "Corrections for no own feature.");
+				wire_malformed(ar->sender, "Corrections for no own feature.");
 			residuals(md, row0, nrows, ar->y);
 			break;
 		case PH_BACKWARD:
@@ -1057,7 +1048,7 @@ asker_step(AskerRun *ar, const uint8 *owner_a, size_t owner_a_len)
 				check_mpc(fixprod_receiver_use(ar->fr, use, (size_t) row0, (size_t) nrows, FIXPROD_BY_ROW,
 											   q, ql, md->g + t->kb), ar->sender);
 			else if (ql != 0)
-				malformed_from(ar->sender, "Corrections for no own feature.");
+				wire_malformed(ar->sender, "Corrections for no own feature.");
 			break;
 	}
 	pfree(reply);
@@ -1329,7 +1320,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 		if (!wire_reader_next(&r, &usable, &ul) || ul != (uint32) ((n + 7) / 8) ||
 			!wire_reader_next(&r, &stats, &sl) || sl != (uint32) (16 * t.kb) ||
 			!wire_reader_next(&r, &owner_a, &al))
-			malformed_from(sender, "The begin reply is not the usable keys, the columns' statistics and a base-OT message.");
+			wire_malformed(sender, "The begin reply is not the usable keys, the columns' statistics and a base-OT message.");
 		mean_b = palloc(sizeof(double) * t.kb);
 		sd_b = palloc(sizeof(double) * t.kb);
 		for (int j = 0; j < t.kb; j++)
@@ -1337,14 +1328,14 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 			mean_b[j] = get_double(stats + 16 * j);
 			sd_b[j] = get_double(stats + 16 * j + 8);
 			if (!isfinite(mean_b[j]) || !(sd_b[j] > 0) || !isfinite(sd_b[j]))
-				malformed_from(sender, psprintf("Column \"%s\"'s mean or standard deviation is not a number.",
+				wire_malformed(sender, psprintf("Column \"%s\"'s mean or standard deviation is not a number.",
 												t.columns[j]));
 		}
 		for (int64 i = 0; i < n; i++)
 			if ((usable[i / 8] >> (i % 8)) & 1)
 				m++;
 		if (m == 0)
-			malformed_from(sender, "No usable row, and no refusal.");
+			wire_malformed(sender, "No usable row, and no refusal.");
 
 		/* The training rows, in the order sent: labels, own features standardised and quantised. */
 		ar.m = m;
@@ -1390,7 +1381,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 			const uint8 *shares = wire_unpack_fixed(fin, WIRE_TRAIN_REPLY, 8, (uint32) ar.md.nw, &count, sender);
 
 			if (count != (uint32) ar.md.nw)
-				malformed_from(sender, "The weight shares are not one per weight.");
+				wire_malformed(sender, "The weight shares are not one per weight.");
 			w = palloc(sizeof(double) * ar.md.nw);
 			for (int i = 0; i < ar.md.nw; i++)
 			{

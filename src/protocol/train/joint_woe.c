@@ -79,15 +79,6 @@ typedef struct WoeTerms
 
 #define EDGES_TEXT_MAX (WOE_MAX_BINS * 32)
 
-static void pg_attribute_noreturn()
-malformed_from(const char *sender, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from %s", sender),
-			 errdetail("%s", detail)));
-}
-
 /*
  * Edges travel as text, one number per line, strictly increasing and
  * finite: parsed into edges (at most max of them); the count, or -1.
@@ -160,11 +151,11 @@ terms_read(WireReader *r, WoeTerms *t)
 	uint32		len;
 
 	if (!wire_reader_next(r, &item, &len) || len != 8)
-		malformed_from("the asker", "The joint_woe terms lack their head.");
+		wire_malformed("the asker", "The joint_woe terms lack their head.");
 	t->nbins = (int) wire_get_u32(item);
 	t->k = (int) wire_get_u32(item + 4);
 	if (t->nbins < 2 || t->nbins > WOE_MAX_BINS || t->k < 1 || t->k > WOE_MAX_COLUMNS)
-		malformed_from("the asker", psprintf("%d bins of %d columns.", t->nbins, t->k));
+		wire_malformed("the asker", psprintf("%d bins of %d columns.", t->nbins, t->k));
 	t->columns = palloc(sizeof(char *) * t->k);
 	t->ngiven = palloc(sizeof(int) * t->k);
 	t->given = palloc(sizeof(double *) * t->k);
@@ -172,15 +163,15 @@ terms_read(WireReader *r, WoeTerms *t)
 	{
 		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
 			memchr(item, '\0', len) != NULL)
-			malformed_from("the asker", "A joint_woe column name is missing or too long.");
+			wire_malformed("the asker", "A joint_woe column name is missing or too long.");
 		t->columns[j] = pnstrdup((const char *) item, len);
 		for (int i = 0; i < j; i++)
 			if (strcmp(t->columns[i], t->columns[j]) == 0)
-				malformed_from("the asker", "A column named twice.");
+				wire_malformed("the asker", "A column named twice.");
 		t->given[j] = palloc(sizeof(double) * WOE_MAX_BINS);
 		if (!wire_reader_next(r, &item, &len) ||
 			(t->ngiven[j] = edges_parse(item, len, t->given[j], WOE_MAX_BINS - 1)) < 0)
-			malformed_from("the asker", psprintf("Column \"%s\"'s given edges are not increasing numbers.",
+			wire_malformed("the asker", psprintf("Column \"%s\"'s given edges are not increasing numbers.",
 												 t->columns[j]));
 	}
 }
@@ -198,7 +189,7 @@ joint_woe_admission_check(const char *dataset, const Permit *permit, bytea *term
 	WoeTerms	t;
 
 	if (terms == NULL)
-		malformed_from("the asker", "A train run is admitted with its terms.");
+		wire_malformed("the asker", "A train run is admitted with its terms.");
 	wire_reader_init(&r, terms, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 1, Max(NAMEDATALEN, EDGES_TEXT_MAX), "the asker");
 	terms_read(&r, &t);
 	terms_check_permit(dataset, permit, &t);
@@ -275,9 +266,9 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 	terms_read(&r, &t);
 	terms_check_permit(dataset, &permit, &t);
 	if (!wire_reader_next(&r, &item, &len) || len != EL || r.remaining != 0)
-		malformed_from("the asker", "The begin message must end with the asker's 32-byte key.");
+		wire_malformed("the asker", "The begin message must end with the asker's 32-byte key.");
 	if ((st = elgamal_check_element(item)) != ELGAMAL_OK)
-		malformed_from("the asker", psprintf("Its key is %s.", elgamal_status_reason(st)));
+		wire_malformed("the asker", psprintf("Its key is %s.", elgamal_status_reason(st)));
 
 	wr = served_run_open("train", run, dataset, sizeof(WoeRun), NULL);
 	memcpy(wr->pk, item, EL);
@@ -346,7 +337,7 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 		while (wire_reader_next(&r, &item, &len))
 		{
 			if (len <= ROW_HEAD)
-				malformed_from("the asker", "A row without its key.");
+				wire_malformed("the asker", "A row without its key.");
 			memcpy(cts + (Size) n * CT, item, CT);
 			memcpy(proofs + (Size) n * PROOF, item + CT, PROOF);
 			keys[n] = item + ROW_HEAD;
@@ -354,7 +345,7 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 			n++;
 		}
 		if (n == 0)
-			malformed_from("the asker", "An empty batch.");
+			wire_malformed("the asker", "An empty batch.");
 		job.base = (size_t) wr->received;
 		job.pk = wr->pk;
 		job.prefix = (const uint8 *) wr->base.run;
@@ -374,7 +365,7 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 			slab.proofs = proofs + (Size) start * PROOF;
 			st = crypto_parallel_for(m, pgpriv_threads_for_batch(), elgamal_bit_verify_range, &slab, &failed);
 			if (st != 0)
-				malformed_from("the asker",
+				wire_malformed("the asker",
 							   psprintf("Row %lld: %s.", (long long) (slab.base + failed + 1),
 										st == ELGAMAL_BAD_PROOF ? "its label's proof does not verify"
 										: elgamal_status_reason((elgamal_status) st)));
@@ -489,7 +480,7 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 	catalog_restrict_definer();
 	{
 		if (wr->received != admission->keys)
-			malformed_from("the asker", psprintf("The run ends after %lld of its %lld admitted rows.",
+			wire_malformed("the asker", psprintf("The run ends after %lld of its %lld admitted rows.",
 												 (long long) wr->received, (long long) admission->keys));
 		permit_require(wr->base.dataset, "train", &ds, &permit);
 		min_group = Max(permit.min_group, 1);
@@ -724,12 +715,12 @@ decrypt_count(const uint8 sk[ELGAMAL_SCALAR_BYTES], const uint8 ct[CT], int64 bo
 	if ((st = elgamal_check_ciphertext(ct)) != ELGAMAL_OK ||
 		(st = elgamal_partial_decrypt(sk, ct, share)) != ELGAMAL_OK ||
 		(st = elgamal_combine(ct, share, zero, m)) != ELGAMAL_OK)
-		malformed_from(sender, psprintf("A label sum holds %s.", elgamal_status_reason(st)));
+		wire_malformed(sender, psprintf("A label sum holds %s.", elgamal_status_reason(st)));
 	d->bound = bound;
 	st = elgamal_dlog_solve(d, m, dlog_interrupts, NULL, &v);
 	sodium_memzero(share, sizeof(share));
 	if (st != ELGAMAL_OK || v < 0 || v > bound)
-		malformed_from(sender, psprintf("A label sum is not a count between 0 and %lld.", (long long) bound));
+		wire_malformed(sender, psprintf("A label sum is not a count between 0 and %lld.", (long long) bound));
 	return v;
 }
 
@@ -966,11 +957,11 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 											wire_builder_finish(&b));
 
 			if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
-				malformed_from(sender, "The begin reply is missing.");
+				wire_malformed(sender, "The begin reply is missing.");
 			batch = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 			PQclear(res);
 			if (batch < 1 || batch > (1 << 16))
-				malformed_from(sender, psprintf("A batch of %lld rows.", (long long) batch));
+				wire_malformed(sender, psprintf("A batch of %lld rows.", (long long) batch));
 		}
 		progress_phase("asker: sending labels (rows)", (int64) keys.n);
 		for (size_t start = 0; start < keys.n; start += batch)
@@ -994,7 +985,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 			res = peer_call_msg(&call, "SELECT pgpriv.serve_woe_push($1, $2)", 1, params, ack);
 			if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
 				strtoll(PQgetvalue(res, 0, 0), NULL, 10) != (long long) (start + m))
-				malformed_from(sender, "The owner acknowledged another number of rows.");
+				wire_malformed(sender, "The owner acknowledged another number of rows.");
 			PQclear(res);
 			progress_advance((int64) (start + m), call.bytes_in, call.bytes_out);
 		}
@@ -1024,11 +1015,11 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 		wire_reader_init(&r, result, WIRE_WOE_RESULT, 1 + t.k * (WOE_MAX_BINS + 3),
 						 Max(HEAD_BYTES, WOE_MAX_BINS * 32), sender);
 		if (!wire_reader_next(&r, &item, &len) || len != HEAD_BYTES)
-			malformed_from(sender, "The result lacks its head.");
+			wire_malformed(sender, "The result lacks its head.");
 		memcpy(&u, item, 8);
 		matched = (int64) pg_ntoh64(u);
 		if (matched < 1 || matched > (int64) keys.n)
-			malformed_from(sender, psprintf("%lld matched rows of %zu.", (long long) matched, keys.n));
+			wire_malformed(sender, psprintf("%lld matched rows of %zu.", (long long) matched, keys.n));
 		if (elgamal_dlog_init(&d, 16, matched, pgpriv_threads_for_batch()) != ELGAMAL_OK)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		PG_TRY();
@@ -1047,26 +1038,26 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 
 				if (!wire_reader_next(&r, &item, &len) || len != strlen(t.columns[j]) ||
 					memcmp(item, t.columns[j], len) != 0)
-					malformed_from(sender, psprintf("The result for column %d is not that of \"%s\".", j + 1,
+					wire_malformed(sender, psprintf("The result for column %d is not that of \"%s\".", j + 1,
 													t.columns[j]));
 				if (!wire_reader_next(&r, &item, &len))
-					malformed_from(sender, "The result lacks a column's edges.");
+					wire_malformed(sender, "The result lacks a column's edges.");
 				nedges = edges_parse(item, len, edges, t.ngiven[j] > 0 ? t.ngiven[j] : t.nbins - 1);
 				if (nedges < 0 || (t.ngiven[j] > 0 &&
 								   (nedges != t.ngiven[j] || memcmp(edges, t.given[j], sizeof(double) * nedges) != 0)))
-					malformed_from(sender, psprintf("Column \"%s\"'s bin edges are not %s.", t.columns[j],
+					wire_malformed(sender, psprintf("Column \"%s\"'s bin edges are not %s.", t.columns[j],
 													t.ngiven[j] > 0 ? "the ones given" : "increasing numbers"));
 				nb = nedges + 2;
 				for (int bin = 0; bin < nb; bin++)
 				{
 					if (!wire_reader_next(&r, &item, &len) || len != BIN_BYTES || item[8] > 1)
-						malformed_from(sender, psprintf("Column \"%s\" lacks bin %d.", t.columns[j], bin));
+						wire_malformed(sender, psprintf("Column \"%s\" lacks bin %d.", t.columns[j], bin));
 					memcpy(&u, item, 8);
 					bin_rows[bin] = (int64) pg_ntoh64(u);
 					withheld[bin] = item[8] == 1;
 					if (bin_rows[bin] < 0 || bin_rows[bin] > matched - sum_rows ||
 						(withheld[bin] && bin_rows[bin] != 0))
-						malformed_from(sender, psprintf("Column \"%s\"'s bins hold more rows than matched.",
+						wire_malformed(sender, psprintf("Column \"%s\"'s bins hold more rows than matched.",
 														t.columns[j]));
 					sum_rows += bin_rows[bin];
 					bin_events[bin] = withheld[bin] ? 0
@@ -1112,7 +1103,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 				progress_advance(j + 1, call.bytes_in, call.bytes_out);
 			}
 			if (r.remaining != 0)
-				malformed_from(sender, "The result holds more than the columns asked.");
+				wire_malformed(sender, "The result holds more than the columns asked.");
 		}
 		PG_CATCH();
 		{
