@@ -53,6 +53,7 @@ OBJS = \
 	src/crypto/mpc.o \
 	src/protocol/mpc/mpc_schedule.o src/protocol/mpc/mpc_session.o \
 	src/protocol/mpc/joint_score.o src/protocol/mpc/joint_score_serve.o \
+	src/protocol/mpc/mpc_asker.o \
 	src/run/served_run.o \
 	src/run/capability.o \
 	src/run/secret_mem.o \

@@ -47,6 +47,7 @@
 #include "catalog/receipt.h"
 #include "run/admission.h"
 #include "protocol/mpc/joint_score.h"
+#include "protocol/mpc/mpc_asker.h"
 #include "run/keys.h"
 #include "protocol/mpc/mpc_flight.h"
 #include "run/progress.h"
@@ -210,21 +211,14 @@ begin_with_peer(PeerCall *call, const char *server, const char *dataset, const c
 {
 	WireBuilder tb;
 	WireBuilder bb;
-	char		nbuf[32];
 	int64		nkeys = keys ? (int64) keys->n : 0;
 	const uint8 *usable;
 	uint32		count;
 	bytea	   *ready;
 
-	snprintf(nbuf, sizeof(nbuf), "%lld", (long long) nkeys);
 	wire_builder_init(&tb, WIRE_MPC_TERMS);
 	terms_add(&tb, t);
-	{
-		const char *params[4] = {dataset, "mpc", run, nbuf};
-
-		PQclear(peer_call_msg(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8, $5)", 4, params,
-							  wire_builder_finish(&tb)));
-	}
+	mpc_asker_admit(call, dataset, "mpc", run, nkeys, wire_builder_finish(&tb));
 
 	progress_phase("asker: owner reads its features", 0);
 	wire_builder_init(&bb, WIRE_MPC_BEGIN);
@@ -395,17 +389,10 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	MpcSession *volatile session = NULL;
 	const uint8 *volatile usable = NULL;
 	volatile int64 scored = 0;
-	OwnerContext oc;
 	MemoryContext fn_cxt = CurrentMemoryContext;
 
-	for (int a = 0; a < 4; a++)
-		if (PG_ARGISNULL(a))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("joint_score needs a peer, a dataset, a keys query and weights")));
-	server = NameStr(*PG_GETARG_NAME(0));
-	dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	mpc_asker_args(fcinfo, "joint_score needs a peer, a dataset, a keys query and weights",
+				   &server, &dataset, &keys_query);
 	weights_jb = PG_GETARG_JSONB_P(3);
 	nw = parse_weights(weights_jb, &ws);
 
@@ -501,11 +488,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 		return (Datum) 0;		/* nothing to score: no run */
 
 	t.mode = flag_mode ? MPC_MODE_FLAG : MPC_MODE_SCORE;
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("joint_score", server, dataset, (int64) keys.n);
-	audit_watch_begin(&watch, "mpc", server, dataset, (int64) keys.n, &call, 1);
-	audit_watch_run(&watch, run);
+	run = mpc_asker_open(&call, &watch, "joint_score", "mpc", server, dataset, (int64) keys.n);
 	mpc_memory_hold();
 	PG_TRY();
 	{
@@ -565,16 +548,9 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	mpc_memory_release();
 	secret_wipe(local);
 
-	receipt_asker_exchange(&call, run, "mpc", dataset, (int64) keys.n, scored,
-						   call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "mpc", dataset, (int64) keys.n, scored,
-					 call.bytes_in, call.bytes_out, "ok",
-					 psprintf("run %s, %s over %d of the peer's and %d own columns", run,
-							  flag_mode ? "flags" : "scores", t.k, nlocal), run);
-	catalog_leave_owner(&oc);
-	progress_end();
-	audit_watch_end(&watch);
+	mpc_asker_close(&call, &watch, server, run, "mpc", dataset, (int64) keys.n, scored,
+					psprintf("run %s, %s over %d of the peer's and %d own columns", run,
+							 flag_mode ? "flags" : "scores", t.k, nlocal));
 	return (Datum) 0;
 }
 
@@ -609,7 +585,6 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	MpcPlan		plan;
 	MpcSession *volatile session = NULL;
 	MpcTally   *tally;
-	OwnerContext oc;
 	struct
 	{
 		const char *part;
@@ -627,9 +602,7 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	t.mode = MPC_MODE_SELFTEST;
 	t.triples = triples;
 	t.comparisons = comparisons;
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("mpc_selftest", server, dataset, 0);
+	run = mpc_asker_open(&call, NULL, "mpc_selftest", "mpc", server, dataset, 0);
 	mpc_plan_build(&plan, t.mode, triples, 0, comparisons);
 	session = mpc_session_new(0, &plan, CurrentMemoryContext, psprintf("peer \"%s\"", server));
 	mpc_memory_hold();
@@ -686,14 +659,9 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	}
 	mpc_session_free(session);
 
-	receipt_asker_exchange(&call, run, "mpc", dataset, 0, 0, call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "mpc", dataset, 0, 0, call.bytes_in, call.bytes_out, "ok",
-					 psprintf("run %s, self-test: %d triples, %d comparisons, %lld failures", run,
-							  triples, comparisons,
-							  (long long) (tally->triples_bad + tally->products_bad + tally->signs_bad)),
-					 run);
-	catalog_leave_owner(&oc);
-	progress_end();
+	mpc_asker_close(&call, NULL, server, run, "mpc", dataset, 0, 0,
+					psprintf("run %s, self-test: %d triples, %d comparisons, %lld failures", run,
+							 triples, comparisons,
+							 (long long) (tally->triples_bad + tally->products_bad + tally->signs_bad)));
 	return (Datum) 0;
 }

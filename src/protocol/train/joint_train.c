@@ -62,6 +62,7 @@
 #include "crypto/fixprod.h"
 #include "crypto/mpc.h"
 #include "peer/call.h"
+#include "protocol/mpc/mpc_asker.h"
 #include "protocol/mpc/mpc_flight.h"
 #include "protocol/train/joint_train.h"
 #include "run/admission.h"
@@ -1111,17 +1112,10 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	double	   *w;
 	JsonbValue *res;
 	JsonbParseState *state = NULL;
-	OwnerContext oc;
 	MemoryContext fn_cxt = CurrentMemoryContext;
 
-	for (int a = 0; a < 4; a++)
-		if (PG_ARGISNULL(a))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("joint_train needs a peer, a dataset, a keys query and a label column")));
-	server = NameStr(*PG_GETARG_NAME(0));
-	dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	mpc_asker_args(fcinfo, "joint_train needs a peer, a dataset, a keys query and a label column",
+				   &server, &dataset, &keys_query);
 	label = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	parse_options(options, &o);
 	sender = psprintf("peer \"%s\"", server);
@@ -1131,11 +1125,13 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	{
 		TupleDesc	td;
 		uint64		nrows;
-		int			label_col = 0;
+		int			label_col;
 		int		   *own_col;
 
 		nrows = keys_query_fetch_all(&kq);
 		td = SPI_tuptable->tupdesc;
+		label_col = mpc_asker_label_column(td, label,
+										   "keys_query returns the key first, then the label column named by label, then any own feature columns.");
 		MemoryContextSwitchTo(fn_cxt);
 		own_col = palloc(sizeof(int) * (td->natts + 1));
 		own = palloc(sizeof(char *) * (td->natts + 1));
@@ -1143,21 +1139,13 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 		{
 			const char *name = NameStr(TupleDescAttr(td, c - 1)->attname);
 
-			if (TupleDescAttr(td, c - 1)->attisdropped)
-				continue;
-			if (strcmp(name, label) == 0)
-				label_col = c;
-			else if (strcmp(name, o.intercept) != 0)
+			if (!TupleDescAttr(td, c - 1)->attisdropped &&
+				strcmp(name, label) != 0 && strcmp(name, o.intercept) != 0)
 			{
 				own_col[ka] = c;
 				own[ka++] = pstrdup(name);
 			}
 		}
-		if (label_col == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("keys_query has no column \"%s\" after its key column", label),
-					 errhint("keys_query returns the key first, then the label column named by label, then any own feature columns.")));
 		if (ka > TRAIN_MAX_FEATURES - 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -1235,11 +1223,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	for (int64 i = 0; i < n; i++)
 		key_builder_add(&kb, ktext[i]);
 
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("joint_train", server, dataset, n);
-	audit_watch_begin(&watch, "train", server, dataset, n, &call, 1);
-	audit_watch_run(&watch, run);
+	run = mpc_asker_open(&call, &watch, "joint_train", "train", server, dataset, n);
 
 	if (o.features == NIL)
 		o.features = peer_permitted_columns(&call, dataset, "train");
@@ -1284,7 +1268,6 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		WireBuilder b;
-		char		nbuf[32];
 		bytea	   *ready;
 		WireReader	r;
 		const uint8 *usable;
@@ -1296,15 +1279,9 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 		int64		m = 0;
 		double	   *xs;
 
-		snprintf(nbuf, sizeof(nbuf), "%lld", (long long) n);
 		wire_builder_init(&b, WIRE_TRAIN_TERMS);
 		terms_add(&b, &t);
-		{
-			const char *params[4] = {dataset, "train", run, nbuf};
-
-			PQclear(peer_call_msg(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8, $5)", 4,
-								  params, wire_builder_finish(&b)));
-		}
+		mpc_asker_admit(&call, dataset, "train", run, n, wire_builder_finish(&b));
 		progress_phase("asker: owner reads its columns", 0);
 		wire_builder_init(&b, WIRE_TRAIN_TERMS);
 		terms_add(&b, &t);
@@ -1431,13 +1408,8 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 			(errmsg("joint_train: trained on %lld rows; %lld of the keys asked had no usable row at peer \"%s\"",
 					(long long) ar.m, (long long) (n - ar.m), server)));
 
-	receipt_asker_exchange(&call, run, "train", dataset, n, ar.m, call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "train", dataset, n, ar.m, call.bytes_in, call.bytes_out, "ok",
-					 psprintf("run %s, logistic regression on %d of the peer's and %d own columns, %d epochs",
-							  run, t.kb, ka, t.epochs), run);
-	catalog_leave_owner(&oc);
-	progress_end();
-	audit_watch_end(&watch);
+	mpc_asker_close(&call, &watch, server, run, "train", dataset, n, ar.m,
+					psprintf("run %s, logistic regression on %d of the peer's and %d own columns, %d epochs",
+							 run, t.kb, ka, t.epochs));
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }

@@ -47,6 +47,7 @@
 #include "crypto/elgamal_proof.h"
 #include "crypto/parallel.h"
 #include "peer/call.h"
+#include "protocol/mpc/mpc_asker.h"
 #include "protocol/train/joint_woe.h"
 #include "run/admission.h"
 #include "run/keys.h"
@@ -830,17 +831,10 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	char	   *sender;
 	bytea	   *result;
 	int64		batch;
-	OwnerContext oc;
 	MemoryContext fn_cxt = CurrentMemoryContext;
 
-	for (int a = 0; a < 4; a++)
-		if (PG_ARGISNULL(a))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("joint_woe needs a peer, a dataset, a keys query and a label column")));
-	server = NameStr(*PG_GETARG_NAME(0));
-	dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	mpc_asker_args(fcinfo, "joint_woe needs a peer, a dataset, a keys query and a label column",
+				   &server, &dataset, &keys_query);
 	label = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	parse_options(options, &nbins, &columns, &edges_opt);
 	sender = psprintf("peer \"%s\"", server);
@@ -853,19 +847,12 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	{
 		TupleDesc	td;
 		uint64		nrows;
-		int			label_col = 0;
+		int			label_col;
 
 		nrows = keys_query_fetch_all(&kq);
 		td = SPI_tuptable->tupdesc;
-		for (int c = 3; c <= td->natts; c++)
-			if (!TupleDescAttr(td, c - 1)->attisdropped &&
-				strcmp(NameStr(TupleDescAttr(td, c - 1)->attname), label) == 0)
-				label_col = c;
-		if (label_col == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("keys_query has no column \"%s\" after its key column", label),
-					 errhint("keys_query returns the key first, then the label column named by label.")));
+		label_col = mpc_asker_label_column(td, label,
+										   "keys_query returns the key first, then the label column named by label.");
 		MemoryContextSwitchTo(fn_cxt);
 		bits = secret_palloc(Max(nrows, 1));	/* the labels: wiped however the run ends */
 		for (uint64 r = 0; r < nrows; r++)
@@ -887,11 +874,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	if (keys.n == 0)
 		return (Datum) 0;		/* nothing to train on: no run */
 
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("joint_woe", server, dataset, (int64) keys.n);
-	audit_watch_begin(&watch, "train", server, dataset, (int64) keys.n, &call, 1);
-	audit_watch_run(&watch, run);
+	run = mpc_asker_open(&call, &watch, "joint_woe", "train", server, dataset, (int64) keys.n);
 
 	/* The owner's columns: those named, else every column of the permit. */
 	if (columns == NIL)
@@ -937,17 +920,10 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		WireBuilder b;
-		char		nbuf[32];
 
-		snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 		wire_builder_init(&b, WIRE_WOE_TERMS);
 		terms_add(&b, &t);
-		{
-			const char *params[4] = {dataset, "train", run, nbuf};
-
-			PQclear(peer_call_msg(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8, $5)", 4,
-								  params, wire_builder_finish(&b)));
-		}
+		mpc_asker_admit(&call, dataset, "train", run, (int64) keys.n, wire_builder_finish(&b));
 		wire_builder_init(&b, WIRE_WOE_TERMS);
 		terms_add(&b, &t);
 		wire_builder_add(&b, pk, EL);
@@ -1115,16 +1091,8 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 		elgamal_dlog_free(&d);
 		sodium_memzero(sk, sizeof(sk));
 
-		receipt_asker_exchange(&call, run, "train", dataset, (int64) keys.n, matched,
-							   call.bytes_in, call.bytes_out);
-		catalog_enter_owner(&oc);
-		audit_append_run("asker", server, "train", dataset, (int64) keys.n, matched,
-						 call.bytes_in, call.bytes_out, "ok",
-						 psprintf("run %s, woe of %d of the peer's columns in up to %d bins", run, t.k, nbins),
-						 run);
-		catalog_leave_owner(&oc);
+		mpc_asker_close(&call, &watch, server, run, "train", dataset, (int64) keys.n, matched,
+						psprintf("run %s, woe of %d of the peer's columns in up to %d bins", run, t.k, nbins));
 	}
-	progress_end();
-	audit_watch_end(&watch);
 	return (Datum) 0;
 }
