@@ -50,6 +50,7 @@
 #include "protocol/mpc/mpc_asker.h"
 #include "run/keys.h"
 #include "protocol/mpc/mpc_flight.h"
+#include "protocol/mpc/mpc_terms.h"
 #include "run/progress.h"
 #include "run/secret_mem.h"
 #include "run/served_run.h"
@@ -109,22 +110,9 @@ score_terms_read(WireReader *r, MpcTerms *t)
 		wire_malformed("the asker", "Unknown two-party mode.");
 	t->columns = palloc0(sizeof(char *) * Max(t->k, 1));
 	for (int j = 0; j < t->k; j++)
-	{
-		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
-			memchr(item, '\0', len) != NULL)
-			wire_malformed("the asker", "A column name of the two-party terms is missing or invalid.");
-		t->columns[j] = pnstrdup((const char *) item, len);
-		for (int i = 0; i < j; i++)
-			if (strcmp(t->columns[i], t->columns[j]) == 0)
-				wire_malformed("the asker", "The two-party terms name a column twice.");
-	}
-}
-
-/* Every column the run uses must be permitted to the session's role. */
-void
-score_terms_check_permit(const char *dataset, const Permit *permit, const MpcTerms *t)
-{
-	permit_require_columns(dataset, "mpc", permit, t->columns, t->k);
+		t->columns[j] = mpc_terms_column(r, t->columns, j,
+										 "A column name of the two-party terms is missing or invalid.",
+										 "The two-party terms name a column twice.");
 }
 
 void
@@ -133,13 +121,12 @@ joint_score_admission_check(const char *dataset, const Permit *permit, bytea *te
 	WireReader r;
 	MpcTerms	t;
 
-	if (terms == NULL)
-		wire_malformed("the asker", "A two-party run is admitted with its terms.");
-	wire_reader_init(&r, terms, WIRE_MPC_TERMS, MPC_MAX_FEATURES + 1, NAMEDATALEN, "the asker");
+	mpc_terms_open(&r, terms, WIRE_MPC_TERMS, MPC_MAX_FEATURES + 1, NAMEDATALEN,
+				   "A two-party run is admitted with its terms.");
 	score_terms_read(&r, &t);
 	if (r.remaining != 0)
 		wire_malformed("the asker", "Bytes after the two-party terms.");
-	score_terms_check_permit(dataset, permit, &t);
+	permit_require_columns(dataset, "mpc", permit, t.columns, t.k);
 }
 
 /* ----------------------------------------------------------------------

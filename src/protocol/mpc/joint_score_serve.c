@@ -142,7 +142,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 														  admission->keys + MPC_MAX_FEATURES + 1),
 					 Max(NAMEDATALEN, 1 << 20), "the asker");
 	score_terms_read(&r, &t);
-	score_terms_check_permit(dataset, &permit, &t);
+	permit_require_columns(dataset, "mpc", &permit, t.columns, t.k);
 	if ((int64) r.remaining != admission->keys ||
 		(t.mode == MPC_MODE_SELFTEST && r.remaining != 0))
 		wire_malformed("the asker", psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));

@@ -64,6 +64,7 @@
 #include "peer/call.h"
 #include "protocol/mpc/mpc_asker.h"
 #include "protocol/mpc/mpc_flight.h"
+#include "protocol/mpc/mpc_terms.h"
 #include "protocol/train/joint_train.h"
 #include "run/admission.h"
 #include "run/keys.h"
@@ -181,15 +182,8 @@ terms_read(WireReader *r, TrainTerms *t)
 		wire_malformed("the asker", "joint_train parameters out of range.");
 	t->columns = palloc0(sizeof(char *) * t->kb);
 	for (int j = 0; j < t->kb; j++)
-	{
-		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
-			memchr(item, '\0', len) != NULL)
-			wire_malformed("the asker", "A joint_train column name is missing or too long.");
-		t->columns[j] = pnstrdup((const char *) item, len);
-		for (int i = 0; i < j; i++)
-			if (strcmp(t->columns[i], t->columns[j]) == 0)
-				wire_malformed("the asker", "A column named twice.");
-	}
+		t->columns[j] = mpc_terms_column(r, t->columns, j, "A joint_train column name is missing or too long.",
+										 "A column named twice.");
 }
 
 void
@@ -198,10 +192,8 @@ joint_train_admission_check(const char *dataset, const Permit *permit, bytea *te
 	WireReader	r;
 	TrainTerms	t;
 
-	if (terms == NULL)
-		wire_malformed("the asker", "A train run is admitted with its terms.");
-	wire_reader_init(&r, terms, WIRE_TRAIN_TERMS, TRAIN_MAX_FEATURES + 1,
-					 Max(NAMEDATALEN, TERMS_HEAD_BYTES), "the asker");
+	mpc_terms_open(&r, terms, WIRE_TRAIN_TERMS, TRAIN_MAX_FEATURES + 1, Max(NAMEDATALEN, TERMS_HEAD_BYTES),
+				   "A train run is admitted with its terms.");
 	terms_read(&r, &t);
 	if (r.remaining != 0)
 		wire_malformed("the asker", "Bytes after the joint_train terms.");

@@ -48,6 +48,7 @@
 #include "crypto/parallel.h"
 #include "peer/call.h"
 #include "protocol/mpc/mpc_asker.h"
+#include "protocol/mpc/mpc_terms.h"
 #include "protocol/train/joint_woe.h"
 #include "run/admission.h"
 #include "run/keys.h"
@@ -162,13 +163,8 @@ terms_read(WireReader *r, WoeTerms *t)
 	t->given = palloc(sizeof(double *) * t->k);
 	for (int j = 0; j < t->k; j++)
 	{
-		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
-			memchr(item, '\0', len) != NULL)
-			wire_malformed("the asker", "A joint_woe column name is missing or too long.");
-		t->columns[j] = pnstrdup((const char *) item, len);
-		for (int i = 0; i < j; i++)
-			if (strcmp(t->columns[i], t->columns[j]) == 0)
-				wire_malformed("the asker", "A column named twice.");
+		t->columns[j] = mpc_terms_column(r, t->columns, j, "A joint_woe column name is missing or too long.",
+										 "A column named twice.");
 		t->given[j] = palloc(sizeof(double) * WOE_MAX_BINS);
 		if (!wire_reader_next(r, &item, &len) ||
 			(t->ngiven[j] = edges_parse(item, len, t->given[j], WOE_MAX_BINS - 1)) < 0)
@@ -177,23 +173,16 @@ terms_read(WireReader *r, WoeTerms *t)
 	}
 }
 
-static void
-terms_check_permit(const char *dataset, const Permit *permit, const WoeTerms *t)
-{
-	permit_require_columns(dataset, "train", permit, t->columns, t->k);
-}
-
 void
 joint_woe_admission_check(const char *dataset, const Permit *permit, bytea *terms)
 {
 	WireReader	r;
 	WoeTerms	t;
 
-	if (terms == NULL)
-		wire_malformed("the asker", "A train run is admitted with its terms.");
-	wire_reader_init(&r, terms, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 1, Max(NAMEDATALEN, EDGES_TEXT_MAX), "the asker");
+	mpc_terms_open(&r, terms, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 1, Max(NAMEDATALEN, EDGES_TEXT_MAX),
+				   "A train run is admitted with its terms.");
 	terms_read(&r, &t);
-	terms_check_permit(dataset, permit, &t);
+	permit_require_columns(dataset, "train", permit, t.columns, t.k);
 }
 
 /* ----------------------------------------------------------------------
@@ -265,7 +254,7 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 	permit_require(dataset, "train", &ds, &permit);
 	wire_reader_init(&r, msg, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 2, Max(NAMEDATALEN, EDGES_TEXT_MAX), "the asker");
 	terms_read(&r, &t);
-	terms_check_permit(dataset, &permit, &t);
+	permit_require_columns(dataset, "train", &permit, t.columns, t.k);
 	if (!wire_reader_next(&r, &item, &len) || len != EL || r.remaining != 0)
 		wire_malformed("the asker", "The begin message must end with the asker's 32-byte key.");
 	if ((st = elgamal_check_element(item)) != ELGAMAL_OK)
