@@ -226,14 +226,62 @@ begin_with_peer(PeerCall *call, const char *server, const char *dataset, const c
 	return usable;
 }
 
-/* The flights of a begun run. */
-static void
-flights_with_peer(PeerCall *call, const char *run, MpcSession *session, int nsteps)
+/*
+ * A two-party run with the peer from its admission to its last flight,
+ * with the engine's memory held (the caller releases it): returns the
+ * run's session, in cxt over plan, or NULL when no row is computed; on an
+ * error the session is freed and the memory released.  A joint score
+ * (keys not NULL) computes the rows the owner has a usable row for
+ * (*usable, one bit per key), with local, the asker's own part of each
+ * key's score, moved up to them; the self-test computes t's random
+ * products and comparisons.
+ */
+static MpcSession *
+compute_with_peer(PeerCall *call, const char *server, const char *dataset, const char *run,
+				  const MpcTerms *t, const KeySet *keys, const int64 *w_owner, int64 *local,
+				  MpcPlan *plan, MemoryContext cxt, const uint8 **usable)
 {
-	FlightCall	fc = {call, run, session};
+	MpcSession *volatile session = NULL;
 
-	progress_phase("asker: two-party computation (steps)", nsteps);
-	mpc_asker_run(session, flight_send, flight_receive, &fc);
+	mpc_memory_hold();
+	PG_TRY();
+	{
+		const uint8 *u = begin_with_peer(call, server, dataset, run, t, keys);
+		int64		rows = t->triples;
+
+		/*
+		 * Only the rows the owner can answer are computed (both parties know
+		 * them); the asker's own part of each moves up accordingly.
+		 */
+		if (keys != NULL)
+		{
+			*usable = u;
+			rows = 0;
+			for (size_t r = 0; r < keys->n; r++)
+				if ((u[r / 8] >> (r % 8)) & 1)
+					local[rows++] = local[r];
+		}
+		if (keys == NULL || rows > 0)
+		{
+			FlightCall	fc = {call, run, NULL};
+
+			mpc_plan_build(plan, t->mode, rows, t->k, t->comparisons);
+			session = mpc_session_new(0, plan, cxt, psprintf("peer \"%s\"", server));
+			if (keys != NULL)
+				mpc_session_asker_input(session, w_owner, local);
+			fc.session = session;
+			progress_phase("asker: two-party computation (steps)", plan->nsteps);
+			mpc_asker_run(session, flight_send, flight_receive, &fc);
+		}
+	}
+	PG_CATCH();
+	{
+		mpc_session_free(session);
+		mpc_memory_release();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return session;
 }
 
 typedef struct Weight
@@ -373,8 +421,8 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	AuditWatch	watch;
 	char	   *run;
 	MpcPlan		plan;
-	MpcSession *volatile session = NULL;
-	const uint8 *volatile usable = NULL;
+	MpcSession *session;
+	const uint8 *usable = NULL;
 	volatile int64 scored = 0;
 	MemoryContext fn_cxt = CurrentMemoryContext;
 
@@ -476,35 +524,8 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 
 	t.mode = flag_mode ? MPC_MODE_FLAG : MPC_MODE_SCORE;
 	run = mpc_asker_open(&call, &watch, "joint_score", "mpc", server, dataset, (int64) keys.n);
-	mpc_memory_hold();
-	PG_TRY();
-	{
-		int64		m = 0;
-
-		usable = begin_with_peer(&call, server, dataset, run, &t, &keys);
-
-		/*
-		 * Only the rows the owner can answer are computed (both parties know
-		 * them); the asker's own part of each moves up accordingly.
-		 */
-		for (size_t r = 0; r < keys.n; r++)
-			if ((usable[r / 8] >> (r % 8)) & 1)
-				local[m++] = local[r];
-		if (m > 0)
-		{
-			mpc_plan_build(&plan, t.mode, m, t.k, 0);
-			session = mpc_session_new(0, &plan, fn_cxt, psprintf("peer \"%s\"", server));
-			mpc_session_asker_input(session, w_owner, local);
-			flights_with_peer(&call, run, session, plan.nsteps);
-		}
-	}
-	PG_CATCH();
-	{
-		mpc_session_free(session);
-		mpc_memory_release();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	session = compute_with_peer(&call, server, dataset, run, &t, &keys, w_owner, local, &plan, fn_cxt,
+								&usable);
 	secret_wipe(w_owner);
 
 	for (size_t r = 0, ci = 0; r < keys.n; r++)
@@ -570,7 +591,7 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	PeerCall	call;
 	char	   *run;
 	MpcPlan		plan;
-	MpcSession *volatile session = NULL;
+	MpcSession *session;
 	MpcTally   *tally;
 	struct
 	{
@@ -590,21 +611,8 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	t.triples = triples;
 	t.comparisons = comparisons;
 	run = mpc_asker_open(&call, NULL, "mpc_selftest", "mpc", server, dataset, 0);
-	mpc_plan_build(&plan, t.mode, triples, 0, comparisons);
-	session = mpc_session_new(0, &plan, CurrentMemoryContext, psprintf("peer \"%s\"", server));
-	mpc_memory_hold();
-	PG_TRY();
-	{
-		(void) begin_with_peer(&call, server, dataset, run, &t, NULL);
-		flights_with_peer(&call, run, session, plan.nsteps);
-	}
-	PG_CATCH();
-	{
-		mpc_session_free(session);
-		mpc_memory_release();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	session = compute_with_peer(&call, server, dataset, run, &t, NULL, NULL, NULL, &plan,
+								CurrentMemoryContext, NULL);
 	mpc_memory_release();
 	tally = mpc_session_tally(session);
 
