@@ -55,6 +55,7 @@ OBJS = \
 	src/protocol/mpc/joint_score.o src/protocol/mpc/joint_score_serve.o \
 	src/protocol/mpc/mpc_asker.o \
 	src/protocol/mpc/mpc_terms.o \
+	src/protocol/mpc/mpc_serve.o \
 	src/run/served_run.o \
 	src/run/capability.o \
 	src/run/secret_mem.o \

@@ -39,6 +39,7 @@
 #include "run/progress.h"
 #include "run/secret_mem.h"
 #include "run/served_run.h"
+#include "protocol/mpc/mpc_serve.h"
 #include "protocol/sum/secure_sum.h"
 #include "wire/message.h"
 
@@ -402,9 +403,9 @@ owner_sum_dataset(SumRun *sr, const Dataset *ds, const char *dataset, const char
 Datum
 pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 {
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
-	SumRun	   *sr = served_run_get("secure_sum", run);
+	char	   *run;
+	bytea	   *msg;
+	SumRun	   *sr = mpc_serve_step(fcinfo, "secure_sum", &run, &msg);
 	Admission  *admission;
 	WireReader	r;
 	uint32		count;
@@ -416,8 +417,6 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 	uint32		i;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	admission = admission_require(run, sr->base.dataset, "secure_sum");
 	wire_reader_init(&r, msg, WIRE_SUM_KEYS, (uint32) pgpriv_batch_size, SUM_MAX_KEY_BYTES, "the asker");
 	count = r.remaining;
@@ -479,7 +478,6 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 		admission_complete(admission, sr->held);
 		served_run_close();
 	}
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(run, reply);
 }
 

@@ -64,6 +64,7 @@
 #include "peer/call.h"
 #include "protocol/mpc/mpc_asker.h"
 #include "protocol/mpc/mpc_flight.h"
+#include "protocol/mpc/mpc_serve.h"
 #include "protocol/mpc/mpc_terms.h"
 #include "protocol/train/joint_train.h"
 #include "run/admission.h"
@@ -528,12 +529,7 @@ max_item_bytes(const TrainTerms *t)
 Datum
 pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(2);
-	Admission  *admission = admission_require(run, dataset, "train");
-	Dataset		ds;
-	Permit		permit;
+	MpcServeBegin sb;
 	WireReader	r;
 	TrainTerms	t;
 	TrainRun   *tr;
@@ -542,24 +538,21 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 	uint8	   *usable;
 	bytea	   *reply;
 
-	catalog_restrict_definer();
-	if (served_run_find("train", run) != NULL)
-		wire_malformed("the asker", "This run has begun already.");
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	permit_require(dataset, "train", &ds, &permit);
-	wire_reader_init(&r, msg, WIRE_TRAIN_TERMS,
-					 (uint32) Min((int64) PG_UINT32_MAX - 64, admission->keys + TRAIN_MAX_FEATURES + 1),
+	mpc_serve_begin(fcinfo, "train", "This run has begun already.", &sb);
+	wire_reader_init(&r, sb.msg, WIRE_TRAIN_TERMS,
+					 (uint32) Min((int64) PG_UINT32_MAX - 64, sb.admission->keys + TRAIN_MAX_FEATURES + 1),
 					 Max(Max(NAMEDATALEN, TERMS_HEAD_BYTES), 1 << 20), "the asker");
 	terms_read(&r, &t);
-	permit_require_columns(dataset, "train", &permit, t.columns, t.kb);
-	if ((int64) r.remaining != admission->keys)
-		wire_malformed("the asker", psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
+	permit_require_columns(sb.dataset, "train", &sb.permit, t.columns, t.kb);
+	if ((int64) r.remaining != sb.admission->keys)
+		wire_malformed("the asker", psprintf("%u keys, %lld admitted.", r.remaining,
+											 (long long) sb.admission->keys));
 	nkeys = (int64) r.remaining;
 
-	tr = served_run_open("train", run, dataset, sizeof(TrainRun), train_run_wipe);
+	tr = served_run_open("train", sb.run, sb.dataset, sizeof(TrainRun), train_run_wipe);
 	mpc_memory_hold();
-	tr->base.bytes_in = VARSIZE_ANY_EXHDR(msg);
-	progress_begin("joint_train", session_role_name(), dataset, nkeys);
+	tr->base.bytes_in = VARSIZE_ANY_EXHDR(sb.msg);
+	progress_begin("joint_train", session_role_name(), sb.dataset, nkeys);
 	progress_phase("owner: reading the columns", nkeys);
 	{
 		DatasetRows rows;
@@ -569,13 +562,13 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 		double	   *mean;
 		double	   *sd;
 		int64		m = 0;
-		int			min_group = Max(permit.min_group, 1);
+		int			min_group = Max(sb.permit.min_group, 1);
 		const uint8 *item;
 		uint32		len;
 		WireBuilder b;
 		uint8	   *p;
 		size_t		alen;
-		char	   *whose = psprintf("dataset \"%s\"", dataset);
+		char	   *whose = psprintf("dataset \"%s\"", sb.dataset);
 
 		old = MemoryContextSwitchTo(tr->base.cxt);
 		tr->t = t;
@@ -586,7 +579,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 			columns = lappend(columns, tr->t.columns[j]);
 		}
 		MemoryContextSwitchTo(old);
-		dataset_rows_fetch(&ds, columns, &rows);
+		dataset_rows_fetch(&sb.ds, columns, &rows);
 		row_index_build(&rows, &index);
 		usable = palloc0((Max(nkeys, 1) + 7) / 8);
 		v = secret_palloc(sizeof(double) * Max(nkeys, 1) * t.kb);
@@ -620,7 +613,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("fewer of the rows asked have a row in dataset \"%s\" than its min_group %d",
-							dataset, min_group),
+							sb.dataset, min_group),
 					 errdetail("No model is trained on fewer rows than min_group; how many fewer is not said.")));
 		if ((size_t) m * Max(t.kb, t.ka) * t.bits > TRAIN_MAX_OTS)
 			ereport(ERROR,
@@ -668,8 +661,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 		tr->steps = sched_total_steps(&tr->s);
 		progress_phase("owner: two-party training (steps)", tr->steps);
 	}
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(sb.run, reply);
 }
 
 /*
@@ -681,13 +673,11 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 Datum
 pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 {
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
-	TrainRun   *tr = served_run_get("train", run);
+	char	   *run;
+	bytea	   *msg;
+	TrainRun   *tr = mpc_serve_step(fcinfo, "train", &run, &msg);
 	bytea	   *reply = NULL;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	{
 		WireReader	r;
 		const uint8 *head;
@@ -775,8 +765,7 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 	tr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	tr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 	progress_advance(tr->s.call, tr->base.bytes_in, tr->base.bytes_out);
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(run, reply);
 }
 
 /*
@@ -814,8 +803,7 @@ pgpriv_serve_train_finish(PG_FUNCTION_ARGS)
 	}
 	served_run_close();
 	progress_end();
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(run, reply);
 }
 
 /* ----------------------------------------------------------------------

@@ -48,6 +48,7 @@
 #include "crypto/parallel.h"
 #include "peer/call.h"
 #include "protocol/mpc/mpc_asker.h"
+#include "protocol/mpc/mpc_serve.h"
 #include "protocol/mpc/mpc_terms.h"
 #include "protocol/train/joint_woe.h"
 #include "run/admission.h"
@@ -234,12 +235,7 @@ owner_value(const char *text, const char *dataset, const char *column)
 Datum
 pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(2);
-	Admission  *admission = admission_require(run, dataset, "train");
-	Dataset		ds;
-	Permit		permit;
+	MpcServeBegin sb;
 	WireReader	r;
 	WoeTerms	t;
 	const uint8 *item;
@@ -249,20 +245,19 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 	List	   *columns = NIL;
 	elgamal_status st;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	permit_require(dataset, "train", &ds, &permit);
-	wire_reader_init(&r, msg, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 2, Max(NAMEDATALEN, EDGES_TEXT_MAX), "the asker");
+	mpc_serve_begin(fcinfo, "train", NULL, &sb);
+	wire_reader_init(&r, sb.msg, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 2, Max(NAMEDATALEN, EDGES_TEXT_MAX),
+					 "the asker");
 	terms_read(&r, &t);
-	permit_require_columns(dataset, "train", &permit, t.columns, t.k);
+	permit_require_columns(sb.dataset, "train", &sb.permit, t.columns, t.k);
 	if (!wire_reader_next(&r, &item, &len) || len != EL || r.remaining != 0)
 		wire_malformed("the asker", "The begin message must end with the asker's 32-byte key.");
 	if ((st = elgamal_check_element(item)) != ELGAMAL_OK)
 		wire_malformed("the asker", psprintf("Its key is %s.", elgamal_status_reason(st)));
 
-	wr = served_run_open("train", run, dataset, sizeof(WoeRun), NULL);
+	wr = served_run_open("train", sb.run, sb.dataset, sizeof(WoeRun), NULL);
 	memcpy(wr->pk, item, EL);
-	wr->base.bytes_in = VARSIZE_ANY_EXHDR(msg);
+	wr->base.bytes_in = VARSIZE_ANY_EXHDR(sb.msg);
 	old = MemoryContextSwitchTo(wr->base.cxt);
 	wr->t.nbins = t.nbins;
 	wr->t.k = t.k;
@@ -277,16 +272,16 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 		wr->t.columns[j] = pstrdup(t.columns[j]);
 		columns = lappend(columns, wr->t.columns[j]);
 	}
-	progress_begin("joint_woe", session_role_name(), dataset, admission->keys);
+	progress_begin("joint_woe", session_role_name(), sb.dataset, sb.admission->keys);
 	progress_phase("owner: reading the columns", 0);
 	{
-		dataset_rows_fetch(&ds, columns, &wr->rows);
+		dataset_rows_fetch(&sb.ds, columns, &wr->rows);
 		row_index_build(&wr->rows, &wr->index);
-		wr->match_row = palloc_extended(sizeof(size_t) * Max(admission->keys, 1), MCXT_ALLOC_HUGE);
-		wr->match_ct = palloc_extended((Size) CT * Max(admission->keys, 1), MCXT_ALLOC_HUGE);
+		wr->match_row = palloc_extended(sizeof(size_t) * Max(sb.admission->keys, 1), MCXT_ALLOC_HUGE);
+		wr->match_ct = palloc_extended((Size) CT * Max(sb.admission->keys, 1), MCXT_ALLOC_HUGE);
 	}
 	MemoryContextSwitchTo(old);
-	progress_phase("owner: checking labels' proofs (rows)", admission->keys);
+	progress_phase("owner: checking labels' proofs (rows)", sb.admission->keys);
 	PG_RETURN_INT32(Min(pgpriv_batch_size, 1 << 16));
 }
 
@@ -593,8 +588,7 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 	}
 	served_run_close();
 	progress_end();
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(run, reply);
 }
 
 /* ----------------------------------------------------------------------
