@@ -265,18 +265,12 @@ void
 sum_masks_add(size_t n, const uint8 *const *keys, const size_t *lens, int npairs, const uint8 *seeds,
 		  const int *signs, uint64 *value, uint64 *presence)
 {
-	share_mask_job job;
+	share_mask_job job = {.keys = keys, .lens = lens, .npairs = npairs, .seeds = seeds, .signs = signs,
+	.value = value, .presence = presence};
 	size_t		failed;
 
 	if (npairs == 0 || n == 0)
 		return;
-	job.keys = keys;
-	job.lens = lens;
-	job.npairs = npairs;
-	job.seeds = seeds;
-	job.signs = signs;
-	job.value = value;
-	job.presence = presence;
 	(void) crypto_parallel_for(n, n < SUM_PARALLEL_MIN ? 1 : pgpriv_threads_for_batch(),
 							   share_mask_range, &job, &failed);
 }

@@ -424,12 +424,8 @@ sum_ciphertexts(const uint8 *cts, size_t n, uint8 out[CT])
 	partial = palloc_extended(chunks * CT, MCXT_ALLOC_HUGE);
 	flags = palloc_extended(n, MCXT_ALLOC_HUGE);
 	memset(flags, 1, n);
-	job.cts = cts;
-	job.stride = CT;
-	job.flags = flags;
-	job.n = n;
-	job.chunk = SUM_CHUNK;
-	job.partial = partial;
+	job = (elgamal_sum_job) {.cts = cts, .stride = CT, .flags = flags, .n = n, .chunk = SUM_CHUNK,
+	.partial = partial};
 	CHECK_FOR_INTERRUPTS();
 	st = crypto_parallel_for(chunks, pgpriv_threads_for_batch(), elgamal_sum_range, &job, &failed);
 	if (st != 0)
