@@ -179,12 +179,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	if (t.mode != MPC_MODE_SELFTEST && owner_run->usable == 0)
 	{
 		/* No row to compute on: the run ends here, for both parties. */
-		admission_serve(sb.admission, sb.admission->keys, owner_run->base.bytes_in,
-						owner_run->base.bytes_out);
-		admission_complete(sb.admission, 0);
-		served_run_close();
-		progress_end();
-		return mpc_serve_reply(sb.run, reply);
+		return mpc_serve_last_reply(sb.admission, sb.admission->keys, 0, &owner_run->base, sb.run, reply);
 	}
 	old = MemoryContextSwitchTo(cxt);
 	mpc_plan_build(&owner_run->plan, t.mode,
@@ -220,10 +215,8 @@ pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 	{
 		Admission  *admission = admission_require(owner_run->base.run, owner_run->base.dataset, "mpc");
 
-		admission_serve(admission, admission->keys, owner_run->base.bytes_in, owner_run->base.bytes_out);
-		admission_complete(admission, owner_run->usable);
-		served_run_close();
-		progress_end();
+		return mpc_serve_last_reply(admission, admission->keys, owner_run->usable, &owner_run->base,
+									run, reply);
 	}
 	return mpc_serve_reply(run, reply);
 }

@@ -3,7 +3,8 @@
  * serving functions of joint_score, joint_woe, joint_train and secure_sum
  * all do it (mpc_serve.h): a begin's arguments, admission, definer
  * restriction, transcript and permit; a step's arguments, open run,
- * restriction and transcript; a reply into the transcript.
+ * restriction and transcript; a reply into the transcript, and the last
+ * reply of a run with its completion.
  *
  * Construction: plain sequencing of the admission (run/admission.h),
  * served-run (run/served_run.h) and catalog calls those functions made
@@ -25,6 +26,7 @@
 #include "catalog/receipt.h"
 #include "protocol/mpc/mpc_serve.h"
 #include "run/admission.h"
+#include "run/progress.h"
 #include "run/served_run.h"
 #include "wire/message.h"
 
@@ -61,4 +63,15 @@ mpc_serve_reply(const char *run, bytea *reply)
 {
 	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
 	PG_RETURN_BYTEA_P(reply);
+}
+
+Datum
+mpc_serve_last_reply(Admission *admission, int64 served, int64 keys_out, const ServedRun *base,
+					 const char *run, bytea *reply)
+{
+	admission_serve(admission, served, base->bytes_in, base->bytes_out);
+	admission_complete(admission, keys_out);
+	served_run_close();
+	progress_end();
+	return mpc_serve_reply(run, reply);
 }

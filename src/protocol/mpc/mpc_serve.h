@@ -14,6 +14,7 @@
 
 #include "catalog/pgpriv_catalog.h"
 #include "run/admission.h"
+#include "run/served_run.h"
 
 /* What a run's begin, serve_X_begin(dataset, run, msg), starts from. */
 typedef struct MpcServeBegin
@@ -46,5 +47,14 @@ extern void *mpc_serve_step(FunctionCallInfo fcinfo, const char *capability, cha
 
 /* The call's bytea reply, absorbed into the run's transcript first. */
 extern Datum mpc_serve_reply(const char *run, bytea *reply);
+
+/*
+ * The reply that ends the open run (base): served more of the admission's
+ * keys counted with base's bytes each way, the run completed with keys_out
+ * (its audit row), the served run closed and the progress ended; then the
+ * reply as mpc_serve_reply.
+ */
+extern Datum mpc_serve_last_reply(Admission *admission, int64 served, int64 keys_out,
+								  const ServedRun *base, const char *run, bytea *reply);
 
 #endif

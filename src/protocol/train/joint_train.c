@@ -798,12 +798,8 @@ pgpriv_serve_train_finish(PG_FUNCTION_ARGS)
 		reply = wire_pack_fixed(WIRE_TRAIN_REPLY, w, (uint32) tr->md.nw, 8);
 		sodium_memzero(w, 8 * tr->md.nw);
 		tr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-		admission_serve(admission, admission->keys, tr->base.bytes_in, tr->base.bytes_out);
-		admission_complete(admission, tr->m);
 	}
-	served_run_close();
-	progress_end();
-	return mpc_serve_reply(run, reply);
+	return mpc_serve_last_reply(admission, admission->keys, tr->m, &tr->base, run, reply);
 }
 
 /* ----------------------------------------------------------------------

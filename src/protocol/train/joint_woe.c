@@ -579,12 +579,8 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 		}
 		reply = wire_builder_finish(&b);
 		wr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-		admission_serve(admission, wr->received, wr->base.bytes_in, wr->base.bytes_out);
-		admission_complete(admission, wr->matched);
 	}
-	served_run_close();
-	progress_end();
-	return mpc_serve_reply(run, reply);
+	return mpc_serve_last_reply(admission, wr->received, wr->matched, &wr->base, run, reply);
 }
 
 /* ----------------------------------------------------------------------
