@@ -439,7 +439,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	 * keys_query's further columns (from column 3 on: column 2 is the
 	 * original first column under the alias).
 	 */
-	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
+	keys_query_prepare(&kq, keys_query, MPC_ASKER_SELECT);
 	key_builder_init(&kb, &keys);
 	{
 		TupleDesc	td;

@@ -5,7 +5,8 @@
  * run's opening (run id, connection, progress, audit watch), its admission
  * by the owner's pgpriv.serve_admit with the run's terms, and its end
  * (pgpriv.serve_receipt's statements exchanged, the asker's audit row).
- * Declared in mpc_asker.h.
+ * Also the reading of keys_query's result and of the options' column-name
+ * arrays that joint_woe and joint_train share.  Declared in mpc_asker.h.
  *
  * Construction: plain sequencing of the catalog, peer and progress calls
  * those functions made each on their own, in the same order, so that one
@@ -20,6 +21,7 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 
 #include "catalog/pgpriv_catalog.h"
 #include "catalog/receipt.h"
@@ -56,6 +58,27 @@ mpc_asker_label_column(TupleDesc td, const char *label, const char *hint)
 				 errmsg("keys_query has no column \"%s\" after its key column", label),
 				 errhint("%s", hint)));
 	return label_col;
+}
+
+bool
+mpc_asker_name_array(JsonbValue *v, List **names)
+{
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		return false;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (e.type != jbvString || e.val.string.len == 0 || e.val.string.len >= NAMEDATALEN)
+			return false;
+		*names = lappend(*names, pnstrdup(e.val.string.val, e.val.string.len));
+	}
+	return true;
 }
 
 char *

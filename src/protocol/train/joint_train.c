@@ -895,17 +895,8 @@ parse_options(Jsonb *options, TrainOptions *o)
 	v = getKeyJsonValueFromContainer(&options->root, "features", 8, NULL);
 	if (v != NULL)
 	{
-		if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		if (!mpc_asker_name_array(v, &o->features))
 			bad_option("\"features\" must be an array of the peer's column names");
-		it = JsonbIteratorInit(v->val.binary.data);
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (e.type != jbvString || e.val.string.len == 0 || e.val.string.len >= NAMEDATALEN)
-				bad_option("\"features\" must be an array of the peer's column names");
-			o->features = lappend(o->features, pnstrdup(e.val.string.val, e.val.string.len));
-		}
 		if (o->features == NIL)
 			bad_option("\"features\" names no column");
 	}
@@ -1097,7 +1088,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	sender = psprintf("peer \"%s\"", server);
 
 	/* The asker's rows: the key, then keys_query's columns (the label among them). */
-	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
+	keys_query_prepare(&kq, keys_query, MPC_ASKER_SELECT);
 	{
 		TupleDesc	td;
 		uint64		nrows;

@@ -618,25 +618,10 @@ parse_options(Jsonb *options, int *nbins, List **columns, JsonbValue **edges)
 	v = getKeyJsonValueFromContainer(&options->root, "columns", 7, NULL);
 	if (v != NULL)
 	{
-		JsonbIterator *it;
-		JsonbValue	e;
-		JsonbIteratorToken tok;
-
-		if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		if (!mpc_asker_name_array(v, columns))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("joint_woe option \"columns\" must be an array of column names")));
-		it = JsonbIteratorInit(v->val.binary.data);
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (e.type != jbvString || e.val.string.len == 0 || e.val.string.len >= NAMEDATALEN)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("joint_woe option \"columns\" must be an array of column names")));
-			*columns = lappend(*columns, pnstrdup(e.val.string.val, e.val.string.len));
-		}
 		if (*columns == NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -817,7 +802,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	/* The asker's rows: the key, then keys_query's columns (label among them). */
-	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
+	keys_query_prepare(&kq, keys_query, MPC_ASKER_SELECT);
 	key_builder_init(&kb, &keys);
 	{
 		TupleDesc	td;
