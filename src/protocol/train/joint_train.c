@@ -1025,6 +1025,16 @@ asker_step(AskerRun *ar, const uint8 *owner_a, size_t owner_a_len)
 		model_update(md, ended, t);
 }
 
+/* The asker's engine state: shares wiped, OT state freed, however the run ends. */
+static void
+asker_run_free(AskerRun *ar)
+{
+	model_wipe(&ar->md);
+	fixprod_sender_free(ar->fs);
+	fixprod_receiver_free(ar->fr);
+	mpc_memory_release();
+}
+
 static void
 jsonb_put(JsonbParseState **state, const char *name, double v)
 {
@@ -1338,17 +1348,11 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		model_wipe(&ar.md);
-		fixprod_sender_free(ar.fs);
-		fixprod_receiver_free(ar.fr);
-		mpc_memory_release();
+		asker_run_free(&ar);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	model_wipe(&ar.md);
-	fixprod_sender_free(ar.fs);
-	fixprod_receiver_free(ar.fr);
-	mpc_memory_release();
+	asker_run_free(&ar);
 	secret_wipe(ar.y);
 	secret_wipe(ar.xa);
 	secret_wipe(xall);
