@@ -56,6 +56,9 @@ OBJS = \
 	src/crypto/mpc.o \
 	src/protocol/mpc/mpc_schedule.o src/protocol/mpc/mpc_session.o \
 	src/protocol/mpc/joint_score.o src/protocol/mpc/joint_score_serve.o \
+	src/protocol/mpc/mpc_asker.o \
+	src/protocol/mpc/mpc_terms.o \
+	src/protocol/mpc/mpc_serve.o \
 	src/run/served_run.o \
 	src/run/capability.o \
 	src/run/secret_mem.o \
@@ -246,6 +249,7 @@ FUZZ_TERMS_OBJS = $(FUZZ_SHIM) test/fuzz/terms_secure_sum.o test/fuzz/terms_join
 	test/fuzz/terms_joint_train.o \
 	src/wire/message.o src/protocol/join/oprf_table.o src/protocol/join/ecdh.o src/run/batch.o \
 	src/crypto/oprf.o src/crypto/oprf_batch.o src/crypto/parallel.o src/crypto/shares.o
+FUZZ_TERMS_OBJS += src/protocol/mpc/mpc_terms.o
 FUZZ_OBJS_fuzz_terms = $(FUZZ_TERMS_OBJS) test/fuzz/fuzz_terms_stubs.o
 FUZZ_OBJS_fuzz_kkrt = test/fuzz/fuzz_rng.o src/crypto/kkrt.o src/crypto/psi_stream.o src/crypto/cuckoo.o src/crypto/ot.o
 FUZZ_RECEIPT_OBJS = $(FUZZ_SHIM) src/catalog/receipt.o

@@ -47,8 +47,10 @@
 #include "catalog/receipt.h"
 #include "run/admission.h"
 #include "protocol/mpc/joint_score.h"
+#include "protocol/mpc/mpc_asker.h"
 #include "run/keys.h"
 #include "protocol/mpc/mpc_flight.h"
+#include "protocol/mpc/mpc_terms.h"
 #include "run/progress.h"
 #include "run/secret_mem.h"
 #include "run/served_run.h"
@@ -78,15 +80,6 @@ terms_add(WireBuilder *b, const MpcTerms *t)
 		wire_builder_add(b, (const uint8 *) t->columns[j], (uint32) strlen(t->columns[j]));
 }
 
-void
-score_malformed_terms(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from the asker"),
-			 errdetail("%s", detail)));
-}
-
 /* Read the terms from the start of r (TERMS or BEGIN message). */
 void
 score_terms_read(WireReader *r, MpcTerms *t)
@@ -95,44 +88,31 @@ score_terms_read(WireReader *r, MpcTerms *t)
 	uint32		len;
 
 	if (!wire_reader_next(r, &item, &len) || len != TERMS_HEAD_BYTES)
-		score_malformed_terms("The two-party terms start with a 12-byte head.");
+		wire_malformed("the asker", "The two-party terms start with a 12-byte head.");
 	t->mode = item[0];
 	t->k = item[1];
 	t->triples = wire_get_u32(item + 4);
 	t->comparisons = wire_get_u32(item + 8);
 	if (item[2] != 0 || item[3] != 0)
-		score_malformed_terms("Reserved bytes of the two-party terms are not zero.");
+		wire_malformed("the asker", "Reserved bytes of the two-party terms are not zero.");
 	if (t->mode == MPC_MODE_SELFTEST)
 	{
 		if (t->k != 0 || t->triples > MPC_SELFTEST_MAX || t->comparisons > MPC_SELFTEST_MAX ||
 			t->triples + t->comparisons == 0)
-			score_malformed_terms("Self-test terms out of range.");
+			wire_malformed("the asker", "Self-test terms out of range.");
 	}
 	else if (t->mode == MPC_MODE_SCORE || t->mode == MPC_MODE_FLAG)
 	{
 		if (t->k < 1 || t->k > MPC_MAX_FEATURES || t->triples != 0 || t->comparisons != 0)
-			score_malformed_terms("A joint score uses 1 to 32 of the owner's columns.");
+			wire_malformed("the asker", "A joint score uses 1 to 32 of the owner's columns.");
 	}
 	else
-		score_malformed_terms("Unknown two-party mode.");
+		wire_malformed("the asker", "Unknown two-party mode.");
 	t->columns = palloc0(sizeof(char *) * Max(t->k, 1));
 	for (int j = 0; j < t->k; j++)
-	{
-		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
-			memchr(item, '\0', len) != NULL)
-			score_malformed_terms("A column name of the two-party terms is missing or invalid.");
-		t->columns[j] = pnstrdup((const char *) item, len);
-		for (int i = 0; i < j; i++)
-			if (strcmp(t->columns[i], t->columns[j]) == 0)
-				score_malformed_terms("The two-party terms name a column twice.");
-	}
-}
-
-/* Every column the run uses must be permitted to the session's role. */
-void
-score_terms_check_permit(const char *dataset, const Permit *permit, const MpcTerms *t)
-{
-	permit_require_columns(dataset, "mpc", permit, t->columns, t->k);
+		t->columns[j] = mpc_terms_column(r, t->columns, j,
+										 "A column name of the two-party terms is missing or invalid.",
+										 "The two-party terms name a column twice.");
 }
 
 void
@@ -141,13 +121,12 @@ joint_score_admission_check(const char *dataset, const Permit *permit, bytea *te
 	WireReader r;
 	MpcTerms	t;
 
-	if (terms == NULL)
-		score_malformed_terms("A two-party run is admitted with its terms.");
-	wire_reader_init(&r, terms, WIRE_MPC_TERMS, MPC_MAX_FEATURES + 1, NAMEDATALEN, "the asker");
+	mpc_terms_open(&r, terms, WIRE_MPC_TERMS, MPC_MAX_FEATURES + 1, NAMEDATALEN,
+				   "A two-party run is admitted with its terms.");
 	score_terms_read(&r, &t);
 	if (r.remaining != 0)
-		score_malformed_terms("Bytes after the two-party terms.");
-	score_terms_check_permit(dataset, permit, &t);
+		wire_malformed("the asker", "Bytes after the two-party terms.");
+	permit_require_columns(dataset, "mpc", permit, t.columns, t.k);
 }
 
 /* ----------------------------------------------------------------------
@@ -219,21 +198,14 @@ begin_with_peer(PeerCall *call, const char *server, const char *dataset, const c
 {
 	WireBuilder tb;
 	WireBuilder bb;
-	char		nbuf[32];
 	int64		nkeys = keys ? (int64) keys->n : 0;
 	const uint8 *usable;
 	uint32		count;
 	bytea	   *ready;
 
-	snprintf(nbuf, sizeof(nbuf), "%lld", (long long) nkeys);
 	wire_builder_init(&tb, WIRE_MPC_TERMS);
 	terms_add(&tb, t);
-	{
-		const char *params[4] = {dataset, "mpc", run, nbuf};
-
-		PQclear(peer_call_msg(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8, $5)", 4, params,
-							  wire_builder_finish(&tb)));
-	}
+	mpc_asker_admit(call, dataset, "mpc", run, nkeys, wire_builder_finish(&tb));
 
 	progress_phase("asker: owner reads its features", 0);
 	wire_builder_init(&bb, WIRE_MPC_BEGIN);
@@ -249,21 +221,67 @@ begin_with_peer(PeerCall *call, const char *server, const char *dataset, const c
 	usable = wire_unpack_fixed(ready, WIRE_MPC_READY, 1, PG_UINT32_MAX, &count,
 							   psprintf("peer \"%s\"", server));
 	if ((int64) count != (Max(nkeys, 1) + 7) / 8)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from peer \"%s\"", server),
-				 errdetail("%u bytes of usable-key flags for %lld keys.", count, (long long) nkeys)));
+		wire_malformed(psprintf("peer \"%s\"", server),
+					   psprintf("%u bytes of usable-key flags for %lld keys.", count, (long long) nkeys));
 	return usable;
 }
 
-/* The flights of a begun run. */
-static void
-flights_with_peer(PeerCall *call, const char *run, MpcSession *session, int nsteps)
+/*
+ * A two-party run with the peer from its admission to its last flight,
+ * with the engine's memory held (the caller releases it): returns the
+ * run's session, in cxt over plan, or NULL when no row is computed; on an
+ * error the session is freed and the memory released.  A joint score
+ * (keys not NULL) computes the rows the owner has a usable row for
+ * (*usable, one bit per key), with local, the asker's own part of each
+ * key's score, moved up to them; the self-test computes t's random
+ * products and comparisons.
+ */
+static MpcSession *
+compute_with_peer(PeerCall *call, const char *server, const char *dataset, const char *run,
+				  const MpcTerms *t, const KeySet *keys, const int64 *w_owner, int64 *local,
+				  MpcPlan *plan, MemoryContext cxt, const uint8 **usable)
 {
-	FlightCall	fc = {call, run, session};
+	MpcSession *volatile session = NULL;
 
-	progress_phase("asker: two-party computation (steps)", nsteps);
-	mpc_asker_run(session, flight_send, flight_receive, &fc);
+	mpc_memory_hold();
+	PG_TRY();
+	{
+		const uint8 *u = begin_with_peer(call, server, dataset, run, t, keys);
+		int64		rows = t->triples;
+
+		/*
+		 * Only the rows the owner can answer are computed (both parties know
+		 * them); the asker's own part of each moves up accordingly.
+		 */
+		if (keys != NULL)
+		{
+			*usable = u;
+			rows = 0;
+			for (size_t r = 0; r < keys->n; r++)
+				if ((u[r / 8] >> (r % 8)) & 1)
+					local[rows++] = local[r];
+		}
+		if (keys == NULL || rows > 0)
+		{
+			FlightCall	fc = {call, run, NULL};
+
+			mpc_plan_build(plan, t->mode, rows, t->k, t->comparisons);
+			session = mpc_session_new(0, plan, cxt, psprintf("peer \"%s\"", server));
+			if (keys != NULL)
+				mpc_session_asker_input(session, w_owner, local);
+			fc.session = session;
+			progress_phase("asker: two-party computation (steps)", plan->nsteps);
+			mpc_asker_run(session, flight_send, flight_receive, &fc);
+		}
+	}
+	PG_CATCH();
+	{
+		mpc_session_free(session);
+		mpc_memory_release();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return session;
 }
 
 typedef struct Weight
@@ -403,20 +421,13 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	AuditWatch	watch;
 	char	   *run;
 	MpcPlan		plan;
-	MpcSession *volatile session = NULL;
-	const uint8 *volatile usable = NULL;
+	MpcSession *session;
+	const uint8 *usable = NULL;
 	volatile int64 scored = 0;
-	OwnerContext oc;
 	MemoryContext fn_cxt = CurrentMemoryContext;
 
-	for (int a = 0; a < 4; a++)
-		if (PG_ARGISNULL(a))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("joint_score needs a peer, a dataset, a keys query and weights")));
-	server = NameStr(*PG_GETARG_NAME(0));
-	dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	mpc_asker_args(fcinfo, "joint_score needs a peer, a dataset, a keys query and weights",
+				   &server, &dataset, &keys_query);
 	weights_jb = PG_GETARG_JSONB_P(3);
 	nw = parse_weights(weights_jb, &ws);
 
@@ -428,7 +439,7 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	 * keys_query's further columns (from column 3 on: column 2 is the
 	 * original first column under the alias).
 	 */
-	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
+	keys_query_prepare(&kq, keys_query, MPC_ASKER_SELECT);
 	key_builder_init(&kb, &keys);
 	{
 		TupleDesc	td;
@@ -512,40 +523,9 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 		return (Datum) 0;		/* nothing to score: no run */
 
 	t.mode = flag_mode ? MPC_MODE_FLAG : MPC_MODE_SCORE;
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("joint_score", server, dataset, (int64) keys.n);
-	audit_watch_begin(&watch, "mpc", server, dataset, (int64) keys.n, &call, 1);
-	audit_watch_run(&watch, run);
-	mpc_memory_hold();
-	PG_TRY();
-	{
-		int64		m = 0;
-
-		usable = begin_with_peer(&call, server, dataset, run, &t, &keys);
-
-		/*
-		 * Only the rows the owner can answer are computed (both parties know
-		 * them); the asker's own part of each moves up accordingly.
-		 */
-		for (size_t r = 0; r < keys.n; r++)
-			if ((usable[r / 8] >> (r % 8)) & 1)
-				local[m++] = local[r];
-		if (m > 0)
-		{
-			mpc_plan_build(&plan, t.mode, m, t.k, 0);
-			session = mpc_session_new(0, &plan, fn_cxt, psprintf("peer \"%s\"", server));
-			mpc_session_asker_input(session, w_owner, local);
-			flights_with_peer(&call, run, session, plan.nsteps);
-		}
-	}
-	PG_CATCH();
-	{
-		mpc_session_free(session);
-		mpc_memory_release();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	run = mpc_asker_open(&call, &watch, "joint_score", "mpc", server, dataset, (int64) keys.n);
+	session = compute_with_peer(&call, server, dataset, run, &t, &keys, w_owner, local, &plan, fn_cxt,
+								&usable);
 	secret_wipe(w_owner);
 
 	for (size_t r = 0, ci = 0; r < keys.n; r++)
@@ -576,16 +556,9 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	mpc_memory_release();
 	secret_wipe(local);
 
-	receipt_asker_exchange(&call, run, "mpc", dataset, (int64) keys.n, scored,
-						   call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "mpc", dataset, (int64) keys.n, scored,
-					 call.bytes_in, call.bytes_out, "ok",
-					 psprintf("run %s, %s over %d of the peer's and %d own columns", run,
-							  flag_mode ? "flags" : "scores", t.k, nlocal), run);
-	catalog_leave_owner(&oc);
-	progress_end();
-	audit_watch_end(&watch);
+	mpc_asker_close(&call, &watch, server, run, "mpc", dataset, (int64) keys.n, scored,
+					psprintf("run %s, %s over %d of the peer's and %d own columns", run,
+							 flag_mode ? "flags" : "scores", t.k, nlocal));
 	return (Datum) 0;
 }
 
@@ -618,9 +591,8 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	PeerCall	call;
 	char	   *run;
 	MpcPlan		plan;
-	MpcSession *volatile session = NULL;
+	MpcSession *session;
 	MpcTally   *tally;
-	OwnerContext oc;
 	struct
 	{
 		const char *part;
@@ -638,24 +610,9 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	t.mode = MPC_MODE_SELFTEST;
 	t.triples = triples;
 	t.comparisons = comparisons;
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("mpc_selftest", server, dataset, 0);
-	mpc_plan_build(&plan, t.mode, triples, 0, comparisons);
-	session = mpc_session_new(0, &plan, CurrentMemoryContext, psprintf("peer \"%s\"", server));
-	mpc_memory_hold();
-	PG_TRY();
-	{
-		(void) begin_with_peer(&call, server, dataset, run, &t, NULL);
-		flights_with_peer(&call, run, session, plan.nsteps);
-	}
-	PG_CATCH();
-	{
-		mpc_session_free(session);
-		mpc_memory_release();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	run = mpc_asker_open(&call, NULL, "mpc_selftest", "mpc", server, dataset, 0);
+	session = compute_with_peer(&call, server, dataset, run, &t, NULL, NULL, NULL, &plan,
+								CurrentMemoryContext, NULL);
 	mpc_memory_release();
 	tally = mpc_session_tally(session);
 
@@ -697,14 +654,9 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	}
 	mpc_session_free(session);
 
-	receipt_asker_exchange(&call, run, "mpc", dataset, 0, 0, call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "mpc", dataset, 0, 0, call.bytes_in, call.bytes_out, "ok",
-					 psprintf("run %s, self-test: %d triples, %d comparisons, %lld failures", run,
-							  triples, comparisons,
-							  (long long) (tally->triples_bad + tally->products_bad + tally->signs_bad)),
-					 run);
-	catalog_leave_owner(&oc);
-	progress_end();
+	mpc_asker_close(&call, NULL, server, run, "mpc", dataset, 0, 0,
+					psprintf("run %s, self-test: %d triples, %d comparisons, %lld failures", run,
+							 triples, comparisons,
+							 (long long) (tally->triples_bad + tally->products_bad + tally->signs_bad)));
 	return (Datum) 0;
 }

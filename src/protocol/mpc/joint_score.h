@@ -31,12 +31,6 @@ typedef struct MpcTerms
 /* Read the terms from the start of r (TERMS or BEGIN message); 08P01 if malformed. */
 extern void score_terms_read(WireReader *r, MpcTerms *t);
 
-/* Every column the run uses must be permitted to the session's role (42501). */
-extern void score_terms_check_permit(const char *dataset, const Permit *permit, const MpcTerms *t);
-
-/* 08P01 "malformed message from the asker" with detail. */
-extern void score_malformed_terms(const char *detail) pg_attribute_noreturn();
-
 /* Encode a feature for the engine; the errors name the column, never the value. */
 extern int64 score_encode_feature(const char *text, const char *column, const char *whose);
 

@@ -33,6 +33,7 @@
 #include "protocol/mpc/joint_score.h"
 #include "run/keys.h"
 #include "protocol/mpc/mpc_flight.h"
+#include "protocol/mpc/mpc_serve.h"
 #include "run/progress.h"
 #include "run/served_run.h"
 #include "wire/message.h"
@@ -120,12 +121,7 @@ owner_features(const Dataset *ds, const MpcTerms *t, const KeySet *asked, int64 
 Datum
 pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(2);
-	Admission  *admission = admission_require(run, dataset, "mpc");
-	Dataset		ds;
-	Permit		permit;
+	MpcServeBegin sb;
 	WireReader	r;
 	MpcTerms	t;
 	OwnerRun   *owner_run;
@@ -135,26 +131,25 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	uint8	   *usable;
 	bytea	   *reply;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	permit_require(dataset, "mpc", &ds, &permit);
-	wire_reader_init(&r, msg, WIRE_MPC_BEGIN, (uint32) Min((int64) PG_UINT32_MAX - 64,
-														  admission->keys + MPC_MAX_FEATURES + 1),
+	mpc_serve_begin(fcinfo, "mpc", NULL, &sb);
+	wire_reader_init(&r, sb.msg, WIRE_MPC_BEGIN, (uint32) Min((int64) PG_UINT32_MAX - 64,
+														  sb.admission->keys + MPC_MAX_FEATURES + 1),
 					 Max(NAMEDATALEN, 1 << 20), "the asker");
 	score_terms_read(&r, &t);
-	score_terms_check_permit(dataset, &permit, &t);
-	if ((int64) r.remaining != admission->keys ||
+	permit_require_columns(sb.dataset, "mpc", &sb.permit, t.columns, t.k);
+	if ((int64) r.remaining != sb.admission->keys ||
 		(t.mode == MPC_MODE_SELFTEST && r.remaining != 0))
-		score_malformed_terms(psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
+		wire_malformed("the asker", psprintf("%u keys, %lld admitted.", r.remaining,
+											 (long long) sb.admission->keys));
 
-	owner_run = served_run_open("mpc", run, dataset, sizeof(OwnerRun), owner_run_wipe);
+	owner_run = served_run_open("mpc", sb.run, sb.dataset, sizeof(OwnerRun), owner_run_wipe);
 	mpc_memory_hold();
 	cxt = owner_run->base.cxt;
 	old = CurrentMemoryContext;
-	owner_run->base.bytes_in = VARSIZE_ANY_EXHDR(msg);
+	owner_run->base.bytes_in = VARSIZE_ANY_EXHDR(sb.msg);
 	rows = (int64) r.remaining;
 	progress_begin(t.mode == MPC_MODE_SELFTEST ? "mpc_selftest" : "joint_score",
-				   session_role_name(), dataset, rows);
+				   session_role_name(), sb.dataset, rows);
 
 	usable = palloc0((Max(rows, 1) + 7) / 8);
 	if (t.mode != MPC_MODE_SELFTEST)
@@ -176,7 +171,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 		owner_run->x_bytes = sizeof(int64) * Max(rows * t.k, 1);
 		owner_run->x = MemoryContextAllocExtended(cxt, owner_run->x_bytes,
 												  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		owner_run->usable = owner_features(&ds, &t, &asked, owner_run->x, usable);
+		owner_run->usable = owner_features(&sb.ds, &t, &asked, owner_run->x, usable);
 	}
 	reply = wire_pack_fixed(WIRE_MPC_READY, usable, (uint32) ((Max(rows, 1) + 7) / 8), 1);
 	owner_run->base.bytes_out = VARSIZE_ANY_EXHDR(reply);
@@ -184,12 +179,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	if (t.mode != MPC_MODE_SELFTEST && owner_run->usable == 0)
 	{
 		/* No row to compute on: the run ends here, for both parties. */
-		admission_serve(admission, admission->keys, owner_run->base.bytes_in, owner_run->base.bytes_out);
-		admission_complete(admission, 0);
-		served_run_close();
-		progress_end();
-		admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-		PG_RETURN_BYTEA_P(reply);
+		return mpc_serve_last_reply(sb.admission, sb.admission->keys, 0, &owner_run->base, sb.run, reply);
 	}
 	old = MemoryContextSwitchTo(cxt);
 	mpc_plan_build(&owner_run->plan, t.mode,
@@ -198,8 +188,7 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	mpc_session_owner_input(owner_run->session, owner_run->x);
 	progress_phase("owner: two-party computation (steps)", owner_run->plan.nsteps);
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(sb.run, reply);
 }
 
 /*
@@ -211,13 +200,11 @@ pgpriv_serve_mpc_begin(PG_FUNCTION_ARGS)
 Datum
 pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 {
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
-	OwnerRun   *owner_run = served_run_get("mpc", run);
+	char	   *run;
+	bytea	   *msg;
+	OwnerRun   *owner_run = mpc_serve_step(fcinfo, "mpc", &run, &msg);
 	bytea	   *reply;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	reply = mpc_owner_flight(owner_run->session, msg);
 	owner_run->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	owner_run->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
@@ -228,12 +215,9 @@ pgpriv_serve_mpc_flight(PG_FUNCTION_ARGS)
 	{
 		Admission  *admission = admission_require(owner_run->base.run, owner_run->base.dataset, "mpc");
 
-		admission_serve(admission, admission->keys, owner_run->base.bytes_in, owner_run->base.bytes_out);
-		admission_complete(admission, owner_run->usable);
-		served_run_close();
-		progress_end();
+		return mpc_serve_last_reply(admission, admission->keys, owner_run->usable, &owner_run->base,
+									run, reply);
 	}
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(run, reply);
 }
 

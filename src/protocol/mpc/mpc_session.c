@@ -84,10 +84,7 @@ check(MpcSession *s, mpc_status st, const char *what)
 			elog(ERROR, "two-party engine failed at %s: %s", what, mpc_status_reason(st));
 			break;
 		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", s->sender),
-					 errdetail("%s: %s.", what, mpc_status_reason(st))));
+			wire_malformed(s->sender, psprintf("%s: %s.", what, mpc_status_reason(st)));
 	}
 }
 
@@ -488,10 +485,8 @@ static void
 expect_items(MpcSession *s, const MpcStep *st, int nitems)
 {
 	if (nitems != mpc_step_reply_items(st))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", s->sender),
-				 errdetail("%d messages for a step that has %d.", nitems, mpc_step_reply_items(st))));
+		wire_malformed(s->sender, psprintf("%d messages for a step that has %d.", nitems,
+											 mpc_step_reply_items(st)));
 }
 
 static void
@@ -689,10 +684,7 @@ mpc_owner_process(MpcSession *s, int i, const uint8 *msg, uint32 len, WireBuilde
 		case MPC_STEP_OPEN_TRIPLES:
 		case MPC_STEP_OPEN_SIGN:
 			if (len != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("malformed message from %s", s->sender),
-						 errdetail("Step %d carries %u unexpected bytes.", i, len)));
+				wire_malformed(s->sender, psprintf("Step %d carries %u unexpected bytes.", i, len));
 			break;
 		default:
 			break;
@@ -830,23 +822,15 @@ mpc_owner_flight(MpcSession *s, bytea *flight)
 	wire_reader_init(&r, flight, WIRE_MPC_FLIGHT, (uint32) s->plan->nsteps + 1, PG_UINT32_MAX,
 					 s->sender);
 	if (!wire_reader_next(&r, &item, &len) || len != 8)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", s->sender),
-				 errdetail("A flight starts with its first step and step count.")));
+		wire_malformed(s->sender, "A flight starts with its first step and step count.");
 	first = wire_get_u32(item);
 	count = wire_get_u32(item + 4);
 	if (first != (uint32) s->done)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", s->sender),
-				 errdetail("Flight for step %u out of order: step %d is next.", first, s->done)));
+		wire_malformed(s->sender, psprintf("Flight for step %u out of order: step %d is next.",
+											 first, s->done));
 	if (count == 0 || count > (uint32) (s->plan->nsteps - s->done) || r.remaining != count)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", s->sender),
-				 errdetail("A flight of %u steps with %u messages, %d steps left.",
-						   count, r.remaining, s->plan->nsteps - s->done)));
+		wire_malformed(s->sender, psprintf("A flight of %u steps with %u messages, %d steps left.",
+											 count, r.remaining, s->plan->nsteps - s->done));
 
 	{
 		size_t		bytes = 0;
@@ -910,16 +894,11 @@ absorb_reply(MpcSession *s, bytea *reply, int first, int count, instr_time *last
 		expected += mpc_step_reply_items(&s->plan->steps[i]);
 	wire_reader_init(&r, reply, WIRE_MPC_REPLY, (uint32) expected + 1, PG_UINT32_MAX, s->sender);
 	if (r.remaining != (uint32) expected + 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", s->sender),
-				 errdetail("%u messages answer steps that have %d.", r.remaining, expected)));
+		wire_malformed(s->sender, psprintf("%u messages answer steps that have %d.", r.remaining, expected));
 	wire_reader_next(&r, &head, &head_len);
 	if (head_len != 8 || wire_get_u32(head) != (uint32) first || wire_get_u32(head + 4) != (uint32) count)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", s->sender),
-				 errdetail("A reply that does not answer flight %d (%d steps).", first, count)));
+		wire_malformed(s->sender, psprintf("A reply that does not answer flight %d (%d steps).",
+											 first, count));
 	for (int i = first; i < first + count; i++)
 	{
 		const MpcStep *st = &s->plan->steps[i];

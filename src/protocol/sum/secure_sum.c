@@ -252,10 +252,8 @@ sum_pair_seeds_derive(const Participant *parts, int n, int self, const uint8 sec
 			continue;
 		if (share_pair_seed(secret, parts[self].key, parts[i].key, transcript,
 							seeds + npairs * SHARE_KEY_BYTES) != SHARE_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("The public key of participant %d is not a usable X25519 key.", i + 1)));
+			wire_malformed(sender, psprintf("The public key of participant %d is not a usable X25519 key.",
+										   i + 1));
 		signs[npairs] = share_pair_sign(parts[self].key, parts[i].key);
 		npairs++;
 	}
@@ -267,18 +265,12 @@ void
 sum_masks_add(size_t n, const uint8 *const *keys, const size_t *lens, int npairs, const uint8 *seeds,
 		  const int *signs, uint64 *value, uint64 *presence)
 {
-	share_mask_job job;
+	share_mask_job job = {.keys = keys, .lens = lens, .npairs = npairs, .seeds = seeds, .signs = signs,
+	.value = value, .presence = presence};
 	size_t		failed;
 
 	if (npairs == 0 || n == 0)
 		return;
-	job.keys = keys;
-	job.lens = lens;
-	job.npairs = npairs;
-	job.seeds = seeds;
-	job.signs = signs;
-	job.value = value;
-	job.presence = presence;
 	(void) crypto_parallel_for(n, n < SUM_PARALLEL_MIN ? 1 : pgpriv_threads_for_batch(),
 							   share_mask_range, &job, &failed);
 }
@@ -647,10 +639,7 @@ asker_begin(AskerSum *as)
 		}
 		PQclear(res);
 		if (!ok)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from peer \"%s\"", as->parts[p].name),
-					 errdetail("Expected a positive batch limit.")));
+			wire_malformed(psprintf("peer \"%s\"", as->parts[p].name), "Expected a positive batch limit.");
 		as->batch = Min(as->batch, (int64) limit);
 		progress_advance(p + 1, 0, 0);
 	}
@@ -668,10 +657,7 @@ asker_add_reply(AskerSum *as, int p, size_t start, size_t m)
 	size_t		i;
 
 	if (count != m)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("malformed message from %s", sender),
-				 errdetail("%u figures where %zu were due.", count, m)));
+		wire_malformed(sender, psprintf("%u figures where %zu were due.", count, m));
 	for (i = 0; i < m; i++)
 	{
 		uint64		v;

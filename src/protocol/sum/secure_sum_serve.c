@@ -39,6 +39,7 @@
 #include "run/progress.h"
 #include "run/secret_mem.h"
 #include "run/served_run.h"
+#include "protocol/mpc/mpc_serve.h"
 #include "protocol/sum/secure_sum.h"
 #include "wire/message.h"
 
@@ -66,18 +67,6 @@ typedef struct SumRun
 static void owner_sum_dataset(SumRun *sr, const Dataset *ds, const char *dataset,
 							  const char *column, int n);
 
-static void
-malformed_from_asker(const char *detail) pg_attribute_noreturn();
-
-static void
-malformed_from_asker(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from the asker"),
-			 errdetail("%s", detail)));
-}
-
 /* Decode the participants message; returns how many participants. */
 static int
 participants_decode(bytea *msg, uint8 session[SHARE_KEY_BYTES], Participant *parts)
@@ -93,7 +82,7 @@ participants_decode(bytea *msg, uint8 session[SHARE_KEY_BYTES], Participant *par
 	wire_reader_init(&r, msg, WIRE_SUM_PARTICIPANTS, SUM_MAX_PARTICIPANTS + 1,
 					 1 + SHARE_KEY_BYTES + NAMEDATALEN - 1, "the asker");
 	if (!wire_reader_next(&r, &item, &len) || len != SHARE_KEY_BYTES)
-		malformed_from_asker("The first item must be the 32-byte session id.");
+		wire_malformed("the asker", "The first item must be the 32-byte session id.");
 	memcpy(session, item, SHARE_KEY_BYTES);
 	while (wire_reader_next(&r, &item, &len))
 	{
@@ -101,24 +90,25 @@ participants_decode(bytea *msg, uint8 session[SHARE_KEY_BYTES], Participant *par
 		size_t		namelen;
 
 		if (len < 1 + SHARE_KEY_BYTES || (item[0] != SUM_KIND_ASKER && item[0] != SUM_KIND_PEER))
-			malformed_from_asker(psprintf("Participant %d is malformed.", n + 1));
+			wire_malformed("the asker", psprintf("Participant %d is malformed.", n + 1));
 		namelen = len - 1 - SHARE_KEY_BYTES;
 		p->kind = item[0];
 		memcpy(p->key, item + 1, SHARE_KEY_BYTES);
 		memcpy(p->name, item + 1 + SHARE_KEY_BYTES, namelen);
 		p->name[namelen] = '\0';
 		if (strlen(p->name) != namelen || !pg_verify_mbstr(PG_UTF8, p->name, (int) namelen, true))
-			malformed_from_asker(psprintf("The name of participant %d is not valid UTF-8.", n + 1));
+			wire_malformed("the asker", psprintf("The name of participant %d is not valid UTF-8.", n + 1));
 		if (p->kind == SUM_KIND_ASKER)
 			askers++;
 		n++;
 	}
 	if (n == 0 || askers > 1)
-		malformed_from_asker("A run has at least one participant and at most one asker among them.");
+		wire_malformed("the asker", "A run has at least one participant and at most one asker among them.");
 	for (i = 0; i < n; i++)
 		for (j = i + 1; j < n; j++)
 			if (memcmp(parts[i].key, parts[j].key, SHARE_KEY_BYTES) == 0)
-				malformed_from_asker(psprintf("Participants %d and %d have the same public key.", i + 1, j + 1));
+				wire_malformed("the asker", psprintf("Participants %d and %d have the same public key.",
+													   i + 1, j + 1));
 	return n;
 }
 
@@ -186,7 +176,7 @@ participants_check(const Participant *parts, int n, const uint8 my_key[SHARE_KEY
 		if (memcmp(parts[i].key, my_key, SHARE_KEY_BYTES) == 0)
 		{
 			if (parts[i].kind != SUM_KIND_PEER)
-				malformed_from_asker("This party is listed as the asker.");
+				wire_malformed("the asker", "This party is listed as the asker.");
 			self = i;
 			is_known = true;
 		}
@@ -291,7 +281,7 @@ secure_sum_admission_check(const char *dataset, const Permit *permit, bytea *ter
 	int			n;
 
 	if (nul == NULL)
-		malformed_from_asker("The secure_sum terms carry no value column.");
+		wire_malformed("the asker", "The secure_sum terms carry no value column.");
 	column = pnstrdup(p, nul - p);
 	msg = (bytea *) palloc(VARHDRSZ + len - (nul - p) - 1);
 	SET_VARSIZE(msg, VARHDRSZ + len - (nul - p) - 1);
@@ -413,9 +403,9 @@ owner_sum_dataset(SumRun *sr, const Dataset *ds, const char *dataset, const char
 Datum
 pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 {
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
-	SumRun	   *sr = served_run_get("secure_sum", run);
+	char	   *run;
+	bytea	   *msg;
+	SumRun	   *sr = mpc_serve_step(fcinfo, "secure_sum", &run, &msg);
 	Admission  *admission;
 	WireReader	r;
 	uint32		count;
@@ -427,8 +417,6 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 	bytea	   *reply;
 	uint32		i;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	admission = admission_require(run, sr->base.dataset, "secure_sum");
 	wire_reader_init(&r, msg, WIRE_SUM_KEYS, (uint32) pgpriv_batch_size, SUM_MAX_KEY_BYTES, "the asker");
 	count = r.remaining;
@@ -448,7 +436,7 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 		(void) wire_reader_next(&r, &k, &len);
 		if (i > 0 ? sum_key_compare(keys[i - 1], lens[i - 1], k, len) >= 0
 			: sr->any_asked && sum_key_compare(sr->last_key, sr->last_len, k, len) >= 0)
-			malformed_from_asker("Keys are not in strictly ascending order.");
+			wire_malformed("the asker", "Keys are not in strictly ascending order.");
 		keys[i] = k;
 		lens[i] = len;
 		if (sum_table_lookup(&sr->table, k, len, &v))
@@ -490,7 +478,6 @@ pgpriv_serve_sum_batch(PG_FUNCTION_ARGS)
 		admission_complete(admission, sr->held);
 		served_run_close();
 	}
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(run, reply);
 }
 

@@ -62,7 +62,10 @@
 #include "crypto/fixprod.h"
 #include "crypto/mpc.h"
 #include "peer/call.h"
+#include "protocol/mpc/mpc_asker.h"
 #include "protocol/mpc/mpc_flight.h"
+#include "protocol/mpc/mpc_serve.h"
+#include "protocol/mpc/mpc_terms.h"
 #include "protocol/train/joint_train.h"
 #include "run/admission.h"
 #include "run/keys.h"
@@ -102,15 +105,6 @@ typedef struct TrainTerms
 	double		l2;
 	char	  **columns;		/* the owner's, kb */
 } TrainTerms;
-
-static void pg_attribute_noreturn()
-malformed_from(const char *sender, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from %s", sender),
-			 errdetail("%s", detail)));
-}
 
 static void
 put_double(uint8 *p, double v)
@@ -165,7 +159,7 @@ terms_read(WireReader *r, TrainTerms *t)
 	int			kmax;
 
 	if (!wire_reader_next(r, &item, &len) || len != TERMS_HEAD_BYTES)
-		malformed_from("the asker", "The joint_train terms start with a 48-byte head.");
+		wire_malformed("the asker", "The joint_train terms start with a 48-byte head.");
 	t->kb = (int) wire_get_u32(item);
 	t->ka = (int) wire_get_u32(item + 4);
 	t->bits = (int) wire_get_u32(item + 8);
@@ -176,28 +170,21 @@ terms_read(WireReader *r, TrainTerms *t)
 	t->l2 = get_double(item + 32);
 	for (int i = 40; i < TERMS_HEAD_BYTES; i++)
 		if (item[i] != 0)
-			malformed_from("the asker", "Reserved bytes of the joint_train terms are not zero.");
+			wire_malformed("the asker", "Reserved bytes of the joint_train terms are not zero.");
 	if (wire_get_u32(item) > TRAIN_MAX_FEATURES || wire_get_u32(item + 4) > TRAIN_MAX_FEATURES ||
 		t->kb < 1 || t->ka < 0 || t->kb + t->ka > TRAIN_MAX_FEATURES)
-		malformed_from("the asker", psprintf("A joint_train run uses 1 to %d of the owner's columns and at most %d features in all.",
+		wire_malformed("the asker", psprintf("A joint_train run uses 1 to %d of the owner's columns and at most %d features in all.",
 											 TRAIN_MAX_FEATURES, TRAIN_MAX_FEATURES));
 	kmax = Max(t->kb, t->ka);
 	if (t->bits < 4 || t->bits > FIXPROD_MAX_BITS || t->epochs < 1 || t->epochs > 1000 ||
 		t->batch < 1 || t->batch > PG_INT32_MAX || t->slice < 1 ||
 		(size_t) t->slice * kmax * t->bits > FIXPROD_MAX_SLICE_OTS ||
 		!(t->lr > 0 && t->lr <= 100) || !(t->l2 >= 0 && t->l2 <= 100))
-		malformed_from("the asker", "joint_train parameters out of range.");
+		wire_malformed("the asker", "joint_train parameters out of range.");
 	t->columns = palloc0(sizeof(char *) * t->kb);
 	for (int j = 0; j < t->kb; j++)
-	{
-		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
-			memchr(item, '\0', len) != NULL)
-			malformed_from("the asker", "A joint_train column name is missing or too long.");
-		t->columns[j] = pnstrdup((const char *) item, len);
-		for (int i = 0; i < j; i++)
-			if (strcmp(t->columns[i], t->columns[j]) == 0)
-				malformed_from("the asker", "A column named twice.");
-	}
+		t->columns[j] = mpc_terms_column(r, t->columns, j, "A joint_train column name is missing or too long.",
+										 "A column named twice.");
 }
 
 void
@@ -206,13 +193,11 @@ joint_train_admission_check(const char *dataset, const Permit *permit, bytea *te
 	WireReader	r;
 	TrainTerms	t;
 
-	if (terms == NULL)
-		malformed_from("the asker", "A train run is admitted with its terms.");
-	wire_reader_init(&r, terms, WIRE_TRAIN_TERMS, TRAIN_MAX_FEATURES + 1,
-					 Max(NAMEDATALEN, TERMS_HEAD_BYTES), "the asker");
+	mpc_terms_open(&r, terms, WIRE_TRAIN_TERMS, TRAIN_MAX_FEATURES + 1, Max(NAMEDATALEN, TERMS_HEAD_BYTES),
+				   "A train run is admitted with its terms.");
 	terms_read(&r, &t);
 	if (r.remaining != 0)
-		malformed_from("the asker", "Bytes after the joint_train terms.");
+		wire_malformed("the asker", "Bytes after the joint_train terms.");
 	permit_require_columns(dataset, "train", permit, t.columns, t.kb);
 }
 
@@ -485,7 +470,7 @@ check_mpc(mpc_status st, const char *sender)
 	if (st == MPC_NO_MEMORY)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	if (st != MPC_OK)
-		malformed_from(sender, mpc_status_reason(st));
+		wire_malformed(sender, mpc_status_reason(st));
 }
 
 /* ----------------------------------------------------------------------
@@ -544,12 +529,7 @@ max_item_bytes(const TrainTerms *t)
 Datum
 pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(2);
-	Admission  *admission = admission_require(run, dataset, "train");
-	Dataset		ds;
-	Permit		permit;
+	MpcServeBegin sb;
 	WireReader	r;
 	TrainTerms	t;
 	TrainRun   *tr;
@@ -558,24 +538,21 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 	uint8	   *usable;
 	bytea	   *reply;
 
-	catalog_restrict_definer();
-	if (served_run_find("train", run) != NULL)
-		malformed_from("the asker", "This run has begun already.");
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	permit_require(dataset, "train", &ds, &permit);
-	wire_reader_init(&r, msg, WIRE_TRAIN_TERMS,
-					 (uint32) Min((int64) PG_UINT32_MAX - 64, admission->keys + TRAIN_MAX_FEATURES + 1),
+	mpc_serve_begin(fcinfo, "train", "This run has begun already.", &sb);
+	wire_reader_init(&r, sb.msg, WIRE_TRAIN_TERMS,
+					 (uint32) Min((int64) PG_UINT32_MAX - 64, sb.admission->keys + TRAIN_MAX_FEATURES + 1),
 					 Max(Max(NAMEDATALEN, TERMS_HEAD_BYTES), 1 << 20), "the asker");
 	terms_read(&r, &t);
-	permit_require_columns(dataset, "train", &permit, t.columns, t.kb);
-	if ((int64) r.remaining != admission->keys)
-		malformed_from("the asker", psprintf("%u keys, %lld admitted.", r.remaining, (long long) admission->keys));
+	permit_require_columns(sb.dataset, "train", &sb.permit, t.columns, t.kb);
+	if ((int64) r.remaining != sb.admission->keys)
+		wire_malformed("the asker", psprintf("%u keys, %lld admitted.", r.remaining,
+											 (long long) sb.admission->keys));
 	nkeys = (int64) r.remaining;
 
-	tr = served_run_open("train", run, dataset, sizeof(TrainRun), train_run_wipe);
+	tr = served_run_open("train", sb.run, sb.dataset, sizeof(TrainRun), train_run_wipe);
 	mpc_memory_hold();
-	tr->base.bytes_in = VARSIZE_ANY_EXHDR(msg);
-	progress_begin("joint_train", session_role_name(), dataset, nkeys);
+	tr->base.bytes_in = VARSIZE_ANY_EXHDR(sb.msg);
+	progress_begin("joint_train", session_role_name(), sb.dataset, nkeys);
 	progress_phase("owner: reading the columns", nkeys);
 	{
 		DatasetRows rows;
@@ -585,13 +562,13 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 		double	   *mean;
 		double	   *sd;
 		int64		m = 0;
-		int			min_group = Max(permit.min_group, 1);
+		int			min_group = Max(sb.permit.min_group, 1);
 		const uint8 *item;
 		uint32		len;
 		WireBuilder b;
 		uint8	   *p;
 		size_t		alen;
-		char	   *whose = psprintf("dataset \"%s\"", dataset);
+		char	   *whose = psprintf("dataset \"%s\"", sb.dataset);
 
 		old = MemoryContextSwitchTo(tr->base.cxt);
 		tr->t = t;
@@ -602,7 +579,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 			columns = lappend(columns, tr->t.columns[j]);
 		}
 		MemoryContextSwitchTo(old);
-		dataset_rows_fetch(&ds, columns, &rows);
+		dataset_rows_fetch(&sb.ds, columns, &rows);
 		row_index_build(&rows, &index);
 		usable = palloc0((Max(nkeys, 1) + 7) / 8);
 		v = secret_palloc(sizeof(double) * Max(nkeys, 1) * t.kb);
@@ -636,7 +613,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("fewer of the rows asked have a row in dataset \"%s\" than its min_group %d",
-							dataset, min_group),
+							sb.dataset, min_group),
 					 errdetail("No model is trained on fewer rows than min_group; how many fewer is not said.")));
 		if ((size_t) m * Max(t.kb, t.ka) * t.bits > TRAIN_MAX_OTS)
 			ereport(ERROR,
@@ -684,8 +661,7 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 		tr->steps = sched_total_steps(&tr->s);
 		progress_phase("owner: two-party training (steps)", tr->steps);
 	}
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(sb.run, reply);
 }
 
 /*
@@ -697,13 +673,11 @@ pgpriv_serve_train_begin(PG_FUNCTION_ARGS)
 Datum
 pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 {
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(1);
-	TrainRun   *tr = served_run_get("train", run);
+	char	   *run;
+	bytea	   *msg;
+	TrainRun   *tr = mpc_serve_step(fcinfo, "train", &run, &msg);
 	bytea	   *reply = NULL;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
 	{
 		WireReader	r;
 		const uint8 *head;
@@ -725,12 +699,12 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 		wire_reader_init(&r, msg, WIRE_TRAIN_FLIGHT, 3, (uint32) cap, "the asker");
 		if (!wire_reader_next(&r, &head, &hl) || hl != STEP_HEAD_BYTES ||
 			!wire_reader_next(&r, &p1, &l1) || !wire_reader_next(&r, &p2, &l2) || r.remaining != 0)
-			malformed_from("the asker", "A joint_train step is a head and two messages.");
+			wire_malformed("the asker", "A joint_train step is a head and two messages.");
 		sched_rows(s, &row0, &nrows);
 		if (s->phase == PH_DONE || (int) wire_get_u32(head) != s->phase ||
 			wire_get_u32(head + 4) != s->call || (int64) wire_get_u32(head + 8) != row0 ||
 			(int64) wire_get_u32(head + 12) != nrows)
-			malformed_from("the asker", "A joint_train step out of its schedule.");
+			wire_malformed("the asker", "A joint_train step out of its schedule.");
 		wire_builder_init_sized(&b, WIRE_TRAIN_REPLY, cap + 8);
 		out = wire_builder_reserve(&b, cap);
 		switch (s->phase)
@@ -741,16 +715,16 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 				if (t->ka > 0)
 					check_mpc(fixprod_sender_base_respond(tr->fs, p2, l2, out, cap, &olen), "the asker");
 				else if (l2 != 0)
-					malformed_from("the asker", "A base-OT message for no own feature.");
+					wire_malformed("the asker", "A base-OT message for no own feature.");
 				break;
 			case PH_EXTEND:
 				/* p1: the asker's u for X_a (ka > 0); the owner's u for X_b back */
 				if (t->ka > 0)
 					check_mpc(fixprod_sender_extend(tr->fs, (size_t) nrows, p1, l1), "the asker");
 				else if (l1 != 0)
-					malformed_from("the asker", "An extension for no own feature.");
+					wire_malformed("the asker", "An extension for no own feature.");
 				if (l2 != 0)
-					malformed_from("the asker", "An extension step carries one message.");
+					wire_malformed("the asker", "An extension step carries one message.");
 				check_mpc(fixprod_receiver_extend(tr->fr, (size_t) nrows, out, cap, &olen), "the asker");
 				break;
 			case PH_FORWARD:
@@ -763,7 +737,7 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 												 FIXPROD_BY_COLUMN, md->w + t->kb, out, cap, &olen, md->z),
 							  "the asker");
 				if (l2 != 0)
-					malformed_from("the asker", "A forward step carries one message.");
+					wire_malformed("the asker", "A forward step carries one message.");
 				residuals(md, row0, nrows, NULL);
 				break;
 			case PH_BACKWARD:
@@ -776,7 +750,7 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 												 FIXPROD_BY_ROW, md->z, out, cap, &olen, md->g + t->kb),
 							  "the asker");
 				if (l2 != 0)
-					malformed_from("the asker", "A backward step carries one message.");
+					wire_malformed("the asker", "A backward step carries one message.");
 				break;
 		}
 		wire_builder_commit(&b, (uint32) olen);
@@ -791,8 +765,7 @@ pgpriv_serve_train_step(PG_FUNCTION_ARGS)
 	tr->base.bytes_in += VARSIZE_ANY_EXHDR(msg);
 	tr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
 	progress_advance(tr->s.call, tr->base.bytes_in, tr->base.bytes_out);
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_reply(run, reply);
 }
 
 /*
@@ -814,7 +787,7 @@ pgpriv_serve_train_finish(PG_FUNCTION_ARGS)
 		uint8	   *w;
 
 		if (tr->s.phase != PH_DONE)
-			malformed_from("the asker", "The run ends before its last step.");
+			wire_malformed("the asker", "The run ends before its last step.");
 		w = palloc(8 * tr->md.nw);
 		for (int i = 0; i < tr->md.nw; i++)
 		{
@@ -825,13 +798,8 @@ pgpriv_serve_train_finish(PG_FUNCTION_ARGS)
 		reply = wire_pack_fixed(WIRE_TRAIN_REPLY, w, (uint32) tr->md.nw, 8);
 		sodium_memzero(w, 8 * tr->md.nw);
 		tr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-		admission_serve(admission, admission->keys, tr->base.bytes_in, tr->base.bytes_out);
-		admission_complete(admission, tr->m);
 	}
-	served_run_close();
-	progress_end();
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_last_reply(admission, admission->keys, tr->m, &tr->base, run, reply);
 }
 
 /* ----------------------------------------------------------------------
@@ -927,17 +895,8 @@ parse_options(Jsonb *options, TrainOptions *o)
 	v = getKeyJsonValueFromContainer(&options->root, "features", 8, NULL);
 	if (v != NULL)
 	{
-		if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		if (!mpc_asker_name_array(v, &o->features))
 			bad_option("\"features\" must be an array of the peer's column names");
-		it = JsonbIteratorInit(v->val.binary.data);
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (e.type != jbvString || e.val.string.len == 0 || e.val.string.len >= NAMEDATALEN)
-				bad_option("\"features\" must be an array of the peer's column names");
-			o->features = lappend(o->features, pnstrdup(e.val.string.val, e.val.string.len));
-		}
 		if (o->features == NIL)
 			bad_option("\"features\" names no column");
 	}
@@ -1032,14 +991,14 @@ asker_step(AskerRun *ar, const uint8 *owner_a, size_t owner_a_len)
 	reply = peer_call_bytea(ar->call, "SELECT pgpriv.serve_train_step($1, $2)", 1, params, wire_builder_finish(&b));
 	wire_reader_init(&r, reply, WIRE_TRAIN_REPLY, 1, (uint32) ar->cap, ar->sender);
 	if (!wire_reader_next(&r, &q, &ql))
-		malformed_from(ar->sender, "A joint_train reply without its message.");
+		wire_malformed(ar->sender, "A joint_train reply without its message.");
 	switch (s->phase)
 	{
 		case PH_SETUP:
 			if (t->ka > 0)
 				check_mpc(fixprod_receiver_base_finish(ar->fr, q, ql), ar->sender);
 			else if (ql != 0)
-				malformed_from(ar->sender, "A base-OT message for no own feature.");
+				wire_malformed(ar->sender, "A base-OT message for no own feature.");
 			break;
 		case PH_EXTEND:
 			check_mpc(fixprod_sender_extend(ar->fs, (size_t) nrows, q, ql), ar->sender);
@@ -1049,7 +1008,7 @@ asker_step(AskerRun *ar, const uint8 *owner_a, size_t owner_a_len)
 				check_mpc(fixprod_receiver_use(ar->fr, use, (size_t) row0, (size_t) nrows, FIXPROD_BY_COLUMN,
 											   q, ql, md->z), ar->sender);
 			else if (ql != 0)
-				malformed_from(ar->sender, "Corrections for no own feature.");
+				wire_malformed(ar->sender, "Corrections for no own feature.");
 			residuals(md, row0, nrows, ar->y);
 			break;
 		case PH_BACKWARD:
@@ -1057,13 +1016,23 @@ asker_step(AskerRun *ar, const uint8 *owner_a, size_t owner_a_len)
 				check_mpc(fixprod_receiver_use(ar->fr, use, (size_t) row0, (size_t) nrows, FIXPROD_BY_ROW,
 											   q, ql, md->g + t->kb), ar->sender);
 			else if (ql != 0)
-				malformed_from(ar->sender, "Corrections for no own feature.");
+				wire_malformed(ar->sender, "Corrections for no own feature.");
 			break;
 	}
 	pfree(reply);
 	ended = sched_advance(s);
 	if (ended > 0)
 		model_update(md, ended, t);
+}
+
+/* The asker's engine state: shares wiped, OT state freed, however the run ends. */
+static void
+asker_run_free(AskerRun *ar)
+{
+	model_wipe(&ar->md);
+	fixprod_sender_free(ar->fs);
+	fixprod_receiver_free(ar->fr);
+	mpc_memory_release();
 }
 
 static void
@@ -1120,31 +1089,26 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	double	   *w;
 	JsonbValue *res;
 	JsonbParseState *state = NULL;
-	OwnerContext oc;
 	MemoryContext fn_cxt = CurrentMemoryContext;
 
-	for (int a = 0; a < 4; a++)
-		if (PG_ARGISNULL(a))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("joint_train needs a peer, a dataset, a keys query and a label column")));
-	server = NameStr(*PG_GETARG_NAME(0));
-	dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	mpc_asker_args(fcinfo, "joint_train needs a peer, a dataset, a keys query and a label column",
+				   &server, &dataset, &keys_query);
 	label = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	parse_options(options, &o);
 	sender = psprintf("peer \"%s\"", server);
 
 	/* The asker's rows: the key, then keys_query's columns (the label among them). */
-	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
+	keys_query_prepare(&kq, keys_query, MPC_ASKER_SELECT);
 	{
 		TupleDesc	td;
 		uint64		nrows;
-		int			label_col = 0;
+		int			label_col;
 		int		   *own_col;
 
 		nrows = keys_query_fetch_all(&kq);
 		td = SPI_tuptable->tupdesc;
+		label_col = mpc_asker_label_column(td, label,
+										   "keys_query returns the key first, then the label column named by label, then any own feature columns.");
 		MemoryContextSwitchTo(fn_cxt);
 		own_col = palloc(sizeof(int) * (td->natts + 1));
 		own = palloc(sizeof(char *) * (td->natts + 1));
@@ -1152,21 +1116,13 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 		{
 			const char *name = NameStr(TupleDescAttr(td, c - 1)->attname);
 
-			if (TupleDescAttr(td, c - 1)->attisdropped)
-				continue;
-			if (strcmp(name, label) == 0)
-				label_col = c;
-			else if (strcmp(name, o.intercept) != 0)
+			if (!TupleDescAttr(td, c - 1)->attisdropped &&
+				strcmp(name, label) != 0 && strcmp(name, o.intercept) != 0)
 			{
 				own_col[ka] = c;
 				own[ka++] = pstrdup(name);
 			}
 		}
-		if (label_col == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("keys_query has no column \"%s\" after its key column", label),
-					 errhint("keys_query returns the key first, then the label column named by label, then any own feature columns.")));
 		if (ka > TRAIN_MAX_FEATURES - 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -1244,11 +1200,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	for (int64 i = 0; i < n; i++)
 		key_builder_add(&kb, ktext[i]);
 
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("joint_train", server, dataset, n);
-	audit_watch_begin(&watch, "train", server, dataset, n, &call, 1);
-	audit_watch_run(&watch, run);
+	run = mpc_asker_open(&call, &watch, "joint_train", "train", server, dataset, n);
 
 	if (o.features == NIL)
 		o.features = peer_permitted_columns(&call, dataset, "train");
@@ -1293,7 +1245,6 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		WireBuilder b;
-		char		nbuf[32];
 		bytea	   *ready;
 		WireReader	r;
 		const uint8 *usable;
@@ -1305,15 +1256,9 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 		int64		m = 0;
 		double	   *xs;
 
-		snprintf(nbuf, sizeof(nbuf), "%lld", (long long) n);
 		wire_builder_init(&b, WIRE_TRAIN_TERMS);
 		terms_add(&b, &t);
-		{
-			const char *params[4] = {dataset, "train", run, nbuf};
-
-			PQclear(peer_call_msg(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8, $5)", 4,
-								  params, wire_builder_finish(&b)));
-		}
+		mpc_asker_admit(&call, dataset, "train", run, n, wire_builder_finish(&b));
 		progress_phase("asker: owner reads its columns", 0);
 		wire_builder_init(&b, WIRE_TRAIN_TERMS);
 		terms_add(&b, &t);
@@ -1329,7 +1274,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 		if (!wire_reader_next(&r, &usable, &ul) || ul != (uint32) ((n + 7) / 8) ||
 			!wire_reader_next(&r, &stats, &sl) || sl != (uint32) (16 * t.kb) ||
 			!wire_reader_next(&r, &owner_a, &al))
-			malformed_from(sender, "The begin reply is not the usable keys, the columns' statistics and a base-OT message.");
+			wire_malformed(sender, "The begin reply is not the usable keys, the columns' statistics and a base-OT message.");
 		mean_b = palloc(sizeof(double) * t.kb);
 		sd_b = palloc(sizeof(double) * t.kb);
 		for (int j = 0; j < t.kb; j++)
@@ -1337,14 +1282,14 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 			mean_b[j] = get_double(stats + 16 * j);
 			sd_b[j] = get_double(stats + 16 * j + 8);
 			if (!isfinite(mean_b[j]) || !(sd_b[j] > 0) || !isfinite(sd_b[j]))
-				malformed_from(sender, psprintf("Column \"%s\"'s mean or standard deviation is not a number.",
+				wire_malformed(sender, psprintf("Column \"%s\"'s mean or standard deviation is not a number.",
 												t.columns[j]));
 		}
 		for (int64 i = 0; i < n; i++)
 			if ((usable[i / 8] >> (i % 8)) & 1)
 				m++;
 		if (m == 0)
-			malformed_from(sender, "No usable row, and no refusal.");
+			wire_malformed(sender, "No usable row, and no refusal.");
 
 		/* The training rows, in the order sent: labels, own features standardised and quantised. */
 		ar.m = m;
@@ -1390,7 +1335,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 			const uint8 *shares = wire_unpack_fixed(fin, WIRE_TRAIN_REPLY, 8, (uint32) ar.md.nw, &count, sender);
 
 			if (count != (uint32) ar.md.nw)
-				malformed_from(sender, "The weight shares are not one per weight.");
+				wire_malformed(sender, "The weight shares are not one per weight.");
 			w = palloc(sizeof(double) * ar.md.nw);
 			for (int i = 0; i < ar.md.nw; i++)
 			{
@@ -1403,17 +1348,11 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		model_wipe(&ar.md);
-		fixprod_sender_free(ar.fs);
-		fixprod_receiver_free(ar.fr);
-		mpc_memory_release();
+		asker_run_free(&ar);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	model_wipe(&ar.md);
-	fixprod_sender_free(ar.fs);
-	fixprod_receiver_free(ar.fr);
-	mpc_memory_release();
+	asker_run_free(&ar);
 	secret_wipe(ar.y);
 	secret_wipe(ar.xa);
 	secret_wipe(xall);
@@ -1440,13 +1379,8 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 			(errmsg("joint_train: trained on %lld rows; %lld of the keys asked had no usable row at peer \"%s\"",
 					(long long) ar.m, (long long) (n - ar.m), server)));
 
-	receipt_asker_exchange(&call, run, "train", dataset, n, ar.m, call.bytes_in, call.bytes_out);
-	catalog_enter_owner(&oc);
-	audit_append_run("asker", server, "train", dataset, n, ar.m, call.bytes_in, call.bytes_out, "ok",
-					 psprintf("run %s, logistic regression on %d of the peer's and %d own columns, %d epochs",
-							  run, t.kb, ka, t.epochs), run);
-	catalog_leave_owner(&oc);
-	progress_end();
-	audit_watch_end(&watch);
+	mpc_asker_close(&call, &watch, server, run, "train", dataset, n, ar.m,
+					psprintf("run %s, logistic regression on %d of the peer's and %d own columns, %d epochs",
+							 run, t.kb, ka, t.epochs));
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }

@@ -47,6 +47,9 @@
 #include "crypto/elgamal_proof.h"
 #include "crypto/parallel.h"
 #include "peer/call.h"
+#include "protocol/mpc/mpc_asker.h"
+#include "protocol/mpc/mpc_serve.h"
+#include "protocol/mpc/mpc_terms.h"
 #include "protocol/train/joint_woe.h"
 #include "run/admission.h"
 #include "run/keys.h"
@@ -78,15 +81,6 @@ typedef struct WoeTerms
 } WoeTerms;
 
 #define EDGES_TEXT_MAX (WOE_MAX_BINS * 32)
-
-static void pg_attribute_noreturn()
-malformed_from(const char *sender, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("malformed message from %s", sender),
-			 errdetail("%s", detail)));
-}
 
 /*
  * Edges travel as text, one number per line, strictly increasing and
@@ -160,35 +154,24 @@ terms_read(WireReader *r, WoeTerms *t)
 	uint32		len;
 
 	if (!wire_reader_next(r, &item, &len) || len != 8)
-		malformed_from("the asker", "The joint_woe terms lack their head.");
+		wire_malformed("the asker", "The joint_woe terms lack their head.");
 	t->nbins = (int) wire_get_u32(item);
 	t->k = (int) wire_get_u32(item + 4);
 	if (t->nbins < 2 || t->nbins > WOE_MAX_BINS || t->k < 1 || t->k > WOE_MAX_COLUMNS)
-		malformed_from("the asker", psprintf("%d bins of %d columns.", t->nbins, t->k));
+		wire_malformed("the asker", psprintf("%d bins of %d columns.", t->nbins, t->k));
 	t->columns = palloc(sizeof(char *) * t->k);
 	t->ngiven = palloc(sizeof(int) * t->k);
 	t->given = palloc(sizeof(double *) * t->k);
 	for (int j = 0; j < t->k; j++)
 	{
-		if (!wire_reader_next(r, &item, &len) || len == 0 || len >= NAMEDATALEN ||
-			memchr(item, '\0', len) != NULL)
-			malformed_from("the asker", "A joint_woe column name is missing or too long.");
-		t->columns[j] = pnstrdup((const char *) item, len);
-		for (int i = 0; i < j; i++)
-			if (strcmp(t->columns[i], t->columns[j]) == 0)
-				malformed_from("the asker", "A column named twice.");
+		t->columns[j] = mpc_terms_column(r, t->columns, j, "A joint_woe column name is missing or too long.",
+										 "A column named twice.");
 		t->given[j] = palloc(sizeof(double) * WOE_MAX_BINS);
 		if (!wire_reader_next(r, &item, &len) ||
 			(t->ngiven[j] = edges_parse(item, len, t->given[j], WOE_MAX_BINS - 1)) < 0)
-			malformed_from("the asker", psprintf("Column \"%s\"'s given edges are not increasing numbers.",
+			wire_malformed("the asker", psprintf("Column \"%s\"'s given edges are not increasing numbers.",
 												 t->columns[j]));
 	}
-}
-
-static void
-terms_check_permit(const char *dataset, const Permit *permit, const WoeTerms *t)
-{
-	permit_require_columns(dataset, "train", permit, t->columns, t->k);
 }
 
 void
@@ -197,11 +180,10 @@ joint_woe_admission_check(const char *dataset, const Permit *permit, bytea *term
 	WireReader	r;
 	WoeTerms	t;
 
-	if (terms == NULL)
-		malformed_from("the asker", "A train run is admitted with its terms.");
-	wire_reader_init(&r, terms, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 1, Max(NAMEDATALEN, EDGES_TEXT_MAX), "the asker");
+	mpc_terms_open(&r, terms, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 1, Max(NAMEDATALEN, EDGES_TEXT_MAX),
+				   "A train run is admitted with its terms.");
 	terms_read(&r, &t);
-	terms_check_permit(dataset, permit, &t);
+	permit_require_columns(dataset, "train", permit, t.columns, t.k);
 }
 
 /* ----------------------------------------------------------------------
@@ -253,12 +235,7 @@ owner_value(const char *text, const char *dataset, const char *column)
 Datum
 pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 {
-	char	   *dataset = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	bytea	   *msg = PG_GETARG_BYTEA_PP(2);
-	Admission  *admission = admission_require(run, dataset, "train");
-	Dataset		ds;
-	Permit		permit;
+	MpcServeBegin sb;
 	WireReader	r;
 	WoeTerms	t;
 	const uint8 *item;
@@ -268,20 +245,19 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 	List	   *columns = NIL;
 	elgamal_status st;
 
-	catalog_restrict_definer();
-	admission_absorb(run, TRANSCRIPT_REQUEST, msg);
-	permit_require(dataset, "train", &ds, &permit);
-	wire_reader_init(&r, msg, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 2, Max(NAMEDATALEN, EDGES_TEXT_MAX), "the asker");
+	mpc_serve_begin(fcinfo, "train", NULL, &sb);
+	wire_reader_init(&r, sb.msg, WIRE_WOE_TERMS, 2 * WOE_MAX_COLUMNS + 2, Max(NAMEDATALEN, EDGES_TEXT_MAX),
+					 "the asker");
 	terms_read(&r, &t);
-	terms_check_permit(dataset, &permit, &t);
+	permit_require_columns(sb.dataset, "train", &sb.permit, t.columns, t.k);
 	if (!wire_reader_next(&r, &item, &len) || len != EL || r.remaining != 0)
-		malformed_from("the asker", "The begin message must end with the asker's 32-byte key.");
+		wire_malformed("the asker", "The begin message must end with the asker's 32-byte key.");
 	if ((st = elgamal_check_element(item)) != ELGAMAL_OK)
-		malformed_from("the asker", psprintf("Its key is %s.", elgamal_status_reason(st)));
+		wire_malformed("the asker", psprintf("Its key is %s.", elgamal_status_reason(st)));
 
-	wr = served_run_open("train", run, dataset, sizeof(WoeRun), NULL);
+	wr = served_run_open("train", sb.run, sb.dataset, sizeof(WoeRun), NULL);
 	memcpy(wr->pk, item, EL);
-	wr->base.bytes_in = VARSIZE_ANY_EXHDR(msg);
+	wr->base.bytes_in = VARSIZE_ANY_EXHDR(sb.msg);
 	old = MemoryContextSwitchTo(wr->base.cxt);
 	wr->t.nbins = t.nbins;
 	wr->t.k = t.k;
@@ -296,16 +272,16 @@ pgpriv_serve_woe_begin(PG_FUNCTION_ARGS)
 		wr->t.columns[j] = pstrdup(t.columns[j]);
 		columns = lappend(columns, wr->t.columns[j]);
 	}
-	progress_begin("joint_woe", session_role_name(), dataset, admission->keys);
+	progress_begin("joint_woe", session_role_name(), sb.dataset, sb.admission->keys);
 	progress_phase("owner: reading the columns", 0);
 	{
-		dataset_rows_fetch(&ds, columns, &wr->rows);
+		dataset_rows_fetch(&sb.ds, columns, &wr->rows);
 		row_index_build(&wr->rows, &wr->index);
-		wr->match_row = palloc_extended(sizeof(size_t) * Max(admission->keys, 1), MCXT_ALLOC_HUGE);
-		wr->match_ct = palloc_extended((Size) CT * Max(admission->keys, 1), MCXT_ALLOC_HUGE);
+		wr->match_row = palloc_extended(sizeof(size_t) * Max(sb.admission->keys, 1), MCXT_ALLOC_HUGE);
+		wr->match_ct = palloc_extended((Size) CT * Max(sb.admission->keys, 1), MCXT_ALLOC_HUGE);
 	}
 	MemoryContextSwitchTo(old);
-	progress_phase("owner: checking labels' proofs (rows)", admission->keys);
+	progress_phase("owner: checking labels' proofs (rows)", sb.admission->keys);
 	PG_RETURN_INT32(Min(pgpriv_batch_size, 1 << 16));
 }
 
@@ -346,7 +322,7 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 		while (wire_reader_next(&r, &item, &len))
 		{
 			if (len <= ROW_HEAD)
-				malformed_from("the asker", "A row without its key.");
+				wire_malformed("the asker", "A row without its key.");
 			memcpy(cts + (Size) n * CT, item, CT);
 			memcpy(proofs + (Size) n * PROOF, item + CT, PROOF);
 			keys[n] = item + ROW_HEAD;
@@ -354,7 +330,7 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 			n++;
 		}
 		if (n == 0)
-			malformed_from("the asker", "An empty batch.");
+			wire_malformed("the asker", "An empty batch.");
 		job.base = (size_t) wr->received;
 		job.pk = wr->pk;
 		job.prefix = (const uint8 *) wr->base.run;
@@ -374,7 +350,7 @@ pgpriv_serve_woe_push(PG_FUNCTION_ARGS)
 			slab.proofs = proofs + (Size) start * PROOF;
 			st = crypto_parallel_for(m, pgpriv_threads_for_batch(), elgamal_bit_verify_range, &slab, &failed);
 			if (st != 0)
-				malformed_from("the asker",
+				wire_malformed("the asker",
 							   psprintf("Row %lld: %s.", (long long) (slab.base + failed + 1),
 										st == ELGAMAL_BAD_PROOF ? "its label's proof does not verify"
 										: elgamal_status_reason((elgamal_status) st)));
@@ -448,12 +424,8 @@ sum_ciphertexts(const uint8 *cts, size_t n, uint8 out[CT])
 	partial = palloc_extended(chunks * CT, MCXT_ALLOC_HUGE);
 	flags = palloc_extended(n, MCXT_ALLOC_HUGE);
 	memset(flags, 1, n);
-	job.cts = cts;
-	job.stride = CT;
-	job.flags = flags;
-	job.n = n;
-	job.chunk = SUM_CHUNK;
-	job.partial = partial;
+	job = (elgamal_sum_job) {.cts = cts, .stride = CT, .flags = flags, .n = n, .chunk = SUM_CHUNK,
+	.partial = partial};
 	CHECK_FOR_INTERRUPTS();
 	st = crypto_parallel_for(chunks, pgpriv_threads_for_batch(), elgamal_sum_range, &job, &failed);
 	if (st != 0)
@@ -489,7 +461,7 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 	catalog_restrict_definer();
 	{
 		if (wr->received != admission->keys)
-			malformed_from("the asker", psprintf("The run ends after %lld of its %lld admitted rows.",
+			wire_malformed("the asker", psprintf("The run ends after %lld of its %lld admitted rows.",
 												 (long long) wr->received, (long long) admission->keys));
 		permit_require(wr->base.dataset, "train", &ds, &permit);
 		min_group = Max(permit.min_group, 1);
@@ -607,13 +579,8 @@ pgpriv_serve_woe_finish(PG_FUNCTION_ARGS)
 		}
 		reply = wire_builder_finish(&b);
 		wr->base.bytes_out += VARSIZE_ANY_EXHDR(reply);
-		admission_serve(admission, wr->received, wr->base.bytes_in, wr->base.bytes_out);
-		admission_complete(admission, wr->matched);
 	}
-	served_run_close();
-	progress_end();
-	admission_absorb(run, TRANSCRIPT_RESPONSE, reply);
-	PG_RETURN_BYTEA_P(reply);
+	return mpc_serve_last_reply(admission, wr->received, wr->matched, &wr->base, run, reply);
 }
 
 /* ----------------------------------------------------------------------
@@ -651,25 +618,10 @@ parse_options(Jsonb *options, int *nbins, List **columns, JsonbValue **edges)
 	v = getKeyJsonValueFromContainer(&options->root, "columns", 7, NULL);
 	if (v != NULL)
 	{
-		JsonbIterator *it;
-		JsonbValue	e;
-		JsonbIteratorToken tok;
-
-		if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		if (!mpc_asker_name_array(v, columns))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("joint_woe option \"columns\" must be an array of column names")));
-		it = JsonbIteratorInit(v->val.binary.data);
-		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
-		{
-			if (tok != WJB_ELEM)
-				continue;
-			if (e.type != jbvString || e.val.string.len == 0 || e.val.string.len >= NAMEDATALEN)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("joint_woe option \"columns\" must be an array of column names")));
-			*columns = lappend(*columns, pnstrdup(e.val.string.val, e.val.string.len));
-		}
 		if (*columns == NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -724,12 +676,12 @@ decrypt_count(const uint8 sk[ELGAMAL_SCALAR_BYTES], const uint8 ct[CT], int64 bo
 	if ((st = elgamal_check_ciphertext(ct)) != ELGAMAL_OK ||
 		(st = elgamal_partial_decrypt(sk, ct, share)) != ELGAMAL_OK ||
 		(st = elgamal_combine(ct, share, zero, m)) != ELGAMAL_OK)
-		malformed_from(sender, psprintf("A label sum holds %s.", elgamal_status_reason(st)));
+		wire_malformed(sender, psprintf("A label sum holds %s.", elgamal_status_reason(st)));
 	d->bound = bound;
 	st = elgamal_dlog_solve(d, m, dlog_interrupts, NULL, &v);
 	sodium_memzero(share, sizeof(share));
 	if (st != ELGAMAL_OK || v < 0 || v > bound)
-		malformed_from(sender, psprintf("A label sum is not a count between 0 and %lld.", (long long) bound));
+		wire_malformed(sender, psprintf("A label sum is not a count between 0 and %lld.", (long long) bound));
 	return v;
 }
 
@@ -839,17 +791,10 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	char	   *sender;
 	bytea	   *result;
 	int64		batch;
-	OwnerContext oc;
 	MemoryContext fn_cxt = CurrentMemoryContext;
 
-	for (int a = 0; a < 4; a++)
-		if (PG_ARGISNULL(a))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("joint_woe needs a peer, a dataset, a keys query and a label column")));
-	server = NameStr(*PG_GETARG_NAME(0));
-	dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	keys_query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	mpc_asker_args(fcinfo, "joint_woe needs a peer, a dataset, a keys query and a label column",
+				   &server, &dataset, &keys_query);
 	label = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	parse_options(options, &nbins, &columns, &edges_opt);
 	sender = psprintf("peer \"%s\"", server);
@@ -857,24 +802,17 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	/* The asker's rows: the key, then keys_query's columns (label among them). */
-	keys_query_prepare(&kq, keys_query, "k.pgpriv_key::pg_catalog.text, k.*");
+	keys_query_prepare(&kq, keys_query, MPC_ASKER_SELECT);
 	key_builder_init(&kb, &keys);
 	{
 		TupleDesc	td;
 		uint64		nrows;
-		int			label_col = 0;
+		int			label_col;
 
 		nrows = keys_query_fetch_all(&kq);
 		td = SPI_tuptable->tupdesc;
-		for (int c = 3; c <= td->natts; c++)
-			if (!TupleDescAttr(td, c - 1)->attisdropped &&
-				strcmp(NameStr(TupleDescAttr(td, c - 1)->attname), label) == 0)
-				label_col = c;
-		if (label_col == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("keys_query has no column \"%s\" after its key column", label),
-					 errhint("keys_query returns the key first, then the label column named by label.")));
+		label_col = mpc_asker_label_column(td, label,
+										   "keys_query returns the key first, then the label column named by label.");
 		MemoryContextSwitchTo(fn_cxt);
 		bits = secret_palloc(Max(nrows, 1));	/* the labels: wiped however the run ends */
 		for (uint64 r = 0; r < nrows; r++)
@@ -896,11 +834,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	if (keys.n == 0)
 		return (Datum) 0;		/* nothing to train on: no run */
 
-	run = peer_new_run_id();
-	peer_call_open(&call, server);
-	progress_begin("joint_woe", server, dataset, (int64) keys.n);
-	audit_watch_begin(&watch, "train", server, dataset, (int64) keys.n, &call, 1);
-	audit_watch_run(&watch, run);
+	run = mpc_asker_open(&call, &watch, "joint_woe", "train", server, dataset, (int64) keys.n);
 
 	/* The owner's columns: those named, else every column of the permit. */
 	if (columns == NIL)
@@ -946,17 +880,10 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		WireBuilder b;
-		char		nbuf[32];
 
-		snprintf(nbuf, sizeof(nbuf), "%zu", keys.n);
 		wire_builder_init(&b, WIRE_WOE_TERMS);
 		terms_add(&b, &t);
-		{
-			const char *params[4] = {dataset, "train", run, nbuf};
-
-			PQclear(peer_call_msg(&call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8, $5)", 4,
-								  params, wire_builder_finish(&b)));
-		}
+		mpc_asker_admit(&call, dataset, "train", run, (int64) keys.n, wire_builder_finish(&b));
 		wire_builder_init(&b, WIRE_WOE_TERMS);
 		terms_add(&b, &t);
 		wire_builder_add(&b, pk, EL);
@@ -966,11 +893,11 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 											wire_builder_finish(&b));
 
 			if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
-				malformed_from(sender, "The begin reply is missing.");
+				wire_malformed(sender, "The begin reply is missing.");
 			batch = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 			PQclear(res);
 			if (batch < 1 || batch > (1 << 16))
-				malformed_from(sender, psprintf("A batch of %lld rows.", (long long) batch));
+				wire_malformed(sender, psprintf("A batch of %lld rows.", (long long) batch));
 		}
 		progress_phase("asker: sending labels (rows)", (int64) keys.n);
 		for (size_t start = 0; start < keys.n; start += batch)
@@ -994,7 +921,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 			res = peer_call_msg(&call, "SELECT pgpriv.serve_woe_push($1, $2)", 1, params, ack);
 			if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
 				strtoll(PQgetvalue(res, 0, 0), NULL, 10) != (long long) (start + m))
-				malformed_from(sender, "The owner acknowledged another number of rows.");
+				wire_malformed(sender, "The owner acknowledged another number of rows.");
 			PQclear(res);
 			progress_advance((int64) (start + m), call.bytes_in, call.bytes_out);
 		}
@@ -1024,11 +951,11 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 		wire_reader_init(&r, result, WIRE_WOE_RESULT, 1 + t.k * (WOE_MAX_BINS + 3),
 						 Max(HEAD_BYTES, WOE_MAX_BINS * 32), sender);
 		if (!wire_reader_next(&r, &item, &len) || len != HEAD_BYTES)
-			malformed_from(sender, "The result lacks its head.");
+			wire_malformed(sender, "The result lacks its head.");
 		memcpy(&u, item, 8);
 		matched = (int64) pg_ntoh64(u);
 		if (matched < 1 || matched > (int64) keys.n)
-			malformed_from(sender, psprintf("%lld matched rows of %zu.", (long long) matched, keys.n));
+			wire_malformed(sender, psprintf("%lld matched rows of %zu.", (long long) matched, keys.n));
 		if (elgamal_dlog_init(&d, 16, matched, pgpriv_threads_for_batch()) != ELGAMAL_OK)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		PG_TRY();
@@ -1047,26 +974,26 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 
 				if (!wire_reader_next(&r, &item, &len) || len != strlen(t.columns[j]) ||
 					memcmp(item, t.columns[j], len) != 0)
-					malformed_from(sender, psprintf("The result for column %d is not that of \"%s\".", j + 1,
+					wire_malformed(sender, psprintf("The result for column %d is not that of \"%s\".", j + 1,
 													t.columns[j]));
 				if (!wire_reader_next(&r, &item, &len))
-					malformed_from(sender, "The result lacks a column's edges.");
+					wire_malformed(sender, "The result lacks a column's edges.");
 				nedges = edges_parse(item, len, edges, t.ngiven[j] > 0 ? t.ngiven[j] : t.nbins - 1);
 				if (nedges < 0 || (t.ngiven[j] > 0 &&
 								   (nedges != t.ngiven[j] || memcmp(edges, t.given[j], sizeof(double) * nedges) != 0)))
-					malformed_from(sender, psprintf("Column \"%s\"'s bin edges are not %s.", t.columns[j],
+					wire_malformed(sender, psprintf("Column \"%s\"'s bin edges are not %s.", t.columns[j],
 													t.ngiven[j] > 0 ? "the ones given" : "increasing numbers"));
 				nb = nedges + 2;
 				for (int bin = 0; bin < nb; bin++)
 				{
 					if (!wire_reader_next(&r, &item, &len) || len != BIN_BYTES || item[8] > 1)
-						malformed_from(sender, psprintf("Column \"%s\" lacks bin %d.", t.columns[j], bin));
+						wire_malformed(sender, psprintf("Column \"%s\" lacks bin %d.", t.columns[j], bin));
 					memcpy(&u, item, 8);
 					bin_rows[bin] = (int64) pg_ntoh64(u);
 					withheld[bin] = item[8] == 1;
 					if (bin_rows[bin] < 0 || bin_rows[bin] > matched - sum_rows ||
 						(withheld[bin] && bin_rows[bin] != 0))
-						malformed_from(sender, psprintf("Column \"%s\"'s bins hold more rows than matched.",
+						wire_malformed(sender, psprintf("Column \"%s\"'s bins hold more rows than matched.",
 														t.columns[j]));
 					sum_rows += bin_rows[bin];
 					bin_events[bin] = withheld[bin] ? 0
@@ -1112,7 +1039,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 				progress_advance(j + 1, call.bytes_in, call.bytes_out);
 			}
 			if (r.remaining != 0)
-				malformed_from(sender, "The result holds more than the columns asked.");
+				wire_malformed(sender, "The result holds more than the columns asked.");
 		}
 		PG_CATCH();
 		{
@@ -1124,16 +1051,8 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 		elgamal_dlog_free(&d);
 		sodium_memzero(sk, sizeof(sk));
 
-		receipt_asker_exchange(&call, run, "train", dataset, (int64) keys.n, matched,
-							   call.bytes_in, call.bytes_out);
-		catalog_enter_owner(&oc);
-		audit_append_run("asker", server, "train", dataset, (int64) keys.n, matched,
-						 call.bytes_in, call.bytes_out, "ok",
-						 psprintf("run %s, woe of %d of the peer's columns in up to %d bins", run, t.k, nbins),
-						 run);
-		catalog_leave_owner(&oc);
+		mpc_asker_close(&call, &watch, server, run, "train", dataset, (int64) keys.n, matched,
+						psprintf("run %s, woe of %d of the peer's columns in up to %d bins", run, t.k, nbins));
 	}
-	progress_end();
-	audit_watch_end(&watch);
 	return (Datum) 0;
 }
