@@ -62,6 +62,7 @@ OBJS = \
 	src/run/served_run.o \
 	src/run/capability.o \
 	src/run/secret_mem.o \
+	src/run/ask.o \
 	src/crypto/cuckoo.o \
 	src/crypto/kkrt.o \
 	src/crypto/okvs.o \

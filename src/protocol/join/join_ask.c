@@ -1,41 +1,14 @@
 /*
- * join_ask.c — the asker's opening, admission and closing of a join run
- * (see join_ask.h).
+ * join_ask.c — the join askers' pipelined evaluation of blinded keys and
+ * the reading of the owner's numeric fields (see join_ask.h).
  */
 #include "postgres.h"
 
-#include "catalog/receipt.h"
 #include "crypto/oprf.h"
 #include "protocol/join/join_ask.h"
 #include "run/batch.h"
 #include "run/progress.h"
 #include "wire/message.h"
-
-char *
-join_ask_open(PeerCall *call, AuditWatch *watch, const char *server, const char *capability,
-			  const char *dataset, int64 progress_n, int64 keys_in)
-{
-	char	   *run = peer_new_run_id();
-
-	peer_call_open(call, server);
-	progress_begin(capability, server, dataset, progress_n);
-	if (watch)
-	{
-		audit_watch_begin(watch, capability, server, dataset, keys_in, call, 1);
-		audit_watch_run(watch, run);
-	}
-	return run;
-}
-
-void
-join_ask_admit(PeerCall *call, const char *dataset, const char *capability, const char *run, int64 keys)
-{
-	char		nbuf[32];
-	const char *params[4] = {dataset, capability, run, nbuf};
-
-	snprintf(nbuf, sizeof(nbuf), INT64_FORMAT, keys);
-	PQclear(peer_call_text(call, "CALL pgpriv.serve_admit($1, $2, $3, $4::pg_catalog.int8)", 4, params));
-}
 
 void
 join_ask_evaluate(PeerCall *call, const char *dataset, const char *capability, const char *run,
@@ -100,19 +73,3 @@ join_ask_parse_int(const char *s, int64 lo, int64 hi, const char *what, const ch
 	return v;
 }
 
-void
-join_ask_close(PeerCall *call, AuditWatch *watch, const char *run, const char *capability,
-			   const char *dataset, int64 keys_in, int64 keys_out, const char *detail)
-{
-	OwnerContext owner;
-
-	receipt_asker_exchange(call, run, capability, dataset, keys_in, keys_out,
-						   call->bytes_in, call->bytes_out);
-	catalog_enter_owner(&owner);
-	audit_append_run("asker", call->peer, capability, dataset, keys_in, keys_out,
-					 call->bytes_in, call->bytes_out, "ok", detail, run);
-	catalog_leave_owner(&owner);
-	progress_end();
-	if (watch)
-		audit_watch_end(watch);
-}

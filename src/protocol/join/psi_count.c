@@ -40,6 +40,7 @@
 #include "crypto/oprf.h"
 #include "peer/call.h"
 #include "catalog/receipt.h"
+#include "run/ask.h"
 #include "run/admission.h"
 #include "run/batch.h"
 #include "protocol/join/ecdh.h"
@@ -307,7 +308,8 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	keys_collect(keys_query, &keys);
 	if (keys.n == 0)
 		PG_RETURN_INT64(0);		/* nothing to ask: the peer is not called */
-	run = join_ask_open(&call, &watch, server, "psi_count", dataset, (int64) keys.n, (int64) keys.n);
+	run = run_ask_open(&call, &watch, server, "psi_count", "psi_count", dataset, (int64) keys.n,
+					   (int64) keys.n);
 	sender = psprintf("peer \"%s\"", server);
 
 	oprf_random_scalar(a);
@@ -323,7 +325,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 		uint8	   *returned;	/* T = a·B, sorted */
 
 		/* The owner admits the run (permit, budget, audit) before anything else. */
-		join_ask_admit(&call, dataset, "psi_count", run, (int64) keys.n);
+		run_ask_admit(&call, dataset, "psi_count", run, (int64) keys.n, NULL);
 
 		/* The owner masks its dataset while the asker masks its keys. */
 		res = ecdh_ask_begin(&call, "SELECT batch_limit, owner_keys FROM pgpriv.serve_count_begin($1, $2)",
@@ -376,6 +378,7 @@ pgpriv_psi_count(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	join_ask_close(&call, &watch, run, "psi_count", dataset, (int64) keys.n, matched, psprintf("run %s", run));
+	run_ask_close(&call, &watch, run, "psi_count", dataset, (int64) keys.n, matched,
+				  psprintf("run %s", run));
 	PG_RETURN_INT64(matched);
 }

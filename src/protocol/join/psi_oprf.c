@@ -46,6 +46,7 @@
 #include "crypto/oprf.h"
 #include "peer/call.h"
 #include "catalog/receipt.h"
+#include "run/ask.h"
 #include "run/admission.h"
 #include "run/batch.h"
 #include "run/keys.h"
@@ -337,7 +338,8 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 	List	   *chunks;
 	size_t		n = jr->keys.n;
 
-	jr->run = join_ask_open(&jr->call, &jr->watch, server, capability, dataset, (int64) n, (int64) n);
+	jr->run = run_ask_open(&jr->call, &jr->watch, server, capability, capability, dataset,
+						   (int64) n, (int64) n);
 
 	/* A column definition list that asks for more than the permit costs nothing. */
 	if (proj)
@@ -345,7 +347,7 @@ join_begin(JoinRun *jr, const char *server, const char *dataset, const char *cap
 					   capability, dataset, server);
 
 	/* The owner admits the run (permit, budget, audit) before anything else. */
-	join_ask_admit(&jr->call, dataset, capability, jr->run, (int64) n);
+	run_ask_admit(&jr->call, dataset, capability, jr->run, (int64) n, NULL);
 	{
 		const char *params[3] = {dataset, capability, jr->run};
 
@@ -405,9 +407,9 @@ join_evaluate(JoinRun *jr, const char *dataset, const char *capability)
 static void
 join_audit(JoinRun *jr, const char *dataset, const char *capability, int64 keys_out)
 {
-	join_ask_close(&jr->call, &jr->watch, jr->run, capability, dataset, (int64) jr->keys.n, keys_out,
-				   psprintf("run %s, protocol table, version %s%s", jr->run, jr->info.version,
-							jr->cached ? " (cached)" : " (downloaded)"));
+	run_ask_close(&jr->call, &jr->watch, jr->run, capability, dataset, (int64) jr->keys.n, keys_out,
+				  psprintf("run %s, protocol table, version %s%s", jr->run, jr->info.version,
+						   jr->cached ? " (cached)" : " (downloaded)"));
 }
 
 /*

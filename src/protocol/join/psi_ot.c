@@ -81,6 +81,7 @@
 #include "protocol/join/join_serve.h"
 #include "protocol/join/oprf_table.h"
 #include "protocol/join/psi_ot.h"
+#include "run/ask.h"
 #include "run/admission.h"
 #include "run/keys.h"
 #include "run/progress.h"
@@ -1338,7 +1339,8 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 						mpc_status_reason(st))));
 	a.m = a.rr22 ? rr22_receiver_columns(a.rr) : kkrt_receiver_bins(a.r);
 
-	a.run = join_ask_open(&a.call, &a.watch, server, capability, dataset, (int64) n, (int64) a.m);
+	a.run = run_ask_open(&a.call, &a.watch, server, capability, capability, dataset, (int64) n,
+						 (int64) a.m);
 	a.sender = psprintf("peer \"%s\"", server);
 	a.ad = ot_seal_context(dataset, capability, a.run);
 	if (proj)
@@ -1346,7 +1348,7 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 					   capability, dataset, server);
 
 	/* Admitted and charged for every bin or column (see the file header). */
-	join_ask_admit(&a.call, dataset, capability, a.run, (int64) a.m);
+	run_ask_admit(&a.call, dataset, capability, a.run, (int64) a.m, NULL);
 	params[0] = dataset;
 	params[1] = capability;
 	params[2] = a.run;
@@ -1463,9 +1465,9 @@ psi_ot_ask(FunctionCallInfo fcinfo, const char *server, const char *dataset, con
 				}
 	}
 
-	join_ask_close(&a.call, &a.watch, a.run, capability, dataset, (int64) a.m, a.rows_out,
-				   a.rr22 ?
-				   psprintf("run %s, protocol rr22 (%zu keys in %zu OKVS columns)", a.run, n, a.m) :
-				   psprintf("run %s, protocol kkrt (%zu keys in %zu bins)", a.run, n, a.m));
+	run_ask_close(&a.call, &a.watch, a.run, capability, dataset, (int64) a.m, a.rows_out,
+				  a.rr22 ?
+				  psprintf("run %s, protocol rr22 (%zu keys in %zu OKVS columns)", a.run, n, a.m) :
+				  psprintf("run %s, protocol kkrt (%zu keys in %zu bins)", a.run, n, a.m));
 	MemoryContextDelete(a.cxt);		/* frees and wipes the receiver */
 }

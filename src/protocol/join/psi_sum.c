@@ -45,6 +45,7 @@
 #include "crypto/shares.h"
 #include "peer/call.h"
 #include "catalog/receipt.h"
+#include "run/ask.h"
 #include "run/admission.h"
 #include "run/batch.h"
 #include "protocol/join/ecdh.h"
@@ -646,7 +647,8 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		return (Datum) 0;
 	}
-	run = join_ask_open(&call, &watch, server, "psi_sum", dataset, (int64) keys.n, (int64) keys.n);
+	run = run_ask_open(&call, &watch, server, "psi_sum", "psi_sum", dataset, (int64) keys.n,
+					   (int64) keys.n);
 	sender = psprintf("peer \"%s\"", server);
 
 	oprf_random_scalar(a);
@@ -680,7 +682,7 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 		size_t		i;
 
 		/* The owner admits the run (permit, budget, audit) before anything else. */
-		join_ask_admit(&call, dataset, "psi_sum", run, (int64) keys.n);
+		run_ask_admit(&call, dataset, "psi_sum", run, (int64) keys.n, NULL);
 
 		/* The owner masks and encrypts its dataset while the asker masks its keys. */
 		res = ecdh_ask_begin(&call,
@@ -795,7 +797,8 @@ pgpriv_psi_sum(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	join_ask_close(&call, &watch, run, "psi_sum", dataset, (int64) keys.n, matched, psprintf("run %s", run));
+	run_ask_close(&call, &watch, run, "psi_sum", dataset, (int64) keys.n, matched,
+				  psprintf("run %s", run));
 
 	{
 		Datum		values[2];

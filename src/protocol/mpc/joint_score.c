@@ -45,6 +45,7 @@
 #include "crypto/mpc.h"
 #include "peer/call.h"
 #include "catalog/receipt.h"
+#include "run/ask.h"
 #include "run/admission.h"
 #include "protocol/mpc/joint_score.h"
 #include "protocol/mpc/mpc_asker.h"
@@ -205,7 +206,7 @@ begin_with_peer(PeerCall *call, const char *server, const char *dataset, const c
 
 	wire_builder_init(&tb, WIRE_MPC_TERMS);
 	terms_add(&tb, t);
-	mpc_asker_admit(call, dataset, "mpc", run, nkeys, wire_builder_finish(&tb));
+	run_ask_admit(call, dataset, "mpc", run, nkeys, wire_builder_finish(&tb));
 
 	progress_phase("asker: owner reads its features", 0);
 	wire_builder_init(&bb, WIRE_MPC_BEGIN);
@@ -523,7 +524,8 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 		return (Datum) 0;		/* nothing to score: no run */
 
 	t.mode = flag_mode ? MPC_MODE_FLAG : MPC_MODE_SCORE;
-	run = mpc_asker_open(&call, &watch, "joint_score", "mpc", server, dataset, (int64) keys.n);
+	run = run_ask_open(&call, &watch, server, "joint_score", "mpc", dataset, (int64) keys.n,
+					   (int64) keys.n);
 	session = compute_with_peer(&call, server, dataset, run, &t, &keys, w_owner, local, &plan, fn_cxt,
 								&usable);
 	secret_wipe(w_owner);
@@ -556,9 +558,9 @@ pgpriv_joint_score(PG_FUNCTION_ARGS)
 	mpc_memory_release();
 	secret_wipe(local);
 
-	mpc_asker_close(&call, &watch, server, run, "mpc", dataset, (int64) keys.n, scored,
-					psprintf("run %s, %s over %d of the peer's and %d own columns", run,
-							 flag_mode ? "flags" : "scores", t.k, nlocal));
+	run_ask_close(&call, &watch, run, "mpc", dataset, (int64) keys.n, scored,
+				  psprintf("run %s, %s over %d of the peer's and %d own columns", run,
+						   flag_mode ? "flags" : "scores", t.k, nlocal));
 	return (Datum) 0;
 }
 
@@ -610,7 +612,7 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	t.mode = MPC_MODE_SELFTEST;
 	t.triples = triples;
 	t.comparisons = comparisons;
-	run = mpc_asker_open(&call, NULL, "mpc_selftest", "mpc", server, dataset, 0);
+	run = run_ask_open(&call, NULL, server, "mpc_selftest", "mpc", dataset, 0, 0);
 	session = compute_with_peer(&call, server, dataset, run, &t, NULL, NULL, NULL, &plan,
 								CurrentMemoryContext, NULL);
 	mpc_memory_release();
@@ -654,9 +656,9 @@ pgpriv_mpc_selftest(PG_FUNCTION_ARGS)
 	}
 	mpc_session_free(session);
 
-	mpc_asker_close(&call, NULL, server, run, "mpc", dataset, 0, 0,
-					psprintf("run %s, self-test: %d triples, %d comparisons, %lld failures", run,
-							 triples, comparisons,
-							 (long long) (tally->triples_bad + tally->products_bad + tally->signs_bad)));
+	run_ask_close(&call, NULL, run, "mpc", dataset, 0, 0,
+				  psprintf("run %s, self-test: %d triples, %d comparisons, %lld failures", run,
+						   triples, comparisons,
+						   (long long) (tally->triples_bad + tally->products_bad + tally->signs_bad)));
 	return (Datum) 0;
 }

@@ -1,10 +1,11 @@
 /*
  * mpc_asker.h — what the asker's SQL functions of the two-party capabilities
  * (joint_score and mpc_selftest, capability mpc; joint_woe and joint_train,
- * capability train) do alike around their protocol: their arguments, the
- * opening of a run with the peer, its admission with its terms, and its
- * end (receipts, audit row).  mpc_asker.c; each protocol's own messages
- * stay in its file.
+ * capability train) do alike around their protocol: their arguments and
+ * the reading of keys_query's result and of the options' column names.
+ * The run's opening, admission with its terms and end are run/ask.h's, as
+ * for every capability.  mpc_asker.c; each protocol's own messages stay in
+ * its file.
  */
 #ifndef PGPRIV_PROTOCOL_MPC_ASKER_H
 #define PGPRIV_PROTOCOL_MPC_ASKER_H
@@ -48,26 +49,5 @@ extern int	mpc_asker_label_column(TupleDesc td, const char *label, const char *h
  * False, at the first item that is none, if v is anything else.
  */
 extern bool mpc_asker_name_array(JsonbValue *v, List **names);
-
-/*
- * Open a run with peer server: a fresh run id (returned), the connection,
- * the progress of function over keys keys and, unless watch is NULL, the
- * audit watch of the run for capability (ended by mpc_asker_close).
- */
-extern char *mpc_asker_open(PeerCall *call, AuditWatch *watch, const char *function,
-							const char *capability, const char *server, const char *dataset,
-							int64 keys);
-
-/* pgpriv.serve_admit of the run for keys keys with its terms (a wire message). */
-extern void mpc_asker_admit(PeerCall *call, const char *dataset, const char *capability,
-							const char *run, int64 keys, bytea *terms);
-
-/*
- * The end of a run that went through: the receipts exchanged, the asker's
- * audit row ("ok", with note), progress and watch (if not NULL) ended.
- */
-extern void mpc_asker_close(PeerCall *call, AuditWatch *watch, const char *server, const char *run,
-							const char *capability, const char *dataset, int64 keys_in,
-							int64 keys_out, const char *note);
 
 #endif

@@ -38,6 +38,7 @@
 #include "crypto/pir_cuckoo.h"
 #include "peer/call.h"
 #include "peer/fdw_options.h"
+#include "run/ask.h"
 #include "run/batch.h"
 #include "protocol/join/join_ask.h"
 #include "protocol/join/join_catalog.h"
@@ -355,7 +356,7 @@ pir_obtain_hint(PeerCall *call, const char *dataset, const char *run, PirSetup *
 static void
 pir_admit(PeerCall *call, const char *dataset, const char *run, size_t nkeys)
 {
-	join_ask_admit(call, dataset, "pir", run, (int64) nkeys);
+	run_ask_admit(call, dataset, "pir", run, (int64) nkeys, NULL);
 }
 
 /* The owner evaluates the blinded keys (max_keys counts these); F per key into outputs. */
@@ -545,9 +546,9 @@ static void
 pir_audit(PeerCall *call, const char *dataset, const char *run, size_t nkeys, int64 rows_out,
 		  const PirSetup *s, AuditWatch *watch)
 {
-	join_ask_close(call, watch, run, "pir", dataset, (int64) nkeys, rows_out,
-				   psprintf("run %s, epoch %lld, hint %s", run, (long long) s->epoch,
-							s->cached ? "cached" : "downloaded"));
+	run_ask_close(call, watch, run, "pir", dataset, (int64) nkeys, rows_out,
+				  psprintf("run %s, epoch %lld, hint %s", run, (long long) s->epoch,
+						   s->cached ? "cached" : "downloaded"));
 }
 
 /*
@@ -575,7 +576,8 @@ pir_common(FunctionCallInfo fcinfo, const char *server, const char *dataset, Key
 	if (keys->n == 0)
 		return (Datum) 0;		/* nothing to look up: the peer is not called */
 	peer_signing_key(server, signing_pk);
-	run = join_ask_open(&call, &watch, server, "pir", dataset, (int64) keys->n, (int64) keys->n);
+	run = run_ask_open(&call, &watch, server, "pir", "pir", dataset, (int64) keys->n,
+					   (int64) keys->n);
 	/* A column definition list that asks for more than the permit costs nothing. */
 	projection_map(&proj, peer_permitted_columns(&call, dataset, "pir"), "pir", dataset, server);
 	pir_admit(&call, dataset, run, keys->n);
@@ -648,7 +650,7 @@ pgpriv_pir_sync(PG_FUNCTION_ARGS)
 	KeySet		none = {0};
 
 	peer_signing_key(server, signing_pk);
-	run = join_ask_open(&call, NULL, server, "pir_sync", dataset, 0, 0);
+	run = run_ask_open(&call, NULL, server, "pir_sync", "pir_sync", dataset, 0, 0);
 	pir_admit(&call, dataset, run, 0);
 	(void) pir_run(&call, dataset, run, signing_pk, &none, &s, false, false, NULL);
 	pir_audit(&call, dataset, run, 0, 0, &s, NULL);

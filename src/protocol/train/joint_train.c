@@ -67,6 +67,7 @@
 #include "protocol/mpc/mpc_serve.h"
 #include "protocol/mpc/mpc_terms.h"
 #include "protocol/train/joint_train.h"
+#include "run/ask.h"
 #include "run/admission.h"
 #include "run/keys.h"
 #include "run/progress.h"
@@ -1200,7 +1201,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 	for (int64 i = 0; i < n; i++)
 		key_builder_add(&kb, ktext[i]);
 
-	run = mpc_asker_open(&call, &watch, "joint_train", "train", server, dataset, n);
+	run = run_ask_open(&call, &watch, server, "joint_train", "train", dataset, n, n);
 
 	if (o.features == NIL)
 		o.features = peer_permitted_columns(&call, dataset, "train");
@@ -1258,7 +1259,7 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 
 		wire_builder_init(&b, WIRE_TRAIN_TERMS);
 		terms_add(&b, &t);
-		mpc_asker_admit(&call, dataset, "train", run, n, wire_builder_finish(&b));
+		run_ask_admit(&call, dataset, "train", run, n, wire_builder_finish(&b));
 		progress_phase("asker: owner reads its columns", 0);
 		wire_builder_init(&b, WIRE_TRAIN_TERMS);
 		terms_add(&b, &t);
@@ -1379,8 +1380,8 @@ pgpriv_joint_train(PG_FUNCTION_ARGS)
 			(errmsg("joint_train: trained on %lld rows; %lld of the keys asked had no usable row at peer \"%s\"",
 					(long long) ar.m, (long long) (n - ar.m), server)));
 
-	mpc_asker_close(&call, &watch, server, run, "train", dataset, n, ar.m,
-					psprintf("run %s, logistic regression on %d of the peer's and %d own columns, %d epochs",
-							 run, t.kb, ka, t.epochs));
+	run_ask_close(&call, &watch, run, "train", dataset, n, ar.m,
+				  psprintf("run %s, logistic regression on %d of the peer's and %d own columns, %d epochs",
+						   run, t.kb, ka, t.epochs));
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }

@@ -51,6 +51,7 @@
 #include "protocol/mpc/mpc_serve.h"
 #include "protocol/mpc/mpc_terms.h"
 #include "protocol/train/joint_woe.h"
+#include "run/ask.h"
 #include "run/admission.h"
 #include "run/keys.h"
 #include "run/progress.h"
@@ -834,7 +835,8 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 	if (keys.n == 0)
 		return (Datum) 0;		/* nothing to train on: no run */
 
-	run = mpc_asker_open(&call, &watch, "joint_woe", "train", server, dataset, (int64) keys.n);
+	run = run_ask_open(&call, &watch, server, "joint_woe", "train", dataset, (int64) keys.n,
+					   (int64) keys.n);
 
 	/* The owner's columns: those named, else every column of the permit. */
 	if (columns == NIL)
@@ -883,7 +885,7 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 
 		wire_builder_init(&b, WIRE_WOE_TERMS);
 		terms_add(&b, &t);
-		mpc_asker_admit(&call, dataset, "train", run, (int64) keys.n, wire_builder_finish(&b));
+		run_ask_admit(&call, dataset, "train", run, (int64) keys.n, wire_builder_finish(&b));
 		wire_builder_init(&b, WIRE_WOE_TERMS);
 		terms_add(&b, &t);
 		wire_builder_add(&b, pk, EL);
@@ -1051,8 +1053,8 @@ pgpriv_joint_woe(PG_FUNCTION_ARGS)
 		elgamal_dlog_free(&d);
 		sodium_memzero(sk, sizeof(sk));
 
-		mpc_asker_close(&call, &watch, server, run, "train", dataset, (int64) keys.n, matched,
-						psprintf("run %s, woe of %d of the peer's columns in up to %d bins", run, t.k, nbins));
+		run_ask_close(&call, &watch, run, "train", dataset, (int64) keys.n, matched,
+					  psprintf("run %s, woe of %d of the peer's columns in up to %d bins", run, t.k, nbins));
 	}
 	return (Datum) 0;
 }
