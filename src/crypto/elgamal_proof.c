@@ -2,6 +2,7 @@
  * elgamal_proof.c — the proof that a ciphertext encrypts 0 or 1
  * (elgamal_proof.h has the construction and its properties).
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -202,21 +203,22 @@ item_context(const elgamal_bit_job *job, size_t i, uint8_t out[72])
 	return n + 8;
 }
 
-int
-elgamal_bit_prove_range(void *arg, size_t begin, size_t end, size_t *failed_index)
+/* Items [begin, end) of job: each encrypted and proved (prove), or verified. */
+static int
+bit_range(elgamal_bit_job *job, bool prove, size_t begin, size_t end, size_t *failed_index)
 {
-	elgamal_bit_job *job = arg;
 	size_t		ct_stride = job->stride ? job->stride : CT;
 	size_t		pf_stride = job->stride ? job->stride : PROOF;
 	uint8_t		context[72];
-	size_t		i;
 
-	for (i = begin; i < end; i++)
+	for (size_t i = begin; i < end; i++)
 	{
 		size_t		len = item_context(job, i, context);
-		elgamal_status st = elgamal_bit_encrypt_prove(job->pk, job->bits[i], context, len,
-													  job->cts + i * ct_stride,
-													  job->proofs + i * pf_stride);
+		uint8_t    *ct = job->cts + i * ct_stride;
+		uint8_t    *proof = job->proofs + i * pf_stride;
+		elgamal_status st = prove ?
+			elgamal_bit_encrypt_prove(job->pk, job->bits[i], context, len, ct, proof) :
+			elgamal_bit_verify(job->pk, context, len, ct, proof);
 
 		if (st != ELGAMAL_OK)
 		{
@@ -228,25 +230,13 @@ elgamal_bit_prove_range(void *arg, size_t begin, size_t end, size_t *failed_inde
 }
 
 int
+elgamal_bit_prove_range(void *arg, size_t begin, size_t end, size_t *failed_index)
+{
+	return bit_range(arg, true, begin, end, failed_index);
+}
+
+int
 elgamal_bit_verify_range(void *arg, size_t begin, size_t end, size_t *failed_index)
 {
-	elgamal_bit_job *job = arg;
-	size_t		ct_stride = job->stride ? job->stride : CT;
-	size_t		pf_stride = job->stride ? job->stride : PROOF;
-	uint8_t		context[72];
-	size_t		i;
-
-	for (i = begin; i < end; i++)
-	{
-		size_t		len = item_context(job, i, context);
-		elgamal_status st = elgamal_bit_verify(job->pk, context, len, job->cts + i * ct_stride,
-											   job->proofs + i * pf_stride);
-
-		if (st != ELGAMAL_OK)
-		{
-			*failed_index = i;
-			return st;
-		}
-	}
-	return 0;
+	return bit_range(arg, false, begin, end, failed_index);
 }

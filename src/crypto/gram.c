@@ -21,20 +21,7 @@ pad_blocks(size_t q)
 static EVP_CIPHER_CTX *
 pad_aes_new(void)
 {
-	static const char label[] = "pgpriv gram pads v1";
-	uint8_t		digest[crypto_hash_sha256_BYTES];
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-
-	crypto_hash_sha256(digest, (const unsigned char *) label, sizeof(label) - 1);
-	if (ctx == NULL)
-		return NULL;
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_128_ecb(), NULL, digest, NULL) != 1 ||
-		EVP_CIPHER_CTX_set_padding(ctx, 0) != 1)
-	{
-		EVP_CIPHER_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
+	return ot_label_aes_new("pgpriv gram pads v1");
 }
 
 /*

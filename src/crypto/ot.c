@@ -186,14 +186,13 @@ ot_transpose128(const uint64_t *cols, size_t stride, size_t words, ot_block *row
  * SHA-256("pgpriv 2PC fixed-key AES v1").  Anything will do as long as both
  * parties use the same key and nobody chose it to be weak.
  */
-static EVP_CIPHER_CTX *
-fixed_key_aes_new(void)
+EVP_CIPHER_CTX *
+ot_label_aes_new(const char *label)
 {
-	static const char label[] = "pgpriv 2PC fixed-key AES v1";
 	uint8_t		digest[crypto_hash_sha256_BYTES];
 	EVP_CIPHER_CTX *ctx;
 
-	crypto_hash_sha256(digest, (const unsigned char *) label, sizeof(label) - 1);
+	crypto_hash_sha256(digest, (const unsigned char *) label, strlen(label));
 	ctx = EVP_CIPHER_CTX_new();
 	if (ctx == NULL)
 		return NULL;
@@ -204,6 +203,12 @@ fixed_key_aes_new(void)
 		return NULL;
 	}
 	return ctx;
+}
+
+static EVP_CIPHER_CTX *
+fixed_key_aes_new(void)
+{
+	return ot_label_aes_new("pgpriv 2PC fixed-key AES v1");
 }
 
 static inline ot_block

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the 2PC engine reads bit matrices as little-endian 64-bit words"
 #endif
@@ -284,5 +286,12 @@ extern void ot_transpose64(uint64_t a[64]);
  * bit j.
  */
 extern void ot_transpose128(const uint64_t *cols, size_t stride, size_t words, ot_block *rows);
+
+/*
+ * An AES-128-ECB context (no padding) keyed by the first 16 bytes of
+ * SHA-256(label): the fixed-key permutation of a hash (the tweakable hash
+ * here, the Gram pads of gram.c).  NULL if OpenSSL fails.
+ */
+extern EVP_CIPHER_CTX *ot_label_aes_new(const char *label);
 
 #endif

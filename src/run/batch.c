@@ -21,34 +21,48 @@ typedef enum FailureBlame
 	BLAME_SENDER				/* an element from the other party was refused */
 } FailureBlame;
 
-static void
-run_slabs(size_t n, crypto_range_fn fn, oprf_batch_job *job, FailureBlame blame, const char *sender)
+int
+batch_slabs(size_t n, crypto_range_fn fn, void *job, size_t *job_base, size_t *failed)
 {
 	int			nthreads = pgpriv_threads_for_batch();
 	size_t		start;
 
 	for (start = 0; start < n; start += SLAB)
 	{
-		size_t		failed = 0;
 		int			st;
 
 		CHECK_FOR_INTERRUPTS();
 		peer_check_alive();
-		job->base = start;
-		st = crypto_parallel_for(Min((size_t) SLAB, n - start), nthreads, fn, job, &failed);
-		if (st == 0)
-			continue;
-		if (blame == BLAME_SENDER)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("malformed message from %s", sender),
-					 errdetail("Element %zu: %s.", start + failed + 1,
-							   oprf_status_reason((oprf_status) st))));
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key %zu cannot be used: %s", start + failed + 1,
-						oprf_status_reason((oprf_status) st))));
+		*job_base = start;
+		*failed = 0;
+		st = crypto_parallel_for(Min((size_t) SLAB, n - start), nthreads, fn, job, failed);
+		if (st != 0)
+		{
+			*failed += start;
+			return st;
+		}
 	}
+	return 0;
+}
+
+static void
+run_slabs(size_t n, crypto_range_fn fn, oprf_batch_job *job, FailureBlame blame, const char *sender)
+{
+	size_t		failed = 0;
+	int			st = batch_slabs(n, fn, job, &job->base, &failed);
+
+	if (st == 0)
+		return;
+	if (blame == BLAME_SENDER)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("malformed message from %s", sender),
+				 errdetail("Element %zu: %s.", failed + 1,
+						   oprf_status_reason((oprf_status) st))));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("key %zu cannot be used: %s", failed + 1,
+					oprf_status_reason((oprf_status) st))));
 }
 
 void

@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include "crypto/parallel.h"
+
 /* Keys as the OPRF sees them: byte strings (UTF-8 text of each key). */
 typedef struct KeySet
 {
@@ -19,6 +21,16 @@ typedef struct KeySet
 	size_t	   *lens;
 	char	  **text;			/* the keys in the database encoding, for output */
 } KeySet;
+
+/*
+ * fn over items [0, n) of job in slabs, on pgpriv.crypto_threads threads,
+ * interrupts and the peers' connections checked between slabs; *job_base is
+ * set to each slab's first item (fn's indices are relative to it).
+ * Returns 0, or the status of the first failing item and its index in
+ * *failed.
+ */
+extern int	batch_slabs(size_t n, crypto_range_fn fn, void *job, size_t *job_base,
+						size_t *failed);
 
 /* out[i] = scalars[i]·HashToGroup(keys[i]) (RFC 9497 Blind with given blinds). */
 extern void batch_blind(const KeySet *keys, const uint8 *scalars, uint8 *out);

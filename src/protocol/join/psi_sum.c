@@ -185,21 +185,12 @@ static void
 encrypt_totals(size_t n, const uint8 pk[EL], const int64 *values, uint8 *out)
 {
 	elgamal_encrypt_job job = {0, pk, values, out};
-	int			nthreads = pgpriv_threads_for_batch();
-	size_t		start;
+	size_t		failed = 0;
+	int			st = batch_slabs(n, elgamal_encrypt_range, &job, &job.base, &failed);
 
-	for (start = 0; start < n; start += SLAB)
-	{
-		size_t		failed = 0;
-		int			st;
-
-		CHECK_FOR_INTERRUPTS();
-		job.base = start;
-		st = crypto_parallel_for(Min((size_t) SLAB, n - start), nthreads, elgamal_encrypt_range, &job, &failed);
-		if (st != 0)
-			elog(ERROR, "psi_sum: encryption under a checked joint key failed: %s",
-				 elgamal_status_reason((elgamal_status) st));
-	}
+	if (st != 0)
+		elog(ERROR, "psi_sum: encryption under a checked joint key failed: %s",
+			 elgamal_status_reason((elgamal_status) st));
 }
 
 static void
