@@ -86,15 +86,7 @@ SELECT CASE WHEN flag THEN 'yes' WHEN NOT flag THEN 'no' ELSE 'no bureau record'
 
 \echo
 \echo '   the fixed-point range protects the computation: the amount in yuan (not millions) is refused'
-CREATE FUNCTION pg_temp.attempt(query text) RETURNS TABLE(sqlstate text, message text)
-  LANGUAGE plpgsql AS $$
-  BEGIN
-    EXECUTE query;
-    RETURN QUERY SELECT '00000'::text, 'allowed'::text;
-  EXCEPTION WHEN OTHERS THEN
-    RETURN QUERY SELECT SQLSTATE::text, SQLERRM::text;
-  END
-  $$;
+\ir attempt.sql
 SELECT * FROM pg_temp.attempt($q$
   SELECT * FROM pgpriv.joint_score('gov', 'indicators',
                                    $$SELECT credit_code, amount_requested FROM applicants$$,

@@ -48,15 +48,7 @@ SELECT CASE WHEN e.total + a.amount_requested >= 10000000 THEN 'refer to credit 
 \echo
 \echo '   bank A asks bank B alone: B''s permit says min_parties 2 (peers besides the asker), so B refuses'
 \echo '   rather than let its figures be read off by subtraction:'
-CREATE FUNCTION pg_temp.attempt(query text) RETURNS TABLE(sqlstate text, message text)
-  LANGUAGE plpgsql AS $$
-  BEGIN
-    EXECUTE query;
-    RETURN QUERY SELECT '00000'::text, 'allowed'::text;
-  EXCEPTION WHEN OTHERS THEN
-    RETURN QUERY SELECT SQLSTATE::text, SQLERRM::text;
-  END
-  $$;
+\ir attempt.sql
 SELECT * FROM pg_temp.attempt($q$
   SELECT * FROM pgpriv.secure_sum(ARRAY['bank_b']::name[], 'loans', 'outstanding',
                                   $$SELECT credit_code FROM applicants$$)

@@ -21,16 +21,7 @@ SELECT applicants_known_to_gov,
 
 \echo
 \echo '== 12. bank_b tries psi_fetch on tax, which it holds no permit for: the bureau refuses'
--- Catch the error so the demo goes on, and show what the analyst would see.
-CREATE FUNCTION pg_temp.attempt(query text) RETURNS TABLE(sqlstate text, message text)
-  LANGUAGE plpgsql AS $$
-  BEGIN
-    EXECUTE query;
-    RETURN QUERY SELECT '00000'::text, 'allowed'::text;
-  EXCEPTION WHEN OTHERS THEN
-    RETURN QUERY SELECT SQLSTATE::text, SQLERRM::text;
-  END
-  $$;
+\ir attempt.sql
 SELECT * FROM pg_temp.attempt($q$
   SELECT * FROM pgpriv.psi_fetch('gov', 'tax', $$SELECT credit_code FROM applicants$$)
     AS t(credit_code text, tax_grade text, tax_paid numeric)
