@@ -169,54 +169,43 @@ generate(const char *dir)
 	}
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	fuzz_rng_install();
-	fuzz_seed_generate(generate);
-	return 0;
-}
+FUZZ_INITIALIZE(generate)
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	FuzzInput	in = {data, size};
-	size_t		nx,
-				ny,
-				len;
-	uint8_t		op = fuzz_psi_head(&in, OP_COUNT, MAX_ITEMS, &nx, &ny);
-	uint8_t    *msg = fuzz_rest_copy(&in, &len);
+	fuzz_psi_case c;
 	pair		p;
 	mpc_status	st;
 	size_t		olen = 0;
 
-	fuzz_rng_seed(op);
-	pair_make(&p, nx, ny, op);
-	switch (op)
+	fuzz_psi_open(&c, data, size, OP_COUNT, MAX_ITEMS);
+	pair_make(&p, c.nx, c.ny, c.op);
+	switch (c.op)
 	{
 		case OP_HELLO:
-			st = rr22_sender_hello(p.s, msg, len, MAX_ITEMS, p.base, rr22_base_bytes(), &olen);
+			st = rr22_sender_hello(p.s, c.msg, c.len, MAX_ITEMS, p.base, rr22_base_bytes(), &olen);
 			if (st == MPC_OK && (olen != rr22_base_bytes() || rr22_sender_columns(p.s) == 0 ||
 								 rr22_sender_chunks(p.s) == 0))
 				abort();
 			break;
 		case OP_BASE:
-			st = rr22_receiver_base(p.r, msg, len, MAX_ITEMS, p.cot, rr22_cot_bytes(p.m), &olen);
+			st = rr22_receiver_base(p.r, c.msg, c.len, MAX_ITEMS, p.cot, rr22_cot_bytes(p.m), &olen);
 			if (st == MPC_OK && olen != rr22_cot_bytes(p.m))
 				abort();
 			break;
 		case OP_COT:
-			st = rr22_sender_cot(p.s, msg, len, p.trees, rr22_trees_bytes(p.m), &olen);
+			st = rr22_sender_cot(p.s, c.msg, c.len, p.trees, rr22_trees_bytes(p.m), &olen);
 			if (st == MPC_OK && olen != rr22_trees_bytes(p.m))
 				abort();
 			break;
 		case OP_TREES:
-			st = rr22_receiver_trees(p.r, msg, len);
+			st = rr22_receiver_trees(p.r, c.msg, c.len);
 			if ((st == MPC_OK) != rr22_receiver_outputs_ready(p.r))
 				abort();
 			break;
 		case OP_D:
-			st = rr22_sender_chunk(p.s, msg, len);
+			st = rr22_sender_chunk(p.s, c.msg, c.len);
 			if (st == MPC_OK)
 			{
 				uint8_t		ev[RR22_OUT_BYTES];
@@ -226,22 +215,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case OP_TAGS:
-			st = rr22_receiver_tags(p.r, msg, len);
+			st = rr22_receiver_tags(p.r, c.msg, c.len);
 			if (st == MPC_OK)
-			{
-				if (!rr22_receiver_done(p.r))
-					abort();
-				for (size_t i = 0; i < nx; i++)
-				{
-					size_t		mt = rr22_receiver_match(p.r, i);
-
-					if (mt != SIZE_MAX && mt >= ny)
-						abort();
-				}
-			}
+				FUZZ_CHECK_MATCHES(rr22_receiver_done, rr22_receiver_match, p.r, c.nx, c.ny);
 			break;
 	}
 	pair_free(&p);
-	free(msg);
+	free(c.msg);
 	return 0;
 }
