@@ -18,39 +18,26 @@
 # Needs pgpriv installed (make install); builds test/bench/unit_costs itself.
 # Run as root or as a user that can run initdb.
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/link.sh"
 . "$(dirname "$0")/pair.sh"
 
 KEYS=${BENCH_KEYS:-100000}
 ROWS=${BENCH_ROWS:-100000}
-GOV_PORT=${BENCH_GOV_PORT:-55470}
-BANK_PORT=${BENCH_BANK_PORT:-55471}
-LINK_PORT=${BENCH_LINK_PORT:-55472}
+bench_ports 55470 link
 
 bench_pair bench
 bench_peers bank_zs
 
 gov <<SQL
-CREATE TABLE enterprise AS
-  SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
-         (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
-         round((i::bigint * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid,
-         (i % 300) AS ss_headcount
-    FROM generate_series(1, $ROWS) AS i;
+$(enterprise_sql "$ROWS")
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid, ss_headcount FROM public.enterprise', 'credit_code');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_fetch', '{tax_grade,tax_paid,ss_headcount}');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_count');
 SQL
 # Half the asker's keys are in the dataset.
-bank <<SQL
-CREATE TABLE applicants AS
-  SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
-SQL
+bench_applicants "$KEYS"
 
-make -s -C "$SRC_DIR" PG_CONFIG="$PG_CONFIG" test/bench/unit_costs
-eval "$("$SRC_DIR"/test/bench/unit_costs 2000)"
+bench_unit_costs
 echo "single-core unit costs: HashToGroup ${hash_to_group_us} us, scalar multiplication ${scalarmult_us} us"
 first_base=$(calc "$KEYS * (2 * $hash_to_group_us + 4 * $scalarmult_us) / 1000000")
 cached_base=$(calc "$KEYS * (1 * $hash_to_group_us + 3 * $scalarmult_us) / 1000000")

@@ -18,15 +18,11 @@
 #
 # Needs pgpriv installed where PGPRIV_PGBIN points (make install).
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/link.sh"
 . "$(dirname "$0")/pair.sh"
 
 LOG=${BENCH_LOG:-16}
 N=$((1 << LOG))
-GOV_PORT=${BENCH_GOV_PORT:-55480}
-BANK_PORT=${BENCH_BANK_PORT:-55481}
-LINK_PORT=${BENCH_LINK_PORT:-55482}
+bench_ports 55480 link
 
 bench_pair benchot
 bench_peers bank_zs
@@ -42,10 +38,7 @@ SELECT pgpriv.permit('tax', 'bank_zs', 'psi_fetch', '{tax_grade,tax_paid}');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi');
 SQL
 # Half the asker's keys are in the dataset (the even ones up to N).
-bank <<SQL
-CREATE TABLE applicants AS
-  SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $N) AS i;
-SQL
+bench_applicants "$N"
 expected=$((N / 2))
 
 gov_hwm_script gov_hwm
