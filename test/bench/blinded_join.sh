@@ -46,16 +46,27 @@ cached_base=$(calc "$KEYS * (1 * $hash_to_group_us + 3 * $scalarmult_us) / 10000
 # memory and that of its serving backend on gov (which lives as long as the
 # bank's cached connection).
 gov_hwm_script gov_hwm_kb
+
+# timed_runs SERVER PREFIX: the SQL of the two psi_fetch runs and the
+# psi_count on SERVER (gov: loopback, gov_link: the emulated line), printing
+# PREFIXt0..PREFIXt3, PREFIXfetched1, PREFIXfetched2 and PREFIXcount.
+timed_runs() {
+	local server=$1 p=$2
+	cat <<SQL
+SELECT '${p}t0=' || extract(epoch FROM clock_timestamp());
+SELECT '${p}fetched1=' || count(*) FROM pgpriv.psi_fetch('$server', 'tax', 'SELECT credit_code FROM applicants')
+  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
+SELECT '${p}t1=' || extract(epoch FROM clock_timestamp());
+SELECT '${p}fetched2=' || count(*) FROM pgpriv.psi_fetch('$server', 'tax', 'SELECT credit_code FROM applicants')
+  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
+SELECT '${p}t2=' || extract(epoch FROM clock_timestamp());
+SELECT '${p}count=' || pgpriv.psi_count('$server', 'tax', 'SELECT credit_code FROM applicants');
+SELECT '${p}t3=' || extract(epoch FROM clock_timestamp());
+SQL
+}
+
 out=$(bank <<SQL
-SELECT 't0=' || extract(epoch FROM clock_timestamp());
-SELECT 'fetched1=' || count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT credit_code FROM applicants')
-  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
-SELECT 't1=' || extract(epoch FROM clock_timestamp());
-SELECT 'fetched2=' || count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT credit_code FROM applicants')
-  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
-SELECT 't2=' || extract(epoch FROM clock_timestamp());
-SELECT 'count=' || pgpriv.psi_count('gov', 'tax', 'SELECT credit_code FROM applicants');
-SELECT 't3=' || extract(epoch FROM clock_timestamp());
+$(timed_runs gov '')
 $(hwm_sql bank_hwm_kb)
 SELECT 'bytes_first=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_fetch' ORDER BY id LIMIT 1;
 SELECT 'bytes_cached=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_fetch' ORDER BY id DESC LIMIT 1;
@@ -85,15 +96,7 @@ printf 'plain SQL join of the same data in one database: %.3f s\n' "$join_s"
 # The same runs over the emulated line (a server of its own: nothing cached yet).
 link_start "$LINK_PORT" "$GOV_PORT"
 out=$(bank <<SQL
-SELECT 'l0=' || extract(epoch FROM clock_timestamp());
-SELECT 'lfetched1=' || count(*) FROM pgpriv.psi_fetch('gov_link', 'tax', 'SELECT credit_code FROM applicants')
-  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
-SELECT 'l1=' || extract(epoch FROM clock_timestamp());
-SELECT 'lfetched2=' || count(*) FROM pgpriv.psi_fetch('gov_link', 'tax', 'SELECT credit_code FROM applicants')
-  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
-SELECT 'l2=' || extract(epoch FROM clock_timestamp());
-SELECT 'lcount=' || pgpriv.psi_count('gov_link', 'tax', 'SELECT credit_code FROM applicants');
-SELECT 'l3=' || extract(epoch FROM clock_timestamp());
+$(timed_runs gov_link l)
 SELECT 'lbytes_count=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_count' ORDER BY id DESC LIMIT 1;
 SQL
 )
@@ -101,8 +104,8 @@ link_stop
 eval "$(echo "$out" | grep -E '^[a-z_0-9]+=')"
 printf '%s:\n' "$(link_label)"
 printf '  psi_fetch first run %7.2f s (%.1f x loopback), cached run %7.2f s (%.1f x); psi_count %7.2f s (%.1f x, %s bytes)\n' \
-	"$(calc "$l1 - $l0")" "$(calc "($l1 - $l0) / $first_s")" "$(calc "$l2 - $l1")" "$(calc "($l2 - $l1) / $cached_s")" \
-	"$(calc "$l3 - $l2")" "$(calc "($l3 - $l2) / $count_s")" "$lbytes_count"
+	"$(calc "$lt1 - $lt0")" "$(calc "($lt1 - $lt0) / $first_s")" "$(calc "$lt2 - $lt1")" "$(calc "($lt2 - $lt1) / $cached_s")" \
+	"$(calc "$lt3 - $lt2")" "$(calc "($lt3 - $lt2) / $count_s")" "$lbytes_count"
 [ "$lfetched1" = "$expected" ] && [ "$lfetched2" = "$expected" ] && [ "$lcount" = "$expected" ] || { echo "RESULT MISMATCH over the link"; exit 1; }
 
 if [ "${BENCH_BIG:-0}" = 1 ]; then

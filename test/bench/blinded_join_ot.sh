@@ -69,13 +69,21 @@ SQL
 	printf '  %-28s %8.2f s  %8.1f bytes/key  peak MB: bank %5s, gov %5s\n' "$name ($proto)" "${!s}" "${!b}" "${!m1}" "${!m2}"
 }
 
+# protocol_runs SERVER PREFIX: psi and psi_fetch on SERVER (gov: loopback,
+# gov_link: the emulated line) by rr22 and, unless BENCH_KKRT=0, by kkrt,
+# as the runs PREFIXpsi_rr22, PREFIXfetch_rr22, PREFIXpsi_kkrt, PREFIXfetch_kkrt.
+protocol_runs() {
+	local server=$1 p=$2
+	run "${p}psi_rr22" rr22 "$(psi_q "$server")"
+	run "${p}fetch_rr22" rr22 "$(fetch_q "$server")"
+	if [ "${BENCH_KKRT:-1}" = 1 ]; then
+		run "${p}psi_kkrt" kkrt "$(psi_q "$server")"
+		run "${p}fetch_kkrt" kkrt "$(fetch_q "$server")"
+	fi
+}
+
 printf 'blinded join, 2^%d asker keys x 2^%d owner rows, %d matching (loopback)\n' "$LOG" "$LOG" "$expected"
-run psi_rr22 rr22 "$(psi_q gov)"
-run fetch_rr22 rr22 "$(fetch_q gov)"
-if [ "${BENCH_KKRT:-1}" = 1 ]; then
-	run psi_kkrt kkrt "$(psi_q gov)"
-	run fetch_kkrt kkrt "$(fetch_q gov)"
-fi
+protocol_runs gov ''
 if [ "${BENCH_TABLE:-1}" = 1 ]; then
 	run psi_table1 table "$(psi_q gov)"
 	run psi_table2 table "$(psi_q gov)"
@@ -103,12 +111,7 @@ fi
 if [ "${BENCH_LINK:-1}" = 1 ]; then
 	link_start "$LINK_PORT" "$GOV_PORT"
 	printf '%s:\n' "$(link_label)"
-	run link_psi_rr22 rr22 "$(psi_q gov_link)"
-	run link_fetch_rr22 rr22 "$(fetch_q gov_link)"
-	if [ "${BENCH_KKRT:-1}" = 1 ]; then
-		run link_psi_kkrt kkrt "$(psi_q gov_link)"
-		run link_fetch_kkrt kkrt "$(fetch_q gov_link)"
-	fi
+	protocol_runs gov_link link_
 	if [ "${BENCH_TABLE:-1}" = 1 ]; then
 		run link_psi_table1 table "$(psi_q gov_link)"
 		run link_fetch_table1 table "$(fetch_q gov_link)"
