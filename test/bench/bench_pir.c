@@ -298,14 +298,7 @@ bench_size(double megabytes, int ncpu)
 	if (!db || !hint || !queries || !answers || !column || !columns || !secrets)
 	{
 		printf("skipped: out of memory\n");
-		free(db);
-		free(hint);
-		free(queries);
-		free(answers);
-		free(column);
-		free(columns);
-		free(secrets);
-		return;
+		goto out;
 	}
 	randombytes_buf(fill_seed, sizeof(fill_seed));
 	randombytes_buf_deterministic(db, db_bytes, fill_seed);
@@ -418,6 +411,7 @@ bench_size(double megabytes, int ncpu)
 	lwe_pir_secret_wipe(&secrets[0]);
 	lwe_pir_secret_wipe(&secrets[1]);
 
+out:
 	free(db);
 	free(hint);
 	free(queries);
