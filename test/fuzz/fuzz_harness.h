@@ -12,10 +12,12 @@
  * is used) and the step, when a step of the honest run that sets up the
  * state fails: that is a bug, not a finding about the input.
  * fuzz_psi_open splits the input of a PSI harness into the step, the two
- * set sizes and the message, and reseeds the RNG for it.  fuzz_items makes n distinct 16-byte items, i in the first
- * bytes and tag in the rest, so two sets made with the same tag share their
- * first min(n_x, n_y) items.  FUZZ_CHECK_MATCHES aborts when an accepted
- * TAGS batch left a receiver's match pointing outside the sender's set.
+ * set sizes and the message, and reseeds the RNG for it.  fuzz_items makes
+ * n distinct 16-byte items, i in the first bytes and tag in the rest, so two
+ * sets made with the same tag share their first min(n_x, n_y) items
+ * (fuzz_psi_sets, the sets of the PSI harnesses).  FUZZ_CHECK_MATCHES aborts
+ * when an accepted TAGS batch left a receiver's match pointing outside the
+ * sender's set.
  * FUZZ_INITIALIZE(generate) defines the LLVMFuzzerInitialize of a harness
  * whose only set-up is the seeded RNG and its seeds (fuzz_rng.h and
  * fuzz_seed.h included before it is used).
@@ -65,6 +67,14 @@ fuzz_items(uint8_t *out, size_t n, uint8_t tag)
 		memset(out + 16 * i, tag, 16);
 		memcpy(out + 16 * i, &i, sizeof(i));
 	}
+}
+
+/* The receiver's nx and the sender's ny items: the first min(nx, ny) match. */
+static inline void
+fuzz_psi_sets(uint8_t *xs, size_t nx, uint8_t *ys, size_t ny)
+{
+	fuzz_items(xs, nx, 0xa1);
+	fuzz_items(ys, ny, 0xa1);
 }
 
 /* One input of a PSI harness, as fuzz_psi_open splits it. */

@@ -65,8 +65,7 @@ pair_make(pair *p, size_t nx, size_t ny, int upto)
 	mpc_status	st;
 
 	memset(p, 0, sizeof(*p));
-	fuzz_items(p->xs, nx, 0xa1);
-	fuzz_items(p->ys, ny, 0xa1);	/* the same prefix: the first min(nx, ny) match */
+	fuzz_psi_sets(p->xs, nx, p->ys, ny);
 	p->base = xmalloc(kkrt_base_bytes());
 	p->r = kkrt_receiver_new(p->xs, nx, &st);
 	fuzz_must(st, "receiver_new");

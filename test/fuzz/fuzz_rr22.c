@@ -72,8 +72,7 @@ pair_make(pair *p, size_t nx, size_t ny, int op)
 	mpc_status	st;
 
 	memset(p, 0, sizeof(*p));
-	fuzz_items(p->xs, nx, 0xa1);
-	fuzz_items(p->ys, ny, 0xa1);	/* the same prefix: the first min(nx, ny) match */
+	fuzz_psi_sets(p->xs, nx, p->ys, ny);
 	p->r = rr22_receiver_new(p->xs, nx, 1, &st);
 	fuzz_must(st, "receiver_new");
 	p->s = rr22_sender_new(ny, 1, &st);
