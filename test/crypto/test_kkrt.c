@@ -372,6 +372,19 @@ test_determinism(void)
 }
 
 /* Every incoming buffer: wrong sizes and frames are refused, state unchanged. */
+/*
+ * The sender's answer to hello with n bytes at off set to v (the copy made
+ * in bad), for nx items.
+ */
+static mpc_status
+sender_hello_with(kkrt_sender *s, const uint8_t *hello, size_t hlen, uint8_t *bad,
+				  size_t off, size_t n, uint8_t v, size_t nx, uint8_t *base, size_t *blen)
+{
+	memcpy(bad, hello, hlen);
+	memset(bad + off, v, n);
+	return kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), blen);
+}
+
 static void
 test_malformed(void)
 {
@@ -433,41 +446,26 @@ test_malformed(void)
 		fails |= 4;
 	if (kkrt_sender_hello(s, NULL, 0, nx, base, kkrt_base_bytes(), &blen) != MPC_BAD_LENGTH)
 		fails |= 8;
-	memcpy(bad, hello, hlen);
-	bad[0] = 2;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_BAD_HEADER)
+	if (sender_hello_with(s, hello, hlen, bad, 0, 1, 2, nx, base, &blen) != MPC_BAD_HEADER)
 		fails |= 16;
-	memcpy(bad, hello, hlen);
-	bad[2] = 1;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_BAD_HEADER)
+	if (sender_hello_with(s, hello, hlen, bad, 2, 1, 1, nx, base, &blen) != MPC_BAD_HEADER)
 		fails |= 32;
-	memcpy(bad, hello, hlen);
-	bad[1] = KKRT_MSG_U;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_WRONG_TYPE)
+	if (sender_hello_with(s, hello, hlen, bad, 1, 1, KKRT_MSG_U, nx, base, &blen) != MPC_WRONG_TYPE)
 		fails |= 64;
 	if (kkrt_sender_hello(s, hello, hlen, nx - 1, base, kkrt_base_bytes(), &blen) != MPC_BAD_COUNT)
 		fails |= 128;
-	memcpy(bad, hello, hlen);
-	memset(bad + 8, 0, 4);
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_BAD_COUNT)
+	if (sender_hello_with(s, hello, hlen, bad, 8, 4, 0, nx, base, &blen) != MPC_BAD_COUNT)
 		fails |= 256;
-	memcpy(bad, hello, hlen);
-	bad[4] = 1;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_OUT_OF_ORDER)
+	if (sender_hello_with(s, hello, hlen, bad, 4, 1, 1, nx, base, &blen) != MPC_OUT_OF_ORDER)
 		fails |= 512;
 	/* the base-OT point A: the identity, and a non-canonical encoding */
-	memcpy(bad, hello, hlen);
-	memset(bad + MPC_MSG_HEADER_BYTES + 16 + 12, 0, 32);
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) == MPC_OK)
+	if (sender_hello_with(s, hello, hlen, bad, MPC_MSG_HEADER_BYTES + 16 + 12, 32, 0, nx, base, &blen) == MPC_OK)
 		fails |= 1024;
-	memcpy(bad, hello, hlen);
-	memset(bad + MPC_MSG_HEADER_BYTES + 16 + 12, 0xff, 32);
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) == MPC_OK)
+	if (sender_hello_with(s, hello, hlen, bad, MPC_MSG_HEADER_BYTES + 16 + 12, 32, 0xff, nx, base, &blen) == MPC_OK)
 		fails |= 2048;
 	/* the nested base-OT frame's count */
-	memcpy(bad, hello, hlen);
-	bad[MPC_MSG_HEADER_BYTES + 16 + 8] ^= 1;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) == MPC_OK)
+	if (sender_hello_with(s, hello, hlen, bad, MPC_MSG_HEADER_BYTES + 16 + 8, 1,
+						  hello[MPC_MSG_HEADER_BYTES + 16 + 8] ^ 1, nx, base, &blen) == MPC_OK)
 		fails |= 4096;
 	if (kkrt_sender_hello(s, hello, hlen, nx, base, kkrt_base_bytes() - 1, &blen) != MPC_BUFFER_TOO_SMALL)
 		fails |= 8192;
