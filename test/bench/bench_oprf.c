@@ -95,17 +95,17 @@ fail(const char *what, size_t index, int status)
 
 /* --- per-range callbacks for crypto_parallel_for, relative to d->base --- */
 
+/*
+ * fn on elements base + begin .. base + end − 1, one by one; on a failure
+ * *failed_index is the index in the range and the status is returned.
+ */
 static int
-range_blind(void *arg, size_t begin, size_t end, size_t *failed_index)
+range_each(bench_data *d, size_t begin, size_t end, size_t *failed_index,
+		   oprf_status (*fn) (bench_data *d, size_t j))
 {
-	bench_data *d = arg;
-	size_t		i;
-
-	for (i = begin; i < end; i++)
+	for (size_t i = begin; i < end; i++)
 	{
-		size_t		j = d->base + i;
-		oprf_status st = oprf_blind(d->input_ptrs[j], d->input_lens[j],
-									d->blinds + j * 32, d->blinded + j * 32);
+		oprf_status st = fn(d, d->base + i);
 
 		if (st != OPRF_OK)
 		{
@@ -116,25 +116,28 @@ range_blind(void *arg, size_t begin, size_t end, size_t *failed_index)
 	return 0;
 }
 
+static oprf_status
+blind_one(bench_data *d, size_t j)
+{
+	return oprf_blind(d->input_ptrs[j], d->input_lens[j], d->blinds + j * 32, d->blinded + j * 32);
+}
+
+static oprf_status
+evaluate_one(bench_data *d, size_t j)
+{
+	return oprf_blind_evaluate(d->sk, d->blinded + j * 32, d->evaluated + j * 32);
+}
+
+static int
+range_blind(void *arg, size_t begin, size_t end, size_t *failed_index)
+{
+	return range_each(arg, begin, end, failed_index, blind_one);
+}
+
 static int
 range_evaluate(void *arg, size_t begin, size_t end, size_t *failed_index)
 {
-	bench_data *d = arg;
-	size_t		i;
-
-	for (i = begin; i < end; i++)
-	{
-		size_t		j = d->base + i;
-		oprf_status st = oprf_blind_evaluate(d->sk, d->blinded + j * 32,
-											 d->evaluated + j * 32);
-
-		if (st != OPRF_OK)
-		{
-			*failed_index = i;
-			return st;
-		}
-	}
-	return 0;
+	return range_each(arg, begin, end, failed_index, evaluate_one);
 }
 
 /*

@@ -78,27 +78,34 @@ typedef struct plain_pass
 #endif
 
 /*
- * Sum of nwords 64-bit words: a fixed-length inner loop, so GCC -O2
- * vectorises it, a few instructions per 32 bytes, far below what memory
- * delivers, so this pass runs at memory speed.
+ * total += term summed over k in [0, n): in blocks of `block` terms, each
+ * block summed in an acc_t first (a fixed-length inner loop, which GCC -O2
+ * vectorises, a few instructions per 32 bytes, far below what memory
+ * delivers, so a pass runs at memory speed), then the tail term by term.
  */
+#define BLOCKED_SUM(total, n, block, acc_t, k, term) \
+	do { \
+		size_t		blk_i_ = 0; \
+\
+		for (; blk_i_ + (block) <= (n); blk_i_ += (block)) \
+		{ \
+			acc_t		blk_s_ = 0; \
+\
+			for (size_t k = blk_i_; k < blk_i_ + (block); k++) \
+				blk_s_ += (term); \
+			(total) += blk_s_; \
+		} \
+		for (size_t k = blk_i_; k < (n); k++) \
+			(total) += (term); \
+	} while (0)
+
+/* Sum of nwords 64-bit words. */
 PASS_CLONES static uint64_t
 sum_words(const uint64_t *restrict w, size_t nwords)
 {
 	uint64_t	total = 0;
-	size_t		i = 0;
 
-	for (; i + 512 <= nwords; i += 512)
-	{
-		uint64_t	s = 0;
-		size_t		k;
-
-		for (k = i; k < i + 512; k++)
-			s += w[k];
-		total += s;
-	}
-	for (; i < nwords; i++)
-		total += w[i];
+	BLOCKED_SUM(total, nwords, 512, uint64_t, k, w[k]);
 	return total;
 }
 
@@ -115,19 +122,8 @@ sum_rows4(const uint8_t *restrict d, size_t stride, size_t len)
 	const uint8_t *p2 = d + 2 * stride;
 	const uint8_t *p3 = d + 3 * stride;
 	uint64_t	total = 0;
-	size_t		j = 0;
 
-	for (; j + 256 <= len; j += 256)
-	{
-		uint32_t	s = 0;
-		size_t		k;
-
-		for (k = j; k < j + 256; k++)
-			s += (uint32_t) p0[k] + p1[k] + p2[k] + p3[k];
-		total += s;
-	}
-	for (; j < len; j++)
-		total += (uint32_t) p0[j] + p1[j] + p2[j] + p3[j];
+	BLOCKED_SUM(total, len, 256, uint32_t, k, (uint32_t) p0[k] + p1[k] + p2[k] + p3[k]);
 	return total;
 }
 
@@ -302,14 +298,7 @@ bench_size(double megabytes, int ncpu)
 	if (!db || !hint || !queries || !answers || !column || !columns || !secrets)
 	{
 		printf("skipped: out of memory\n");
-		free(db);
-		free(hint);
-		free(queries);
-		free(answers);
-		free(column);
-		free(columns);
-		free(secrets);
-		return;
+		goto out;
 	}
 	randombytes_buf(fill_seed, sizeof(fill_seed));
 	randombytes_buf_deterministic(db, db_bytes, fill_seed);
@@ -422,6 +411,7 @@ bench_size(double megabytes, int ncpu)
 	lwe_pir_secret_wipe(&secrets[0]);
 	lwe_pir_secret_wipe(&secrets[1]);
 
+out:
 	free(db);
 	free(hint);
 	free(queries);

@@ -18,39 +18,26 @@
 # Needs pgpriv installed (make install); builds test/bench/unit_costs itself.
 # Run as root or as a user that can run initdb.
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/link.sh"
 . "$(dirname "$0")/pair.sh"
 
 KEYS=${BENCH_KEYS:-100000}
 ROWS=${BENCH_ROWS:-100000}
-GOV_PORT=${BENCH_GOV_PORT:-55470}
-BANK_PORT=${BENCH_BANK_PORT:-55471}
-LINK_PORT=${BENCH_LINK_PORT:-55472}
+bench_ports 55470 link
 
 bench_pair bench
 bench_peers bank_zs
 
 gov <<SQL
-CREATE TABLE enterprise AS
-  SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
-         (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
-         round((i::bigint * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid,
-         (i % 300) AS ss_headcount
-    FROM generate_series(1, $ROWS) AS i;
+$(enterprise_sql "$ROWS")
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid, ss_headcount FROM public.enterprise', 'credit_code');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_fetch', '{tax_grade,tax_paid,ss_headcount}');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_count');
 SQL
 # Half the asker's keys are in the dataset.
-bank <<SQL
-CREATE TABLE applicants AS
-  SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
-SQL
+bench_applicants "$KEYS"
 
-make -s -C "$SRC_DIR" PG_CONFIG="$PG_CONFIG" test/bench/unit_costs
-eval "$("$SRC_DIR"/test/bench/unit_costs 2000)"
+bench_unit_costs
 echo "single-core unit costs: HashToGroup ${hash_to_group_us} us, scalar multiplication ${scalarmult_us} us"
 first_base=$(calc "$KEYS * (2 * $hash_to_group_us + 4 * $scalarmult_us) / 1000000")
 cached_base=$(calc "$KEYS * (1 * $hash_to_group_us + 3 * $scalarmult_us) / 1000000")
@@ -59,16 +46,27 @@ cached_base=$(calc "$KEYS * (1 * $hash_to_group_us + 3 * $scalarmult_us) / 10000
 # memory and that of its serving backend on gov (which lives as long as the
 # bank's cached connection).
 gov_hwm_script gov_hwm_kb
+
+# timed_runs SERVER PREFIX: the SQL of the two psi_fetch runs and the
+# psi_count on SERVER (gov: loopback, gov_link: the emulated line), printing
+# PREFIXt0..PREFIXt3, PREFIXfetched1, PREFIXfetched2 and PREFIXcount.
+timed_runs() {
+	local server=$1 p=$2
+	cat <<SQL
+SELECT '${p}t0=' || extract(epoch FROM clock_timestamp());
+SELECT '${p}fetched1=' || count(*) FROM pgpriv.psi_fetch('$server', 'tax', 'SELECT credit_code FROM applicants')
+  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
+SELECT '${p}t1=' || extract(epoch FROM clock_timestamp());
+SELECT '${p}fetched2=' || count(*) FROM pgpriv.psi_fetch('$server', 'tax', 'SELECT credit_code FROM applicants')
+  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
+SELECT '${p}t2=' || extract(epoch FROM clock_timestamp());
+SELECT '${p}count=' || pgpriv.psi_count('$server', 'tax', 'SELECT credit_code FROM applicants');
+SELECT '${p}t3=' || extract(epoch FROM clock_timestamp());
+SQL
+}
+
 out=$(bank <<SQL
-SELECT 't0=' || extract(epoch FROM clock_timestamp());
-SELECT 'fetched1=' || count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT credit_code FROM applicants')
-  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
-SELECT 't1=' || extract(epoch FROM clock_timestamp());
-SELECT 'fetched2=' || count(*) FROM pgpriv.psi_fetch('gov', 'tax', 'SELECT credit_code FROM applicants')
-  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
-SELECT 't2=' || extract(epoch FROM clock_timestamp());
-SELECT 'count=' || pgpriv.psi_count('gov', 'tax', 'SELECT credit_code FROM applicants');
-SELECT 't3=' || extract(epoch FROM clock_timestamp());
+$(timed_runs gov '')
 $(hwm_sql bank_hwm_kb)
 SELECT 'bytes_first=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_fetch' ORDER BY id LIMIT 1;
 SELECT 'bytes_cached=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_fetch' ORDER BY id DESC LIMIT 1;
@@ -98,15 +96,7 @@ printf 'plain SQL join of the same data in one database: %.3f s\n' "$join_s"
 # The same runs over the emulated line (a server of its own: nothing cached yet).
 link_start "$LINK_PORT" "$GOV_PORT"
 out=$(bank <<SQL
-SELECT 'l0=' || extract(epoch FROM clock_timestamp());
-SELECT 'lfetched1=' || count(*) FROM pgpriv.psi_fetch('gov_link', 'tax', 'SELECT credit_code FROM applicants')
-  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
-SELECT 'l1=' || extract(epoch FROM clock_timestamp());
-SELECT 'lfetched2=' || count(*) FROM pgpriv.psi_fetch('gov_link', 'tax', 'SELECT credit_code FROM applicants')
-  AS t(credit_code text, tax_grade text, tax_paid numeric, ss_headcount int);
-SELECT 'l2=' || extract(epoch FROM clock_timestamp());
-SELECT 'lcount=' || pgpriv.psi_count('gov_link', 'tax', 'SELECT credit_code FROM applicants');
-SELECT 'l3=' || extract(epoch FROM clock_timestamp());
+$(timed_runs gov_link l)
 SELECT 'lbytes_count=' || (bytes_in + bytes_out) FROM pgpriv.audit WHERE capability = 'psi_count' ORDER BY id DESC LIMIT 1;
 SQL
 )
@@ -114,8 +104,8 @@ link_stop
 eval "$(echo "$out" | grep -E '^[a-z_0-9]+=')"
 printf '%s:\n' "$(link_label)"
 printf '  psi_fetch first run %7.2f s (%.1f x loopback), cached run %7.2f s (%.1f x); psi_count %7.2f s (%.1f x, %s bytes)\n' \
-	"$(calc "$l1 - $l0")" "$(calc "($l1 - $l0) / $first_s")" "$(calc "$l2 - $l1")" "$(calc "($l2 - $l1) / $cached_s")" \
-	"$(calc "$l3 - $l2")" "$(calc "($l3 - $l2) / $count_s")" "$lbytes_count"
+	"$(calc "$lt1 - $lt0")" "$(calc "($lt1 - $lt0) / $first_s")" "$(calc "$lt2 - $lt1")" "$(calc "($lt2 - $lt1) / $cached_s")" \
+	"$(calc "$lt3 - $lt2")" "$(calc "($lt3 - $lt2) / $count_s")" "$lbytes_count"
 [ "$lfetched1" = "$expected" ] && [ "$lfetched2" = "$expected" ] && [ "$lcount" = "$expected" ] || { echo "RESULT MISMATCH over the link"; exit 1; }
 
 if [ "${BENCH_BIG:-0}" = 1 ]; then

@@ -18,15 +18,11 @@
 #
 # Needs pgpriv installed where PGPRIV_PGBIN points (make install).
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/link.sh"
 . "$(dirname "$0")/pair.sh"
 
 LOG=${BENCH_LOG:-16}
 N=$((1 << LOG))
-GOV_PORT=${BENCH_GOV_PORT:-55480}
-BANK_PORT=${BENCH_BANK_PORT:-55481}
-LINK_PORT=${BENCH_LINK_PORT:-55482}
+bench_ports 55480 link
 
 bench_pair benchot
 bench_peers bank_zs
@@ -42,10 +38,7 @@ SELECT pgpriv.permit('tax', 'bank_zs', 'psi_fetch', '{tax_grade,tax_paid}');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi');
 SQL
 # Half the asker's keys are in the dataset (the even ones up to N).
-bank <<SQL
-CREATE TABLE applicants AS
-  SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $N) AS i;
-SQL
+bench_applicants "$N"
 expected=$((N / 2))
 
 gov_hwm_script gov_hwm
@@ -76,13 +69,21 @@ SQL
 	printf '  %-28s %8.2f s  %8.1f bytes/key  peak MB: bank %5s, gov %5s\n' "$name ($proto)" "${!s}" "${!b}" "${!m1}" "${!m2}"
 }
 
+# protocol_runs SERVER PREFIX: psi and psi_fetch on SERVER (gov: loopback,
+# gov_link: the emulated line) by rr22 and, unless BENCH_KKRT=0, by kkrt,
+# as the runs PREFIXpsi_rr22, PREFIXfetch_rr22, PREFIXpsi_kkrt, PREFIXfetch_kkrt.
+protocol_runs() {
+	local server=$1 p=$2
+	run "${p}psi_rr22" rr22 "$(psi_q "$server")"
+	run "${p}fetch_rr22" rr22 "$(fetch_q "$server")"
+	if [ "${BENCH_KKRT:-1}" = 1 ]; then
+		run "${p}psi_kkrt" kkrt "$(psi_q "$server")"
+		run "${p}fetch_kkrt" kkrt "$(fetch_q "$server")"
+	fi
+}
+
 printf 'blinded join, 2^%d asker keys x 2^%d owner rows, %d matching (loopback)\n' "$LOG" "$LOG" "$expected"
-run psi_rr22 rr22 "$(psi_q gov)"
-run fetch_rr22 rr22 "$(fetch_q gov)"
-if [ "${BENCH_KKRT:-1}" = 1 ]; then
-	run psi_kkrt kkrt "$(psi_q gov)"
-	run fetch_kkrt kkrt "$(fetch_q gov)"
-fi
+protocol_runs gov ''
 if [ "${BENCH_TABLE:-1}" = 1 ]; then
 	run psi_table1 table "$(psi_q gov)"
 	run psi_table2 table "$(psi_q gov)"
@@ -110,12 +111,7 @@ fi
 if [ "${BENCH_LINK:-1}" = 1 ]; then
 	link_start "$LINK_PORT" "$GOV_PORT"
 	printf '%s:\n' "$(link_label)"
-	run link_psi_rr22 rr22 "$(psi_q gov_link)"
-	run link_fetch_rr22 rr22 "$(fetch_q gov_link)"
-	if [ "${BENCH_KKRT:-1}" = 1 ]; then
-		run link_psi_kkrt kkrt "$(psi_q gov_link)"
-		run link_fetch_kkrt kkrt "$(fetch_q gov_link)"
-	fi
+	protocol_runs gov_link link_
 	if [ "${BENCH_TABLE:-1}" = 1 ]; then
 		run link_psi_table1 table "$(psi_q gov_link)"
 		run link_fetch_table1 table "$(fetch_q gov_link)"

@@ -51,17 +51,13 @@
 # Needs pgpriv installed (make install); builds test/bench/bench_mpc itself.
 # Run as root or as a user that can run initdb.
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/link.sh"
 . "$(dirname "$0")/pair.sh"
 
 ROWS=${BENCH_MPC_ROWS:-100000}
 TRIPLES=${BENCH_MPC_TRIPLES:-1000000}
 CMPS=${BENCH_MPC_COMPARISONS:-100000}
 NBANK=${BENCH_MPC_BANK_FEATURES:-4}
-GOV_PORT=${BENCH_GOV_PORT:-55486}
-BANK_PORT=${BENCH_BANK_PORT:-55487}
-LINK_PORT=${BENCH_LINK_PORT:-55488}
+bench_ports 55486 link
 NFEAT=20
 NGOV=$((NFEAT - NBANK))
 if [ "$NBANK" -lt 0 ] || [ "$NGOV" -lt 1 ]; then

@@ -24,17 +24,13 @@
 # Needs pgpriv installed (make install) and python3-sklearn (installed here
 # with apt-get when missing).  Run as root or as a user that can run initdb.
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/link.sh"
 . "$(dirname "$0")/pair.sh"
 
 ROWS=${BENCH_TRAIN_ROWS:-100000}
 HOLD=${BENCH_TRAIN_HOLDOUT:-20000}
 EPOCHS=${BENCH_TRAIN_EPOCHS:-10}
 OPTIONS=${BENCH_TRAIN_OPTIONS:-"{\"epochs\": $EPOCHS}"}
-GOV_PORT=${BENCH_GOV_PORT:-55493}
-BANK_PORT=${BENCH_BANK_PORT:-55494}
-LINK_PORT=${BENCH_LINK_PORT:-55495}
+bench_ports 55493 link
 PY=/usr/bin/python3
 
 if ! $PY -c 'import sklearn' 2>/dev/null; then

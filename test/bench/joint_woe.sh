@@ -17,16 +17,12 @@
 #
 # Needs pgpriv installed (make install).  Run as root or as a user that can run initdb.
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/link.sh"
 . "$(dirname "$0")/pair.sh"
 
 ROWS=${BENCH_WOE_ROWS:-20000}
 COLS=${BENCH_WOE_COLUMNS:-5}
 BINS=${BENCH_WOE_BINS:-10}
-GOV_PORT=${BENCH_GOV_PORT:-55490}
-BANK_PORT=${BENCH_BANK_PORT:-55491}
-LINK_PORT=${BENCH_LINK_PORT:-55492}
+bench_ports 55490 link
 
 bench_pair bench-woe
 bench_peers bank_zs

@@ -20,14 +20,11 @@
 #
 # Needs pgpriv installed (make install).  Run as root or as a user that can run initdb.
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/link.sh"
 . "$(dirname "$0")/pair.sh"
 
 ROWS=${BENCH_PIR_ROWS:-1000000}
 REPS=${BENCH_PIR_REPS:-15}
-GOV_PORT=${BENCH_GOV_PORT:-55474}
-BANK_PORT=${BENCH_BANK_PORT:-55475}
+bench_ports 55474
 
 bench_pair bench-pir
 bench_peers bank_zs signing_key
@@ -45,12 +42,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 code() { printf "9131%013dX" "$1"; }
 
 gov <<SQL
-CREATE TABLE enterprise AS
-  SELECT '9131' || lpad(i::text, 13, '0') || 'X' AS credit_code,
-         (ARRAY['A','B','C','D','M'])[1 + i % 5] AS tax_grade,
-         round((i::bigint * 7919 % 500000)::numeric + 0.25, 2) AS tax_paid,
-         (i % 300) AS ss_headcount
-    FROM generate_series(1, $ROWS) AS i;
+$(enterprise_sql "$ROWS")
 VACUUM ANALYZE enterprise;
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_grade, tax_paid, ss_headcount FROM public.enterprise', 'credit_code');
 SELECT pgpriv.permit('tax', 'bank_zs', 'pir', '{tax_grade,tax_paid,ss_headcount}');

@@ -22,15 +22,11 @@
 # Needs pgpriv installed (make install); builds test/bench/unit_costs itself.
 # Run as root or as a user that can run initdb.
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/link.sh"
 . "$(dirname "$0")/pair.sh"
 
 KEYS=${BENCH_KEYS:-100000}
 ROWS=${BENCH_ROWS:-100000}
-GOV_PORT=${BENCH_GOV_PORT:-55480}
-BANK_PORT=${BENCH_BANK_PORT:-55481}
-LINK_PORT=${BENCH_LINK_PORT:-55482}
+bench_ports 55480 link
 
 bench_pair bench-psi-sum
 bench_peers bank_zs
@@ -43,13 +39,9 @@ CREATE TABLE enterprise AS
 SELECT pgpriv.publish('tax', 'SELECT credit_code, tax_paid FROM public.enterprise', 'credit_code');
 SELECT pgpriv.permit('tax', 'bank_zs', 'psi_sum', '{tax_paid}');
 SQL
-bank <<SQL
-CREATE TABLE applicants AS
-  SELECT '9131' || lpad((i * 2)::text, 13, '0') || 'X' AS credit_code FROM generate_series(1, $KEYS) AS i;
-SQL
+bench_applicants "$KEYS"
 
-make -s -C "$SRC_DIR" PG_CONFIG="$PG_CONFIG" test/bench/unit_costs
-eval "$("$SRC_DIR"/test/bench/unit_costs 2000)"
+bench_unit_costs
 echo "single-core unit costs: scalar multiplication ${scalarmult_us} us, fixed-base ${scalarmult_base_us} us, addition ${add_us} us"
 base=$(calc "((2 * $KEYS + 6 * $ROWS) * $scalarmult_us + 8 * $ROWS * $scalarmult_base_us) / 1000000")
 

@@ -10,7 +10,8 @@
  * including this header), not from libsodium's randombytes, so making a set
  * does not shift a seeded transcript.  make_sets gives the receiver's xs and
  * the sender's ys `common` shared items, the sender's order rotated so that
- * matches are not aligned.  The reference intersection is a sorted copy of
+ * matches are not aligned; psi_sets_make allocates such sets and the
+ * receiver's match array for one run.  The reference intersection is a sorted copy of
  * ys and binary search — an independent computation, never the code under
  * test.
  *
@@ -68,6 +69,32 @@ make_sets(uint8_t *xs, size_t nx, uint8_t *ys, size_t ny, size_t common, uint64_
 		memcpy(ys, tmp, ny * 16);
 		free(tmp);
 	}
+}
+
+/* The sets of one run and the receiver's answer: xs, ys and match[nx]. */
+typedef struct psi_sets
+{
+	uint8_t    *xs;
+	uint8_t    *ys;
+	size_t	   *match;
+} psi_sets;
+
+/* make_sets into fresh blocks, with room for the receiver's nx matches */
+static void
+psi_sets_make(psi_sets *p, size_t nx, size_t ny, size_t common, uint64_t tag)
+{
+	p->xs = malloc(nx * 16);
+	p->ys = malloc(ny * 16);
+	p->match = malloc(nx * sizeof(size_t));
+	make_sets(p->xs, nx, p->ys, ny, common, tag);
+}
+
+static void
+psi_sets_free(psi_sets *p)
+{
+	free(p->xs);
+	free(p->ys);
+	free(p->match);
 }
 
 static int

@@ -193,9 +193,7 @@ test_oprf(void)
 	size_t		nx = 1000,
 				ny = 1500,
 				common = 400;
-	uint8_t    *xs = malloc(nx * 16),
-			   *ys = malloc(ny * 16);
-	size_t	   *match = malloc(nx * sizeof(size_t));
+	psi_sets	ps;
 	uint8_t		dg[32];
 	kkrt_receiver *r = NULL;
 	kkrt_sender *s = NULL;
@@ -204,8 +202,8 @@ test_oprf(void)
 				ne_bad = 0;
 
 	fuzz_rng_seed(1);
-	make_sets(xs, nx, ys, ny, common, 1);
-	st = run_psi(xs, nx, ys, ny, 1, match, dg, &r, &s);
+	psi_sets_make(&ps, nx, ny, common, 1);
+	st = run_psi(ps.xs, nx, ps.ys, ny, 1, ps.match, dg, &r, &s);
 	ok(st == MPC_OK, "a 1000 × 1500 run completes (%s)", mpc_status_reason(st));
 	if (st != MPC_OK)
 		return;
@@ -216,14 +214,14 @@ test_oprf(void)
 		uint8_t		ev[3 * KKRT_OUT_BYTES];
 		uint8_t		other[3 * KKRT_OUT_BYTES];
 
-		if (o == NULL || kkrt_sender_eval(s, xs + 16 * i, ev) != MPC_OK ||
+		if (o == NULL || kkrt_sender_eval(s, ps.xs + 16 * i, ev) != MPC_OK ||
 			memcmp(o, ev + hi * KKRT_OUT_BYTES, KKRT_OUT_BYTES) != 0)
 			eq_bad++;
 		/* the other two evaluations, and every other item's, differ */
 		for (int h = 0; h < 3; h++)
 			if (h != hi && o != NULL && memcmp(o, ev + h * KKRT_OUT_BYTES, KKRT_OUT_BYTES) == 0)
 				ne_bad++;
-		if (kkrt_sender_eval(s, xs + 16 * ((i + 1) % nx), other) != MPC_OK)
+		if (kkrt_sender_eval(s, ps.xs + 16 * ((i + 1) % nx), other) != MPC_OK)
 			ne_bad++;
 		else
 			for (int h = 0; h < 3; h++)
@@ -246,20 +244,18 @@ test_oprf(void)
 		uint8_t		e1[3 * KKRT_OUT_BYTES];
 		int			diff = 0;
 
-		ok(kkrt_sender_eval_batch(s, ys, ny, eb) == MPC_OK, "batch evaluation of the sender's set");
+		ok(kkrt_sender_eval_batch(s, ps.ys, ny, eb) == MPC_OK, "batch evaluation of the sender's set");
 		for (size_t j = 0; j < ny; j++)
-			if (kkrt_sender_eval(s, ys + 16 * j, e1) != MPC_OK ||
+			if (kkrt_sender_eval(s, ps.ys + 16 * j, e1) != MPC_OK ||
 				memcmp(e1, eb + j * 3 * KKRT_OUT_BYTES, sizeof(e1)) != 0)
 				diff++;
 		ok(diff == 0, "batch evaluation = one-item evaluation for all %zu items", ny);
-		ok(kkrt_sender_eval_batch(s, ys, 0, eb) == MPC_BAD_COUNT, "batch evaluation of nothing refused");
+		ok(kkrt_sender_eval_batch(s, ps.ys, 0, eb) == MPC_BAD_COUNT, "batch evaluation of nothing refused");
 		free(eb);
 	}
 	kkrt_receiver_free(r);
 	kkrt_sender_free(s);
-	free(xs);
-	free(ys);
-	free(match);
+	psi_sets_free(&ps);
 }
 
 /*
@@ -272,10 +268,8 @@ test_bin_collisions(void)
 {
 	size_t		nx = 10,
 				ny = 2000;		/* 20 bins: about 300 items with two equal bins */
-	uint8_t    *xs = malloc(nx * 16),
-			   *ys = malloc(ny * 16),
-			   *ev = malloc(ny * 3 * KKRT_OUT_BYTES);
-	size_t	   *match = malloc(nx * sizeof(size_t));
+	uint8_t    *ev = malloc(ny * 3 * KKRT_OUT_BYTES);
+	psi_sets	ps;
 	uint8_t		dg[32];
 	kkrt_receiver *r = NULL;
 	kkrt_sender *s = NULL;
@@ -284,11 +278,11 @@ test_bin_collisions(void)
 	size_t		members = 0;
 
 	fuzz_rng_seed(21);
-	make_sets(xs, nx, ys, ny, 5, 21);
-	st = run_psi(xs, nx, ys, ny, 1, match, dg, &r, &s);
-	ok(st == MPC_OK && check_against_plain(xs, nx, ys, ny, match, &members) == 0 && members == 5,
+	psi_sets_make(&ps, nx, ny, 5, 21);
+	st = run_psi(ps.xs, nx, ps.ys, ny, 1, ps.match, dg, &r, &s);
+	ok(st == MPC_OK && check_against_plain(ps.xs, nx, ps.ys, ny, ps.match, &members) == 0 && members == 5,
 	   "PSI 10 × 2000 (20 bins) is exact");
-	if (st == MPC_OK && kkrt_sender_eval_batch(s, ys, ny, ev) == MPC_OK)
+	if (st == MPC_OK && kkrt_sender_eval_batch(s, ps.ys, ny, ev) == MPC_OK)
 		for (size_t j = 0; j < ny; j++)
 		{
 			const uint8_t *e = ev + j * 3 * KKRT_OUT_BYTES;
@@ -304,10 +298,8 @@ test_bin_collisions(void)
 	   "(%d items with two equal)", equal);
 	kkrt_receiver_free(r);
 	kkrt_sender_free(s);
-	free(xs);
-	free(ys);
+	psi_sets_free(&ps);
 	free(ev);
-	free(match);
 }
 
 static void
@@ -328,26 +320,22 @@ test_psi_sizes(void)
 	{
 		size_t		nx = cases[c].nx,
 					ny = cases[c].ny;
-		uint8_t    *xs = malloc(nx * 16),
-				   *ys = malloc(ny * 16);
-		size_t	   *match = malloc(nx * sizeof(size_t));
+		psi_sets	ps;
 		uint8_t		dg[32];
 		mpc_status	st;
 		size_t		members = 0;
 		int			bad = -1;
 
 		fuzz_rng_seed(100 + c);
-		make_sets(xs, nx, ys, ny, cases[c].common, 10 + c);
-		st = run_psi(xs, nx, ys, ny, cases[c].threads, match, dg, NULL, NULL);
+		psi_sets_make(&ps, nx, ny, cases[c].common, 10 + c);
+		st = run_psi(ps.xs, nx, ps.ys, ny, cases[c].threads, ps.match, dg, NULL, NULL);
 		if (st == MPC_OK)
-			bad = check_against_plain(xs, nx, ys, ny, match, &members);
+			bad = check_against_plain(ps.xs, nx, ps.ys, ny, ps.match, &members);
 		ok(st == MPC_OK && bad == 0 && members == cases[c].common,
 		   "PSI %zu × %zu (%d thread%s) = the plaintext intersection of %zu (%s, %d wrong)",
 		   nx, ny, cases[c].threads, cases[c].threads > 1 ? "s" : "", members,
 		   mpc_status_reason(st), bad);
-		free(xs);
-		free(ys);
-		free(match);
+		psi_sets_free(&ps);
 	}
 }
 
@@ -384,6 +372,19 @@ test_determinism(void)
 }
 
 /* Every incoming buffer: wrong sizes and frames are refused, state unchanged. */
+/*
+ * The sender's answer to hello with n bytes at off set to v (the copy made
+ * in bad), for nx items.
+ */
+static mpc_status
+sender_hello_with(kkrt_sender *s, const uint8_t *hello, size_t hlen, uint8_t *bad,
+				  size_t off, size_t n, uint8_t v, size_t nx, uint8_t *base, size_t *blen)
+{
+	memcpy(bad, hello, hlen);
+	memset(bad + off, v, n);
+	return kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), blen);
+}
+
 static void
 test_malformed(void)
 {
@@ -445,41 +446,26 @@ test_malformed(void)
 		fails |= 4;
 	if (kkrt_sender_hello(s, NULL, 0, nx, base, kkrt_base_bytes(), &blen) != MPC_BAD_LENGTH)
 		fails |= 8;
-	memcpy(bad, hello, hlen);
-	bad[0] = 2;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_BAD_HEADER)
+	if (sender_hello_with(s, hello, hlen, bad, 0, 1, 2, nx, base, &blen) != MPC_BAD_HEADER)
 		fails |= 16;
-	memcpy(bad, hello, hlen);
-	bad[2] = 1;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_BAD_HEADER)
+	if (sender_hello_with(s, hello, hlen, bad, 2, 1, 1, nx, base, &blen) != MPC_BAD_HEADER)
 		fails |= 32;
-	memcpy(bad, hello, hlen);
-	bad[1] = KKRT_MSG_U;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_WRONG_TYPE)
+	if (sender_hello_with(s, hello, hlen, bad, 1, 1, KKRT_MSG_U, nx, base, &blen) != MPC_WRONG_TYPE)
 		fails |= 64;
 	if (kkrt_sender_hello(s, hello, hlen, nx - 1, base, kkrt_base_bytes(), &blen) != MPC_BAD_COUNT)
 		fails |= 128;
-	memcpy(bad, hello, hlen);
-	memset(bad + 8, 0, 4);
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_BAD_COUNT)
+	if (sender_hello_with(s, hello, hlen, bad, 8, 4, 0, nx, base, &blen) != MPC_BAD_COUNT)
 		fails |= 256;
-	memcpy(bad, hello, hlen);
-	bad[4] = 1;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) != MPC_OUT_OF_ORDER)
+	if (sender_hello_with(s, hello, hlen, bad, 4, 1, 1, nx, base, &blen) != MPC_OUT_OF_ORDER)
 		fails |= 512;
 	/* the base-OT point A: the identity, and a non-canonical encoding */
-	memcpy(bad, hello, hlen);
-	memset(bad + MPC_MSG_HEADER_BYTES + 16 + 12, 0, 32);
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) == MPC_OK)
+	if (sender_hello_with(s, hello, hlen, bad, MPC_MSG_HEADER_BYTES + 16 + 12, 32, 0, nx, base, &blen) == MPC_OK)
 		fails |= 1024;
-	memcpy(bad, hello, hlen);
-	memset(bad + MPC_MSG_HEADER_BYTES + 16 + 12, 0xff, 32);
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) == MPC_OK)
+	if (sender_hello_with(s, hello, hlen, bad, MPC_MSG_HEADER_BYTES + 16 + 12, 32, 0xff, nx, base, &blen) == MPC_OK)
 		fails |= 2048;
 	/* the nested base-OT frame's count */
-	memcpy(bad, hello, hlen);
-	bad[MPC_MSG_HEADER_BYTES + 16 + 8] ^= 1;
-	if (kkrt_sender_hello(s, bad, hlen, nx, base, kkrt_base_bytes(), &blen) == MPC_OK)
+	if (sender_hello_with(s, hello, hlen, bad, MPC_MSG_HEADER_BYTES + 16 + 8, 1,
+						  hello[MPC_MSG_HEADER_BYTES + 16 + 8] ^ 1, nx, base, &blen) == MPC_OK)
 		fails |= 4096;
 	if (kkrt_sender_hello(s, hello, hlen, nx, base, kkrt_base_bytes() - 1, &blen) != MPC_BUFFER_TOO_SMALL)
 		fails |= 8192;

@@ -48,6 +48,45 @@ column_of(const lwe_pir_layout *layout, const uint8_t *db, uint32_t j, uint8_t *
 		out[r] = db[r * layout->cols + j];
 }
 
+/*
+ * The fixture of a PIR test: the layout of a rows × cols shape, a random
+ * database and a random seed (in that order, from randombytes), room for
+ * the hint (with_hint) and for count queries and count answers.  Returns 0
+ * (nothing allocated) when the shape is refused.
+ */
+typedef struct pir_fixture
+{
+	lwe_pir_layout layout;
+	uint8_t		seed[LWE_PIR_SEED_BYTES];
+	uint8_t    *db;
+	uint32_t   *hint;			/* NULL without with_hint */
+	uint32_t   *queries;
+	uint32_t   *answers;
+} pir_fixture;
+
+static int
+pir_fixture_make(pir_fixture *f, uint32_t rows, uint32_t cols, size_t count, int with_hint)
+{
+	if (lwe_pir_layout_for_shape(rows, cols, &f->layout) != LWE_PIR_OK)
+		return 0;
+	f->db = xmalloc(lwe_pir_db_bytes(&f->layout));
+	f->hint = with_hint ? xmalloc(lwe_pir_hint_bytes(&f->layout)) : NULL;
+	f->queries = xmalloc(count * lwe_pir_query_bytes(&f->layout));
+	f->answers = xmalloc(count * lwe_pir_answer_bytes(&f->layout));
+	randombytes_buf(f->db, lwe_pir_db_bytes(&f->layout));
+	randombytes_buf(f->seed, sizeof(f->seed));
+	return 1;
+}
+
+static void
+pir_fixture_free(pir_fixture *f)
+{
+	free(f->db);
+	free(f->hint);
+	free(f->queries);
+	free(f->answers);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -178,51 +217,37 @@ test_layouts(void)
 static int
 round_trip(uint32_t rows, uint32_t cols, int nthreads, int lookups)
 {
-	lwe_pir_layout layout;
-	uint8_t		seed[LWE_PIR_SEED_BYTES];
-	uint8_t    *db;
-	uint32_t   *hint;
-	uint32_t   *query;
-	uint32_t   *answer;
+	pir_fixture f;
 	uint8_t    *got;
 	uint8_t    *want;
 	lwe_pir_secret *secret = xmalloc(sizeof(lwe_pir_secret));
 	int			good = 1;
 	int			i;
 
-	if (lwe_pir_layout_for_shape(rows, cols, &layout) != LWE_PIR_OK)
+	if (!pir_fixture_make(&f, rows, cols, 1, 1))
 		return 0;
-	db = xmalloc(lwe_pir_db_bytes(&layout));
-	hint = xmalloc(lwe_pir_hint_bytes(&layout));
-	query = xmalloc(lwe_pir_query_bytes(&layout));
-	answer = xmalloc(lwe_pir_answer_bytes(&layout));
 	got = xmalloc(rows);
 	want = xmalloc(rows);
-	randombytes_buf(db, lwe_pir_db_bytes(&layout));
 	/* the extremes of the centring, 0 and 255, in the first column */
 	for (i = 0; i < (int) rows; i++)
-		db[(size_t) i * cols] = (i & 1) ? 255 : 0;
-	randombytes_buf(seed, sizeof(seed));
+		f.db[(size_t) i * cols] = (i & 1) ? 255 : 0;
 
-	if (lwe_pir_hint(&layout, db, seed, hint, nthreads) != LWE_PIR_OK)
+	if (lwe_pir_hint(&f.layout, f.db, f.seed, f.hint, nthreads) != LWE_PIR_OK)
 		good = 0;
 	for (i = 0; good && i < lookups; i++)
 	{
 		uint32_t	j = i == 0 ? 0 : i == 1 ? cols - 1 : uniform(cols);
 
-		if (lwe_pir_query(&layout, seed, j, query, secret, nthreads) != LWE_PIR_OK ||
-			lwe_pir_answer(&layout, db, query, answer, nthreads) != LWE_PIR_OK ||
-			lwe_pir_decode(&layout, hint, secret, answer, got) != LWE_PIR_OK)
+		if (lwe_pir_query(&f.layout, f.seed, j, f.queries, secret, nthreads) != LWE_PIR_OK ||
+			lwe_pir_answer(&f.layout, f.db, f.queries, f.answers, nthreads) != LWE_PIR_OK ||
+			lwe_pir_decode(&f.layout, f.hint, secret, f.answers, got) != LWE_PIR_OK)
 			good = 0;
-		column_of(&layout, db, j, want);
+		column_of(&f.layout, f.db, j, want);
 		if (memcmp(got, want, rows) != 0)
 			good = 0;
 		lwe_pir_secret_wipe(secret);
 	}
-	free(db);
-	free(hint);
-	free(query);
-	free(answer);
+	pir_fixture_free(&f);
 	free(got);
 	free(want);
 	free(secret);
@@ -265,12 +290,7 @@ test_many_lookups(void)
 	const uint32_t cols = 4096;
 	const size_t total = 10000;
 	const size_t batch = 100;
-	lwe_pir_layout layout;
-	uint8_t		seed[LWE_PIR_SEED_BYTES];
-	uint8_t    *db;
-	uint32_t   *hint;
-	uint32_t   *queries;
-	uint32_t   *answers;
+	pir_fixture f;
 	uint32_t   *asked = xmalloc(batch * sizeof(uint32_t));
 	lwe_pir_secret *secrets = xmalloc(batch * sizeof(lwe_pir_secret));
 	uint8_t    *got = xmalloc(rows);
@@ -280,14 +300,8 @@ test_many_lookups(void)
 	int			calls_ok = 1;
 	double		max_noise = 0.0;
 
-	(void) lwe_pir_layout_for_shape(rows, cols, &layout);
-	db = xmalloc(lwe_pir_db_bytes(&layout));
-	hint = xmalloc(lwe_pir_hint_bytes(&layout));
-	queries = xmalloc(batch * lwe_pir_query_bytes(&layout));
-	answers = xmalloc(batch * lwe_pir_answer_bytes(&layout));
-	randombytes_buf(db, lwe_pir_db_bytes(&layout));
-	randombytes_buf(seed, sizeof(seed));
-	if (lwe_pir_hint(&layout, db, seed, hint, 0) != LWE_PIR_OK)
+	(void) pir_fixture_make(&f, rows, cols, batch, 1);
+	if (lwe_pir_hint(&f.layout, f.db, f.seed, f.hint, 0) != LWE_PIR_OK)
 		calls_ok = 0;
 
 	for (done = 0; calls_ok && done < total; done += batch)
@@ -296,8 +310,8 @@ test_many_lookups(void)
 
 		for (q = 0; q < batch; q++)
 			asked[q] = uniform(cols);
-		if (lwe_pir_query_batch(&layout, seed, batch, asked, queries, secrets, 0) != LWE_PIR_OK ||
-			lwe_pir_answer_batch(&layout, db, batch, queries, answers, 0) != LWE_PIR_OK)
+		if (lwe_pir_query_batch(&f.layout, f.seed, batch, asked, f.queries, secrets, 0) != LWE_PIR_OK ||
+			lwe_pir_answer_batch(&f.layout, f.db, batch, f.queries, f.answers, 0) != LWE_PIR_OK)
 		{
 			calls_ok = 0;
 			break;
@@ -306,9 +320,9 @@ test_many_lookups(void)
 		{
 			size_t		r;
 
-			if (lwe_pir_decode(&layout, hint, &secrets[q], answers + q * rows, got) != LWE_PIR_OK)
+			if (lwe_pir_decode(&f.layout, f.hint, &secrets[q], f.answers + q * rows, got) != LWE_PIR_OK)
 				calls_ok = 0;
-			column_of(&layout, db, asked[q], want);
+			column_of(&f.layout, f.db, asked[q], want);
 			for (r = 0; r < rows; r++)
 				wrong_bytes += (got[r] != want[r]);
 
@@ -322,8 +336,8 @@ test_many_lookups(void)
 					int			k;
 
 					for (k = 0; k < LWE_PIR_N; k++)
-						hs += hint[r * LWE_PIR_N + k] * secrets[q].s[k];
-					noise = (int32_t) (answers[q * rows + r] - hs -
+						hs += f.hint[r * LWE_PIR_N + k] * secrets[q].s[k];
+					noise = (int32_t) (f.answers[q * rows + r] - hs -
 									   LWE_PIR_DELTA * (uint32_t) (want[r] - 128));
 					if (fabs((double) noise) > max_noise)
 						max_noise = fabs((double) noise);
@@ -336,10 +350,7 @@ test_many_lookups(void)
 		 " predicted std %.0f)", max_noise, 128.0 / sqrt(3.0) * 11.0 * sqrt((double) cols));
 	ok(calls_ok && done == total && wrong_bytes == 0,
 	   "10^4 random lookups, %zu bytes decoded, %zu wrong", done * rows, wrong_bytes);
-	free(db);
-	free(hint);
-	free(queries);
-	free(answers);
+	pir_fixture_free(&f);
 	free(asked);
 	free(secrets);
 	free(got);
@@ -352,39 +363,28 @@ test_batch_equals_single(void)
 	const uint32_t rows = 37;
 	const uint32_t cols = 1283;
 	const size_t count = 5;
-	lwe_pir_layout layout;
-	uint8_t		seed[LWE_PIR_SEED_BYTES];
-	uint8_t    *db;
-	uint32_t   *queries;
-	uint32_t   *batch_answers;
+	pir_fixture f;
 	uint32_t   *single = xmalloc(rows * sizeof(uint32_t));
 	uint32_t	asked[5];
 	lwe_pir_secret *secrets = xmalloc(count * sizeof(lwe_pir_secret));
 	int			same = 1;
 	size_t		q;
 
-	(void) lwe_pir_layout_for_shape(rows, cols, &layout);
-	db = xmalloc(lwe_pir_db_bytes(&layout));
-	queries = xmalloc(count * lwe_pir_query_bytes(&layout));
-	batch_answers = xmalloc(count * lwe_pir_answer_bytes(&layout));
-	randombytes_buf(db, lwe_pir_db_bytes(&layout));
-	randombytes_buf(seed, sizeof(seed));
+	(void) pir_fixture_make(&f, rows, cols, count, 0);
 	for (q = 0; q < count; q++)
 		asked[q] = uniform(cols);
-	if (lwe_pir_query_batch(&layout, seed, count, asked, queries, secrets, 2) != LWE_PIR_OK ||
-		lwe_pir_answer_batch(&layout, db, count, queries, batch_answers, 2) != LWE_PIR_OK)
+	if (lwe_pir_query_batch(&f.layout, f.seed, count, asked, f.queries, secrets, 2) != LWE_PIR_OK ||
+		lwe_pir_answer_batch(&f.layout, f.db, count, f.queries, f.answers, 2) != LWE_PIR_OK)
 		same = 0;
 	for (q = 0; same && q < count; q++)
 	{
-		if (lwe_pir_answer(&layout, db, queries + q * cols, single, 1) != LWE_PIR_OK ||
-			memcmp(single, batch_answers + q * rows, rows * sizeof(uint32_t)) != 0)
+		if (lwe_pir_answer(&f.layout, f.db, f.queries + q * cols, single, 1) != LWE_PIR_OK ||
+			memcmp(single, f.answers + q * rows, rows * sizeof(uint32_t)) != 0)
 			same = 0;
 		lwe_pir_secret_wipe(&secrets[q]);
 	}
 	ok(same, "a batch of %zu answers equals the single answers, word for word", count);
-	free(db);
-	free(queries);
-	free(batch_answers);
+	pir_fixture_free(&f);
 	free(single);
 	free(secrets);
 }
@@ -402,13 +402,8 @@ test_query_and_decode_batch(void)
 	const uint32_t rows = 70;
 	const uint32_t cols = 1283;
 	const size_t count = 5;
-	lwe_pir_layout layout;
-	uint8_t		seed[LWE_PIR_SEED_BYTES];
-	uint8_t    *db;
+	pir_fixture f;
 	uint32_t   *a = xmalloc((size_t) cols * LWE_PIR_N * sizeof(uint32_t));
-	uint32_t   *hint;
-	uint32_t   *queries;
-	uint32_t   *answers;
 	uint8_t    *batch_cols = xmalloc(count * rows);
 	uint8_t    *single = xmalloc(rows);
 	uint32_t	asked[5];
@@ -418,21 +413,15 @@ test_query_and_decode_batch(void)
 	int			same = 1;
 	size_t		q;
 
-	(void) lwe_pir_layout_for_shape(rows, cols, &layout);
-	db = xmalloc(lwe_pir_db_bytes(&layout));
-	hint = xmalloc(lwe_pir_hint_bytes(&layout));
-	queries = xmalloc(count * lwe_pir_query_bytes(&layout));
-	answers = xmalloc(count * lwe_pir_answer_bytes(&layout));
-	randombytes_buf(db, lwe_pir_db_bytes(&layout));
-	randombytes_buf(seed, sizeof(seed));
+	(void) pir_fixture_make(&f, rows, cols, count, 1);
 	for (q = 0; q < count; q++)
 		asked[q] = uniform(cols);
 	asked[count - 1] = cols - 1;	/* the last row of the last chunk */
-	if (lwe_pir_expand_a(seed, 0, cols, a) != LWE_PIR_OK ||
-		lwe_pir_hint(&layout, db, seed, hint, 2) != LWE_PIR_OK ||
-		lwe_pir_query_batch(&layout, seed, count, asked, queries, secrets, 2) != LWE_PIR_OK ||
-		lwe_pir_answer_batch(&layout, db, count, queries, answers, 2) != LWE_PIR_OK ||
-		lwe_pir_decode_batch(&layout, hint, count, secrets, answers, batch_cols, 2) != LWE_PIR_OK)
+	if (lwe_pir_expand_a(f.seed, 0, cols, a) != LWE_PIR_OK ||
+		lwe_pir_hint(&f.layout, f.db, f.seed, f.hint, 2) != LWE_PIR_OK ||
+		lwe_pir_query_batch(&f.layout, f.seed, count, asked, f.queries, secrets, 2) != LWE_PIR_OK ||
+		lwe_pir_answer_batch(&f.layout, f.db, count, f.queries, f.answers, 2) != LWE_PIR_OK ||
+		lwe_pir_decode_batch(&f.layout, f.hint, count, secrets, f.answers, batch_cols, 2) != LWE_PIR_OK)
 		calls_ok = 0;
 	for (q = 0; calls_ok && q < count; q++)
 	{
@@ -446,11 +435,11 @@ test_query_and_decode_batch(void)
 
 			for (k = 0; k < LWE_PIR_N; k++)
 				as += a[(size_t) j * LWE_PIR_N + k] * secrets[q].s[k];
-			e = (int32_t) (queries[q * cols + j] - as - (j == asked[q] ? LWE_PIR_DELTA : 0));
+			e = (int32_t) (f.queries[q * cols + j] - as - (j == asked[q] ? LWE_PIR_DELTA : 0));
 			if (e < -LWE_PIR_ERROR_BOUND || e > LWE_PIR_ERROR_BOUND)
 				shaped = 0;
 		}
-		if (lwe_pir_decode(&layout, hint, &secrets[q], answers + q * rows, single) != LWE_PIR_OK ||
+		if (lwe_pir_decode(&f.layout, f.hint, &secrets[q], f.answers + q * rows, single) != LWE_PIR_OK ||
 			memcmp(single, batch_cols + q * rows, rows) != 0)
 			same = 0;
 	}
@@ -458,11 +447,8 @@ test_query_and_decode_batch(void)
 	ok(calls_ok && same, "decoding %zu answers in one pass equals decoding each alone", count);
 	for (q = 0; q < count; q++)
 		lwe_pir_secret_wipe(&secrets[q]);
-	free(db);
+	pir_fixture_free(&f);
 	free(a);
-	free(hint);
-	free(queries);
-	free(answers);
 	free(batch_cols);
 	free(single);
 	free(secrets);
@@ -474,13 +460,8 @@ test_wrong_secret_and_tampering(void)
 {
 	const uint32_t rows = 200;
 	const uint32_t cols = 900;
-	lwe_pir_layout layout;
-	uint8_t		seed[LWE_PIR_SEED_BYTES];
-	uint8_t    *db;
-	uint32_t   *hint;
-	uint32_t   *query;
+	pir_fixture f;
 	uint32_t   *other_query;
-	uint32_t   *answer;
 	uint32_t   *tampered;
 	uint8_t    *got = xmalloc(rows);
 	uint8_t    *want = xmalloc(rows);
@@ -490,26 +471,20 @@ test_wrong_secret_and_tampering(void)
 	size_t		matches;
 	size_t		r;
 
-	(void) lwe_pir_layout_for_shape(rows, cols, &layout);
-	db = xmalloc(lwe_pir_db_bytes(&layout));
-	hint = xmalloc(lwe_pir_hint_bytes(&layout));
-	query = xmalloc(lwe_pir_query_bytes(&layout));
-	other_query = xmalloc(lwe_pir_query_bytes(&layout));
-	answer = xmalloc(lwe_pir_answer_bytes(&layout));
-	tampered = xmalloc(lwe_pir_answer_bytes(&layout));
-	randombytes_buf(db, lwe_pir_db_bytes(&layout));
-	randombytes_buf(seed, sizeof(seed));
-	column_of(&layout, db, j, want);
+	(void) pir_fixture_make(&f, rows, cols, 1, 1);
+	other_query = xmalloc(lwe_pir_query_bytes(&f.layout));
+	tampered = xmalloc(lwe_pir_answer_bytes(&f.layout));
+	column_of(&f.layout, f.db, j, want);
 
-	(void) lwe_pir_hint(&layout, db, seed, hint, 2);
-	(void) lwe_pir_query(&layout, seed, j, query, secret, 2);
-	(void) lwe_pir_answer(&layout, db, query, answer, 2);
-	(void) lwe_pir_decode(&layout, hint, secret, answer, got);
+	(void) lwe_pir_hint(&f.layout, f.db, f.seed, f.hint, 2);
+	(void) lwe_pir_query(&f.layout, f.seed, j, f.queries, secret, 2);
+	(void) lwe_pir_answer(&f.layout, f.db, f.queries, f.answers, 2);
+	(void) lwe_pir_decode(&f.layout, f.hint, secret, f.answers, got);
 	ok(memcmp(got, want, rows) == 0, "the honest answer decodes to the column");
 
 	/* a fresh secret for the same column, used on the first query's answer */
-	(void) lwe_pir_query(&layout, seed, j, other_query, other, 2);
-	(void) lwe_pir_decode(&layout, hint, other, answer, got);
+	(void) lwe_pir_query(&f.layout, f.seed, j, other_query, other, 2);
+	(void) lwe_pir_decode(&f.layout, f.hint, other, f.answers, got);
 	for (matches = 0, r = 0; r < rows; r++)
 		matches += (got[r] == want[r]);
 	ok(matches < rows / 20, "a wrong secret decodes to garbage (%zu of %u bytes match)",
@@ -517,8 +492,8 @@ test_wrong_secret_and_tampering(void)
 
 	/* random additive tampering of every answer word */
 	for (r = 0; r < rows; r++)
-		tampered[r] = answer[r] + randombytes_random();
-	(void) lwe_pir_decode(&layout, hint, secret, tampered, got);
+		tampered[r] = f.answers[r] + randombytes_random();
+	(void) lwe_pir_decode(&f.layout, f.hint, secret, tampered, got);
 	for (matches = 0, r = 0; r < rows; r++)
 		matches += (got[r] == want[r]);
 	ok(matches < rows / 20, "a tampered answer decodes to garbage (%zu of %u bytes match)",
@@ -534,21 +509,18 @@ test_wrong_secret_and_tampering(void)
 
 		while (k < LWE_PIR_N - 1 && (secret->s[k] & 1) == 0)
 			k++;
-		hint[5 * LWE_PIR_N + k] ^= 0x80000000u;
+		f.hint[5 * LWE_PIR_N + k] ^= 0x80000000u;
 	}
-	(void) lwe_pir_decode(&layout, hint, secret, answer, got);
+	(void) lwe_pir_decode(&f.layout, f.hint, secret, f.answers, got);
 	ok(memcmp(got, want, rows) != 0, "a tampered hint does not decode to the column");
 
-	ok(lwe_pir_query(&layout, seed, cols, query, secret, 1) == LWE_PIR_BAD_COLUMN,
+	ok(lwe_pir_query(&f.layout, f.seed, cols, f.queries, secret, 1) == LWE_PIR_BAD_COLUMN,
 	   "a query for a column past the end is refused");
 
 	lwe_pir_secret_wipe(secret);
 	lwe_pir_secret_wipe(other);
-	free(db);
-	free(hint);
-	free(query);
+	pir_fixture_free(&f);
 	free(other_query);
-	free(answer);
 	free(tampered);
 	free(got);
 	free(want);

@@ -215,25 +215,21 @@ test_sizes(void)
 	{
 		size_t		nx = cases[c].nx,
 					ny = cases[c].ny;
-		uint8_t    *xs = malloc(nx * 16),
-				   *ys = malloc(ny * 16);
-		size_t	   *match = malloc(nx * sizeof(size_t));
+		psi_sets	ps;
 		size_t		members = 0;
 		wire		w;
 		mpc_status	st;
 		int			bad = -1;
 
-		make_sets(xs, nx, ys, ny, cases[c].common, 100 + c);
-		st = run_psi(xs, nx, ys, ny, c % 2 ? 2 : 1, match, &w, NULL, NULL, NULL);
+		psi_sets_make(&ps, nx, ny, cases[c].common, 100 + c);
+		st = run_psi(ps.xs, nx, ps.ys, ny, c % 2 ? 2 : 1, ps.match, &w, NULL, NULL, NULL);
 		if (st == MPC_OK)
-			bad = check_against_plain(xs, nx, ys, ny, match, &members);
+			bad = check_against_plain(ps.xs, nx, ps.ys, ny, ps.match, &members);
 		ok(st == MPC_OK && bad == 0 && members == cases[c].common,
 		   "%s: intersection = the plaintext one (%zu members, %d wrong, %s)",
 		   cases[c].what, members, bad, mpc_status_reason(st));
 		wire_free(&w);
-		free(xs);
-		free(ys);
-		free(match);
+		psi_sets_free(&ps);
 	}
 }
 
@@ -243,11 +239,9 @@ test_outputs(void)
 {
 	size_t		nx = 1000,
 				ny = 1500;
-	uint8_t    *xs = malloc(nx * 16),
-			   *ys = malloc(ny * 16),
-			   *fx = malloc(nx * RR22_OUT_BYTES),
+	uint8_t    *fx = malloc(nx * RR22_OUT_BYTES),
 			   *fy = malloc(ny * RR22_OUT_BYTES);
-	size_t	   *match = malloc(nx * sizeof(size_t));
+	psi_sets	ps;
 	rr22_receiver *r = NULL;
 	rr22_sender *s = NULL;
 	wire		w;
@@ -255,13 +249,13 @@ test_outputs(void)
 	int			eq_bad = 0,
 				ne_bad = 0;
 
-	make_sets(xs, nx, ys, ny, 600, 7);
-	st = run_psi(xs, nx, ys, ny, 2, match, &w, NULL, &r, &s);
+	psi_sets_make(&ps, nx, ny, 600, 7);
+	st = run_psi(ps.xs, nx, ps.ys, ny, 2, ps.match, &w, NULL, &r, &s);
 	ok(st == MPC_OK, "a 1000 × 1500 run completes (%s)", mpc_status_reason(st));
 	if (st != MPC_OK)
 		goto out;
-	ok(rr22_sender_eval_batch(s, xs, nx, fx) == MPC_OK &&
-	   rr22_sender_eval_batch(s, ys, ny, fy) == MPC_OK, "the sender evaluates both sets");
+	ok(rr22_sender_eval_batch(s, ps.xs, nx, fx) == MPC_OK &&
+	   rr22_sender_eval_batch(s, ps.ys, ny, fy) == MPC_OK, "the sender evaluates both sets");
 	for (size_t i = 0; i < nx; i++)
 	{
 		const uint8_t *o = rr22_receiver_output(r, i);
@@ -273,7 +267,7 @@ test_outputs(void)
 		{
 			size_t		k = (i * 7 + j * 131 + 1) % ny;
 
-			if (o != NULL && memcmp(xs + 16 * i, ys + 16 * k, 16) != 0 &&
+			if (o != NULL && memcmp(ps.xs + 16 * i, ps.ys + 16 * k, 16) != 0 &&
 				memcmp(o, fy + RR22_OUT_BYTES * k, 16) == 0)
 				ne_bad++;
 		}
@@ -281,14 +275,14 @@ test_outputs(void)
 	ok(eq_bad == 0, "receiver output = the sender's F(x), members and non-members alike (%d bad)", eq_bad);
 	ok(ne_bad == 0, "outputs differ from other items' F (%d equal)", ne_bad);
 	ok(rr22_receiver_output(r, nx) == NULL, "output past n is NULL");
-	ok(rr22_sender_eval_batch(s, ys, 0, fy) == MPC_BAD_COUNT, "batch evaluation of nothing refused");
+	ok(rr22_sender_eval_batch(s, ps.ys, 0, fy) == MPC_BAD_COUNT, "batch evaluation of nothing refused");
 	{
 		/* an unmodified run again: fresh randomness gives other outputs */
 		rr22_receiver *r2 = NULL;
 		rr22_sender *s2 = NULL;
 		wire		w2;
 
-		st = run_psi(xs, nx, ys, ny, 1, match, &w2, NULL, &r2, &s2);
+		st = run_psi(ps.xs, nx, ps.ys, ny, 1, ps.match, &w2, NULL, &r2, &s2);
 		ok(st == MPC_OK && memcmp(rr22_receiver_output(r2, 0), rr22_receiver_output(r, 0),
 								  RR22_OUT_BYTES) != 0, "a second run: other outputs");
 		rr22_receiver_free(r2);
@@ -299,11 +293,9 @@ out:
 	rr22_receiver_free(r);
 	rr22_sender_free(s);
 	wire_free(&w);
-	free(xs);
-	free(ys);
+	psi_sets_free(&ps);
 	free(fx);
 	free(fy);
-	free(match);
 }
 
 /* ---- the wire carries no secret ---- */
@@ -396,11 +388,9 @@ test_wire(void)
 {
 	size_t		nx = 2000,
 				ny = 2000;
-	uint8_t    *xs = malloc(nx * 16),
-			   *ys = malloc(ny * 16),
-			   *h1 = malloc(nx * 16),
+	uint8_t    *h1 = malloc(nx * 16),
 			   *fy = malloc(ny * RR22_OUT_BYTES);
-	size_t	   *match = malloc(nx * sizeof(size_t));
+	psi_sets	ps;
 	rr22_receiver *r = NULL;
 	rr22_sender *s = NULL;
 	wire		w;
@@ -417,9 +407,9 @@ test_wire(void)
 	ot_block	delta;
 	uint8_t    *fykeys = malloc(ny * 16);
 
-	make_sets(xs, nx, ys, ny, 900, 11);
-	st = run_psi(xs, nx, ys, ny, 2, match, &w, NULL, &r, &s);
-	ok(st == MPC_OK && check_against_plain(xs, nx, ys, ny, match, &members) == 0 && members == 900,
+	psi_sets_make(&ps, nx, ny, 900, 11);
+	st = run_psi(ps.xs, nx, ps.ys, ny, 2, ps.match, &w, NULL, &r, &s);
+	ok(st == MPC_OK && check_against_plain(ps.xs, nx, ps.ys, ny, ps.match, &members) == 0 && members == 900,
 	   "the scanned run is right (%s)", mpc_status_reason(st));
 	if (st != MPC_OK)
 		goto out;
@@ -432,14 +422,14 @@ test_wire(void)
 	for (size_t k = 0; k < w.nt; k++)
 		windows_add(&ws, w.tmsg[k], w.tglen[k]);
 	qsort(ws.v, ws.n, 8, cmp8);
-	model_h1(&w, nx, ny, xs, h1);
+	model_h1(&w, nx, ny, ps.xs, h1);
 	delta = rr22_sender_delta(s);
-	rr22_sender_eval_batch(s, ys, ny, fy);
+	rr22_sender_eval_batch(s, ps.ys, ny, fy);
 	/* bytes 16..31 of F(y): the psi_fetch keys, never sent */
 	for (size_t i = 0; i < ny; i++)
 		memcpy(fykeys + 16 * i, fy + RR22_OUT_BYTES * i + 16, 16);
-	found_x = secrets_on_wire(&ws, xs, nx);
-	found_y = secrets_on_wire(&ws, ys, ny);
+	found_x = secrets_on_wire(&ws, ps.xs, nx);
+	found_y = secrets_on_wire(&ws, ps.ys, ny);
 	found_h = secrets_on_wire(&ws, h1, nx);
 	found_d = secrets_on_wire(&ws, (const uint8_t *) &delta, 1);
 	found_p = secrets_on_wire(&ws, fykeys, ny);
@@ -453,19 +443,17 @@ test_wire(void)
 	{
 		/* the H1 model is right: the sender's F(x) = H_o(x, Decode(K,x) + Δ·H1(x)) is what it is
 		 * only if H1 is; check that the model's H1 differs from the items (a trivial sanity) */
-		ok(memcmp(h1, xs, 16) != 0, "H1 is not the identity");
+		ok(memcmp(h1, ps.xs, 16) != 0, "H1 is not the identity");
 	}
 out:
 	free(ws.v);
 	rr22_receiver_free(r);
 	rr22_sender_free(s);
 	wire_free(&w);
-	free(xs);
-	free(ys);
+	psi_sets_free(&ps);
 	free(h1);
 	free(fy);
 	free(fykeys);
-	free(match);
 }
 
 /* ---- malformed messages ---- */

@@ -65,8 +65,7 @@ pair_make(pair *p, size_t nx, size_t ny, int upto)
 	mpc_status	st;
 
 	memset(p, 0, sizeof(*p));
-	fuzz_items(p->xs, nx, 0xa1);
-	fuzz_items(p->ys, ny, 0xa1);	/* the same prefix: the first min(nx, ny) match */
+	fuzz_psi_sets(p->xs, nx, p->ys, ny);
 	p->base = xmalloc(kkrt_base_bytes());
 	p->r = kkrt_receiver_new(p->xs, nx, &st);
 	fuzz_must(st, "receiver_new");
@@ -138,36 +137,25 @@ generate(const char *dir)
 	pair_free(&p);
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	fuzz_rng_install();
-	fuzz_seed_generate(generate);
-	return 0;
-}
+FUZZ_INITIALIZE(generate)
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	FuzzInput	in = {data, size};
-	size_t		nx,
-				ny,
-				len;
-	uint8_t		op = fuzz_psi_head(&in, OP_COUNT, MAX_ITEMS, &nx, &ny);
-	uint8_t    *msg = fuzz_rest_copy(&in, &len);
+	fuzz_psi_case c;
 	pair		p;
 	mpc_status	st;
 
-	fuzz_rng_seed(op);
-	switch (op)
+	fuzz_psi_open(&c, data, size, OP_COUNT, MAX_ITEMS);
+	switch (c.op)
 	{
 		case OP_HELLO:
 			{
 				uint8_t    *out = xmalloc(kkrt_base_bytes());
 				size_t		olen = 0;
-				kkrt_sender *s = kkrt_sender_new(ny, &st);
+				kkrt_sender *s = kkrt_sender_new(c.ny, &st);
 
-				st = kkrt_sender_hello(s, msg, len, MAX_ITEMS, out, kkrt_base_bytes(), &olen);
+				st = kkrt_sender_hello(s, c.msg, c.len, MAX_ITEMS, out, kkrt_base_bytes(), &olen);
 				if (st == MPC_OK && (olen != kkrt_base_bytes() || kkrt_sender_chunks(s) == 0))
 					abort();
 				kkrt_sender_free(s);
@@ -175,15 +163,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			}
 		case OP_BASE:
-			pair_make(&p, nx, ny, OP_BASE);
-			st = kkrt_receiver_base(p.r, msg, len, MAX_ITEMS);
+			pair_make(&p, c.nx, c.ny, OP_BASE);
+			st = kkrt_receiver_base(p.r, c.msg, c.len, MAX_ITEMS);
 			if (st == MPC_OK && kkrt_receiver_chunks(p.r) == 0)
 				abort();
 			pair_free(&p);
 			break;
 		case OP_U:
-			pair_make(&p, nx, ny, OP_U);
-			st = kkrt_sender_chunk(p.s, msg, len);
+			pair_make(&p, c.nx, c.ny, OP_U);
+			st = kkrt_sender_chunk(p.s, c.msg, c.len);
 			if (st == MPC_OK)
 			{
 				uint8_t		ev[KKRT_HASHES * KKRT_OUT_BYTES];
@@ -194,23 +182,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pair_free(&p);
 			break;
 		case OP_TAGS:
-			pair_make(&p, nx, ny, OP_TAGS);
-			st = kkrt_receiver_tags(p.r, msg, len);
+			pair_make(&p, c.nx, c.ny, OP_TAGS);
+			st = kkrt_receiver_tags(p.r, c.msg, c.len);
 			if (st == MPC_OK)
-			{
-				if (!kkrt_receiver_done(p.r))
-					abort();
-				for (size_t i = 0; i < nx; i++)
-				{
-					size_t		m = kkrt_receiver_match(p.r, i);
-
-					if (m != SIZE_MAX && m >= ny)
-						abort();
-				}
-			}
+				FUZZ_CHECK_MATCHES(kkrt_receiver_done, kkrt_receiver_match, p.r, c.nx, c.ny);
 			pair_free(&p);
 			break;
 	}
-	free(msg);
+	free(c.msg);
 	return 0;
 }

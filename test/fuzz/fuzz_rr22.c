@@ -58,16 +58,8 @@ typedef struct pair
 	uint8_t		xs[MAX_ITEMS * 16];
 	uint8_t		ys[MAX_ITEMS * 16];
 	size_t		m;
-	uint8_t    *hello,
-			   *base,
-			   *cot,
-			   *trees,
-			   *d;
-	size_t		hello_len,
-				base_len,
-				cot_len,
-				trees_len,
-				d_len;
+	uint8_t    *msg[OP_TAGS];	/* the honest message step op reads, op < OP_TAGS */
+	size_t		len[OP_TAGS];
 } pair;
 
 /*
@@ -80,38 +72,37 @@ pair_make(pair *p, size_t nx, size_t ny, int op)
 	mpc_status	st;
 
 	memset(p, 0, sizeof(*p));
-	fuzz_items(p->xs, nx, 0xa1);
-	fuzz_items(p->ys, ny, 0xa1);	/* the same prefix: the first min(nx, ny) match */
+	fuzz_psi_sets(p->xs, nx, p->ys, ny);
 	p->r = rr22_receiver_new(p->xs, nx, 1, &st);
 	fuzz_must(st, "receiver_new");
 	p->s = rr22_sender_new(ny, 1, &st);
 	fuzz_must(st, "sender_new");
 	p->m = rr22_receiver_columns(p->r);
-	p->hello = xmalloc(rr22_hello_bytes());
-	p->base = xmalloc(rr22_base_bytes());
-	p->cot = xmalloc(rr22_cot_bytes(p->m));
-	p->trees = xmalloc(rr22_trees_bytes(p->m));
-	p->d = xmalloc(rr22_d_bytes(RR22_CHUNK_ELEMS));
-	fuzz_must(rr22_receiver_hello(p->r, p->hello, rr22_hello_bytes(), &p->hello_len), "hello");
+	p->msg[OP_HELLO] = xmalloc(rr22_hello_bytes());
+	p->msg[OP_BASE] = xmalloc(rr22_base_bytes());
+	p->msg[OP_COT] = xmalloc(rr22_cot_bytes(p->m));
+	p->msg[OP_TREES] = xmalloc(rr22_trees_bytes(p->m));
+	p->msg[OP_D] = xmalloc(rr22_d_bytes(RR22_CHUNK_ELEMS));
+	fuzz_must(rr22_receiver_hello(p->r, p->msg[OP_HELLO], rr22_hello_bytes(), &p->len[OP_HELLO]), "hello");
 	if (op == OP_HELLO)
 		return;
-	fuzz_must(rr22_sender_hello(p->s, p->hello, p->hello_len, MAX_ITEMS, p->base,
-								rr22_base_bytes(), &p->base_len), "sender_hello");
+	fuzz_must(rr22_sender_hello(p->s, p->msg[OP_HELLO], p->len[OP_HELLO], MAX_ITEMS, p->msg[OP_BASE],
+								rr22_base_bytes(), &p->len[OP_BASE]), "sender_hello");
 	if (op == OP_BASE)
 		return;
-	fuzz_must(rr22_receiver_base(p->r, p->base, p->base_len, MAX_ITEMS, p->cot,
-								 rr22_cot_bytes(p->m), &p->cot_len), "receiver_base");
+	fuzz_must(rr22_receiver_base(p->r, p->msg[OP_BASE], p->len[OP_BASE], MAX_ITEMS, p->msg[OP_COT],
+								 rr22_cot_bytes(p->m), &p->len[OP_COT]), "receiver_base");
 	if (op == OP_COT)
 		return;
-	fuzz_must(rr22_sender_cot(p->s, p->cot, p->cot_len, p->trees, rr22_trees_bytes(p->m),
-							  &p->trees_len), "sender_cot");
+	fuzz_must(rr22_sender_cot(p->s, p->msg[OP_COT], p->len[OP_COT], p->msg[OP_TREES], rr22_trees_bytes(p->m),
+							  &p->len[OP_TREES]), "sender_cot");
 	if (op == OP_TREES)
 		return;
-	fuzz_must(rr22_receiver_trees(p->r, p->trees, p->trees_len), "receiver_trees");
-	fuzz_must(rr22_receiver_chunk(p->r, 0, p->d, rr22_d_bytes(RR22_CHUNK_ELEMS), &p->d_len), "receiver_chunk");
+	fuzz_must(rr22_receiver_trees(p->r, p->msg[OP_TREES], p->len[OP_TREES]), "receiver_trees");
+	fuzz_must(rr22_receiver_chunk(p->r, 0, p->msg[OP_D], rr22_d_bytes(RR22_CHUNK_ELEMS), &p->len[OP_D]), "receiver_chunk");
 	if (op == OP_D)
 		return;
-	fuzz_must(rr22_sender_chunk(p->s, p->d, p->d_len), "sender_chunk");
+	fuzz_must(rr22_sender_chunk(p->s, p->msg[OP_D], p->len[OP_D]), "sender_chunk");
 }
 
 static void
@@ -119,11 +110,8 @@ pair_free(pair *p)
 {
 	rr22_receiver_free(p->r);
 	rr22_sender_free(p->s);
-	free(p->hello);
-	free(p->base);
-	free(p->cot);
-	free(p->trees);
-	free(p->d);
+	for (int op = 0; op < OP_TAGS; op++)
+		free(p->msg[op]);
 }
 
 static void
@@ -140,83 +128,57 @@ generate(const char *dir)
 
 		fuzz_rng_seed((uint64_t) op);
 		pair_make(&p, 21, 31, op);
-		switch (op)
+		if (op == OP_TAGS)
 		{
-			case OP_HELLO:
-				fuzz_seed_write(dir, names[op], head, 3, p.hello, p.hello_len);
-				break;
-			case OP_BASE:
-				fuzz_seed_write(dir, names[op], head, 3, p.base, p.base_len);
-				break;
-			case OP_COT:
-				fuzz_seed_write(dir, names[op], head, 3, p.cot, p.cot_len);
-				break;
-			case OP_TREES:
-				fuzz_seed_write(dir, names[op], head, 3, p.trees, p.trees_len);
-				break;
-			case OP_D:
-				fuzz_seed_write(dir, names[op], head, 3, p.d, p.d_len);
-				break;
-			case OP_TAGS:
-				msg = xmalloc(rr22_tags_bytes(31, rr22_sender_tag_bytes(p.s)));
-				fuzz_must(rr22_sender_tags(p.s, p.ys, 0, msg, rr22_tags_bytes(31, rr22_sender_tag_bytes(p.s)),
-										   &len), "sender_tags");
-				fuzz_seed_write(dir, names[op], head, 3, msg, len);
-				free(msg);
-				break;
+			msg = xmalloc(rr22_tags_bytes(31, rr22_sender_tag_bytes(p.s)));
+			fuzz_must(rr22_sender_tags(p.s, p.ys, 0, msg, rr22_tags_bytes(31, rr22_sender_tag_bytes(p.s)),
+									   &len), "sender_tags");
+			fuzz_seed_write(dir, names[op], head, 3, msg, len);
+			free(msg);
 		}
+		else
+			fuzz_seed_write(dir, names[op], head, 3, p.msg[op], p.len[op]);
 		pair_free(&p);
 	}
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	fuzz_rng_install();
-	fuzz_seed_generate(generate);
-	return 0;
-}
+FUZZ_INITIALIZE(generate)
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	FuzzInput	in = {data, size};
-	size_t		nx,
-				ny,
-				len;
-	uint8_t		op = fuzz_psi_head(&in, OP_COUNT, MAX_ITEMS, &nx, &ny);
-	uint8_t    *msg = fuzz_rest_copy(&in, &len);
+	fuzz_psi_case c;
 	pair		p;
 	mpc_status	st;
 	size_t		olen = 0;
 
-	fuzz_rng_seed(op);
-	pair_make(&p, nx, ny, op);
-	switch (op)
+	fuzz_psi_open(&c, data, size, OP_COUNT, MAX_ITEMS);
+	pair_make(&p, c.nx, c.ny, c.op);
+	switch (c.op)
 	{
 		case OP_HELLO:
-			st = rr22_sender_hello(p.s, msg, len, MAX_ITEMS, p.base, rr22_base_bytes(), &olen);
+			st = rr22_sender_hello(p.s, c.msg, c.len, MAX_ITEMS, p.msg[OP_BASE], rr22_base_bytes(), &olen);
 			if (st == MPC_OK && (olen != rr22_base_bytes() || rr22_sender_columns(p.s) == 0 ||
 								 rr22_sender_chunks(p.s) == 0))
 				abort();
 			break;
 		case OP_BASE:
-			st = rr22_receiver_base(p.r, msg, len, MAX_ITEMS, p.cot, rr22_cot_bytes(p.m), &olen);
+			st = rr22_receiver_base(p.r, c.msg, c.len, MAX_ITEMS, p.msg[OP_COT], rr22_cot_bytes(p.m), &olen);
 			if (st == MPC_OK && olen != rr22_cot_bytes(p.m))
 				abort();
 			break;
 		case OP_COT:
-			st = rr22_sender_cot(p.s, msg, len, p.trees, rr22_trees_bytes(p.m), &olen);
+			st = rr22_sender_cot(p.s, c.msg, c.len, p.msg[OP_TREES], rr22_trees_bytes(p.m), &olen);
 			if (st == MPC_OK && olen != rr22_trees_bytes(p.m))
 				abort();
 			break;
 		case OP_TREES:
-			st = rr22_receiver_trees(p.r, msg, len);
+			st = rr22_receiver_trees(p.r, c.msg, c.len);
 			if ((st == MPC_OK) != rr22_receiver_outputs_ready(p.r))
 				abort();
 			break;
 		case OP_D:
-			st = rr22_sender_chunk(p.s, msg, len);
+			st = rr22_sender_chunk(p.s, c.msg, c.len);
 			if (st == MPC_OK)
 			{
 				uint8_t		ev[RR22_OUT_BYTES];
@@ -226,22 +188,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case OP_TAGS:
-			st = rr22_receiver_tags(p.r, msg, len);
+			st = rr22_receiver_tags(p.r, c.msg, c.len);
 			if (st == MPC_OK)
-			{
-				if (!rr22_receiver_done(p.r))
-					abort();
-				for (size_t i = 0; i < nx; i++)
-				{
-					size_t		mt = rr22_receiver_match(p.r, i);
-
-					if (mt != SIZE_MAX && mt >= ny)
-						abort();
-				}
-			}
+				FUZZ_CHECK_MATCHES(rr22_receiver_done, rr22_receiver_match, p.r, c.nx, c.ny);
 			break;
 	}
 	pair_free(&p);
-	free(msg);
+	free(c.msg);
 	return 0;
 }

@@ -116,15 +116,7 @@ generate(const char *dir)
 	pair_free(&p);
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void) argc;
-	(void) argv;
-	fuzz_rng_install();
-	fuzz_seed_generate(generate);
-	return 0;
-}
+FUZZ_INITIALIZE(generate)
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

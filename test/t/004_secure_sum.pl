@@ -16,9 +16,7 @@ use lib 'test/tools';
 use PgprivTest;
 
 # Fixed seed so a failure reproduces; PGPRIV_TEST_SEED overrides it.
-my $seed = $ENV{PGPRIV_TEST_SEED} // 20240612;
-srand($seed);
-note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
+test_seed(20240612);
 
 # ---------------------------------------------------------------------------
 # Clusters: loopback TCP, SCRAM passwords, UTF8 databases.

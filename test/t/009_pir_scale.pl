@@ -18,15 +18,9 @@ use Test::More;
 use lib 'test/tools';
 use PgprivTest;
 
-my $seed = $ENV{PGPRIV_TEST_SEED} // 20261127;
-srand($seed);
-note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
+test_seed(20261127);
 
-my $gov  = PostgreSQL::Test::Cluster->new('gov');
-my $bank = PostgreSQL::Test::Cluster->new('bank');
-for my $node ($gov, $bank) {
-	pgpriv_setup($node, "fsync = off\nlog_statement = none");
-}
+my ($gov, $bank) = pgpriv_pair("fsync = off\nlog_statement = none");
 my $gov_port = $gov->port;
 my $signing_key = $gov->safe_psql('postgres',
 	q{SELECT pg_catalog.encode(signing_key, 'hex') FROM pgpriv.identity_card()});

@@ -23,9 +23,7 @@ use Test::More;
 use lib 'test/tools';
 use PgprivTest;
 
-my $seed = $ENV{PGPRIV_TEST_SEED} // 20240621;
-srand($seed);
-note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
+test_seed(20240621);
 
 my ($gov, $bank) = pgpriv_pair();
 my $gov_port = $gov->port;

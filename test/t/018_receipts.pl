@@ -236,14 +236,44 @@ my $oprf = $gov->safe_psql('postgres', q{SELECT pg_catalog.string_agg(pg_catalog
 my $gov_receipts = $gov->safe_psql('postgres', q{SELECT pg_catalog.string_agg(pg_catalog.encode(statement, 'hex'), '') FROM pgpriv.receipt_log});
 ok($oprf ne '' && !grep { index($gov_receipts, $_) >= 0 } split /,/, $oprf, 'no OPRF key in the owner\'s receipts');
 
+# SELECT expr (of s, one statement) from the statements that signer made of run, on node.
+my $statement_of = sub {
+	my ($node, $run, $signer, $expr) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT $expr
+		  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$run')->'statements') AS s WHERE s->>'signer' = '$signer'});
+};
+
 # --- a modified owner --------------------------------------------------------------------
-# The owner's superuser swaps serve_receipt for look-alikes around the real one.
-$gov->safe_psql('postgres', q{
-	CREATE FUNCTION public.real_serve_receipt(run text, s bytea, sig bytea)
-	  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
-	  AS 'pgpriv', 'pgpriv_serve_receipt' LANGUAGE C STRICT SECURITY DEFINER
-	  SET search_path = pg_catalog, pg_temp;
-});
+# The owner's superuser swaps serve_receipt for look-alikes around the real one
+# (kept as public.real_serve_receipt), and puts the real one back.
+my $keep_real_serve_receipt = sub {
+	$gov->safe_psql('postgres', q{
+		CREATE FUNCTION public.real_serve_receipt(run text, s bytea, sig bytea)
+		  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+		  AS 'pgpriv', 'pgpriv_serve_receipt' LANGUAGE C STRICT SECURITY DEFINER
+		  SET search_path = pg_catalog, pg_temp;
+	});
+};
+my $fake_serve_receipt = sub {
+	my ($body) = @_;
+	$gov->safe_psql('postgres', qq{
+		CREATE OR REPLACE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
+		  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+		  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+		  AS \$\$ $body \$\$;
+	});
+};
+my $restore_serve_receipt = sub {
+	$gov->safe_psql('postgres', q{
+		CREATE OR REPLACE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
+		  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
+		  AS 'pgpriv', 'pgpriv_serve_receipt' LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+		  SET search_path = pg_catalog, pg_temp;
+		DROP FUNCTION public.real_serve_receipt(text, bytea, bytea);
+	});
+};
+$keep_real_serve_receipt->();
 my %liar = (
 	'a bad signature' => q{SELECT r.owner_statement, pg_catalog.decode(pg_catalog.repeat('ab', 64), 'hex') FROM public.real_serve_receipt(run, asker_statement, asker_signature) AS r},
 	'no receipt' => q{SELECT r.owner_statement, r.owner_signature FROM public.real_serve_receipt(run, asker_statement, asker_signature) AS r WHERE false},
@@ -252,45 +282,30 @@ my %liar = (
 	'the asker\'s own statement sent back' => q{SELECT asker_statement, asker_signature FROM public.real_serve_receipt(run, asker_statement, asker_signature) AS r},
 );
 for my $what (sort keys %liar) {
-	$gov->safe_psql('postgres', qq{
-		CREATE OR REPLACE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
-		  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
-		  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-		  AS \$\$ $liar{$what} \$\$;
-	});
+	$fake_serve_receipt->($liar{$what});
 	my $before = $bank->safe_psql('postgres', q{SELECT pg_catalog.max(id) FROM pgpriv.audit_log});
 	fails_with($bank, q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'firms', 'SELECT code FROM public.asked')},
 		'08P01', "a modified owner returning $what: the asker's run fails with 08P01");
 	is(audit_failed($bank, "capability = 'psi' AND id > $before"),
 		'failed: peer misbehaved (08P01)', "$what: the asker audits its failed run");
 }
-$gov->safe_psql('postgres', q{
-	CREATE OR REPLACE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
-	  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
-	  AS 'pgpriv', 'pgpriv_serve_receipt' LANGUAGE C VOLATILE STRICT SECURITY DEFINER
-	  SET search_path = pg_catalog, pg_temp;
-	DROP FUNCTION public.real_serve_receipt(text, bytea, bytea);
-});
+$restore_serve_receipt->();
 # The asker's own signed statement of a failed run (written by the failure recorder).
 my $failed_run = $bank->safe_psql('postgres', q{
 	SELECT run_id FROM pgpriv.audit_log WHERE side = 'asker' AND outcome LIKE 'failed:%' ORDER BY id DESC LIMIT 1});
 ok($bank->poll_query_until('postgres', qq{SELECT pg_catalog.count(*) > 0 FROM pgpriv.receipt_log WHERE run_id = '$failed_run' AND own}),
 	'the asker signs its own statement of the failed run');
-is($bank->safe_psql('postgres', qq{
-	SELECT (s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$bank_key')
-	  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$failed_run')->'statements') AS s WHERE s->>'signer' = 'asker'}),
+is($statement_of->($bank, $failed_run, 'asker', qq{(s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$bank_key')}),
 	'failed: peer misbehaved (08P01) true', 'the failed run\'s asker statement verifies and says why');
-is($gov->safe_psql('postgres', qq{
-	SELECT (s->>'outcome') || ' ' || coalesce(s->>'disputed', '-') || ' ' || pgpriv.verify_receipt(s, '\\x$gov_key')
-	  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$failed_run')->'statements') AS s WHERE s->>'signer' = 'owner'}),
+is($statement_of->($gov, $failed_run, 'owner',
+		qq{(s->>'outcome') || ' ' || coalesce(s->>'disputed', '-') || ' ' || pgpriv.verify_receipt(s, '\\x$gov_key')}),
 	'ok - true', 'the owner kept its own signed statement of that run');
 # The failure statement carries the run's transcript so far: the same digest
 # and message count as the owner's statement, and the login role.
 my $stmt_fields = sub {
 	my ($node, $run, $signer) = @_;
-	return $node->safe_psql('postgres', qq{
-		SELECT coalesce(s->>'messages', '-') || ' ' || coalesce(s->>'transcript', '-') || ' ' || coalesce(s->>'asker_role', '-')
-		  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$run')->'statements') AS s WHERE s->>'signer' = '$signer'});
+	return $statement_of->($node, $run, $signer,
+		q{coalesce(s->>'messages', '-') || ' ' || coalesce(s->>'transcript', '-') || ' ' || coalesce(s->>'asker_role', '-')});
 };
 my $asker_view = $stmt_fields->($bank, $failed_run, 'asker');
 like($asker_view, qr/^[1-9][0-9]* [0-9a-f]{64} \S+$/, 'the failed run\'s asker statement has its message count, digest and role');
@@ -307,9 +322,7 @@ fails_with($bank, q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'closed', 
 my $refused_run = $gov->safe_psql('postgres', q{
 	SELECT run_id FROM pgpriv.audit WHERE side = 'owner' AND outcome LIKE 'refused:%' ORDER BY id DESC LIMIT 1});
 isnt($refused_run, '', 'the owner audits the refusal with the run id');
-is($gov->safe_psql('postgres', qq{
-	SELECT (s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$gov_key')
-	  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$refused_run')->'statements') AS s WHERE s->>'signer' = 'owner'}),
+is($statement_of->($gov, $refused_run, 'owner', qq{(s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$gov_key')}),
 	'refused: no permit (42501) true', 'the owner signs its statement of the refused run');
 ok($bank->poll_query_until('postgres', qq{
 	SELECT pgpriv.verify_receipt(pgpriv.receipt('$refused_run'), '\\x$bank_key')
@@ -320,28 +333,15 @@ ok($bank->poll_query_until('postgres', qq{
 ok($bank->poll_query_until('postgres', qq{
 	SELECT pg_catalog.count(*) = 2 FROM pgpriv.receipt_log WHERE run_id = '$refused_run'}),
 	'the asker keeps both statements of the refused run');
-is($bank->safe_psql('postgres', qq{
-	SELECT (s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$gov_key')
-	  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$refused_run')->'statements') AS s WHERE s->>'signer' = 'owner'}),
+is($statement_of->($bank, $refused_run, 'owner', qq{(s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$gov_key')}),
 	'refused: no permit (42501) true', 'the asker holds the owner\'s signed statement of the refusal');
-is($gov->safe_psql('postgres', qq{
-	SELECT (s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$bank_key') || ' '
-	       || (pgpriv.receipt('$refused_run')->'disputed' = 'null'::jsonb)
-	  FROM pg_catalog.jsonb_array_elements(pgpriv.receipt('$refused_run')->'statements') AS s WHERE s->>'signer' = 'asker'}),
+is($statement_of->($gov, $refused_run, 'asker', qq{(s->>'outcome') || ' ' || pgpriv.verify_receipt(s, '\\x$bank_key') || ' '
+	       || (pgpriv.receipt('$refused_run')->'disputed' = 'null'::jsonb)}),
 	'failed: refused (42501) true true', 'the owner holds the asker\'s signed statement of the refusal, undisputed');
 # A modified owner whose receipt of the refusal does not verify: the asker
 # still gets the refusal's own SQLSTATE, keeps only its own statement.
-$gov->safe_psql('postgres', q{
-	CREATE FUNCTION public.real_serve_receipt(run text, s bytea, sig bytea)
-	  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
-	  AS 'pgpriv', 'pgpriv_serve_receipt' LANGUAGE C STRICT SECURITY DEFINER
-	  SET search_path = pg_catalog, pg_temp;
-	CREATE OR REPLACE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
-	  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
-	  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	  AS $$ SELECT r.owner_statement, pg_catalog.decode(pg_catalog.repeat('ab', 64), 'hex')
-	          FROM public.real_serve_receipt(run, asker_statement, asker_signature) AS r $$;
-});
+$keep_real_serve_receipt->();
+$fake_serve_receipt->($liar{'a bad signature'});
 fails_with($bank, q{SELECT pg_catalog.count(*) FROM pgpriv.psi('gov', 'closed', 'SELECT code FROM public.asked')},
 	'42501', 'a refusal whose receipt is forged is still the refusal (42501)');
 my $forged_refusal = $gov->safe_psql('postgres', q{
@@ -353,13 +353,7 @@ ok($bank->poll_query_until('postgres', qq{
 is($bank->safe_psql('postgres', qq{
 	SELECT pg_catalog.string_agg(signer || ':' || own, ',') FROM pgpriv.receipt_log WHERE run_id = '$forged_refusal'}),
 	'asker:true', 'the forged owner statement of a refusal is not kept');
-$gov->safe_psql('postgres', q{
-	CREATE OR REPLACE FUNCTION pgpriv.serve_receipt(run text, asker_statement bytea, asker_signature bytea)
-	  RETURNS TABLE(owner_statement bytea, owner_signature bytea)
-	  AS 'pgpriv', 'pgpriv_serve_receipt' LANGUAGE C VOLATILE STRICT SECURITY DEFINER
-	  SET search_path = pg_catalog, pg_temp;
-	DROP FUNCTION public.real_serve_receipt(text, bytea, bytea);
-});
+$restore_serve_receipt->();
 like($stmt_fields->($bank, $refused_run, 'asker'), qr/^[0-9]+ [0-9a-f]{64} \S+$/,
 	'the refused run\'s asker statement has its message count, digest and role');
 is($stmt_fields->($bank, $refused_run, 'asker'), $stmt_fields->($gov, $refused_run, 'owner'),

@@ -16,9 +16,7 @@ use Test::More;
 use lib 'test/tools';
 use PgprivTest;
 
-my $seed = $ENV{PGPRIV_TEST_SEED} // 20261203;
-srand($seed);
-note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
+test_seed(20261203);
 
 my $gov  = PostgreSQL::Test::Cluster->new('gov');
 my $bank = PostgreSQL::Test::Cluster->new('bank');

@@ -3,6 +3,10 @@
 #   pgpriv_setup($node, $conf)   initdb, loopback TCP with SCRAM (trust on the
 #                                socket), $conf appended to postgresql.conf,
 #                                start, CREATE EXTENSION pgpriv
+#   pgpriv_pair($conf)           the owner 'gov' and the asker 'bank', each
+#                                set up by pgpriv_setup($node, $conf)
+#   test_seed($default)          srand from PGPRIV_TEST_SEED, else $default,
+#                                and a note saying which; returns the seed
 #   start_relay($port, $capfile, $what)
 #                                a recording TCP relay (tcp_relay.pl) in front
 #                                of $port; asserts "$what listens on port N"
@@ -96,7 +100,7 @@ use Test::More;
 our @EXPORT = qw(pgpriv_setup pgpriv_pair start_relay read_capture capture_relay pinned_keys liar_database audit_failed
   version_exchange psql_session session_run session_close
   lit hexkey vpsql fails_with wait_for bg_psql bg_finish
-  lines random_key awkward_keys fmt_units to_units is_list);
+  lines random_key awkward_keys fmt_units to_units is_list test_seed);
 
 sub pgpriv_setup
 {
@@ -119,6 +123,16 @@ sub pgpriv_pair
 	my $bank = PostgreSQL::Test::Cluster->new('bank');
 	pgpriv_setup($_, $conf) for ($gov, $bank);
 	return ($gov, $bank);
+}
+
+# Seed rand() reproducibly, from PGPRIV_TEST_SEED or the test's default.
+sub test_seed
+{
+	my ($default) = @_;
+	my $seed = $ENV{PGPRIV_TEST_SEED} // $default;
+	srand($seed);
+	note("random seed: $seed (set PGPRIV_TEST_SEED to change it)");
+	return $seed;
 }
 
 sub start_relay
