@@ -11,3 +11,11 @@ CREATE FUNCTION pg_temp.attempt(query text) RETURNS TABLE(sqlstate text, message
     RETURN QUERY SELECT SQLSTATE::text, SQLERRM::text;
   END
   $$;
+
+-- pg_temp.fail(message): stops the demo (ON_ERROR_STOP) with message.
+CREATE FUNCTION pg_temp.fail(message text) RETURNS void
+  LANGUAGE plpgsql AS $$
+  BEGIN
+    RAISE EXCEPTION '%', message;
+  END
+  $$;

@@ -92,13 +92,10 @@ SELECT * FROM pg_temp.attempt($q$
                                    $$SELECT credit_code, amount_requested FROM applicants$$,
                                    '{"log_tax_paid": 0.25, "amount_requested": -0.0000001}')
 $q$) \gset refused_
-\echo '   SQLSTATE' :refused_sqlstate ':' :refused_message
-SELECT :'refused_sqlstate' = '22003' AS refused_as_expected \gset
-\if :refused_as_expected
-\echo '   (22003 numeric_value_out_of_range: as expected; the message names the column, not the value)'
-\else
-DO $$ BEGIN RAISE EXCEPTION 'expected SQLSTATE 22003 from the joint_score over amounts in yuan'; END $$;
-\endif
+\set expected_sqlstate 22003
+\set expected_note '22003 numeric_value_out_of_range: as expected; the message names the column, not the value'
+\set refused_what 'the joint_score over amounts in yuan'
+\ir refused.sql
 RESET ROLE;
 \echo '   bank A''s audit rows for the joint score (the bureau''s are in section 18d):'
 SELECT capability, dataset, keys_in, keys_out, bytes_in, bytes_out, outcome, detail

@@ -53,11 +53,8 @@ SELECT * FROM pg_temp.attempt($q$
   SELECT * FROM pgpriv.secure_sum(ARRAY['bank_b']::name[], 'loans', 'outstanding',
                                   $$SELECT credit_code FROM applicants$$)
 $q$) \gset refused_
-\echo '   SQLSTATE' :refused_sqlstate ':' :refused_message
-SELECT :'refused_sqlstate' = '42501' AS refused_as_expected \gset
-\if :refused_as_expected
-\echo '   (42501 insufficient_privilege: as expected)'
-\else
-DO $$ BEGIN RAISE EXCEPTION 'expected SQLSTATE 42501 from the secure_sum with one peer'; END $$;
-\endif
+\set expected_sqlstate 42501
+\set expected_note '42501 insufficient_privilege: as expected'
+\set refused_what 'the secure_sum with one peer'
+\ir refused.sql
 RESET ROLE;

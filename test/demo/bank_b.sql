@@ -26,13 +26,10 @@ SELECT * FROM pg_temp.attempt($q$
   SELECT * FROM pgpriv.psi_fetch('gov', 'tax', $$SELECT credit_code FROM applicants$$)
     AS t(credit_code text, tax_grade text, tax_paid numeric)
 $q$) \gset refused_
-\echo '   SQLSTATE' :refused_sqlstate ':' :refused_message
-SELECT :'refused_sqlstate' = '42501' AS refused_as_expected \gset
-\if :refused_as_expected
-\echo '   (42501 insufficient_privilege: as expected)'
-\else
-DO $$ BEGIN RAISE EXCEPTION 'expected SQLSTATE 42501 from the refused psi_fetch'; END $$;
-\endif
+\set expected_sqlstate 42501
+\set expected_note '42501 insufficient_privilege: as expected'
+\set refused_what 'the refused psi_fetch'
+\ir refused.sql
 
 -- psi_sum over the Huangpu district's tax ledger: an honest run reveals only the
 -- count and the sum, never rows.  Bank B asks about its small-ticket
