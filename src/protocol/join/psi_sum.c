@@ -193,22 +193,6 @@ encrypt_totals(size_t n, const uint8 pk[EL], const int64 *values, uint8 *out)
 			 elgamal_status_reason((elgamal_status) st));
 }
 
-static void
-permit_check_column(const char *dataset, const char *column, const Permit *permit)
-{
-	ListCell   *lc;
-
-	foreach(lc, permit->columns)
-		if (strcmp((char *) lfirst(lc), column) == 0)
-			return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied: role \"%s\" may not sum column \"%s\" of dataset \"%s\"",
-					session_role_name(), column, dataset),
-			 errhint("The owner names the columns in pgpriv.permit('%s', '%s', 'psi_sum', '{...}').",
-					 dataset, session_role_name())));
-}
-
 void
 psi_sum_admission_check(const char *dataset, const Permit *permit)
 {
@@ -250,7 +234,7 @@ pgpriv_serve_psi_sum_begin(PG_FUNCTION_ARGS)
 	/* Not in the transcript: it comes as a text parameter (a hex bytea literal). */
 	permit_require(dataset, "psi_sum", &ds, &permit);
 	psi_sum_admission_check(dataset, &permit);
-	permit_check_column(dataset, column, &permit);
+	sum_permit_require_column("psi_sum", dataset, column, &permit);
 	if (VARSIZE_ANY_EXHDR(share_msg) != EL)
 		wire_malformed("the asker", psprintf("A key share of %zu bytes, expected %d.",
 											 (size_t) VARSIZE_ANY_EXHDR(share_msg), EL));

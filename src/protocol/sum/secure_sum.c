@@ -86,6 +86,23 @@ compare_row_keys(const void *a, const void *b, void *arg)
 	return sum_key_compare(s->data[i], s->lens[i], s->data[j], s->lens[j]);
 }
 
+void
+sum_permit_require_column(const char *capability, const char *dataset, const char *column,
+						  const Permit *permit)
+{
+	ListCell   *lc;
+
+	foreach(lc, permit->columns)
+		if (strcmp((char *) lfirst(lc), column) == 0)
+			return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied: role \"%s\" may not sum column \"%s\" of dataset \"%s\"",
+					session_role_name(), column, dataset),
+			 errhint("The owner names the columns in pgpriv.permit('%s', '%s', '%s', '{...}').",
+					 dataset, session_role_name(), capability)));
+}
+
 /*
  * A value a party cannot contribute to capability's sums (secure_sum,
  * psi_sum) at the given scale; range_detail says what range a total has.

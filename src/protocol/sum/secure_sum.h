@@ -52,6 +52,14 @@ extern void sum_value_refusal(const char *capability, const char *dataset, const
 							  share_status st, int scale, const char *range_detail)
 			pg_attribute_noreturn();
 
+/*
+ * 42501 unless permit (the session role's, for capability: secure_sum or
+ * psi_sum) names column among those it may sum; the hint shows the owner
+ * the permit call that would.
+ */
+extern void sum_permit_require_column(const char *capability, const char *dataset,
+									  const char *column, const Permit *permit);
+
 /* The order keys.c sorts keys in: bytes, then length. */
 extern int	sum_key_compare(const uint8 *a, size_t alen, const uint8 *b, size_t blen);
 

@@ -229,21 +229,10 @@ static void
 permit_check_run(const char *dataset, const char *column, const Permit *permit,
 				 const Participant *parts, int n)
 {
-	ListCell   *lc;
-	bool		column_ok = false;
 	int			peers = 0;
 	int			i;
 
-	foreach(lc, permit->columns)
-		if (strcmp((char *) lfirst(lc), column) == 0)
-			column_ok = true;
-	if (!column_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied: role \"%s\" may not sum column \"%s\" of dataset \"%s\"",
-						session_role_name(), column, dataset),
-				 errhint("The owner names the columns in pgpriv.permit('%s', '%s', 'secure_sum', '{...}').",
-						 dataset, session_role_name())));
+	sum_permit_require_column("secure_sum", dataset, column, permit);
 	for (i = 0; i < n; i++)
 		if (parts[i].kind == SUM_KIND_PEER)
 			peers++;
