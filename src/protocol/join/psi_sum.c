@@ -107,17 +107,6 @@ psum_run_get(const char *run)
 	wire_malformed("the asker", psprintf("No psi_sum run \"%s\" is open in this session.", run));
 }
 
-/* Row indexes in the order of their keys (keys.c's: bytes, then length). */
-static int
-compare_row_index(const void *a, const void *b, void *arg)
-{
-	const KeySet *s = arg;
-	size_t		i = *(const size_t *) a;
-	size_t		j = *(const size_t *) b;
-
-	return sum_key_compare(s->data[i], s->lens[i], s->data[j], s->lens[j]);
-}
-
 /* A value the owner cannot add exactly: names the column, never the value. */
 static void pg_attribute_noreturn()
 value_refusal(const char *dataset, const char *column, share_status st)
@@ -135,7 +124,7 @@ static void
 owner_totals(const DatasetRows *rows, const char *dataset, const char *column, KeySet *keys, int64 **totals)
 {
 	size_t		n = rows->keys.n;
-	size_t	   *order = palloc_extended(sizeof(size_t) * Max(n, 1), MCXT_ALLOC_HUGE);
+	size_t	   *order = sum_keys_order(&rows->keys);
 	int64	   *t = secret_palloc(sizeof(int64) * Max(n, 1));
 	size_t		i;
 	size_t		g;
@@ -144,9 +133,6 @@ owner_totals(const DatasetRows *rows, const char *dataset, const char *column, K
 	keys->lens = palloc_extended(sizeof(size_t) * Max(n, 1), MCXT_ALLOC_HUGE);
 	keys->text = NULL;
 	keys->n = 0;
-	for (i = 0; i < n; i++)
-		order[i] = i;
-	qsort_arg(order, n, sizeof(size_t), compare_row_index, (void *) &rows->keys);
 	for (i = 0; i < n; i = g)
 	{
 		size_t		first = order[i];
@@ -159,7 +145,8 @@ owner_totals(const DatasetRows *rows, const char *dataset, const char *column, K
 			int64		v;
 			share_status st;
 
-			if (g > i && compare_row_index(&order[i], &order[g], (void *) &rows->keys) != 0)
+			if (g > i && sum_key_compare(rows->keys.data[first], rows->keys.lens[first],
+										 rows->keys.data[r], rows->keys.lens[r]) != 0)
 				break;
 			if ((g & 0xFFFF) == 0)
 				CHECK_FOR_INTERRUPTS();

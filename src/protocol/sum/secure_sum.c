@@ -86,6 +86,17 @@ compare_row_keys(const void *a, const void *b, void *arg)
 	return sum_key_compare(s->data[i], s->lens[i], s->data[j], s->lens[j]);
 }
 
+size_t *
+sum_keys_order(const KeySet *keys)
+{
+	size_t	   *order = palloc_extended(sizeof(size_t) * Max(keys->n, 1), MCXT_ALLOC_HUGE);
+
+	for (size_t i = 0; i < keys->n; i++)
+		order[i] = i;
+	qsort_arg(order, keys->n, sizeof(size_t), compare_row_keys, (void *) keys);
+	return order;
+}
+
 void
 sum_permit_require_column(const char *capability, const char *dataset, const char *column,
 						  const Permit *permit)
@@ -154,7 +165,7 @@ sum_table_build(const DatasetRows *rows, const char *dataset, const char *column
 				SumTable *t)
 {
 	size_t		n = rows->keys.n;
-	size_t	   *order = palloc_extended(sizeof(size_t) * Max(n, 1), MCXT_ALLOC_HUGE);
+	size_t	   *order = sum_keys_order(&rows->keys);
 	int64		bound = PG_INT64_MAX / parties;
 	Size		key_bytes = 0;
 	uint8	   *buf;
@@ -162,11 +173,7 @@ sum_table_build(const DatasetRows *rows, const char *dataset, const char *column
 	size_t		g;
 
 	for (i = 0; i < n; i++)
-	{
-		order[i] = i;
 		key_bytes = add_size(key_bytes, rows->keys.lens[i]);
-	}
-	qsort_arg(order, n, sizeof(size_t), compare_row_keys, (void *) &rows->keys);
 
 	t->keys = palloc_extended(sizeof(uint8 *) * Max(n, 1), MCXT_ALLOC_HUGE);
 	t->lens = palloc_extended(sizeof(size_t) * Max(n, 1), MCXT_ALLOC_HUGE);

@@ -63,6 +63,9 @@ extern void sum_permit_require_column(const char *capability, const char *datase
 /* The order keys.c sorts keys in: bytes, then length. */
 extern int	sum_key_compare(const uint8 *a, size_t alen, const uint8 *b, size_t blen);
 
+/* The indexes 0 .. keys->n − 1 sorted by their keys (sum_key_compare), palloc'd. */
+extern size_t *sum_keys_order(const KeySet *keys);
+
 /*
  * Sum one party's rows per key (value column first in rows); a value it
  * cannot contribute raises an error naming dataset and column only.
