@@ -2,10 +2,11 @@
  * pgpriv 0.1.0 — install script.
  *
  * Layout: identity, OPRF primitives, catalog (datasets, permits, keys),
- * audit log, foreign-data wrapper.  Conventions (STYLE.md §9): no CREATE OR
- * REPLACE, every SECURITY DEFINER function pins search_path, dynamic SQL goes
- * through format('%I', '%L'), EXECUTE is revoked from PUBLIC wherever a
- * function is not meant for everyone, and every object has a COMMENT.
+ * audit log, foreign-data wrapper.  Conventions (docs/architecture.md,
+ * "Conventions"): no CREATE OR REPLACE, every SECURITY DEFINER function
+ * pins search_path, dynamic SQL goes through format('%I', '%L'), EXECUTE is
+ * revoked from PUBLIC wherever a function is not meant for everyone, and
+ * every object has a COMMENT.
  */
 \echo Use "CREATE EXTENSION pgpriv" to load this file. \quit
 
@@ -935,7 +936,7 @@ COMMENT ON VIEW pgpriv.progress IS
   'Protocol runs in progress (phase, elements done of total, bytes each way), like pg_stat_progress_*';
 
 -- ---------------------------------------------------------------------------
--- Secret sharing (secure_sum: ARCHITECTURE.md protocol 5; docs/secure_sum.md)
+-- Secret sharing (secure_sum: docs/architecture.md protocol 5; docs/secure_sum.md)
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION pgpriv.serve_sum_begin(dataset text, run text, value_column text, participants bytea)
@@ -974,7 +975,7 @@ COMMENT ON FUNCTION pgpriv.share_open(bigint[], integer) IS
   'Add shares mod 2^64, read the sum as a signed bigint and divide by 10^scale';
 
 -- ---------------------------------------------------------------------------
--- Two-party engine (joint_score: ARCHITECTURE.md protocol 6; docs/joint_score.md)
+-- Two-party engine (joint_score: docs/architecture.md protocol 6; docs/joint_score.md)
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION pgpriv.serve_mpc_begin(dataset text, run text, msg bytea) RETURNS bytea
@@ -1028,7 +1029,7 @@ COMMENT ON FUNCTION pgpriv.mpc_selftest(name, text, integer, integer) IS
   'Check the two-party engine with a peer (needs an mpc permit): make Beaver triples, multiply and compare random shared values, open and verify everything; rates and bytes per item';
 
 -- ---------------------------------------------------------------------------
--- psi_sum (ARCHITECTURE.md protocol 3; docs/psi_sum.md)
+-- psi_sum (docs/architecture.md protocol 3; docs/psi_sum.md)
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION pgpriv.serve_psi_sum_begin(dataset text, run text, value_column text, asker_share bytea)
