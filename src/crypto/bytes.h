@@ -51,6 +51,12 @@ crypto_get_u32le(const uint8_t *p)
 		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
 }
 
+static inline size_t
+crypto_min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 /* The least b with 2^b ≥ n (0 for n ≤ 1). */
 static inline unsigned
 crypto_ceil_log2(size_t n)

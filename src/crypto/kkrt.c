@@ -112,7 +112,7 @@ kkrt_u_bytes(size_t bins)
 size_t
 kkrt_tags_bytes(size_t items, size_t tag_bytes)
 {
-	return MPC_MSG_HEADER_BYTES + items * KKRT_HASHES * tag_bytes;
+	return psi_tags_frame_bytes(items, KKRT_HASHES, tag_bytes);
 }
 
 
@@ -390,8 +390,8 @@ kkrt_receiver_base(kkrt_receiver *r, const uint8_t *msg, size_t len, size_t max_
 
 	if (r->stage != 1)
 		return MPC_BAD_STATE;
-	st = expect(msg, len, KKRT_MSG_BASE, 1,
-				max_peer_n < KKRT_MAX_N ? max_peer_n : KKRT_MAX_N, kkrt_base_bytes(), &count);
+	st = expect(msg, len, KKRT_MSG_BASE, 1, crypto_min_size(max_peer_n, KKRT_MAX_N),
+				kkrt_base_bytes(), &count);
 	if (st != MPC_OK)
 		return st;
 	/* (ot_base_sender_finish checks the B points and leaves r->base alone on error) */
@@ -677,8 +677,8 @@ kkrt_sender_hello(kkrt_sender *s, const uint8_t *msg, size_t len, size_t max_pee
 
 	if (s->stage != 0)
 		return MPC_BAD_STATE;
-	st = expect(msg, len, KKRT_MSG_HELLO, 1,
-				max_peer_n < KKRT_MAX_N ? max_peer_n : KKRT_MAX_N, kkrt_hello_bytes(), &count);
+	st = expect(msg, len, KKRT_MSG_HELLO, 1, crypto_min_size(max_peer_n, KKRT_MAX_N),
+				kkrt_hello_bytes(), &count);
 	if (st != MPC_OK)
 		return st;
 	if (cap < kkrt_base_bytes())

@@ -117,9 +117,15 @@ psi_batches_init(psi_batches *b, size_t items, size_t per, size_t hashes,
 }
 
 size_t
+psi_tags_frame_bytes(size_t items, size_t hashes, size_t tag_bytes)
+{
+	return MPC_MSG_HEADER_BYTES + items * hashes * tag_bytes;
+}
+
+static size_t
 psi_batches_frame_bytes(const psi_batches *b, size_t items)
 {
-	return MPC_MSG_HEADER_BYTES + items * b->hashes * b->tag_bytes;
+	return psi_tags_frame_bytes(items, b->hashes, b->tag_bytes);
 }
 
 mpc_status

@@ -89,7 +89,8 @@ typedef struct psi_batches
 
 extern void psi_batches_init(psi_batches *b, size_t items, size_t per, size_t hashes,
 							 size_t tag_bytes, size_t item_bytes);
-extern size_t psi_batches_frame_bytes(const psi_batches *b, size_t items);
+/* A tag batch frame's length: items × hashes tags of tag_bytes each. */
+extern size_t psi_tags_frame_bytes(size_t items, size_t hashes, size_t tag_bytes);
 
 /*
  * The sender's tags for items [first, first + n) into tags

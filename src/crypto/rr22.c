@@ -144,7 +144,7 @@ rr22_d_bytes(size_t elems)
 size_t
 rr22_tags_bytes(size_t items, size_t tag_bytes)
 {
-	return MPC_MSG_HEADER_BYTES + items * tag_bytes;
+	return psi_tags_frame_bytes(items, 1, tag_bytes);
 }
 
 /* --------------------------------------------------------- primitives */
@@ -311,8 +311,8 @@ rr22_receiver_base(rr22_receiver *r, const uint8_t *msg, size_t len, size_t max_
 
 	if (r->stage != 1)
 		return MPC_BAD_STATE;
-	st = expect(msg, len, RR22_MSG_BASE, 1,
-				max_peer_n < RR22_MAX_N ? max_peer_n : RR22_MAX_N, rr22_base_bytes(), &count);
+	st = expect(msg, len, RR22_MSG_BASE, 1, crypto_min_size(max_peer_n, RR22_MAX_N),
+				rr22_base_bytes(), &count);
 	if (st != MPC_OK)
 		return st;
 	if (cap < rr22_cot_bytes(r->m))
@@ -622,8 +622,8 @@ rr22_sender_hello(rr22_sender *s, const uint8_t *msg, size_t len, size_t max_pee
 
 	if (s->stage != 0)
 		return MPC_BAD_STATE;
-	st = expect(msg, len, RR22_MSG_HELLO, 1,
-				max_peer_n < RR22_MAX_N ? max_peer_n : RR22_MAX_N, rr22_hello_bytes(), &count);
+	st = expect(msg, len, RR22_MSG_HELLO, 1, crypto_min_size(max_peer_n, RR22_MAX_N),
+				rr22_hello_bytes(), &count);
 	if (st != MPC_OK)
 		return st;
 	if (cap < rr22_base_bytes())
